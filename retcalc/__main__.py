@@ -1,0 +1,3 @@
+from retcalc.cli.app import main
+
+main()

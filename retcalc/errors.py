@@ -1,0 +1,43 @@
+"""Errors that reach the user, and the exit codes they map to.
+
+Metrics and loaders raise these with a message a person can act on; only
+``retcalc.cli.runner`` turns them into ``retcalc: error: ...`` and an exit code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes (SPEC §5)."""
+
+    SUCCESS = 0
+    THRESHOLD_CROSSED = 1
+    BAD_INPUT = 2
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+class RetcalcError(Exception):
+    """An error with a message meant for the user and an exit code."""
+
+    exit_status: ExitStatus = ExitStatus.BAD_INPUT
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(RetcalcError):
+    """Bad flags or contradictory options."""
+
+
+class InputError(RetcalcError):
+    """An input file that cannot be read or does not hold what is needed."""
+
+
+class ThresholdCrossed(RetcalcError):
+    """A ``--fail-if`` condition held; the data was still written."""
+
+    exit_status = ExitStatus.THRESHOLD_CROSSED
