@@ -1,0 +1,46 @@
+"""The ``retcalc`` command: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from retcalc import __version__
+from retcalc.cli.churn import churn
+from retcalc.cli.crr import crr
+from retcalc.cli.inspect import inspect
+from retcalc.cli.retention import retention
+from retcalc.cli.sample import sample
+
+app = typer.Typer(
+    name="retcalc",
+    help="Retention, churn and revenue retention from order exports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"retcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Retention, churn and revenue retention from order exports."""
+
+
+app.command()(retention)
+app.command()(churn)
+app.command()(crr)
+app.command()(inspect)
+app.command()(sample)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,132 @@
+"""From parsed options to loaded inputs and metric parameters (no computing here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from retcalc.cli.options import Common
+from retcalc.cli.runner import progress, warn
+from retcalc.errors import InputError, UsageError
+from retcalc.io import dates
+from retcalc.io.frames import LoadOptions, Loaded, input_paths, load_customers, load_orders
+from retcalc.io.mapping import load_config
+from retcalc.metrics.retention import Basis, Params, Prepared, prepare_activity, prepare_subscription
+from retcalc.periods import parse_date_option, parse_window
+
+
+@dataclass
+class Inputs:
+    """Loaded inputs, ready for the metrics."""
+
+    orders: Loaded | None
+    customers: Loaded | None
+
+    @property
+    def paths(self) -> list[Path]:
+        return input_paths(
+            self.orders.table if self.orders else None,
+            self.customers.table if self.customers else None,
+        )
+
+    def orders_frame(self) -> pl.LazyFrame | None:
+        return self.orders.frame.lazy() if self.orders else None
+
+    def customers_frame(self) -> pl.LazyFrame | None:
+        return self.customers.frame.lazy() if self.customers else None
+
+
+def load_options(common: Common) -> LoadOptions:
+    """The reading options given on the command line and in the config."""
+    return LoadOptions(
+        order_flags=common.order_flags,
+        customer_flags=common.customer_flags,
+        config=load_config(common.config),
+        date_style=dates.style_from_flag(common.date_format) if common.date_format else None,
+        encoding=common.encoding,
+        source=common.source,
+    )
+
+
+def params(common: Common) -> Params:
+    """The period, window and range options as metric parameters."""
+    start = parse_date_option(common.start, "--start")
+    end = parse_date_option(common.end, "--end")
+    as_of = parse_date_option(common.as_of, "--as-of")
+    if start and end and end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    if as_of and start and as_of <= start:
+        raise UsageError(f"--as-of {as_of} is not after --start {start}: nothing would be counted")
+    return Params(
+        period=common.period,
+        window=parse_window(common.active_window),
+        start=start,
+        end=end,
+        as_of=as_of,
+        by=tuple(dict.fromkeys(common.by or ())),
+    )
+
+
+def load(common: Common, *, need_amount: bool = False) -> Inputs:
+    """Read the orders (and customers) named on the command line."""
+    options = load_options(common)
+    if common.orders == "-" and common.customers == "-":
+        raise UsageError("only one input can be read from stdin ('-')")
+    by = tuple(common.by or ())
+    with progress(f"Reading {common.orders}"):
+        orders = load_orders(common.orders, options, need_amount=need_amount, dimensions=by)
+    for message in orders.warnings:
+        warn(message)
+    customers = None
+    if common.customers:
+        with progress(f"Reading {common.customers}"):
+            customers = load_customers(common.customers, options)
+        for message in customers.warnings:
+            warn(message)
+    inputs = Inputs(orders, customers)
+    _attach_dimensions(inputs, by)
+    return inputs
+
+
+def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
+    """Make every ``--by`` column available on the orders (and customers) frames."""
+    assert inputs.orders is not None
+    for dim in by:
+        in_orders = dim in inputs.orders.frame.columns
+        in_customers = inputs.customers is not None and dim in inputs.customers.frame.columns
+        if not in_orders and in_customers:
+            assert inputs.customers is not None
+            per_customer = inputs.customers.frame.select("customer_id", dim).unique(
+                "customer_id", keep="first", maintain_order=True
+            )
+            inputs.orders.frame = inputs.orders.frame.join(per_customer, on="customer_id", how="left")
+        elif not in_orders:
+            columns = list(inputs.orders.table.columns)
+            if inputs.customers is not None:
+                columns += [f"{c} (customers)" for c in inputs.customers.table.columns]
+            raise InputError(
+                f"--by {dim}: no such column in {inputs.orders.name}"
+                + (" or the customers file" if inputs.customers else "")
+                + f"; columns are: {', '.join(columns)}"
+            )
+        if inputs.customers is not None and dim not in inputs.customers.frame.columns:
+            per_customer = inputs.orders.frame.select("customer_id", dim).unique(
+                "customer_id", keep="first", maintain_order=True
+            )
+            inputs.customers.frame = inputs.customers.frame.join(per_customer, on="customer_id", how="left")
+
+
+def prepare(common: Common, inputs: Inputs, metric_params: Params) -> Prepared:
+    """The groundwork for period metrics on the chosen basis."""
+    customers = inputs.customers_frame()
+    has_signup = customers is not None and "signup_date" in customers.collect_schema()
+    basis = common.basis or (Basis.subscription if has_signup else Basis.activity)
+    if basis is Basis.subscription:
+        if customers is None or not has_signup:
+            raise UsageError("--basis subscription needs --customers with a signup_date column")
+        return prepare_subscription(customers, inputs.orders_frame(), metric_params)
+    orders = inputs.orders_frame()
+    assert orders is not None
+    return prepare_activity(orders, metric_params)

@@ -1,0 +1,175 @@
+"""Options shared by the data commands, declared once.
+
+``@data_command`` adds every shared option to a command's signature (Typer
+reads ``__signature__``) and hands them to the command as one
+:class:`Common` value, so each command module declares only its own options.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from retcalc.metrics.retention import Basis
+from retcalc.periods import Period
+from retcalc.render import OutputFormat
+
+MAPPING = "Column mapping"
+RANGE = "Periods and range"
+OUTPUT = "Output"
+
+
+@dataclass
+class Common:
+    """The shared options of every data command, as parsed by Typer."""
+
+    orders: Annotated[
+        str,
+        typer.Argument(
+            help="Orders: a CSV or Parquet file, a directory or glob of Parquet files, or - for stdin.",
+            show_default=False,
+        ),
+    ]
+    customers: Annotated[
+        str | None,
+        typer.Option("--customers", help="Customers file (customer_id, signup_date, churn_date, segment, cost_to_serve)."),
+    ] = None
+    period: Annotated[
+        Period, typer.Option("--period", "-p", help="Period length.", rich_help_panel=RANGE)
+    ] = Period.month
+    active_window: Annotated[
+        str,
+        typer.Option(
+            "--active-window",
+            "-w",
+            help="Active = ordered within this window before the instant: 30d, 8w, 3mo, 1y or all.",
+            rich_help_panel=RANGE,
+        ),
+    ] = "12mo"
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First day of the range (YYYY-MM-DD); its period starts the grid.", rich_help_panel=RANGE),
+    ] = None
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="Last day of the range (YYYY-MM-DD); its period ends the grid.", rich_help_panel=RANGE),
+    ] = None
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Ignore every event on or after this date (YYYY-MM-DD).", rich_help_panel=RANGE),
+    ] = None
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Split every figure by this column (segment, channel, product_id, ...).", rich_help_panel=RANGE),
+    ] = None
+    basis: Annotated[
+        Basis | None,
+        typer.Option(
+            "--basis",
+            help="activity (orders) or subscription (customers' signup/churn dates). Default: subscription when --customers has signup dates.",
+            rich_help_panel=RANGE,
+        ),
+    ] = None
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, CSV otherwise.", rich_help_panel=OUTPUT),
+    ] = None
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (format from its extension); replaced atomically.", rich_help_panel=OUTPUT),
+    ] = None
+    fail_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-if",
+            help='Exit 1 when the last complete period matches, e.g. "churn_rate > 0.07". Repeatable.',
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None
+    excel_safe: Annotated[
+        bool,
+        typer.Option("--excel-safe", help="Prefix text cells starting with = + - @ with ' in CSV/TSV.", rich_help_panel=OUTPUT),
+    ] = False
+    customer_col: Annotated[str | None, typer.Option("--customer-col", help="Column holding the customer id.", rich_help_panel=MAPPING)] = None
+    date_col: Annotated[str | None, typer.Option("--date-col", help="Column holding the order date.", rich_help_panel=MAPPING)] = None
+    amount_col: Annotated[str | None, typer.Option("--amount-col", help="Column holding the net amount.", rich_help_panel=MAPPING)] = None
+    order_col: Annotated[str | None, typer.Option("--order-col", help="Column holding the order id.", rich_help_panel=MAPPING)] = None
+    quantity_col: Annotated[str | None, typer.Option("--quantity-col", help="Column holding the quantity.", rich_help_panel=MAPPING)] = None
+    price_col: Annotated[str | None, typer.Option("--price-col", help="Column holding the unit price.", rich_help_panel=MAPPING)] = None
+    status_col: Annotated[str | None, typer.Option("--status-col", help="Column holding the order status.", rich_help_panel=MAPPING)] = None
+    refund_col: Annotated[str | None, typer.Option("--refund-col", help="Column holding the refunded amount.", rich_help_panel=MAPPING)] = None
+    signup_col: Annotated[str | None, typer.Option("--signup-col", help="Customers: column holding the signup date.", rich_help_panel=MAPPING)] = None
+    churn_col: Annotated[str | None, typer.Option("--churn-col", help="Customers: column holding the churn date.", rich_help_panel=MAPPING)] = None
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML column mapping (default ./retcalc.yaml when present).", rich_help_panel=MAPPING),
+    ] = None
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Force a known export layout: shopify, stripe, woocommerce, uci-online-retail, etsy, square.", rich_help_panel=MAPPING),
+    ] = None
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="iso, yyyymmdd, dmy (31/01/2024) or mdy (01/31/2024) when the file cannot tell.", rich_help_panel=MAPPING),
+    ] = None
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="Text encoding of CSV input (e.g. latin-1).", rich_help_panel=MAPPING)
+    ] = "utf8"
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)] = False
+
+    @property
+    def order_flags(self) -> dict[str, str | None]:
+        return {
+            "customer_id": self.customer_col,
+            "order_date": self.date_col,
+            "amount": self.amount_col,
+            "order_id": self.order_col,
+            "quantity": self.quantity_col,
+            "unit_price": self.price_col,
+            "status": self.status_col,
+            "refund_amount": self.refund_col,
+        }
+
+    @property
+    def customer_flags(self) -> dict[str, str | None]:
+        return {
+            "customer_id": self.customer_col,
+            "signup_date": self.signup_col,
+            "churn_date": self.churn_col,
+        }
+
+
+def _common_parameters() -> list[inspect.Parameter]:
+    hints = inspect.get_annotations(Common, eval_str=True)
+    params = []
+    for f in fields(Common):
+        default = inspect.Parameter.empty if f.default is MISSING else f.default
+        params.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
+        )
+    return params
+
+
+def data_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``func(common: Common, **own)`` the shared options as Typer parameters."""
+    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != "common"]
+    shared = _common_parameters()
+    shared_names = {p.name for p in shared}
+    positional = [p for p in shared if p.default is inspect.Parameter.empty]
+    optional = [p for p in shared if p.default is not inspect.Parameter.empty]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        common = Common(**{k: v for k, v in kwargs.items() if k in shared_names})
+        return func(common, **{k: v for k, v in kwargs.items() if k not in shared_names})
+
+    wrapper.__signature__ = inspect.Signature([*positional, *own, *optional])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*positional, *own, *optional]}
+    return wrapper

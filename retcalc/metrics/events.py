@@ -1,0 +1,84 @@
+"""What an order row means: a purchase, a return, and how much revenue it carries (SPEC §2).
+
+- A row is a *return row* when its quantity or amount is negative, or its
+  status is returned/refunded/cancelled/voided (case-insensitive).
+- Every other row is a *purchase row*; only purchase days make a customer
+  active, new or returning.
+- Revenue of a row: a negative-quantity or negative-amount row carries
+  ``-|amount|``; a row marked returned/cancelled by status alone carries 0
+  (the sale was reversed); a purchase row carries ``amount - refund_amount``.
+- A negative row that shares its ``order_id`` with a purchase counts on the
+  date of that order (its first purchase day); otherwise on its own date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from retcalc.schema import RETURN_STATUSES
+
+CUSTOMER = "customer_id"
+
+
+def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
+    return pl.col(name) if name in frame.collect_schema() else default
+
+
+def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders."""
+    schema = orders.collect_schema()
+    null_f = pl.lit(None, dtype=pl.Float64)
+    quantity = _col_or(orders, "quantity", null_f)
+    amount = _col_or(orders, "amount", null_f)
+    refund = _col_or(orders, "refund_amount", null_f)
+    status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
+
+    negative = (quantity < 0).fill_null(False) | (amount < 0).fill_null(False)
+    reversed_by_status = status.is_in(list(RETURN_STATUSES)).fill_null(False)
+    frame = orders.with_columns(
+        (~negative & ~reversed_by_status).alias("is_purchase"),
+        pl.when(negative)
+        .then(-amount.abs().fill_null(0.0))
+        .when(reversed_by_status)
+        .then(pl.lit(0.0))
+        .otherwise(amount.fill_null(0.0) - refund.fill_null(0.0))
+        .alias("revenue"),
+        negative.alias("_negative"),
+    )
+    if "order_id" in schema:
+        order_day = (
+            frame.filter(pl.col("is_purchase") & pl.col("order_id").is_not_null())
+            .group_by("order_id")
+            .agg(pl.col("day").min().alias("_order_day"))
+        )
+        frame = frame.join(order_day, on="order_id", how="left").with_columns(
+            pl.when(pl.col("_negative") & pl.col("_order_day").is_not_null())
+            .then(pl.col("_order_day"))
+            .otherwise(pl.col("day"))
+            .alias("revenue_day")
+        ).drop("_order_day")
+    else:
+        frame = frame.with_columns(pl.col("day").alias("revenue_day"))
+    return frame.drop("_negative")
+
+
+def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """Distinct ``(keys..., customer_id, day)`` of purchase rows, sorted."""
+    cols = [*keys, CUSTOMER]
+    return (
+        events.filter(pl.col("is_purchase"))
+        .select(*cols, "day")
+        .unique()
+        .sort([*cols, "day"])
+    )
+
+
+def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """Net revenue per ``(keys..., customer_id, revenue_day)`` as column ``revenue``."""
+    return (
+        events.group_by([*keys, CUSTOMER, "revenue_day"])
+        .agg(pl.col("revenue").sum())
+        .rename({"revenue_day": "day"})
+    )

@@ -1,0 +1,223 @@
+"""The retention table of SPEC §2.1 (activity basis) and §2.2 (subscription basis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import polars as pl
+
+from retcalc.errors import InputError
+from retcalc.metrics import activity
+from retcalc.metrics.activity import CUSTOMER, IDX, Grid
+from retcalc.metrics.events import classify, purchase_days
+from retcalc.periods import Period, Window
+
+RETENTION_COLUMNS: tuple[str, ...] = (
+    "period_start",
+    "period_end",
+    "customers_start",
+    "new_customers",
+    "customers_end",
+    "retained",
+    "churned",
+    "reactivated",
+    "new_lost",
+    "returning",
+    "crr",
+    "retention_rate",
+    "churn_rate",
+    "repeat_rate",
+    "complete",
+)
+
+RATE_COLUMNS: tuple[str, ...] = ("crr", "retention_rate", "churn_rate", "repeat_rate")
+
+
+class Basis(StrEnum):
+    """Which definition of "active" to use."""
+
+    activity = "activity"
+    subscription = "subscription"
+
+
+@dataclass(frozen=True)
+class Params:
+    """What every period-based metric is computed over."""
+
+    period: Period = Period.month
+    window: Window = field(default_factory=lambda: Window(12, "mo"))
+    start: dt.date | None = None
+    end: dt.date | None = None
+    as_of: dt.date | None = None
+    by: tuple[str, ...] = ()
+
+
+def ratio(numerator: str | pl.Expr, denominator: str | pl.Expr) -> pl.Expr:
+    """``numerator / denominator`` as a float, null when the denominator is 0 or null."""
+    num = pl.col(numerator) if isinstance(numerator, str) else numerator
+    den = pl.col(denominator) if isinstance(denominator, str) else denominator
+    return pl.when(den != 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
+
+
+def retention_rates() -> list[pl.Expr]:
+    """crr = (CE - CN) / CS; retention_rate = retained / CS; churn_rate = churned / CS;
+    repeat_rate = returning / CS."""
+    return [
+        ratio(pl.col("customers_end") - pl.col("new_customers"), "customers_start").alias("crr"),
+        ratio("retained", "customers_start").alias("retention_rate"),
+        ratio("churned", "customers_start").alias("churn_rate"),
+        ratio("returning", "customers_start").alias("repeat_rate"),
+    ]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The shared groundwork of the period metrics: events, grid, runs, first periods."""
+
+    events: pl.LazyFrame | None  # classified order rows (None on the subscription basis without orders)
+    purchases: pl.LazyFrame | None  # keys..., customer_id, day
+    grid: Grid
+    runs: pl.LazyFrame
+    first_period: pl.LazyFrame
+    groups: pl.LazyFrame | None
+    keys: tuple[str, ...]
+    data_start: dt.date
+    data_end: dt.date  # exclusive: the first day not observed
+    basis: Basis
+
+
+def _grid_range(params: Params, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    lo = params.start or first
+    hi = params.end or last
+    if params.as_of is not None and params.end is None:
+        hi = min(hi, params.as_of - dt.timedelta(days=1))
+    if hi < lo:
+        raise InputError(
+            f"the range is empty: it ends ({hi}) before it starts ({lo}); check --start, --end "
+            "and --as-of"
+        )
+    return lo, hi
+
+
+def _cut_orders(orders: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
+    return orders if as_of is None else orders.filter(pl.col("day") < as_of)
+
+
+def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
+    """Groundwork on the activity basis (SPEC §2.1): purchases make customers active."""
+    keys = params.by
+    events = classify(_cut_orders(orders, params.as_of))
+    purchases = purchase_days(events, keys).collect().lazy()
+    span = purchases.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")).collect()
+    first, last = span.row(0)
+    if first is None:
+        cut = f" before --as-of {params.as_of}" if params.as_of else ""
+        raise InputError(f"no purchases{cut}: every row is a return, a cancellation or out of range")
+    grid = Grid.build(*_grid_range(params, first, last), params.period, params.window)
+    in_grid = purchases.filter(pl.col("day") < grid.end)
+    active_runs = activity.runs(activity.purchase_coverage(in_grid, grid), keys)
+    first_period = (
+        purchases.group_by([*keys, CUSTOMER])
+        .agg(pl.col("day").min().alias("first_day"))
+        .with_columns(grid.period_index(pl.col("first_day")).alias("first_idx"))
+    )
+    groups = purchases.select(keys).unique() if keys else None
+    data_end = params.as_of or last + dt.timedelta(days=1)
+    return Prepared(
+        events, purchases, grid, active_runs, first_period, groups, keys, first, data_end, Basis.activity
+    )
+
+
+def prepare_subscription(
+    customers: pl.LazyFrame, orders: pl.LazyFrame | None, params: Params
+) -> Prepared:
+    """Groundwork on the subscription basis (SPEC §2.2): active while subscribed."""
+    keys = params.by
+    subs = customers.filter(pl.col("signup_date").is_not_null())
+    if params.as_of is not None:
+        subs = subs.filter(pl.col("signup_date") < params.as_of).with_columns(
+            pl.when(pl.col("churn_date") < params.as_of).then(pl.col("churn_date")).alias("churn_date")
+        )
+    subs = subs.collect().lazy()
+    events = purchases = None
+    last_candidates = [subs.select(pl.max_horizontal(pl.col("signup_date").max(), pl.col("churn_date").max()))]
+    if orders is not None:
+        events = classify(_cut_orders(orders, params.as_of))
+        purchases = purchase_days(events, keys).collect().lazy()
+        last_candidates.append(purchases.select(pl.col("day").max()))
+    span = subs.select(pl.col("signup_date").min()).collect().item()
+    if span is None:
+        raise InputError("the customers file has no signup dates" + (f" before {params.as_of}" if params.as_of else ""))
+    last = max(v for v in (c.collect().item() for c in last_candidates) if v is not None)
+    grid = Grid.build(*_grid_range(params, span, last), params.period, params.window)
+    active_runs = activity.runs(activity.subscription_coverage(subs, grid), keys)
+    first_period = (
+        subs.group_by([*keys, CUSTOMER])
+        .agg(pl.col("signup_date").min().alias("first_day"))
+        .with_columns(grid.period_index(pl.col("first_day")).alias("first_idx"))
+    )
+    groups = subs.select(keys).unique() if keys else None
+    data_end = params.as_of or last + dt.timedelta(days=1)
+    return Prepared(
+        events, purchases, grid, active_runs, first_period, groups, keys, span, data_end, Basis.subscription
+    )
+
+
+def complete_flag(prep: Prepared) -> pl.Expr:
+    """False when ``s - W`` is before the first order in the data or ``e`` after the data end."""
+    ends_in_data = pl.col("period_end") <= pl.lit(prep.data_end)
+    if prep.basis is Basis.subscription or prep.grid.window.is_all:
+        return ends_in_data
+    return ends_in_data & (pl.col("window_start") >= pl.lit(prep.data_start))
+
+
+def retention_table(prep: Prepared) -> pl.DataFrame:
+    """SPEC §2.1 per group and period; see ``activity`` for how the counts are made."""
+    keys = list(prep.keys)
+    table = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
+    if prep.purchases is not None:
+        back = activity.returning(prep.purchases, prep.runs, prep.grid, keys)
+        table = table.join(back, on=[*keys, IDX], how="left").with_columns(
+            pl.col("returning").fill_null(0)
+        )
+    else:
+        table = table.with_columns(pl.lit(None, dtype=pl.Int64).alias("returning"))
+    table = table.join(prep.grid.periods(), on=IDX, how="left")
+    result = (
+        table.with_columns(*retention_rates(), complete_flag(prep).alias("complete"))
+        .sort([*keys, IDX])
+        .select(*keys, *RETENTION_COLUMNS)
+    )
+    return result.collect()
+
+
+def retention(
+    orders: pl.LazyFrame | None,
+    *,
+    params: Params,
+    customers: pl.LazyFrame | None = None,
+    basis: Basis | None = None,
+) -> pl.DataFrame:
+    """The retention table; the subscription basis when customers have signup dates (SPEC §2.2)."""
+    chosen = basis or (
+        Basis.subscription
+        if customers is not None and "signup_date" in customers.collect_schema()
+        else Basis.activity
+    )
+    if chosen is Basis.subscription:
+        if customers is None or "signup_date" not in customers.collect_schema():
+            raise InputError("--basis subscription needs --customers with a signup_date column")
+        prep = prepare_subscription(customers, orders, params)
+    else:
+        if orders is None:
+            raise InputError("the activity basis needs an orders file")
+        prep = prepare_activity(orders, params)
+    return retention_table(prep)
+
+
+def dimension_keys(by: Sequence[str]) -> tuple[str, ...]:
+    """The ``--by`` columns as a tuple (kept in the order given)."""
+    return tuple(dict.fromkeys(by))

@@ -1,0 +1,110 @@
+"""The period grid and activity windows (SPEC §2).
+
+Periods are calendar-aligned and half-open, ``[period_start, period_end)``;
+weeks start on Monday. A window ``W`` such as ``12mo`` or ``90d`` is applied
+backwards from an instant: a customer is active at ``x`` when they purchased
+in ``[x - W, x)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import polars as pl
+
+from retcalc.errors import UsageError
+
+
+class Period(StrEnum):
+    """Calendar period lengths accepted by ``--period``."""
+
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+    @property
+    def every(self) -> str:
+        """The Polars duration string of one period."""
+        return {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}[self.value]
+
+
+_WINDOW_RE = re.compile(r"^\s*(\d+)\s*(d|w|mo|m|q|y)\s*$", re.IGNORECASE)
+_UNIT_WORDS = {"d": "d", "w": "w", "mo": "mo", "m": "mo", "q": "q", "y": "y"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A look-back window: ``count`` units, or unbounded when ``count`` is None."""
+
+    count: int | None
+    unit: str = "d"
+
+    @property
+    def is_all(self) -> bool:
+        return self.count is None
+
+    def __str__(self) -> str:
+        return "all" if self.count is None else f"{self.count}{self.unit}"
+
+    def offset(self) -> str:
+        """Polars ``offset_by`` string that moves an instant back by the window."""
+        if self.count is None:
+            raise ValueError("an unbounded window has no offset")
+        return f"-{self.count}{self.unit}"
+
+
+def parse_window(text: str) -> Window:
+    """Parse ``30d``, ``8w``, ``3mo``, ``1q``, ``1y`` or ``all`` (``m`` is read as months)."""
+    if text.strip().lower() in {"all", "inf", "forever"}:
+        return Window(None)
+    match = _WINDOW_RE.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(
+            f"--active-window {text!r} is not a window: use a positive count and a unit, "
+            "e.g. 30d, 8w, 3mo, 1q, 1y, or 'all'"
+        )
+    return Window(int(match.group(1)), _UNIT_WORDS[match.group(2).lower()])
+
+
+def truncate(expr: pl.Expr, period: Period) -> pl.Expr:
+    """Start of the period containing each date."""
+    return expr.dt.truncate(period.every)
+
+
+def period_start(day: dt.date, period: Period) -> dt.date:
+    """Start of the period containing ``day``."""
+    return pl.select(truncate(pl.lit(day, dtype=pl.Date), period)).item()  # type: ignore[no-any-return]
+
+
+def boundaries(first: dt.date, last: dt.date, period: Period) -> pl.Series:
+    """Period boundaries from the period containing ``first`` to the end of the one containing ``last``.
+
+    ``n`` periods give ``n + 1`` boundaries: period ``i`` is ``[b[i], b[i + 1])``.
+    """
+    start = period_start(first, period)
+    stop = pl.select(
+        truncate(pl.lit(last, dtype=pl.Date), period).dt.offset_by(period.every)
+    ).item()
+    return pl.date_range(start, stop, period.every, eager=True).alias("boundary")
+
+
+def window_starts(bounds: pl.Series, window: Window) -> pl.Series:
+    """``b - W`` for each boundary ``b`` (calendar arithmetic for months and years)."""
+    if window.is_all:
+        raise ValueError("an unbounded window has no start")
+    return bounds.dt.offset_by(window.offset()).alias("window_start")
+
+
+def parse_date_option(text: str | None, flag: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` value given on the command line."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a date: expected YYYY-MM-DD") from None

@@ -1,0 +1,187 @@
+"""Write a result frame as a Rich table for people or as CSV/JSON/Parquet/... for machines.
+
+SPEC §4 (formats, stdout vs --output) and §6 (atomic replace, never overwrite an
+input, optional spreadsheet-safe CSV). ``render`` never imports ``metrics``: it
+takes any DataFrame and a stream or a path.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Collection
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TextIO
+
+import polars as pl
+
+from retcalc.errors import RetcalcError, UsageError
+from retcalc.render.atomic import atomic_write, check_output_path
+from retcalc.render.binary import write_parquet
+from retcalc.render.table import print_table
+from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
+
+__all__ = ["EXTENSIONS", "OutputFormat", "resolve_format", "write_output"]
+
+
+class OutputFormat(StrEnum):
+    """Values of ``--format``."""
+
+    table = "table"
+    json = "json"
+    ndjson = "ndjson"
+    csv = "csv"
+    tsv = "tsv"
+    markdown = "markdown"
+    parquet = "parquet"
+
+
+EXTENSIONS: dict[str, OutputFormat] = {
+    ".csv": OutputFormat.csv,
+    ".tsv": OutputFormat.tsv,
+    ".tab": OutputFormat.tsv,
+    ".json": OutputFormat.json,
+    ".ndjson": OutputFormat.ndjson,
+    ".jsonl": OutputFormat.ndjson,
+    ".md": OutputFormat.markdown,
+    ".markdown": OutputFormat.markdown,
+    ".parquet": OutputFormat.parquet,
+    ".pq": OutputFormat.parquet,
+    ".txt": OutputFormat.table,
+}
+"""``--output`` extension (lower case) -> format, when ``--format`` is not given."""
+
+
+def _is_stdout(output: Path | None) -> bool:
+    return output is None or str(output) == "-"
+
+
+def resolve_format(
+    fmt: OutputFormat | None, output: Path | None, *, stdout_is_tty: bool
+) -> OutputFormat:
+    """Pick the output format: ``--format`` wins, else ``--output``'s extension, else
+    a table on a terminal and CSV on a pipe or file."""
+    if fmt is not None:
+        return OutputFormat(fmt)
+    if not _is_stdout(output):
+        assert output is not None
+        ext = output.suffix.lower()
+        if ext in EXTENSIONS:
+            return EXTENSIONS[ext]
+        accepted = " ".join(EXTENSIONS)
+        what = f"extension '{output.suffix}'" if ext else "no extension"
+        raise UsageError(
+            f"cannot tell the output format of {output} ({what}); "
+            f"use one of {accepted} or pass --format"
+        )
+    return OutputFormat.table if stdout_is_tty else OutputFormat.csv
+
+
+def write_output(
+    df: pl.DataFrame,
+    *,
+    fmt: OutputFormat,
+    output: Path | None = None,
+    percent_columns: Collection[str] = (),
+    title: str | None = None,
+    protected_paths: Collection[Path] = (),
+    excel_safe: bool = False,
+    stdout: TextIO | None = None,
+) -> None:
+    """Write ``df`` as ``fmt`` to ``output`` (atomically) or to ``stdout``.
+
+    ``percent_columns`` are fractions shown as percentages in table/markdown
+    (machine formats keep the fraction). ``protected_paths`` are the input files,
+    which are never overwritten. ``excel_safe`` applies to csv/tsv only.
+    BrokenPipeError propagates to the caller.
+    """
+    fmt = OutputFormat(fmt)
+    if _is_stdout(output):
+        _write_stream(
+            df,
+            fmt=fmt,
+            stream=stdout if stdout is not None else sys.stdout,
+            percent_columns=percent_columns,
+            title=title,
+            excel_safe=excel_safe,
+        )
+        return
+    assert output is not None
+    target = check_output_path(output, protected_paths)
+    try:
+        with atomic_write(target) as sink:
+            if fmt is OutputFormat.table:
+                wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="\n", write_through=True)
+                try:
+                    print_table(df, file=wrapper, percent_columns=percent_columns, title=title)
+                    wrapper.flush()
+                finally:
+                    wrapper.detach()
+            else:
+                _write_binary(
+                    df, fmt=fmt, sink=sink, percent_columns=percent_columns, excel_safe=excel_safe
+                )
+    except OSError as exc:
+        raise RetcalcError(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+def _write_binary(
+    df: pl.DataFrame,
+    *,
+    fmt: OutputFormat,
+    sink: IO[bytes],
+    percent_columns: Collection[str],
+    excel_safe: bool,
+) -> None:
+    """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
+    if fmt is OutputFormat.parquet:
+        write_parquet(df, sink)
+    elif fmt is OutputFormat.csv:
+        write_csv(df, sink, separator=",", excel_safe=excel_safe)
+    elif fmt is OutputFormat.tsv:
+        write_csv(df, sink, separator="\t", excel_safe=excel_safe)
+    elif fmt is OutputFormat.json:
+        write_json(df, sink)
+    elif fmt is OutputFormat.ndjson:
+        write_ndjson(df, sink)
+    elif fmt is OutputFormat.markdown:
+        write_markdown(df, sink, percent_columns=percent_columns)
+    else:  # table goes through Rich, never here
+        raise ValueError(f"not a byte format: {fmt}")
+
+
+def _write_stream(
+    df: pl.DataFrame,
+    *,
+    fmt: OutputFormat,
+    stream: TextIO,
+    percent_columns: Collection[str],
+    title: str | None,
+    excel_safe: bool,
+) -> None:
+    """Write to standard output: Rich for tables, the byte buffer for the rest."""
+    if fmt is OutputFormat.table:
+        print_table(df, file=stream, percent_columns=percent_columns, title=title)
+        return
+    buffer: IO[bytes] | None = getattr(stream, "buffer", None)
+    if fmt is OutputFormat.parquet:
+        if stream.isatty():
+            raise UsageError(
+                "refusing to write binary parquet to a terminal; "
+                "use --output FILE.parquet or redirect stdout"
+            )
+        if buffer is None:
+            raise UsageError("parquet needs a binary output; use --output FILE.parquet")
+    if buffer is None:
+        # A text-only stream (io.StringIO in tests, some embedding hosts).
+        data = io.BytesIO()
+        _write_binary(
+            df, fmt=fmt, sink=data, percent_columns=percent_columns, excel_safe=excel_safe
+        )
+        stream.write(data.getvalue().decode("utf-8"))
+        stream.flush()
+        return
+    stream.flush()  # keep anything already written in text mode in order
+    _write_binary(df, fmt=fmt, sink=buffer, percent_columns=percent_columns, excel_safe=excel_safe)
+    buffer.flush()
