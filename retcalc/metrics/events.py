@@ -36,6 +36,7 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
     status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
 
     negative = (quantity < 0).fill_null(False) | (amount < 0).fill_null(False)
+    status = status.str.strip_chars().str.to_lowercase()
     reversed_by_status = status.is_in(list(RETURN_STATUSES)).fill_null(False)
     frame = orders.with_columns(
         (~negative & ~reversed_by_status).alias("is_purchase"),

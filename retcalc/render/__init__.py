@@ -54,6 +54,7 @@ EXTENSIONS: dict[str, OutputFormat] = {
 
 
 def _is_stdout(output: Path | None) -> bool:
+    """``--output -`` means standard output, like no ``--output``."""
     return output is None or str(output) == "-"
 
 
@@ -64,8 +65,7 @@ def resolve_format(
     a table on a terminal and CSV on a pipe or file."""
     if fmt is not None:
         return OutputFormat(fmt)
-    if not _is_stdout(output):
-        assert output is not None
+    if output is not None and not _is_stdout(output):
         ext = output.suffix.lower()
         if ext in EXTENSIONS:
             return EXTENSIONS[ext]
@@ -97,7 +97,7 @@ def write_output(
     BrokenPipeError propagates to the caller.
     """
     fmt = OutputFormat(fmt)
-    if _is_stdout(output):
+    if output is None or _is_stdout(output):
         _write_stream(
             df,
             fmt=fmt,
@@ -107,7 +107,6 @@ def write_output(
             excel_safe=excel_safe,
         )
         return
-    assert output is not None
     target = check_output_path(output, protected_paths)
     try:
         with atomic_write(target) as sink:

@@ -12,7 +12,8 @@ from collections.abc import Collection
 import polars as pl
 
 DATE_FORMAT = "%Y-%m-%d"
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"  # %.f prints fractional seconds only when non-zero
+TIME_FORMAT = "%H:%M:%S%.f"  # %.f prints fractional seconds only when non-zero
+DATETIME_FORMAT = "%Y-%m-%dT" + TIME_FORMAT
 DATETIME_TZ_FORMAT = DATETIME_FORMAT + "%:z"
 HUMAN_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -60,6 +61,8 @@ def _machine_expr(name: str, dtype: pl.DataType, *, for_json: bool, excel_safe: 
         out = col.dt.strftime(DATE_FORMAT)
     elif isinstance(dtype, pl.Datetime):
         out = col.dt.strftime(DATETIME_TZ_FORMAT if dtype.time_zone else DATETIME_FORMAT)
+    elif dtype == pl.Time:
+        out = col.dt.strftime(TIME_FORMAT)
     elif isinstance(dtype, pl.Duration):
         out = col.dt.to_string("iso")
     elif isinstance(dtype, pl.Decimal) and for_json:

@@ -1,0 +1,125 @@
+"""The Rich table and markdown: for people, so rates are percentages (SPEC §4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+from rich.console import Console
+
+from retcalc.render import OutputFormat, write_output
+from retcalc.render.table import EMPTY_CAPTION, INCOMPLETE_CAPTION, print_table
+
+
+@pytest.fixture
+def frame() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "period_start": [dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)],
+            "customer_id": [12345, 2, 3],
+            "customers_start": [1000, 1234567, None],
+            "crr": [0.6, 0.78, None],
+            "revenue": [1234567.891, -0.001, float("nan")],
+            "complete": [True, False, None],
+            "segment": ["=SUM(A1)", "a|b <i>x</i>\nnext", None],
+        }
+    )
+
+
+def render(df: pl.DataFrame, fmt: OutputFormat, **kwargs: object) -> str:
+    out = io.StringIO()
+    write_output(df, fmt=fmt, stdout=out, **kwargs)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def test_markdown_pipe_table(frame: pl.DataFrame) -> None:
+    text = render(frame, OutputFormat.markdown, percent_columns=["crr"])
+    assert text.splitlines() == [
+        "| period_start | customer_id | customers_start |   crr |      revenue | complete "
+        "| segment                   |",
+        "| ------------ | ----------: | --------------: | ----: | -----------: | -------- "
+        "| ------------------------- |",
+        "| 2024-01-01   |       12345 |           1,000 | 60.0% | 1,234,567.89 | \u2713        "
+        "| =SUM(A1)                  |",
+        "| 2024-02-01   |           2 |       1,234,567 | 78.0% |         0.00 | partial  "
+        r"| a\|b \<i\>x\</i\><br>next |",
+        "| 2024-03-01   |           3 |                 |       |              |          "
+        "|                           |",
+    ]
+
+
+def test_markdown_without_percent_columns_shows_two_decimals() -> None:
+    text = render(pl.DataFrame({"churn_rate": [0.0712]}), OutputFormat.markdown)
+    assert text.splitlines() == ["| churn_rate |", "| ---------: |", "|       0.07 |"]
+
+
+def test_markdown_empty_frame_has_header_and_rule() -> None:
+    text = render(pl.DataFrame({"a": pl.Series([], dtype=pl.Int64)}), OutputFormat.markdown)
+    assert text == "|   a |\n| --: |\n"
+
+
+def test_table_without_a_terminal_is_plain_text(frame: pl.DataFrame) -> None:
+    text = render(frame, OutputFormat.table, percent_columns=["crr"], title="Retention")
+    assert "\x1b" not in text
+    assert "Retention" in text
+    assert "60.0%" in text and "78.0%" in text
+    assert "1,234,567.89" in text and "1,234,567" in text
+    assert "12345" in text  # identifiers keep no separators
+    assert "0.00" in text and "-0.00" not in text
+    assert "2024-02-01" in text
+    assert "partial" in text and "✓" in text
+    assert "\u2013" in text  # en dash for nulls
+    assert INCOMPLETE_CAPTION in text
+    assert "=SUM(A1)" in text
+
+
+def test_table_is_not_truncated_in_a_pipe() -> None:
+    wide = pl.DataFrame({f"column_number_{i}": ["a long value here"] for i in range(12)})
+    text = render(wide, OutputFormat.table)
+    assert "…" not in text
+    assert all(f"column_number_{i}" in text for i in range(12))
+
+
+def test_table_treats_values_as_text_not_markup_or_escapes() -> None:
+    df = pl.DataFrame({"segment": ["[bold red]x[/]", "evil\x1b[2Jname", ":smile:"]})
+    out = io.StringIO()
+    print_table(df, console=Console(file=out, force_terminal=True, color_system="standard"))
+    text = out.getvalue()
+    assert "[bold red]x[/]" in text
+    assert ":smile:" in text
+    assert "\x1b[2J" not in text
+
+
+def test_dim_rows_on_a_colour_terminal(frame: pl.DataFrame) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=200)
+    print_table(frame, console=console, percent_columns=["crr"])
+    lines = out.getvalue().splitlines()
+    partial = next(line for line in lines if "2024-02-01" in line)
+    complete = next(line for line in lines if "2024-01-01" in line)
+    assert "\x1b[2m" in partial  # dim
+    assert "\x1b[2m" not in complete
+
+
+def test_no_color_keeps_colours_off(frame: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = io.StringIO()
+    print_table(frame, console=Console(file=out, force_terminal=True))
+    assert "\x1b[3" not in out.getvalue()  # no foreground colours
+
+
+def test_empty_table_has_header_and_caption(frame: pl.DataFrame) -> None:
+    text = render(frame.clear(), OutputFormat.table)
+    assert "period_start" in text and EMPTY_CAPTION in text
+
+
+def test_table_falls_back_to_ascii_marks_on_a_narrow_encoding(frame: pl.DataFrame) -> None:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="latin-1")
+    console = Console(file=out, width=200, legacy_windows=False)
+    print_table(frame.select("complete", "crr"), console=console)
+    out.flush()
+    text = raw.getvalue().decode("latin-1")
+    assert "yes" in text and "partial" in text
