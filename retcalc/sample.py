@@ -122,9 +122,7 @@ def generate(
 
     # Customers, numbered in sign-up order.
     signup_cum = list(
-        itertools.accumulate(
-            season[d] * (1 + _SIGNUP_GROWTH * d / n_days) for d in range(n_days)
-        )
+        itertools.accumulate(season[d] * (1 + _SIGNUP_GROWTH * d / n_days) for d in range(n_days))
     )
     signup = sorted(rng.choices(range(n_days), cum_weights=signup_cum, k=customers))
     segment = _categorical(rng, _SEGMENT_SHARES, customers)
@@ -139,104 +137,13 @@ def generate(
         order_cust.extend(itertools.repeat(i, len(days)))
         order_day.extend(days)
         stopped.append(dead)
-    n_orders = len(order_day)
-    hour_cum = list(itertools.accumulate(_HOUR_WEIGHT))
-    order_sec = _shop_seconds(rng, hour_cum, n_orders)
-
-    orders = (
-        pl.DataFrame(
-            {"cust": order_cust, "day": order_day, "sec": order_sec},
-            schema={"cust": pl.Int64, "day": pl.Int64, "sec": pl.Int64},
-        )
-        .sort("day", "sec", "cust", maintain_order=True)
-        .with_row_index("order_no", offset=1)
-    )
-    # Per-order draws, in order_no order.
-    cust_s = orders["cust"]
-    seg_s = pl.Series(segment, dtype=pl.Int64).gather(cust_s)
-    pref_s = pl.Series(preferred, dtype=pl.Int64).gather(cust_s)
-    other_channel = _categorical(rng, _CHANNEL_SHARES, n_orders)
-    keep_pref = [rng.random() < _PREFERRED_CHANNEL for _ in range(n_orders)]
-    cancelled = [rng.random() < _CANCEL_RATE for _ in range(n_orders)]
-    lines_u = _open_uniform(rng, n_orders)
-    orders = orders.with_columns(
-        seg=seg_s,
-        channel=pl.when(pl.Series(keep_pref, dtype=pl.Boolean))
-        .then(pref_s)
-        .otherwise(pl.Series(other_channel, dtype=pl.Int64)),
-        cancelled=pl.Series(cancelled, dtype=pl.Boolean),
-        n_lines=_geometric(
-            pl.Series(lines_u, dtype=pl.Float64), _replace(seg_s, _LINES_CONTINUE), _MAX_LINES
-        ),
-    ).with_columns(
-        ts=pl.lit(datetime(start.year, start.month, start.day))
-        + pl.duration(days="day", seconds="sec"),
-    )
-
-    # Lines: products drawn by popularity; a product appears once per order.
-    lines = orders.select(
-        "order_no", "cust", "seg", "day", "ts", "channel", "cancelled", "n_lines"
-    ).with_columns(line=pl.int_ranges(0, "n_lines"))
-    lines = lines.explode("line")
-    product = rng.choices(range(_N_PRODUCTS), cum_weights=popularity_cum, k=lines.height)
-    lines = lines.with_columns(product=pl.Series(product, dtype=pl.Int64)).unique(
-        subset=["order_no", "product"], keep="first", maintain_order=True
-    )
-    n_lines = lines.height
-    qty_u = _open_uniform(rng, n_lines)
-    has_return = [rng.random() < _RETURN_RATE for _ in range(n_lines)]
-    ret_frac = [rng.random() for _ in range(n_lines)]
-    lo, hi = _RETURN_DAYS
-    ret_delay = [lo + int(rng.random() * (hi - lo + 1)) for _ in range(n_lines)]
-    ret_sec = _shop_seconds(rng, hour_cum, n_lines)
-    seg_line = lines["seg"]
-    lines = lines.with_columns(
-        price=pl.Series(prices, dtype=pl.Float64).gather(lines["product"]),
-        quantity=_geometric(
-            pl.Series(qty_u, dtype=pl.Float64), _replace(seg_line, _QTY_CONTINUE), None
-        ).clip(upper_bound=_replace(seg_line, _QTY_MAX)),
-        has_return=pl.Series(has_return, dtype=pl.Boolean),
-        ret_frac=pl.Series(ret_frac, dtype=pl.Float64),
-        ret_day=pl.col("day") + pl.Series(ret_delay, dtype=pl.Int64),
-        ret_sec=pl.Series(ret_sec, dtype=pl.Int64),
-    )
     start_dt = datetime(start.year, start.month, start.day)
     end_dt = datetime(end.year, end.month, end.day)
-    sales = lines.select(
-        "order_no",
-        "cust",
-        "ts",
-        "product",
-        "quantity",
-        amount=(pl.col("quantity") * pl.col("price")).round(2),
-        status=pl.when("cancelled").then(pl.lit("cancelled")).otherwise(pl.lit("completed")),
-        channel="channel",
-        kind=pl.lit(0),
-        line="line",
-    )
-    ret_qty = (1 + (pl.col("ret_frac") * pl.col("quantity")).floor()).cast(pl.Int64)
-    return_lines = (
-        lines.filter(pl.col("has_return") & ~pl.col("cancelled"))
-        .select(
-            "order_no",
-            "cust",
-            ts=pl.lit(start_dt) + pl.duration(days="ret_day", seconds="ret_sec"),
-            product="product",
-            quantity=-ret_qty,
-            amount=-(ret_qty * pl.col("price")).round(2),
-            status=pl.lit("returned"),
-            channel="channel",
-            kind=pl.lit(1),
-            line="line",
-        )
-        .filter(pl.col("ts") < end_dt)
-    )
-    all_lines = pl.concat([sales, return_lines]).sort(
-        "ts", "order_no", "kind", "line", maintain_order=True
-    )
+    orders = _orders(rng, order_cust, order_day, segment, preferred, start_dt)
+    all_lines = _lines(rng, orders, prices, popularity_cum, start_dt, end_dt)
 
     cust_width = max(5, len(str(customers)))
-    order_width = max(6, len(str(n_orders)))
+    order_width = max(6, len(str(orders.height)))
     order_frame = all_lines.select(
         order_id=_ids("O", "order_no", order_width),
         customer_id=_ids("C", pl.col("cust") + 1, cust_width),
@@ -278,16 +185,11 @@ def write_sample(data: SampleData, directory: Path) -> list[Path]:
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    csv_options = {
-        "datetime_format": "%Y-%m-%d %H:%M:%S",
-        "date_format": "%Y-%m-%d",
-        "float_precision": 2,
-    }
     jobs: list[tuple[str, Callable[[Path], None]]] = [
-        ("customers.csv", lambda p: data.customers.write_csv(p, **csv_options)),
-        ("orders.csv", lambda p: data.orders.write_csv(p, **csv_options)),
-        ("orders.parquet", lambda p: data.orders.write_parquet(p)),
-        ("returns.csv", lambda p: data.returns.write_csv(p, **csv_options)),
+        ("customers.csv", _csv_writer(data.customers)),
+        ("orders.csv", _csv_writer(data.orders)),
+        ("orders.parquet", data.orders.write_parquet),
+        ("returns.csv", _csv_writer(data.returns)),
     ]
     written = []
     for name, write in jobs:
@@ -326,9 +228,9 @@ def _open_uniform(rng: random.Random, k: int) -> list[float]:
     return [1.0 - rng.random() for _ in range(k)]
 
 
-def _shop_seconds(rng: random.Random, hour_cum: list[int], k: int) -> list[int]:
+def _shop_seconds(rng: random.Random, k: int) -> list[int]:
     """Seconds since midnight during shop hours, busier in the afternoon."""
-    hours = rng.choices(range(len(hour_cum)), cum_weights=hour_cum, k=k)
+    hours = rng.choices(range(len(_HOUR_WEIGHT)), weights=_HOUR_WEIGHT, k=k)
     return [(_OPEN_HOUR + h) * 3600 + int(rng.random() * 3600) for h in hours]
 
 
@@ -389,6 +291,116 @@ def _purchase_days(
         days.append(int(t))
 
 
+def _orders(
+    rng: random.Random,
+    order_cust: list[int],
+    order_day: list[int],
+    segment: list[int],
+    preferred: list[int],
+    start_dt: datetime,
+) -> pl.DataFrame:
+    """One row per order, numbered in time order, with channel, status and line count."""
+    n_orders = len(order_day)
+    order_sec = _shop_seconds(rng, n_orders)
+    orders = (
+        pl.DataFrame(
+            {"cust": order_cust, "day": order_day, "sec": order_sec},
+            schema={"cust": pl.Int64, "day": pl.Int64, "sec": pl.Int64},
+        )
+        .sort("day", "sec", "cust", maintain_order=True)
+        .with_row_index("order_no", offset=1)
+    )
+    cust_s = orders["cust"]
+    seg_s = pl.Series(segment, dtype=pl.Int64).gather(cust_s)
+    pref_s = pl.Series(preferred, dtype=pl.Int64).gather(cust_s)
+    other_channel = _categorical(rng, _CHANNEL_SHARES, n_orders)
+    keep_pref = [rng.random() < _PREFERRED_CHANNEL for _ in range(n_orders)]
+    cancelled = [rng.random() < _CANCEL_RATE for _ in range(n_orders)]
+    lines_u = _open_uniform(rng, n_orders)
+    return orders.with_columns(
+        seg=seg_s,
+        channel=pl.when(pl.Series(keep_pref, dtype=pl.Boolean))
+        .then(pref_s)
+        .otherwise(pl.Series(other_channel, dtype=pl.Int64)),
+        cancelled=pl.Series(cancelled, dtype=pl.Boolean),
+        n_lines=_geometric(
+            pl.Series(lines_u, dtype=pl.Float64), _replace(seg_s, _LINES_CONTINUE), _MAX_LINES
+        ),
+        ts=pl.lit(start_dt) + pl.duration(days="day", seconds="sec"),
+    )
+
+
+def _lines(
+    rng: random.Random,
+    orders: pl.DataFrame,
+    prices: list[float],
+    popularity_cum: list[float],
+    start_dt: datetime,
+    end_dt: datetime,
+) -> pl.DataFrame:
+    """Sale lines and return lines, sorted by time then order number.
+
+    Products are drawn by popularity, once per order; returned quantity is
+    uniform in 1..quantity; returns after ``end_dt`` are dropped.
+    """
+    lines = orders.select(
+        "order_no", "cust", "seg", "day", "ts", "channel", "cancelled", "n_lines"
+    ).with_columns(line=pl.int_ranges(0, "n_lines"))
+    lines = lines.explode("line")
+    product = rng.choices(range(_N_PRODUCTS), cum_weights=popularity_cum, k=lines.height)
+    lines = lines.with_columns(product=pl.Series(product, dtype=pl.Int64)).unique(
+        subset=["order_no", "product"], keep="first", maintain_order=True
+    )
+    n_lines = lines.height
+    qty_u = _open_uniform(rng, n_lines)
+    has_return = [rng.random() < _RETURN_RATE for _ in range(n_lines)]
+    ret_frac = [rng.random() for _ in range(n_lines)]
+    lo, hi = _RETURN_DAYS
+    ret_delay = [lo + int(rng.random() * (hi - lo + 1)) for _ in range(n_lines)]
+    ret_sec = _shop_seconds(rng, n_lines)
+    seg_line = lines["seg"]
+    lines = lines.with_columns(
+        price=pl.Series(prices, dtype=pl.Float64).gather(lines["product"]),
+        quantity=_geometric(
+            pl.Series(qty_u, dtype=pl.Float64), _replace(seg_line, _QTY_CONTINUE), None
+        ).clip(upper_bound=_replace(seg_line, _QTY_MAX)),
+        has_return=pl.Series(has_return, dtype=pl.Boolean),
+        ret_frac=pl.Series(ret_frac, dtype=pl.Float64),
+        ret_day=pl.col("day") + pl.Series(ret_delay, dtype=pl.Int64),
+        ret_sec=pl.Series(ret_sec, dtype=pl.Int64),
+    )
+    sales = lines.select(
+        "order_no",
+        "cust",
+        "ts",
+        "product",
+        "quantity",
+        amount=(pl.col("quantity") * pl.col("price")).round(2),
+        status=pl.when("cancelled").then(pl.lit("cancelled")).otherwise(pl.lit("completed")),
+        channel="channel",
+        kind=pl.lit(0),
+        line="line",
+    )
+    ret_qty = (1 + (pl.col("ret_frac") * pl.col("quantity")).floor()).cast(pl.Int64)
+    returns = (
+        lines.filter(pl.col("has_return") & ~pl.col("cancelled"))
+        .select(
+            "order_no",
+            "cust",
+            ts=pl.lit(start_dt) + pl.duration(days="ret_day", seconds="ret_sec"),
+            product="product",
+            quantity=-ret_qty,
+            amount=-(ret_qty * pl.col("price")).round(2),
+            status=pl.lit("returned"),
+            channel="channel",
+            kind=pl.lit(1),
+            line="line",
+        )
+        .filter(pl.col("ts") < end_dt)
+    )
+    return pl.concat([sales, returns]).sort("ts", "order_no", "kind", "line", maintain_order=True)
+
+
 def _customers(
     rng: random.Random,
     *,
@@ -440,6 +452,20 @@ def _customers(
         segment=_replace(pl.col("seg"), SEGMENTS),
         cost_to_serve=(_replace(pl.col("seg"), _COST_TO_SERVE) * pl.col("noise")).round(2),
     ).with_columns(pl.col("signup_date", "churn_date").cast(pl.Date))
+
+
+def _csv_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
+    """Write ``frame`` as CSV with dates as YYYY-MM-DD and two-decimal amounts."""
+
+    def write(path: Path) -> None:
+        frame.write_csv(
+            path,
+            datetime_format="%Y-%m-%d %H:%M:%S",
+            date_format="%Y-%m-%d",
+            float_precision=2,
+        )
+
+    return write
 
 
 def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:

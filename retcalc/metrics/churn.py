@@ -38,6 +38,11 @@ CHURN_COLUMNS: tuple[str, ...] = (
 
 RATE_COLUMNS: tuple[str, ...] = ("churn_rate", "nrr", "grr")
 
+#: Per-customer period revenue is rounded to this many decimals before it is
+#: compared with 0, so that an order netted to zero by its returns is 0 and not
+#: a float residue such as 3.6e-15.
+MONEY_DECIMALS = 6
+
 MONEY_COLUMNS: tuple[str, ...] = (
     "revenue",
     "lost_revenue",
@@ -68,7 +73,7 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     raw = (
         daily_revenue(prep.events, keys)
         .group_by([*group, truncate(pl.col("day"), period).alias("ps")])
-        .agg(pl.col("revenue").sum().alias("raw"))
+        .agg(pl.col("revenue").sum().round(MONEY_DECIMALS).alias("raw"))
     )
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0.0).alias("rev"))
     previous = floored.select(
