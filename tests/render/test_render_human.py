@@ -69,9 +69,11 @@ def test_table_without_a_terminal_is_plain_text(frame: pl.DataFrame) -> None:
     assert "12345" in text  # identifiers keep no separators
     assert "0.00" in text and "-0.00" not in text
     assert "2024-02-01" in text
-    assert "partial" in text and "✓" in text
+    # The period carries the completeness mark; period_end and complete are not shown.
+    assert "2024-02-01 *" in text and "2024-01-01 *" not in text
+    assert "period start" in text and "period end" not in text
     assert "\u2013" in text  # en dash for nulls
-    assert INCOMPLETE_CAPTION in text
+    assert "* " + INCOMPLETE_CAPTION in text
     assert "=SUM(A1)" in text
 
 
@@ -79,7 +81,19 @@ def test_table_is_not_truncated_in_a_pipe() -> None:
     wide = pl.DataFrame({f"column_number_{i}": ["a long value here"] for i in range(12)})
     text = render(wide, OutputFormat.table)
     assert "…" not in text
-    assert all(f"column_number_{i}" in text for i in range(12))
+    assert all(f"column number {i}" in text for i in range(12))
+
+
+def test_wide_table_on_a_terminal_is_split_and_repeats_the_period() -> None:
+    wide = pl.DataFrame(
+        {"period_start": [dt.date(2024, 1, 1)], **{f"figure_{i}": [123456.0 + i] for i in range(12)}}
+    )
+    out = io.StringIO()
+    print_table(wide, console=Console(file=out, force_terminal=True, width=60, color_system=None))
+    text = out.getvalue()
+    assert text.count("period start") >= 2  # one header per part
+    assert all(f"{123456 + i:,}.00" in text for i in range(12))  # nothing cut
+    assert max(len(line) for line in text.splitlines()) <= 60
 
 
 def test_table_treats_values_as_text_not_markup_or_escapes() -> None:
@@ -112,7 +126,7 @@ def test_no_color_keeps_colours_off(frame: pl.DataFrame, monkeypatch: pytest.Mon
 
 def test_empty_table_has_header_and_caption(frame: pl.DataFrame) -> None:
     text = render(frame.clear(), OutputFormat.table)
-    assert "period_start" in text and EMPTY_CAPTION in text
+    assert "period start" in text and EMPTY_CAPTION in text
 
 
 def test_table_falls_back_to_ascii_marks_on_a_narrow_encoding(frame: pl.DataFrame) -> None:
