@@ -153,7 +153,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         .join(prep.grid.periods(), on=IDX, how="left")
         .join(revenue_movements(prep), on=[*keys, "period_start"], how="left")
         .join(lost_revenue(prep), on=[*keys, IDX], how="left")
-        .with_columns(pl.col(c).fill_null(0.0) for c in MONEY_COLUMNS)
+        .with_columns(pl.col(c).fill_null(0.0).round(MONEY_DECIMALS) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),
             complete_flag(prep).alias("complete"),
