@@ -13,7 +13,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX
-from retcalc.metrics.events import daily_revenue
+from retcalc.metrics.events import MICROS, daily_revenue
 from retcalc.metrics.retention import Prepared, complete_flag, ratio
 from retcalc.periods import truncate
 
@@ -38,10 +38,7 @@ CHURN_COLUMNS: tuple[str, ...] = (
 
 RATE_COLUMNS: tuple[str, ...] = ("churn_rate", "nrr", "grr")
 
-#: Per-customer period revenue is rounded to this many decimals before it is
-#: compared with 0, so that an order netted to zero by its returns is 0 and not
-#: a float residue such as 3.6e-15.
-MONEY_DECIMALS = 6
+
 
 MONEY_COLUMNS: tuple[str, ...] = (
     "revenue",
@@ -73,9 +70,9 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     raw = (
         daily_revenue(prep.events, keys)
         .group_by([*group, truncate(pl.col("day"), period).alias("ps")])
-        .agg(pl.col("revenue").sum().round(MONEY_DECIMALS).alias("raw"))
+        .agg(pl.col("micros").sum().alias("raw"))
     )
-    floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0.0).alias("rev"))
+    floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
     previous = floored.select(
         *group,
         pl.col("ps").dt.offset_by(period.every).alias("ps"),
@@ -86,14 +83,14 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     )
     pairs = (
         floored.join(previous, on=[*group, "ps"], how="full", coalesce=True)
-        .with_columns(pl.col("rev").fill_null(0.0), pl.col("prev").fill_null(0.0))
+        .with_columns(pl.col("rev").fill_null(0), pl.col("prev").fill_null(0))
         .join(first, on=group, how="left")
     )
     rev, prev = pl.col("rev"), pl.col("prev")
     kept = prev > 0
 
     def total(expr: pl.Expr, where: pl.Expr) -> pl.Expr:
-        return pl.when(where).then(expr).otherwise(0.0).sum()
+        return pl.when(where).then(expr).otherwise(0).sum()
 
     movements = pairs.group_by([*keys, "ps"]).agg(
         total(rev, kept).alias("_kept_now"),
@@ -140,7 +137,7 @@ def lost_revenue(prep: Prepared) -> pl.LazyFrame:
         exits.join(daily, on=group, how="inner")
         .filter(lower & (pl.col("day") < pl.col("period_start")))
         .group_by([*keys, IDX])
-        .agg(pl.col("revenue").sum().alias("lost_revenue"))
+        .agg(pl.col("micros").sum().alias("lost_revenue"))
     )
 
 
@@ -153,7 +150,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         .join(prep.grid.periods(), on=IDX, how="left")
         .join(revenue_movements(prep), on=[*keys, "period_start"], how="left")
         .join(lost_revenue(prep), on=[*keys, IDX], how="left")
-        .with_columns(pl.col(c).fill_null(0.0).round(MONEY_DECIMALS) for c in MONEY_COLUMNS)
+        .with_columns((pl.col(c).fill_null(0) / MICROS).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),
             complete_flag(prep).alias("complete"),

@@ -76,10 +76,16 @@ def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     )
 
 
+#: Money is summed in integer millionths of the currency unit, so that totals do
+#: not depend on the order of summation (parallel group-bys) and an order netted
+#: to zero by its returns is exactly zero.
+MICROS = 1_000_000
+
+
 def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
-    """Net revenue per ``(keys..., customer_id, revenue_day)`` as column ``revenue``."""
+    """Net revenue per ``(keys..., customer_id, revenue_day)`` as integer ``micros``."""
     return (
         events.group_by([*keys, CUSTOMER, "revenue_day"])
-        .agg(pl.col("revenue").sum())
+        .agg((pl.col("revenue") * MICROS).round(0).cast(pl.Int64).sum().alias("micros"))
         .rename({"revenue_day": "day"})
     )
