@@ -34,11 +34,13 @@ def main_callback(
     """Retention, churn and revenue retention from order exports."""
 
 
+# One line per command, in the order of `retcalc --help`.
 app.command()(retention)
 app.command()(churn)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)
+# (new commands: add the import above and one line here)
 
 
 def main() -> None:
