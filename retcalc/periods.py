@@ -30,7 +30,9 @@ class Period(StrEnum):
     @property
     def every(self) -> str:
         """The Polars duration string of one period."""
-        return {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}[self.value]
+        return {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}[
+            self.value
+        ]
 
 
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*(d|w|mo|m|q|y)\s*$", re.IGNORECASE)
@@ -78,7 +80,7 @@ def truncate(expr: pl.Expr, period: Period) -> pl.Expr:
 
 def period_start(day: dt.date, period: Period) -> dt.date:
     """Start of the period containing ``day``."""
-    return pl.select(truncate(pl.lit(day, dtype=pl.Date), period)).item()  # type: ignore[no-any-return]
+    return pl.select(truncate(pl.lit(day, dtype=pl.Date), period)).item()
 
 
 def boundaries(first: dt.date, last: dt.date, period: Period) -> pl.Series:

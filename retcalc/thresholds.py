@@ -41,7 +41,7 @@ def parse(text: str) -> Condition:
     if not match:
         raise UsageError(
             f"--fail-if {text!r} is not a condition: write COLUMN OP NUMBER, e.g. "
-            "\"churn_rate > 0.07\" (OP is one of > >= < <= == !=)"
+            '"churn_rate > 0.07" (OP is one of > >= < <= == !=)'
         )
     column, op, number = match.groups()
     try:
@@ -85,9 +85,7 @@ def check(
     if "complete" in table.columns:
         rows = table.filter(pl.col("complete"))
     if rows.height == 0:
-        raise UsageError(
-            "--fail-if: no complete period to check; widen the range or pass --as-of"
-        )
+        raise UsageError("--fail-if: no complete period to check; widen the range or pass --as-of")
     order = [c for c in ("period_start",) if c in rows.columns]
     if keys:
         last = rows.sort([*keys, *order]).group_by(list(keys), maintain_order=True).last()

@@ -11,9 +11,15 @@ from retcalc.cli.options import Common
 from retcalc.cli.runner import progress, warn
 from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
-from retcalc.io.frames import LoadOptions, Loaded, input_paths, load_customers, load_orders
+from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.mapping import load_config
-from retcalc.metrics.retention import Basis, Params, Prepared, prepare_activity, prepare_subscription
+from retcalc.metrics.retention import (
+    Basis,
+    Params,
+    Prepared,
+    prepare_activity,
+    prepare_subscription,
+)
 from retcalc.periods import parse_date_option, parse_window
 
 
@@ -101,7 +107,9 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
             per_customer = inputs.customers.frame.select("customer_id", dim).unique(
                 "customer_id", keep="first", maintain_order=True
             )
-            inputs.orders.frame = inputs.orders.frame.join(per_customer, on="customer_id", how="left")
+            inputs.orders.frame = inputs.orders.frame.join(
+                per_customer, on="customer_id", how="left"
+            )
         elif not in_orders:
             columns = list(inputs.orders.table.columns)
             if inputs.customers is not None:
@@ -115,7 +123,9 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
             per_customer = inputs.orders.frame.select("customer_id", dim).unique(
                 "customer_id", keep="first", maintain_order=True
             )
-            inputs.customers.frame = inputs.customers.frame.join(per_customer, on="customer_id", how="left")
+            inputs.customers.frame = inputs.customers.frame.join(
+                per_customer, on="customer_id", how="left"
+            )
 
 
 def prepare(common: Common, inputs: Inputs, metric_params: Params) -> Prepared:

@@ -14,11 +14,17 @@ from retcalc.render import OutputFormat
 
 
 def crr(
-    start: Annotated[int, typer.Option("--start", help="Customers at the start of the period (CS).")],
+    start: Annotated[
+        int, typer.Option("--start", help="Customers at the start of the period (CS).")
+    ],
     new: Annotated[int, typer.Option("--new", help="New customers acquired during it (CN).")],
     end: Annotated[int, typer.Option("--end", help="Customers at the end of the period (CE).")],
-    fmt: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="Output format.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    fmt: Annotated[
+        OutputFormat | None, typer.Option("--format", "-f", help="Output format.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
     fail_if: Annotated[list[str] | None, typer.Option("--fail-if", help='e.g. "crr < 0.8"')] = None,
 ) -> None:
     """Customer retention rate = (CE - CN) / CS, from counts you already have."""
@@ -26,9 +32,20 @@ def crr(
     def body() -> None:
         rate = classic_crr(start=start, new=new, end=end)
         table = pl.DataFrame(
-            {"customers_start": [start], "new_customers": [new], "customers_end": [end], "crr": [rate]}
+            {
+                "customers_start": [start],
+                "new_customers": [new],
+                "customers_end": [end],
+                "crr": [rate],
+            }
         )
-        emit(table, fmt=fmt, output=output, percent_columns=["crr"], title="(CE - CN) / CS",
-             fail_if=fail_if or ())
+        emit(
+            table,
+            fmt=fmt,
+            output=output,
+            percent_columns=["crr"],
+            title="(CE - CN) / CS",
+            fail_if=fail_if or (),
+        )
 
     run(body)

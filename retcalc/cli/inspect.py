@@ -13,11 +13,11 @@ from rich.table import Table as RichTable
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import run
+from retcalc.io import dates
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
 from retcalc.io.load import ROW, open_table
 from retcalc.io.mapping import load_config
 from retcalc.schema import COLUMNS, Kind
-from retcalc.io import dates
 
 
 def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
@@ -28,7 +28,7 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
         else load_customers(path, options, table=table)
     )
     raw_rows = table.frame.select(pl.len()).collect().item()
-    columns = []
+    columns: list[dict[str, object]] = []
     for column in COLUMNS[kind]:
         resolved = loaded.mapping.columns.get(column.name)
         if resolved is None:
@@ -36,12 +36,19 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
             continue
         src = pl.col(resolved.source)
         empty = (
-            table.frame.select((src.is_null() | (src.cast(pl.String).str.strip_chars() == "")).sum())
+            table.frame.select(
+                (src.is_null() | (src.cast(pl.String).str.strip_chars() == "")).sum()
+            )
             .collect()
             .item()
         )
         columns.append(
-            {"column": column.name, "source": resolved.source, "found_by": resolved.reason, "empty": int(empty)}
+            {
+                "column": column.name,
+                "source": resolved.source,
+                "found_by": resolved.reason,
+                "empty": int(empty),
+            }
         )
     frame = loaded.frame
     summary: dict[str, object] = {
@@ -51,7 +58,9 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
         "rows": int(raw_rows),
         "rows_used": frame.height,
         "columns": columns,
-        "unmapped": [c for c in table.columns if c not in {r.source for r in loaded.mapping.columns.values()}],
+        "unmapped": [
+            c for c in table.columns if c not in {r.source for r in loaded.mapping.columns.values()}
+        ],
         "warnings": loaded.warnings,
     }
     if kind is Kind.orders:
@@ -62,24 +71,38 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
         summary["customers"] = frame["customer_id"].n_unique()
         if "order_id" in frame.columns:
             per_order = frame.group_by("order_id").agg(
-                pl.col("customer_id").n_unique().alias("customers"), pl.col("day").n_unique().alias("days"), pl.len().alias("lines")
+                pl.col("customer_id").n_unique().alias("customers"),
+                pl.col("day").n_unique().alias("days"),
+                pl.len().alias("lines"),
             )
             summary["orders"] = per_order.height
             summary["order_ids_with_several_lines"] = per_order.filter(pl.col("lines") > 1).height
-            summary["order_ids_with_several_customers"] = per_order.filter(pl.col("customers") > 1).height
+            summary["order_ids_with_several_customers"] = per_order.filter(
+                pl.col("customers") > 1
+            ).height
         duplicate_rows = table.frame.drop(ROW).collect().is_duplicated().sum()
         summary["exact_duplicate_rows"] = int(duplicate_rows)
     return summary
 
 
 def inspect(
-    path: Annotated[str, typer.Argument(help="The file to look at (CSV, Parquet or -).", show_default=False)],
-    customers: Annotated[bool, typer.Option("--customers", help="Read it as a customers file.")] = False,
+    path: Annotated[
+        str, typer.Argument(help="The file to look at (CSV, Parquet or -).", show_default=False)
+    ],
+    customers: Annotated[
+        bool, typer.Option("--customers", help="Read it as a customers file.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
     config: Annotated[str | None, typer.Option("--config", help="YAML column mapping.")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Force a known export layout.")] = None,
-    date_format: Annotated[str | None, typer.Option("--date-format", help="iso, yyyymmdd, dmy or mdy.")] = None,
-    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of CSV input.")] = "utf8",
+    source: Annotated[
+        str | None, typer.Option("--source", help="Force a known export layout.")
+    ] = None,
+    date_format: Annotated[
+        str | None, typer.Option("--date-format", help="iso, yyyymmdd, dmy or mdy.")
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option("--encoding", help="Text encoding of CSV input.")
+    ] = "utf8",
 ) -> None:
     """Show the detected column mapping, row count, date range, empty values and duplicate order ids."""
     _ = Common  # the mapping flags of the data commands are read from the config here
@@ -98,16 +121,31 @@ def inspect(
             sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
             return
         console = Console()
-        console.print(f"[bold]{summary['file']}[/] — {summary['kind']}"
-                      + (f", recognised as a [bold]{summary['export']}[/] export" if summary["export"] else ""))
-        facts = [k for k in summary if k not in {"file", "kind", "export", "columns", "unmapped", "warnings"}]
+        console.print(
+            f"[bold]{summary['file']}[/] — {summary['kind']}"
+            + (
+                f", recognised as a [bold]{summary['export']}[/] export"
+                if summary["export"]
+                else ""
+            )
+        )
+        facts = [
+            k
+            for k in summary
+            if k not in {"file", "kind", "export", "columns", "unmapped", "warnings"}
+        ]
         for key in facts:
             console.print(f"  {key.replace('_', ' ')}: {summary[key]}", markup=False)
         grid = RichTable(title="Columns")
         for name in ("column", "source", "found_by", "empty"):
             grid.add_column(name)
         for row in summary["columns"]:  # type: ignore[attr-defined]
-            grid.add_row(*("–" if row[k] is None else str(row[k]) for k in ("column", "source", "found_by", "empty")))
+            grid.add_row(
+                *(
+                    "–" if row[k] is None else str(row[k])
+                    for k in ("column", "source", "found_by", "empty")
+                )
+            )
         console.print(grid)
         if summary["unmapped"]:
             console.print("  not used: " + ", ".join(summary["unmapped"]), markup=False)  # type: ignore[arg-type]

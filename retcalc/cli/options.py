@@ -38,7 +38,10 @@ class Common:
     ]
     customers: Annotated[
         str | None,
-        typer.Option("--customers", help="Customers file (customer_id, signup_date, churn_date, segment, cost_to_serve)."),
+        typer.Option(
+            "--customers",
+            help="Customers file (customer_id, signup_date, churn_date, segment, cost_to_serve).",
+        ),
     ] = None
     period: Annotated[
         Period, typer.Option("--period", "-p", help="Period length.", rich_help_panel=RANGE)
@@ -54,19 +57,35 @@ class Common:
     ] = "12mo"
     start: Annotated[
         str | None,
-        typer.Option("--start", help="First day of the range (YYYY-MM-DD); its period starts the grid.", rich_help_panel=RANGE),
+        typer.Option(
+            "--start",
+            help="First day of the range (YYYY-MM-DD); its period starts the grid.",
+            rich_help_panel=RANGE,
+        ),
     ] = None
     end: Annotated[
         str | None,
-        typer.Option("--end", help="Last day of the range (YYYY-MM-DD); its period ends the grid.", rich_help_panel=RANGE),
+        typer.Option(
+            "--end",
+            help="Last day of the range (YYYY-MM-DD); its period ends the grid.",
+            rich_help_panel=RANGE,
+        ),
     ] = None
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Ignore every event on or after this date (YYYY-MM-DD).", rich_help_panel=RANGE),
+        typer.Option(
+            "--as-of",
+            help="Ignore every event on or after this date (YYYY-MM-DD).",
+            rich_help_panel=RANGE,
+        ),
     ] = None
     by: Annotated[
         list[str] | None,
-        typer.Option("--by", help="Split every figure by this column (segment, channel, product_id, ...).", rich_help_panel=RANGE),
+        typer.Option(
+            "--by",
+            help="Split every figure by this column (segment, channel, product_id, ...).",
+            rich_help_panel=RANGE,
+        ),
     ] = None
     basis: Annotated[
         Basis | None,
@@ -78,11 +97,21 @@ class Common:
     ] = None
     fmt: Annotated[
         OutputFormat | None,
-        typer.Option("--format", "-f", help="Output format. Default: table on a terminal, CSV otherwise.", rich_help_panel=OUTPUT),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. Default: table on a terminal, CSV otherwise.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file (format from its extension); replaced atomically.", rich_help_panel=OUTPUT),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file (format from its extension); replaced atomically.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None
     fail_if: Annotated[
         list[str] | None,
@@ -94,32 +123,97 @@ class Common:
     ] = None
     excel_safe: Annotated[
         bool,
-        typer.Option("--excel-safe", help="Prefix text cells starting with = + - @ with ' in CSV/TSV.", rich_help_panel=OUTPUT),
+        typer.Option(
+            "--excel-safe",
+            help="Prefix text cells starting with = + - @ with ' in CSV/TSV.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = False
-    customer_col: Annotated[str | None, typer.Option("--customer-col", help="Column holding the customer id.", rich_help_panel=MAPPING)] = None
-    date_col: Annotated[str | None, typer.Option("--date-col", help="Column holding the order date.", rich_help_panel=MAPPING)] = None
-    amount_col: Annotated[str | None, typer.Option("--amount-col", help="Column holding the net amount.", rich_help_panel=MAPPING)] = None
-    order_col: Annotated[str | None, typer.Option("--order-col", help="Column holding the order id.", rich_help_panel=MAPPING)] = None
-    quantity_col: Annotated[str | None, typer.Option("--quantity-col", help="Column holding the quantity.", rich_help_panel=MAPPING)] = None
-    price_col: Annotated[str | None, typer.Option("--price-col", help="Column holding the unit price.", rich_help_panel=MAPPING)] = None
-    status_col: Annotated[str | None, typer.Option("--status-col", help="Column holding the order status.", rich_help_panel=MAPPING)] = None
-    refund_col: Annotated[str | None, typer.Option("--refund-col", help="Column holding the refunded amount.", rich_help_panel=MAPPING)] = None
-    signup_col: Annotated[str | None, typer.Option("--signup-col", help="Customers: column holding the signup date.", rich_help_panel=MAPPING)] = None
-    churn_col: Annotated[str | None, typer.Option("--churn-col", help="Customers: column holding the churn date.", rich_help_panel=MAPPING)] = None
+    customer_col: Annotated[
+        str | None,
+        typer.Option(
+            "--customer-col", help="Column holding the customer id.", rich_help_panel=MAPPING
+        ),
+    ] = None
+    date_col: Annotated[
+        str | None,
+        typer.Option("--date-col", help="Column holding the order date.", rich_help_panel=MAPPING),
+    ] = None
+    amount_col: Annotated[
+        str | None,
+        typer.Option(
+            "--amount-col", help="Column holding the net amount.", rich_help_panel=MAPPING
+        ),
+    ] = None
+    order_col: Annotated[
+        str | None,
+        typer.Option("--order-col", help="Column holding the order id.", rich_help_panel=MAPPING),
+    ] = None
+    quantity_col: Annotated[
+        str | None,
+        typer.Option(
+            "--quantity-col", help="Column holding the quantity.", rich_help_panel=MAPPING
+        ),
+    ] = None
+    price_col: Annotated[
+        str | None,
+        typer.Option("--price-col", help="Column holding the unit price.", rich_help_panel=MAPPING),
+    ] = None
+    status_col: Annotated[
+        str | None,
+        typer.Option(
+            "--status-col", help="Column holding the order status.", rich_help_panel=MAPPING
+        ),
+    ] = None
+    refund_col: Annotated[
+        str | None,
+        typer.Option(
+            "--refund-col", help="Column holding the refunded amount.", rich_help_panel=MAPPING
+        ),
+    ] = None
+    signup_col: Annotated[
+        str | None,
+        typer.Option(
+            "--signup-col",
+            help="Customers: column holding the signup date.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = None
+    churn_col: Annotated[
+        str | None,
+        typer.Option(
+            "--churn-col", help="Customers: column holding the churn date.", rich_help_panel=MAPPING
+        ),
+    ] = None
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="YAML column mapping (default ./retcalc.yaml when present).", rich_help_panel=MAPPING),
+        typer.Option(
+            "--config",
+            help="YAML column mapping (default ./retcalc.yaml when present).",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     source: Annotated[
         str | None,
-        typer.Option("--source", help="Force a known export layout: shopify, stripe, woocommerce, uci-online-retail, etsy, square.", rich_help_panel=MAPPING),
+        typer.Option(
+            "--source",
+            help="Force a known export layout: shopify, stripe, woocommerce, uci-online-retail, etsy, square.",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     date_format: Annotated[
         str | None,
-        typer.Option("--date-format", help="iso, yyyymmdd, dmy (31/01/2024) or mdy (01/31/2024) when the file cannot tell.", rich_help_panel=MAPPING),
+        typer.Option(
+            "--date-format",
+            help="iso, yyyymmdd, dmy (31/01/2024) or mdy (01/31/2024) when the file cannot tell.",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Text encoding of CSV input (e.g. latin-1).", rich_help_panel=MAPPING)
+        str,
+        typer.Option(
+            "--encoding", help="Text encoding of CSV input (e.g. latin-1).", rich_help_panel=MAPPING
+        ),
     ] = "utf8"
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)] = False
 
@@ -151,14 +245,20 @@ def _common_parameters() -> list[inspect.Parameter]:
     for f in fields(Common):
         default = inspect.Parameter.empty if f.default is MISSING else f.default
         params.append(
-            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name])
+            inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hints[f.name]
+            )
         )
     return params
 
 
 def data_command(func: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``func(common: Common, **own)`` the shared options as Typer parameters."""
-    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != "common"]
+    own = [
+        p
+        for name, p in inspect.signature(func, eval_str=True).parameters.items()
+        if name != "common"
+    ]
     shared = _common_parameters()
     shared_names = {p.name for p in shared}
     positional = [p for p in shared if p.default is inspect.Parameter.empty]

@@ -13,10 +13,14 @@ from retcalc.errors import UsageError
 
 
 def sample(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the files into.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory to write the files into.")
+    ],
     customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 42,
-    start: Annotated[str, typer.Option("--start", help="First day of the data (YYYY-MM-DD).")] = "2023-01-01",
+    start: Annotated[
+        str, typer.Option("--start", help="First day of the data (YYYY-MM-DD).")
+    ] = "2023-01-01",
     years: Annotated[float, typer.Option("--years", help="Length of the history in years.")] = 3.0,
 ) -> None:
     """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory."""

@@ -66,9 +66,7 @@ def parse_expr(raw: pl.Expr, style: DateStyle) -> pl.Expr:
     second = text.str.extract(DMY_RE, 2)
     year = _four_digit_year(text.str.extract(DMY_RE, 3))
     day, month = (first, second) if style is DateStyle.day_first else (second, first)
-    iso = pl.concat_str(
-        [year.cast(pl.String), month.str.zfill(2), day.str.zfill(2)], separator="-"
-    )
+    iso = pl.concat_str([year.cast(pl.String), month.str.zfill(2), day.str.zfill(2)], separator="-")
     return iso.str.to_date("%Y-%m-%d", strict=False)
 
 
@@ -109,16 +107,19 @@ def detect_style(frame: pl.LazyFrame, column: str, *, where: str) -> DateFormat:
         return DateFormat(DateStyle.compact, "numbers read as YYYYMMDD")
     text = pl.col(column).cast(pl.String).str.strip_chars()
     sample = (
-        frame.select(text.alias("v")).filter(pl.col("v").is_not_null() & (pl.col("v") != ""))
+        frame.select(text.alias("v"))
+        .filter(pl.col("v").is_not_null() & (pl.col("v") != ""))
         .head(1)
         .collect()
     )
     if sample.height == 0:
         raise InputError(f"{where}: no dates at all (every value is empty)")
     value = sample.item()
-    first = pl.select(pl.lit(value).str.contains(ISO_RE).alias("iso"),
-                      pl.lit(value).str.contains(COMPACT_RE).alias("compact"),
-                      pl.lit(value).str.contains(DMY_RE).alias("dmy")).row(0, named=True)
+    first = pl.select(
+        pl.lit(value).str.contains(ISO_RE).alias("iso"),
+        pl.lit(value).str.contains(COMPACT_RE).alias("compact"),
+        pl.lit(value).str.contains(DMY_RE).alias("dmy"),
+    ).row(0, named=True)
     if first["iso"]:
         return DateFormat(DateStyle.iso, f"ISO dates like {value!r}")
     if first["compact"]:

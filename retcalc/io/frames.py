@@ -135,8 +135,10 @@ def load_orders(
     checks: list[tuple[str, str, str, str]] = []  # flag column, source, canonical, expected
     date_flag = "_bad_order_date"
     columns.append(
-        (_present(src("order_date")) & dates.parse_expr(src("order_date"), formats["order_date"].style).is_null())
-        .alias(date_flag)
+        (
+            _present(src("order_date"))
+            & dates.parse_expr(src("order_date"), formats["order_date"].style).is_null()
+        ).alias(date_flag)
     )
     checks.append((date_flag, mapping.get("order_date") or "", "order_date", dates.EXPECTED))
 
@@ -146,12 +148,16 @@ def load_orders(
             continue
         columns.append(clean_number(src(canonical)).alias(canonical))
         flag = f"_bad_{canonical}"
-        columns.append((_present(src(canonical)) & clean_number(src(canonical)).is_null()).alias(flag))
+        columns.append(
+            (_present(src(canonical)) & clean_number(src(canonical)).is_null()).alias(flag)
+        )
         checks.append((flag, mapping.get(canonical) or "", canonical, "a number such as 12.50"))
     if "order_id" in mapping:
         columns.append(clean_id(src("order_id")).alias("order_id"))
     if "status" in mapping:
-        columns.append(src("status").cast(pl.String).str.strip_chars().str.to_lowercase().alias("status"))
+        columns.append(
+            src("status").cast(pl.String).str.strip_chars().str.to_lowercase().alias("status")
+        )
     for dim in dimensions:
         if dim in mapping:
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
@@ -170,7 +176,11 @@ def load_orders(
     if missing_id:
         warnings.append(f"{table.name}: {missing_id} rows have no customer id and were left out")
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
-    if "amount" not in frame.columns and "unit_price" in frame.columns and "quantity" in frame.columns:
+    if (
+        "amount" not in frame.columns
+        and "unit_price" in frame.columns
+        and "quantity" in frame.columns
+    ):
         frame = frame.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
     if "unit_price" in frame.columns:
         frame = frame.drop("unit_price")
@@ -201,7 +211,9 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
         parsed = dates.parse_expr(src(canonical), fmt.style)
         columns.append(parsed.alias(canonical))
         columns.append((_present(src(canonical)) & parsed.is_null()).alias(f"_bad_{canonical}"))
-        checks.append((f"_bad_{canonical}", mapping.get(canonical) or "", canonical, dates.EXPECTED))
+        checks.append(
+            (f"_bad_{canonical}", mapping.get(canonical) or "", canonical, dates.EXPECTED)
+        )
     if "segment" in mapping:
         columns.append(src("segment").cast(pl.String).str.strip_chars().alias("segment"))
     if "cost_to_serve" in mapping:

@@ -77,7 +77,9 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
         if data.startswith(PARQUET_MAGIC):
             frame = pl.read_parquet(io.BytesIO(data)).lazy()
             return _finish("<stdin>", frame, is_csv=False, path=None)
-        return _finish("<stdin>", _csv_from_bytes(data, "<stdin>", encoding), is_csv=True, path=None)
+        return _finish(
+            "<stdin>", _csv_from_bytes(data, "<stdin>", encoding), is_csv=True, path=None
+        )
 
     path = Path(spec)
     if any(ch in spec for ch in "*?[") and not path.exists():

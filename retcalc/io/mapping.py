@@ -280,7 +280,9 @@ def require(mapping: ColumnMap, names: Sequence[str], headers: Sequence[str], *,
         if canonical in mapping:
             continue
         flag = "--" + canonical.replace("_id", "").replace("_", "-") + "-col"
-        flag = {"--order-date-col": "--date-col", "--customer-col": "--customer-col"}.get(flag, flag)
+        flag = {"--order-date-col": "--date-col", "--customer-col": "--customer-col"}.get(
+            flag, flag
+        )
         raise InputError(
             f"{name}: no {canonical} column found{suggest(canonical, headers)}; "
             f"columns are: {', '.join(headers)}. Name it with {flag} or in retcalc.yaml"

@@ -47,7 +47,7 @@ class Grid:
 
     @property
     def end(self) -> dt.date:
-        return self.bounds[-1]  # type: ignore[no-any-return]
+        return self.bounds[-1]
 
     def periods(self) -> pl.LazyFrame:
         """One row per period: ``idx, period_start, period_end, window_start``."""
@@ -152,7 +152,9 @@ def boundary_table(
     if groups is not None:
         boundary_base = groups.join(boundary_base, how="cross")
     active_at = (
-        boundary_base.join(active.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left")
+        boundary_base.join(
+            active.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left"
+        )
         .with_columns(pl.col("d").fill_null(0))
         .sort([*keys, IDX])
         .with_columns(over(pl.col("d").cum_sum(), keys).alias("active"))
@@ -176,7 +178,9 @@ def boundary_table(
         .agg(pl.col("d").sum())
     )
     retained = (
-        base.join(retained_delta.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left")
+        base.join(
+            retained_delta.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left"
+        )
         .with_columns(pl.col("d").fill_null(0))
         .sort([*keys, IDX])
         .with_columns(over(pl.col("d").cum_sum(), keys).alias("retained"))
@@ -184,15 +188,21 @@ def boundary_table(
     )
 
     # Churned in period i: a run whose last active boundary is i.
-    churned = _counts(active_runs.filter(pl.col("Q") <= n), pl.col("Q").cast(pl.Int64) - 1, "churned", keys)
+    churned = _counts(
+        active_runs.filter(pl.col("Q") <= n), pl.col("Q").cast(pl.Int64) - 1, "churned", keys
+    )
 
     # Entering at boundary i + 1: reactivated, or a new customer still active at the end.
     entries = active_runs.filter((pl.col("P") >= 1) & (pl.col("P") <= n)).join(
         first_period, on=[*keys, CUSTOMER], how="left"
     )
     entry_idx = pl.col("P").cast(pl.Int64) - 1
-    reactivated = _counts(entries.filter(pl.col("first_idx") < entry_idx), entry_idx, "reactivated", keys)
-    new_active = _counts(entries.filter(pl.col("first_idx") == entry_idx), entry_idx, "_new_active", keys)
+    reactivated = _counts(
+        entries.filter(pl.col("first_idx") < entry_idx), entry_idx, "reactivated", keys
+    )
+    new_active = _counts(
+        entries.filter(pl.col("first_idx") == entry_idx), entry_idx, "_new_active", keys
+    )
     new_customers = _counts(
         first_period.filter(pl.col("first_idx").is_between(0, n - 1)),
         pl.col("first_idx"),
@@ -201,12 +211,30 @@ def boundary_table(
     )
 
     table = base
-    for part in (customers_start, customers_end, retained, churned, reactivated, new_active, new_customers):
+    for part in (
+        customers_start,
+        customers_end,
+        retained,
+        churned,
+        reactivated,
+        new_active,
+        new_customers,
+    ):
         table = table.join(part, on=[*keys, IDX], how="left")
-    counts = ["customers_start", "customers_end", "retained", "churned", "reactivated", "_new_active", "new_customers"]
-    return table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts).with_columns(
-        (pl.col("new_customers") - pl.col("_new_active")).alias("new_lost")
-    ).drop("_new_active")
+    counts = [
+        "customers_start",
+        "customers_end",
+        "retained",
+        "churned",
+        "reactivated",
+        "_new_active",
+        "new_customers",
+    ]
+    return (
+        table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)
+        .with_columns((pl.col("new_customers") - pl.col("_new_active")).alias("new_lost"))
+        .drop("_new_active")
+    )
 
 
 def returning(

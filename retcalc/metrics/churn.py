@@ -39,7 +39,6 @@ CHURN_COLUMNS: tuple[str, ...] = (
 RATE_COLUMNS: tuple[str, ...] = ("churn_rate", "nrr", "grr")
 
 
-
 MONEY_COLUMNS: tuple[str, ...] = (
     "revenue",
     "lost_revenue",

@@ -54,12 +54,16 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
             .group_by("order_id")
             .agg(pl.col("day").min().alias("_order_day"))
         )
-        frame = frame.join(order_day, on="order_id", how="left").with_columns(
-            pl.when(pl.col("_negative") & pl.col("_order_day").is_not_null())
-            .then(pl.col("_order_day"))
-            .otherwise(pl.col("day"))
-            .alias("revenue_day")
-        ).drop("_order_day")
+        frame = (
+            frame.join(order_day, on="order_id", how="left")
+            .with_columns(
+                pl.when(pl.col("_negative") & pl.col("_order_day").is_not_null())
+                .then(pl.col("_order_day"))
+                .otherwise(pl.col("day"))
+                .alias("revenue_day")
+            )
+            .drop("_order_day")
+        )
     else:
         frame = frame.with_columns(pl.col("day").alias("revenue_day"))
     return frame.drop("_negative")
@@ -68,12 +72,7 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
 def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Distinct ``(keys..., customer_id, day)`` of purchase rows, sorted."""
     cols = [*keys, CUSTOMER]
-    return (
-        events.filter(pl.col("is_purchase"))
-        .select(*cols, "day")
-        .unique()
-        .sort([*cols, "day"])
-    )
+    return events.filter(pl.col("is_purchase")).select(*cols, "day").unique().sort([*cols, "day"])
 
 
 #: Money is summed in integer millionths of the currency unit, so that totals do

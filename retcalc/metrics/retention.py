@@ -77,7 +77,9 @@ def retention_rates() -> list[pl.Expr]:
 class Prepared:
     """The shared groundwork of the period metrics: events, grid, runs, first periods."""
 
-    events: pl.LazyFrame | None  # classified order rows (None on the subscription basis without orders)
+    events: (
+        pl.LazyFrame | None
+    )  # classified order rows (None on the subscription basis without orders)
     purchases: pl.LazyFrame | None  # keys..., customer_id, day
     grid: Grid
     runs: pl.LazyFrame
@@ -111,11 +113,15 @@ def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
     keys = params.by
     events = classify(_cut_orders(orders, params.as_of))
     purchases = purchase_days(events, keys).collect().lazy()
-    span = purchases.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")).collect()
+    span = purchases.select(
+        pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")
+    ).collect()
     first, last = span.row(0)
     if first is None:
         cut = f" before --as-of {params.as_of}" if params.as_of else ""
-        raise InputError(f"no purchases{cut}: every row is a return, a cancellation or out of range")
+        raise InputError(
+            f"no purchases{cut}: every row is a return, a cancellation or out of range"
+        )
     grid = Grid.build(*_grid_range(params, first, last), params.period, params.window)
     in_grid = purchases.filter(pl.col("day") < grid.end)
     active_runs = activity.runs(activity.purchase_coverage(in_grid, grid), keys)
@@ -127,7 +133,16 @@ def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
     groups = purchases.select(keys).unique() if keys else None
     data_end = params.as_of or last + dt.timedelta(days=1)
     return Prepared(
-        events, purchases, grid, active_runs, first_period, groups, keys, first, data_end, Basis.activity
+        events,
+        purchases,
+        grid,
+        active_runs,
+        first_period,
+        groups,
+        keys,
+        first,
+        data_end,
+        Basis.activity,
     )
 
 
@@ -139,18 +154,25 @@ def prepare_subscription(
     subs = customers.filter(pl.col("signup_date").is_not_null())
     if params.as_of is not None:
         subs = subs.filter(pl.col("signup_date") < params.as_of).with_columns(
-            pl.when(pl.col("churn_date") < params.as_of).then(pl.col("churn_date")).alias("churn_date")
+            pl.when(pl.col("churn_date") < params.as_of)
+            .then(pl.col("churn_date"))
+            .alias("churn_date")
         )
     subs = subs.collect().lazy()
     events = purchases = None
-    last_candidates = [subs.select(pl.max_horizontal(pl.col("signup_date").max(), pl.col("churn_date").max()))]
+    last_candidates = [
+        subs.select(pl.max_horizontal(pl.col("signup_date").max(), pl.col("churn_date").max()))
+    ]
     if orders is not None:
         events = classify(_cut_orders(orders, params.as_of))
         purchases = purchase_days(events, keys).collect().lazy()
         last_candidates.append(purchases.select(pl.col("day").max()))
     span = subs.select(pl.col("signup_date").min()).collect().item()
     if span is None:
-        raise InputError("the customers file has no signup dates" + (f" before {params.as_of}" if params.as_of else ""))
+        raise InputError(
+            "the customers file has no signup dates"
+            + (f" before {params.as_of}" if params.as_of else "")
+        )
     last = max(v for v in (c.collect().item() for c in last_candidates) if v is not None)
     grid = Grid.build(*_grid_range(params, span, last), params.period, params.window)
     active_runs = activity.runs(activity.subscription_coverage(subs, grid), keys)
@@ -162,7 +184,16 @@ def prepare_subscription(
     groups = subs.select(keys).unique() if keys else None
     data_end = params.as_of or last + dt.timedelta(days=1)
     return Prepared(
-        events, purchases, grid, active_runs, first_period, groups, keys, span, data_end, Basis.subscription
+        events,
+        purchases,
+        grid,
+        active_runs,
+        first_period,
+        groups,
+        keys,
+        span,
+        data_end,
+        Basis.subscription,
     )
 
 

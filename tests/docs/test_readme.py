@@ -15,9 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"```console\n\$ (retcalc [^\n]*)\n(.*?)```", re.DOTALL)
 EXAMPLES = [
-    (cmd, out)
-    for cmd, out in BLOCK.findall(README)
-    if "--format csv" in cmd and "|" not in cmd
+    (cmd, out) for cmd, out in BLOCK.findall(README) if "--format csv" in cmd and "|" not in cmd
 ]
 
 

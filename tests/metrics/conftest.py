@@ -11,7 +11,9 @@ def D(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def orders(rows: list[tuple], columns: tuple[str, ...] = ("customer_id", "day", "amount")) -> pl.LazyFrame:
+def orders(
+    rows: list[tuple], columns: tuple[str, ...] = ("customer_id", "day", "amount")
+) -> pl.LazyFrame:
     """Canonical orders from tuples; ``day`` given as ISO strings."""
     frame = pl.DataFrame(rows, schema=list(columns), orient="row")
     if "day" in frame.columns:

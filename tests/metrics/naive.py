@@ -29,7 +29,9 @@ def _is_purchase(r: dict) -> bool:
     return not _is_negative(r) and status not in RETURN
 
 
-def naive_tables(frame: pl.DataFrame, period: Period, window: Window) -> tuple[list[dict], list[dict]]:
+def naive_tables(
+    frame: pl.DataFrame, period: Period, window: Window
+) -> tuple[list[dict], list[dict]]:
     rows = _rows(frame)
     purchases: dict[str, set[dt.date]] = defaultdict(set)
     for r in rows:
@@ -44,7 +46,11 @@ def naive_tables(frame: pl.DataFrame, period: Period, window: Window) -> tuple[l
     def active(j: int) -> set[str]:
         b = bounds[j]
         lo = None if los is None else los[j]
-        return {c for c, days in purchases.items() if any((lo is None or d >= lo) and d < b for d in days)}
+        return {
+            c
+            for c, days in purchases.items()
+            if any((lo is None or d >= lo) and d < b for d in days)
+        }
 
     act = [active(j) for j in range(len(bounds))]
     data_end = last_data + dt.timedelta(days=1)
@@ -88,18 +94,28 @@ def naive_tables(frame: pl.DataFrame, period: Period, window: Window) -> tuple[l
         returning = {c for c in cs if any(s <= d < e for d in purchases[c])}
         n = len(cs)
 
-        def rate(x: int) -> float | None:
+        def rate(x: int, n: int = n) -> float | None:
             return None if n == 0 else x / n
 
         lo = None if los is None else los[i]
         complete = e <= data_end and (lo is None or lo >= first_data)
         retention.append(
             {
-                "period_start": s, "period_end": e, "customers_start": n, "new_customers": len(new),
-                "customers_end": len(ce), "retained": len(retained), "churned": len(churned),
-                "reactivated": len(react), "new_lost": len(new_lost), "returning": len(returning),
-                "crr": rate(len(ce) - len(new)), "retention_rate": rate(len(retained)),
-                "churn_rate": rate(len(churned)), "repeat_rate": rate(len(returning)), "complete": complete,
+                "period_start": s,
+                "period_end": e,
+                "customers_start": n,
+                "new_customers": len(new),
+                "customers_end": len(ce),
+                "retained": len(retained),
+                "churned": len(churned),
+                "reactivated": len(react),
+                "new_lost": len(new_lost),
+                "returning": len(returning),
+                "crr": rate(len(ce) - len(new)),
+                "retention_rate": rate(len(retained)),
+                "churn_rate": rate(len(churned)),
+                "repeat_rate": rate(len(returning)),
+                "complete": complete,
             }
         )
         p = prev_start(s)
@@ -108,12 +124,15 @@ def naive_tables(frame: pl.DataFrame, period: Period, window: Window) -> tuple[l
         kept = [c for c in customers if prev[c] > 0]
         before = sum(prev[c] for c in kept)
         moves = {
-            "new_revenue": sum(rev[c] for c in customers if c in first and period_of(first[c]) == s),
+            "new_revenue": sum(
+                rev[c] for c in customers if c in first and period_of(first[c]) == s
+            ),
             "expansion": sum(rev[c] - prev[c] for c in kept if rev[c] > prev[c]),
             "contraction": sum(prev[c] - rev[c] for c in kept if 0 < rev[c] < prev[c]),
             "churned_revenue": sum(prev[c] for c in kept if rev[c] == 0),
             "reactivation_revenue": sum(
-                rev[c] for c in customers
+                rev[c]
+                for c in customers
                 if prev[c] == 0 and rev[c] > 0 and c in first and period_of(first[c]) < s
             ),
         }
@@ -121,7 +140,10 @@ def naive_tables(frame: pl.DataFrame, period: Period, window: Window) -> tuple[l
         loss = moves["contraction"] + moves["churned_revenue"]
         churn.append(
             {
-                "period_start": s, "period_end": e, "customers_start": n, "churned": len(churned),
+                "period_start": s,
+                "period_end": e,
+                "customers_start": n,
+                "churned": len(churned),
                 "churn_rate": rate(len(churned)),
                 "revenue": sum(v for (c, ps), v in raw.items() if ps == s),
                 "lost_revenue": sum(

@@ -42,7 +42,10 @@ def random_orders(seed: int, customers: int = 25) -> pl.DataFrame:
 
 
 def frames_equal(got: pl.DataFrame, expected: list[dict]) -> None:
-    exp = pl.DataFrame(expected, schema_overrides={c: pl.Float64 for c in got.columns if got.schema[c] == pl.Float64})
+    exp = pl.DataFrame(
+        expected,
+        schema_overrides={c: pl.Float64 for c in got.columns if got.schema[c] == pl.Float64},
+    )
     assert got.columns == exp.columns
     for column in got.columns:
         a, b = got[column].to_list(), exp[column].cast(got.schema[column]).to_list()
@@ -59,15 +62,26 @@ CASES = [
     (seed, period, window)
     for seed, (period, window) in enumerate(
         [
-            ("month", "12mo"), ("month", "1mo"), ("month", "30d"), ("month", "all"),
-            ("week", "8w"), ("week", "90d"), ("quarter", "3mo"), ("quarter", "30d"),
-            ("year", "1y"), ("day", "30d"), ("month", "3mo"), ("week", "1mo"),
+            ("month", "12mo"),
+            ("month", "1mo"),
+            ("month", "30d"),
+            ("month", "all"),
+            ("week", "8w"),
+            ("week", "90d"),
+            ("quarter", "3mo"),
+            ("quarter", "30d"),
+            ("year", "1y"),
+            ("day", "30d"),
+            ("month", "3mo"),
+            ("week", "1mo"),
         ]
     )
 ]
 
 
-@pytest.mark.parametrize(("seed", "period", "window"), CASES, ids=[f"{p}-{w}-{s}" for s, p, w in CASES])
+@pytest.mark.parametrize(
+    ("seed", "period", "window"), CASES, ids=[f"{p}-{w}-{s}" for s, p, w in CASES]
+)
 def test_matches_naive(seed: int, period: str, window: str) -> None:
     frame = random_orders(seed, customers=12 if period == "day" else 25)
     params = Params(period=Period(period), window=parse_window(window))

@@ -26,7 +26,9 @@ def run(frame: pl.LazyFrame, period: str = "month", window: str = "12mo", **kw) 
 
 
 def rows(table: pl.DataFrame, columns: list[str] = COUNTS) -> dict[str, tuple]:
-    return {str(r["period_start"]): tuple(r[c] for c in columns) for r in table.iter_rows(named=True)}
+    return {
+        str(r["period_start"]): tuple(r[c] for c in columns) for r in table.iter_rows(named=True)
+    }
 
 
 def test_lapse_and_return_with_one_month_window() -> None:
@@ -115,7 +117,9 @@ def test_empty_period_still_has_a_row() -> None:
 )
 def test_window_edges(day: str, active_at_march: bool) -> None:
     # Customer z anchors the grid from January; x buys once on `day`.
-    table = run(orders([("z", "2024-01-01", 1), ("x", day, 1), ("z", "2024-03-20", 1)]), window="1mo")
+    table = run(
+        orders([("z", "2024-01-01", 1), ("x", day, 1), ("z", "2024-03-20", 1)]), window="1mo"
+    )
     march = table.filter(pl.col("period_start") == D("2024-03-01")).row(0, named=True)
     z_active = 0  # z bought Jan 1: active at Feb 1 only
     assert march["customers_start"] == z_active + int(active_at_march)
@@ -132,25 +136,42 @@ def test_window_in_days_boundary_exact() -> None:
     assert march["customers_start"] == 1
     feb = table.filter(pl.col("period_start") == D("2024-02-01")).row(0, named=True)
     # Active at Feb 1 (window Jan 2..Jan 31): a and b; at Mar 1: a. So 1 retained, 1 churned.
-    assert (feb["customers_start"], feb["retained"], feb["churned"], feb["customers_end"]) == (2, 1, 1, 1)
+    assert (feb["customers_start"], feb["retained"], feb["churned"], feb["customers_end"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
 
 
 def test_new_lost_when_window_is_shorter_than_period() -> None:
     # Quarter periods with a 30-day window: a buys Jan 5 only and is gone by Apr 1.
-    table = run(orders([("a", "2024-01-05", 1), ("b", "2024-03-20", 1)]), period="quarter", window="30d")
+    table = run(
+        orders([("a", "2024-01-05", 1), ("b", "2024-03-20", 1)]), period="quarter", window="30d"
+    )
     q1 = table.row(0, named=True)
     assert (q1["new_customers"], q1["new_lost"], q1["customers_end"]) == (2, 1, 1)
 
 
 def test_as_of_cuts_a_period() -> None:
     frame = orders(
-        [("a", "2024-01-05", 1), ("a", "2024-02-03", 1), ("b", "2024-02-20", 1), ("c", "2024-03-01", 1)]
+        [
+            ("a", "2024-01-05", 1),
+            ("a", "2024-02-03", 1),
+            ("b", "2024-02-20", 1),
+            ("c", "2024-03-01", 1),
+        ]
     )
     table = run(frame, window="1mo", as_of=D("2024-02-15"))
     # b (Feb 20) and c (Mar 1) are on or after as-of: ignored; the grid ends with February.
     assert table["period_start"].cast(pl.String).to_list() == ["2024-01-01", "2024-02-01"]
     feb = table.row(1, named=True)
-    assert (feb["customers_start"], feb["new_customers"], feb["customers_end"], feb["returning"]) == (1, 0, 1, 1)
+    assert (
+        feb["customers_start"],
+        feb["new_customers"],
+        feb["customers_end"],
+        feb["returning"],
+    ) == (1, 0, 1, 1)
     # February ends after the as-of date: not complete.
     assert feb["complete"] is False
 
@@ -158,10 +179,19 @@ def test_as_of_cuts_a_period() -> None:
 def test_weeks_across_a_year_end() -> None:
     # 2024-12-30 is a Monday: the week of Dec 31 2024 and Jan 1 2025 starts then.
     frame = orders(
-        [("a", "2024-12-24", 1), ("a", "2024-12-31", 1), ("b", "2025-01-01", 1), ("a", "2025-01-06", 1)]
+        [
+            ("a", "2024-12-24", 1),
+            ("a", "2024-12-31", 1),
+            ("b", "2025-01-01", 1),
+            ("a", "2025-01-06", 1),
+        ]
     )
     table = run(frame, period="week", window="1w")
-    assert table["period_start"].cast(pl.String).to_list() == ["2024-12-23", "2024-12-30", "2025-01-06"]
+    assert table["period_start"].cast(pl.String).to_list() == [
+        "2024-12-23",
+        "2024-12-30",
+        "2025-01-06",
+    ]
     assert rows(table) == {
         # Week of Dec 23: a new; active at Dec 30 (window Dec 23..29) = {a}.
         "2024-12-23": (0, 1, 1, 0, 0, 0, 0, 0),
@@ -185,7 +215,12 @@ def test_returns_and_cancellations_never_make_anyone_active() -> None:
     table = run(frame, window="1mo")
     feb = table.row(1, named=True)
     # Active at Mar 1 = {c}: neither a's return nor b's cancelled order count.
-    assert (feb["customers_start"], feb["new_customers"], feb["customers_end"], feb["returning"]) == (1, 1, 1, 0)
+    assert (
+        feb["customers_start"],
+        feb["new_customers"],
+        feb["customers_end"],
+        feb["returning"],
+    ) == (1, 1, 1, 0)
 
 
 def test_window_all_and_start_end_bounds() -> None:
@@ -203,12 +238,21 @@ def test_window_all_and_start_end_bounds() -> None:
 
 def test_by_dimension_splits_everything() -> None:
     frame = orders(
-        [("a", "2024-01-05", 1, "web"), ("a", "2024-02-05", 1, "app"), ("b", "2024-02-06", 1, "web")],
+        [
+            ("a", "2024-01-05", 1, "web"),
+            ("a", "2024-02-05", 1, "app"),
+            ("b", "2024-02-06", 1, "web"),
+        ],
         columns=("customer_id", "day", "amount", "channel"),
     )
-    table = retention(frame, params=Params(period=Period.month, window=parse_window("1mo"), by=("channel",)))
+    table = retention(
+        frame, params=Params(period=Period.month, window=parse_window("1mo"), by=("channel",))
+    )
     assert table.columns[0] == "channel"
-    got = {(r["channel"], str(r["period_start"])): (r["customers_start"], r["new_customers"]) for r in table.iter_rows(named=True)}
+    got = {
+        (r["channel"], str(r["period_start"])): (r["customers_start"], r["new_customers"])
+        for r in table.iter_rows(named=True)
+    }
     # Within "app", a's first app order is in February.
     assert got == {
         ("app", "2024-01-01"): (0, 0),
@@ -221,15 +265,24 @@ def test_by_dimension_splits_everything() -> None:
 def test_identities_hold() -> None:
     frame = orders(
         [
-            ("a", "2023-01-03", 1), ("a", "2023-04-03", 1), ("b", "2023-02-10", 1),
-            ("c", "2023-02-11", 1), ("c", "2023-09-30", 1), ("d", "2023-05-05", 1),
-            ("a", "2023-12-31", 1), ("e", "2023-12-01", 1), ("b", "2023-11-11", 1),
+            ("a", "2023-01-03", 1),
+            ("a", "2023-04-03", 1),
+            ("b", "2023-02-10", 1),
+            ("c", "2023-02-11", 1),
+            ("c", "2023-09-30", 1),
+            ("d", "2023-05-05", 1),
+            ("a", "2023-12-31", 1),
+            ("e", "2023-12-01", 1),
+            ("b", "2023-11-11", 1),
         ]
     )
     for window in ("30d", "8w", "3mo", "1y", "all"):
         for period in ("day", "week", "month", "quarter"):
             t = run(frame, period=period, window=window)
-            assert (t["customers_end"] == t["retained"] + t["reactivated"] + t["new_customers"] - t["new_lost"]).all()
+            assert (
+                t["customers_end"]
+                == t["retained"] + t["reactivated"] + t["new_customers"] - t["new_lost"]
+            ).all()
             assert (t["churned"] + t["retained"] == t["customers_start"]).all()
             # CE of a period is CS of the next one.
             assert t["customers_end"][:-1].to_list() == t["customers_start"][1:].to_list()

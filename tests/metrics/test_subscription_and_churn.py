@@ -8,18 +8,37 @@ import pytest
 from retcalc.errors import UsageError
 from retcalc.metrics.churn import churn_table
 from retcalc.metrics.crr import classic_crr
-from retcalc.metrics.retention import Params, prepare_activity, prepare_subscription, retention_table
+from retcalc.metrics.retention import (
+    Params,
+    prepare_activity,
+    prepare_subscription,
+    retention_table,
+)
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
 
-COUNTS = ["customers_start", "new_customers", "customers_end", "retained", "churned", "reactivated", "new_lost"]
+COUNTS = [
+    "customers_start",
+    "new_customers",
+    "customers_end",
+    "retained",
+    "churned",
+    "reactivated",
+    "new_lost",
+]
 
 
 def subscriptions() -> pl.LazyFrame:
     return pl.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d", "a"],
-            "signup_date": [D("2024-01-10"), D("2024-02-01"), D("2024-02-05"), D("2024-01-01"), D("2024-04-02")],
+            "signup_date": [
+                D("2024-01-10"),
+                D("2024-02-01"),
+                D("2024-02-05"),
+                D("2024-01-01"),
+                D("2024-04-02"),
+            ],
             "churn_date": [D("2024-03-15"), None, D("2024-02-20"), D("2024-02-01"), None],
         }
     ).lazy()
@@ -55,7 +74,9 @@ def test_subscription_returning_uses_orders() -> None:
 
 
 def test_subscription_as_of_hides_later_churn() -> None:
-    prep = prepare_subscription(subscriptions(), None, Params(period=Period.month, as_of=D("2024-03-01")))
+    prep = prepare_subscription(
+        subscriptions(), None, Params(period=Period.month, as_of=D("2024-03-01"))
+    )
     table = retention_table(prep)
     # As of Mar 1, a's churn (Mar 15) has not happened; the grid ends with February.
     assert table["period_start"].cast(pl.String).to_list() == ["2024-01-01", "2024-02-01"]
@@ -79,7 +100,9 @@ def bridge_orders() -> pl.LazyFrame:
 
 
 def test_revenue_bridge_by_hand() -> None:
-    prep = prepare_activity(bridge_orders(), Params(period=Period.month, window=parse_window("1mo")))
+    prep = prepare_activity(
+        bridge_orders(), Params(period=Period.month, window=parse_window("1mo"))
+    )
     table = {str(r["period_start"]): r for r in churn_table(prep).iter_rows(named=True)}
     jan, feb, mar = table["2024-01-01"], table["2024-02-01"], table["2024-03-01"]
 
@@ -105,9 +128,17 @@ def test_revenue_bridge_by_hand() -> None:
 
 
 def test_bridge_reconciles_with_revenue_change() -> None:
-    prep = prepare_activity(bridge_orders(), Params(period=Period.month, window=parse_window("1mo")))
+    prep = prepare_activity(
+        bridge_orders(), Params(period=Period.month, window=parse_window("1mo"))
+    )
     t = churn_table(prep)
-    movement = t["new_revenue"] + t["expansion"] + t["reactivation_revenue"] - t["contraction"] - t["churned_revenue"]
+    movement = (
+        t["new_revenue"]
+        + t["expansion"]
+        + t["reactivation_revenue"]
+        - t["contraction"]
+        - t["churned_revenue"]
+    )
     # No customer has negative net revenue in a month here, so the bridge explains the change.
     change = t["revenue"] - t["revenue"].shift(1, fill_value=0.0)
     assert movement.to_list() == pytest.approx(change.to_list())

@@ -30,8 +30,17 @@ def reference_orders() -> pl.DataFrame:
 def run_cli(command: str, source: str, period: str, window: str, *extra: str) -> pl.DataFrame:
     result = CliRunner().invoke(
         app,
-        [command, str(SAMPLE / source), "--period", period, "--active-window", window,
-         "--format", "csv", *extra],
+        [
+            command,
+            str(SAMPLE / source),
+            "--period",
+            period,
+            "--active-window",
+            window,
+            "--format",
+            "csv",
+            *extra,
+        ],
     )
     assert result.exit_code == 0, result.output
     return pl.read_csv(io.StringIO(result.stdout), try_parse_dates=True)
