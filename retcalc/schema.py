@@ -241,5 +241,9 @@ RETURN_STATUSES: tuple[str, ...] = (
     "void",
 )
 
+#: Values of ``status`` that mean no sale happened at all (a failed or
+#: uncaptured payment): like a cancellation, never a purchase, no revenue.
+VOID_STATUSES: tuple[str, ...] = ("failed", "declined", "uncaptured")
+
 #: Columns of the orders frame after loading; all but these are dropped.
 ORDER_DIMENSIONS: tuple[str, ...] = ("product_id", "segment", "channel")

@@ -6,6 +6,7 @@ import typer
 
 from retcalc import __version__
 from retcalc.cli.churn import churn
+from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.inspect import inspect
 from retcalc.cli.retention import retention
@@ -39,6 +40,7 @@ def main_callback(
 # One line per command, in the order of `retcalc --help`.
 app.command()(retention)
 app.command()(churn)
+app.command()(cohorts)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)

@@ -7,6 +7,7 @@ writing a result through the render layer.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -53,6 +54,11 @@ def _quiet_broken_pipe() -> NoReturn:
     raise typer.Exit(ExitStatus.SUCCESS)
 
 
+def _is_broken_pipe(exc: BaseException) -> bool:
+    # Polars' writers report a closed pipe as a plain OSError without errno.
+    return getattr(exc, "errno", None) == errno.EPIPE or "Broken pipe" in str(exc)
+
+
 def run(body: Callable[[], Any], *, debug: bool = False) -> None:
     """Run a command body, mapping every failure to a message and an exit code."""
     previous = signal.getsignal(signal.SIGTERM)
@@ -77,6 +83,8 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
     except KeyboardInterrupt:
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if _is_broken_pipe(exc):
+            _quiet_broken_pipe()
         if debug:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -56,7 +56,8 @@ def _four_digit_year(year: pl.Expr) -> pl.Expr:
 def parse_expr(raw: pl.Expr, style: DateStyle) -> pl.Expr:
     """Expression turning a text (or native) column into ``pl.Date``; null where unreadable."""
     if style is DateStyle.native:
-        return raw.cast(pl.Date, strict=False)
+        # For a time-zone-aware Datetime, dt.date() is the local date in that zone.
+        return raw.dt.date()
     text = raw.cast(pl.String)
     if style is DateStyle.iso:
         return text.str.extract(ISO_RE, 1).str.to_date("%Y-%m-%d", strict=False)
@@ -93,7 +94,9 @@ def style_from_flag(text: str) -> DateStyle:
         ) from None
 
 
-def detect_style(frame: pl.LazyFrame, column: str, *, where: str) -> DateFormat:
+def detect_style(
+    frame: pl.LazyFrame, column: str, *, where: str, optional: bool = False
+) -> DateFormat:
     """Choose the date style of ``column`` from its values.
 
     The first non-empty value picks the family; for ``a/b/y`` dates the whole
@@ -113,6 +116,10 @@ def detect_style(frame: pl.LazyFrame, column: str, *, where: str) -> DateFormat:
         .collect()
     )
     if sample.height == 0:
+        if optional:
+            return DateFormat(DateStyle.iso, "every value is empty")
+        if frame.select(pl.len()).collect().item() == 0:
+            raise InputError(f"{where}: the file has a header but no rows")
         raise InputError(f"{where}: no dates at all (every value is empty)")
     value = sample.item()
     first = pl.select(

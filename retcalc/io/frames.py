@@ -16,7 +16,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.io import dates
 from retcalc.io.load import ROW, Table, open_table
-from retcalc.io.mapping import ColumnMap, config_columns, require, resolve
+from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.schema import Kind
 
 
@@ -86,15 +86,23 @@ def _date_columns(
     table: Table, mapping: ColumnMap, names: Sequence[str], style: dates.DateStyle | None
 ) -> dict[str, dates.DateFormat]:
     found: dict[str, dates.DateFormat] = {}
+    export = next((e for e in EXPORTS if e.name == mapping.export), None)
+    reason = "--date-format"
+    if style is None and export is not None and export.date_order is not None:
+        style = dates.style_from_flag(export.date_order)
+        reason = f"{export.name} exports write dates {export.date_order}"
     for canonical in names:
         source = mapping.get(canonical)
         if source is None:
             continue
         if style is not None:
-            found[canonical] = dates.DateFormat(style, "--date-format")
+            found[canonical] = dates.DateFormat(style, reason)
         else:
             found[canonical] = dates.detect_style(
-                table.frame, source, where=f"{table.name}: column {source!r} ({canonical})"
+                table.frame,
+                source,
+                where=f"{table.name}: column {source!r} ({canonical})",
+                optional=canonical != "order_date",
             )
     return found
 
@@ -242,4 +250,4 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
 
 def input_paths(*tables: Table | None) -> list[Path]:
     """Resolved paths of the inputs, for refusing to overwrite them."""
-    return [t.path.resolve() for t in tables if t is not None and t.path is not None]
+    return [f.resolve() for t in tables if t is not None for f in t.files]

@@ -27,6 +27,7 @@ class Export:
     signature: tuple[str, ...]  # every one of these (normalised) must be present
     columns: Mapping[str, tuple[str, ...]]  # canonical -> candidate headers, in order
     note: str = ""
+    date_order: str | None = None  # "dmy" or "mdy" when the export always writes one
 
 
 EXPORTS: tuple[Export, ...] = (
@@ -96,6 +97,8 @@ EXPORTS: tuple[Export, ...] = (
             "amount": ("Order Value",),
             "status": ("Status",),
         },
+        "Sale Date is written month-first (12/31/22)",
+        date_order="mdy",
     ),
     Export(
         "square",

@@ -149,7 +149,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         .join(prep.grid.periods(), on=IDX, how="left")
         .join(revenue_movements(prep), on=[*keys, "period_start"], how="left")
         .join(lost_revenue(prep), on=[*keys, IDX], how="left")
-        .with_columns((pl.col(c).fill_null(0) / MICROS).alias(c) for c in MONEY_COLUMNS)
+        .with_columns((pl.col(c).fill_null(0) / MICROS).round(6).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),
             complete_flag(prep).alias("complete"),

@@ -1,7 +1,10 @@
 """What an order row means: a purchase, a return, and how much revenue it carries (SPEC §2).
 
 - A row is a *return row* when its quantity or amount is negative, or its
-  status is returned/refunded/cancelled/voided (case-insensitive).
+  status is returned/refunded/cancelled/voided (case-insensitive); a status of
+  failed/declined/uncaptured (a payment that never happened) is no sale either.
+  A line without a status takes the status of its order (Shopify writes it on
+  the first line only).
 - Every other row is a *purchase row*; only purchase days make a customer
   active, new or returning.
 - Revenue of a row: a negative-quantity or negative-amount row carries
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from retcalc.schema import RETURN_STATUSES
+from retcalc.schema import RETURN_STATUSES, VOID_STATUSES
 
 CUSTOMER = "customer_id"
 
@@ -37,7 +40,13 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
 
     negative = (quantity < 0).fill_null(False) | (amount < 0).fill_null(False)
     status = status.str.strip_chars().str.to_lowercase()
-    reversed_by_status = status.is_in(list(RETURN_STATUSES)).fill_null(False)
+    status = pl.when(status == "").then(None).otherwise(status)
+    if "order_id" in schema and "status" in schema:
+        # Exports such as Shopify's put the order's status on its first line only:
+        # a sale line without a status takes the status of its order's sale lines.
+        order_status = pl.when(~negative).then(status).drop_nulls().first().over("order_id")
+        status = pl.when(negative).then(status).otherwise(pl.coalesce(status, order_status))
+    reversed_by_status = status.is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
     frame = orders.with_columns(
         (~negative & ~reversed_by_status).alias("is_purchase"),
         pl.when(negative)

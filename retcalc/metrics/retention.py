@@ -151,6 +151,8 @@ def prepare_subscription(
 ) -> Prepared:
     """Groundwork on the subscription basis (SPEC §2.2): active while subscribed."""
     keys = params.by
+    if "churn_date" not in customers.collect_schema():
+        customers = customers.with_columns(pl.lit(None, dtype=pl.Date).alias("churn_date"))
     subs = customers.filter(pl.col("signup_date").is_not_null())
     if params.as_of is not None:
         subs = subs.filter(pl.col("signup_date") < params.as_of).with_columns(

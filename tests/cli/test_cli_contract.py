@@ -342,14 +342,6 @@ def test_output_onto_the_customers_file_is_refused(orders: Path, tmp_path: Path)
     assert customers.read_bytes() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an input read through a glob is not protected from --output (SPEC §6): "
-        "retcalc/io/load.py gives glob tables path=None and retcalc/io/frames.py input_paths "
-        "skips them, so `retention 'data/*.csv' -o data/jan.csv` replaces jan.csv"
-    ),
-)
 def test_output_onto_a_file_matched_by_the_input_glob_is_refused(tmp_path: Path) -> None:
     (tmp_path / "jan.csv").write_text("customer_id,order_date\na,2024-01-05\n")
     (tmp_path / "feb.csv").write_text("customer_id,order_date\nb,2024-02-05\n")
@@ -359,15 +351,6 @@ def test_output_onto_a_file_matched_by_the_input_glob_is_refused(tmp_path: Path)
     fails_cleanly(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a Parquet file inside an input directory is not protected from --output "
-        "(SPEC §6): retcalc/io/frames.py input_paths returns the directory, and "
-        "retcalc/render/atomic.py check_output_path compares only whole paths, so "
-        "`retention orders/ -o orders/part-0.parquet` replaces the input"
-    ),
-)
 def test_output_onto_a_parquet_file_of_the_input_directory_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "orders"
     folder.mkdir()
@@ -776,15 +759,6 @@ Name,Email,Financial Status,Paid at,Currency,Subtotal,Total,Created at,Lineitem 
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a refunded multi-line Shopify order makes its customer new/active: the "
-        "order-level 'Financial Status' sits on the first line only (EXPORTS.md) and "
-        "retcalc/metrics/events.py classify() judges each row alone, so the continuation "
-        "line (positive quantity, empty status) counts as a purchase"
-    ),
-)
 def test_shopify_refunded_order_with_two_lines_is_not_a_purchase(tmp_path: Path) -> None:
     path = tmp_path / "orders_export_1.csv"
     path.write_text(SHOPIFY_REFUNDED_TWO_LINES)
@@ -842,14 +816,6 @@ ch_3,Subscription,Your card was declined.,2023-09-02 10:00,25.00,0.00,usd,25.00,
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a Stripe charge with Status=Failed / Captured=false counts as a purchase "
-        "(EXPORTS.md: count only Paid/Refunded and Captured=true); retcalc/schema.py "
-        "RETURN_STATUSES has no 'failed' and the Stripe mapping ignores Captured"
-    ),
-)
 def test_stripe_failed_charges_are_not_purchases(tmp_path: Path) -> None:
     path = tmp_path / "unified_payments.csv"
     path.write_text(STRIPE)
@@ -872,15 +838,6 @@ Sale Date,Order ID,Buyer User ID,Full Name,First Name,Last Name,Number of Items,
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an Etsy export (Sale Date is MM/DD/YY by the exporter's convention) is refused "
-        "as ambiguous when no day is above 12; SPEC §1 says recognised exports are read with "
-        "no flags including their date formats (retcalc/io/frames.py _date_columns ignores "
-        "the recognised export)"
-    ),
-)
 def test_etsy_dates_are_month_first_without_flags(tmp_path: Path) -> None:
     path = tmp_path / "EtsySoldOrders2023.csv"
     path.write_text(ETSY)
@@ -920,24 +877,8 @@ RETCALC = Path(sys.executable).with_name("retcalc")
 @pytest.mark.parametrize(
     "fmt",
     [
-        pytest.param(
-            None,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: CSV to a closed pipe: polars' write_csv raises a plain "
-                    "OSError('Broken pipe (os error 32)', errno None), not BrokenPipeError, so "
-                    "retcalc/cli/runner.py run() reports 'retcalc: error: could not process "
-                    "the input: Broken pipe (os error 32)' and exits 2"
-                ),
-            ),
-            id="csv-default",
-        ),
-        pytest.param(
-            "tsv",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: same closed-pipe bug as CSV"),
-            id="tsv",
-        ),
+        pytest.param(None, id="csv-default"),
+        pytest.param("tsv", id="tsv"),
         pytest.param("json", id="json"),
         pytest.param("ndjson", id="ndjson"),
     ],

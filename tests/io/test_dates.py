@@ -248,14 +248,6 @@ def test_native_parquet_dates(tmp_path: Path, values: list[object], dtype: pl.Da
     assert loaded.frame["day"].to_list() == [D(2024, 1, 5), D(2024, 2, 29)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: retcalc/io/dates.py parse_expr (native style) casts a tz-aware Datetime to "
-        "pl.Date, which takes the UTC date; the module promises the local date as written "
-        "(2024-01-05 23:30 America/New_York becomes 2024-01-06)"
-    ),
-)
 def test_native_parquet_datetime_with_time_zone_keeps_the_local_date(tmp_path: Path) -> None:
     path = tmp_path / "orders.parquet"
     pl.DataFrame(

@@ -212,28 +212,12 @@ def test_latin1_with_encoding_option(tmp_path: Path) -> None:
     assert loaded.frame["customer_id"].to_list() == ["José"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: retcalc/io/load.py open_table('-') passes --encoding to _csv_from_bytes, which "
-        "never decodes with it (any non-UTF-8 name becomes polars encoding='utf8'), so "
-        "latin-1 on stdin fails with 'cannot read as CSV: invalid utf-8 sequence'"
-    ),
-)
 def test_latin1_on_stdin_with_encoding_option() -> None:
     data = "customer_id,order_date\nJosé,2024-01-05\n".encode("latin-1")
     table = open_table("-", encoding="latin-1", stdin=io.BytesIO(data))
     assert rows_of(table)[0]["customer_id"] == "José"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: retcalc/io/load.py open_table runs _check_text (NUL byte => 'binary file') on "
-        "the raw bytes before decoding with --encoding, so a UTF-16 CSV (Excel 'Unicode "
-        "text') is refused even with --encoding utf-16"
-    ),
-)
 def test_utf16_with_encoding_option(tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("customer_id\torder_date\nA\t2024-01-05\n".encode("utf-16"))
@@ -313,14 +297,6 @@ def test_truncated_parquet(tmp_path: Path) -> None:
     assert "cut.parquet" in message and "Parquet" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: retcalc/io/load.py _scan_csv_many concatenates the files and _finish numbers "
-        "rows across them, so a bad value in the second file of a CSV glob is reported as "
-        "'<glob>: ... line 5' (no such line anywhere) instead of naming b.csv, line 3 (SPEC §5)"
-    ),
-)
 def test_bad_value_in_a_csv_glob_names_the_file_and_its_line(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("customer_id,order_date\na,2024-01-01\nb,2024-01-02\n")
     (tmp_path / "b.csv").write_text("customer_id,order_date\nc,2024-02-01\nd,oops\n")
@@ -329,15 +305,6 @@ def test_bad_value_in_a_csv_glob_names_the_file_and_its_line(tmp_path: Path) -> 
     assert "b.csv" in message and "line 3" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: retcalc/io/load.py open_table finds the Parquet files of a directory but then "
-        "scans the whole directory, so a Spark-style folder with _SUCCESS / .crc files (or "
-        "any stray file) fails with polars' 'directory contained paths with different file "
-        "extensions'"
-    ),
-)
 def test_directory_of_parquet_with_spark_marker_files(tmp_path: Path) -> None:
     folder = tmp_path / "orders"
     folder.mkdir()

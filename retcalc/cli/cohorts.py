@@ -1,0 +1,127 @@
+"""``retcalc cohorts``: retention and revenue by cohort and period since joining (SPEC §2.5)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from retcalc import thresholds
+from retcalc.cli import common as c
+from retcalc.cli.options import Common, data_command
+from retcalc.cli.runner import emit, progress, run
+from retcalc.errors import ThresholdCrossed
+from retcalc.metrics.cohorts import RATE_COLUMNS, Mode, cohort_table
+from retcalc.metrics.retention import Basis
+from retcalc.render import OutputFormat, resolve_format
+from retcalc.render.triangle import Triangle, write_triangle
+
+COHORTS = "Cohorts"
+
+
+class TriangleMetric(StrEnum):
+    """What the terminal triangle shows in its cells."""
+
+    customers = "customers"
+    retention = "retention"
+    revenue = "revenue"
+    ltv = "ltv"
+
+
+_COLUMN = {
+    TriangleMetric.customers: "customers",
+    TriangleMetric.retention: "retention",
+    TriangleMetric.revenue: "revenue",
+    TriangleMetric.ltv: "cumulative_revenue_per_customer",
+}
+_LABEL = {
+    TriangleMetric.customers: "customers",
+    TriangleMetric.retention: "retention",
+    TriangleMetric.revenue: "net revenue",
+    TriangleMetric.ltv: "cumulative revenue per customer",
+}
+
+
+@data_command
+def cohorts(
+    common: Common,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            help="on: purchased in the offset; on-or-after: in the offset or any later one.",
+            rich_help_panel=COHORTS,
+        ),
+    ] = Mode.on,
+    metric: Annotated[
+        TriangleMetric,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="What the terminal triangle shows (ltv = cumulative revenue per customer).",
+            rich_help_panel=COHORTS,
+        ),
+    ] = TriangleMetric.retention,
+    min_cohort: Annotated[
+        int,
+        typer.Option(
+            "--min-cohort",
+            min=1,
+            help="Hide cohorts with fewer customers.",
+            rich_help_panel=COHORTS,
+        ),
+    ] = 1,
+    max_offset: Annotated[
+        int | None,
+        typer.Option(
+            "--max-offset", min=0, help="Show offsets 0..N only.", rich_help_panel=COHORTS
+        ),
+    ] = None,
+) -> None:
+    """Cohorts by first purchase (or signup): customers, retention and revenue per period since."""
+
+    def body() -> None:
+        metric_params = c.params(common)
+        needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
+        inputs = c.load(common, need_amount=needs_money)
+        with progress("Computing cohorts"):
+            prep = c.prepare(common, inputs, metric_params)
+            table = cohort_table(prep, mode=mode, min_cohort=min_cohort, max_offset=max_offset)
+        # --fail-if looks at the latest complete cell of each offset (and --by group).
+        keys = (*metric_params.by, "offset")
+        chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+        if chosen is not OutputFormat.table:
+            emit(
+                table,
+                fmt=chosen,
+                output=common.output,
+                percent_columns=RATE_COLUMNS,
+                title=None,
+                inputs=inputs.paths,
+                excel_safe=common.excel_safe,
+                fail_if=common.fail_if or (),
+                keys=keys,
+            )
+            return
+        conditions = [thresholds.parse(text) for text in common.fail_if or ()]
+        breaches = thresholds.check(table, conditions, keys=keys) if conditions else []
+        joined = "signup" if prep.basis is Basis.subscription else "first purchase"
+        spec = Triangle(
+            value=_COLUMN[metric],
+            keys=metric_params.by,
+            percent=metric is TriangleMetric.retention,
+            title=(
+                f"Cohort {_LABEL[metric]} by {common.period} ({prep.basis} basis, mode {mode}); "
+                f"columns: {common.period}s since {joined}"
+            ),
+            overflow_hint="use --max-offset or a longer --period (e.g. quarter)",
+        )
+        write_triangle(table, spec, output=common.output, protected_paths=inputs.paths)
+        if breaches:
+            for breach in breaches[1:]:
+                typer.echo(f"retcalc: {breach.message()}", err=True)
+            raise ThresholdCrossed(breaches[0].message())
+
+    run(body, debug=common.debug)
