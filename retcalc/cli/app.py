@@ -10,6 +10,7 @@ from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.inspect import inspect
 from retcalc.cli.retention import retention
+from retcalc.cli.returns import returns
 from retcalc.cli.sample import sample
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def main_callback(
 app.command()(retention)
 app.command()(churn)
 app.command()(cohorts)
+app.command()(returns)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)

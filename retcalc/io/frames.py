@@ -167,6 +167,8 @@ def load_orders(
             src("status").cast(pl.String).str.strip_chars().str.to_lowercase().alias("status")
         )
     for dim in dimensions:
+        if dim == "customer_id":
+            continue  # already there
         if dim in mapping:
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
         elif dim in table.columns:

@@ -13,7 +13,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX
-from retcalc.metrics.events import MICROS, daily_revenue
+from retcalc.metrics.events import daily_revenue, money
 from retcalc.metrics.retention import Prepared, complete_flag, ratio
 from retcalc.periods import truncate
 
@@ -24,6 +24,7 @@ CHURN_COLUMNS: tuple[str, ...] = (
     "churned",
     "churn_rate",
     "revenue",
+    "previous_revenue",
     "lost_revenue",
     "nrr",
     "grr",
@@ -41,6 +42,7 @@ RATE_COLUMNS: tuple[str, ...] = ("churn_rate", "nrr", "grr")
 
 MONEY_COLUMNS: tuple[str, ...] = (
     "revenue",
+    "previous_revenue",
     "lost_revenue",
     "new_revenue",
     "expansion",
@@ -53,8 +55,9 @@ MONEY_COLUMNS: tuple[str, ...] = (
 def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     """Per group and period start ``ps`` (comparing with the calendar period before it):
 
-    - nrr = sum over P of rev_k / sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
-    - grr = sum over P of min(rev_k, rev_(k-1)) / sum over P of rev_(k-1)
+    - previous_revenue = sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
+    - nrr = sum over P of rev_k / previous_revenue
+    - grr = sum over P of min(rev_k, rev_(k-1)) / previous_revenue
     - new_revenue: rev_k of customers whose first purchase is in period k
     - expansion / contraction: rises / falls of rev_k against rev_(k-1) > 0 (rev_k > 0)
     - churned_revenue: rev_(k-1) of customers in P with rev_k = 0
@@ -93,7 +96,7 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
 
     movements = pairs.group_by([*keys, "ps"]).agg(
         total(rev, kept).alias("_kept_now"),
-        total(prev, kept).alias("_kept_before"),
+        total(prev, kept).alias("previous_revenue"),
         total(pl.min_horizontal(rev, prev), kept).alias("_kept_floor"),
         total(rev, pl.col("first_ps") == pl.col("ps")).alias("new_revenue"),
         total(rev - prev, kept & (rev > prev)).alias("expansion"),
@@ -107,14 +110,14 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     return (
         movements.join(totals, on=[*keys, "ps"], how="full", coalesce=True)
         .with_columns(
-            ratio("_kept_now", "_kept_before").alias("nrr"),
-            ratio("_kept_floor", "_kept_before").alias("grr"),
+            ratio("_kept_now", "previous_revenue").alias("nrr"),
+            ratio("_kept_floor", "previous_revenue").alias("grr"),
             ratio(
                 pl.col("new_revenue") + pl.col("expansion") + pl.col("reactivation_revenue"),
                 pl.col("contraction") + pl.col("churned_revenue"),
             ).alias("quick_ratio"),
         )
-        .drop("_kept_now", "_kept_before", "_kept_floor")
+        .drop("_kept_now", "_kept_floor")
         .rename({"ps": "period_start"})
     )
 
@@ -149,7 +152,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         .join(prep.grid.periods(), on=IDX, how="left")
         .join(revenue_movements(prep), on=[*keys, "period_start"], how="left")
         .join(lost_revenue(prep), on=[*keys, IDX], how="left")
-        .with_columns((pl.col(c).fill_null(0) / MICROS).round(6).alias(c) for c in MONEY_COLUMNS)
+        .with_columns(money(pl.col(c).fill_null(0)).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),
             complete_flag(prep).alias("complete"),

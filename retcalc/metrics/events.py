@@ -90,6 +90,12 @@ def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
 MICROS = 1_000_000
 
 
+def money(micros: pl.Expr) -> pl.Expr:
+    """Integer micros as a float amount, divided exactly (through a decimal) so that
+    ``28903110000`` prints as ``28903.11`` and not ``28903.109999999997``."""
+    return (micros.cast(pl.Decimal(38, 6)) / MICROS).cast(pl.Float64)
+
+
 def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Net revenue per ``(keys..., customer_id, revenue_day)`` as integer ``micros``."""
     return (

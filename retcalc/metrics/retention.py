@@ -9,7 +9,7 @@ from enum import StrEnum
 
 import polars as pl
 
-from retcalc.errors import InputError
+from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import classify, purchase_days
@@ -108,9 +108,18 @@ def _cut_orders(orders: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
     return orders if as_of is None else orders.filter(pl.col("day") < as_of)
 
 
+def _check_keys(keys: Sequence[str]) -> None:
+    if CUSTOMER in keys:
+        raise UsageError(
+            "--by customer_id would make every customer a group of one; period metrics need "
+            "groups of customers (use segment, channel, product_id, ...)"
+        )
+
+
 def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active."""
     keys = params.by
+    _check_keys(keys)
     events = classify(_cut_orders(orders, params.as_of))
     purchases = purchase_days(events, keys).collect().lazy()
     span = purchases.select(
@@ -151,6 +160,7 @@ def prepare_subscription(
 ) -> Prepared:
     """Groundwork on the subscription basis (SPEC §2.2): active while subscribed."""
     keys = params.by
+    _check_keys(keys)
     if "churn_date" not in customers.collect_schema():
         customers = customers.with_columns(pl.lit(None, dtype=pl.Date).alias("churn_date"))
     subs = customers.filter(pl.col("signup_date").is_not_null())

@@ -146,6 +146,7 @@ def naive_tables(
                 "churned": len(churned),
                 "churn_rate": rate(len(churned)),
                 "revenue": sum(v for (c, ps), v in raw.items() if ps == s),
+                "previous_revenue": before,
                 "lost_revenue": sum(
                     v for c in churned for d, v in daily[c] if (lo is None or d >= lo) and d < s
                 ),

@@ -1,0 +1,563 @@
+"""Return rates per period (SPEC §2.6), and the products or customers that return the most.
+
+- ``unit_return_rate`` = units_returned / units_sold
+- ``value_return_rate`` = refunded / gross_sales
+- ``order_return_rate`` = orders_returned / orders
+
+**Sales.** A sale row is an order row that is not a return line (quantity and
+amount not negative) and not cancelled (status cancelled/canceled/voided/void).
+A row marked returned/refunded by its status *was* sold, so it counts in the
+sales (and in the returns). ``units_sold`` sums the rows' quantities (a row
+without a quantity is one unit), ``gross_sales`` their amounts, ``orders`` the
+distinct ``order_id`` (else rows). An order and all its sale rows count in the
+period of its first day.
+
+**Returns**, from whichever sources the data has:
+
+1. a ``--returns`` file: ``|quantity|`` units, ``|amount|`` refunded per row;
+2. negative lines (quantity or amount below 0): ``|quantity|`` units,
+   ``|amount|`` refunded;
+3. row marks on sale rows: a returned/refunded status returns the whole row;
+   ``returned_quantity`` / ``refund_amount`` columns return what they say; when
+   both are present the larger figure counts (they describe the same return).
+
+Sources are combined per order without double counting: the first source in
+the list above that has a return for an order is that order's record of its
+returns, and the later sources are ignored for that order.
+
+**Cancelled orders** are left out of sales and returns entirely: cancelled rows
+are not sales, and return lines or returns-file rows of an order whose every
+sale row is cancelled are dropped (and counted in a warning).
+
+**Attribution.** A return matched to a sale order (same ``order_id``; for a
+returns file without order ids, the customer's latest order on or before the
+return date) counts in the period of that order's first day, or on its own
+date with ``by_return_date``. Row marks carry no date of their own: they count
+on their row's date either way. A return that matches no sale order (an
+``order_id`` not among the sales, e.g. UCI ``C...`` invoices or orders placed
+before the data starts) counts on its own date and in the units and money, but
+not in ``orders_returned``.
+
+Money is summed in integer micros (``events.MICROS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from retcalc.errors import InputError, UsageError
+from retcalc.metrics.activity import CUSTOMER, IDX, Grid
+from retcalc.metrics.events import MICROS
+from retcalc.metrics.retention import Params, _grid_range, ratio
+from retcalc.periods import Window
+from retcalc.schema import RETURN_STATUSES
+
+RETURNS_COLUMNS: tuple[str, ...] = (
+    "period_start",
+    "period_end",
+    "orders",
+    "orders_returned",
+    "units_sold",
+    "units_returned",
+    "gross_sales",
+    "refunded",
+    "unit_return_rate",
+    "value_return_rate",
+    "order_return_rate",
+    "complete",
+)
+
+TOP_COLUMNS: tuple[str, ...] = (
+    "units_sold",
+    "units_returned",
+    "unit_return_rate",
+    "gross_sales",
+    "refunded",
+    "value_return_rate",
+    "orders",
+    "orders_returned",
+    "order_return_rate",
+)
+
+RATE_COLUMNS: tuple[str, ...] = ("unit_return_rate", "value_return_rate", "order_return_rate")
+
+#: Statuses that return a sale row in full; the other return statuses cancel it.
+RETURNED_STATUSES: tuple[str, ...] = ("returned", "refunded")
+CANCELLED_STATUSES: tuple[str, ...] = tuple(
+    s for s in RETURN_STATUSES if s not in RETURNED_STATUSES
+)
+
+#: Dimensions ``--top`` can rank.
+TOP_KEYS: tuple[str, ...] = ("product_id", "customer_id")
+
+ORDER = "_order"  # internal order key: order_id, else one key per row
+_SOURCES = ("file", "line", "row")  # precedence of the return sources, first wins
+
+NO_RETURNS_INFO = (
+    "the orders carry no returns information, so every return rate would read 0: retcalc "
+    "needs negative-quantity return lines, a status column with returned/refunded values, "
+    "returned_quantity or refund_amount columns (--refund-col), or a separate --returns FILE "
+    "with order_id (or customer_id), return_date, quantity and amount"
+)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Sales and returns, one row each, with the day they count on.
+
+    ``sales``: keys..., ``_order``, ``day`` (the order's first day), ``units``, ``micros``.
+    ``returns``: keys..., ``_order``, ``matched``, ``day`` (attributed), ``units``, ``micros``.
+    """
+
+    sales: pl.DataFrame
+    returns: pl.DataFrame
+    first_sale: dt.date
+    last_sale: dt.date
+    data_end: dt.date  # exclusive: the day after the last event, or as_of
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReturnsResult:
+    """A returns table and the warnings to show with it."""
+
+    table: pl.DataFrame
+    warnings: tuple[str, ...]
+
+
+def _col_or(schema: pl.Schema, name: str, default: pl.Expr) -> pl.Expr:
+    return pl.col(name) if name in schema else default
+
+
+def _micros(expr: pl.Expr) -> pl.Expr:
+    return (expr.abs() * MICROS).round(0).cast(pl.Int64).fill_null(0)
+
+
+def _money_value(micros: pl.Expr) -> pl.Expr:
+    """Integer micros as currency units. Polars divides a long float column by a scalar
+    through its reciprocal (32275020000 / 1e6 -> 32275.019999999997); an exact decimal
+    division gives the nearest float (32275.02)."""
+    return (micros.cast(pl.Decimal(38, 6)) / MICROS).cast(pl.Float64)
+
+
+def _money(amount: float) -> str:
+    return f"{amount:,.2f}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _units(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}"
+
+
+def _keyed(frame: pl.LazyFrame, keys: Sequence[str]) -> list[pl.Expr]:
+    """The key columns of ``frame`` (null where it lacks one)."""
+    schema = frame.collect_schema()
+    return [
+        pl.col(k).cast(pl.String) if k in schema else pl.lit(None, dtype=pl.String).alias(k)
+        for k in keys
+    ]
+
+
+def return_lines(
+    orders: pl.LazyFrame,
+    *,
+    returns: pl.LazyFrame | None = None,
+    keys: Sequence[str] = (),
+    as_of: dt.date | None = None,
+    by_return_date: bool = False,
+) -> Lines:
+    """Classify canonical orders (and a returns file) into sales and returns; see the module doc.
+
+    ``returns`` is a canonical returns frame: ``day`` (the return date), ``quantity``,
+    ``amount``, and ``order_id`` and/or ``customer_id``, optionally ``product_id``.
+    """
+    keys = list(dict.fromkeys(keys))
+    schema = orders.collect_schema()
+    missing = [k for k in keys if k not in schema]
+    if missing:
+        raise InputError(f"--by {missing[0]}: the orders have no such column")
+    null_f = pl.lit(None, dtype=pl.Float64)
+    quantity = _col_or(schema, "quantity", null_f).cast(pl.Float64)
+    amount = _col_or(schema, "amount", null_f).cast(pl.Float64)
+    status = (
+        _col_or(schema, "status", pl.lit(None, dtype=pl.String))
+        .cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+    )
+    has_order_id = "order_id" in schema
+    row_key = pl.lit("\x00") + pl.col("_line").cast(pl.String)
+    order_key = (
+        pl.coalesce(pl.col("order_id").cast(pl.String), row_key) if has_order_id else row_key
+    )
+    frame = (
+        orders.with_row_index("_line")
+        .with_columns(
+            ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
+            status.is_in(list(CANCELLED_STATUSES)).fill_null(False).alias("_cancelled"),
+            status.is_in(list(RETURNED_STATUSES)).fill_null(False).alias("_status_returned"),
+            quantity.abs().fill_null(1.0).alias("_units"),
+            _micros(amount).alias("_micros"),
+            order_key.alias(ORDER),
+        )
+        .collect()
+        .lazy()
+    )
+
+    found = frame.select(pl.col("_negative").any(), pl.col("_status_returned").any()).collect()
+    has_columns = "returned_quantity" in schema or "refund_amount" in schema
+    if returns is None and not has_columns and not any(found.row(0)):
+        raise InputError(NO_RETURNS_INFO)
+
+    if as_of is not None:
+        frame = frame.filter(pl.col("day") < as_of)
+        if returns is not None:
+            returns = returns.filter(pl.col("day") < as_of)
+
+    sale_rows = frame.filter(~pl.col("_negative") & ~pl.col("_cancelled"))
+    span = sale_rows.select(pl.col("day").min(), pl.col("day").max().alias("last")).collect()
+    first, last = span.row(0)
+    if first is None:
+        cut = f" before --as-of {as_of}" if as_of else ""
+        raise InputError(f"no sales{cut}: every row is a return line or cancelled")
+
+    # One row per sale order: its first day, customer, and dimension values to lend its returns.
+    order_dims = [k for k in keys if k != CUSTOMER]
+    dim_agg = [
+        pl.when(pl.col(k).drop_nulls().n_unique() == 1)
+        .then(pl.col(k).drop_nulls().first())
+        .otherwise(None)
+        .alias(f"{k}_o")
+        if k == "product_id"
+        else pl.col(k).sort_by("_line").drop_nulls().first().alias(f"{k}_o")
+        for k in order_dims
+    ]
+    order_info = (
+        sale_rows.group_by(ORDER)
+        .agg(
+            pl.col("day").min().alias("_order_day"),
+            pl.col(CUSTOMER).sort_by("_line").first().alias("_customer_o"),
+            pl.col("_units").sum().alias("_sold_units"),
+            *[e.cast(pl.String) for e in dim_agg],
+        )
+        .collect()
+        .lazy()
+    )
+    sales = sale_rows.join(order_info.select(ORDER, "_order_day"), on=ORDER, how="left").select(
+        *_keyed(sale_rows, keys),
+        ORDER,
+        pl.col("_order_day").alias("day"),
+        pl.col("_units").alias("units"),
+        pl.col("_micros").alias("micros"),
+    )
+
+    # Orders whose every sale row is cancelled: their returns are left out too.
+    cancelled_orders = (
+        frame.filter(pl.col("_cancelled") & pl.col("order_id").is_not_null())
+        .select(ORDER)
+        .unique()
+        .join(order_info, on=ORDER, how="anti")
+        if has_order_id
+        else pl.LazyFrame(schema={ORDER: pl.String})
+    )
+
+    parts: list[pl.LazyFrame] = []
+    if returns is not None:
+        parts.append(_file_returns(returns, order_info, keys, has_order_id=has_order_id))
+    lines = frame.filter(pl.col("_negative") & ~pl.col("_cancelled"))
+    parts.append(
+        lines.select(
+            *_keyed(lines, keys),
+            ORDER,
+            pl.col("day").alias("_own_day"),
+            pl.col("_units").alias("units"),
+            pl.col("_micros").alias("micros"),
+            pl.lit("line").alias("_source"),
+        )
+    )
+    returned_qty = (
+        _col_or(schema, "returned_quantity", pl.lit(0.0)).cast(pl.Float64).abs().fill_null(0.0)
+    )
+    refund = _micros(_col_or(schema, "refund_amount", pl.lit(0.0)).cast(pl.Float64))
+    full = pl.col("_status_returned")
+    marks = sale_rows.with_columns(
+        pl.max_horizontal(returned_qty, pl.when(full).then(pl.col("_units")).otherwise(0.0)).alias(
+            "units"
+        ),
+        pl.max_horizontal(refund, pl.when(full).then(pl.col("_micros")).otherwise(0)).alias(
+            "micros"
+        ),
+    ).filter((pl.col("units") > 0) | (pl.col("micros") > 0))
+    parts.append(
+        marks.select(
+            *_keyed(marks, keys),
+            ORDER,
+            pl.col("day").alias("_own_day"),
+            "units",
+            "micros",
+            pl.lit("row").alias("_source"),
+        )
+    )
+    every = pl.concat(parts, how="vertical_relaxed")
+
+    # Per order, the first source (file, then lines, then row marks) with a return wins.
+    rank = pl.col("_source").replace_strict(
+        list(_SOURCES), list(range(len(_SOURCES))), return_dtype=pl.Int64
+    )
+    every = (
+        every.with_columns(rank.alias("_rank"))
+        .filter(pl.col(ORDER).is_null() | (pl.col("_rank") == pl.col("_rank").min().over(ORDER)))
+        .drop("_rank")
+    )
+    dropped = every.join(cancelled_orders, on=ORDER, how="semi").select(pl.len()).collect().item()
+    every = every.join(cancelled_orders, on=ORDER, how="anti")
+
+    # A return without a dimension value of its own (a returns-file row) takes its order's.
+    attributed = (
+        every.join(order_info, on=ORDER, how="left")
+        .with_columns(
+            pl.col("_order_day").is_not_null().alias("matched"),
+            *[
+                pl.coalesce(pl.col(k), pl.col(f"{k}_o" if k != CUSTOMER else "_customer_o")).alias(
+                    k
+                )
+                for k in keys
+            ],
+        )
+        .collect()
+    )
+    day = pl.col("_own_day") if by_return_date else pl.coalesce("_order_day", "_own_day")
+    rets = attributed.select(*keys, ORDER, "matched", day.alias("day"), "units", "micros")
+
+    over = (
+        attributed.filter(pl.col("matched"))
+        .group_by(ORDER)
+        .agg(pl.col("units").sum(), pl.col("_sold_units").first())
+        .filter(pl.col("units") > pl.col("_sold_units") + 1e-9)
+    )
+    warnings: list[str] = []
+    if dropped:
+        warnings.append(
+            f"{_count(dropped, 'return line')} of cancelled orders left out "
+            "(cancelled orders count in neither sales nor returns)"
+        )
+    if over.height:
+        excess = over.select((pl.col("units") - pl.col("_sold_units")).sum()).item()
+        warnings.append(
+            f"{_count(over.height, 'order')} with more units returned than sold "
+            f"({_units(excess)} units more in all); their returns are counted as recorded"
+        )
+    last_return = attributed["_own_day"].max()
+    last_event = max(last, last_return) if isinstance(last_return, dt.date) else last
+    data_end = as_of or last_event + dt.timedelta(days=1)
+    return Lines(sales.collect(), rets, first, last, data_end, tuple(warnings))
+
+
+def _file_returns(
+    returns: pl.LazyFrame, order_info: pl.LazyFrame, keys: Sequence[str], *, has_order_id: bool
+) -> pl.LazyFrame:
+    """Rows of a returns file with the order key they belong to (null when none is known).
+
+    By ``order_id`` when both files have one; a row without one, when the returns file
+    has a ``customer_id``, belongs to the customer's latest sale order on or before the
+    return date.
+    """
+    schema = returns.collect_schema()
+    frame = returns.with_columns(
+        pl.col("quantity").cast(pl.Float64).abs().fill_null(1.0).alias("units")
+        if "quantity" in schema
+        else pl.lit(1.0).alias("units"),
+        _micros(_col_or(schema, "amount", pl.lit(0.0)).cast(pl.Float64)).alias("micros"),
+        pl.col("day").alias("_own_day"),
+        pl.lit("file").alias("_source"),
+    )
+    by_id = has_order_id and "order_id" in schema
+    own_id = pl.col("order_id").cast(pl.String) if by_id else pl.lit(None, dtype=pl.String)
+    frame = frame.with_columns(own_id.alias(ORDER))
+    if CUSTOMER in schema:
+        # Rows without an order id: the customer's latest sale order on or before the return.
+        candidates = (
+            order_info.group_by("_customer_o", "_order_day")
+            .agg(pl.col(ORDER).min())
+            .rename({"_customer_o": "_match_customer", "_order_day": "_match_day"})
+            .sort("_match_day")
+        )
+        unknown = pl.col("order_id").is_null() if by_id else pl.lit(True)
+        guessed = (
+            frame.filter(unknown)
+            .drop(ORDER)
+            .with_columns(pl.col(CUSTOMER).cast(pl.String).alias("_match_customer"))
+            .sort("_own_day")
+            .join_asof(
+                candidates,
+                left_on="_own_day",
+                right_on="_match_day",
+                by="_match_customer",
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .select(frame.collect_schema().names())
+        )
+        frame = pl.concat([frame.filter(~unknown), guessed])
+    return frame.select(*_keyed(frame, keys), ORDER, "_own_day", "units", "micros", "_source")
+
+
+def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.DataFrame:
+    return frame.with_columns(grid.period_index(pl.col("day")).alias(IDX)).filter(
+        pl.col(IDX).is_between(0, grid.n_periods - 1)
+    )
+
+
+def _unmatched_warning(rets: pl.DataFrame) -> list[str]:
+    loose = rets.filter(~pl.col("matched"))
+    if loose.height == 0:
+        return []
+    return [
+        f"{_count(loose.height, 'return line')} ({_units(float(loose['units'].sum()))} units, "
+        f"{_money(float(loose['micros'].sum()) / MICROS)} refunded) without a matching sale order (an "
+        "order_id not among the sales, e.g. a cancellation invoice or an order placed before the "
+        "data starts): counted on their own dates in units_returned and refunded, not in "
+        "orders_returned"
+    ]
+
+
+def _unit_dtype(*frames: pl.DataFrame) -> pl.DataType:
+    whole = all(bool(f.select((pl.col("units") % 1 == 0).all()).item()) for f in frames if f.height)
+    return pl.Int64() if whole else pl.Float64()
+
+
+def _figures(sales: pl.DataFrame, rets: pl.DataFrame, group: Sequence[str]) -> pl.LazyFrame:
+    """orders, units_sold, gross micros, orders_returned, units_returned, refunded micros per group."""
+    group = list(group)
+    sold = (
+        sales.lazy()
+        .group_by(group)
+        .agg(
+            pl.col(ORDER).n_unique().cast(pl.Int64).alias("orders"),
+            pl.col("units").sum().alias("units_sold"),
+            pl.col("micros").sum().alias("_gross"),
+        )
+    )
+    back = (
+        rets.lazy()
+        .group_by(group)
+        .agg(
+            pl.col(ORDER)
+            .filter(pl.col("matched"))
+            .n_unique()
+            .cast(pl.Int64)
+            .alias("orders_returned"),
+            pl.col("units").sum().alias("units_returned"),
+            pl.col("micros").sum().alias("_refunded"),
+        )
+    )
+    return sold.join(back, on=group, how="full", coalesce=True, nulls_equal=True)
+
+
+def _finish(frame: pl.LazyFrame, unit_dtype: pl.DataType) -> pl.LazyFrame:
+    counts = ["orders", "orders_returned", "_gross", "_refunded"]
+    return (
+        frame.with_columns(pl.col(c).fill_null(0) for c in counts)
+        .with_columns(
+            pl.col(c).fill_null(0.0).cast(unit_dtype) for c in ("units_sold", "units_returned")
+        )
+        .with_columns(
+            _money_value(pl.col("_gross")).alias("gross_sales"),
+            _money_value(pl.col("_refunded")).alias("refunded"),
+            ratio("units_returned", "units_sold").alias("unit_return_rate"),
+            ratio("_refunded", "_gross").alias("value_return_rate"),
+            ratio("orders_returned", "orders").alias("order_return_rate"),
+        )
+    )
+
+
+def _grid(lines: Lines, params: Params) -> Grid:
+    return Grid.build(
+        *_grid_range(params, lines.first_sale, lines.last_sale), params.period, Window(None)
+    )
+
+
+def returns_table(
+    orders: pl.LazyFrame,
+    *,
+    params: Params,
+    returns: pl.LazyFrame | None = None,
+    by_return_date: bool = False,
+) -> ReturnsResult:
+    """SPEC §2.6 per group (``params.by``) and period of the grid from the first to the last sale.
+
+    unit_return_rate = units_returned / units_sold; value_return_rate = refunded /
+    gross_sales; order_return_rate = orders_returned / orders (null when a denominator
+    is 0). ``complete`` is false when the period ends after the data end.
+    """
+    keys = list(params.by)
+    lines = return_lines(
+        orders, returns=returns, keys=keys, as_of=params.as_of, by_return_date=by_return_date
+    )
+    grid = _grid(lines, params)
+    sales, rets = _in_grid(lines.sales, grid), _in_grid(lines.returns, grid)
+    periods = grid.periods().drop("window_start")
+    if keys:
+        groups = pl.concat([sales.select(keys), rets.select(keys)]).unique().lazy()
+        base = groups.join(periods, how="cross")
+    else:
+        base = periods
+    table = (
+        base.join(
+            _figures(sales, rets, [*keys, IDX]), on=[*keys, IDX], how="left", nulls_equal=True
+        )
+        .pipe(_finish, _unit_dtype(sales, rets))
+        .with_columns((pl.col("period_end") <= pl.lit(lines.data_end)).alias("complete"))
+        .sort([*keys, IDX], nulls_last=True)
+        .select(*keys, *RETURNS_COLUMNS)
+        .collect()
+    )
+    return ReturnsResult(table, (*lines.warnings, *_unmatched_warning(rets)))
+
+
+def top_returns(
+    orders: pl.LazyFrame,
+    *,
+    params: Params,
+    n: int,
+    min_units: float = 20,
+    returns: pl.LazyFrame | None = None,
+    by_return_date: bool = False,
+) -> ReturnsResult:
+    """The ``n`` products or customers (``params.by``, default product_id) with the highest
+    unit_return_rate over the whole range, among those with units_sold >= ``min_units``.
+
+    Ties: more units_returned first, then the key. Columns: key, then ``TOP_COLUMNS``.
+    """
+    keys = list(params.by) or ["product_id"]
+    if len(keys) != 1 or keys[0] not in TOP_KEYS:
+        raise UsageError(f"--top ranks one of {', '.join(TOP_KEYS)}; got --by {', '.join(keys)}")
+    if n < 1:
+        raise UsageError(f"--top {n}: give a positive number of rows")
+    key = keys[0]
+    lines = return_lines(
+        orders, returns=returns, keys=keys, as_of=params.as_of, by_return_date=by_return_date
+    )
+    grid = _grid(lines, params)
+    sales, rets = _in_grid(lines.sales, grid), _in_grid(lines.returns, grid)
+    table = (
+        _figures(sales, rets, [key])
+        .pipe(_finish, _unit_dtype(sales, rets))
+        .filter(pl.col("units_sold") >= min_units)
+        .sort(
+            ["unit_return_rate", "units_returned", key],
+            descending=[True, True, False],
+            nulls_last=True,
+        )
+        .head(n)
+        .select(key, *TOP_COLUMNS)
+        .collect()
+    )
+    return ReturnsResult(table, (*lines.warnings, *_unmatched_warning(rets)))
