@@ -8,6 +8,7 @@ from retcalc import __version__
 from retcalc.cli.churn import churn
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
+from retcalc.cli.explain import explain
 from retcalc.cli.inspect import inspect
 from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
@@ -46,6 +47,7 @@ app.command()(returns)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)
+app.command()(explain)
 # (new commands: add the import above and one line here)
 
 

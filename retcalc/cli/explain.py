@@ -1,0 +1,132 @@
+"""``retcalc explain``: a metric's definition, and its formula with the user's own numbers."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from retcalc import explain as defs
+from retcalc.cli import common as c
+from retcalc.cli.options import Common
+from retcalc.cli.runner import progress, run
+from retcalc.errors import InputError, UsageError
+from retcalc.metrics.churn import churn_table
+from retcalc.metrics.retention import Basis, retention_table
+from retcalc.metrics.returns import returns_table
+from retcalc.periods import Period, parse_date_option
+
+FILLED = ("retention", "churn", "returns")
+
+
+def _row(metric: defs.Metric, common: Common, period_start: str | None) -> tuple[dict, str]:
+    """The row of the metric's command table for the period containing ``period_start``."""
+    params = c.params(common)
+    if metric.command == "returns":
+        inputs = c.load(common, need_amount=True)
+        assert inputs.orders is not None
+        table = returns_table(inputs.orders.frame.lazy(), params=params).table
+        where = f"{common.orders} ({common.period})"
+    else:
+        inputs = c.load(common, need_amount=metric.command == "churn")
+        prep = c.prepare(common, inputs, params)
+        table = retention_table(prep) if metric.command == "retention" else churn_table(prep)
+        where = (
+            f"{common.orders} ({common.period}, window {params.window}, {prep.basis} basis)"
+        )
+    if table.height == 0:
+        raise InputError(f"{common.orders}: no periods to explain")
+    if period_start is None:
+        complete = table.filter(pl.col("complete")) if "complete" in table.columns else table
+        row = (complete if complete.height else table).sort("period_start").row(-1, named=True)
+    else:
+        day = parse_date_option(period_start, "--period-start")
+        match = table.filter((pl.col("period_start") <= day) & (pl.col("period_end") > day))
+        if match.height == 0:
+            first, last = table["period_start"].min(), table["period_end"].max()
+            raise UsageError(
+                f"--period-start {day} is outside the data's periods ({first} to {last})"
+            )
+        row = match.row(0, named=True)
+    return row, where
+
+
+def explain(
+    metric: Annotated[
+        str | None,
+        typer.Argument(help="The metric, e.g. crr, churn_rate, nrr. Omit it to list them all."),
+    ] = None,
+    orders: Annotated[
+        str | None,
+        typer.Argument(help="Orders file: fill the formula in with its numbers.", show_default=False),
+    ] = None,
+    period_start: Annotated[
+        str | None,
+        typer.Option(
+            "--period-start",
+            help="A day in the period to explain (default: the last complete period).",
+        ),
+    ] = None,
+    customers: Annotated[str | None, typer.Option("--customers", help="Customers file.")] = None,
+    period: Annotated[Period, typer.Option("--period", "-p", help="Period length.")] = Period.month,
+    active_window: Annotated[
+        str, typer.Option("--active-window", "-w", help="Activity window.")
+    ] = "12mo",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Ignore events from this date.")] = None,
+    basis: Annotated[Basis | None, typer.Option("--basis", help="activity or subscription.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML column mapping.")] = None,
+) -> None:
+    """Print what a metric means; with an orders file, its formula with your numbers."""
+
+    def body() -> None:
+        out = sys.stdout
+        if metric is None:
+            width = max(len(name) for name in defs.METRICS)
+            for name, m in defs.METRICS.items():
+                out.write(f"{name.ljust(width)}  {m.command:<9}  {m.definition}\n")
+            return
+        found = defs.METRICS.get(metric.strip().lower())
+        if found is None:
+            close = difflib.get_close_matches(metric, list(defs.METRICS), n=3)
+            hint = f" (closest: {', '.join(close)})" if close else ""
+            raise UsageError(
+                f"no metric {metric!r}{hint}; `retcalc explain` lists every metric"
+            )
+        out.write(f"{found.name} (printed by `retcalc {found.command}`)\n")
+        out.write(f"  {found.definition}\n")
+        if found.formula:
+            out.write(f"  formula: {found.name} = {found.formula.replace('{', '').replace('}', '')}\n")
+        if orders is None:
+            return
+        if found.command not in FILLED:
+            out.write(
+                f"\n  Run `retcalc {found.command} {orders}` to see it computed on your data.\n"
+            )
+            return
+        common = Common(
+            orders=orders,
+            customers=customers,
+            period=period,
+            active_window=active_window,
+            as_of=as_of,
+            basis=basis,
+            config=config,
+        )
+        with progress(f"Reading {orders}"):
+            row, where = _row(found, common, period_start)
+        out.write(f"\nFor the period {row['period_start']} to {row['period_end']} of {where}:\n")
+        out.write(f"  {defs.filled(found, row)}\n")
+        used = defs.fields(found)
+        if used:
+            out.write("  where " + ", ".join(f"{name} = {defs.number(row.get(name))}" for name in used) + "\n")
+        for name in used:
+            if name in defs.METRICS and name != found.name:
+                out.write(f"    {name}: {defs.METRICS[name].definition}\n")
+        if row.get("complete") is False:
+            out.write("  (this period is not complete: see `retcalc explain complete`)\n")
+
+    run(body)

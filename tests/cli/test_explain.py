@@ -1,0 +1,93 @@
+"""`retcalc explain`: every printed metric is defined, and each formula reproduces its value."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from retcalc import explain as defs
+from retcalc.cli.app import app
+from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
+from retcalc.metrics.retention import RETENTION_COLUMNS, Params, prepare_activity, retention_table
+from retcalc.metrics.returns import RETURNS_COLUMNS
+from retcalc.periods import Period
+from tests.reference.duckdb_ref import load_sample_orders
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "orders.csv"
+SKIP = {"period_start", "period_end", "orders", "orders_returned", "units_sold"}
+SKIP |= {"units_returned", "gross_sales", "refunded"}
+
+
+@pytest.mark.parametrize(
+    "columns", [RETENTION_COLUMNS, CHURN_COLUMNS, RETURNS_COLUMNS], ids=["retention", "churn", "returns"]
+)
+def test_every_metric_column_has_a_definition(columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in SKIP and c not in defs.METRICS]
+    assert missing == []
+
+
+def evaluate(formula: str, row: dict) -> float:
+    expression = re.sub(r"\{([a-z_]+)\}", lambda m: repr(float(row[m.group(1)])), formula)
+    return float(eval(expression))  # the formula text is ours, the numbers are floats
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_formulas_reproduce_the_printed_values(period: str) -> None:
+    orders = load_sample_orders(SAMPLE).with_columns(pl.col("order_date").dt.date().alias("day"))
+    prep = prepare_activity(orders.lazy(), Params(period=Period(period)))
+    checked = 0
+    for table in (retention_table(prep), churn_table(prep)):
+        for row in table.iter_rows(named=True):
+            for name in table.columns:
+                metric = defs.METRICS.get(name)
+                if metric is None or metric.formula is None or row[name] is None:
+                    continue
+                if any(field not in row for field in defs.fields(metric)):
+                    continue
+                assert evaluate(metric.formula, row) == pytest.approx(row[name], rel=1e-9), name
+                checked += 1
+    assert checked > 50
+
+
+def test_definition_only() -> None:
+    result = CliRunner().invoke(app, ["explain", "crr"])
+    assert result.exit_code == 0
+    assert "(customers_end - new_customers) / customers_start" in result.stdout
+
+
+def test_filled_with_the_users_numbers() -> None:
+    result = CliRunner().invoke(
+        app, ["explain", "crr", str(SAMPLE), "--period-start", "2025-02-10"]
+    )
+    assert result.exit_code == 0, result.output
+    table = CliRunner().invoke(
+        app, ["retention", str(SAMPLE), "--start", "2025-02-01", "--end", "2025-02-28", "--format", "csv"]
+    )
+    row = table.stdout.splitlines()[1].split(",")
+    header = table.stdout.splitlines()[0].split(",")
+    values = dict(zip(header, row, strict=True))
+    cs, cn, ce = (int(values[k]) for k in ("customers_start", "new_customers", "customers_end"))
+    assert f"crr = ({ce:,} - {cn:,}) / {cs:,} = {(ce - cn) / cs:.4f}" in result.stdout
+    assert "For the period 2025-02-01 to 2025-03-01" in result.stdout
+
+
+def test_unknown_metric_suggests_close_names() -> None:
+    result = CliRunner().invoke(app, ["explain", "crx"])
+    assert result.exit_code == 2
+    assert "crr" in result.stderr
+
+
+def test_period_start_outside_the_data() -> None:
+    result = CliRunner().invoke(app, ["explain", "crr", str(SAMPLE), "--period-start", "1999-01-01"])
+    assert result.exit_code == 2
+    assert "outside" in result.stderr
+
+
+def test_listing_every_metric() -> None:
+    result = CliRunner().invoke(app, ["explain"])
+    assert result.exit_code == 0
+    assert all(name in result.stdout for name in ("crr", "nrr", "unit_return_rate"))
