@@ -82,8 +82,7 @@ ORDER_COLUMNS: tuple[Column, ...] = (
             "date",
             "datetime",
             "timestamp",
-            "paid_at",
-        ),
+            ),
         "when the order was placed",
     ),
     Column(

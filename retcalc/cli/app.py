@@ -10,8 +10,10 @@ from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
 from retcalc.cli.inspect import inspect
+from retcalc.cli.kpis import kpis
 from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
+from retcalc.cli.rfm import rfm
 from retcalc.cli.sample import sample
 
 app = typer.Typer(
@@ -44,6 +46,8 @@ app.command()(retention)
 app.command()(churn)
 app.command()(cohorts)
 app.command()(returns)
+app.command()(kpis)
+app.command()(rfm)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)

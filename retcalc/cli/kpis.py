@@ -1,0 +1,148 @@
+"""``retcalc kpis``: business KPIs over the range, or per period with ``--period`` (SPEC §2.8)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from retcalc import thresholds
+from retcalc.cli import common as c
+from retcalc.cli.options import Common, data_command
+from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.errors import ThresholdCrossed, UsageError
+from retcalc.io import dates
+from retcalc.io.nps import load_nps, with_paid_dates
+from retcalc.metrics.kpis import RATE_COLUMNS, kpi_table
+from retcalc.metrics.retention import Basis, prepare_activity
+from retcalc.render import OutputFormat, resolve_format
+from retcalc.render.values import human_frame
+
+KPIS = "KPIs"
+
+
+def _period_given(ctx: typer.Context) -> bool:
+    source = ctx.get_parameter_source("period")
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def one_screen(table: pl.DataFrame, percent_columns: tuple[str, ...]) -> pl.DataFrame:
+    """A one-row result as ``metric, value`` lines of display text, for the terminal."""
+    text = human_frame(table, percent_columns=percent_columns)
+    return pl.DataFrame(
+        {"metric": text.columns, "value": list(text.row(0))},
+        schema={"metric": pl.String, "value": pl.String},
+    )
+
+
+@data_command
+def kpis(
+    common: Common,
+    ctx: typer.Context,
+    loyal_orders: Annotated[
+        int,
+        typer.Option(
+            "--loyal-orders",
+            min=1,
+            help="loyal_customer_rate counts customers with at least this many orders in the range.",
+            rich_help_panel=KPIS,
+        ),
+    ] = 4,
+    by_sequence: Annotated[
+        bool,
+        typer.Option(
+            "--by-sequence",
+            help="Add median_days_1_to_2 ... median_days_4_to_5 (gaps between the k-th and next purchase day).",
+            rich_help_panel=KPIS,
+        ),
+    ] = False,
+    nps: Annotated[
+        str | None,
+        typer.Option(
+            "--nps",
+            help="NPS responses (customer_id, date, score 0-10): adds nps, nps_churned, nps_retained.",
+            rich_help_panel=KPIS,
+        ),
+    ] = None,
+    paid_col: Annotated[
+        str | None,
+        typer.Option(
+            "--paid-col",
+            help="Orders column holding the date each order was paid: adds dso (days sales outstanding).",
+            rich_help_panel=KPIS,
+        ),
+    ] = None,
+) -> None:
+    """Customers, orders, revenue, AOV, churn, repeat and loyalty rates, purchase gaps, NPS and DSO over the range.
+
+    One row over the whole range (--start/--end, default the first to the last
+    purchase day); with --period given explicitly, one row per period.
+    """
+    per_period = _period_given(ctx)
+
+    def body() -> None:
+        metric_params = c.params(common)
+        if common.basis is Basis.subscription:
+            raise UsageError(
+                "kpis uses the activity basis (SPEC §2.1: active = ordered within "
+                "--active-window); drop --basis subscription"
+            )
+        if nps == "-" and common.orders == "-":
+            raise UsageError("only one input can be read from stdin ('-')")
+        inputs = c.load(common, need_amount=True)
+        assert inputs.orders is not None
+        style = dates.style_from_flag(common.date_format) if common.date_format else None
+        if paid_col:
+            inputs.orders.frame = with_paid_dates(inputs.orders, paid_col, date_style=style)
+        responses = None
+        if nps:
+            with progress(f"Reading {nps}"):
+                loaded = load_nps(nps, encoding=common.encoding, date_style=style)
+            for message in loaded.warnings:
+                warn(message)
+            responses = loaded.frame.lazy()
+        orders = inputs.orders_frame()
+        assert orders is not None
+        with progress("Computing KPIs"):
+            prep = prepare_activity(orders, metric_params)
+            table = kpi_table(
+                prep,
+                params=metric_params,
+                per_period=per_period,
+                loyal_orders=loyal_orders,
+                by_sequence=by_sequence,
+                nps=responses,
+                dso=paid_col is not None,
+            )
+        what = f"by {common.period}" if per_period else "over the range"
+        title = f"KPIs {what} (window {metric_params.window})"
+        chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+        if chosen is OutputFormat.table and table.height == 1 and not metric_params.by:
+            # One screen: metric -> value. --fail-if still reads the real columns.
+            conditions = [thresholds.parse(text) for text in common.fail_if or ()]
+            breaches = thresholds.check(table, conditions) if conditions else []
+            emit(
+                one_screen(table, RATE_COLUMNS),
+                fmt=chosen,
+                output=common.output,
+                title=title,
+                inputs=inputs.paths,
+            )
+            if breaches:
+                raise ThresholdCrossed("\nretcalc: ".join(b.message() for b in breaches))
+            return
+        emit(
+            table,
+            fmt=chosen,
+            output=common.output,
+            percent_columns=RATE_COLUMNS,
+            title=title,
+            inputs=inputs.paths,
+            excel_safe=common.excel_safe,
+            fail_if=common.fail_if or (),
+            keys=metric_params.by,
+        )
+
+    run(body, debug=common.debug)

@@ -1,0 +1,59 @@
+"""``retcalc rfm``: recency, frequency and monetary scores with named segments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retcalc.cli import common as c
+from retcalc.cli.options import Common, data_command
+from retcalc.cli.runner import emit, progress, run
+from retcalc.errors import UsageError
+from retcalc.metrics.retention import Basis
+from retcalc.metrics.rfm import RATE_COLUMNS, rfm_scores, rfm_segments
+
+
+@data_command
+def rfm(
+    common: Common,
+    per_customer: Annotated[
+        bool,
+        typer.Option(
+            "--per-customer",
+            help="One row per customer (scores and segment, for CRM import) instead of the segment summary.",
+        ),
+    ] = False,
+) -> None:
+    """RFM segments: customers, share and revenue per segment (Champions ... Lost), or per-customer scores.
+
+    Scores are quintiles (1-5) of recency, purchase days and net revenue as of
+    --as-of (default: the day after the last purchase). --period and
+    --active-window do not apply.
+    """
+
+    def body() -> None:
+        metric_params = c.params(common)
+        if common.basis is Basis.subscription:
+            raise UsageError("rfm scores purchases; drop --basis subscription")
+        inputs = c.load(common, need_amount=True)
+        orders = inputs.orders_frame()
+        assert orders is not None
+        with progress("Scoring customers"):
+            table = rfm_scores(orders, params=metric_params)
+            if not per_customer:
+                table = rfm_segments(table, metric_params.by)
+        as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""
+        emit(
+            table,
+            fmt=common.fmt,
+            output=common.output,
+            percent_columns=RATE_COLUMNS if not per_customer else (),
+            title=("RFM scores" if per_customer else "RFM segments") + as_of,
+            inputs=inputs.paths,
+            excel_safe=common.excel_safe,
+            fail_if=common.fail_if or (),
+            keys=metric_params.by,
+        )
+
+    run(body, debug=common.debug)

@@ -1,0 +1,425 @@
+"""Business KPIs over one range or per period (SPEC §2.8).
+
+A *range* is a half-open interval of days ``[s, e)``: by default the whole
+chosen range (one row, ``e`` = the day after ``range_end``), or each calendar
+period of the grid. Purchases, purchase days, revenue and "active" are the
+ones of ``events``, ``activity`` and ``retention``; nothing is redefined here.
+
+- customers = customers with at least one purchase row in ``[s, e)``
+- orders = distinct ``(customer_id, order_id)`` among those purchase rows (each
+  row is an order without an ``order_id`` column, or when its id is empty)
+- revenue = net revenue of every row whose revenue day is in ``[s, e)``
+- new_customers = customers whose first purchase ever is in ``[s, e)``
+- active_customers = customers active at ``e`` (SPEC §2.1, ``--active-window``)
+- churn_rate = churned / CS and crr = (CE − CN) / CS, from ``s`` to ``e``
+- purchase_frequency = orders / customers; aov = revenue / orders;
+  revenue_per_customer = revenue / customers
+- repeat_purchase_rate = customers with >= 2 orders in the range / customers
+- loyal_customer_rate = customers with >= ``loyal_orders`` orders / customers
+- median/mean_days_between_purchases: pooled gaps in days between a customer's
+  consecutive purchase days that both lie in ``[s, e)``; ``median_days_k_to_k+1``
+  (``by_sequence``) keeps the gaps between the k-th and (k+1)-th purchase day of
+  the customer's whole history
+- existing_customer_revenue_growth = R_now / R_prev − 1 over customers whose
+  first purchase is before ``s``: R_now = their revenue in ``[s, e)``, R_prev =
+  their revenue in the previous range (``[s − (e − s), s)`` for one range, the
+  previous calendar period per period); null when R_prev <= 0
+- nps = 100 × (responses scoring 9–10 − responses scoring 0–6) / responses
+  dated in ``[s, e)``; nps_churned / nps_retained: the same over responses of
+  customers active at ``s`` who are not / are still active at ``e``
+- dso = receivables / credit sales × days in the range: credit sales = revenue
+  of purchase rows in ``[s, e)``, receivables = the part of it not paid before
+  ``e`` (``paid_day`` empty or on or after ``e``; a row without a paid date
+  takes the latest paid date of its order)
+
+Every ratio is null when its denominator is 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import polars as pl
+
+from retcalc.errors import InputError, UsageError
+from retcalc.metrics import activity
+from retcalc.metrics.activity import CUSTOMER, IDX, Grid
+from retcalc.metrics.events import MICROS, daily_revenue
+from retcalc.metrics.retention import Params, Prepared, ratio, retention_table
+from retcalc.periods import window_starts
+
+#: The column of the orders holding the day an order was paid (``--paid-col``).
+PAID = "paid_day"
+
+#: ``median_days_k_to_k+1`` columns go up to the gap between the 4th and 5th purchase day.
+MAX_SEQUENCE = 5
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "customers",
+    "orders",
+    "revenue",
+    "new_customers",
+    "active_customers",
+    "churn_rate",
+    "crr",
+    "purchase_frequency",
+    "aov",
+    "revenue_per_customer",
+    "repeat_purchase_rate",
+    "loyal_customer_rate",
+    "median_days_between_purchases",
+    "mean_days_between_purchases",
+)
+GROWTH = "existing_customer_revenue_growth"
+NPS_COLUMNS: tuple[str, ...] = ("nps_responses", "nps", "nps_churned", "nps_retained")
+
+RATE_COLUMNS: tuple[str, ...] = (
+    "churn_rate",
+    "crr",
+    "repeat_purchase_rate",
+    "loyal_customer_rate",
+    GROWTH,
+)
+
+
+def money(micros: pl.Expr) -> pl.Expr:
+    """Integer micros as currency units, the float nearest to ``micros / 10**6``.
+
+    (Polars divides a column by a constant through its reciprocal, which can land one
+    ulp off, e.g. ``184408.78999999998``; rounding to 6 decimals gives the nearest float.)
+    """
+    return (micros.cast(pl.Float64) / MICROS).round(6)
+
+
+def sequence_columns() -> list[str]:
+    """``median_days_1_to_2`` ... ``median_days_4_to_5``."""
+    return [f"median_days_{k}_to_{k + 1}" for k in range(1, MAX_SEQUENCE)]
+
+
+def range_bounds(prep: Prepared, params: Params) -> tuple[dt.date, dt.date]:
+    """First and last day of the range: ``--start``/``--end``, else the first purchase
+    day and the last purchase day (the day before ``--as-of`` when it is given); the
+    range never reaches ``--as-of``."""
+    assert prep.purchases is not None
+    last: dt.date = prep.purchases.select(pl.col("day").max()).collect().item()
+    lo = params.start or prep.data_start
+    hi = params.end or last
+    if params.as_of is not None:
+        before = params.as_of - dt.timedelta(days=1)
+        hi = before if params.end is None else min(hi, before)
+    if hi < lo:
+        raise InputError(
+            f"the range is empty: it ends ({hi}) before it starts ({lo}); check --start, --end "
+            "and --as-of"
+        )
+    return lo, hi
+
+
+def one_range(prep: Prepared, params: Params) -> Prepared:
+    """The groundwork on a single period ``[range_start, range_end + 1 day)``.
+
+    The activity runs are rebuilt with ``activity`` on that one-period grid, so
+    "active at the range start / end" is exactly SPEC §2.1's definition.
+    """
+    assert prep.purchases is not None
+    lo, hi = range_bounds(prep, params)
+    bounds = pl.Series("boundary", [lo, hi + dt.timedelta(days=1)], dtype=pl.Date)
+    starts = None if params.window.is_all else window_starts(bounds, params.window)
+    grid = Grid(params.period, params.window, bounds, starts)
+    in_grid = prep.purchases.filter(pl.col("day") < grid.end)
+    runs = activity.runs(activity.purchase_coverage(in_grid, grid), prep.keys)
+    first_period = prep.first_period.with_columns(
+        grid.period_index(pl.col("first_day")).alias("first_idx")
+    )
+    return replace(prep, grid=grid, runs=runs, first_period=first_period)
+
+
+def _in_grid(frame: pl.LazyFrame, grid: Grid, day: str = "day") -> pl.LazyFrame:
+    """Rows whose ``day`` falls in a period of the grid, with that period's index."""
+    return frame.with_columns(grid.period_index(pl.col(day)).alias(IDX)).filter(
+        pl.col(IDX).is_between(0, grid.n_periods - 1)
+    )
+
+
+def _order_counts(prep: Prepared, loyal_orders: int) -> pl.LazyFrame:
+    """customers, orders, and customers with >= 2 / >= ``loyal_orders`` orders per range."""
+    assert prep.events is not None
+    keys = list(prep.keys)
+    rows = _in_grid(prep.events.filter(pl.col("is_purchase")), prep.grid)
+    if "order_id" in rows.collect_schema():
+        orders = pl.col("order_id").drop_nulls().n_unique() + pl.col("order_id").null_count()
+    else:
+        orders = pl.len()
+    per_customer = rows.group_by([*keys, CUSTOMER, IDX]).agg(orders.cast(pl.Int64).alias("orders"))
+    return per_customer.group_by([*keys, IDX]).agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        pl.col("orders").sum().alias("orders"),
+        (pl.col("orders") >= 2).sum().cast(pl.Int64).alias("_repeat"),
+        (pl.col("orders") >= loyal_orders).sum().cast(pl.Int64).alias("_loyal"),
+    )
+
+
+def _revenue(prep: Prepared) -> pl.LazyFrame:
+    """Net revenue (micros) per range."""
+    assert prep.events is not None
+    keys = list(prep.keys)
+    daily = _in_grid(daily_revenue(prep.events, keys), prep.grid)
+    return daily.group_by([*keys, IDX]).agg(pl.col("micros").sum().alias("_micros"))
+
+
+def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
+    """Pooled median and mean gap between consecutive purchase days inside each range."""
+    assert prep.purchases is not None
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER]
+    grid = prep.grid
+    days = (
+        prep.purchases.sort([*group, "day"])
+        .with_columns(
+            activity.over(pl.col("day").shift(1), group).alias("_prev"),
+            activity.over(pl.int_range(1, pl.len() + 1, dtype=pl.Int64), group).alias("_seq"),
+        )
+        .filter(pl.col("_prev").is_not_null())
+        .with_columns(
+            (pl.col("day") - pl.col("_prev")).dt.total_days().alias("_gap"),
+            grid.period_index(pl.col("day")).alias(IDX),
+            grid.period_index(pl.col("_prev")).alias("_prev_idx"),
+        )
+        .filter(
+            (pl.col(IDX) == pl.col("_prev_idx")) & pl.col(IDX).is_between(0, grid.n_periods - 1)
+        )
+    )
+    gap = pl.col("_gap").cast(pl.Float64)
+    aggs = [
+        gap.median().alias("median_days_between_purchases"),
+        gap.mean().alias("mean_days_between_purchases"),
+    ]
+    if by_sequence:
+        aggs += [
+            gap.filter(pl.col("_seq") == k + 1).median().alias(name)
+            for k, name in enumerate(sequence_columns(), start=1)
+        ]
+    return days.group_by([*keys, IDX]).agg(aggs)
+
+
+def _previous_starts(prep: Prepared, per_period: bool) -> pl.Series:
+    """Boundaries of the previous ranges: range i's previous range is ``[p[i], p[i + 1])``."""
+    grid = prep.grid
+    first, second = grid.bounds[0], grid.bounds[1]
+    if per_period:
+        before = pl.select(
+            pl.lit(first, dtype=pl.Date).dt.offset_by("-" + grid.period.every)
+        ).item()
+    else:
+        before = first - (second - first)
+    head = pl.Series("boundary", [before], dtype=pl.Date)
+    return pl.concat([head, grid.bounds[: grid.n_periods]])
+
+
+def _existing_growth(prep: Prepared, per_period: bool) -> pl.LazyFrame:
+    """existing_customer_revenue_growth per range (see the module docstring)."""
+    assert prep.events is not None
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER]
+    grid = prep.grid
+    daily = daily_revenue(prep.events, keys)
+    now = _in_grid(daily, grid).group_by([*group, IDX]).agg(pl.col("micros").sum().alias("_now"))
+    previous_bounds = _previous_starts(prep, per_period)
+    prev = (
+        daily.with_columns(
+            (
+                pl.lit(previous_bounds).search_sorted(pl.col("day"), side="right").cast(pl.Int64)
+                - 1
+            ).alias(IDX)
+        )
+        .filter(pl.col(IDX).is_between(0, grid.n_periods - 1))
+        .group_by([*group, IDX])
+        .agg(pl.col("micros").sum().alias("_prev"))
+    )
+    first = prep.first_period.select(*group, "first_day")
+    starts = grid.periods().select(IDX, "period_start")
+    existing = (
+        now.join(prev, on=[*group, IDX], how="full", coalesce=True)
+        .join(first, on=group, how="inner")
+        .join(starts, on=IDX, how="left")
+        .filter(pl.col("first_day") < pl.col("period_start"))
+    )
+    totals = existing.group_by([*keys, IDX]).agg(
+        pl.col("_now").fill_null(0).sum().alias("_now"),
+        pl.col("_prev").fill_null(0).sum().alias("_prev"),
+    )
+    return totals.select(
+        *keys,
+        IDX,
+        pl.when(pl.col("_prev") > 0)
+        .then(pl.col("_now").cast(pl.Float64) / pl.col("_prev").cast(pl.Float64) - 1.0)
+        .otherwise(None)
+        .alias(GROWTH),
+    )
+
+
+def _nps_score(promoters: pl.Expr, detractors: pl.Expr, responses: pl.Expr) -> pl.Expr:
+    return ratio((promoters - detractors) * 100, responses)
+
+
+def _nps(prep: Prepared, responses: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
+    """NPS per range, and over respondents who churned / stayed (see the module docstring)."""
+    assert prep.purchases is not None
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER]
+    if as_of is not None:
+        responses = responses.filter(pl.col("day") < as_of)
+    dated = _in_grid(responses, prep.grid)
+    if keys:
+        # A respondent belongs to each group in which they purchased.
+        dated = dated.join(prep.purchases.select(group).unique(), on=CUSTOMER, how="inner")
+    per_customer = dated.group_by([*group, IDX]).agg(
+        pl.len().cast(pl.Int64).alias("_n"),
+        (pl.col("score") >= 9).sum().cast(pl.Int64).alias("_pro"),
+        (pl.col("score") <= 6).sum().cast(pl.Int64).alias("_det"),
+    )
+    runs = prep.runs.with_columns(pl.col("P").cast(pl.Int64), pl.col("Q").cast(pl.Int64))
+    status = (
+        per_customer.select(*group, IDX)
+        .join(runs, on=group, how="inner")
+        .filter((pl.col("P") <= pl.col(IDX)) & (pl.col(IDX) < pl.col("Q")))
+        .select(
+            *group,
+            IDX,
+            (pl.col("Q") == pl.col(IDX) + 1).alias("_churned"),
+            (pl.col("Q") >= pl.col(IDX) + 2).alias("_retained"),
+        )
+    )
+    marked = per_customer.join(status, on=[*group, IDX], how="left").with_columns(
+        pl.col("_churned").fill_null(False), pl.col("_retained").fill_null(False)
+    )
+
+    def among(column: str, where: pl.Expr | None) -> pl.Expr:
+        value = pl.col(column)
+        return (value if where is None else pl.when(where).then(value).otherwise(0)).sum()
+
+    def score(where: pl.Expr | None) -> pl.Expr:
+        return _nps_score(among("_pro", where), among("_det", where), among("_n", where))
+
+    return marked.group_by([*keys, IDX]).agg(
+        pl.col("_n").sum().alias("nps_responses"),
+        score(None).alias("nps"),
+        score(pl.col("_churned")).alias("nps_churned"),
+        score(pl.col("_retained")).alias("nps_retained"),
+    )
+
+
+def _dso(prep: Prepared, as_of: dt.date | None) -> pl.LazyFrame:
+    """Days sales outstanding per range (see the module docstring)."""
+    assert prep.events is not None
+    if PAID not in prep.events.collect_schema():
+        raise InputError("dso needs the orders' paid dates (--paid-col)")
+    keys = list(prep.keys)
+    paid = pl.col(PAID)
+    if "order_id" in prep.events.collect_schema():
+        # Line exports (Shopify) date the payment on an order's first line only.
+        of_order = pl.when(pl.col("order_id").is_not_null()).then(paid.max().over("order_id"))
+        paid = pl.coalesce(paid, of_order)
+    if as_of is not None:
+        paid = pl.when(paid < as_of).then(paid)  # a payment on or after --as-of is not seen
+    rows = _in_grid(prep.events.filter(pl.col("is_purchase")), prep.grid).join(
+        prep.grid.periods().select(IDX, "period_start", "period_end"), on=IDX, how="left"
+    )
+    micros = (pl.col("revenue") * MICROS).round(0).cast(pl.Int64)
+    unpaid = paid.is_null() | (paid >= pl.col("period_end"))
+    totals = rows.group_by([*keys, IDX]).agg(
+        micros.sum().alias("_credit"),
+        pl.when(unpaid).then(micros).otherwise(0).sum().alias("_receivable"),
+        (pl.col("period_end") - pl.col("period_start")).dt.total_days().first().alias("_days"),
+    )
+    return totals.select(
+        *keys,
+        IDX,
+        pl.when(pl.col("_credit") > 0)
+        .then(
+            pl.col("_receivable").cast(pl.Float64)
+            / pl.col("_credit").cast(pl.Float64)
+            * pl.col("_days").cast(pl.Float64)
+        )
+        .otherwise(None)
+        .alias("dso"),
+    )
+
+
+def kpi_table(
+    prep: Prepared,
+    *,
+    params: Params,
+    per_period: bool = False,
+    loyal_orders: int = 4,
+    by_sequence: bool = False,
+    nps: pl.LazyFrame | None = None,
+    dso: bool = False,
+) -> pl.DataFrame:
+    """The KPIs of SPEC §2.8 over the range (one row per group) or per period of the grid.
+
+    ``prep`` is the activity groundwork (``prepare_activity``); ``nps`` holds survey
+    responses ``customer_id, day, score``; ``dso`` needs a ``paid_day`` column on
+    the orders. One range: ``range_start, range_end`` (the last day, inclusive)
+    then the KPIs; per period: ``period_start, period_end`` (exclusive), the KPIs
+    and ``complete``.
+    """
+    if prep.events is None or prep.purchases is None:
+        raise InputError("kpis needs an orders file")
+    if loyal_orders < 1:
+        raise UsageError(f"--loyal-orders must be at least 1, not {loyal_orders}")
+    # The classified rows feed every part below: classify them once.
+    prep = replace(prep, events=prep.events.collect().lazy())
+    if not per_period:
+        prep = one_range(prep, params)
+    keys = list(prep.keys)
+    on = [*keys, IDX]
+    base = (
+        retention_table(prep)
+        .lazy()
+        .join(prep.grid.periods().select(IDX, "period_start"), on="period_start", how="left")
+    )
+    parts = [
+        _order_counts(prep, loyal_orders),
+        _revenue(prep),
+        _gaps(prep, by_sequence),
+        _existing_growth(prep, per_period),
+    ]
+    if nps is not None:
+        parts.append(_nps(prep, nps, params.as_of))
+    if dso:
+        parts.append(_dso(prep, params.as_of))
+    table = base
+    for part in parts:
+        table = table.join(part, on=on, how="left")
+    counts = ["customers", "orders", "_repeat", "_loyal", "_micros"]
+    if nps is not None:
+        counts.append("nps_responses")
+    revenue = money(pl.col("_micros"))
+    table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts).with_columns(
+        revenue.alias("revenue"),
+        pl.col("customers_end").alias("active_customers"),
+        ratio("orders", "customers").alias("purchase_frequency"),
+        (ratio("_micros", "orders") / MICROS).alias("aov"),
+        (ratio("_micros", "customers") / MICROS).alias("revenue_per_customer"),
+        ratio("_repeat", "customers").alias("repeat_purchase_rate"),
+        ratio("_loyal", "customers").alias("loyal_customer_rate"),
+    )
+    columns = list(KPI_COLUMNS)
+    if by_sequence:
+        columns += sequence_columns()
+    columns.append(GROWTH)
+    if nps is not None:
+        columns += NPS_COLUMNS
+    if dso:
+        columns.append("dso")
+    table = table.sort(on)
+    if per_period:
+        return table.select(*keys, "period_start", "period_end", *columns, "complete").collect()
+    return table.select(
+        *keys,
+        pl.col("period_start").alias("range_start"),
+        (pl.col("period_end") - pl.duration(days=1)).alias("range_end"),
+        *columns,
+    ).collect()
