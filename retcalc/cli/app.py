@@ -6,6 +6,7 @@ import typer
 
 from retcalc import __version__
 from retcalc.cli.churn import churn
+from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
@@ -48,6 +49,7 @@ app.command()(cohorts)
 app.command()(returns)
 app.command()(kpis)
 app.command()(rfm)
+app.command()(clv)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)

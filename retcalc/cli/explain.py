@@ -47,7 +47,7 @@ def _row(metric: defs.Metric, common: Common, period_start: str | None) -> tuple
         day = parse_date_option(period_start, "--period-start")
         match = table.filter((pl.col("period_start") <= day) & (pl.col("period_end") > day))
         if match.height == 0:
-            first, last = table["period_start"].min(), table["period_end"].max()
+            first, last = str(table["period_start"].min()), str(table["period_end"].max())
             raise UsageError(
                 f"--period-start {day} is outside the data's periods ({first} to {last})"
             )

@@ -30,7 +30,16 @@ def test_readme_example_is_real_output(
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, shlex.split(command)[1:])
     assert result.exit_code == 0, result.output
-    assert result.stdout == expected
+    got_rows = [line.split(",") for line in result.stdout.splitlines()]
+    want_rows = [line.split(",") for line in expected.splitlines()]
+    assert len(got_rows) == len(want_rows)
+    for got, want in zip(got_rows, want_rows, strict=True):
+        assert len(got) == len(want)
+        for a, b in zip(got, want, strict=True):
+            if a == b:
+                continue
+            # Fitted model figures may differ in the last digits between BLAS builds.
+            assert float(a) == pytest.approx(float(b), rel=1e-6), (a, b)
 
 
 def test_every_command_has_help_and_a_readme_section() -> None:

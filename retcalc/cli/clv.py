@@ -1,0 +1,404 @@
+"""``retcalc clv``: customer lifetime value, historical, by formula or by BG/NBD (SPEC §2.7)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+
+from retcalc import __version__
+from retcalc.cli import common as c
+from retcalc.cli.options import Common, data_command
+from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.errors import InputError, UsageError
+from retcalc.metrics import clv as model
+from retcalc.metrics.clv import formula, historical, holdout
+from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
+from retcalc.metrics.retention import Params
+from retcalc.periods import Period, Window, parse_window
+from retcalc.render.atomic import atomic_write, check_output_path
+
+MODEL = "Model"
+
+
+class Model(StrEnum):
+    """Values of ``--model``."""
+
+    historical = "historical"
+    formula = "formula"
+    bgnbd = "bgnbd"
+
+
+def _fraction(text: str | None, flag: str, default: float, *, allow_zero: bool) -> float:
+    """``0.3`` or ``30%`` as 0.3."""
+    if text is None:
+        return default
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a number: use e.g. 0.3 or 30%") from None
+    if not (value > 0 or (allow_zero and value == 0)) or value > 1:
+        low = "0" if allow_zero else "above 0"
+        raise UsageError(
+            f"{flag} {text!r} is out of range: give a fraction from {low} to 1, e.g. 0.3 or 30%"
+        )
+    return value
+
+
+def _duration(text: str, flag: str) -> Window:
+    """``26w``, ``6mo``, ``90d``, ``1y`` for ``flag``."""
+    try:
+        window = parse_window(text)
+    except UsageError:
+        window = Window(None)
+    if window.is_all:
+        raise UsageError(f"{flag} {text!r} is not a duration: use e.g. 90d, 26w, 6mo or 1y")
+    return window
+
+
+def _read_params(path: Path) -> model.ModelParams:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--params-in {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--params-in {path}: cannot read it ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--params-in {path}: not JSON ({exc})") from None
+    return model.ModelParams.from_dict(data, source=f"--params-in {path}")
+
+
+def _write_params(
+    path: Path, params: model.ModelParams, inputs: list[Path], extra: dict[str, Any]
+) -> None:
+    target = check_output_path(path, inputs)
+    document = {**params.to_dict(), **extra, "retcalc_version": __version__}
+    with atomic_write(target) as handle:
+        handle.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+
+def _params_title(params: model.ModelParams) -> str:
+    b, g = params.bgnbd, params.gamma_gamma
+    text = f"BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}"
+    if g is not None:
+        text += f"; Gamma-Gamma p={g.p:.4g} q={g.q:.4g} v={g.v:.4g}"
+    return text
+
+
+def _warn_negative(groups: pl.DataFrame, keys: tuple[str, ...]) -> None:
+    if "net_clv_negative" not in groups.columns:
+        return
+    negative = groups.filter(pl.col("net_clv_negative"))
+    if negative.height == 0:
+        return
+    if not keys:
+        warn("CLV net of the cost to serve is negative over all customers")
+        return
+    names = [
+        ", ".join(f"{k}={row[k]}" for k in keys)
+        for row in negative.select(keys).iter_rows(named=True)
+    ]
+    warn(
+        "CLV net of the cost to serve is negative for "
+        + "; ".join(names)
+        + " (these customers cost more to serve than they are expected to bring)"
+    )
+
+
+@data_command
+def clv(
+    common: Common,
+    model_name: Annotated[
+        Model,
+        typer.Option(
+            "--model",
+            "-m",
+            help="historical (what customers bought), formula (AOV × purchases a year × margin × lifetime) or bgnbd (BG/NBD + Gamma-Gamma).",
+            rich_help_panel=MODEL,
+        ),
+    ] = Model.historical,
+    per_customer: Annotated[
+        bool,
+        typer.Option(
+            "--per-customer",
+            help="One row per customer instead of the summary (historical, bgnbd).",
+            rich_help_panel=MODEL,
+        ),
+    ] = False,
+    margin: Annotated[
+        str | None,
+        typer.Option(
+            "--margin",
+            help="Gross margin as a fraction of revenue (0.3 or 30%); default 1 (revenue).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    discount_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--discount-rate",
+            help="Yearly discount rate (0.1 or 10%; default 0.1). bgnbd discounts month by month.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    horizon: Annotated[
+        str | None,
+        typer.Option(
+            "--horizon",
+            help="bgnbd: how far ahead to predict: 90d, 26w, 6mo, 1y (default 1y = 365 days).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    time_unit: Annotated[
+        TimeUnit | None,
+        typer.Option(
+            "--time-unit",
+            help="bgnbd: unit of recency and T (week divides days by 7). Default day.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    params_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--params-out",
+            help="bgnbd: write the fitted parameters to this JSON file (atomically).",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    params_in: Annotated[
+        Path | None,
+        typer.Option(
+            "--params-in",
+            help="bgnbd: score with the parameters in this JSON file instead of fitting.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    holdout_text: Annotated[
+        str | None,
+        typer.Option(
+            "--holdout",
+            help="bgnbd: fit on all but the last DURATION (26w, 6mo) and compare predicted with actual purchases in it.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+) -> None:
+    """Customer lifetime value: historical per customer, by formula, or predicted with BG/NBD + Gamma-Gamma."""
+
+    def body() -> None:
+        chosen = model_name
+        bg_only = {
+            "--horizon": horizon,
+            "--time-unit": time_unit,
+            "--params-out": params_out,
+            "--params-in": params_in,
+            "--holdout": holdout_text,
+        }
+        if chosen is not Model.bgnbd:
+            for flag, value in bg_only.items():
+                if value is not None:
+                    raise UsageError(f"{flag} is for the predictive model: add --model bgnbd")
+        if chosen is Model.historical:
+            for flag, value in {"--margin": margin, "--discount-rate": discount_rate}.items():
+                if value is not None:
+                    raise UsageError(
+                        f"{flag} is for --model formula or bgnbd (historical value is revenue)"
+                    )
+        if params_in is not None and params_out is not None:
+            raise UsageError("--params-out with --params-in would copy the file: drop one")
+        if per_customer and chosen is Model.formula:
+            raise UsageError("--per-customer is for --model historical or bgnbd")
+        metric_params = c.params(common)
+        if chosen is Model.historical:
+            _historical(common, metric_params, per_customer)
+        elif chosen is Model.formula:
+            _formula(
+                common,
+                metric_params,
+                margin=_fraction(margin, "--margin", 1.0, allow_zero=False),
+                discount=_fraction(discount_rate, "--discount-rate", 0.1, allow_zero=True),
+            )
+        else:
+            _bgnbd(
+                common,
+                metric_params,
+                per_customer=per_customer,
+                margin=_fraction(margin, "--margin", 1.0, allow_zero=False),
+                discount=_fraction(discount_rate, "--discount-rate", 0.1, allow_zero=True),
+                horizon=_duration(horizon or "1y", "--horizon"),
+                unit=time_unit or TimeUnit.day,
+                params_in=params_in,
+                params_out=params_out,
+                holdout_window=_duration(holdout_text, "--holdout") if holdout_text else None,
+            )
+
+    run(body, debug=common.debug)
+
+
+def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) -> None:
+    emit(
+        table,
+        fmt=common.fmt,
+        output=common.output,
+        inputs=inputs.paths,
+        excel_safe=common.excel_safe,
+        fail_if=common.fail_if or (),
+        **kwargs,
+    )
+
+
+def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
+    inputs = c.load(common, need_amount=True)
+    orders = inputs.orders_frame()
+    assert orders is not None
+    keys = metric_params.by
+    with progress("Computing historical value"):
+        customers = historical.per_customer(
+            orders,
+            keys=keys,
+            start=metric_params.start,
+            end=metric_params.end,
+            as_of=metric_params.as_of,
+        )
+        table = customers if per_customer else historical.summary(customers, keys)
+    _emit(
+        common,
+        table,
+        inputs,
+        title="Historical value per customer" if per_customer else "Historical customer value",
+        keys=keys,
+    )
+
+
+def _formula(common: Common, metric_params: Params, *, margin: float, discount: float) -> None:
+    inputs = c.load(common, need_amount=True)
+    yearly = dataclasses.replace(metric_params, period=Period.year)
+    customers = inputs.customers_frame()
+    costs = None
+    if customers is not None and "cost_to_serve" in customers.collect_schema():
+        costs = model.customer_costs(customers)
+    with progress("Computing the CLV formula"):
+        prep = c.prepare(common, inputs, yearly)
+        table = formula.formula_table(prep, margin=margin, discount_rate=discount, costs=costs)
+    _warn_negative(table, metric_params.by)
+    _emit(
+        common,
+        table,
+        inputs,
+        percent_columns=formula.RATE_COLUMNS,
+        title=f"CLV by formula ({prep.basis} basis, window {yearly.window}, complete years)",
+        keys=metric_params.by,
+    )
+
+
+def _bgnbd(
+    common: Common,
+    metric_params: Params,
+    *,
+    per_customer: bool,
+    margin: float,
+    discount: float,
+    horizon: Window,
+    unit: TimeUnit,
+    params_in: Path | None,
+    params_out: Path | None,
+    holdout_window: Window | None,
+) -> None:
+    if metric_params.start is not None or metric_params.end is not None:
+        raise UsageError(
+            "--start/--end do not apply to --model bgnbd (it needs each customer's whole "
+            "history): use --as-of to end the observation"
+        )
+    inputs = c.load(common, need_amount=True)
+    orders = inputs.orders_frame()
+    assert orders is not None
+    given = _read_params(params_in) if params_in else None
+    keys = metric_params.by
+    if holdout_window is not None:
+        if per_customer or keys:
+            raise UsageError("--holdout prints one comparison table: drop --per-customer / --by")
+        with progress("Fitting on the calibration period"):
+            check = holdout.holdout_table(
+                orders,
+                holdout=holdout_window,
+                as_of=metric_params.as_of,
+                time_unit=unit,
+                params=given,
+            )
+        if params_out is not None:
+            _write_params(
+                params_out,
+                check.params,
+                inputs.paths,
+                {"observation_end": str(check.calibration_end - dt.timedelta(days=1))},
+            )
+        _emit(
+            common,
+            check.table,
+            inputs,
+            title=(
+                f"Holdout {check.calibration_end} to {check.end - dt.timedelta(days=1)}: predicted versus "
+                f"actual repeat purchase days ({_params_title(check.params)})"
+            ),
+        )
+        return
+    with progress("Summarising customers"):
+        summary = rfm_summary(orders, as_of=metric_params.as_of, time_unit=unit, keys=keys)
+    if given is None:
+        with progress(f"Fitting BG/NBD and Gamma-Gamma on {summary.frame.height} customers"):
+            fitted = model.fit_models(summary)
+        if params_out is not None:
+            _write_params(
+                params_out,
+                fitted,
+                inputs.paths,
+                {"observation_end": str(summary.observation_end)},
+            )
+    else:
+        if given.gamma_gamma is None:
+            raise InputError(f"--params-in {params_in}: no 'gamma_gamma' section (p, q, v)")
+        fitted = given
+    for note in fitted.warnings:
+        warn(note)
+    horizon_days = model.duration_days(horizon)
+    with progress("Scoring customers"):
+        scored = model.score(
+            summary,
+            fitted,
+            horizon=horizon_days / unit.days,
+            margin=margin,
+            discount_per_month=model.monthly_rate(discount),
+        )
+        years = horizon_days / model.DAYS_PER_YEAR
+        customers = inputs.customers_frame()
+        has_cost = customers is not None and "cost_to_serve" in customers.collect_schema()
+        if has_cost:
+            assert customers is not None
+            scored = model.net_of_cost(scored, model.customer_costs(customers), years=years)
+            missing = scored.filter(pl.col("cost_to_serve").is_null()).height
+            if missing:
+                warn(
+                    f"{missing} customers have no cost_to_serve in {common.customers}: "
+                    "their clv_net is empty"
+                )
+        groups = model.by_group(scored, keys, years=years if has_cost else None)
+    _warn_negative(groups, keys)
+    table = scored.sort([*keys, "customer_id"]) if per_customer else groups
+    title = (
+        f"CLV over {horizon} ({horizon_days:g} days), {_params_title(fitted)}, "
+        f"observed to {summary.observation_end}"
+    )
+    _emit(
+        common,
+        table,
+        inputs,
+        percent_columns=("p_alive", "mean_p_alive"),
+        title=title,
+        keys=keys,
+    )

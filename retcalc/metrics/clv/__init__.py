@@ -1,0 +1,357 @@
+"""Customer lifetime value (SPEC §2.7): historical, formula, and BG/NBD with Gamma-Gamma.
+
+This module joins the predictive pieces into tables: it fits BG/NBD
+(``bgnbd.py``) and Gamma-Gamma (``gamma_gamma.py``) on the per-customer
+summary (``summary.py``), scores every customer and nets the cost to serve.
+
+Per customer, over a horizon of ``h`` time units cut into months
+(``365/12`` days; the last one may be partial) ending at ``t_1 < ... < t_K = h``::
+
+    expected_purchases       = E[X(h) | x, t_x, T]                      (BG/NBD)
+    expected_avg_order_value = E[M | x, m]                               (Gamma-Gamma)
+    clv = margin · E[M | x, m] · Σ_k (E[X(t_k)] − E[X(t_{k−1})]) / (1 + d)^(t_k / month)
+
+with ``d`` the discount rate per month. This is lifetimes'
+``GammaGammaFitter.customer_lifetime_value(..., time=months, discount_rate=d)``
+with ``freq="W"``; with ``freq="D"`` lifetimes takes a month as 30 days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from retcalc.errors import InputError
+from retcalc.metrics.clv import bgnbd, gamma_gamma
+from retcalc.metrics.clv.bgnbd import BgNbdParams
+from retcalc.metrics.clv.gamma_gamma import GammaGammaParams
+from retcalc.metrics.clv.summary import RfmSummary, TimeUnit
+from retcalc.metrics.events import CUSTOMER
+from retcalc.periods import Window
+
+#: Days in a month and a year for horizons, discounting and the cost to serve.
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12.0
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "p_alive",
+    "expected_purchases",
+    "expected_avg_order_value",
+    "clv",
+)
+COST_COLUMNS: tuple[str, ...] = ("cost_to_serve", "clv_net")
+GROUP_COLUMNS: tuple[str, ...] = (
+    "customers",
+    "repeat_customers",
+    "spend_model_customers",
+    "mean_p_alive",
+    "expected_purchases",
+    "clv",
+    "clv_per_customer",
+)
+GROUP_COST_COLUMNS: tuple[str, ...] = (
+    "customers_with_cost",
+    "cost_to_serve",
+    "clv_net",
+    "clv_net_per_customer",
+    "net_clv_negative",
+)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Both fitted models and the time unit their parameters are in."""
+
+    bgnbd: BgNbdParams
+    gamma_gamma: GammaGammaParams | None
+    time_unit: TimeUnit
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def in_unit(self, unit: TimeUnit) -> ModelParams:
+        """The same models with time in ``unit`` (only BG/NBD's ``alpha`` carries time)."""
+        if unit is self.time_unit:
+            return self
+        factor = unit.days / self.time_unit.days
+        return ModelParams(self.bgnbd.rescaled(1.0 / factor), self.gamma_gamma, unit, self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description: parameters, log-likelihoods, customer counts."""
+        b = self.bgnbd
+        out: dict[str, Any] = {
+            "time_unit": self.time_unit.value,
+            "bgnbd": {
+                "r": b.r,
+                "alpha": b.alpha,
+                "a": b.a,
+                "b": b.b,
+                "log_likelihood": b.log_likelihood,
+                "customers": b.customers,
+            },
+            "gamma_gamma": None,
+        }
+        if self.gamma_gamma is not None:
+            g = self.gamma_gamma
+            out["gamma_gamma"] = {
+                "p": g.p,
+                "q": g.q,
+                "v": g.v,
+                "log_likelihood": g.log_likelihood,
+                "customers": g.customers,
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "parameters") -> ModelParams:
+        """Read what :meth:`to_dict` wrote; a clear error naming what is missing or wrong."""
+
+        def number(section: Mapping[str, Any], name: str, where: str) -> float:
+            value = section.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"{source}: {where}.{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise InputError(f"{source}: {where}.{name} must be positive, got {value!r}")
+            return float(value)
+
+        if not isinstance(data, Mapping):
+            raise InputError(f"{source}: expected a JSON object with 'bgnbd' and 'gamma_gamma'")
+        try:
+            unit = TimeUnit(data.get("time_unit", "day"))
+        except ValueError:
+            raise InputError(
+                f"{source}: time_unit must be 'day' or 'week', got {data.get('time_unit')!r}"
+            ) from None
+        section = data.get("bgnbd")
+        if not isinstance(section, Mapping):
+            raise InputError(f"{source}: no 'bgnbd' section with r, alpha, a, b")
+        bg = BgNbdParams(
+            r=number(section, "r", "bgnbd"),
+            alpha=number(section, "alpha", "bgnbd"),
+            a=number(section, "a", "bgnbd"),
+            b=number(section, "b", "bgnbd"),
+            log_likelihood=section.get("log_likelihood"),
+            customers=section.get("customers"),
+        )
+        gg_section = data.get("gamma_gamma")
+        gg = None
+        if gg_section is not None:
+            if not isinstance(gg_section, Mapping):
+                raise InputError(f"{source}: 'gamma_gamma' must hold p, q, v")
+            gg = GammaGammaParams(
+                p=number(gg_section, "p", "gamma_gamma"),
+                q=number(gg_section, "q", "gamma_gamma"),
+                v=number(gg_section, "v", "gamma_gamma"),
+                log_likelihood=gg_section.get("log_likelihood"),
+                customers=gg_section.get("customers"),
+            )
+        return cls(bg, gg, unit)
+
+
+def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        frame["frequency"].cast(pl.Float64).to_numpy(),
+        frame["recency"].cast(pl.Float64).to_numpy(),
+        frame["T"].cast(pl.Float64).to_numpy(),
+        frame["monetary_value"].cast(pl.Float64).to_numpy(),
+    )
+
+
+def fit_models(summary: RfmSummary, *, spend: bool = True) -> ModelParams:
+    """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend.
+
+    Repeat buyers whose ``monetary_value`` is 0 or negative (their repeat
+    purchases were returned) are left out of the spend model, with a warning.
+    """
+    x, t_x, T, m = _arrays(summary.frame)
+    bg = bgnbd.fit(x, t_x, T)
+    if not spend:
+        return ModelParams(bg, None, summary.time_unit)
+    notes: list[str] = []
+    repeat = x > 0
+    usable = repeat & (m > 0)
+    left_out = int(repeat.sum() - usable.sum())
+    if left_out:
+        notes.append(
+            f"{left_out} repeat buyer{'s' if left_out != 1 else ''} with a net spend of 0 or less "
+            "(returns) left out of the spend model"
+        )
+    gg = gamma_gamma.fit(x[usable], m[usable])
+    if gg.population_mean is None:
+        notes.append(
+            f"the spend model has q = {gg.q:.3g} ≤ 1, so the mean spend is not defined: "
+            "expected_avg_order_value and clv are left empty"
+        )
+    return ModelParams(bg, gg, summary.time_unit, tuple(notes))
+
+
+def duration_days(window: Window) -> float:
+    """A ``--horizon`` such as ``26w``, ``6mo`` or ``1y`` in days (a month is 365/12 days)."""
+    if window.count is None:
+        raise ValueError("an unbounded window is not a horizon")
+    per_unit = {"d": 1.0, "w": 7.0, "mo": DAYS_PER_MONTH, "q": 3 * DAYS_PER_MONTH}
+    return window.count * per_unit.get(window.unit, DAYS_PER_YEAR)
+
+
+def monthly_rate(yearly: float) -> float:
+    """The monthly discount rate equivalent to ``yearly``: (1 + yearly)^(1/12) − 1."""
+    return float((1.0 + yearly) ** (1.0 / 12.0) - 1.0)
+
+
+def month_steps(horizon: float, month: float) -> list[float]:
+    """Ends of the months that cover ``horizon`` (the last one cut at the horizon)."""
+    count = max(1, math.ceil(horizon / month - 1e-9))
+    return [min((k + 1) * month, horizon) for k in range(count)]
+
+
+def score(
+    summary: RfmSummary,
+    params: ModelParams,
+    *,
+    horizon: float,
+    margin: float = 1.0,
+    discount_per_month: float = 0.0,
+    month: float | None = None,
+) -> pl.DataFrame:
+    """Per customer: the summary plus :data:`SCORE_COLUMNS` (formulas in the module docstring).
+
+    ``horizon`` and ``month`` are in the summary's time unit; ``month``
+    defaults to 365/12 days.
+    """
+    model = params.in_unit(summary.time_unit)
+    month = month if month is not None else DAYS_PER_MONTH / summary.time_unit.days
+    x, t_x, T, m = _arrays(summary.frame)
+    alive = bgnbd.p_alive(model.bgnbd, x, t_x, T)
+    steps = month_steps(horizon, month)
+    discounted = np.zeros(len(x))
+    previous = np.zeros(len(x))
+    for end, expected in zip(
+        steps, bgnbd.expected_purchases_at(model.bgnbd, steps, x, t_x, T), strict=True
+    ):
+        discounted += (expected - previous) / (1.0 + discount_per_month) ** (end / month)
+        previous = expected
+    if model.gamma_gamma is not None:
+        avg = gamma_gamma.expected_average_value(model.gamma_gamma, x, np.maximum(m, 0.0))
+    else:
+        avg = np.full(len(x), np.nan)
+    value = margin * avg * discounted
+    return summary.frame.with_columns(
+        pl.Series("p_alive", alive),
+        pl.Series("expected_purchases", previous),
+        pl.Series("expected_avg_order_value", avg, nan_to_null=True),
+        pl.Series("clv", value, nan_to_null=True),
+    )
+
+
+def customer_costs(customers: pl.LazyFrame) -> pl.LazyFrame:
+    """``customer_id, cost_to_serve``: the first non-empty yearly cost of each customer."""
+    return (
+        customers.filter(pl.col("cost_to_serve").is_not_null())
+        .group_by(CUSTOMER, maintain_order=True)
+        .agg(pl.col("cost_to_serve").first())
+    )
+
+
+def net_of_cost(scored: pl.DataFrame, costs: pl.LazyFrame, *, years: float) -> pl.DataFrame:
+    """Add ``cost_to_serve`` (yearly) and ``clv_net = clv − cost_to_serve × years``.
+
+    Customers without a cost get empty ``cost_to_serve`` and ``clv_net``.
+    """
+    return (
+        scored.lazy()
+        .join(costs, on=CUSTOMER, how="left", maintain_order="left")
+        .with_columns((pl.col("clv") - pl.col("cost_to_serve") * years).alias("clv_net"))
+        .collect()
+    )
+
+
+def group_sums(
+    frame: pl.DataFrame, keys: Sequence[str], columns: Sequence[str]
+) -> tuple[pl.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The groups of ``frame`` (sorted by ``keys``; one group without keys) and, per float
+    column, each group's sum and count of non-empty values.
+
+    Sums run in row order with numpy, so they are the same bits on any number
+    of threads (Polars' parallel float sums are not).
+    """
+    if keys:
+        groups = frame.select(keys).unique().sort(keys).with_row_index("_g")
+        codes = frame.join(groups, on=list(keys), how="left", maintain_order="left")["_g"]
+        code = codes.cast(pl.Int64).to_numpy()
+        groups = groups.drop("_g")
+    else:
+        groups = pl.DataFrame()
+        code = np.zeros(frame.height, dtype=np.int64)
+    size = max(groups.height, 1)
+    out = {}
+    for column in columns:
+        values = frame[column].cast(pl.Float64).to_numpy()
+        known = ~np.isnan(values)
+        out[column] = (
+            np.bincount(code[known], weights=values[known], minlength=size),
+            np.bincount(code[known], minlength=size),
+        )
+    return groups, out
+
+
+def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) -> pl.DataFrame:
+    """One row per group (one in all without keys): :data:`GROUP_COLUMNS`, and the cost columns.
+
+    ``clv`` and ``expected_purchases`` are sums, ``clv_per_customer`` and
+    ``mean_p_alive`` means (empty when no customer has a value);
+    ``cost_to_serve`` is the summed cost over the horizon of the customers with
+    a known cost, ``clv_net`` the sum of their net CLVs, and
+    ``net_clv_negative`` flags a group whose ``clv_net`` is below 0.
+    """
+    keys = list(keys)
+    with_cost = years is not None and "clv_net" in scored.columns
+    frame = scored.with_columns(
+        (pl.col("frequency") > 0).cast(pl.Float64).alias("_repeat"),
+        ((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
+        .cast(pl.Float64)
+        .alias("_spend"),
+    )
+    columns = ["_repeat", "_spend", "p_alive", "expected_purchases", "clv"]
+    if with_cost:
+        assert years is not None
+        frame = frame.with_columns((pl.col("cost_to_serve") * years).alias("_cost"))
+        columns += ["_cost", "clv_net"]
+    groups, sums = group_sums(frame, keys, columns)
+
+    def total(column: str) -> pl.Series:
+        value, count = sums[column]
+        return pl.Series(np.where(count > 0, value, np.nan), nan_to_null=True)
+
+    def mean(column: str) -> pl.Series:
+        value, count = sums[column]
+        with np.errstate(all="ignore"):
+            return pl.Series(
+                np.where(count > 0, value / np.maximum(count, 1), np.nan), nan_to_null=True
+            )
+
+    count = sums["_repeat"][1]
+    columns_out = [
+        pl.Series("customers", count, dtype=pl.Int64),
+        pl.Series("repeat_customers", sums["_repeat"][0].round(), dtype=pl.Int64),
+        pl.Series("spend_model_customers", sums["_spend"][0].round(), dtype=pl.Int64),
+        mean("p_alive").alias("mean_p_alive"),
+        total("expected_purchases").alias("expected_purchases"),
+        total("clv").alias("clv"),
+        mean("clv").alias("clv_per_customer"),
+    ]
+    if with_cost:
+        columns_out += [
+            pl.Series("customers_with_cost", sums["clv_net"][1], dtype=pl.Int64),
+            total("_cost").round(6).alias("cost_to_serve"),
+            total("clv_net").alias("clv_net"),
+            mean("clv_net").alias("clv_net_per_customer"),
+        ]
+    out = pl.DataFrame(columns_out)
+    if keys:
+        out = pl.concat([groups, out], how="horizontal")
+    if with_cost:
+        out = out.with_columns((pl.col("clv_net") < 0).alias("net_clv_negative"))
+    return out

@@ -1,0 +1,147 @@
+"""Historical customer value (SPEC §2.7): what each customer has bought so far.
+
+Per customer (per ``--by`` group, each group its own data set as in the
+retention table):
+
+- ``orders`` = distinct ``order_id`` of their purchase rows (a purchase row
+  without an order id is one order; without an ``order_id`` column every
+  purchase row is one order);
+- ``revenue`` = net revenue (returns netted, ``events.classify``) dated in range;
+- ``aov`` = revenue / orders;
+- ``first_order``, ``last_order`` = their first and last purchase day;
+- ``tenure_days`` = last_order − first_order.
+
+Per group: ``customers``, ``orders``, ``revenue``, ``aov`` = revenue / orders,
+``orders_per_customer``, ``revenue_per_customer`` (the historical CLV) and
+``mean_tenure_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from retcalc.errors import InputError
+from retcalc.metrics.clv.summary import cut
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, daily_revenue
+from retcalc.metrics.retention import ratio
+
+CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "orders",
+    "revenue",
+    "aov",
+    "first_order",
+    "last_order",
+    "tenure_days",
+)
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "customers",
+    "orders",
+    "revenue",
+    "aov",
+    "orders_per_customer",
+    "revenue_per_customer",
+    "mean_tenure_days",
+)
+
+
+def money(micros: str | pl.Expr) -> pl.Expr:
+    """Integer micros as currency units, rounded to the micro (no ``x.98999999999998``)."""
+    expr = pl.col(micros) if isinstance(micros, str) else micros
+    return (expr.cast(pl.Float64) / MICROS).round(6)
+
+
+def order_count(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """``keys..., customer_id, day, orders``: orders per purchase day (see module docstring)."""
+    purchases = events.filter(pl.col("is_purchase"))
+    group = [*keys, CUSTOMER, "day"]
+    if "order_id" not in events.collect_schema():
+        return purchases.group_by(group).agg(pl.len().cast(pl.Int64).alias("orders"))
+    # An order spanning several days counts on its first purchase day.
+    with_id = (
+        purchases.filter(pl.col("order_id").is_not_null())
+        .group_by([*keys, CUSTOMER, "order_id"])
+        .agg(pl.col("day").min())
+        .group_by(group)
+        .agg(pl.len().cast(pl.Int64).alias("orders"))
+    )
+    without_id = (
+        purchases.filter(pl.col("order_id").is_null())
+        .group_by(group)
+        .agg(pl.len().cast(pl.Int64).alias("orders"))
+    )
+    return pl.concat([with_id, without_id]).group_by(group).agg(pl.col("orders").sum())
+
+
+def in_range(day: pl.Expr, start: dt.date | None, end: dt.date | None) -> pl.Expr:
+    """``start <= day <= end`` (either bound optional)."""
+    keep = pl.lit(True)
+    if start is not None:
+        keep &= day >= start
+    if end is not None:
+        keep &= day <= end
+    return keep
+
+
+def per_customer(
+    orders: pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+) -> pl.DataFrame:
+    """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring)."""
+    keys = list(keys)
+    group = [*keys, CUSTOMER]
+    events = classify(cut(orders, as_of))
+    counts = order_count(events, keys).filter(in_range(pl.col("day"), start, end))
+    customers = counts.group_by(group).agg(
+        pl.col("orders").sum(),
+        pl.col("day").min().alias("first_order"),
+        pl.col("day").max().alias("last_order"),
+    )
+    revenue = (
+        daily_revenue(events, keys)
+        .filter(in_range(pl.col("day"), start, end))
+        .group_by(group)
+        .agg(pl.col("micros").sum())
+    )
+    frame = (
+        customers.join(revenue, on=group, how="left")
+        .with_columns(pl.col("micros").fill_null(0))
+        .with_columns(
+            money("micros").alias("revenue"),
+            (pl.col("last_order") - pl.col("first_order")).dt.total_days().alias("tenure_days"),
+        )
+        .with_columns(
+            ratio(money("micros"), "orders").alias("aov"),
+        )
+        .sort(group)
+        .select(*group, *CUSTOMER_COLUMNS)
+        .collect()
+    )
+    if frame.height == 0:
+        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    return frame
+
+
+def summary(customers: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
+    """One row per group (one row in all without keys) with :data:`SUMMARY_COLUMNS`."""
+    keys = list(keys)
+    micros = (pl.col("revenue") * MICROS).round(0).cast(pl.Int64)
+    aggs = [
+        pl.len().cast(pl.Int64).alias("customers"),
+        pl.col("orders").sum().alias("orders"),
+        micros.sum().alias("_micros"),
+        pl.col("tenure_days").mean().alias("mean_tenure_days"),
+    ]
+    frame = customers.group_by(keys).agg(aggs).sort(keys) if keys else customers.select(aggs)
+    return frame.with_columns(
+        money("_micros").alias("revenue"),
+        ratio(money("_micros"), "orders").alias("aov"),
+        ratio("orders", "customers").alias("orders_per_customer"),
+        ratio(money("_micros"), "customers").alias("revenue_per_customer"),
+    ).select(*keys, *SUMMARY_COLUMNS)

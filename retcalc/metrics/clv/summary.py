@@ -1,0 +1,152 @@
+"""Per-customer frequency, recency, T and monetary value, as lifetimes defines them (SPEC §2.7).
+
+This is ``lifetimes.utils.summary_data_from_transaction_data`` in Polars, on
+retcalc's own definition of a purchase (``events.classify``):
+
+- purchases on the same day merge into one purchase (a *purchase day*);
+- ``frequency`` = purchase days − 1 (repeat purchase days);
+- ``recency`` = last purchase day − first purchase day;
+- ``T`` = observation end − first purchase day, where the observation end is
+  the last observed day: the day before ``--as-of``, else the last purchase day;
+- ``monetary_value`` = mean over the repeat purchase days of each day's net
+  revenue (0 without repeats). Returns are netted first: a return sharing its
+  ``order_id`` with a sale counts on that sale's day (``revenue_day``); any
+  other net revenue counts on the customer's latest purchase day on or before
+  it (and is dropped when it comes before their first purchase);
+- ``--time-unit week`` divides the day counts by 7 (no binning to weeks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import polars as pl
+
+from retcalc.errors import InputError
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, daily_revenue, purchase_days
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "first_purchase",
+    "last_purchase",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+)
+
+
+class TimeUnit(StrEnum):
+    """The unit of ``recency``, ``T`` and the model's time (``--time-unit``)."""
+
+    day = "day"
+    week = "week"
+
+    @property
+    def days(self) -> int:
+        """Days in one unit."""
+        return 1 if self is TimeUnit.day else 7
+
+
+@dataclass(frozen=True)
+class RfmSummary:
+    """The per-customer summary and the day it was observed up to (inclusive)."""
+
+    frame: pl.DataFrame
+    observation_end: dt.date
+    time_unit: TimeUnit
+    keys: tuple[str, ...] = ()
+
+
+def cut(orders: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
+    """The order rows before ``as_of`` (SPEC §2: ``--as-of`` ignores events on or after it)."""
+    return orders if as_of is None else orders.filter(pl.col("day") < as_of)
+
+
+def customer_attributes(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """Each customer's ``keys`` values on their first purchase day (the smallest when several)."""
+    purchases = events.filter(pl.col("is_purchase"))
+    first = purchases.group_by(CUSTOMER).agg(pl.col("day").min().alias("_first"))
+    return (
+        purchases.join(first, on=CUSTOMER)
+        .filter(pl.col("day") == pl.col("_first"))
+        .group_by(CUSTOMER)
+        .agg(pl.col(k).drop_nulls().min().alias(k) for k in keys)
+    )
+
+
+def rfm_summary(
+    orders: pl.LazyFrame,
+    *,
+    as_of: dt.date | None = None,
+    time_unit: TimeUnit = TimeUnit.day,
+    keys: Sequence[str] = (),
+) -> RfmSummary:
+    """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring)."""
+    keys = tuple(keys)
+    events = (
+        classify(cut(orders, as_of))
+        .select(CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *keys)
+        .collect()
+        .lazy()
+    )
+    days = purchase_days(events, ()).collect()
+    if days.height == 0:
+        when = f" before --as-of {as_of}" if as_of else ""
+        raise InputError(
+            f"no purchases{when}: every row is a return, a cancellation or out of range"
+        )
+    last_day: dt.date = days["day"].max()  # type: ignore[assignment]
+    observation_end = as_of - dt.timedelta(days=1) if as_of is not None else last_day
+    revenue = daily_revenue(events, ()).collect()
+    # Revenue dated on a purchase day stays there; the rest (returns without the
+    # sale's order id) moves back to the customer's latest purchase day before it.
+    on_day = revenue.join(days, on=[CUSTOMER, "day"], how="semi")
+    elsewhere = revenue.join(days, on=[CUSTOMER, "day"], how="anti")
+    if elsewhere.height:
+        moved = (
+            elsewhere.sort(CUSTOMER, "day")
+            .join_asof(
+                days.with_columns(pl.col("day").alias("purchase_day")).sort(CUSTOMER, "day"),
+                on="day",
+                by=CUSTOMER,
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("purchase_day").is_not_null())
+            .select(CUSTOMER, pl.col("purchase_day").alias("day"), "micros")
+        )
+        on_day = pl.concat([on_day, moved]).group_by(CUSTOMER, "day").agg(pl.col("micros").sum())
+    per_day = days.join(on_day, on=[CUSTOMER, "day"], how="left").with_columns(
+        pl.col("micros").fill_null(0)
+    )
+    unit = float(time_unit.days)
+    end = pl.lit(observation_end, dtype=pl.Date)
+    summary = (
+        per_day.lazy()
+        .group_by(CUSTOMER)
+        .agg(
+            pl.col("day").min().alias("first_purchase"),
+            pl.col("day").max().alias("last_purchase"),
+            (pl.len() - 1).cast(pl.Int64).alias("frequency"),
+            (pl.col("micros").sum() - pl.col("micros").sort_by("day").first()).alias(
+                "_repeat_micros"
+            ),
+        )
+        .with_columns(
+            ((pl.col("last_purchase") - pl.col("first_purchase")).dt.total_days() / unit).alias(
+                "recency"
+            ),
+            ((end - pl.col("first_purchase")).dt.total_days() / unit).alias("T"),
+            pl.when(pl.col("frequency") > 0)
+            .then(pl.col("_repeat_micros") / pl.col("frequency") / MICROS)
+            .otherwise(0.0)
+            .alias("monetary_value"),
+        )
+    )
+    if keys:
+        summary = summary.join(customer_attributes(events, keys), on=CUSTOMER, how="left")
+    frame = summary.select(*keys, CUSTOMER, *SUMMARY_COLUMNS).sort(CUSTOMER).collect()
+    return RfmSummary(frame, observation_end, time_unit, keys)
