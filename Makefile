@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean report-screenshot
 
 $(BIN)/retcalc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: install
 	$(BIN)/ruff check retcalc tests
 	$(BIN)/ruff format --check retcalc tests
 	$(BIN)/mypy
+
+report-screenshot: install  ## the sample HTML report in headless Chromium, network off -> build/report.png
+	scripts/screenshot_report.sh "" build/report.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

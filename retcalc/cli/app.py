@@ -11,6 +11,7 @@ from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
 from retcalc.cli.inspect import inspect
+from retcalc.cli.report import report
 from retcalc.cli.kpis import kpis
 from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
@@ -50,6 +51,7 @@ app.command()(returns)
 app.command()(kpis)
 app.command()(rfm)
 app.command()(clv)
+app.command()(report)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)

@@ -11,11 +11,12 @@ import typer
 from retcalc import thresholds
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
-from retcalc.cli.runner import emit, progress, run
+from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.cohorts import RATE_COLUMNS, Mode, cohort_table
 from retcalc.metrics.retention import Basis
 from retcalc.render import OutputFormat, resolve_format
+from retcalc.render.charts import print_offset_chart
 from retcalc.render.triangle import Triangle, write_triangle
 
 COHORTS = "Cohorts"
@@ -79,6 +80,14 @@ def cohorts(
             "--max-offset", min=0, help="Show offsets 0..N only.", rich_help_panel=COHORTS
         ),
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Draw retention by offset (pooled over the complete cells) under the triangle.",
+            rich_help_panel=COHORTS,
+        ),
+    ] = False,
 ) -> None:
     """Cohorts by first purchase (or signup): customers, retention and revenue per period since."""
 
@@ -92,6 +101,9 @@ def cohorts(
         # --fail-if looks at the latest complete cell of each offset (and --by group).
         keys = (*metric_params.by, "offset")
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+        to_stdout = common.output is None or str(common.output) == "-"
+        if plot and not (chosen is OutputFormat.table and to_stdout):
+            warn("--plot draws under the triangle on standard output; no chart with this output")
         if chosen is not OutputFormat.table:
             emit(
                 table,
@@ -119,6 +131,12 @@ def cohorts(
             overflow_hint="use --max-offset or a longer --period (e.g. quarter)",
         )
         write_triangle(table, spec, output=common.output, protected_paths=inputs.paths)
+        if plot and to_stdout:
+            print_offset_chart(
+                table,
+                keys=metric_params.by,
+                title=f"Retention by {common.period}s since {joined}, pooled over the cohorts shown",
+            )
         if breaches:
             for breach in breaches[1:]:
                 typer.echo(f"retcalc: {breach.message()}", err=True)

@@ -116,6 +116,68 @@ def runs(coverage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     )
 
 
+def _same_group(keys: Sequence[str]) -> pl.Expr:
+    """True where a row has the same keys and customer as the row before it (sorted input)."""
+    same = pl.lit(True)
+    for column in [*keys, CUSTOMER]:
+        same = same & (pl.col(column) == pl.col(column).shift(1)).fill_null(False)
+    return same
+
+
+def purchase_runs(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> pl.DataFrame:
+    """Runs ``[P, Q)`` of each customer from their purchase days, plus ``first_idx``.
+
+    ``purchases`` must be sorted by ``keys..., customer_id, day`` (as ``purchase_days``
+    returns them). Within a customer both ends of a purchase's coverage grow with the
+    day, so runs are found with comparisons to the previous row instead of a group-by.
+    """
+    in_grid = purchases.filter(pl.col("day") < grid.end)
+    covered = purchase_coverage(in_grid.lazy(), grid).with_columns(
+        _same_group(keys).alias("_same"),
+        grid.period_index(pl.col("day")).alias("_idx"),
+    )
+    return (
+        covered.with_columns(
+            # The first purchase of a customer starts their history: its period is first_idx.
+            pl.when(~pl.col("_same")).then(pl.col("_idx")).forward_fill().alias("first_idx"),
+            (~pl.col("_same") | (pl.col("p") > pl.col("q").shift(1))).cum_sum().alias("_run"),
+        )
+        .filter(pl.col("q") > pl.col("p"))
+        .group_by("_run", maintain_order=True)
+        .agg(
+            *(pl.col(k).first() for k in keys),
+            pl.col(CUSTOMER).first(),
+            pl.col("p").first().alias("P"),
+            pl.col("q").last().alias("Q"),
+            pl.col("first_idx").first(),
+        )
+        .drop("_run")
+        .collect()
+    )
+
+
+def returning_sorted(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> pl.LazyFrame:
+    """Per group and period: customers active at the period start who purchased inside it.
+
+    On purchases sorted by customer and day: the first purchase of a customer in
+    period k counts when the purchase before it keeps them active at ``b[k]``,
+    i.e. its coverage ``[p, q)`` reaches index k (``q > k``).
+    """
+    n = grid.n_periods
+    frame = purchase_coverage(purchases.lazy(), grid).with_columns(
+        _same_group(keys).alias("_same"), grid.period_index(pl.col("day")).alias(IDX)
+    )
+    prev_idx = pl.col(IDX).shift(1)
+    prev_q = pl.col("q").shift(1)
+    first_in_period = ~pl.col("_same") | (prev_idx != pl.col(IDX))
+    hit = pl.col("_same") & first_in_period & (prev_q > pl.col(IDX))
+    return (
+        frame.filter(hit & pl.col(IDX).is_between(0, n - 1))
+        .group_by([*keys, IDX])
+        .agg(pl.len().cast(pl.Int64).alias("returning"))
+    )
+
+
 def _counts(frame: pl.LazyFrame, index: pl.Expr, name: str, keys: Sequence[str]) -> pl.LazyFrame:
     return frame.group_by([*keys, index.alias(IDX)]).agg(pl.len().cast(pl.Int64).alias(name))
 
@@ -193,9 +255,11 @@ def boundary_table(
     )
 
     # Entering at boundary i + 1: reactivated, or a new customer still active at the end.
-    entries = active_runs.filter((pl.col("P") >= 1) & (pl.col("P") <= n)).join(
-        first_period, on=[*keys, CUSTOMER], how="left"
-    )
+    entries = active_runs.filter((pl.col("P") >= 1) & (pl.col("P") <= n))
+    if "first_idx" not in entries.collect_schema():
+        entries = entries.join(
+            first_period.select(*keys, CUSTOMER, "first_idx"), on=[*keys, CUSTOMER], how="left"
+        )
     entry_idx = pl.col("P").cast(pl.Int64) - 1
     reactivated = _counts(
         entries.filter(pl.col("first_idx") < entry_idx), entry_idx, "reactivated", keys

@@ -52,7 +52,7 @@ MONEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def revenue_movements(prep: Prepared) -> pl.LazyFrame:
+def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """Per group and period start ``ps`` (comparing with the calendar period before it):
 
     - previous_revenue = sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
@@ -69,9 +69,10 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
     period = prep.grid.period
+    if daily is None:
+        daily = daily_revenue(prep.events, keys)
     raw = (
-        daily_revenue(prep.events, keys)
-        .group_by([*group, truncate(pl.col("day"), period).alias("ps")])
+        daily.group_by([*group, truncate(pl.col("day"), period).alias("ps")])
         .agg(pl.col("micros").sum().alias("raw"))
     )
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
@@ -122,7 +123,7 @@ def revenue_movements(prep: Prepared) -> pl.LazyFrame:
     )
 
 
-def lost_revenue(prep: Prepared) -> pl.LazyFrame:
+def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """Revenue in ``[s - W, s)`` of the customers counted in ``churned`` for the period at ``s``."""
     assert prep.events is not None
     keys = list(prep.keys)
@@ -133,7 +134,8 @@ def lost_revenue(prep: Prepared) -> pl.LazyFrame:
         .select(*group, (pl.col("Q").cast(pl.Int64) - 1).alias(IDX))
         .join(periods, on=IDX, how="left")
     )
-    daily = daily_revenue(prep.events, keys)
+    if daily is None:
+        daily = daily_revenue(prep.events, keys)
     lower = pl.col("window_start").is_null() | (pl.col("day") >= pl.col("window_start"))
     return (
         exits.join(daily, on=group, how="inner")
@@ -146,12 +148,15 @@ def lost_revenue(prep: Prepared) -> pl.LazyFrame:
 def churn_table(prep: Prepared) -> pl.DataFrame:
     """Churn per group and period with the revenue retention of SPEC §2.4."""
     keys = list(prep.keys)
+    if prep.events is None:
+        raise InputError("churn needs orders with an amount column for its revenue figures")
+    daily = daily_revenue(prep.events, keys).collect().lazy()
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")
         .join(prep.grid.periods(), on=IDX, how="left")
-        .join(revenue_movements(prep), on=[*keys, "period_start"], how="left")
-        .join(lost_revenue(prep), on=[*keys, IDX], how="left")
+        .join(revenue_movements(prep, daily), on=[*keys, "period_start"], how="left")
+        .join(lost_revenue(prep, daily), on=[*keys, IDX], how="left")
         .with_columns(money(pl.col(c).fill_null(0)).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),

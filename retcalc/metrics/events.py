@@ -30,24 +30,32 @@ def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
 
 
 def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders."""
+    """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders.
+
+    Rows may come back in a different order. The two order-level steps (a line
+    without a status takes its order's; a negative line counts on its order's
+    day) join only the rows that need them, so data without such rows pays nothing.
+    """
     schema = orders.collect_schema()
     null_f = pl.lit(None, dtype=pl.Float64)
     quantity = _col_or(orders, "quantity", null_f)
     amount = _col_or(orders, "amount", null_f)
     refund = _col_or(orders, "refund_amount", null_f)
-    status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
+    has_orders = "order_id" in schema
 
-    negative = (quantity < 0).fill_null(False) | (amount < 0).fill_null(False)
+    status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
     status = status.str.strip_chars().str.to_lowercase()
-    status = pl.when(status == "").then(None).otherwise(status)
-    if "order_id" in schema and "status" in schema:
+    frame = orders.with_columns(
+        ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
+        pl.when(status == "").then(None).otherwise(status).alias("_status"),
+    )
+    if has_orders and "status" in schema:
         # Exports such as Shopify's put the order's status on its first line only:
         # a sale line without a status takes the status of its order's sale lines.
-        order_status = pl.when(~negative).then(status).drop_nulls().first().over("order_id")
-        status = pl.when(negative).then(status).otherwise(pl.coalesce(status, order_status))
-    reversed_by_status = status.is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
-    frame = orders.with_columns(
+        frame = _fill_order_status(frame)
+    reversed_by_status = pl.col("_status").is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
+    negative = pl.col("_negative")
+    frame = frame.with_columns(
         (~negative & ~reversed_by_status).alias("is_purchase"),
         pl.when(negative)
         .then(-amount.abs().fill_null(0.0))
@@ -55,27 +63,56 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.lit(0.0))
         .otherwise(amount.fill_null(0.0) - refund.fill_null(0.0))
         .alias("revenue"),
-        negative.alias("_negative"),
+        pl.col("day").alias("revenue_day"),
     )
-    if "order_id" in schema:
-        order_day = (
-            frame.filter(pl.col("is_purchase") & pl.col("order_id").is_not_null())
-            .group_by("order_id")
-            .agg(pl.col("day").min().alias("_order_day"))
+    if has_orders:
+        frame = _returns_on_order_day(frame)
+    return frame.drop("_negative", "_status")
+
+
+def _split(frame: pl.LazyFrame, needs: pl.Expr) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.Series]:
+    """Rows that need an order-level value, the others, and the order ids concerned."""
+    part = frame.filter(needs)
+    ids = part.select(pl.col("order_id").unique()).collect().to_series()
+    return part, frame.filter(~needs), ids
+
+
+def _fill_order_status(frame: pl.LazyFrame) -> pl.LazyFrame:
+    needs = ~pl.col("_negative") & pl.col("_status").is_null() & pl.col("order_id").is_not_null()
+    part, rest, ids = _split(frame, needs)
+    if ids.len() == 0:
+        return frame
+    donors = (
+        frame.filter(
+            ~pl.col("_negative") & pl.col("_status").is_not_null() & pl.col("order_id").is_in(ids.implode())
         )
-        frame = (
-            frame.join(order_day, on="order_id", how="left")
-            .with_columns(
-                pl.when(pl.col("_negative") & pl.col("_order_day").is_not_null())
-                .then(pl.col("_order_day"))
-                .otherwise(pl.col("day"))
-                .alias("revenue_day")
-            )
-            .drop("_order_day")
-        )
-    else:
-        frame = frame.with_columns(pl.col("day").alias("revenue_day"))
-    return frame.drop("_negative")
+        .group_by("order_id")
+        .agg(pl.col("_status").first().alias("_order_status"))
+    )
+    filled = (
+        part.join(donors, on="order_id", how="left")
+        .with_columns(pl.col("_order_status").alias("_status"))
+        .drop("_order_status")
+    )
+    return pl.concat([rest, filled], how="vertical")
+
+
+def _returns_on_order_day(frame: pl.LazyFrame) -> pl.LazyFrame:
+    needs = pl.col("_negative") & pl.col("order_id").is_not_null()
+    part, rest, ids = _split(frame, needs)
+    if ids.len() == 0:
+        return frame
+    order_day = (
+        frame.filter(pl.col("is_purchase") & pl.col("order_id").is_in(ids.implode()))
+        .group_by("order_id")
+        .agg(pl.col("day").min().alias("_order_day"))
+    )
+    moved = (
+        part.join(order_day, on="order_id", how="left")
+        .with_columns(pl.coalesce("_order_day", "day").alias("revenue_day"))
+        .drop("_order_day")
+    )
+    return pl.concat([rest, moved], how="vertical")
 
 
 def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:

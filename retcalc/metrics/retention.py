@@ -116,6 +116,13 @@ def _check_keys(keys: Sequence[str]) -> None:
         )
 
 
+def _same_as_previous(keys: Sequence[str]) -> pl.Expr:
+    same = pl.lit(True)
+    for column in [*keys, CUSTOMER]:
+        same = same & (pl.col(column) == pl.col(column).shift(1)).fill_null(False)
+    return same
+
+
 def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active."""
     keys = params.by
@@ -132,12 +139,13 @@ def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
             f"no purchases{cut}: every row is a return, a cancellation or out of range"
         )
     grid = Grid.build(*_grid_range(params, first, last), params.period, params.window)
-    in_grid = purchases.filter(pl.col("day") < grid.end)
-    active_runs = activity.runs(activity.purchase_coverage(in_grid, grid), keys)
+    sorted_days = purchases.collect()
+    active_runs = activity.purchase_runs(sorted_days, grid, keys).lazy()
     first_period = (
-        purchases.group_by([*keys, CUSTOMER])
-        .agg(pl.col("day").min().alias("first_day"))
+        sorted_days.filter(~_same_as_previous(keys))
+        .select(*keys, CUSTOMER, pl.col("day").alias("first_day"))
         .with_columns(grid.period_index(pl.col("first_day")).alias("first_idx"))
+        .lazy()
     )
     groups = purchases.select(keys).unique() if keys else None
     data_end = params.as_of or last + dt.timedelta(days=1)
@@ -221,7 +229,12 @@ def retention_table(prep: Prepared) -> pl.DataFrame:
     """SPEC §2.1 per group and period; see ``activity`` for how the counts are made."""
     keys = list(prep.keys)
     table = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
-    if prep.purchases is not None:
+    if prep.purchases is not None and prep.basis is Basis.activity:
+        back = activity.returning_sorted(prep.purchases.collect(), prep.grid, keys)
+        table = table.join(back, on=[*keys, IDX], how="left").with_columns(
+            pl.col("returning").fill_null(0)
+        )
+    elif prep.purchases is not None:
         back = activity.returning(prep.purchases, prep.runs, prep.grid, keys)
         table = table.join(back, on=[*keys, IDX], how="left").with_columns(
             pl.col("returning").fill_null(0)

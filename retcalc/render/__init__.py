@@ -1,4 +1,4 @@
-"""Write a result frame as a Rich table for people or as CSV/JSON/Parquet/... for machines.
+"""Write a result frame as a Rich table for people or as CSV/JSON/Parquet/XLSX/HTML/... for machines.
 
 SPEC §4 (formats, stdout vs --output) and §6 (atomic replace, never overwrite an
 input, optional spreadsheet-safe CSV). ``render`` never imports ``metrics``: it
@@ -19,8 +19,10 @@ import polars as pl
 from retcalc.errors import RetcalcError, UsageError
 from retcalc.render.atomic import atomic_write, check_output_path
 from retcalc.render.binary import write_parquet
+from retcalc.render.html import write_html
 from retcalc.render.table import print_table
 from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
+from retcalc.render.xlsx import write_xlsx
 
 __all__ = ["EXTENSIONS", "OutputFormat", "resolve_format", "write_output"]
 
@@ -35,7 +37,12 @@ class OutputFormat(StrEnum):
     tsv = "tsv"
     markdown = "markdown"
     parquet = "parquet"
+    xlsx = "xlsx"
+    html = "html"
 
+
+BINARY_FORMATS = frozenset({OutputFormat.parquet, OutputFormat.xlsx})
+"""Formats refused on a terminal (they would print bytes)."""
 
 EXTENSIONS: dict[str, OutputFormat] = {
     ".csv": OutputFormat.csv,
@@ -48,6 +55,9 @@ EXTENSIONS: dict[str, OutputFormat] = {
     ".markdown": OutputFormat.markdown,
     ".parquet": OutputFormat.parquet,
     ".pq": OutputFormat.parquet,
+    ".xlsx": OutputFormat.xlsx,
+    ".html": OutputFormat.html,
+    ".htm": OutputFormat.html,
     ".txt": OutputFormat.table,
 }
 """``--output`` extension (lower case) -> format, when ``--format`` is not given."""
@@ -119,7 +129,12 @@ def write_output(
                     wrapper.detach()
             else:
                 _write_binary(
-                    df, fmt=fmt, sink=sink, percent_columns=percent_columns, excel_safe=excel_safe
+                    df,
+                    fmt=fmt,
+                    sink=sink,
+                    percent_columns=percent_columns,
+                    excel_safe=excel_safe,
+                    title=title,
                 )
     except OSError as exc:
         raise RetcalcError(f"cannot write {output}: {exc.strerror or exc}") from exc
@@ -132,10 +147,15 @@ def _write_binary(
     sink: IO[bytes],
     percent_columns: Collection[str],
     excel_safe: bool,
+    title: str | None = None,
 ) -> None:
     """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
     if fmt is OutputFormat.parquet:
         write_parquet(df, sink)
+    elif fmt is OutputFormat.xlsx:
+        write_xlsx(df, sink, percent_columns=percent_columns, title=title)
+    elif fmt is OutputFormat.html:
+        write_html(df, sink, percent_columns=percent_columns, title=title)
     elif fmt is OutputFormat.csv:
         write_csv(df, sink, separator=",", excel_safe=excel_safe)
     elif fmt is OutputFormat.tsv:
@@ -164,23 +184,35 @@ def _write_stream(
         print_table(df, file=stream, percent_columns=percent_columns, title=title)
         return
     buffer: IO[bytes] | None = getattr(stream, "buffer", None)
-    if fmt is OutputFormat.parquet:
+    if fmt in BINARY_FORMATS:
         if stream.isatty():
             raise UsageError(
-                "refusing to write binary parquet to a terminal; "
-                "use --output FILE.parquet or redirect stdout"
+                f"refusing to write binary {fmt} to a terminal; "
+                f"use --output FILE.{fmt} or redirect stdout"
             )
         if buffer is None:
-            raise UsageError("parquet needs a binary output; use --output FILE.parquet")
+            raise UsageError(f"{fmt} needs a binary output; use --output FILE.{fmt}")
     if buffer is None:
         # A text-only stream (io.StringIO in tests, some embedding hosts).
         data = io.BytesIO()
         _write_binary(
-            df, fmt=fmt, sink=data, percent_columns=percent_columns, excel_safe=excel_safe
+            df,
+            fmt=fmt,
+            sink=data,
+            percent_columns=percent_columns,
+            excel_safe=excel_safe,
+            title=title,
         )
         stream.write(data.getvalue().decode("utf-8"))
         stream.flush()
         return
     stream.flush()  # keep anything already written in text mode in order
-    _write_binary(df, fmt=fmt, sink=buffer, percent_columns=percent_columns, excel_safe=excel_safe)
+    _write_binary(
+        df,
+        fmt=fmt,
+        sink=buffer,
+        percent_columns=percent_columns,
+        excel_safe=excel_safe,
+        title=title,
+    )
     buffer.flush()

@@ -1,0 +1,296 @@
+"""``retcalc report``: KPIs, retention, revenue, cohorts, CLV and returns in one file.
+
+The kind of file follows ``--output``'s extension (.html, .md, .xlsx, .json) or
+``--format``. ``--spec FILE`` reads everything from a YAML report spec (for
+cron); options given on the command line override the spec's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from retcalc import __version__
+from retcalc.cli import common as c
+from retcalc.cli.options import OUTPUT, Common, data_command
+from retcalc.cli.runner import progress, run, warn
+from retcalc.errors import RetcalcError, ThresholdCrossed, UsageError
+from retcalc.io.frames import Loaded, load_customers, load_orders
+from retcalc.io.returns_file import LoadedReturns, load_returns
+from retcalc.periods import parse_date_option
+from retcalc.report.alerts import Alert, check, parse_alert
+from retcalc.report.build import SECTIONS, Sources, build_report
+from retcalc.report.output import ReportFormat, report_format, write_report
+from retcalc.report.spec import ReportSpec, load_spec, resolve_as_of
+
+REPORT = "Report"
+ORDERS_HELP = (
+    "Orders: a CSV or Parquet file, a directory or glob of Parquet files, or - for stdin "
+    "(optional with --spec)."
+)
+
+
+def _orders_optional(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Make the shared ORDERS argument optional: a --spec can name the orders instead."""
+    signature = inspect.signature(command)
+    annotation = Annotated[str | None, typer.Argument(help=ORDERS_HELP, show_default=False)]
+    params = [
+        p.replace(default=None, annotation=annotation) if p.name == "orders" else p
+        for p in signature.parameters.values()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        return command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    """The command line and the spec merged: what to read, compute and write."""
+
+    common: Common
+    returns: str | None
+    sections: tuple[str, ...]
+    alerts: tuple[Alert, ...]
+    title: str | None
+    columns: dict[str, dict[str, str]]
+    output: Path | None  # from --output
+    fmt: ReportFormat
+
+
+def _settings(
+    common: Common,
+    ctx: typer.Context,
+    spec: ReportSpec | None,
+    *,
+    returns_file: str | None,
+    sections: list[str] | None,
+    title: str | None,
+    today: dt.date,
+) -> _Settings:
+    orders = common.orders or (spec.orders if spec else None)
+    if not orders:
+        raise UsageError("report needs the orders: give ORDERS or a --spec with inputs.orders")
+    if common.by:
+        raise UsageError(
+            "a report is not split by --by; run retention, churn, cohorts... with --by for that"
+        )
+    period = common.period
+    window = common.active_window
+    if spec is not None:
+        if spec.period is not None and not _given(ctx, "period"):
+            period = spec.period
+        if spec.active_window is not None and not _given(ctx, "active_window"):
+            window = spec.active_window
+    as_of_text = common.as_of or (spec.as_of if spec else None)
+    as_of = resolve_as_of(as_of_text, today).isoformat() if as_of_text else None
+    chosen = dataclasses.replace(
+        common,
+        orders=orders,
+        customers=common.customers or (spec.customers if spec else None),
+        period=period,
+        active_window=window,
+        as_of=as_of,
+    )
+    picked = tuple(dict.fromkeys(sections)) if sections else None
+    for name in picked or ():
+        if name not in SECTIONS:
+            raise UsageError(f"--section {name!r}: sections are {', '.join(SECTIONS)}")
+    if common.fail_if:
+        alerts = tuple(parse_alert(text) for text in common.fail_if)
+    else:
+        alerts = spec.fail_if if spec else ()
+    if common.output is None and (spec is None or spec.output is None):
+        raise UsageError(
+            "report needs --output FILE (.html, .md, .xlsx or .json), or a --spec with output"
+        )
+    kind_of = common.output or Path(spec.output if spec and spec.output else "")
+    if str(kind_of) == "-":
+        raise UsageError("a report is written to a file: give --output FILE, not -")
+    return _Settings(
+        common=chosen,
+        returns=returns_file or (spec.returns if spec else None),
+        sections=picked or (spec.sections if spec and spec.sections else SECTIONS),
+        alerts=alerts,
+        title=title or (spec.title if spec else None),
+        columns=spec.columns if spec else {},
+        output=common.output,
+        fmt=report_format(str(common.fmt) if common.fmt else None, kind_of),
+    )
+
+
+@dataclasses.dataclass
+class _Loaded:
+    orders: Loaded
+    customers: Loaded | None
+    returns: LoadedReturns | None
+
+    @property
+    def paths(self) -> list[Path]:
+        paths = c.Inputs(self.orders, self.customers).paths
+        if self.returns is not None:
+            paths += [f.resolve() for f in self.returns.table.files]
+        return paths
+
+
+def _load(settings: _Settings) -> _Loaded:
+    common = settings.common
+    assert common.orders is not None
+    stdin = [s for s in (common.orders, common.customers, settings.returns) if s == "-"]
+    if len(stdin) > 1:
+        raise UsageError("only one input can be read from stdin ('-')")
+    options = c.load_options(common)
+    if settings.columns:
+        options = dataclasses.replace(options, config={**options.config, **settings.columns})
+    with progress(f"Reading {common.orders}"):
+        orders = load_orders(common.orders, options, dimensions=("product_id", "segment"))
+    for message in orders.warnings:
+        warn(message)
+    customers = None
+    if common.customers:
+        with progress(f"Reading {common.customers}"):
+            customers = load_customers(common.customers, options)
+        for message in customers.warnings:
+            warn(message)
+    returns = None
+    if settings.returns:
+        with progress(f"Reading {settings.returns}"):
+            returns = load_returns(
+                settings.returns,
+                config=options.config,
+                date_style=options.date_style,
+                encoding=options.encoding,
+                dimensions=("product_id",),
+            )
+        for message in returns.warnings:
+            warn(message)
+    return _Loaded(orders, customers, returns)
+
+
+@_orders_optional
+@data_command
+def report(
+    common: Common,
+    ctx: typer.Context,
+    returns_file: Annotated[
+        str | None,
+        typer.Option(
+            "--returns",
+            help="Separate returns file (order_id or customer_id, return_date, quantity, amount).",
+            show_default=False,
+        ),
+    ] = None,
+    spec_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="YAML report spec (inputs, columns, period, active_window, as_of, sections, fail_if, output); command-line options override it.",
+            show_default=False,
+            rich_help_panel=REPORT,
+        ),
+    ] = None,
+    sections: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            help=f"Only these sections, in this order (repeatable): {', '.join(SECTIONS)}.",
+            show_default=False,
+            rich_help_panel=REPORT,
+        ),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="Title of the report.", rich_help_panel=OUTPUT),
+    ] = None,
+    today: Annotated[
+        str | None,
+        typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).", hidden=True),
+    ] = None,
+) -> None:
+    """One report file: KPIs, retention and churn, revenue bridge, cohorts, CLV and returns, with charts.
+
+    The kind follows --output's extension: .html (one self-contained page),
+    .md (charts as SVG files beside it), .xlsx (a sheet per table) or .json.
+    Sections whose inputs are missing are left out with a note. --as-of also
+    takes today, last_complete_week, last_complete_month, last_complete_quarter
+    or last_complete_year. --fail-if takes [TABLE.]COLUMN OP NUMBER and exits 1
+    after the report is written.
+    """
+
+    def body() -> None:
+        today_date = parse_date_option(today, "--today") or dt.date.today()
+        spec = load_spec(spec_file) if spec_file is not None else None
+        settings = _settings(
+            common,
+            ctx,
+            spec,
+            returns_file=returns_file,
+            sections=sections,
+            title=title,
+            today=today_date,
+        )
+        metric_params = c.params(settings.common)
+        loaded = _load(settings)
+        sources = Sources(
+            orders=loaded.orders.frame.lazy(),
+            customers=loaded.customers.frame.lazy() if loaded.customers else None,
+            returns=loaded.returns.frame.lazy() if loaded.returns else None,
+            orders_name=loaded.orders.name,
+            customers_name=loaded.customers.name if loaded.customers else None,
+            returns_name=loaded.returns.name if loaded.returns else None,
+        )
+        with progress("Computing the report"):
+            prep = c.prepare(
+                settings.common, c.Inputs(loaded.orders, loaded.customers), metric_params
+            )
+            document = build_report(
+                sources,
+                prep=prep,
+                params=metric_params,
+                sections=settings.sections,
+                charts=settings.fmt in (ReportFormat.html, ReportFormat.markdown),
+                title=settings.title,
+                today=today_date,
+                version=__version__,
+            )
+        output = settings.output
+        if output is None:
+            assert spec is not None
+            output = spec.output_path(
+                as_of=metric_params.as_of or prep.data_end,
+                period=metric_params.period,
+                today=today_date,
+            )
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RetcalcError(
+                    f"cannot create {output.parent} for the report: {exc.strerror or exc}"
+                ) from None
+        for left_out in document.omitted:
+            warn(f"{left_out.title} left out: {left_out.reason}")
+        with progress(f"Writing {output}"):
+            written = write_report(document, output, settings.fmt, protected_paths=loaded.paths)
+        for path in written:
+            typer.echo(f"wrote {path}", err=True)
+        crossed = check(document, settings.alerts)
+        if crossed:
+            raise ThresholdCrossed("\nretcalc: ".join(crossed))
+
+    run(body, debug=common.debug)

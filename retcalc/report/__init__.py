@@ -1,0 +1,8 @@
+"""Reports: several metric tables, their definitions and charts in one file.
+
+- ``build``: run the metrics each section needs (``build_report``)
+- ``model``: what a report holds (sections, tables, charts, left-out sections)
+- ``output``: write it as HTML, Markdown (charts beside it), XLSX or JSON, atomically
+- ``spec``: YAML report specs for cron (``retcalc report --spec``)
+- ``alerts``: ``fail_if`` conditions checked after the report is written
+"""
