@@ -90,7 +90,11 @@ METRICS: dict[str, Metric] = {
             "false when s - W is before the first purchase in the data (the customer base at s "
             "is not fully observed) or when e is after the data end",
         ),
-        _m("revenue", "churn", "net revenue in the period (returns netted into their order's period)"),
+        _m(
+            "revenue",
+            "churn",
+            "net revenue in the period (returns netted into their order's period)",
+        ),
         _m(
             "previous_revenue",
             "churn",

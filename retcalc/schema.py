@@ -82,7 +82,7 @@ ORDER_COLUMNS: tuple[Column, ...] = (
             "date",
             "datetime",
             "timestamp",
-            ),
+        ),
         "when the order was placed",
     ),
     Column(

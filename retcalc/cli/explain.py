@@ -35,9 +35,7 @@ def _row(metric: defs.Metric, common: Common, period_start: str | None) -> tuple
         inputs = c.load(common, need_amount=metric.command == "churn")
         prep = c.prepare(common, inputs, params)
         table = retention_table(prep) if metric.command == "retention" else churn_table(prep)
-        where = (
-            f"{common.orders} ({common.period}, window {params.window}, {prep.basis} basis)"
-        )
+        where = f"{common.orders} ({common.period}, window {params.window}, {prep.basis} basis)"
     if table.height == 0:
         raise InputError(f"{common.orders}: no periods to explain")
     if period_start is None:
@@ -62,7 +60,9 @@ def explain(
     ] = None,
     orders: Annotated[
         str | None,
-        typer.Argument(help="Orders file: fill the formula in with its numbers.", show_default=False),
+        typer.Argument(
+            help="Orders file: fill the formula in with its numbers.", show_default=False
+        ),
     ] = None,
     period_start: Annotated[
         str | None,
@@ -76,8 +76,12 @@ def explain(
     active_window: Annotated[
         str, typer.Option("--active-window", "-w", help="Activity window.")
     ] = "12mo",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Ignore events from this date.")] = None,
-    basis: Annotated[Basis | None, typer.Option("--basis", help="activity or subscription.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Ignore events from this date.")
+    ] = None,
+    basis: Annotated[
+        Basis | None, typer.Option("--basis", help="activity or subscription.")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML column mapping.")] = None,
 ) -> None:
     """Print what a metric means; with an orders file, its formula with your numbers."""
@@ -93,13 +97,13 @@ def explain(
         if found is None:
             close = difflib.get_close_matches(metric, list(defs.METRICS), n=3)
             hint = f" (closest: {', '.join(close)})" if close else ""
-            raise UsageError(
-                f"no metric {metric!r}{hint}; `retcalc explain` lists every metric"
-            )
+            raise UsageError(f"no metric {metric!r}{hint}; `retcalc explain` lists every metric")
         out.write(f"{found.name} (printed by `retcalc {found.command}`)\n")
         out.write(f"  {found.definition}\n")
         if found.formula:
-            out.write(f"  formula: {found.name} = {found.formula.replace('{', '').replace('}', '')}\n")
+            out.write(
+                f"  formula: {found.name} = {found.formula.replace('{', '').replace('}', '')}\n"
+            )
         if orders is None:
             return
         if found.command not in FILLED:
@@ -122,7 +126,11 @@ def explain(
         out.write(f"  {defs.filled(found, row)}\n")
         used = defs.fields(found)
         if used:
-            out.write("  where " + ", ".join(f"{name} = {defs.number(row.get(name))}" for name in used) + "\n")
+            out.write(
+                "  where "
+                + ", ".join(f"{name} = {defs.number(row.get(name))}" for name in used)
+                + "\n"
+            )
         for name in used:
             if name in defs.METRICS and name != found.name:
                 out.write(f"    {name}: {defs.METRICS[name].definition}\n")

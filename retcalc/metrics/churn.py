@@ -71,9 +71,8 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     period = prep.grid.period
     if daily is None:
         daily = daily_revenue(prep.events, keys)
-    raw = (
-        daily.group_by([*group, truncate(pl.col("day"), period).alias("ps")])
-        .agg(pl.col("micros").sum().alias("raw"))
+    raw = daily.group_by([*group, truncate(pl.col("day"), period).alias("ps")]).agg(
+        pl.col("micros").sum().alias("raw")
     )
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
     previous = floored.select(

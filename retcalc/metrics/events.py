@@ -53,7 +53,9 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
         # Exports such as Shopify's put the order's status on its first line only:
         # a sale line without a status takes the status of its order's sale lines.
         frame = _fill_order_status(frame)
-    reversed_by_status = pl.col("_status").is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
+    reversed_by_status = (
+        pl.col("_status").is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
+    )
     negative = pl.col("_negative")
     frame = frame.with_columns(
         (~negative & ~reversed_by_status).alias("is_purchase"),
@@ -84,7 +86,9 @@ def _fill_order_status(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame
     donors = (
         frame.filter(
-            ~pl.col("_negative") & pl.col("_status").is_not_null() & pl.col("order_id").is_in(ids.implode())
+            ~pl.col("_negative")
+            & pl.col("_status").is_not_null()
+            & pl.col("order_id").is_in(ids.implode())
         )
         .group_by("order_id")
         .agg(pl.col("_status").first().alias("_order_status"))

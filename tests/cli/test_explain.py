@@ -23,7 +23,9 @@ SKIP |= {"units_returned", "gross_sales", "refunded"}
 
 
 @pytest.mark.parametrize(
-    "columns", [RETENTION_COLUMNS, CHURN_COLUMNS, RETURNS_COLUMNS], ids=["retention", "churn", "returns"]
+    "columns",
+    [RETENTION_COLUMNS, CHURN_COLUMNS, RETURNS_COLUMNS],
+    ids=["retention", "churn", "returns"],
 )
 def test_every_metric_column_has_a_definition(columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in SKIP and c not in defs.METRICS]
@@ -65,7 +67,17 @@ def test_filled_with_the_users_numbers() -> None:
     )
     assert result.exit_code == 0, result.output
     table = CliRunner().invoke(
-        app, ["retention", str(SAMPLE), "--start", "2025-02-01", "--end", "2025-02-28", "--format", "csv"]
+        app,
+        [
+            "retention",
+            str(SAMPLE),
+            "--start",
+            "2025-02-01",
+            "--end",
+            "2025-02-28",
+            "--format",
+            "csv",
+        ],
     )
     row = table.stdout.splitlines()[1].split(",")
     header = table.stdout.splitlines()[0].split(",")
@@ -82,7 +94,9 @@ def test_unknown_metric_suggests_close_names() -> None:
 
 
 def test_period_start_outside_the_data() -> None:
-    result = CliRunner().invoke(app, ["explain", "crr", str(SAMPLE), "--period-start", "1999-01-01"])
+    result = CliRunner().invoke(
+        app, ["explain", "crr", str(SAMPLE), "--period-start", "1999-01-01"]
+    )
     assert result.exit_code == 2
     assert "outside" in result.stderr
 

@@ -86,7 +86,10 @@ def test_table_is_not_truncated_in_a_pipe() -> None:
 
 def test_wide_table_on_a_terminal_is_split_and_repeats_the_period() -> None:
     wide = pl.DataFrame(
-        {"period_start": [dt.date(2024, 1, 1)], **{f"figure_{i}": [123456.0 + i] for i in range(12)}}
+        {
+            "period_start": [dt.date(2024, 1, 1)],
+            **{f"figure_{i}": [123456.0 + i] for i in range(12)},
+        }
     )
     out = io.StringIO()
     print_table(wide, console=Console(file=out, force_terminal=True, width=60, color_system=None))
