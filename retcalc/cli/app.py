@@ -11,8 +11,8 @@ from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
 from retcalc.cli.inspect import inspect
-from retcalc.cli.report import report
 from retcalc.cli.kpis import kpis
+from retcalc.cli.report import report
 from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
 from retcalc.cli.rfm import rfm
@@ -52,10 +52,10 @@ app.command()(kpis)
 app.command()(rfm)
 app.command()(clv)
 app.command()(report)
+app.command()(explain)
 app.command()(crr)
 app.command()(inspect)
 app.command()(sample)
-app.command()(explain)
 # (new commands: add the import above and one line here)
 
 

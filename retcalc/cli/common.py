@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.mapping import load_config
+from retcalc.io.numbers import mark_from_flag
 from retcalc.metrics.retention import (
     Basis,
     Params,
@@ -21,6 +23,8 @@ from retcalc.metrics.retention import (
     prepare_subscription,
 )
 from retcalc.periods import parse_date_option, parse_window
+from retcalc.render import OutputFormat, resolve_format
+from retcalc.render.atomic import check_output_path
 
 
 @dataclass
@@ -29,13 +33,17 @@ class Inputs:
 
     orders: Loaded | None
     customers: Loaded | None
+    others: tuple[Path, ...] = ()  # the config file: never overwritten by --output either
 
     @property
     def paths(self) -> list[Path]:
-        return input_paths(
-            self.orders.table if self.orders else None,
-            self.customers.table if self.customers else None,
-        )
+        return [
+            *input_paths(
+                self.orders.table if self.orders else None,
+                self.customers.table if self.customers else None,
+            ),
+            *(p.resolve() for p in self.others),
+        ]
 
     def orders_frame(self) -> pl.LazyFrame | None:
         return self.orders.frame.lazy() if self.orders else None
@@ -53,7 +61,19 @@ def load_options(common: Common) -> LoadOptions:
         date_style=dates.style_from_flag(common.date_format) if common.date_format else None,
         encoding=common.encoding,
         source=common.source,
+        tz=dates.check_zone(common.tz) if common.tz else None,
+        decimal=mark_from_flag(common.decimal) if common.decimal else None,
+        dedupe=common.dedupe,
+        as_of=parse_date_option(common.as_of, "--as-of"),
     )
+
+
+def config_path(common: Common) -> Path | None:
+    """The config file read for this run, if any."""
+    if common.config is not None:
+        return common.config
+    default = Path("retcalc.yaml")
+    return default if default.is_file() else None
 
 
 def params(common: Common) -> Params:
@@ -75,8 +95,26 @@ def params(common: Common) -> Params:
     )
 
 
+def check_output_early(common: Common) -> None:
+    """Refuse an output that cannot be written before any work: an unknown extension, or
+    Parquet bytes to a terminal."""
+    if common.output is not None and str(common.output) != "-":
+        resolve_format(common.fmt, common.output, stdout_is_tty=False)
+        return
+    if common.fmt is OutputFormat.parquet and sys.stdout.isatty():
+        raise UsageError(
+            "refusing to write binary parquet to a terminal; "
+            "use --output FILE.parquet or redirect stdout"
+        )
+
+
 def load(common: Common, *, need_amount: bool = False) -> Inputs:
-    """Read the orders (and customers) named on the command line."""
+    """Read the orders (and customers) named on the command line.
+
+    The output is checked first (its format), and again once the inputs are
+    known (it must not be one of them), so that a refusal comes before the work.
+    """
+    check_output_early(common)
     options = load_options(common)
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
@@ -91,7 +129,10 @@ def load(common: Common, *, need_amount: bool = False) -> Inputs:
             customers = load_customers(common.customers, options)
         for message in customers.warnings:
             warn(message)
-    inputs = Inputs(orders, customers)
+    config = config_path(common)
+    inputs = Inputs(orders, customers, (config,) if config is not None else ())
+    if common.output is not None and str(common.output) != "-":
+        check_output_path(common.output, inputs.paths)
     _attach_dimensions(inputs, by)
     return inputs
 

@@ -212,9 +212,35 @@ class Common:
     encoding: Annotated[
         str,
         typer.Option(
-            "--encoding", help="Text encoding of CSV input (e.g. latin-1).", rich_help_panel=MAPPING
+            "--encoding",
+            help="Text encoding of CSV input (e.g. latin-1). Default: UTF-8, else Windows-1252 with a warning.",
+            rich_help_panel=MAPPING,
         ),
     ] = "utf8"
+    decimal: Annotated[
+        str | None,
+        typer.Option(
+            "--decimal",
+            help="Decimal mark of numbers written as text: . (1,234.56) or , (1.234,56). Default: detected per column.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = None
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone for the calendar (e.g. Europe/Paris): timestamps with an offset, or in a UTC column, are converted to it before taking the date. Default: the date as written.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = None
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe",
+            help="Drop rows that repeat an earlier row exactly (e.g. overlapping exports).",
+            rich_help_panel=MAPPING,
+        ),
+    ] = False
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)] = False
 
     @property

@@ -1,7 +1,16 @@
 """The one place where errors become messages and exit codes (SPEC §5).
 
-Also: warnings and progress on stderr, a quiet end on a closed pipe, and
+Also: warnings and progress on stderr, a quiet end on a closed pipe, an end
+on Ctrl-C or SIGTERM that leaves no partial output (exit 130 or 143), and
 writing a result through the render layer.
+
+Signals: Python runs a signal handler only between bytecodes, and polars
+computes in Rust for seconds at a time, so a handler alone would make
+Ctrl-C wait for the computation. A watcher thread, woken through
+``signal.set_wakeup_fd``, gives the main thread a moment to stop itself and
+then ends the process at once with 128 + the signal number, unless an output
+file is being written (:func:`writing`): then the handler's exception unwinds
+through the atomic writer, which deletes its temporary file.
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ import errno
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,15 +70,112 @@ def _is_broken_pipe(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) == errno.EPIPE or "Broken pipe" in str(exc)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised in the main thread; the process exits 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+#: Signals that stop a run, and how long the main thread gets to stop by itself.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GRACE_SECONDS = 0.5
+_writing = threading.Event()
+_finished = threading.Event()
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Mark the writing of an output file: a signal then waits for the writer to clean up."""
+    _writing.set()
+    try:
+        yield
+    finally:
+        _writing.clear()
+
+
+def _watch(fd: int) -> None:
+    """End the process on a stop signal when the main thread cannot (it is inside Rust)."""
+    while True:
+        try:
+            data = os.read(fd, 1)
+        except OSError:
+            return
+        if not data:
+            return
+        signum = data[0]
+        if signum not in STOP_SIGNALS:
+            continue
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline or _writing.is_set():
+            if _finished.is_set():
+                return
+            time.sleep(0.02)
+        if not _finished.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                if sys.stderr.isatty():  # the spinner hid the cursor: clear its line, show it
+                    os.write(sys.stderr.fileno(), b"\r\x1b[2K\x1b[?25h")
+            os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted`; a watcher makes them prompt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, on_signal)
+    _finished.clear()
+    read_fd = write_fd = old_wakeup = -1
+    try:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        old_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (AttributeError, OSError, ValueError):  # no wakeup pipe here: the handler alone
+        for fd in (read_fd, write_fd):
+            if fd >= 0:
+                os.close(fd)
+        read_fd = write_fd = -1
+    watcher = None
+    if write_fd >= 0:
+        watcher = threading.Thread(
+            target=_watch, args=(read_fd,), name="retcalc-signals", daemon=True
+        )
+        watcher.start()
+    try:
+        yield
+    finally:
+        _finished.set()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if watcher is not None:
+            signal.set_wakeup_fd(old_wakeup)
+            os.close(write_fd)
+            watcher.join(timeout=2)
+            os.close(read_fd)
+
+
 def run(body: Callable[[], Any], *, debug: bool = False) -> None:
     """Run a command body, mapping every failure to a message and an exit code."""
-    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with _stop_signals():
+            _run(body, debug=debug)
+    except Interrupted as exc:  # a signal while an error was being reported
+        raise typer.Exit(exc.exit_status) from None
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
 
-    with contextlib.suppress(ValueError):  # not in the main thread (e.g. some test runners)
-        signal.signal(signal.SIGTERM, on_term)
+def _run(body: Callable[[], Any], *, debug: bool) -> None:
     try:
         body()
     except ThresholdCrossed as exc:
@@ -80,6 +188,8 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
         raise typer.Exit(exc.exit_status) from None
     except BrokenPipeError:
         _quiet_broken_pipe()
+    except Interrupted as exc:
+        raise typer.Exit(exc.exit_status) from None
     except KeyboardInterrupt:
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -90,9 +200,6 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         error(f"could not process the input: {first}")
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
-    finally:
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGTERM, previous)
 
 
 def emit(
@@ -111,15 +218,17 @@ def emit(
     conditions = [thresholds.parse(text) for text in fail_if]
     breaches = thresholds.check(table, conditions, keys=keys) if conditions else []
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
-    write_output(
-        table,
-        fmt=chosen,
-        output=output,
-        percent_columns=percent_columns,
-        title=title,
-        protected_paths=[p.resolve() for p in inputs],
-        excel_safe=excel_safe,
-    )
+    to_file = output is not None and str(output) != "-"
+    with writing() if to_file else contextlib.nullcontext():
+        write_output(
+            table,
+            fmt=chosen,
+            output=output,
+            percent_columns=percent_columns,
+            title=title,
+            protected_paths=[p.resolve() for p in inputs],
+            excel_safe=excel_safe,
+        )
     if output is None:
         sys.stdout.flush()
     if breaches:

@@ -1,11 +1,15 @@
 """Turning an opened table into retcalc's canonical orders and customers frames.
 
 Every value is parsed here, once; an unreadable value stops the run with a
-message naming the file, the column, the line and the value (SPEC §5).
+message naming the file, the column, the line and the value (SPEC §5). Reading
+also refuses lines with more fields than the header, dates far in the future
+(or before 1900: typos that would stretch the period grid over centuries),
+and reports rows that repeat an earlier row exactly (``--dedupe`` drops them).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +18,41 @@ from typing import Any
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.io import dates
-from retcalc.io.load import ROW, Table, open_table
+from retcalc.io import dates, numbers
+from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
+from retcalc.io.numbers import DecimalMark, clean_number
 from retcalc.schema import Kind
+
+__all__ = [
+    "LoadOptions",
+    "Loaded",
+    "clean_id",
+    "clean_number",
+    "input_paths",
+    "load_customers",
+    "load_orders",
+]
+
+#: Dates before this are typos (``0024-01-05``) or spreadsheet zero dates (``1899-12-30``).
+EARLIEST = dt.date(1900, 1, 1)
+#: How far after today (or ``--as-of``) a date may lie: a scheduled cancellation, not a typo.
+AHEAD = dt.timedelta(days=366)
+#: Float identifiers from this on cannot hold every digit (2**53).
+EXACT_FLOAT = 2**53
+
+
+def _more(count: int, what: str = "rows") -> str:
+    """`` (3 more such rows)`` after the first of ``count`` bad rows."""
+    if count <= 1:
+        return ""
+    return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to read inputs: column flags per kind, config, date format, encoding, export."""
+    """How to read inputs: column flags per kind, config, date format, encoding, export,
+    time zone, decimal mark, duplicate handling and the day the run is about."""
 
     order_flags: Mapping[str, str | None] = field(default_factory=dict)
     customer_flags: Mapping[str, str | None] = field(default_factory=dict)
@@ -30,6 +60,19 @@ class LoadOptions:
     date_style: dates.DateStyle | None = None
     encoding: str = "utf8"
     source: str | None = None
+    tz: str | None = None
+    decimal: DecimalMark | None = None
+    dedupe: bool = False
+    as_of: dt.date | None = None
+    today: dt.date | None = None  # for tests; default: the system date
+
+    @property
+    def latest_date(self) -> dt.date:
+        """The last date a value may have: a year after today (or after --as-of)."""
+        base = self.today or dt.date.today()
+        if self.as_of is not None and self.as_of > base:
+            base = self.as_of
+        return base + AHEAD
 
 
 @dataclass
@@ -41,29 +84,30 @@ class Loaded:
     frame: pl.DataFrame
     date_formats: dict[str, dates.DateFormat]
     warnings: list[str]
+    decimal_marks: dict[str, str] = field(default_factory=dict)
+    duplicates: int = 0
 
     @property
     def name(self) -> str:
         return self.table.name
 
 
-def clean_number(raw: pl.Expr) -> pl.Expr:
-    """Text such as ``$1,234.50``, `` -9 `` or ``-$0.95`` as a float; null where unreadable."""
-    text = raw.cast(pl.String).str.replace_all(r"[\s$€£¥]", "")
-    grouped = text.str.contains(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
-    text = pl.when(grouped).then(text.str.replace_all(",", "")).otherwise(text)
-    return text.cast(pl.Float64, strict=False)
-
-
 def clean_id(raw: pl.Expr) -> pl.Expr:
-    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's ``.0``."""
+    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's ``.0``.
+
+    Missing markers (``NULL``, ``N/A``, ``nan``...) are no id at all.
+    """
     text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'")
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
-    return pl.when(text == "").then(None).otherwise(text)
+    return pl.when(numbers.is_missing(text)).then(None).otherwise(text)
 
 
 def _present(raw: pl.Expr) -> pl.Expr:
-    return raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+    return ~numbers.is_missing(raw)
+
+
+def _value(table: Table, row: int, source: str) -> Any:
+    return table.frame.filter(pl.col(ROW) == row).select(source).collect().item()
 
 
 def _first_bad(
@@ -74,12 +118,144 @@ def _first_bad(
         return
     row = int(bad.item())
     count = int(frame[flag].sum())
-    value = table.frame.filter(pl.col(ROW) == row).select(source).collect().item()
-    more = f" ({count - 1} more such rows)" if count > 1 else ""
+    value = _value(table, row, source)
+    more = _more(count)
     raise InputError(
         f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
         f"cannot read {value!r}; expected {expected}{more}"
     )
+
+
+# Numbers.
+
+
+@dataclass(frozen=True)
+class _Number:
+    canonical: str
+    source: str
+    native: bool  # a numeric (Parquet) column
+
+
+class _Numbers:
+    """The number columns of one input: read both ways, then one mark chosen per column."""
+
+    def __init__(self, table: Table, sources: Mapping[str, str], forced: DecimalMark | None):
+        schema = table.frame.collect_schema()
+        self.table = table
+        self.forced = forced
+        self.items = [
+            _Number(canonical, source, schema[source].is_numeric())
+            for canonical, source in sources.items()
+        ]
+        self.marks: dict[str, str] = {}
+
+    def exprs(self) -> list[pl.Expr]:
+        """What to read: the float of a numeric column, else the text (parsed in finish)."""
+        out: list[pl.Expr] = []
+        for item in self.items:
+            raw = pl.col(item.source)
+            if item.native:
+                value = numbers.native(raw)
+                out.append(value.alias(item.canonical))
+                out.append(value.is_infinite().fill_null(False).alias(f"_bad_{item.canonical}"))
+            else:
+                out.append(raw.cast(pl.String).alias(f"_text_{item.canonical}"))
+        return out
+
+    def finish(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Choose each column's mark, stop at the first unreadable value, keep one float column."""
+        text = [i for i in self.items if not i.native]
+        for item in text:
+            raw = frame[f"_text_{item.canonical}"]
+            both = numbers.readings(raw)
+            frame = frame.with_columns(
+                raw.to_frame("t")
+                .select(numbers.is_missing(pl.col("t")))["t"]
+                .alias(f"_missing_{item.canonical}"),
+                both["point"].alias(f"_point_{item.canonical}"),
+                both["comma"].alias(f"_comma_{item.canonical}"),
+            ).drop(f"_text_{item.canonical}")
+        evidence = {i.canonical: self._evidence(frame, i) for i in text}
+        clear = {e["mark"] for e in evidence.values() if e["mark"] is not None}
+        for item in text:
+            mark = self._mark(item, evidence[item.canonical], clear)
+            self.marks[item.canonical] = mark.value
+            chosen = pl.col(
+                f"_point_{item.canonical}"
+                if mark is DecimalMark.point
+                else f"_comma_{item.canonical}"
+            )
+            missing = pl.col(f"_missing_{item.canonical}")
+            frame = frame.with_columns(
+                pl.when(missing).then(None).otherwise(chosen).alias(item.canonical),
+                (~missing & chosen.is_null()).alias(f"_bad_{item.canonical}"),
+            ).drop(
+                f"_point_{item.canonical}", f"_comma_{item.canonical}", f"_missing_{item.canonical}"
+            )
+        for item in self.items:
+            expected = (
+                "a number such as 1234.50 or 1,234.50 (decimal point)"
+                if self.marks.get(item.canonical, ".") == "."
+                else "a number such as 1234,50 or 1.234,50 (decimal comma)"
+            )
+            if item.native:
+                expected = "a finite number"
+            _first_bad(
+                self.table, frame, f"_bad_{item.canonical}", item.source, item.canonical, expected
+            )
+        return frame.drop([f"_bad_{i.canonical}" for i in self.items])
+
+    def _evidence(self, frame: pl.DataFrame, item: _Number) -> dict[str, Any]:
+        point, comma = pl.col(f"_point_{item.canonical}"), pl.col(f"_comma_{item.canonical}")
+        flags = frame.select(
+            pl.col(ROW),
+            (point.is_not_null() & comma.is_null()).alias("point"),
+            (comma.is_not_null() & point.is_null()).alias("comma"),
+            (point.is_not_null() & comma.is_not_null() & (point != comma)).alias("either"),
+        )
+        first: dict[str, int | None] = {}
+        for name in ("point", "comma", "either"):
+            rows = flags.filter(pl.col(name)).select(ROW).head(1)
+            first[name] = int(rows.item()) if rows.height else None
+        mark = None
+        if first["point"] is not None and first["comma"] is None:
+            mark = DecimalMark.point
+        elif first["comma"] is not None and first["point"] is None:
+            mark = DecimalMark.comma
+        return {"mark": mark, **first}
+
+    def _mark(self, item: _Number, found: dict[str, Any], clear: set[DecimalMark]) -> DecimalMark:
+        if self.forced is not None:
+            return self.forced
+        where = f"{self.table.name}: column {item.source!r} ({item.canonical})"
+        if found["point"] is not None and found["comma"] is not None:
+            p, c = found["point"], found["comma"]
+            raise InputError(
+                f"{where} mixes a decimal point ({_value(self.table, p, item.source)!r}, "
+                f"{self.table.location(p)}) and a decimal comma "
+                f"({_value(self.table, c, item.source)!r}, {self.table.location(c)}); "
+                "fix the column, or pass --decimal . or --decimal , to read every value one way"
+            )
+        if found["mark"] is not None:
+            return DecimalMark(found["mark"])
+        if found["either"] is None:
+            return DecimalMark.point  # every value reads the same both ways
+        if len(clear) == 1:
+            return next(iter(clear))  # the file's other number columns tell
+        row = found["either"]
+        value = _value(self.table, row, item.source)
+        both = pl.select(
+            numbers.point_reading(pl.lit(value)).alias("p"),
+            numbers.comma_reading(pl.lit(value)).alias("c"),
+        ).row(0)
+        raise InputError(
+            f"{where}, {self.table.location(row)}: {value!r} could be {both[0]:.15g} "
+            f"(decimal point) or {both[1]:.15g} (decimal comma), and no value in the file "
+            "tells which; pass --decimal . or --decimal ,"
+        )
+
+
+# Dates.
 
 
 def _date_columns(
@@ -107,6 +283,158 @@ def _date_columns(
     return found
 
 
+def date_exprs(
+    table: Table, canonical: str, source: str, fmt: dates.DateFormat, tz: str | None
+) -> list[pl.Expr]:
+    """The parsed date (named ``canonical``) and the flag of unreadable values."""
+    raw = pl.col(source)
+    day = dates.parse_expr(
+        raw,
+        fmt.style,
+        tz=tz,
+        utc=dates.header_says_utc(source),
+        dtype=table.frame.collect_schema()[source],
+    )
+    return [
+        day.alias(canonical),
+        (_present(raw) & day.is_null()).alias(f"_bad_{canonical}"),
+    ]
+
+
+def check_date_range(
+    table: Table,
+    frame: pl.DataFrame,
+    column: str,
+    source: str,
+    canonical: str,
+    latest: dt.date,
+) -> None:
+    """Refuse dates after ``latest`` or before 1900, naming the first and counting the rest."""
+    for label, condition in (
+        (
+            "is more than a year in the future; a typo? Fix or remove the row",
+            pl.col(column) > latest,
+        ),
+        ("is before 1900; a typo? Fix or remove the row", pl.col(column) < EARLIEST),
+    ):
+        bad = frame.filter(condition.fill_null(False)).select(ROW)
+        if bad.height == 0:
+            continue
+        row = int(bad[ROW][0])
+        more = _more(bad.height)
+        raise InputError(
+            f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
+            f"{_value(table, row, source)!r} {label}{more}"
+        )
+
+
+# Reading the rows.
+
+
+def read_rows(
+    table: Table, columns: Sequence[pl.Expr], *, dedupe: bool
+) -> tuple[pl.DataFrame, list[str], int]:
+    """Collect ``columns`` (plus ROW) from every non-blank row of ``table``.
+
+    Refuses lines with more fields than the header; reports rows that repeat
+    an earlier row exactly, or drops them with ``dedupe``. Returns the frame,
+    the warnings and the number of repeated rows.
+    """
+    raw = [pl.col(c) for c in table.columns]
+    exprs: list[pl.Expr] = [pl.col(ROW), *columns]
+    exprs.append(pl.all_horizontal(c.is_null() for c in raw).alias("_blank"))
+    exprs.append(pl.struct(raw).hash(seed=7).alias("_hash"))
+    extras = table.extra_columns
+    if extras:
+        exprs.append(
+            pl.any_horizontal(
+                (pl.col(e).str.strip_chars() != "").fill_null(False) for e in extras
+            ).alias("_ragged")
+        )
+    frame = collect(table, table.scan.select(exprs))
+    if extras:
+        ragged = frame.filter(pl.col("_ragged")).select(ROW)
+        if ragged.height:
+            row = int(ragged[ROW][0])
+            more = _more(ragged.height, "lines")
+            raise InputError(
+                f"{table.name}: {table.location(row)} has more fields than the header's "
+                f"{len(table.columns)}, so its values would shift columns: a value with an "
+                "unquoted separator (such as 1,234.50 in a comma-separated file)? Quote such "
+                f"values or fix the line{more}"
+            )
+        frame = frame.drop("_ragged")
+    frame = frame.filter(~pl.col("_blank")).drop("_blank")
+    warnings: list[str] = []
+    repeated = 0
+    candidates = frame.filter(pl.col("_hash").is_duplicated()).select(ROW)
+    if candidates.height:
+        rows = collect(
+            table,
+            table.frame.filter(pl.col(ROW).is_in(candidates[ROW].implode())).select(
+                ROW, *table.columns
+            ),
+        ).sort(ROW)
+        rows = rows.with_columns(pl.col(ROW).min().over(table.columns).alias("_original")).filter(
+            pl.col(ROW) != pl.col("_original")
+        )
+        repeated = rows.height
+        if repeated:
+            copy, original = rows.row(0, named=True)[ROW], rows.row(0, named=True)["_original"]
+            example = f"e.g. {table.location(copy)} repeats {table.location(original)}"
+            if dedupe:
+                frame = frame.filter(~pl.col(ROW).is_in(rows[ROW].implode()))
+                what = "1 row that repeats" if repeated == 1 else f"{repeated} rows that repeat"
+                warnings.append(
+                    f"{table.name}: --dedupe left out {what} an earlier row exactly ({example})"
+                )
+            else:
+                what = "1 row repeats" if repeated == 1 else f"{repeated} rows repeat"
+                warnings.append(
+                    f"{table.name}: {what} an earlier row exactly ({example}); "
+                    "they are counted as separate lines. If the same rows were exported twice, "
+                    "pass --dedupe"
+                )
+    return frame.drop("_hash"), warnings, repeated
+
+
+def require_rows(table: Table, what: str) -> None:
+    """Refuse an input with a header and no rows (blank lines are no rows)."""
+    first = collect(
+        table,
+        table.frame.filter(~pl.all_horizontal(pl.col(c).is_null() for c in table.columns)).head(1),
+    )
+    if first.height == 0:
+        raise InputError(f"{table.name}: has a header but no rows; expected {what} below it")
+
+
+def _header_warnings(table: Table, mapping: ColumnMap) -> list[str]:
+    """A mapped header that appears twice: say which one is used."""
+    out = []
+    for resolved in mapping.columns.values():
+        twin = f"{resolved.source}_duplicated_0"
+        if twin in table.columns:
+            out.append(
+                f"{table.name}: column {resolved.source!r} appears more than once in the header; "
+                f"the first is used for {resolved.canonical}"
+            )
+    return out
+
+
+def _id_warnings(table: Table, source: str) -> list[str]:
+    dtype = table.frame.collect_schema()[source]
+    if not dtype.is_float():
+        return []
+    big = collect(table, table.frame.select((pl.col(source).abs() >= EXACT_FLOAT).sum())).item()
+    if not big:
+        return []
+    return [
+        f"{table.name}: column {source!r} stores customer ids as floating-point numbers and "
+        f"{big} of them reach 2^53, where a float cannot hold every digit; distinct ids "
+        "may have merged. Store ids as text or integers"
+    ]
+
+
 def load_orders(
     spec: str,
     options: LoadOptions,
@@ -129,37 +457,26 @@ def load_orders(
     has_amount = "amount" in mapping or ("unit_price" in mapping and "quantity" in mapping)
     if need_amount and not has_amount:
         require(mapping, ["amount"], table.columns, name=table.name)
+    require_rows(table, "one row per order or order line")
     formats = _date_columns(table, mapping, ["order_date"], options.date_style)
-    warnings: list[str] = []
+    warnings: list[str] = [*table.warnings, *_header_warnings(table, mapping)]
+    warnings += _id_warnings(table, mapping.get("customer_id") or "")
 
     def src(canonical: str) -> pl.Expr:
         return pl.col(mapping.get(canonical))  # type: ignore[arg-type]
 
+    date_source = mapping.get("order_date") or ""
     columns: list[pl.Expr] = [
-        pl.col(ROW),
         clean_id(src("customer_id")).alias("customer_id"),
-        dates.parse_expr(src("order_date"), formats["order_date"].style).alias("day"),
+        *date_exprs(table, "day", date_source, formats["order_date"], options.tz),
     ]
-    checks: list[tuple[str, str, str, str]] = []  # flag column, source, canonical, expected
-    date_flag = "_bad_order_date"
-    columns.append(
-        (
-            _present(src("order_date"))
-            & dates.parse_expr(src("order_date"), formats["order_date"].style).is_null()
-        ).alias(date_flag)
-    )
-    checks.append((date_flag, mapping.get("order_date") or "", "order_date", dates.EXPECTED))
-
     numeric = ["amount", "quantity", "unit_price", "refund_amount", "returned_quantity"]
-    for canonical in numeric:
-        if canonical not in mapping:
-            continue
-        columns.append(clean_number(src(canonical)).alias(canonical))
-        flag = f"_bad_{canonical}"
-        columns.append(
-            (_present(src(canonical)) & clean_number(src(canonical)).is_null()).alias(flag)
-        )
-        checks.append((flag, mapping.get(canonical) or "", canonical, "a number such as 12.50"))
+    number_columns = _Numbers(
+        table,
+        {c: mapping.get(c) or "" for c in numeric if c in mapping},
+        options.decimal,
+    )
+    columns += number_columns.exprs()
     if "order_id" in mapping:
         columns.append(clean_id(src("order_id")).alias("order_id"))
     if "status" in mapping:
@@ -174,10 +491,12 @@ def load_orders(
         elif dim in table.columns:
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
 
-    frame = table.frame.select(columns).collect()
-    for flag, source, canonical, expected in checks:
-        _first_bad(table, frame, flag, source, canonical, expected)
-    frame = frame.drop([c for c in frame.columns if c.startswith("_bad_")])
+    frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    _first_bad(table, frame, "_bad_day", date_source, "order_date", dates.EXPECTED)
+    frame = frame.drop("_bad_day")
+    check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
+    frame = number_columns.finish(frame)
+    warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height
     if missing_date:
@@ -196,7 +515,7 @@ def load_orders(
         frame = frame.drop("unit_price")
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
-    return Loaded(table, mapping, frame, formats, warnings)
+    return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
 
 
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:
@@ -210,44 +529,40 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
         config=config_columns(options.config, Kind.customers),
     )
     require(mapping, ["customer_id"], table.columns, name=table.name)
+    require_rows(table, "one row per customer")
     formats = _date_columns(table, mapping, ["signup_date", "churn_date"], options.date_style)
+    warnings: list[str] = [*table.warnings, *_header_warnings(table, mapping)]
+    warnings += _id_warnings(table, mapping.get("customer_id") or "")
 
     def src(canonical: str) -> pl.Expr:
         return pl.col(mapping.get(canonical))  # type: ignore[arg-type]
 
-    columns: list[pl.Expr] = [pl.col(ROW), clean_id(src("customer_id")).alias("customer_id")]
-    checks: list[tuple[str, str, str, str]] = []
+    columns: list[pl.Expr] = [clean_id(src("customer_id")).alias("customer_id")]
     for canonical, fmt in formats.items():
-        parsed = dates.parse_expr(src(canonical), fmt.style)
-        columns.append(parsed.alias(canonical))
-        columns.append((_present(src(canonical)) & parsed.is_null()).alias(f"_bad_{canonical}"))
-        checks.append(
-            (f"_bad_{canonical}", mapping.get(canonical) or "", canonical, dates.EXPECTED)
-        )
+        columns += date_exprs(table, canonical, mapping.get(canonical) or "", fmt, options.tz)
     if "segment" in mapping:
         columns.append(src("segment").cast(pl.String).str.strip_chars().alias("segment"))
-    if "cost_to_serve" in mapping:
-        columns.append(clean_number(src("cost_to_serve")).alias("cost_to_serve"))
-        columns.append(
-            (_present(src("cost_to_serve")) & clean_number(src("cost_to_serve")).is_null()).alias(
-                "_bad_cost_to_serve"
-            )
-        )
-        checks.append(
-            ("_bad_cost_to_serve", mapping.get("cost_to_serve") or "", "cost_to_serve", "a number")
-        )
-    frame = table.frame.select(columns).collect()
-    for flag, source, canonical, expected in checks:
-        _first_bad(table, frame, flag, source, canonical, expected)
-    frame = frame.drop([c for c in frame.columns if c.startswith("_bad_")])
-    warnings: list[str] = []
+    number_columns = _Numbers(
+        table,
+        {"cost_to_serve": mapping.get("cost_to_serve") or ""} if "cost_to_serve" in mapping else {},
+        options.decimal,
+    )
+    columns += number_columns.exprs()
+    frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    for canonical in formats:
+        source = mapping.get(canonical) or ""
+        _first_bad(table, frame, f"_bad_{canonical}", source, canonical, dates.EXPECTED)
+        check_date_range(table, frame, canonical, source, canonical, options.latest_date)
+    frame = frame.drop([f"_bad_{c}" for c in formats])
+    frame = number_columns.finish(frame)
+    warnings += repeated
     missing_id = frame.filter(pl.col("customer_id").is_null()).height
     if missing_id:
         warnings.append(f"{table.name}: {missing_id} rows have no customer id and were left out")
     frame = frame.filter(pl.col("customer_id").is_not_null())
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no customer rows")
-    return Loaded(table, mapping, frame, formats, warnings)
+    return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
 
 
 def input_paths(*tables: Table | None) -> list[Path]:

@@ -1,16 +1,28 @@
 """Opening an input: a CSV or Parquet path, a directory or glob of files, or ``-``.
 
-Files are scanned lazily; standard input is read once into memory. CSV
+Regular files are scanned lazily; standard input, pipes (``<(zcat ...)``),
+gzip files and text that must be re-encoded are read once into memory. CSV
 columns are read as text so that identifiers keep their leading zeros and
 every value is parsed, and reported, by retcalc itself.
+
+Text is UTF-8 (a byte-order mark is dropped; UTF-16 is recognised by its
+mark). A file that is not valid UTF-8 is read as Windows-1252, with a warning
+naming the first line that is not UTF-8: a one-byte encoding maps distinct
+bytes to distinct characters, so no two customer ids can merge and no
+figure changes; ``--encoding`` chooses another encoding.
 """
 
 from __future__ import annotations
 
 import codecs
+import difflib
 import glob
+import gzip
 import io
+import os
+import stat
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,9 +34,33 @@ from retcalc.errors import InputError
 ROW = "_retcalc_row"
 FILE = "_retcalc_file"
 LOCAL = "_retcalc_local_row"
+#: Hidden columns past the header's last one: a non-empty value there means the
+#: line has more fields than the header (an unquoted separator inside a value).
+EXTRA = tuple(f"_retcalc_extra_{i}" for i in range(4))
+HIDDEN = frozenset({ROW, FILE, LOCAL, *EXTRA})
 PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 PARQUET_MAGIC = b"PAR1"
-UTF8 = {"utf8", "utf-8", "utf_8"}
+UTF8 = {"utf8", "utf-8", "utf_8", "u8"}
+SEPARATORS = (",", ";", "\t", "|")
+CHUNK = 1 << 24
+
+#: Leading bytes of files that are not text, and what to tell the user.
+NOT_TEXT: tuple[tuple[bytes, str], ...] = (
+    (
+        b"PK\x03\x04",
+        "is a ZIP archive or an Excel workbook (.xlsx), not CSV text; "
+        "save the sheet as CSV (or unzip the archive) and give that file",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0",
+        "is an Excel 97-2003 workbook (.xls), not CSV text; save the sheet as CSV",
+    ),
+    (b"\x28\xb5\x2f\xfd", "is zstd-compressed; decompress it first (zstd -d FILE)"),
+    (b"BZh", "is bzip2-compressed; decompress it first (bunzip2 -k FILE)"),
+    (b"\xfd7zXZ\x00", "is xz-compressed; decompress it first (unxz -k FILE)"),
+    (b"SQLite format 3\x00", "is an SQLite database; export the table as CSV"),
+)
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -38,63 +74,323 @@ class Table:
     path: Path | None  # None for stdin and globs
     files: tuple[Path, ...] = ()  # every file read, to refuse overwriting any of them
     parts: tuple[str, ...] = ()  # names of the files of a multi-file CSV, by FILE index
+    warnings: tuple[str, ...] = ()  # what the reader had to guess (encoding)
+    raw: pl.LazyFrame | None = None  # ``frame`` plus the EXTRA columns of CSV input
+    header_lines: tuple[int, ...] = (1,)  # line of the header, per file (after blank lines)
+
+    @property
+    def scan(self) -> pl.LazyFrame:
+        """The frame with the hidden EXTRA columns, for reading every row once."""
+        return self.raw if self.raw is not None else self.frame
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        """The hidden columns that catch lines with more fields than the header."""
+        names = self.scan.collect_schema().names()
+        return tuple(c for c in EXTRA if c in names)
 
     def location(self, row: int) -> str:
-        """Where data row ``row`` (0-based) is, in words a person can find in the file."""
+        """Where data row ``row`` (0-based) is, in words a person can find in the file.
+
+        CSV: ``line N`` (the header is line 1). When fields with line breaks come
+        before the row, the data row and its physical line differ:
+        ``row M (line N)``. Parquet: ``row M``.
+        """
+        if not self.is_csv:
+            return f"row {row + 1}"
+        prefix = ""
+        frame = self.frame
+        local = row
+        index = 0
         if self.parts:
-            found = (
-                self.frame.filter(pl.col(ROW) == row).select(FILE, LOCAL).collect().row(0)
-            )
-            return f"{self.parts[found[0]]}, line {found[1] + 2}"
-        if self.is_csv:
-            return f"line {row + 2}"
-        return f"row {row + 1}"
+            index, local = frame.filter(pl.col(ROW) == row).select(FILE, LOCAL).collect().row(0)
+            prefix = f"{self.parts[index]}, "
+            frame = frame.filter((pl.col(FILE) == index) & (pl.col(LOCAL) < local))
+        else:
+            frame = frame.filter(pl.col(ROW) < row)
+        text = [
+            c for c, t in frame.collect_schema().items() if t == pl.String and c in self.columns
+        ]
+        breaks = 0
+        if text:
+            counted = frame.select(
+                pl.sum_horizontal(
+                    pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text
+                ).sum()
+            ).collect()
+            breaks = int(counted.item() or 0)
+        header = sum(c.count("\n") for c in self.columns)
+        first = self.header_lines[index] if index < len(self.header_lines) else 1
+        line = local + first + 1 + header + breaks
+        if breaks:
+            return f"{prefix}row {local + 1} (line {line})"
+        return f"{prefix}line {line}"
+
+
+# Text.
+
+
+def _record_counts(text: str, limit: int = 6) -> list[dict[str, int]]:
+    """Separators outside quotes in each of the first ``limit`` complete records of ``text``
+    (the header always counts, complete or not)."""
+    records: list[dict[str, int]] = []
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "\n":
+            records.append(counts)
+            if len(records) >= limit:
+                return records
+            counts = dict.fromkeys(SEPARATORS, 0)
+        elif ch in counts:
+            counts[ch] += 1
+    if not records:
+        records.append(counts)
+    return records
 
 
 def _sniff_separator(head: bytes) -> str:
-    first_line = head.split(b"\n", 1)[0]
-    counts = {sep: first_line.count(sep.encode()) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda s: counts[s])
-    return best if counts[best] > 0 else ","
+    """The separator of the header: the most frequent of , ; tab | outside quotes.
+
+    A tie is broken by the next records: the separator that splits them into as
+    many fields as the header wins.
+    """
+    records = _record_counts(head.decode("utf-8", "replace").lstrip("\ufeff"))
+    header = records[0]
+    best = max(header.values())
+    if best == 0:
+        return ","
+    tied = [s for s in SEPARATORS if header[s] == best]
+    if len(tied) > 1 and len(records) > 1:
+        rows = [r for r in records[1:] if any(r.values())]
+        steady = [s for s in tied if all(r[s] == header[s] for r in rows)]
+        if steady:
+            return steady[0]
+    return tied[0]
 
 
-def _decode(data: bytes, name: str, encoding: str) -> bytes:
-    """UTF-8 bytes of a text input: UTF-16 by its byte-order mark, else ``encoding``."""
+def _not_an_archive(head: bytes, name: str) -> None:
+    """Refuse workbooks, archives and databases, saying what they are."""
+    for magic, what in NOT_TEXT:
+        if head.startswith(magic):
+            raise InputError(f"{name}: {what}")
+
+
+def _not_text(head: bytes, name: str) -> None:
+    """Refuse empty and binary inputs with a message saying what they look like."""
+    _not_an_archive(head, name)
+    if not head.removeprefix(codecs.BOM_UTF8).strip():
+        raise InputError(f"{name}: the file is empty; expected a header row and order rows")
+    sample = head[:4096]
+    if b"\x00" in sample:
+        odd = sample[1::2]
+        even = sample[0::2]
+        if odd.count(0) > len(odd) * 0.4 or even.count(0) > len(even) * 0.4:
+            raise InputError(
+                f"{name}: looks like UTF-16 text without a byte-order mark; "
+                "pass --encoding utf-16-le (or utf-16-be)"
+            )
+        raise InputError(f"{name}: this looks like a binary file, not CSV text or Parquet")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _invalid_utf8(data: bytes) -> tuple[int, int] | None:
+    """``(offset, byte)`` of the first byte that is not UTF-8, or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start, data[exc.start]
+    return None
+
+
+def _scan_utf8(path: Path, name: str) -> tuple[int, int, int] | None:
+    """Check a file is UTF-8 text, reading it in chunks.
+
+    Returns ``(line, byte, offset)`` of the first byte that is not UTF-8, or None.
+    A NUL byte anywhere means the file is not text.
+    """
+    offset = 0
+    lines = 0
+    carry = b""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK)
+            data = carry + chunk
+            if not data:
+                return None
+            cut = len(data) if not chunk else data.rfind(b"\n") + 1
+            if cut == 0:  # one very long line: keep reading
+                carry = data
+                continue
+            piece, carry = data[:cut], data[cut:]
+            nul = piece.find(b"\x00")
+            if nul >= 0:
+                raise InputError(
+                    f"{name}: line {lines + _line_of(piece, nul)} contains a NUL byte; "
+                    "this is a binary or damaged file, not CSV text"
+                )
+            bad = _invalid_utf8(piece)
+            if bad is not None:
+                return lines + _line_of(piece, bad[0]), bad[1], offset + bad[0]
+            lines += piece.count(b"\n")
+            offset += len(piece)
+            if not chunk:
+                return None
+
+
+def _to_utf8(data: bytes, name: str, encoding: str, warnings: list[str]) -> bytes:
+    """UTF-8 bytes of a text input: UTF-16 by its byte-order mark, else ``encoding``.
+
+    UTF-8 input that is not valid UTF-8 is read as Windows-1252 (Latin-1 where
+    Windows-1252 leaves a byte undefined), with a warning.
+    """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     if encoding.lower() in UTF8:
-        return data
+        bad = _invalid_utf8(data)
+        if bad is None:
+            return data
+        offset, byte = bad
+        body = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            text, used = body.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:
+            text, used = body.decode("latin-1"), "Latin-1"
+        warnings.append(
+            f"{name}: is not UTF-8 text (line {_line_of(data, offset)} has the byte "
+            f"0x{byte:02X}), so it was read as {used}; if names look wrong, pass "
+            "--encoding (e.g. --encoding latin-1, cp1250 or mac-roman)"
+        )
+        return text.encode("utf-8")
     try:
         return data.decode(encoding).encode("utf-8")
     except LookupError:
         raise InputError(f"--encoding {encoding!r} is not a known text encoding") from None
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{name}: cannot read as {encoding} text at byte {exc.start}; check --encoding"
+            f"{name}: cannot read as {encoding} text at line {_line_of(data, exc.start)} "
+            f"(byte 0x{data[exc.start]:02X}); check --encoding"
         ) from None
 
 
-def _check_text(head: bytes, name: str) -> None:
-    if not head.strip():
-        raise InputError(f"{name}: the file is empty; expected a header row and order rows")
-    if b"\x00" in head[:4096]:
-        raise InputError(f"{name}: this looks like a binary file, not CSV text or Parquet")
-
-
-def _csv_from_bytes(data: bytes, name: str, encoding: str) -> pl.LazyFrame:
-    data = _decode(data, name, encoding)
-    _check_text(data[:65536], name)
+def _check_encoding_name(encoding: str) -> None:
     try:
-        frame = pl.read_csv(
-            io.BytesIO(data),
-            infer_schema=False,
-            separator=_sniff_separator(data[:65536]),
-            encoding="utf8-lossy",
-            truncate_ragged_lines=True,
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(
+            f"--encoding {encoding!r} is not a known text encoding; "
+            "try utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+
+
+def _preamble(head: bytes) -> tuple[int, str | None]:
+    """Lines before the header: blank lines, and Excel's ``sep=;`` line (which names the
+    separator). Returns how many, and the separator named."""
+    skipped = 0
+    separator = None
+    for line in head.removeprefix(codecs.BOM_UTF8).split(b"\n"):
+        text = line.strip()
+        if not text:
+            skipped += 1
+            continue
+        if len(text) == 5 and text.lower().startswith(b"sep=") and skipped == 0:
+            skipped += 1
+            separator = text[4:].decode("latin-1")
+            continue
+        break
+    return skipped, separator
+
+
+def _scan_text(source: Path | bytes, name: str, head: bytes) -> tuple[pl.LazyFrame, int]:
+    """Every column as text, with hidden columns catching fields past the header.
+
+    Returns the frame and the line of the header.
+    """
+    skipped, named = _preamble(head)
+    separator = named or _sniff_separator(
+        b"\n".join(head.removeprefix(codecs.BOM_UTF8).split(b"\n")[skipped:])
+    )
+
+    def src() -> Path | io.BytesIO:
+        return source if isinstance(source, Path) else io.BytesIO(source)
+
+    try:
+        names = (
+            pl.scan_csv(
+                src(),
+                separator=separator,
+                infer_schema=False,
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+                skip_lines=skipped,
+            )
+            .collect_schema()
+            .names()
         )
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{name}: cannot read as CSV: {exc}") from None
-    return frame.lazy()
+        schema = {n: pl.String for n in names} | {c: pl.String for c in EXTRA}
+        # Skip the header as a record (it may hold quoted line breaks), or, after a
+        # preamble, as the lines it takes.
+        skip = (
+            {"skip_rows": 1}
+            if not skipped
+            else {"skip_lines": skipped + 1 + sum(n.count("\n") for n in names)}
+        )
+        frame = pl.scan_csv(
+            src(),
+            separator=separator,
+            has_header=False,
+            schema=schema,
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            encoding="utf8-lossy",
+            **skip,  # type: ignore[arg-type]
+        )
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{name}: cannot read as CSV: {_first_line(exc)}") from None
+    return frame, skipped + 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _text_from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -> Table:
+    warnings: list[str] = []
+    _check_encoding_name(encoding)
+    _not_an_archive(data[:64], name)
+    if encoding.lower() in UTF8 and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _not_text(data[:65536], name)
+    data = _to_utf8(data, name, encoding, warnings)
+    if b"\x00" in data:
+        nul = data.index(b"\x00")
+        raise InputError(
+            f"{name}: line {_line_of(data, nul)} contains a NUL byte; "
+            "this is a binary or damaged file, not CSV text"
+        )
+    data = _lone_carriage_returns(data)
+    head = data[:65536]
+    if not head.removeprefix(codecs.BOM_UTF8).strip():
+        raise InputError(f"{name}: the file is empty; expected a header row and order rows")
+    frame, header_line = _scan_text(data, name, head)
+    return _finish(name, frame, is_csv=True, path=path, warnings=warnings, header_line=header_line)
+
+
+def _lone_carriage_returns(data: bytes) -> bytes:
+    """Classic Mac line ends (CR only) as LF, so that lines are lines."""
+    if b"\r" in data and b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return data
+
+
+# Parquet.
 
 
 def _is_parquet_bytes(data: bytes) -> bool:
@@ -110,19 +406,71 @@ def _is_parquet_file(path: Path) -> bool:
         return handle.read(4) == PARQUET_MAGIC
 
 
+def _parquet_from_bytes(data: bytes, name: str, path: Path | None) -> Table:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data)).lazy()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from None
+    return _finish(name, frame, is_csv=False, path=path)
+
+
+def _from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -> Table:
+    """A whole input held in memory: Parquet, gzip-compressed text, or text."""
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(
+                f"{name}: is gzip-compressed but cannot be decompressed ({exc}); "
+                "the file may be truncated"
+            ) from None
+    if _is_parquet_bytes(data):
+        return _parquet_from_bytes(data, name, path)
+    if data.startswith(PARQUET_MAGIC):
+        raise InputError(
+            f"{name}: is a truncated Parquet file (it does not end with the Parquet footer); "
+            "copy or export it again"
+        )
+    return _text_from_bytes(data, name, encoding, path)
+
+
+# Opening.
+
+
+def _no_such_file(spec: str, path: Path) -> InputError:
+    if path.is_symlink():
+        return InputError(
+            f"{spec}: is a symbolic link to {os.readlink(path)}, which does not exist"
+        )
+    hint = ""
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.is_dir():
+        try:
+            siblings = [p.name for p in parent.iterdir()]
+        except OSError:
+            siblings = []
+        close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.75)
+        if close:
+            hint = f" (did you mean {str(parent / close[0])!r}?)"
+    elif str(path.parent) not in ("", "."):
+        hint = f" (directory {path.parent} does not exist)"
+    return InputError(f"{spec}: no such file{hint}")
+
+
 def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = None) -> Table:
     """Open ``spec`` (path, directory, glob or ``-``) as a lazily read table."""
+    _check_encoding_name(encoding)
     if spec == "-":
+        if stdin is None and sys.stdin is not None and sys.stdin.isatty():
+            raise InputError(
+                "-: standard input is a terminal, not a file; pipe the orders in "
+                "(retcalc retention - < orders.csv) or give a file name"
+            )
         stream = stdin if stdin is not None else sys.stdin.buffer
         data = stream.read()
-        if _is_parquet_bytes(data):
-            try:
-                frame = pl.read_parquet(io.BytesIO(data)).lazy()
-            except pl.exceptions.PolarsError as exc:
-                raise InputError(f"<stdin>: cannot read as Parquet: {exc}") from None
-            return _finish("<stdin>", frame, is_csv=False, path=None)
-        frame = _csv_from_bytes(data, "<stdin>", encoding)
-        return _finish("<stdin>", frame, is_csv=True, path=None)
+        if not data:
+            raise InputError("<stdin>: the input is empty; expected a header row and order rows")
+        return _from_bytes(data, "<stdin>", encoding, None)
 
     path = Path(spec)
     if any(ch in spec for ch in "*?[") and not path.exists():
@@ -136,51 +484,85 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
             return _csv_many(matches, spec, encoding)
         raise InputError(f"{spec}: the pattern matches both Parquet and CSV files; pick one kind")
     if not path.exists():
-        raise InputError(f"{spec}: no such file")
+        raise _no_such_file(spec, path)
     if path.is_dir():
-        parquet = sorted(
-            p
-            for p in path.rglob("*")
-            if p.suffix.lower() in PARQUET_SUFFIXES
-            and p.is_file()
-            and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-        )
-        if not parquet:
-            raise InputError(f"{spec}: is a directory with no Parquet files; give a file")
-        hive = any("=" in part for p in parquet for part in p.relative_to(path).parts[:-1])
-        frame = _scan_parquet([str(p) for p in parquet], spec, hive=hive, root=path)
-        return _finish(spec, frame, is_csv=False, path=path, files=parquet)
+        return _directory(spec, path)
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            # A pipe (<(zcat orders.csv.gz)), /dev/stdin, a character device: read it once.
+            with path.open("rb") as handle:
+                data = handle.read()
+            if not data:
+                raise InputError(
+                    f"{spec}: the input is empty; expected a header row and order rows"
+                )
+            return _from_bytes(data, spec, encoding, path)
         with path.open("rb") as handle:
             head = handle.read(65536)
         parquet_file = _is_parquet_file(path) if head.startswith(PARQUET_MAGIC) else False
     except OSError as exc:
-        raise InputError(f"{spec}: cannot read the file ({exc.strerror})") from None
-    if parquet_file or path.suffix.lower() in PARQUET_SUFFIXES:
-        if not parquet_file:
-            raise InputError(f"{spec}: is not a Parquet file (or it is truncated)")
+        raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
+    if parquet_file:
         return _finish(spec, _scan_parquet([str(path)], spec), is_csv=False, path=path)
+    if head.startswith(PARQUET_MAGIC):
+        raise InputError(
+            f"{spec}: is a truncated Parquet file (it does not end with the Parquet footer); "
+            "copy or export it again"
+        )
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        raise InputError(f"{spec}: is not a Parquet file (it does not start with PAR1)")
+    if head.startswith(GZIP_MAGIC):
+        return _from_bytes(_read(path, spec), spec, encoding, path)
     utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if utf16 or encoding.lower() not in UTF8:
-        text = _csv_from_bytes(path.read_bytes(), spec, encoding)
-        return _finish(spec, text, is_csv=True, path=path)
-    _check_text(head, spec)
-    frame = pl.scan_csv(
-        path,
-        infer_schema=False,
-        separator=_sniff_separator(head),
-        encoding="utf8-lossy",
-        truncate_ragged_lines=True,
+        return _text_from_bytes(_read(path, spec), spec, encoding, path)
+    _not_text(head, spec)
+    try:
+        invalid = _scan_utf8(path, spec)
+    except OSError as exc:
+        raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
+    if invalid is not None or (b"\r" in head and b"\n" not in head):
+        return _text_from_bytes(_read(path, spec), spec, encoding, path)
+    frame, header_line = _scan_text(path, spec, head)
+    return _finish(spec, frame, is_csv=True, path=path, header_line=header_line)
+
+
+def _read(path: Path, spec: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
+
+
+def _directory(spec: str, path: Path) -> Table:
+    parquet = sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix.lower() in PARQUET_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
     )
-    return _finish(spec, frame, is_csv=True, path=path)
+    if not parquet:
+        raise InputError(
+            f"{spec}: is a directory with no Parquet files; give a file "
+            "(or a glob such as 'exports/*.csv')"
+        )
+    hive = any("=" in part for p in parquet for part in p.relative_to(path).parts[:-1])
+    frame = _scan_parquet([str(p) for p in parquet], spec, hive=hive, root=path)
+    return _finish(spec, frame, is_csv=False, path=path, files=parquet)
 
 
 def _csv_many(paths: list[Path], name: str, encoding: str) -> Table:
     frames = []
+    warnings: list[str] = []
+    header_lines: list[int] = []
     for index, p in enumerate(paths):
         part = open_table(str(p), encoding=encoding)
+        warnings.extend(part.warnings)
+        header_lines.append(part.header_lines[0])
         frames.append(
-            part.frame.rename({ROW: LOCAL}).with_columns(pl.lit(index, dtype=pl.Int64).alias(FILE))
+            part.scan.rename({ROW: LOCAL}).with_columns(pl.lit(index, dtype=pl.Int64).alias(FILE))
         )
     try:
         frame = pl.concat(frames, how="diagonal_relaxed")
@@ -195,6 +577,9 @@ def _csv_many(paths: list[Path], name: str, encoding: str) -> Table:
         None,
         table.files,
         tuple(str(p) for p in paths),
+        tuple(warnings),
+        table.raw,
+        tuple(header_lines),
     )
 
 
@@ -211,7 +596,7 @@ def _scan_parquet(
             frame = pl.scan_parquet(sources, hive_partitioning=False, missing_columns="insert")
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as Parquet: {exc}") from None
+        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from None
     return frame
 
 
@@ -223,17 +608,38 @@ def _finish(
     path: Path | None,
     files: list[Path] | None = None,
     keep: tuple[str, ...] = (),
+    warnings: list[str] | None = None,
+    header_line: int = 1,
 ) -> Table:
     try:
         schema = frame.collect_schema()
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{name}: cannot read the file: {exc}") from None
-    hidden = {ROW, FILE, LOCAL}
-    columns = tuple(c for c in schema.names() if c not in hidden)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{name}: cannot read the file: {_first_line(exc)}") from None
+    columns = tuple(c for c in schema.names() if c not in HIDDEN)
     if not columns:
         raise InputError(f"{name}: has no columns; expected a header row")
-    drop = [c for c in schema.names() if c in hidden and c not in keep]
+    drop = [c for c in schema.names() if c in {ROW, FILE, LOCAL} and c not in keep]
     if drop:
         frame = frame.drop(drop)
     all_files = tuple(files) if files is not None else ((path,) if path is not None else ())
-    return Table(name, frame.with_row_index(ROW), columns, is_csv, path, all_files)
+    raw = frame.with_row_index(ROW)
+    extras = [c for c in schema.names() if c in EXTRA]
+    return Table(
+        name,
+        raw.drop(extras) if extras else raw,
+        columns,
+        is_csv,
+        path,
+        all_files,
+        warnings=tuple(warnings or ()),
+        raw=raw if extras else None,
+        header_lines=(header_line,),
+    )
+
+
+def collect(table: Table, frame: pl.LazyFrame) -> pl.DataFrame:
+    """``frame.collect()``, a read error becoming an InputError that names the input."""
+    try:
+        return frame.collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{table.name}: cannot read the data: {_first_line(exc)}") from None

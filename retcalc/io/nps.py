@@ -19,6 +19,7 @@ from retcalc.io import dates
 from retcalc.io.frames import Loaded, clean_id, clean_number
 from retcalc.io.load import ROW, Table, open_table
 from retcalc.io.mapping import suggest
+from retcalc.io.numbers import is_missing
 from retcalc.schema import ORDER_COLUMNS, normalize
 
 #: Canonical NPS columns and the headers that name them, in priority order.
@@ -72,7 +73,7 @@ def _find(headers: Sequence[str], wanted: Sequence[str]) -> str | None:
 
 
 def _present(raw: pl.Expr) -> pl.Expr:
-    return raw.is_not_null() & (raw.cast(pl.String).str.strip_chars() != "")
+    return ~is_missing(raw)
 
 
 def _stop_at_first_bad(

@@ -10,6 +10,7 @@ export that writes them as negative numbers means the same thing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,18 @@ import polars as pl
 
 from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
-from retcalc.io.frames import _first_bad, _present, clean_id, clean_number
-from retcalc.io.load import ROW, Table, open_table
+from retcalc.io.frames import (
+    AHEAD,
+    _first_bad,
+    _Numbers,
+    check_date_range,
+    clean_id,
+    date_exprs,
+    read_rows,
+)
+from retcalc.io.load import Table, open_table
 from retcalc.io.mapping import suggest
+from retcalc.io.numbers import DecimalMark
 from retcalc.schema import normalize
 
 #: canonical column -> synonyms, in priority order (compared after ``normalize``).
@@ -170,11 +180,16 @@ def load_returns(
     encoding: str = "utf8",
     dimensions: Sequence[str] = (),
     table: Table | None = None,
+    tz: str | None = None,
+    decimal: DecimalMark | None = None,
+    dedupe: bool = False,
+    latest: dt.date | None = None,
 ) -> LoadedReturns:
     """Read a returns file into ``order_id, customer_id, day, quantity, amount, product_id``.
 
     ``quantity`` and ``amount`` are absolute values; a missing ``quantity`` column
     counts each row as one unit. Other ``dimensions`` are kept when the file has them.
+    Numbers, dates, repeated rows and ragged lines are read as for the orders.
     """
     table = table or open_table(spec, encoding=encoding)
     found = resolve_returns(table.columns, name=table.name, config=config)
@@ -202,36 +217,28 @@ def load_returns(
             table.frame, source, where=f"{table.name}: column {source!r} (return_date)"
         )
     )
-    day = dates.parse_expr(pl.col(source), fmt.style)
-    columns: list[pl.Expr] = [
-        pl.col(ROW),
-        day.alias("day"),
-        (_present(pl.col(source)) & day.is_null()).alias("_bad_return_date"),
-    ]
-    checks = [("_bad_return_date", source, "return_date", dates.EXPECTED)]
+    columns: list[pl.Expr] = date_exprs(table, "day", source, fmt, tz)
     for canonical in ("order_id", "customer_id", "product_id"):
         if canonical in found:
             columns.append(clean_id(pl.col(found[canonical])).alias(canonical))
-    for canonical in ("quantity", "amount"):
-        if canonical not in found:
-            continue
-        number = clean_number(pl.col(found[canonical]))
-        columns.append(number.abs().alias(canonical))
-        columns.append(
-            (_present(pl.col(found[canonical])) & number.is_null()).alias(f"_bad_{canonical}")
-        )
-        checks.append((f"_bad_{canonical}", found[canonical], canonical, "a number such as 12.50"))
+    number_columns = _Numbers(
+        table, {c: found[c] for c in ("quantity", "amount") if c in found}, decimal
+    )
+    columns += number_columns.exprs()
     for dim in dimensions:
         if dim not in found and dim in table.columns and dim not in ("order_id", "customer_id"):
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
 
-    frame = table.frame.select(columns).collect()
-    for flag, column, canonical, expected in checks:
-        _first_bad(table, frame, flag, column, canonical, expected)
-    frame = frame.drop([c for c in frame.columns if c.startswith("_bad_")])
+    frame, warnings, _ = read_rows(table, columns, dedupe=dedupe)
+    warnings = [*table.warnings, *warnings]
+    _first_bad(table, frame, "_bad_day", source, "return_date", dates.EXPECTED)
+    frame = frame.drop("_bad_day")
+    check_date_range(table, frame, "day", source, "return_date", latest or dt.date.today() + AHEAD)
+    frame = number_columns.finish(frame).with_columns(
+        [pl.col(c).abs() for c in ("quantity", "amount") if c in found]
+    )
     if "quantity" not in frame.columns:
         frame = frame.with_columns(pl.lit(1.0).alias("quantity"))
-    warnings: list[str] = []
     if "amount" not in frame.columns:
         warnings.append(
             f"{table.name}: no amount column, so its returns add units but no refunded money"
