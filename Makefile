@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+BENCH_SIZES ?= 1M,10M
 
 .PHONY: install demo test lint bench clean report-screenshot
 
@@ -23,6 +24,9 @@ lint: install
 	$(BIN)/ruff check retcalc tests
 	$(BIN)/ruff format --check retcalc tests
 	$(BIN)/mypy
+
+bench: install  ## retcalc vs DuckDB SQL vs a bare scan; writes bench/results.md
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
 
 report-screenshot: install  ## the sample HTML report in headless Chromium, network off -> build/report.png
 	scripts/screenshot_report.sh "" build/report.png
