@@ -1,3 +1,3 @@
-from retcalc.cli.app import main
+from retcalc.cli.entry import main
 
 main()

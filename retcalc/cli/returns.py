@@ -79,6 +79,10 @@ def returns(
                     date_style=options.date_style,
                     encoding=options.encoding,
                     dimensions=by,
+                    tz=options.tz,
+                    decimal=options.decimal,
+                    dedupe=options.dedupe,
+                    latest=options.latest_date,
                 )
             for message in loaded.warnings:
                 warn(message)
