@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -182,7 +183,9 @@ def build(
         flush=True,
     )
     n_lines = n_customers = 0
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # "spawn": a fork of a process whose Polars thread pool has run can deadlock.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
         futures = [pool.submit(_chunk, i, c, seed, str(tmp)) for i, c in enumerate(sizes)]
         for future in futures:
             index, got_lines, got_customers = future.result()
