@@ -9,7 +9,9 @@ import polars as pl
 TOLERANCE = 1e-12
 
 
-def assert_same_table(polars_table: pl.DataFrame, spark_table: pl.DataFrame, what: str = "") -> None:
+def assert_same_table(
+    polars_table: pl.DataFrame, spark_table: pl.DataFrame, what: str = ""
+) -> None:
     assert polars_table.columns == spark_table.columns, what
     assert polars_table.height == spark_table.height, what
     for name in polars_table.columns:

@@ -194,6 +194,18 @@ def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any,
     return frame, source.kind == "csv"
 
 
+def to_arrow(frame: Any) -> Any:
+    """A Spark frame collected as an Arrow table (``toArrow`` is pyspark 4; 3.5 has the batches)."""
+    if hasattr(frame, "toArrow"):
+        return frame.toArrow()
+    import pyarrow as pa
+
+    batches = frame._collect_as_arrow()
+    if batches:
+        return pa.Table.from_batches(batches)
+    return pa.Table.from_batches([], schema=pa.schema([]))  # no rows: the schema does not matter
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -201,7 +213,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> Any:
     """The first rows as a Polars table, for the Polars loader."""
-    arrow = raw.drop(b.FILE, b.ID).limit(SAMPLE_ROWS).toArrow()
+    arrow = to_arrow(raw.drop(b.FILE, b.ID).limit(SAMPLE_ROWS))
     frame = pl.from_arrow(arrow)
     assert isinstance(frame, pl.DataFrame)
     lazy = frame.lazy()
@@ -420,7 +432,7 @@ def load_orders_spark(
     keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
     rows = canonical.filter(keep).select(*plan.canonical_columns(), b.FILE, b.ID)
     if level is Level.lines:
-        arrow = rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID).toArrow()
+        arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
     else:
@@ -445,7 +457,7 @@ def load_orders_spark(
             if has_amount:
                 sums.append(F.sum("amount").alias("amount"))
             reduced = reduced.groupBy(*group).agg(*sums)
-        arrow = reduced.toArrow()
+        arrow = to_arrow(reduced)
         collected = pl.from_arrow(arrow)
         assert isinstance(collected, pl.DataFrame)
         collected = collected.cast(

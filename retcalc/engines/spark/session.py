@@ -34,6 +34,9 @@ CONFIG = {
 }
 
 
+CONF_DIR = Path(__file__).with_name("conf")
+
+
 def require_pyspark() -> None:
     """Exit 2 with the install command when pyspark (or pyarrow) is missing."""
     try:
@@ -99,6 +102,9 @@ def get_session(master: str | None) -> tuple[Any, str]:
             )
         # Spark's Python workers must be this interpreter (it has retcalc and polars).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if "SPARK_CONF_DIR" not in os.environ and "SPARK_HOME" not in os.environ:
+            # pip's pyspark has no configuration of its own: log errors only.
+            os.environ["SPARK_CONF_DIR"] = str(CONF_DIR)
         builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("retcalc")
         for key, value in CONFIG.items():
             builder = builder.config(key, value)
