@@ -61,6 +61,7 @@ class Plan:
     order_id: str | None
     status: str | None
     dims: tuple[tuple[str, str], ...]  # (name, source)
+    with_file: bool = False  # pass FILE through (only the line-level path needs file order)
 
     @property
     def has_amount(self) -> bool:
@@ -93,7 +94,9 @@ class Plan:
             schema["status"] = pl.String()
         for name, _ in self.dims:
             schema[name] = pl.String()
-        schema.update({FILE: pl.String(), ID: pl.Int64()})
+        if self.with_file:
+            schema[FILE] = pl.String()
+        schema[ID] = pl.Int64()
         schema.update({"_blank": pl.Boolean(), "_ragged": pl.Boolean()})
         for canonical in ["day", *(n.canonical for n in self.numbers)]:
             schema[f"_bad_{canonical}"] = pl.Boolean()
@@ -152,7 +155,7 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     else:
         ragged = pl.lit(False)
     exprs.append(ragged.alias("_ragged"))
-    exprs += [pl.col(FILE), pl.col(ID)]
+    exprs += [pl.col(FILE), pl.col(ID)] if plan.with_file else [pl.col(ID)]
     frame = raw.select(exprs)
     for n in plan.numbers:
         if n.native:
@@ -201,7 +204,7 @@ def reduce_partition(
     ``events.daily_revenue`` does, so that sums of sums equal the Polars sums.
     """
     has_order_id = "order_id" in frame.columns
-    events = classify(frame.sort(FILE, ID).lazy()).collect()
+    events = classify(frame.sort(ID).lazy()).collect()
     solo = pl.col(ID)
     if has_order_id:
         solo = pl.when(pl.col("order_id").is_null()).then(pl.col(ID)).otherwise(None)

@@ -298,18 +298,28 @@ def _more(count: int, what: str = "rows") -> str:
     return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"
 
 
-def _check(rows: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str]) -> list[str]:
-    """One pass over every row: refuse what the Polars loader refuses; return the warnings."""
+def _check(
+    rows: Any, raw: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str]
+) -> list[str]:
+    """One pass over every row: refuse what the Polars loader refuses; return the warnings.
+
+    The first offending row of each kind is the one with the smallest row id;
+    its file is looked up in ``raw`` only when there is one to report.
+    """
     from pyspark.sql import functions as F
 
+    def file_of(row_id: int) -> str:
+        found = raw.filter(F.col(b.ID) == F.lit(row_id)).select(b.FILE).first()
+        return _display_file(found[0] if found else None, name)
+
     first = F.min_by
-    aggs = []
+    live = ~F.col("_blank")
     ragged = F.col("_ragged")
-    aggs += [
+    aggs = [
         F.sum(ragged.cast("long")).alias("ragged_n"),
-        first(F.col(b.FILE), F.when(ragged, F.col(b.ID))).alias("ragged_file"),
+        F.min(F.when(ragged, F.col(b.ID))).alias("ragged_id"),
     ]
-    checks: list[tuple[str, str, str, str]] = [("day", plan.day, "order_date", dates.EXPECTED)]
+    checks: list[tuple[str, str, str]] = [("day", plan.day, dates.EXPECTED)]
     for n in plan.numbers:
         if n.native:
             expected = "a finite number"
@@ -317,55 +327,61 @@ def _check(rows: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str
             expected = "a number such as 1234.50 or 1,234.50 (decimal point)"
         else:
             expected = "a number such as 1234,50 or 1.234,50 (decimal comma)"
-        checks.append((n.canonical, n.source, n.canonical, expected))
-    live = ~F.col("_blank")
-    for canonical, _, _, _ in checks:
+        checks.append((n.canonical, n.source, expected))
+    for canonical, _, _ in checks:
         bad = F.col(f"_bad_{canonical}") & live
         aggs += [
             F.sum(bad.cast("long")).alias(f"{canonical}_n"),
-            first(
-                F.struct(F.col(f"_raw_{canonical}"), F.col(b.FILE)), F.when(bad, F.col(b.ID))
-            ).alias(f"{canonical}_first"),
+            first(F.col(f"_raw_{canonical}"), F.when(bad, F.col(b.ID))).alias(f"{canonical}_value"),
+            F.min(F.when(bad, F.col(b.ID))).alias(f"{canonical}_id"),
         ]
     day = F.col("day")
-    late = (day > F.lit(latest)) & live
-    early = (day < F.lit(EARLIEST)) & live
-    raw_day = F.struct(F.col("day").cast("string"), F.col(b.FILE))
+    ranges = {
+        "late": (day > F.lit(latest)) & live,
+        "early": (day < F.lit(EARLIEST)) & live,
+    }
+    for label, condition in ranges.items():
+        aggs += [
+            F.sum(condition.cast("long")).alias(f"{label}_n"),
+            first(day.cast("string"), F.when(condition, F.col(b.ID))).alias(f"{label}_value"),
+            F.min(F.when(condition, F.col(b.ID))).alias(f"{label}_id"),
+        ]
+    has_id = F.col("customer_id").isNotNull()
     aggs += [
-        F.sum(late.cast("long")).alias("late_n"),
-        first(raw_day, F.when(late, F.col(b.ID))).alias("late_first"),
-        F.sum(early.cast("long")).alias("early_n"),
-        first(raw_day, F.when(early, F.col(b.ID))).alias("early_first"),
         F.sum((live & day.isNull()).cast("long")).alias("no_date"),
-        F.sum((live & day.isNotNull() & F.col("customer_id").isNull()).cast("long")).alias("no_id"),
-        F.sum((live & day.isNotNull() & F.col("customer_id").isNotNull()).cast("long")).alias(
-            "kept"
-        ),
+        F.sum((live & day.isNotNull() & ~has_id).cast("long")).alias("no_id"),
+        F.sum((live & day.isNotNull() & has_id).cast("long")).alias("kept"),
     ]
     row = rows.agg(*aggs).collect()[0].asDict()
     if row["ragged_n"]:
-        where = _display_file(row["ragged_file"], name)
         raise InputError(
-            f"{where}: a line has more fields than the header's {len(plan.raw_columns)} "
-            f"({NO_LINE}), so its values would shift columns: a value with an unquoted "
-            "separator (such as 1,234.50 in a comma-separated file)? Quote such values or fix "
-            f"the line{_more(row['ragged_n'], 'lines')}"
+            f"{file_of(row['ragged_id'])}: a line has more fields than the header's "
+            f"{len(plan.raw_columns)} ({NO_LINE}), so its values would shift columns: a value "
+            "with an unquoted separator (such as 1,234.50 in a comma-separated file)? Quote "
+            f"such values or fix the line{_more(row['ragged_n'], 'lines')}"
         )
-    day_check, *number_checks = checks
-    for canonical, source, label, expected in [day_check]:
-        _raise_bad(row, canonical, source, label, expected, name)
+
+    def refuse(canonical: str, source: str, label: str, expected: str) -> None:
+        count = row[f"{canonical}_n"]
+        if count:
+            raise InputError(
+                f"{file_of(row[f'{canonical}_id'])}: column {source!r} ({label}), {NO_LINE}: "
+                f"cannot read {row[f'{canonical}_value']!r}; expected {expected}{_more(count)}"
+            )
+
+    (_, day_source, day_expected), *number_checks = checks
+    refuse("day", day_source, "order_date", day_expected)
     for label, text in (
         ("late", "is more than a year in the future; a typo? Fix or remove the row"),
         ("early", "is before 1900; a typo? Fix or remove the row"),
     ):
         if row[f"{label}_n"]:
-            value, file = row[f"{label}_first"]
             raise InputError(
-                f"{_display_file(file, name)}: column {plan.day!r} (order_date), {NO_LINE}: "
-                f"a date read as {value} {text}{_more(row[f'{label}_n'])}"
+                f"{file_of(row[f'{label}_id'])}: column {plan.day!r} (order_date), {NO_LINE}: "
+                f"a date read as {row[f'{label}_value']} {text}{_more(row[f'{label}_n'])}"
             )
-    for canonical, source, label, expected in number_checks:
-        _raise_bad(row, canonical, source, label, expected, name)
+    for canonical, source, expected in number_checks:
+        refuse(canonical, source, canonical, expected)
     warnings = []
     if row["no_date"]:
         warnings.append(f"{name}: {row['no_date']} rows have no order date and were left out")
@@ -374,19 +390,6 @@ def _check(rows: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str
     if not row["kept"]:
         raise InputError(f"{name}: has a header but no order rows with a customer and a date")
     return warnings
-
-
-def _raise_bad(
-    row: dict[str, Any], canonical: str, source: str, label: str, expected: str, name: str
-) -> None:
-    count = row[f"{canonical}_n"]
-    if not count:
-        return
-    value, file = row[f"{canonical}_first"]
-    raise InputError(
-        f"{_display_file(file, name)}: column {source!r} ({label}), {NO_LINE}: "
-        f"cannot read {value!r}; expected {expected}{_more(count)}"
-    )
 
 
 def load_orders_spark(
@@ -399,7 +402,7 @@ def load_orders_spark(
     level: Level,
 ) -> Loaded:
     """Orders read, checked and reduced on Spark; see the module docstring."""
-    from pyspark.sql import functions as F
+    from pyspark import StorageLevel
 
     source = find_source(spec)
     raw, is_csv = read_raw(spark, source, options.encoding, spec)
@@ -413,6 +416,7 @@ def load_orders_spark(
         if c in table.frame.collect_schema() and table.frame.collect_schema()[c].is_numeric()
     }
     plan = plan_from(sample, data_columns, extras, dimensions, options, native)
+    plan = dataclasses.replace(plan, with_file=level is Level.lines)
     if options.dedupe:
         before = raw.count()
         raw = raw.dropDuplicates(data_columns)
@@ -426,11 +430,49 @@ def load_orders_spark(
         warnings_dedupe = []
     schema = plan.output_schema()
     plan_copy = plan
-    canonical = raw.mapInArrow(lambda it: b.canonical_batches(it, plan_copy), _spark_schema(schema))
-    warnings = [*sample.warnings, *warnings_dedupe]
-    warnings += _check(canonical, plan, spec, options.latest_date, sample.decimal_marks)
+    source_rows = raw if plan.with_file else raw.drop(b.FILE)
+    canonical = source_rows.mapInArrow(
+        lambda it: b.canonical_batches(it, plan_copy), _spark_schema(schema)
+    )
+    # Parsed once: the checks and the reduction both read the persisted rows.
+    canonical = canonical.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _finish_load(
+            spark,
+            canonical,
+            raw,
+            plan,
+            sample,
+            table,
+            source,
+            spec,
+            options,
+            level,
+            [*sample.warnings, *warnings_dedupe],
+        )
+    finally:
+        canonical.unpersist()
+
+
+def _finish_load(
+    spark: Any,
+    canonical: Any,
+    raw: Any,
+    plan: b.Plan,
+    sample: Loaded,
+    table: Any,
+    source: Source,
+    spec: str,
+    options: LoadOptions,
+    level: Level,
+    warnings: list[str],
+) -> Loaded:
+    from pyspark.sql import functions as F
+
+    warnings += _check(canonical, raw, plan, spec, options.latest_date, sample.decimal_marks)
     keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
-    rows = canonical.filter(keep).select(*plan.canonical_columns(), b.FILE, b.ID)
+    extra = [b.FILE] if plan.with_file else []
+    rows = canonical.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
     if level is Level.lines:
         arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)

@@ -28,6 +28,8 @@ CONFIG = {
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Larger Arrow batches: each one is a Polars frame, with a fixed cost per frame.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "200000",
     "spark.driver.memory": "4g",
     # A laptop or CI machine, not a cluster: few, larger shuffle partitions.
     "spark.sql.shuffle.partitions": "8",
