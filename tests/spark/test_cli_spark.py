@@ -4,6 +4,9 @@ errors and exit codes are the same; stderr says where the work ran."""
 from __future__ import annotations
 
 import builtins
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +188,25 @@ def test_without_java_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
     assert "needs Java" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@needs_spark
+@pytest.mark.skipif(
+    not os.environ.get("RETCALC_TEST_SPARK_CONNECT"),
+    reason="starts a second JVM (a local Spark Connect server): set RETCALC_TEST_SPARK_CONNECT=1",
+)
+def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
+    pytest.importorskip("grpc", reason="Spark Connect needs pip install 'retcalc[spark]'")
+    retcalc = str(Path(sys.executable).with_name("retcalc"))
+    args = [retcalc, "churn", ORDERS, "--format", "csv"]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    ours = subprocess.run(args, capture_output=True, text=True, check=True)
+    theirs = subprocess.run(
+        [*args, "--engine", "spark"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "SPARK_REMOTE": "local[2]"},  # pyspark starts a local Connect server
+    )
+    assert theirs.stdout == ours.stdout
+    assert "retcalc: computed on Spark Connect (local[2], " in theirs.stderr

@@ -24,7 +24,6 @@ INSTALL = "pip install 'retcalc[spark]'"
 DEFAULT_MASTER = "local[*]"
 #: Settings of a session retcalc starts itself (not of one it joins).
 CONFIG = {
-    "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -75,7 +74,11 @@ def active() -> Any | None:
 
 
 def get_session(master: str | None) -> tuple[Any, str]:
-    """The session to compute on and a few words saying where that is."""
+    """The session to compute on and a few words saying where that is.
+
+    Whatever the session, its SQL time zone is set to UTC: timestamps then reach
+    retcalc's parsing code as the default engine reads them from the file.
+    """
     require_pyspark()
     _quiet_pyspark()
     from pyspark.sql import SparkSession
@@ -89,34 +92,56 @@ def get_session(master: str | None) -> tuple[Any, str]:
             )
         try:
             spark = SparkSession.builder.remote(remote).getOrCreate()
+            spark.conf.set("spark.sql.session.timeZone", "UTC")
         except Exception as exc:  # pyspark raises many kinds here
-            raise UsageError(f"cannot connect to Spark Connect at {remote}: {exc}") from None
+            raise UsageError(
+                f"cannot connect to Spark Connect at {remote}: {_first_line(exc)}"
+            ) from None
         return spark, f"Spark Connect ({remote}, {spark.version})"
     running = active()
-    if running is not None:
-        spark = running
-    else:
-        if java_executable() is None:
-            raise UsageError(
-                "--engine spark needs Java (17 or later) to start Spark: none found on PATH "
-                "or in JAVA_HOME; install a JDK (e.g. apt-get install openjdk-17-jre-headless), "
-                "or set SPARK_REMOTE=sc://host:15002 to use a Spark Connect cluster"
-            )
+    spark = running if running is not None else _start(master)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark, f"Spark ({spark.sparkContext.master}, {spark.version})"
+
+
+def _start(master: str | None) -> Any:
+    """A classic session: under ``spark-submit`` the one it set up, else a local one."""
+    from pyspark.sql import SparkSession
+
+    if java_executable() is None:
+        raise UsageError(
+            "--engine spark needs Java (17 or later) to start Spark: none found on PATH "
+            "or in JAVA_HOME; install a JDK (e.g. apt-get install openjdk-17-jre-headless), "
+            "or set SPARK_REMOTE=sc://host:15002 to use a Spark Connect cluster"
+        )
+    builder = SparkSession.builder.appName("retcalc")
+    # spark-submit starts the JVM and says so in the environment: its --master and
+    # --conf settings stand, unless --spark-master is given.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master or not submitted:
+        builder = builder.master(master or DEFAULT_MASTER)
+    if not submitted:
         # Spark's Python workers must be this interpreter (it has retcalc and polars).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if "SPARK_CONF_DIR" not in os.environ and "SPARK_HOME" not in os.environ:
             # pip's pyspark has no configuration of its own: log errors only.
             os.environ["SPARK_CONF_DIR"] = str(CONF_DIR)
-        builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("retcalc")
         for key, value in CONFIG.items():
             builder = builder.config(key, value)
-        try:
-            with _no_stdout():
-                spark = builder.getOrCreate()
-        except Exception as exc:
-            raise UsageError(f"cannot start Spark ({master or DEFAULT_MASTER}): {exc}") from None
-        spark.sparkContext.setLogLevel("ERROR")
-    return spark, f"Spark ({spark.sparkContext.master}, {spark.version})"
+    try:
+        with _no_stdout():
+            spark = builder.getOrCreate()
+    except Exception as exc:
+        raise UsageError(
+            f"cannot start Spark ({master or DEFAULT_MASTER}): {_first_line(exc)}"
+        ) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @contextlib.contextmanager
