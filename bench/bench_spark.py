@@ -74,15 +74,16 @@ def main() -> None:
         where = next((ln for ln in s_err.splitlines() if "computed on" in ln), "")
         rows.append((command, p_wall, p_rss, s_wall, s_rss, same, where))
         print(f"{command}: polars {p_wall:.1f}s, spark {s_wall:.1f}s, same={same}", flush=True)
+    size = f"{lines:,} order lines" if lines else str(data)
+    load = os.getloadavg()
     text = [
         "# Polars versus local Spark (`bench/bench_spark.py`)",
         "",
-        f"{lines:,} order lines" if lines else str(data),
-        f" ({data.name} of `bench/generate.py`), {dt.date.today()}, "
-        f"{platform.machine()} with {os.cpu_count()} cores, Spark master `{args.master}`. "
-        "Each run is a fresh `retcalc ... --format csv` process: Spark's time includes "
-        "starting the JVM and the Python workers (the fixed cost); peak RSS is the retcalc "
-        "process only (Spark's JVM is a child process).",
+        f"{size} ({data.name} files of `bench/generate.py`), {dt.date.today()}, "
+        f"{platform.machine()} with {os.cpu_count()} cores (load average {load[0]:.1f} at the "
+        f"end), Spark master `{args.master}`. Each run is a fresh `retcalc ... --format csv` "
+        "process: Spark's time includes starting the JVM and the Python workers (the fixed "
+        "cost). Peak RSS as `/usr/bin/time` reports it.",
         "",
         "| command | Polars (s) | Polars RSS (MiB) | Spark (s) | driver RSS (MiB) | Spark / Polars | same output |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -216,13 +216,8 @@ def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> A
     arrow = to_arrow(raw.drop(b.FILE, b.ID).limit(SAMPLE_ROWS))
     frame = pl.from_arrow(arrow)
     assert isinstance(frame, pl.DataFrame)
-    lazy = frame.lazy()
-    extras = [e for e in EXTRA if e in frame.columns]
-    table = _finish(name, lazy, is_csv=is_csv, path=None, files=list(files))
-    if extras:
-        # _finish keeps EXTRA columns apart (Table.raw) as the CSV reader does.
-        return table
-    return table
+    # _finish numbers the rows and keeps EXTRA columns apart, as the CSV reader does.
+    return _finish(name, frame.lazy(), is_csv=is_csv, path=None, files=list(files))
 
 
 def plan_from(
