@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BENCH_SIZES ?= 1M,10M
+BENCH_SPARK_DATA ?= bench/data/10M/parquet
 
-.PHONY: install demo test lint bench clean report-screenshot
+.PHONY: install demo test lint bench bench-spark clean report-screenshot
 
 $(BIN)/retcalc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ lint: install
 
 bench: install  ## retcalc vs DuckDB SQL vs a bare scan; writes bench/results.md
 	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)
+
+bench-spark: install  ## Polars vs local Spark on bench/data/10M (from `make bench`); writes bench/results-spark.md
+	$(BIN)/python bench/bench_spark.py --data $(BENCH_SPARK_DATA)
 
 report-screenshot: install  ## the sample HTML report in headless Chromium, network off -> build/report.png
 	scripts/screenshot_report.sh "" build/report.png

@@ -10,6 +10,7 @@ import typer
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Level
 from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.churn import RATE_COLUMNS, churn_table
 from retcalc.render import OutputFormat, resolve_format
@@ -31,7 +32,7 @@ def churn(
 
     def body() -> None:
         metric_params = c.params(common)
-        inputs = c.load(common, need_amount=True)
+        inputs = c.load(common, need_amount=True, level=Level.days)
         with progress("Computing churn"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = churn_table(prep)

@@ -16,6 +16,7 @@ from retcalc import __version__
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Level
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import clv as model
 from retcalc.metrics.clv import formula, historical, holdout
@@ -254,7 +255,7 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
 
 
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
-    inputs = c.load(common, need_amount=True)
+    inputs = c.load(common, need_amount=True, level=Level.orders)
     orders = inputs.orders_frame()
     assert orders is not None
     keys = metric_params.by
@@ -277,7 +278,7 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
 
 
 def _formula(common: Common, metric_params: Params, *, margin: float, discount: float) -> None:
-    inputs = c.load(common, need_amount=True)
+    inputs = c.load(common, need_amount=True, level=Level.orders)
     yearly = dataclasses.replace(metric_params, period=Period.year)
     customers = inputs.customers_frame()
     costs = None
@@ -315,7 +316,7 @@ def _bgnbd(
             "--start/--end do not apply to --model bgnbd (it needs each customer's whole "
             "history): use --as-of to end the observation"
         )
-    inputs = c.load(common, need_amount=True)
+    inputs = c.load(common, need_amount=True, level=Level.days)
     orders = inputs.orders_frame()
     assert orders is not None
     given = _read_params(params_in) if params_in else None

@@ -12,6 +12,7 @@ from retcalc import thresholds
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Level
 from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.cohorts import RATE_COLUMNS, Mode, cohort_table
 from retcalc.metrics.retention import Basis
@@ -94,7 +95,7 @@ def cohorts(
     def body() -> None:
         metric_params = c.params(common)
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
-        inputs = c.load(common, need_amount=needs_money)
+        inputs = c.load(common, need_amount=needs_money, level=Level.days)
         with progress("Computing cohorts"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = cohort_table(prep, mode=mode, min_cohort=min_cohort, max_offset=max_offset)

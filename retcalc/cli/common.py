@@ -10,6 +10,7 @@ import polars as pl
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import progress, warn
+from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
@@ -109,19 +110,32 @@ def check_output_early(common: Common) -> None:
         )
 
 
-def load(common: Common, *, need_amount: bool = False) -> Inputs:
+#: The commands that run on Spark, for the refusal on the others.
+SPARK_COMMANDS = "retention, churn, cohorts, returns, kpis and clv"
+
+
+def load(common: Common, *, need_amount: bool = False, level: Level | None = None) -> Inputs:
     """Read the orders (and customers) named on the command line.
 
     The output is checked first (its format), and again once the inputs are
     known (it must not be one of them), so that a refusal comes before the work.
+
+    ``level``: how far ``--engine spark`` may reduce the orders for this command
+    (see :class:`retcalc.engines.Level`); a command that passes none does not run
+    on Spark.
     """
     check_output_early(common)
     options = load_options(common)
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
     by = tuple(common.by or ())
-    with progress(f"Reading {common.orders}"):
-        orders = load_orders(common.orders, options, need_amount=need_amount, dimensions=by)
+    if common.engine is Engine.spark:
+        orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
+    else:
+        if common.spark_master is not None:
+            raise UsageError("--spark-master is for --engine spark")
+        with progress(f"Reading {common.orders}"):
+            orders = load_orders(common.orders, options, need_amount=need_amount, dimensions=by)
     for message in orders.warnings:
         warn(message)
     customers = None
@@ -136,6 +150,30 @@ def load(common: Common, *, need_amount: bool = False) -> Inputs:
         check_output_path(common.output, inputs.paths)
     _attach_dimensions(inputs, by)
     return inputs
+
+
+def _load_on_spark(
+    common: Common,
+    options: LoadOptions,
+    *,
+    need_amount: bool,
+    by: tuple[str, ...],
+    level: Level | None,
+) -> Loaded:
+    """The orders read and reduced on Spark; stderr says where the work ran."""
+    if level is None:
+        raise UsageError(f"--engine spark is available on {SPARK_COMMANDS}")
+    from retcalc.engines.spark.load import load_orders_spark
+    from retcalc.engines.spark.session import get_session
+
+    with progress("Starting Spark"):
+        spark, where = get_session(common.spark_master)
+    with progress(f"Reading {common.orders} on {where}"):
+        orders = load_orders_spark(
+            spark, common.orders, options, need_amount=need_amount, dimensions=by, level=level
+        )
+    print(f"retcalc: computed on {where}", file=sys.stderr, flush=True)
+    return orders
 
 
 def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:

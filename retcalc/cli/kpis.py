@@ -12,6 +12,7 @@ from retcalc import thresholds
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.nps import load_nps, with_paid_dates
@@ -91,7 +92,11 @@ def kpis(
             )
         if nps == "-" and common.orders == "-":
             raise UsageError("only one input can be read from stdin ('-')")
-        inputs = c.load(common, need_amount=True)
+        if paid_col and common.engine is Engine.spark:
+            raise UsageError(
+                "--paid-col reads a second date per order line: not available with --engine spark yet"
+            )
+        inputs = c.load(common, need_amount=True, level=Level.orders)
         assert inputs.orders is not None
         style = dates.style_from_flag(common.date_format) if common.date_format else None
         if paid_col:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from retcalc.engines import Engine
 from retcalc.metrics.retention import Basis
 from retcalc.periods import Period
 from retcalc.render import OutputFormat
@@ -23,6 +24,7 @@ from retcalc.render import OutputFormat
 MAPPING = "Column mapping"
 RANGE = "Periods and range"
 OUTPUT = "Output"
+ENGINE = "Engine"
 
 
 @dataclass
@@ -241,6 +243,22 @@ class Common:
             rich_help_panel=MAPPING,
         ),
     ] = False
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="Where the work runs: polars (this process) or spark (a Spark job: local[*], --spark-master, or Spark Connect when SPARK_REMOTE is set). Same tables either way.",
+            rich_help_panel=ENGINE,
+        ),
+    ] = Engine.polars
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: the master URL (spark://host:7077, yarn, local[4]). Default local[*].",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)] = False
 
     @property

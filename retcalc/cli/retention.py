@@ -10,6 +10,7 @@ import typer
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Level
 from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.retention import RATE_COLUMNS, retention_table
 from retcalc.render import OutputFormat, resolve_format
@@ -31,7 +32,7 @@ def retention(
 
     def body() -> None:
         metric_params = c.params(common)
-        inputs = c.load(common)
+        inputs = c.load(common, level=Level.days)
         with progress("Computing retention"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = retention_table(prep)

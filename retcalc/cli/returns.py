@@ -10,6 +10,7 @@ import typer
 from retcalc.cli import common as c
 from retcalc.cli.options import RANGE, Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.io.returns_file import load_returns
 from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS, returns_table, top_returns
@@ -66,7 +67,9 @@ def returns(
         metric_params = c.params(chosen)
         # customer_id is always loaded; asking the loader for it as a dimension would load it twice.
         inputs = c.load(
-            dataclasses.replace(chosen, by=[d for d in by if d != "customer_id"]), need_amount=True
+            dataclasses.replace(chosen, by=[d for d in by if d != "customer_id"]),
+            need_amount=True,
+            level=Level.lines,
         )
         paths = inputs.paths
         returns_frame = None

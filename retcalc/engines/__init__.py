@@ -1,0 +1,32 @@
+"""Where the heavy work of a data command runs: in this process (Polars) or on Spark.
+
+The metric definitions live once, in :mod:`retcalc.metrics`; an engine only
+decides where the input is read, parsed and reduced before those definitions
+run (see :mod:`retcalc.engines.spark`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Engine(StrEnum):
+    """Values of ``--engine``."""
+
+    polars = "polars"
+    spark = "spark"
+
+
+class Level(StrEnum):
+    """How far the Spark engine may reduce the orders before the driver gets them.
+
+    - ``days``: classified rows summed per ``(keys, customer_id, day, revenue_day,
+      is_purchase)``: all that purchase days and daily revenue need (retention,
+      churn, cohorts, the BG/NBD summary);
+    - ``orders``: the same, kept apart per order id (order counts: kpis, clv);
+    - ``lines``: the canonical order lines themselves (returns needs every line).
+    """
+
+    days = "days"
+    orders = "orders"
+    lines = "lines"

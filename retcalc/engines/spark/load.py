@@ -1,0 +1,537 @@
+"""Reading orders on Spark into the frame the metrics consume (``--engine spark``).
+
+1. Spark opens the input: a CSV or Parquet file, a directory of Parquet files
+   (hive ``key=value`` folders become columns), a glob, or a URL Spark reads.
+2. The driver takes the first :data:`SAMPLE_ROWS` rows and runs the Polars
+   loader (``frames.load_orders``) on them: the same column mapping
+   (``mapping.resolve``), required columns, date style and decimal mark
+   detection, and the same messages for what is wrong in those rows.
+3. Spark parses every row with the same Polars expressions
+   (``batches.canonical_rows``), and one aggregation checks them all:
+   unreadable values, dates out of range, lines with more fields than the header.
+4. Spark classifies and reduces (``batches.reduce_partition``) to the
+   :class:`~retcalc.engines.Level` the command needs; the driver collects that
+   through Arrow and hands it to the same metric functions as the Polars engine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import polars as pl
+
+from retcalc.engines import Level
+from retcalc.engines.spark import batches as b
+from retcalc.errors import InputError, UsageError
+from retcalc.io import dates
+from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders
+from retcalc.io.load import (
+    EXTRA,
+    PARQUET_MAGIC,
+    PARQUET_SUFFIXES,
+    SEPARATORS,
+    _finish,
+    _no_such_file,
+    _sniff_separator,
+)
+
+#: Rows the driver reads to map columns and detect the date style and decimal marks.
+SAMPLE_ROWS = 20_000
+NO_LINE = "Spark does not tell line numbers"
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """What Spark reads: its paths and format, and the local files (never overwritten)."""
+
+    paths: tuple[str, ...]
+    kind: str  # "csv" or "parquet"
+    files: tuple[Path, ...]
+    base: str | None = None  # a directory: hive partitions are found below it
+
+
+def _is_url(spec: str) -> bool:
+    return "://" in spec
+
+
+def find_source(spec: str) -> Source:
+    """Decide what Spark is to read from the argument, refusing what it cannot."""
+    if spec == "-":
+        raise UsageError(
+            "--engine spark reads files, directories, globs or URLs, not standard input; "
+            "save the data to a file (or use the default engine)"
+        )
+    if _is_url(spec) and not spec.startswith("file:"):
+        lowered = spec.lower().rstrip("/")
+        kind = "csv" if lowered.endswith((".csv", ".tsv", ".txt", ".csv.gz")) else "parquet"
+        return Source((spec,), kind, ())
+    local = unquote(urlparse(spec).path) if spec.startswith("file:") else spec
+    path = Path(local)
+    if any(ch in local for ch in "*?[") and not path.exists():
+        matches = sorted(Path(m) for m in glob.glob(local, recursive=True) if Path(m).is_file())
+        if not matches:
+            raise InputError(f"{spec}: no file matches this pattern")
+        parquet = [m.suffix.lower() in PARQUET_SUFFIXES for m in matches]
+        if all(parquet):
+            return Source(tuple(str(m) for m in matches), "parquet", tuple(matches))
+        if not any(parquet):
+            return Source(tuple(str(m) for m in matches), "csv", tuple(matches))
+        raise InputError(f"{spec}: the pattern matches both Parquet and CSV files; pick one kind")
+    if not path.exists():
+        raise _no_such_file(spec, path)
+    if path.is_dir():
+        parquet_files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in PARQUET_SUFFIXES
+            and p.is_file()
+            and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        )
+        if not parquet_files:
+            raise InputError(
+                f"{spec}: is a directory with no Parquet files; give a file "
+                "(or a glob such as 'exports/*.csv')"
+            )
+        return Source((str(path),), "parquet", tuple(parquet_files), base=str(path))
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:
+        raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
+    if head.startswith(PARQUET_MAGIC):
+        return Source((str(path),), "parquet", (path,))
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        raise InputError(f"{spec}: is not a Parquet file (it does not start with PAR1)")
+    return Source((str(path),), "csv", (path,))
+
+
+def _csv_header(spark: Any, source: Source, options: dict[str, str]) -> list[str]:
+    frame = spark.read.options(**options).option("header", "true").csv(list(source.paths))
+    return list(frame.columns)
+
+
+def _separator(source: Source) -> str:
+    if not source.files:
+        return ","
+    try:
+        with source.files[0].open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return ","
+    found = _sniff_separator(head)
+    return found if found in SEPARATORS else ","
+
+
+#: Python's names of the encodings Spark's CSV reader takes, and Java's names for them.
+CHARSETS = {
+    "utf-8": "UTF-8",
+    "latin-1": "ISO-8859-1",
+    "iso8859-1": "ISO-8859-1",
+    "ascii": "US-ASCII",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+    "utf-32": "UTF-32",
+}
+
+
+def charset(encoding: str) -> str:
+    """The Java charset for ``--encoding``, or a refusal naming the ones Spark reads."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(f"--encoding {encoding!r} is not a known text encoding") from None
+    if name not in CHARSETS:
+        raise UsageError(
+            f"--encoding {encoding}: Spark reads CSV text in UTF-8, latin-1 (ISO-8859-1), "
+            "ASCII, UTF-16 or UTF-32; convert the file (iconv -f ... -t utf-8) or use the "
+            "default engine"
+        )
+    return CHARSETS[name]
+
+
+def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any, bool]:
+    """The raw rows as a Spark frame with FILE and ID columns (and EXTRA ones for CSV)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    try:
+        if source.kind == "parquet":
+            reader = spark.read
+            if source.base is not None:
+                reader = reader.option("basePath", source.base)
+            frame = reader.parquet(*source.paths)
+        else:
+            options = {
+                "sep": _separator(source),
+                "encoding": charset(encoding),
+                "quote": '"',
+                "escape": '"',
+                "mode": "PERMISSIVE",
+            }
+            header = _csv_header(spark, source, options)
+            fields = [T.StructField(c, T.StringType()) for c in header]
+            fields += [T.StructField(e, T.StringType()) for e in EXTRA]
+            frame = (
+                spark.read.options(**options)
+                .option("header", "true")
+                .option("enforceSchema", "true")
+                .schema(T.StructType(fields))
+                .csv(list(source.paths))
+            )
+    except Exception as exc:
+        raise InputError(f"{name}: Spark cannot read it: {_first_line(exc)}") from None
+    frame = frame.withColumn(b.FILE, F.col("_metadata.file_path")).withColumn(
+        b.ID, F.monotonically_increasing_id()
+    )
+    return frame, source.kind == "csv"
+
+
+def to_arrow(frame: Any) -> Any:
+    """A Spark frame collected as an Arrow table (``toArrow`` is pyspark 4; 3.5 has the batches)."""
+    if hasattr(frame, "toArrow"):
+        return frame.toArrow()
+    import pyarrow as pa
+
+    batches = frame._collect_as_arrow()
+    if batches:
+        return pa.Table.from_batches(batches)
+    return pa.Table.from_batches([], schema=pa.schema([]))  # no rows: the schema does not matter
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> Any:
+    """The first rows as a Polars table, for the Polars loader."""
+    arrow = to_arrow(raw.drop(b.FILE, b.ID).limit(SAMPLE_ROWS))
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    lazy = frame.lazy()
+    extras = [e for e in EXTRA if e in frame.columns]
+    table = _finish(name, lazy, is_csv=is_csv, path=None, files=list(files))
+    if extras:
+        # _finish keeps EXTRA columns apart (Table.raw) as the CSV reader does.
+        return table
+    return table
+
+
+def plan_from(
+    sample: Loaded,
+    raw_columns: Sequence[str],
+    extras: Sequence[str],
+    by: Sequence[str],
+    options: LoadOptions,
+    native: set[str],
+) -> b.Plan:
+    """The parsing plan for every row, from what the Polars loader learnt on the sample."""
+    mapping = sample.mapping
+    numbers = tuple(
+        b.NumberSpec(
+            c,
+            mapping.get(c) or "",
+            (mapping.get(c) or "") in native,
+            sample.decimal_marks.get(c, "."),
+        )
+        for c in b.NUMBER_COLUMNS
+        if c in mapping
+    )
+    dims: list[tuple[str, str]] = []
+    for dim in by:
+        if dim == "customer_id":
+            continue
+        if dim in mapping:
+            dims.append((dim, mapping.get(dim) or ""))
+        elif dim in raw_columns:
+            dims.append((dim, dim))
+    return b.Plan(
+        raw_columns=tuple(raw_columns),
+        extras=tuple(extras),
+        customer=mapping.get("customer_id") or "",
+        day=mapping.get("order_date") or "",
+        day_style=sample.date_formats["order_date"].style,
+        tz=options.tz,
+        numbers=numbers,
+        order_id=mapping.get("order_id") if "order_id" in mapping else None,
+        status=mapping.get("status") if "status" in mapping else None,
+        dims=tuple(dims),
+    )
+
+
+def _spark_schema(schema: dict[str, pl.DataType]) -> Any:
+    from pyspark.sql import types as T
+
+    kinds = {
+        pl.String: T.StringType(),
+        pl.Date: T.DateType(),
+        pl.Float64: T.DoubleType(),
+        pl.Int64: T.LongType(),
+        pl.Boolean: T.BooleanType(),
+    }
+    return T.StructType([T.StructField(c, kinds[type(t)]) for c, t in schema.items()])
+
+
+def _display_file(uri: str | None, fallback: str) -> str:
+    if not uri:
+        return fallback
+    if uri.startswith("file:"):
+        path = unquote(urlparse(uri).path)
+        try:
+            return os.path.relpath(path)
+        except ValueError:
+            return path
+    return uri
+
+
+def _more(count: int, what: str = "rows") -> str:
+    if count <= 1:
+        return ""
+    return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"
+
+
+def _check(
+    rows: Any, raw: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str]
+) -> list[str]:
+    """One pass over every row: refuse what the Polars loader refuses; return the warnings.
+
+    The first offending row of each kind is the one with the smallest row id;
+    its file is looked up in ``raw`` only when there is one to report.
+    """
+    from pyspark.sql import functions as F
+
+    def file_of(row_id: int) -> str:
+        found = raw.filter(F.col(b.ID) == F.lit(row_id)).select(b.FILE).first()
+        return _display_file(found[0] if found else None, name)
+
+    first = F.min_by
+    live = ~F.col("_blank")
+    ragged = F.col("_ragged")
+    aggs = [
+        F.sum(ragged.cast("long")).alias("ragged_n"),
+        F.min(F.when(ragged, F.col(b.ID))).alias("ragged_id"),
+    ]
+    checks: list[tuple[str, str, str]] = [("day", plan.day, dates.EXPECTED)]
+    for n in plan.numbers:
+        if n.native:
+            expected = "a finite number"
+        elif marks.get(n.canonical, ".") == ".":
+            expected = "a number such as 1234.50 or 1,234.50 (decimal point)"
+        else:
+            expected = "a number such as 1234,50 or 1.234,50 (decimal comma)"
+        checks.append((n.canonical, n.source, expected))
+    for canonical, _, _ in checks:
+        bad = F.col(f"_bad_{canonical}") & live
+        aggs += [
+            F.sum(bad.cast("long")).alias(f"{canonical}_n"),
+            first(F.col(f"_raw_{canonical}"), F.when(bad, F.col(b.ID))).alias(f"{canonical}_value"),
+            F.min(F.when(bad, F.col(b.ID))).alias(f"{canonical}_id"),
+        ]
+    day = F.col("day")
+    ranges = {
+        "late": (day > F.lit(latest)) & live,
+        "early": (day < F.lit(EARLIEST)) & live,
+    }
+    for label, condition in ranges.items():
+        aggs += [
+            F.sum(condition.cast("long")).alias(f"{label}_n"),
+            first(day.cast("string"), F.when(condition, F.col(b.ID))).alias(f"{label}_value"),
+            F.min(F.when(condition, F.col(b.ID))).alias(f"{label}_id"),
+        ]
+    has_id = F.col("customer_id").isNotNull()
+    aggs += [
+        F.sum((live & day.isNull()).cast("long")).alias("no_date"),
+        F.sum((live & day.isNotNull() & ~has_id).cast("long")).alias("no_id"),
+        F.sum((live & day.isNotNull() & has_id).cast("long")).alias("kept"),
+    ]
+    row = rows.agg(*aggs).collect()[0].asDict()
+    if row["ragged_n"]:
+        raise InputError(
+            f"{file_of(row['ragged_id'])}: a line has more fields than the header's "
+            f"{len(plan.raw_columns)} ({NO_LINE}), so its values would shift columns: a value "
+            "with an unquoted separator (such as 1,234.50 in a comma-separated file)? Quote "
+            f"such values or fix the line{_more(row['ragged_n'], 'lines')}"
+        )
+
+    def refuse(canonical: str, source: str, label: str, expected: str) -> None:
+        count = row[f"{canonical}_n"]
+        if count:
+            raise InputError(
+                f"{file_of(row[f'{canonical}_id'])}: column {source!r} ({label}), {NO_LINE}: "
+                f"cannot read {row[f'{canonical}_value']!r}; expected {expected}{_more(count)}"
+            )
+
+    (_, day_source, day_expected), *number_checks = checks
+    refuse("day", day_source, "order_date", day_expected)
+    for label, text in (
+        ("late", "is more than a year in the future; a typo? Fix or remove the row"),
+        ("early", "is before 1900; a typo? Fix or remove the row"),
+    ):
+        if row[f"{label}_n"]:
+            raise InputError(
+                f"{file_of(row[f'{label}_id'])}: column {plan.day!r} (order_date), {NO_LINE}: "
+                f"a date read as {row[f'{label}_value']} {text}{_more(row[f'{label}_n'])}"
+            )
+    for canonical, source, expected in number_checks:
+        refuse(canonical, source, canonical, expected)
+    warnings = []
+    if row["no_date"]:
+        warnings.append(f"{name}: {row['no_date']} rows have no order date and were left out")
+    if row["no_id"]:
+        warnings.append(f"{name}: {row['no_id']} rows have no customer id and were left out")
+    if not row["kept"]:
+        raise InputError(f"{name}: has a header but no order rows with a customer and a date")
+    return warnings
+
+
+def load_orders_spark(
+    spark: Any,
+    spec: str,
+    options: LoadOptions,
+    *,
+    need_amount: bool,
+    dimensions: Sequence[str],
+    level: Level,
+) -> Loaded:
+    """Orders read, checked and reduced on Spark; see the module docstring."""
+    from pyspark import StorageLevel
+
+    source = find_source(spec)
+    raw, is_csv = read_raw(spark, source, options.encoding, spec)
+    data_columns = [c for c in raw.columns if c not in (b.FILE, b.ID, *EXTRA)]
+    extras = [c for c in raw.columns if c in EXTRA]
+    table = _sample_table(raw, spec, is_csv, source.files)
+    sample = load_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
+    native = {
+        c
+        for c in data_columns
+        if c in table.frame.collect_schema() and table.frame.collect_schema()[c].is_numeric()
+    }
+    plan = plan_from(sample, data_columns, extras, dimensions, options, native)
+    plan = dataclasses.replace(plan, with_file=level is Level.lines)
+    if options.dedupe:
+        before = raw.count()
+        raw = raw.dropDuplicates(data_columns)
+        repeated = before - raw.count()
+        warnings_dedupe = (
+            [f"{spec}: --dedupe left out {repeated} rows that repeat an earlier row exactly"]
+            if repeated
+            else []
+        )
+    else:
+        warnings_dedupe = []
+    schema = plan.output_schema()
+    plan_copy = plan
+    source_rows = raw if plan.with_file else raw.drop(b.FILE)
+    canonical = source_rows.mapInArrow(
+        lambda it: b.canonical_batches(it, plan_copy), _spark_schema(schema)
+    )
+    # Parsed once: the checks and the reduction both read the persisted rows.
+    canonical = canonical.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _finish_load(
+            spark,
+            canonical,
+            raw,
+            plan,
+            sample,
+            table,
+            source,
+            spec,
+            options,
+            level,
+            [*sample.warnings, *warnings_dedupe],
+        )
+    finally:
+        canonical.unpersist()
+
+
+def _finish_load(
+    spark: Any,
+    canonical: Any,
+    raw: Any,
+    plan: b.Plan,
+    sample: Loaded,
+    table: Any,
+    source: Source,
+    spec: str,
+    options: LoadOptions,
+    level: Level,
+    warnings: list[str],
+) -> Loaded:
+    from pyspark.sql import functions as F
+
+    warnings += _check(canonical, raw, plan, spec, options.latest_date, sample.decimal_marks)
+    keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
+    extra = [b.FILE] if plan.with_file else []
+    rows = canonical.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
+    if level is Level.lines:
+        arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+    else:
+        if options.as_of is not None:
+            rows = rows.filter(F.col("day") < F.lit(options.as_of))
+        keys = [name for name, _ in plan.dims]
+        has_order_id = plan.order_id is not None
+        if has_order_id:
+            spread = F.coalesce(
+                F.col("order_id"), F.concat(F.lit("\x00"), F.col(b.ID).cast("string"))
+            )
+            rows = rows.repartition(spread)
+        reduced_schema = _reduced_schema(plan, level, keys)
+        has_amount = plan.has_amount
+        reduced = rows.mapInArrow(
+            lambda it: b.reduce_batches(it, level, keys, has_amount=has_amount),
+            _spark_schema(reduced_schema),
+        )
+        if level is Level.days:
+            group = b.reduce_keys(level, keys, has_order_id)
+            sums = [F.sum("micros").alias("micros")]
+            if has_amount:
+                sums.append(F.sum("amount").alias("amount"))
+            reduced = reduced.groupBy(*group).agg(*sums)
+        arrow = to_arrow(reduced)
+        collected = pl.from_arrow(arrow)
+        assert isinstance(collected, pl.DataFrame)
+        collected = collected.cast(
+            {c: t for c, t in reduced_schema.items() if c in collected.columns}
+        )
+        frame = b.events_frame(collected, level)
+    loaded = Loaded(
+        dataclasses.replace(table, files=source.files),
+        sample.mapping,
+        frame,
+        sample.date_formats,
+        warnings,
+        sample.decimal_marks,
+    )
+    return loaded
+
+
+def _reduced_schema(plan: b.Plan, level: Level, keys: Sequence[str]) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {k: pl.String() for k in keys}
+    schema.update(
+        {
+            "customer_id": pl.String(),
+            "day": pl.Date(),
+            "revenue_day": pl.Date(),
+            "is_purchase": pl.Boolean(),
+        }
+    )
+    if level is Level.orders:
+        if plan.order_id is not None:
+            schema["order_id"] = pl.String()
+        schema[b.SOLO] = pl.Int64()
+    schema["micros"] = pl.Int64()
+    if plan.has_amount:
+        schema["amount"] = pl.Float64()
+    return schema

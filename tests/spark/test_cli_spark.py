@@ -1,0 +1,212 @@
+"""``--engine spark`` end to end: the six commands print what the Polars engine prints;
+errors and exit codes are the same; stderr says where the work ran."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from retcalc.cli.app import app
+from tests.cli.test_cli_contract import SHOPIFY, UCI
+from tests.spark.compare import assert_same_table, csv_table
+from tests.spark.conftest import SAMPLE, needs_spark
+
+ORDERS = str(SAMPLE / "orders.csv")
+CUSTOMERS = str(SAMPLE / "customers.csv")
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def both(*args: str) -> tuple[Result, Result]:
+    return run(*args), run(*args, "--engine", "spark")
+
+
+CASES = {
+    "retention-quarter-90d": ("retention", ORDERS, "-p", "quarter", "-w", "90d"),
+    "retention-week-by-segment": (
+        "retention",
+        ORDERS,
+        "--customers",
+        CUSTOMERS,
+        "--basis",
+        "activity",
+        "-p",
+        "week",
+        "--by",
+        "segment",
+        "--as-of",
+        "2025-07-01",
+    ),
+    "retention-subscription": ("retention", ORDERS, "--customers", CUSTOMERS),
+    "churn-month-by-channel": ("churn", ORDERS, "--by", "channel", "-w", "all"),
+    "cohorts-quarter": ("cohorts", ORDERS, "-p", "quarter", "--mode", "on-or-after"),
+    "returns-month": ("returns", ORDERS, "--by", "channel"),
+    "returns-file-top": (
+        "returns",
+        ORDERS,
+        "--returns",
+        str(SAMPLE / "returns.csv"),
+        "--top",
+        "5",
+        "--min-units",
+        "5",
+    ),
+    "kpis-range": ("kpis", ORDERS, "--by-sequence"),
+    "kpis-quarter-by-segment": (
+        "kpis",
+        ORDERS,
+        "--customers",
+        CUSTOMERS,
+        "-p",
+        "quarter",
+        "--by",
+        "segment",
+    ),
+    "clv-historical-by-segment": ("clv", ORDERS, "--customers", CUSTOMERS, "--by", "segment"),
+    "clv-formula": ("clv", ORDERS, "--model", "formula", "--margin", "30%", "--basis", "activity"),
+    "clv-bgnbd": ("clv", ORDERS, "--model", "bgnbd", "--as-of", "2025-10-01"),
+}
+
+
+@needs_spark
+@pytest.mark.parametrize("case", list(CASES))
+def test_same_output_on_both_engines(spark: Any, case: str) -> None:
+    args = (*CASES[case], "--format", "csv")
+    ours, theirs = both(*args)
+    assert ours.exit_code == 0, ours.stderr
+    assert theirs.exit_code == 0, theirs.stderr
+    if ours.stdout != theirs.stdout:  # the last digit of a float may differ: 1e-12
+        assert_same_table(csv_table(ours.stdout), csv_table(theirs.stdout), case)
+    assert "retcalc: computed on Spark (local[2], " in theirs.stderr
+    assert "computed on" not in ours.stderr
+
+
+@needs_spark
+@pytest.mark.parametrize("text", [SHOPIFY, UCI], ids=["shopify", "uci"])
+def test_exports_with_awkward_shapes(spark: Any, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(text)
+    for command in ("retention", "kpis"):
+        ours, theirs = both(command, str(path), "-w", "1mo", "--format", "json")
+        assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+        assert ours.stdout == theirs.stdout
+
+
+@needs_spark
+def test_missing_column_names_it(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,amount\nc1,10\n")
+    ours, theirs = both("retention", str(path))
+    assert ours.exit_code == theirs.exit_code == 2
+    assert theirs.stderr.splitlines()[-1] == ours.stderr.splitlines()[-1]
+    assert "order" in theirs.stderr and "Traceback" not in theirs.stderr
+
+
+@needs_spark
+def test_unreadable_value_past_the_sample_names_file_column_and_value(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retcalc.engines.spark import load
+
+    monkeypatch.setattr(load, "SAMPLE_ROWS", 2)  # the bad row is found by Spark, not the sample
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,order_date,amount\nc1,2024-01-05,10\nc2,2024-01-06,11\n"
+        "c3,2024-01-07,12\nc4,2024-13-45,5\nc5,2024-01-09,abc\n"
+    )
+    ours, theirs = both("churn", str(path))
+    assert ours.exit_code == theirs.exit_code == 2
+    assert "'order_date'" in theirs.stderr and "'2024-13-45'" in theirs.stderr
+    assert "orders.csv" in theirs.stderr and "Traceback" not in theirs.stderr
+    path.write_text(
+        "customer_id,order_date,amount\nc1,2024-01-05,10\nc2,2024-01-06,11\nc5,2024-01-09,abc\n"
+    )
+    theirs = run("churn", str(path), "--engine", "spark")
+    assert theirs.exit_code == 2
+    assert "'amount'" in theirs.stderr and "'abc'" in theirs.stderr
+
+
+@needs_spark
+def test_ragged_line_past_the_sample(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retcalc.engines.spark import load
+
+    monkeypatch.setattr(load, "SAMPLE_ROWS", 1)
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_date,amount\nc1,2024-01-05,10\nc2,2024-01-06,1,234.50\n")
+    result = run("retention", str(path), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "more fields than the header" in result.stderr
+
+
+def test_stdin_and_other_commands_are_refused() -> None:
+    result = run("retention", "-", "--engine", "spark")
+    assert result.exit_code == 2
+    assert "not standard input" in result.stderr
+    result = run("rfm", ORDERS, "--engine", "spark")
+    assert result.exit_code == 2
+    assert "--engine spark is available on retention" in result.stderr
+    result = run("retention", ORDERS, "--spark-master", "local[2]")
+    assert result.exit_code == 2
+    assert "--spark-master is for --engine spark" in result.stderr
+
+
+def test_without_pyspark_exit_2_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = builtins.__import__
+
+    def no_pyspark(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "pyspark" or name.startswith("pyspark."):
+            raise ImportError(f"No module named {name!r}", name=name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyspark)
+    result = run("retention", ORDERS, "--engine", "spark")
+    assert result.exit_code == 2
+    assert "pip install 'retcalc[spark]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_java_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyspark")
+    pytest.importorskip("pyarrow")
+    from retcalc.engines.spark import session
+
+    monkeypatch.setattr(session, "active", lambda: None)
+    monkeypatch.setattr(session, "java_executable", lambda: None)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    result = run("churn", ORDERS, "--engine", "spark")
+    assert result.exit_code == 2
+    assert "needs Java" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@needs_spark
+@pytest.mark.skipif(
+    not os.environ.get("RETCALC_TEST_SPARK_CONNECT"),
+    reason="starts a second JVM (a local Spark Connect server): set RETCALC_TEST_SPARK_CONNECT=1",
+)
+def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
+    pytest.importorskip("grpc", reason="Spark Connect needs pip install 'retcalc[spark]'")
+    retcalc = str(Path(sys.executable).with_name("retcalc"))
+    args = [retcalc, "churn", ORDERS, "--format", "csv"]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    ours = subprocess.run(args, capture_output=True, text=True, check=True)
+    theirs = subprocess.run(
+        [*args, "--engine", "spark"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "SPARK_REMOTE": "local[2]"},  # pyspark starts a local Connect server
+    )
+    assert theirs.stdout == ours.stdout
+    assert "retcalc: computed on Spark Connect (local[2], " in theirs.stderr

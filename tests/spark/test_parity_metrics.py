@@ -1,0 +1,155 @@
+"""The metric functions give the same tables on the Polars engine's frame and on the
+frame Spark reduced (``load_orders_spark``), over periods, windows and --by.
+
+Each input is read once per reduction level on Spark (the slow part); the
+metric grid then runs on the driver in Polars, so it is cheap to widen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from retcalc.engines import Level
+from retcalc.io.frames import LoadOptions, load_orders
+from retcalc.io.load import ROW
+from retcalc.metrics.churn import churn_table
+from retcalc.metrics.clv import historical
+from retcalc.metrics.clv.formula import formula_table
+from retcalc.metrics.clv.summary import rfm_summary
+from retcalc.metrics.cohorts import Mode, cohort_table
+from retcalc.metrics.kpis import kpi_table
+from retcalc.metrics.retention import Params, prepare_activity, retention_table
+from retcalc.metrics.returns import returns_table
+from retcalc.periods import Period, parse_window
+from tests.spark.compare import assert_same_table
+from tests.spark.conftest import SAMPLE, needs_spark
+from tests.spark.generated import shop
+
+pytestmark = needs_spark
+
+INPUTS = {
+    "sample": lambda d: SAMPLE / "orders.csv",
+    "shop-csv": lambda d: d / "orders.csv",
+    "shop-messy": lambda d: d / "orders_messy.csv",
+    "shop-parquet": lambda d: d / "orders.parquet",
+    "shop-hive": lambda d: d / "hive",
+}
+PERIODS = [Period.day, Period.week, Period.month, Period.quarter]
+WINDOWS = ["90d", "12mo", "all"]
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shop(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def frames(spark: Any, shop_dir: Path) -> Callable[[str, Level, tuple[str, ...]], tuple]:
+    """``(input, level, by) -> (polars frame, spark frame)``, each read once."""
+    from retcalc.engines.spark.load import load_orders_spark
+
+    cache: dict[tuple[str, Level, tuple[str, ...]], tuple[pl.DataFrame, pl.DataFrame]] = {}
+
+    def get(name: str, level: Level, by: tuple[str, ...] = ()) -> tuple:
+        key = (name, level, by)
+        if key not in cache:
+            spec = str(INPUTS[name](shop_dir))
+            options = LoadOptions()
+            ours = load_orders(spec, options, need_amount=True, dimensions=by).frame
+            theirs = load_orders_spark(
+                spark, spec, options, need_amount=True, dimensions=by, level=level
+            ).frame
+            cache[key] = (ours, theirs)
+        return cache[key]
+
+    return get
+
+
+def _params(period: Period, window: str, by: tuple[str, ...] = ()) -> Params:
+    return Params(period=period, window=parse_window(window), by=by)
+
+
+@pytest.mark.parametrize("name", list(INPUTS))
+def test_canonical_lines_are_the_polars_loaders(frames: Any, name: str) -> None:
+    """Parsing: every canonical line, in file order, as ``frames.load_orders`` reads it."""
+    ours, theirs = frames(name, Level.lines, ("channel",))
+    ours = ours.drop(ROW)
+    if name == "shop-hive":  # folders are read in name order, rows within them in order
+        ours = ours.sort("order_id", "customer_id", "day", "amount", nulls_last=True)
+        theirs = theirs.sort("order_id", "customer_id", "day", "amount", nulls_last=True)
+    assert_same_table(ours.select(theirs.columns), theirs, name)
+    assert set(ours.columns) == set(theirs.columns)
+
+
+@pytest.mark.parametrize("name", ["sample", "shop-messy", "shop-hive"])
+@pytest.mark.parametrize("by", [(), ("channel",)])
+def test_period_metrics_on_days(frames: Any, name: str, by: tuple[str, ...]) -> None:
+    ours, theirs = frames(name, Level.days, by)
+    for period in PERIODS:
+        for window in WINDOWS:
+            params = _params(period, window, by)
+            a = prepare_activity(ours.lazy(), params)
+            b = prepare_activity(theirs.lazy(), params)
+            what = f"{name} {period} {window} {by}"
+            assert_same_table(retention_table(a), retention_table(b), "retention " + what)
+            assert_same_table(churn_table(a), churn_table(b), "churn " + what)
+            if period is Period.day:
+                continue  # a triangle of ~1000 daily cohorts: slow, and no new path
+            for mode in Mode:
+                assert_same_table(
+                    cohort_table(a, mode=mode), cohort_table(b, mode=mode), "cohorts " + what
+                )
+
+
+@pytest.mark.parametrize("name", ["sample", "shop-messy"])
+def test_bgnbd_summary_on_days(frames: Any, name: str) -> None:
+    ours, theirs = frames(name, Level.days, ())
+    a = rfm_summary(ours.lazy())
+    b = rfm_summary(theirs.lazy())
+    assert_same_table(a.frame, b.frame, name)
+    assert a.observation_end == b.observation_end
+
+
+@pytest.mark.parametrize("name", ["sample", "shop-messy", "shop-parquet"])
+@pytest.mark.parametrize("by", [(), ("channel",)])
+def test_order_metrics_on_orders(frames: Any, name: str, by: tuple[str, ...]) -> None:
+    ours, theirs = frames(name, Level.orders, by)
+    for period in [Period.month, Period.quarter]:
+        params = _params(period, "12mo", by)
+        a = prepare_activity(ours.lazy(), params)
+        b = prepare_activity(theirs.lazy(), params)
+        for per_period in (False, True):
+            assert_same_table(
+                kpi_table(a, params=params, per_period=per_period, by_sequence=True),
+                kpi_table(b, params=params, per_period=per_period, by_sequence=True),
+                f"kpis {name} {period} {by}",
+            )
+    yearly = _params(Period.year, "3mo", by)
+    assert_same_table(
+        formula_table(prepare_activity(ours.lazy(), yearly), margin=0.3, discount_rate=0.1),
+        formula_table(prepare_activity(theirs.lazy(), yearly), margin=0.3, discount_rate=0.1),
+        f"formula {name}",
+    )
+    per_a = historical.per_customer(ours.lazy(), keys=by)
+    per_b = historical.per_customer(theirs.lazy(), keys=by)
+    assert_same_table(per_a, per_b, f"historical {name}")
+    assert_same_table(historical.summary(per_a, by), historical.summary(per_b, by))
+
+
+@pytest.mark.parametrize("name", ["sample", "shop-messy"])
+def test_returns_on_lines(frames: Any, name: str) -> None:
+    ours, theirs = frames(name, Level.lines, ("channel",))
+    for period in PERIODS[1:]:
+        for by in [(), ("channel",)]:
+            params = dataclasses.replace(_params(period, "all"), by=by)
+            assert_same_table(
+                returns_table(ours.lazy(), params=params).table,
+                returns_table(theirs.lazy(), params=params).table,
+                f"returns {name} {period} {by}",
+            )
