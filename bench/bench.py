@@ -573,7 +573,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per command")
-    parser.add_argument("--only", help="run only the cases whose label contains this text")
+    parser.add_argument(
+        "--only", help="run only the cases whose label contains this text (comma: any of several)"
+    )
     parser.add_argument("--no-check", action="store_true", help="skip the correctness check")
     parser.add_argument(
         "--duckdb-day", action="store_true", help="also run the DuckDB day-period query (1M only)"
@@ -594,7 +596,8 @@ def main() -> None:
     args = parser.parse_args()
     started = dt.datetime.now()
     sizes = [generate.parse_count(s) for s in args.sizes.split(",") if s.strip()]
-    cases = [c for c in CASES if not args.only or args.only in c.label]
+    wanted = [w.strip() for w in (args.only or "").split(",") if w.strip()]
+    cases = [c for c in CASES if not wanted or any(w in c.label for w in wanted)]
     binary = retcalc_bin()
 
     rows: list[Row] = []

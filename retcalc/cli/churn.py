@@ -34,7 +34,7 @@ def churn(
         metric_params = c.params(common)
         inputs = c.load(common, need_amount=True, level=Level.days)
         with progress("Computing churn"):
-            prep = c.prepare(common, inputs, metric_params)
+            prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = churn_table(prep)
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
         to_stdout = common.output is None or str(common.output) == "-"

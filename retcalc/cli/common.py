@@ -16,6 +16,7 @@ from retcalc.io import dates
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
+from retcalc.metrics.keys import encoded_lazy
 from retcalc.metrics.retention import (
     Basis,
     Params,
@@ -207,15 +208,27 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
             )
 
 
-def prepare(common: Common, inputs: Inputs, metric_params: Params) -> Prepared:
-    """The groundwork for period metrics on the chosen basis."""
+def prepare(
+    common: Common, inputs: Inputs, metric_params: Params, *, anonymous: bool = False
+) -> Prepared:
+    """The groundwork for period metrics on the chosen basis.
+
+    ``anonymous``: the caller shows only totals, never a customer id, so ids are
+    replaced by integer codes first (the same table, computed faster).
+    """
     customers = inputs.customers_frame()
     has_signup = customers is not None and "signup_date" in customers.collect_schema()
     basis = common.basis or (Basis.subscription if has_signup else Basis.activity)
-    if basis is Basis.subscription:
-        if customers is None or not has_signup:
-            raise UsageError("--basis subscription needs --customers with a signup_date column")
-        return prepare_subscription(customers, inputs.orders_frame(), metric_params)
+    if basis is Basis.subscription and (customers is None or not has_signup):
+        raise UsageError("--basis subscription needs --customers with a signup_date column")
     orders = inputs.orders_frame()
     assert orders is not None
+    if anonymous:
+        orders, customers = encoded_lazy(
+            [orders, customers if basis is Basis.subscription else None]
+        )
+        assert orders is not None
+    if basis is Basis.subscription:
+        assert customers is not None
+        return prepare_subscription(customers, orders, metric_params)
     return prepare_activity(orders, metric_params)

@@ -34,7 +34,7 @@ def retention(
         metric_params = c.params(common)
         inputs = c.load(common, level=Level.days)
         with progress("Computing retention"):
-            prep = c.prepare(common, inputs, metric_params)
+            prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = retention_table(prep)
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
         to_stdout = common.output is None or str(common.output) == "-"

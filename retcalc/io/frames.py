@@ -28,6 +28,7 @@ __all__ = [
     "LoadOptions",
     "Loaded",
     "clean_id",
+    "clean_ids",
     "clean_number",
     "input_paths",
     "load_customers",
@@ -100,6 +101,33 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
     text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'")
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
     return pl.when(numbers.is_missing(text)).then(None).otherwise(text)
+
+
+#: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
+#: ``.0``, or a short value that may be a missing marker (every marker has at most 4 bytes).
+_MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
+
+
+def clean_ids(values: pl.Series) -> pl.Series:
+    """``clean_id`` on a collected column, paying only for the values that need it.
+
+    Export ids are almost always clean already; a cheap scan finds the few that
+    are not (or may be missing markers) and only those go through ``clean_id``.
+    """
+    text = values.cast(pl.String).rename(values.name)
+    maybe = text.to_frame("v").select(
+        (pl.col("v").str.contains(_MAYBE_UNCLEAN) | (pl.col("v").str.len_bytes() <= 4)).fill_null(
+            False
+        )
+    )["v"]
+    count = int(maybe.sum())
+    if count == 0:
+        return text
+    if count > text.len() // 4:
+        return text.to_frame("v").select(clean_id(pl.col("v")).alias(values.name)).to_series()
+    where = maybe.arg_true()
+    fixed = text.gather(where).to_frame("v").select(clean_id(pl.col("v")).alias("v"))["v"]
+    return text.scatter(where, fixed).rename(values.name)
 
 
 def _present(raw: pl.Expr) -> pl.Expr:
@@ -467,7 +495,7 @@ def load_orders(
 
     date_source = mapping.get("order_date") or ""
     columns: list[pl.Expr] = [
-        clean_id(src("customer_id")).alias("customer_id"),
+        src("customer_id").cast(pl.String).alias("customer_id"),
         *date_exprs(table, "day", date_source, formats["order_date"], options.tz),
     ]
     numeric = ["amount", "quantity", "unit_price", "refund_amount", "returned_quantity"]
@@ -478,7 +506,7 @@ def load_orders(
     )
     columns += number_columns.exprs()
     if "order_id" in mapping:
-        columns.append(clean_id(src("order_id")).alias("order_id"))
+        columns.append(src("order_id").cast(pl.String).alias("order_id"))
     if "status" in mapping:
         columns.append(
             src("status").cast(pl.String).str.strip_chars().str.to_lowercase().alias("status")
@@ -492,6 +520,9 @@ def load_orders(
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
 
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    frame = frame.with_columns(
+        clean_ids(frame[c]) for c in ("customer_id", "order_id") if c in frame.columns
+    )
     _first_bad(table, frame, "_bad_day", date_source, "order_date", dates.EXPECTED)
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
@@ -537,7 +568,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     def src(canonical: str) -> pl.Expr:
         return pl.col(mapping.get(canonical))  # type: ignore[arg-type]
 
-    columns: list[pl.Expr] = [clean_id(src("customer_id")).alias("customer_id")]
+    columns: list[pl.Expr] = [src("customer_id").cast(pl.String).alias("customer_id")]
     for canonical, fmt in formats.items():
         columns += date_exprs(table, canonical, mapping.get(canonical) or "", fmt, options.tz)
     if "segment" in mapping:
@@ -549,6 +580,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     )
     columns += number_columns.exprs()
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    frame = frame.with_columns(clean_ids(frame["customer_id"]))
     for canonical in formats:
         source = mapping.get(canonical) or ""
         _first_bad(table, frame, f"_bad_{canonical}", source, canonical, dates.EXPECTED)

@@ -15,6 +15,7 @@ figure changes; ``--encoding`` chooses another encoding.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import difflib
 import glob
 import gzip
@@ -25,11 +26,11 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import polars as pl
 
-from retcalc.errors import InputError
+from retcalc.errors import InputError, UsageError
 
 ROW = "_retcalc_row"
 FILE = "_retcalc_file"
@@ -637,9 +638,35 @@ def _finish(
     )
 
 
+#: Inputs from this size on are read by Polars' streaming engine, in batches:
+#: columns read only to be checked (the whole-row duplicate check reads every
+#: column) are never held in memory whole.
+STREAMING_FROM = 256 * 1024 * 1024
+#: ``RETCALC_POLARS_ENGINE``: ``streaming`` or ``in-memory`` overrides the size rule.
+ENGINE_VARIABLE = "RETCALC_POLARS_ENGINE"
+
+
+def engine_for(table: Table) -> Literal["streaming", "in-memory"]:
+    """The Polars engine that reads ``table``: by its size, unless the variable says."""
+    chosen = os.environ.get(ENGINE_VARIABLE, "").strip().lower()
+    if chosen in ("streaming", "in-memory"):
+        return chosen  # type: ignore[return-value]
+    if chosen not in ("", "auto"):
+        raise UsageError(
+            f"{ENGINE_VARIABLE}={chosen!r} is not known: use streaming, in-memory or auto"
+        )
+    size = 0
+    for file in table.files:
+        with contextlib.suppress(OSError):
+            size += file.stat().st_size
+    return "streaming" if size >= STREAMING_FROM else "in-memory"
+
+
 def collect(table: Table, frame: pl.LazyFrame) -> pl.DataFrame:
     """``frame.collect()``, a read error becoming an InputError that names the input."""
     try:
+        if engine_for(table) == "streaming":
+            return frame.collect(engine="streaming")
         return frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{table.name}: cannot read the data: {_first_line(exc)}") from None

@@ -1,0 +1,79 @@
+"""Customer ids as integers, for the metrics whose output never shows an id.
+
+Sorting, grouping and joining on text ids dominates the cost of the period
+metrics on large inputs; on integers the same work is several times cheaper.
+``encode_customers`` gives every distinct id one ``UInt64`` key, the same in
+every frame it is given, so joins between the orders and the customers still
+match exactly the ids that matched before.
+
+The key is a 64-bit hash of the id; a second, independent hash checks it: if
+two ids share the first hash but not the second, the ids are ranked as text
+instead (exact, and slower). Two different ids that agree on both hashes (128
+bits) would be merged; for ten million customers the chance is below 10^-24.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+CUSTOMER = "customer_id"
+_SEEDS = (0x5EED_0001, 0x5EED_0002)
+
+
+def _codes(ids: pl.Series) -> pl.Series:
+    """A ``UInt64`` key per id (text, no nulls); equal ids get equal keys, different ids
+    different keys."""
+    frame = ids.to_frame("id").select(
+        pl.col("id").hash(_SEEDS[0]).alias("h1"), pl.col("id").hash(_SEEDS[1]).alias("h2")
+    )
+    return keys_or_rank(ids, frame["h1"], frame["h2"])
+
+
+def keys_or_rank(ids: pl.Series, h1: pl.Series, h2: pl.Series) -> pl.Series:
+    """``h1`` when no two ids share it (checked with ``h2``), else the ids' dense rank."""
+    # Ids sharing h1 but not h2 make (h1, h2) take more values than h1 alone. Mixing
+    # the pair into one word (an odd multiplier, wrapping) keeps the check to two
+    # single-column counts.
+    mixed = (h1.to_frame("a").select(pl.col("a") * 0x9E3779B97F4A7C15)["a"]) ^ h2
+    if h1.n_unique() == mixed.n_unique():
+        return h1.rename(CUSTOMER)
+    return ids.rank("dense").cast(pl.UInt64).rename(CUSTOMER)  # a 64-bit collision
+
+
+def encode_customers(*frames: pl.DataFrame | None) -> list[pl.DataFrame | None]:
+    """``frames`` with ``customer_id`` replaced by shared ``UInt64`` keys.
+
+    A null id stays null; ``None`` stays ``None``; frames without the column are
+    returned as they are.
+    """
+    present = [
+        f for f in frames if f is not None and CUSTOMER in f.columns and f[CUSTOMER].len() > 0
+    ]
+    if not present:
+        return list(frames)
+    every = pl.concat([f[CUSTOMER].cast(pl.String) for f in present])
+    valid = every.is_not_null()
+    if valid.all():
+        codes = _codes(every)
+    else:
+        codes = pl.Series(CUSTOMER, [None] * every.len(), dtype=pl.UInt64)
+        if valid.any():
+            codes = codes.scatter(valid.arg_true(), _codes(every.filter(valid)))
+    out: list[pl.DataFrame | None] = []
+    offset = 0
+    for frame in frames:
+        if frame is None or not any(frame is f for f in present):
+            out.append(frame)
+            continue
+        length = frame.height
+        out.append(frame.with_columns(codes.slice(offset, length).alias(CUSTOMER)))
+        offset += length
+    return out
+
+
+def encoded_lazy(frames: Sequence[pl.LazyFrame | None]) -> list[pl.LazyFrame | None]:
+    """``encode_customers`` for lazy frames (collected first: the inputs are in memory)."""
+    eager = encode_customers(*(f.collect() if f is not None else None for f in frames))
+    return [f.lazy() if f is not None else None for f in eager]
