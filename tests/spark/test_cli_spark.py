@@ -60,8 +60,7 @@ CASES = {
         "--min-units",
         "5",
     ),
-    "kpis-range": ("kpis", ORDERS, "--by-sequence"),
-    "kpis-quarter-by-segment": (
+    "kpis-quarter-by-segment-sequence": (
         "kpis",
         ORDERS,
         "--customers",
@@ -70,6 +69,7 @@ CASES = {
         "quarter",
         "--by",
         "segment",
+        "--by-sequence",
     ),
     "clv-historical-by-segment": ("clv", ORDERS, "--customers", CUSTOMERS, "--by", "segment"),
     "clv-formula": ("clv", ORDERS, "--model", "formula", "--margin", "30%", "--basis", "activity"),
