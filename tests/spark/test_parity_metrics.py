@@ -39,6 +39,7 @@ INPUTS = {
     "shop-messy": lambda d: d / "orders_messy.csv",
     "shop-parquet": lambda d: d / "orders.parquet",
     "shop-hive": lambda d: d / "hive",
+    "shop-glob": lambda d: d / "parts" / "*.csv",
 }
 PERIODS = [Period.day, Period.week, Period.month, Period.quarter]
 WINDOWS = ["90d", "12mo", "all"]
