@@ -156,6 +156,12 @@ def test_stdin_and_other_commands_are_refused() -> None:
     result = run("rfm", ORDERS, "--engine", "spark")
     assert result.exit_code == 2
     assert "--engine spark is available on retention" in result.stderr
+    result = run("kpis", ORDERS, "--paid-col", "paid_at", "--engine", "spark")
+    assert result.exit_code == 2
+    assert "--paid-col" in result.stderr
+    result = run("retention", str(SAMPLE / "nosuch.csv"), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
     result = run("retention", ORDERS, "--spark-master", "local[2]")
     assert result.exit_code == 2
     assert "--spark-master is for --engine spark" in result.stderr
