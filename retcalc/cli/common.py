@@ -163,9 +163,10 @@ def _load_on_spark(
     """The orders read and reduced on Spark; stderr says where the work ran."""
     if level is None:
         raise UsageError(f"--engine spark is available on {SPARK_COMMANDS}")
-    from retcalc.engines.spark.load import load_orders_spark
+    from retcalc.engines.spark.load import find_source, load_orders_spark
     from retcalc.engines.spark.session import get_session
 
+    find_source(common.orders)  # a missing file or stdin is refused before Spark starts
     with progress("Starting Spark"):
         spark, where = get_session(common.spark_master)
     with progress(f"Reading {common.orders} on {where}"):

@@ -46,7 +46,7 @@ def spark() -> Iterator[Any]:
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master("local[2]").appName("retcalc-tests")
-    for key, value in {**CONFIG, "spark.sql.shuffle.partitions": "4"}.items():
+    for key, value in {**CONFIG, "spark.sql.shuffle.partitions": "2"}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -38,6 +38,13 @@ def shop(directory: Path, *, customers: int = 600, seed: int = 11) -> Path:
         pl.when(n % 211 == 7).then(None).otherwise(pl.col("customer_id")).alias("customer_id"),
     )
     messy.write_csv(directory / "orders_messy.csv")
+    # A glob of CSV files whose headers differ in order (and one has a column more).
+    parts = directory / "parts"
+    parts.mkdir()
+    half = orders.height // 2
+    orders.head(half).write_csv(parts / "orders_1.csv")
+    rest = orders.slice(half).with_columns(pl.lit("x").alias("note"))
+    rest.select(list(reversed(rest.columns))).write_csv(parts / "orders_2.csv")
     # Hive-partitioned Parquet: one folder per channel.
     typed = pl.read_parquet(directory / "orders.parquet")
     hive = directory / "hive"

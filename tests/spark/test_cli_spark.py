@@ -60,8 +60,7 @@ CASES = {
         "--min-units",
         "5",
     ),
-    "kpis-range": ("kpis", ORDERS, "--by-sequence"),
-    "kpis-quarter-by-segment": (
+    "kpis-quarter-by-segment-sequence": (
         "kpis",
         ORDERS,
         "--customers",
@@ -70,6 +69,7 @@ CASES = {
         "quarter",
         "--by",
         "segment",
+        "--by-sequence",
     ),
     "clv-historical-by-segment": ("clv", ORDERS, "--customers", CUSTOMERS, "--by", "segment"),
     "clv-formula": ("clv", ORDERS, "--model", "formula", "--margin", "30%", "--basis", "activity"),
@@ -156,6 +156,12 @@ def test_stdin_and_other_commands_are_refused() -> None:
     result = run("rfm", ORDERS, "--engine", "spark")
     assert result.exit_code == 2
     assert "--engine spark is available on retention" in result.stderr
+    result = run("kpis", ORDERS, "--paid-col", "paid_at", "--engine", "spark")
+    assert result.exit_code == 2
+    assert "--paid-col" in result.stderr
+    result = run("retention", str(SAMPLE / "nosuch.csv"), "--engine", "spark")
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
     result = run("retention", ORDERS, "--spark-master", "local[2]")
     assert result.exit_code == 2
     assert "--spark-master is for --engine spark" in result.stderr

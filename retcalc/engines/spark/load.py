@@ -17,8 +17,10 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import dataclasses
 import glob
+import gzip
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,9 +114,36 @@ def find_source(spec: str) -> Source:
     return Source((str(path),), "csv", (path,))
 
 
-def _csv_header(spark: Any, source: Source, options: dict[str, str]) -> list[str]:
-    frame = spark.read.options(**options).option("header", "true").csv(list(source.paths))
+def _csv_header(spark: Any, paths: Sequence[str], options: dict[str, str]) -> list[str]:
+    frame = spark.read.options(**options).option("header", "true").csv(list(paths))
     return list(frame.columns)
+
+
+def _local_header(path: Path, separator: str, encoding: str) -> tuple[str, ...]:
+    """The header row of a local CSV file (gzip too), read without Spark."""
+    opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as handle:
+            row = next(csv.reader(handle, delimiter=separator), [])
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if row:
+        row[0] = row[0].removeprefix("\ufeff")
+    return tuple(row)
+
+
+def _header_groups(
+    spark: Any, source: Source, options: dict[str, str], encoding: str
+) -> list[tuple[list[str], list[str]]]:
+    """``(header, paths)`` per distinct header: Spark applies one header by position to
+    every file it reads at once, so files with other columns (or another order) are read
+    apart and joined by name, as the default engine does."""
+    if len(source.files) <= 1:
+        return [(_csv_header(spark, source.paths, options), list(source.paths))]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for path in source.files:
+        groups.setdefault(_local_header(path, options["sep"], encoding), []).append(str(path))
+    return [(list(header), paths) for header, paths in groups.items()]
 
 
 def _separator(source: Source) -> str:
@@ -168,6 +197,7 @@ def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any,
             if source.base is not None:
                 reader = reader.option("basePath", source.base)
             frame = reader.parquet(*source.paths)
+            frame = frame.withColumn(b.FILE, F.col("_metadata.file_path"))
         else:
             options = {
                 "sep": _separator(source),
@@ -176,21 +206,26 @@ def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any,
                 "escape": '"',
                 "mode": "PERMISSIVE",
             }
-            header = _csv_header(spark, source, options)
-            fields = [T.StructField(c, T.StringType()) for c in header]
-            fields += [T.StructField(e, T.StringType()) for e in EXTRA]
-            frame = (
-                spark.read.options(**options)
-                .option("header", "true")
-                .option("enforceSchema", "true")
-                .schema(T.StructType(fields))
-                .csv(list(source.paths))
-            )
+            frame = None
+            for header, paths in _header_groups(spark, source, options, encoding):
+                fields = [T.StructField(c, T.StringType()) for c in header]
+                fields += [T.StructField(e, T.StringType()) for e in EXTRA]
+                part = (
+                    spark.read.options(**options)
+                    .option("header", "true")
+                    .option("enforceSchema", "true")
+                    .schema(T.StructType(fields))
+                    .csv(paths)
+                    .withColumn(b.FILE, F.col("_metadata.file_path"))
+                )
+                frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
+            if frame is not None:
+                # EXTRA columns last, after the columns every group added.
+                data = [c for c in frame.columns if c not in (*EXTRA, b.FILE)]
+                frame = frame.select(*data, *EXTRA, b.FILE)
     except Exception as exc:
         raise InputError(f"{name}: Spark cannot read it: {_first_line(exc)}") from None
-    frame = frame.withColumn(b.FILE, F.col("_metadata.file_path")).withColumn(
-        b.ID, F.monotonically_increasing_id()
-    )
+    frame = frame.withColumn(b.ID, F.monotonically_increasing_id())
     return frame, source.kind == "csv"
 
 
