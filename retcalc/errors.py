@@ -41,3 +41,16 @@ class ThresholdCrossed(RetcalcError):
     """A ``--fail-if`` condition held; the data was still written."""
 
     exit_status = ExitStatus.THRESHOLD_CROSSED
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def more_such(count: int, what: str = "rows") -> str:
+    """`` (3 more such rows)`` after the first of ``count`` bad rows (nothing for one)."""
+    if count <= 1:
+        return ""
+    return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
-from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.churn import RATE_COLUMNS, churn_table
-from retcalc.render import OutputFormat, resolve_format
-from retcalc.render.charts import print_sparklines
 
 
 @data_command
@@ -36,34 +32,15 @@ def churn(
         with progress("Computing churn"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = churn_table(prep)
-        chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
-        to_stdout = common.output is None or str(common.output) == "-"
-        draw = plot and chosen is OutputFormat.table and to_stdout
-        if plot and not draw:
-            warn("--plot draws under a table on standard output; no chart with this output")
-        crossed: ThresholdCrossed | None = None
-        try:
-            emit(
-                table,
-                fmt=common.fmt,
-                output=common.output,
-                percent_columns=RATE_COLUMNS,
-                title=f"Churn and revenue retention by {common.period} (window {metric_params.window})",
-                inputs=inputs.paths,
-                excel_safe=common.excel_safe,
-                fail_if=common.fail_if or (),
-                keys=metric_params.by,
-            )
-        except ThresholdCrossed as exc:
-            crossed = exc  # the chart belongs under the table all the same
-        if draw:
-            print_sparklines(
-                table,
-                columns=RATE_COLUMNS,
-                keys=metric_params.by,
-                title=f"Churn and revenue retention by {common.period}",
-            )
-        if crossed is not None:
-            raise crossed
+        c.emit_with_sparklines(
+            table,
+            common,
+            inputs,
+            rates=RATE_COLUMNS,
+            keys=metric_params.by,
+            title=f"Churn and revenue retention by {common.period} (window {metric_params.window})",
+            chart_title=f"Churn and revenue retention by {common.period}",
+            plot=plot,
+        )
 
     run(body, debug=common.debug)

@@ -8,12 +8,10 @@ from typing import Annotated
 
 import typer
 
-from retcalc import thresholds
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
-from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
-from retcalc.errors import ThresholdCrossed
 from retcalc.metrics.cohorts import RATE_COLUMNS, Mode, cohort_table
 from retcalc.metrics.retention import Basis
 from retcalc.render import OutputFormat, resolve_format
@@ -118,8 +116,7 @@ def cohorts(
                 keys=keys,
             )
             return
-        conditions = [thresholds.parse(text) for text in common.fail_if or ()]
-        breaches = thresholds.check(table, conditions, keys=keys) if conditions else []
+        breaches = fail_if_breaches(table, common.fail_if or (), keys)
         joined = "signup" if prep.basis is Basis.subscription else "first purchase"
         spec = Triangle(
             value=_COLUMN[metric],
@@ -138,9 +135,6 @@ def cohorts(
                 keys=metric_params.by,
                 title=f"Retention by {common.period}s since {joined}, pooled over the cohorts shown",
             )
-        if breaches:
-            for breach in breaches[1:]:
-                typer.echo(f"retcalc: {breach.message()}", err=True)
-            raise ThresholdCrossed(breaches[0].message())
+        raise_breaches(breaches)
 
     run(body, debug=common.debug)

@@ -1,17 +1,19 @@
-"""From parsed options to loaded inputs and metric parameters (no computing here)."""
+"""From parsed options to loaded inputs and metric parameters, and the shared output step
+of the period tables (no computing here)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from retcalc.cli.options import Common
-from retcalc.cli.runner import progress, warn
+from retcalc.cli.runner import emit, progress, warn
 from retcalc.engines import Engine, Level
-from retcalc.errors import InputError, UsageError
+from retcalc.errors import InputError, ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.mapping import load_config
@@ -27,6 +29,7 @@ from retcalc.metrics.retention import (
 from retcalc.periods import parse_date_option, parse_window
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.atomic import check_output_path
+from retcalc.render.charts import print_sparklines
 
 
 @dataclass
@@ -233,3 +236,42 @@ def prepare(
         assert customers is not None
         return prepare_subscription(customers, orders, metric_params)
     return prepare_activity(orders, metric_params)
+
+
+def emit_with_sparklines(
+    table: pl.DataFrame,
+    common: Common,
+    inputs: Inputs,
+    *,
+    rates: Sequence[str],
+    keys: Sequence[str],
+    title: str,
+    chart_title: str,
+    plot: bool,
+) -> None:
+    """``emit`` a period table; with ``--plot``, sparklines of ``rates`` under it (terminal
+    table only). A crossed ``--fail-if`` still exits 1, after the chart."""
+    chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+    to_stdout = common.output is None or str(common.output) == "-"
+    draw = plot and chosen is OutputFormat.table and to_stdout
+    if plot and not draw:
+        warn("--plot draws under a table on standard output; no chart with this output")
+    crossed: ThresholdCrossed | None = None
+    try:
+        emit(
+            table,
+            fmt=common.fmt,
+            output=common.output,
+            percent_columns=rates,
+            title=title,
+            inputs=inputs.paths,
+            excel_safe=common.excel_safe,
+            fail_if=common.fail_if or (),
+            keys=keys,
+        )
+    except ThresholdCrossed as exc:
+        crossed = exc  # the chart belongs under the table all the same
+    if draw:
+        print_sparklines(table, columns=rates, keys=keys, title=chart_title)
+    if crossed is not None:
+        raise crossed

@@ -8,10 +8,9 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from retcalc import thresholds
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
-from retcalc.cli.runner import emit, progress, run, warn
+from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
@@ -126,8 +125,7 @@ def kpis(
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
         if chosen is OutputFormat.table and table.height == 1 and not metric_params.by:
             # One screen: metric -> value. --fail-if still reads the real columns.
-            conditions = [thresholds.parse(text) for text in common.fail_if or ()]
-            breaches = thresholds.check(table, conditions) if conditions else []
+            breaches = fail_if_breaches(table, common.fail_if or ())
             emit(
                 one_screen(table, RATE_COLUMNS),
                 fmt=chosen,

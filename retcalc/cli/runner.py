@@ -31,7 +31,7 @@ import typer
 from rich.console import Console
 
 from retcalc import thresholds
-from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed
+from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
 from retcalc.render import OutputFormat, resolve_format, write_output
 
 _stderr = Console(stderr=True, highlight=False)
@@ -197,8 +197,7 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
             _quiet_broken_pipe()
         if debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        error(f"could not process the input: {first}")
+        error(f"could not process the input: {first_line(exc)}")
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
 
 
@@ -215,8 +214,7 @@ def emit(
     keys: Sequence[str] = (),
 ) -> None:
     """Write ``table`` to stdout or ``output``, then apply ``--fail-if``."""
-    conditions = [thresholds.parse(text) for text in fail_if]
-    breaches = thresholds.check(table, conditions, keys=keys) if conditions else []
+    breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
     to_file = output is not None and str(output) != "-"
     with writing() if to_file else contextlib.nullcontext():
@@ -231,6 +229,19 @@ def emit(
         )
     if output is None:
         sys.stdout.flush()
+    raise_breaches(breaches)
+
+
+def fail_if_breaches(
+    table: pl.DataFrame, fail_if: Sequence[str], keys: Sequence[str] = ()
+) -> list[thresholds.Breach]:
+    """The ``--fail-if`` conditions that ``table`` crosses (checked before writing it)."""
+    conditions = [thresholds.parse(text) for text in fail_if]
+    return thresholds.check(table, conditions, keys=keys) if conditions else []
+
+
+def raise_breaches(breaches: Sequence[thresholds.Breach]) -> None:
+    """Say every crossed threshold but the first on stderr; raise with the first (exit 1)."""
     if breaches:
         for breach in breaches[1:]:
             _stderr.print(f"retcalc: {breach.message()}", markup=False, soft_wrap=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from retcalc.errors import InputError
+from retcalc.errors import InputError, more_such
 from retcalc.io import dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
@@ -41,13 +41,6 @@ EARLIEST = dt.date(1900, 1, 1)
 AHEAD = dt.timedelta(days=366)
 #: Float identifiers from this on cannot hold every digit (2**53).
 EXACT_FLOAT = 2**53
-
-
-def _more(count: int, what: str = "rows") -> str:
-    """`` (3 more such rows)`` after the first of ``count`` bad rows."""
-    if count <= 1:
-        return ""
-    return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"
 
 
 @dataclass(frozen=True)
@@ -147,7 +140,7 @@ def _first_bad(
     row = int(bad.item())
     count = int(frame[flag].sum())
     value = _value(table, row, source)
-    more = _more(count)
+    more = more_such(count)
     raise InputError(
         f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
         f"cannot read {value!r}; expected {expected}{more}"
@@ -349,7 +342,7 @@ def check_date_range(
         if bad.height == 0:
             continue
         row = int(bad[ROW][0])
-        more = _more(bad.height)
+        more = more_such(bad.height)
         raise InputError(
             f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
             f"{_value(table, row, source)!r} {label}{more}"
@@ -384,7 +377,7 @@ def read_rows(
         ragged = frame.filter(pl.col("_ragged")).select(ROW)
         if ragged.height:
             row = int(ragged[ROW][0])
-            more = _more(ragged.height, "lines")
+            more = more_such(ragged.height, "lines")
             raise InputError(
                 f"{table.name}: {table.location(row)} has more fields than the header's "
                 f"{len(table.columns)}, so its values would shift columns: a value with an "

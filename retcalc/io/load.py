@@ -30,7 +30,7 @@ from typing import BinaryIO, Literal
 
 import polars as pl
 
-from retcalc.errors import InputError, UsageError
+from retcalc.errors import InputError, UsageError, first_line
 
 ROW = "_retcalc_row"
 FILE = "_retcalc_file"
@@ -354,13 +354,8 @@ def _scan_text(source: Path | bytes, name: str, head: bytes) -> tuple[pl.LazyFra
             **skip,  # type: ignore[arg-type]
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as CSV: {_first_line(exc)}") from None
+        raise InputError(f"{name}: cannot read as CSV: {first_line(exc)}") from None
     return frame, skipped + 1
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _text_from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -> Table:
@@ -411,7 +406,7 @@ def _parquet_from_bytes(data: bytes, name: str, path: Path | None) -> Table:
     try:
         frame = pl.read_parquet(io.BytesIO(data)).lazy()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from None
+        raise InputError(f"{name}: cannot read as Parquet: {first_line(exc)}") from None
     return _finish(name, frame, is_csv=False, path=path)
 
 
@@ -597,7 +592,7 @@ def _scan_parquet(
             frame = pl.scan_parquet(sources, hive_partitioning=False, missing_columns="insert")
         frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as Parquet: {_first_line(exc)}") from None
+        raise InputError(f"{name}: cannot read as Parquet: {first_line(exc)}") from None
     return frame
 
 
@@ -615,7 +610,7 @@ def _finish(
     try:
         schema = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read the file: {_first_line(exc)}") from None
+        raise InputError(f"{name}: cannot read the file: {first_line(exc)}") from None
     columns = tuple(c for c in schema.names() if c not in HIDDEN)
     if not columns:
         raise InputError(f"{name}: has no columns; expected a header row")
@@ -669,4 +664,4 @@ def collect(table: Table, frame: pl.LazyFrame) -> pl.DataFrame:
             return frame.collect(engine="streaming")
         return frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{table.name}: cannot read the data: {_first_line(exc)}") from None
+        raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None

@@ -167,12 +167,11 @@ def sorted_days(frame: pl.DataFrame, day_bits: int = DAY_BITS) -> pl.DataFrame:
     clash = ordered.filter(
         (prefix == prefix.shift(1)) & (pl.col(CUSTOMER) != pl.col(CUSTOMER).shift(1))
     ).select(prefix.unique())
+    first = (pl.col("_key") != pl.col("_key").shift(1)).fill_null(True)
     if clash.height == 0:
-        first = (pl.col("_key") != pl.col("_key").shift(1)).fill_null(True)
         return ordered.filter(first).drop("_key")
     shared = prefix.is_in(clash.to_series().implode())
     alone = ordered.filter(~shared)
-    first = (pl.col("_key") != pl.col("_key").shift(1)).fill_null(True)
     return pl.concat(
         [
             alone.filter(first).drop("_key"),

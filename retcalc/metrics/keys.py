@@ -23,10 +23,12 @@ _SEEDS = (0x5EED_0001, 0x5EED_0002)
 
 
 def _codes(ids: pl.Series) -> pl.Series:
-    """A ``UInt64`` key per id (text, no nulls); equal ids get equal keys, different ids
-    different keys."""
+    """A ``UInt64`` key per id (text); equal ids get equal keys, different ids different
+    keys, a null id a null key."""
+    present = pl.col("id").is_not_null()
     frame = ids.to_frame("id").select(
-        pl.col("id").hash(_SEEDS[0]).alias("h1"), pl.col("id").hash(_SEEDS[1]).alias("h2")
+        pl.when(present).then(pl.col("id").hash(_SEEDS[0])).alias("h1"),
+        pl.when(present).then(pl.col("id").hash(_SEEDS[1])).alias("h2"),
     )
     return keys_or_rank(ids, frame["h1"], frame["h2"])
 
@@ -49,27 +51,20 @@ def encode_customers(*frames: pl.DataFrame | None) -> list[pl.DataFrame | None]:
     returned as they are.
     """
     present = [
-        f for f in frames if f is not None and CUSTOMER in f.columns and f[CUSTOMER].len() > 0
+        i
+        for i, f in enumerate(frames)
+        if f is not None and CUSTOMER in f.columns and f[CUSTOMER].len() > 0
     ]
+    out = list(frames)
     if not present:
-        return list(frames)
-    every = pl.concat([f[CUSTOMER].cast(pl.String) for f in present])
-    valid = every.is_not_null()
-    if valid.all():
-        codes = _codes(every)
-    else:
-        codes = pl.Series(CUSTOMER, [None] * every.len(), dtype=pl.UInt64)
-        if valid.any():
-            codes = codes.scatter(valid.arg_true(), _codes(every.filter(valid)))
-    out: list[pl.DataFrame | None] = []
+        return out
+    keys = _codes(pl.concat([out[i][CUSTOMER].cast(pl.String) for i in present]))  # type: ignore[index]
     offset = 0
-    for frame in frames:
-        if frame is None or not any(frame is f for f in present):
-            out.append(frame)
-            continue
-        length = frame.height
-        out.append(frame.with_columns(codes.slice(offset, length).alias(CUSTOMER)))
-        offset += length
+    for i in present:
+        frame = out[i]
+        assert frame is not None
+        out[i] = frame.with_columns(keys.slice(offset, frame.height).alias(CUSTOMER))
+        offset += frame.height
     return out
 
 

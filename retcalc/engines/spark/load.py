@@ -31,7 +31,7 @@ import polars as pl
 
 from retcalc.engines import Level
 from retcalc.engines.spark import batches as b
-from retcalc.errors import InputError, UsageError
+from retcalc.errors import InputError, UsageError, first_line, more_such
 from retcalc.io import dates
 from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders
 from retcalc.io.load import (
@@ -224,7 +224,7 @@ def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any,
                 data = [c for c in frame.columns if c not in (*EXTRA, b.FILE)]
                 frame = frame.select(*data, *EXTRA, b.FILE)
     except Exception as exc:
-        raise InputError(f"{name}: Spark cannot read it: {_first_line(exc)}") from None
+        raise InputError(f"{name}: Spark cannot read it: {first_line(exc)}") from None
     frame = frame.withColumn(b.ID, F.monotonically_increasing_id())
     return frame, source.kind == "csv"
 
@@ -239,11 +239,6 @@ def to_arrow(frame: Any) -> Any:
     if batches:
         return pa.Table.from_batches(batches)
     return pa.Table.from_batches([], schema=pa.schema([]))  # no rows: the schema does not matter
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> Any:
@@ -322,12 +317,6 @@ def _display_file(uri: str | None, fallback: str) -> str:
     return uri
 
 
-def _more(count: int, what: str = "rows") -> str:
-    if count <= 1:
-        return ""
-    return f" ({count - 1} more such {what if count > 2 else what.rstrip('s')})"
-
-
 def _check(
     rows: Any, raw: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str]
 ) -> list[str]:
@@ -388,7 +377,7 @@ def _check(
             f"{file_of(row['ragged_id'])}: a line has more fields than the header's "
             f"{len(plan.raw_columns)} ({NO_LINE}), so its values would shift columns: a value "
             "with an unquoted separator (such as 1,234.50 in a comma-separated file)? Quote "
-            f"such values or fix the line{_more(row['ragged_n'], 'lines')}"
+            f"such values or fix the line{more_such(row['ragged_n'], 'lines')}"
         )
 
     def refuse(canonical: str, source: str, label: str, expected: str) -> None:
@@ -396,7 +385,7 @@ def _check(
         if count:
             raise InputError(
                 f"{file_of(row[f'{canonical}_id'])}: column {source!r} ({label}), {NO_LINE}: "
-                f"cannot read {row[f'{canonical}_value']!r}; expected {expected}{_more(count)}"
+                f"cannot read {row[f'{canonical}_value']!r}; expected {expected}{more_such(count)}"
             )
 
     (_, day_source, day_expected), *number_checks = checks
@@ -408,7 +397,7 @@ def _check(
         if row[f"{label}_n"]:
             raise InputError(
                 f"{file_of(row[f'{label}_id'])}: column {plan.day!r} (order_date), {NO_LINE}: "
-                f"a date read as {row[f'{label}_value']} {text}{_more(row[f'{label}_n'])}"
+                f"a date read as {row[f'{label}_value']} {text}{more_such(row[f'{label}_n'])}"
             )
     for canonical, source, expected in number_checks:
         refuse(canonical, source, canonical, expected)

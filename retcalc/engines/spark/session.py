@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from retcalc.errors import UsageError
+from retcalc.errors import UsageError, first_line
 
 INSTALL = "pip install 'retcalc[spark]'"
 DEFAULT_MASTER = "local[*]"
@@ -95,7 +95,7 @@ def get_session(master: str | None) -> tuple[Any, str]:
             spark.conf.set("spark.sql.session.timeZone", "UTC")
         except Exception as exc:  # pyspark raises many kinds here
             raise UsageError(
-                f"cannot connect to Spark Connect at {remote}: {_first_line(exc)}"
+                f"cannot connect to Spark Connect at {remote}: {first_line(exc)}"
             ) from None
         return spark, f"Spark Connect ({remote}, {spark.version})"
     running = active()
@@ -133,15 +133,10 @@ def _start(master: str | None) -> Any:
             spark = builder.getOrCreate()
     except Exception as exc:
         raise UsageError(
-            f"cannot start Spark ({master or DEFAULT_MASTER}): {_first_line(exc)}"
+            f"cannot start Spark ({master or DEFAULT_MASTER}): {first_line(exc)}"
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 @contextlib.contextmanager
