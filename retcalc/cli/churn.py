@@ -28,7 +28,7 @@ def churn(
 
     def body() -> None:
         metric_params = c.params(common)
-        inputs = c.load(common, need_amount=True, level=Level.days)
+        inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True)
         with progress("Computing churn"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = churn_table(prep)

@@ -93,7 +93,7 @@ def cohorts(
     def body() -> None:
         metric_params = c.params(common)
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
-        inputs = c.load(common, need_amount=needs_money, level=Level.days)
+        inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
         with progress("Computing cohorts"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = cohort_table(prep, mode=mode, min_cohort=min_cohort, max_offset=max_offset)

@@ -15,7 +15,9 @@ from retcalc.cli.runner import emit, progress, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, ThresholdCrossed, UsageError
 from retcalc.io import dates
+from retcalc.io.batched import load_order_events, reads_in_batches
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
+from retcalc.io.load import open_table
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
 from retcalc.metrics.keys import encoded_lazy
@@ -117,7 +119,13 @@ def check_output_early(common: Common) -> None:
 SPARK_COMMANDS = "retention, churn, cohorts, returns, kpis and clv"
 
 
-def load(common: Common, *, need_amount: bool = False, level: Level | None = None) -> Inputs:
+def load(
+    common: Common,
+    *,
+    need_amount: bool = False,
+    level: Level | None = None,
+    anonymous: bool = False,
+) -> Inputs:
     """Read the orders (and customers) named on the command line.
 
     The output is checked first (its format), and again once the inputs are
@@ -125,7 +133,9 @@ def load(common: Common, *, need_amount: bool = False, level: Level | None = Non
 
     ``level``: how far ``--engine spark`` may reduce the orders for this command
     (see :class:`retcalc.engines.Level`); a command that passes none does not run
-    on Spark.
+    on Spark. ``anonymous``: the command never shows a customer id, so a large
+    input without a customers file may be summed under hashed ids
+    (:mod:`retcalc.io.batched`).
     """
     check_output_early(common)
     options = load_options(common)
@@ -138,7 +148,20 @@ def load(common: Common, *, need_amount: bool = False, level: Level | None = Non
         if common.spark_master is not None:
             raise UsageError("--spark-master is for --engine spark")
         with progress(f"Reading {common.orders}"):
-            orders = load_orders(common.orders, options, need_amount=need_amount, dimensions=by)
+            table = open_table(common.orders, encoding=options.encoding)
+            if level is Level.days and reads_in_batches(table):
+                orders = load_order_events(
+                    common.orders,
+                    options,
+                    need_amount=need_amount,
+                    dimensions=by,
+                    table=table,
+                    anonymous=anonymous and not common.customers,
+                )
+            else:
+                orders = load_orders(
+                    common.orders, options, need_amount=need_amount, dimensions=by, table=table
+                )
     for message in orders.warnings:
         warn(message)
     customers = None

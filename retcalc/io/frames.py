@@ -137,13 +137,17 @@ def _first_bad(
     bad = frame.filter(pl.col(flag)).select(ROW).head(1)
     if bad.height == 0:
         return
-    row = int(bad.item())
-    count = int(frame[flag].sum())
+    raise unreadable(table, int(bad.item()), int(frame[flag].sum()), source, canonical, expected)
+
+
+def unreadable(
+    table: Table, row: int, count: int, source: str, canonical: str, expected: str
+) -> InputError:
+    """The error for ``count`` unreadable values of ``source``, the first on data row ``row``."""
     value = _value(table, row, source)
-    more = more_such(count)
-    raise InputError(
+    return InputError(
         f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
-        f"cannot read {value!r}; expected {expected}{more}"
+        f"cannot read {value!r}; expected {expected}{more_such(count)}"
     )
 
 
@@ -183,10 +187,13 @@ class _Numbers:
                 out.append(raw.cast(pl.String).alias(f"_text_{item.canonical}"))
         return out
 
-    def finish(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Choose each column's mark, stop at the first unreadable value, keep one float column."""
-        text = [i for i in self.items if not i.native]
-        for item in text:
+    @property
+    def text_items(self) -> list[_Number]:
+        return [i for i in self.items if not i.native]
+
+    def readings(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Replace each ``_text_`` column by its missing flag and both readings."""
+        for item in self.text_items:
             raw = frame[f"_text_{item.canonical}"]
             both = numbers.readings(raw)
             frame = frame.with_columns(
@@ -196,14 +203,25 @@ class _Numbers:
                 both["point"].alias(f"_point_{item.canonical}"),
                 both["comma"].alias(f"_comma_{item.canonical}"),
             ).drop(f"_text_{item.canonical}")
-        evidence = {i.canonical: self._evidence(frame, i) for i in text}
+        return frame
+
+    def evidence(self, frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+        """Per text column, the first row of each kind of value (see ``_evidence``);
+        ``frame`` has the columns of :meth:`readings`."""
+        return {i.canonical: self._evidence(frame, i) for i in self.text_items}
+
+    def decide(self, evidence: Mapping[str, dict[str, Any]]) -> None:
+        """Choose each text column's mark from the evidence of every row (or refuse)."""
         clear = {e["mark"] for e in evidence.values() if e["mark"] is not None}
-        for item in text:
-            mark = self._mark(item, evidence[item.canonical], clear)
-            self.marks[item.canonical] = mark.value
+        for item in self.text_items:
+            self.marks[item.canonical] = self._mark(item, evidence[item.canonical], clear).value
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """One float column and one ``_bad_`` flag per text column, read with its mark."""
+        for item in self.text_items:
             chosen = pl.col(
                 f"_point_{item.canonical}"
-                if mark is DecimalMark.point
+                if self.marks[item.canonical] == DecimalMark.point.value
                 else f"_comma_{item.canonical}"
             )
             missing = pl.col(f"_missing_{item.canonical}")
@@ -213,16 +231,29 @@ class _Numbers:
             ).drop(
                 f"_point_{item.canonical}", f"_comma_{item.canonical}", f"_missing_{item.canonical}"
             )
+        return frame
+
+    def expected(self, item: _Number) -> str:
+        """What a value of ``item`` should look like, for the error message."""
+        if item.native:
+            return "a finite number"
+        if self.marks.get(item.canonical, ".") == ".":
+            return "a number such as 1234.50 or 1,234.50 (decimal point)"
+        return "a number such as 1234,50 or 1.234,50 (decimal comma)"
+
+    def finish(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Choose each column's mark, stop at the first unreadable value, keep one float column."""
+        frame = self.readings(frame)
+        self.decide(self.evidence(frame))
+        frame = self.apply(frame)
         for item in self.items:
-            expected = (
-                "a number such as 1234.50 or 1,234.50 (decimal point)"
-                if self.marks.get(item.canonical, ".") == "."
-                else "a number such as 1234,50 or 1.234,50 (decimal comma)"
-            )
-            if item.native:
-                expected = "a finite number"
             _first_bad(
-                self.table, frame, f"_bad_{item.canonical}", item.source, item.canonical, expected
+                self.table,
+                frame,
+                f"_bad_{item.canonical}",
+                item.source,
+                item.canonical,
+                self.expected(item),
             )
         return frame.drop([f"_bad_{i.canonical}" for i in self.items])
 
@@ -309,17 +340,35 @@ def date_exprs(
 ) -> list[pl.Expr]:
     """The parsed date (named ``canonical``) and the flag of unreadable values."""
     raw = pl.col(source)
-    day = dates.parse_expr(
-        raw,
-        fmt.style,
-        tz=tz,
-        utc=dates.header_says_utc(source),
-        dtype=table.frame.collect_schema()[source],
-    )
+    dtype = table.frame.collect_schema()[source]
+    day = dates.parse_expr(raw, fmt.style, tz=tz, utc=dates.header_says_utc(source), dtype=dtype)
+    # A date or datetime column holds no missing markers: only null is missing.
+    present = raw.is_not_null() if dtype.is_temporal() else _present(raw)
+    return [day.alias(canonical), (present & day.is_null()).alias(f"_bad_{canonical}")]
+
+
+def date_limits(column: str, latest: dt.date) -> list[tuple[str, pl.Expr]]:
+    """What is wrong with a date, and the condition that finds it, in the order checked."""
     return [
-        day.alias(canonical),
-        (_present(raw) & day.is_null()).alias(f"_bad_{canonical}"),
+        (
+            "is more than a year in the future; a typo? Fix or remove the row",
+            (pl.col(column) > latest).fill_null(False),
+        ),
+        (
+            "is before 1900; a typo? Fix or remove the row",
+            (pl.col(column) < EARLIEST).fill_null(False),
+        ),
     ]
+
+
+def out_of_range(
+    table: Table, row: int, count: int, source: str, canonical: str, label: str
+) -> InputError:
+    """The error for ``count`` dates out of range, the first on data row ``row``."""
+    return InputError(
+        f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
+        f"{_value(table, row, source)!r} {label}{more_such(count)}"
+    )
 
 
 def check_date_range(
@@ -331,25 +380,79 @@ def check_date_range(
     latest: dt.date,
 ) -> None:
     """Refuse dates after ``latest`` or before 1900, naming the first and counting the rest."""
-    for label, condition in (
-        (
-            "is more than a year in the future; a typo? Fix or remove the row",
-            pl.col(column) > latest,
-        ),
-        ("is before 1900; a typo? Fix or remove the row", pl.col(column) < EARLIEST),
-    ):
-        bad = frame.filter(condition.fill_null(False)).select(ROW)
-        if bad.height == 0:
-            continue
-        row = int(bad[ROW][0])
-        more = more_such(bad.height)
-        raise InputError(
-            f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
-            f"{_value(table, row, source)!r} {label}{more}"
-        )
+    for label, condition in date_limits(column, latest):
+        bad = frame.filter(condition).select(ROW)
+        if bad.height:
+            raise out_of_range(table, int(bad[ROW][0]), bad.height, source, canonical, label)
 
 
 # Reading the rows.
+
+
+def row_checks(table: Table) -> list[pl.Expr]:
+    """``_blank``, ``_hash`` (of the whole row) and, for CSV with a line longer than the
+    header, ``_ragged``: what :func:`read_rows` reads besides the columns."""
+    raw = [pl.col(c) for c in table.columns]
+    exprs = [
+        pl.all_horizontal(c.is_null() for c in raw).alias("_blank"),
+        pl.struct(raw).hash(seed=7).alias("_hash"),
+    ]
+    extras = table.extra_columns
+    if extras:
+        exprs.append(
+            pl.any_horizontal(
+                (pl.col(e).str.strip_chars() != "").fill_null(False) for e in extras
+            ).alias("_ragged")
+        )
+    return exprs
+
+
+def ragged_error(table: Table, row: int, count: int) -> InputError:
+    """The error for ``count`` lines with more fields than the header, the first on ``row``."""
+    return InputError(
+        f"{table.name}: {table.location(row)} has more fields than the header's "
+        f"{len(table.columns)}, so its values would shift columns: a value with an "
+        "unquoted separator (such as 1,234.50 in a comma-separated file)? Quote such "
+        f"values or fix the line{more_such(count, 'lines')}"
+    )
+
+
+def repeated_rows(table: Table, hashes: pl.DataFrame) -> pl.DataFrame:
+    """``ROW`` and ``_original`` of each row that repeats an earlier row exactly, in row
+    order; ``hashes`` has ``ROW`` and ``_hash`` of every non-blank row."""
+    none = pl.DataFrame(schema={ROW: hashes.schema[ROW], "_original": hashes.schema[ROW]})
+    if hashes["_hash"].n_unique() == hashes.height:
+        return none  # the common case, found several times faster than is_duplicated
+    candidates = hashes.filter(pl.col("_hash").is_duplicated()).select(ROW)
+    if candidates.height == 0:
+        return none
+    rows = collect(
+        table,
+        table.frame.filter(pl.col(ROW).is_in(candidates[ROW].implode())).select(
+            ROW, *table.columns
+        ),
+    ).sort(ROW)
+    return (
+        rows.with_columns(pl.col(ROW).min().over(table.columns).alias("_original"))
+        .filter(pl.col(ROW) != pl.col("_original"))
+        .select(ROW, "_original")
+    )
+
+
+def repeat_warning(table: Table, repeats: pl.DataFrame, *, dedupe: bool) -> str:
+    """What to say about the rows of :func:`repeated_rows` (not empty)."""
+    count = repeats.height
+    copy, original = repeats.row(0)
+    example = f"e.g. {table.location(copy)} repeats {table.location(original)}"
+    if dedupe:
+        what = "1 row that repeats" if count == 1 else f"{count} rows that repeat"
+        return f"{table.name}: --dedupe left out {what} an earlier row exactly ({example})"
+    what = "1 row repeats" if count == 1 else f"{count} rows repeat"
+    return (
+        f"{table.name}: {what} an earlier row exactly ({example}); "
+        "they are counted as separate lines. If the same rows were exported twice, "
+        "pass --dedupe"
+    )
 
 
 def read_rows(
@@ -361,62 +464,20 @@ def read_rows(
     an earlier row exactly, or drops them with ``dedupe``. Returns the frame,
     the warnings and the number of repeated rows.
     """
-    raw = [pl.col(c) for c in table.columns]
-    exprs: list[pl.Expr] = [pl.col(ROW), *columns]
-    exprs.append(pl.all_horizontal(c.is_null() for c in raw).alias("_blank"))
-    exprs.append(pl.struct(raw).hash(seed=7).alias("_hash"))
-    extras = table.extra_columns
-    if extras:
-        exprs.append(
-            pl.any_horizontal(
-                (pl.col(e).str.strip_chars() != "").fill_null(False) for e in extras
-            ).alias("_ragged")
-        )
-    frame = collect(table, table.scan.select(exprs))
-    if extras:
+    frame = collect(table, table.scan.select(pl.col(ROW), *columns, *row_checks(table)))
+    if "_ragged" in frame.columns:
         ragged = frame.filter(pl.col("_ragged")).select(ROW)
         if ragged.height:
-            row = int(ragged[ROW][0])
-            more = more_such(ragged.height, "lines")
-            raise InputError(
-                f"{table.name}: {table.location(row)} has more fields than the header's "
-                f"{len(table.columns)}, so its values would shift columns: a value with an "
-                "unquoted separator (such as 1,234.50 in a comma-separated file)? Quote such "
-                f"values or fix the line{more}"
-            )
+            raise ragged_error(table, int(ragged[ROW][0]), ragged.height)
         frame = frame.drop("_ragged")
     frame = frame.filter(~pl.col("_blank")).drop("_blank")
+    repeats = repeated_rows(table, frame.select(ROW, "_hash"))
     warnings: list[str] = []
-    repeated = 0
-    candidates = frame.filter(pl.col("_hash").is_duplicated()).select(ROW)
-    if candidates.height:
-        rows = collect(
-            table,
-            table.frame.filter(pl.col(ROW).is_in(candidates[ROW].implode())).select(
-                ROW, *table.columns
-            ),
-        ).sort(ROW)
-        rows = rows.with_columns(pl.col(ROW).min().over(table.columns).alias("_original")).filter(
-            pl.col(ROW) != pl.col("_original")
-        )
-        repeated = rows.height
-        if repeated:
-            copy, original = rows.row(0, named=True)[ROW], rows.row(0, named=True)["_original"]
-            example = f"e.g. {table.location(copy)} repeats {table.location(original)}"
-            if dedupe:
-                frame = frame.filter(~pl.col(ROW).is_in(rows[ROW].implode()))
-                what = "1 row that repeats" if repeated == 1 else f"{repeated} rows that repeat"
-                warnings.append(
-                    f"{table.name}: --dedupe left out {what} an earlier row exactly ({example})"
-                )
-            else:
-                what = "1 row repeats" if repeated == 1 else f"{repeated} rows repeat"
-                warnings.append(
-                    f"{table.name}: {what} an earlier row exactly ({example}); "
-                    "they are counted as separate lines. If the same rows were exported twice, "
-                    "pass --dedupe"
-                )
-    return frame.drop("_hash"), warnings, repeated
+    if repeats.height:
+        if dedupe:
+            frame = frame.filter(~pl.col(ROW).is_in(repeats[ROW].implode()))
+        warnings.append(repeat_warning(table, repeats, dedupe=dedupe))
+    return frame.drop("_hash"), warnings, repeats.height
 
 
 def require_rows(table: Table, what: str) -> None:
@@ -456,15 +517,30 @@ def _id_warnings(table: Table, source: str) -> list[str]:
     ]
 
 
-def load_orders(
+@dataclass
+class OrdersPlan:
+    """What reading the orders decided before any row was read: the table, its column
+    mapping and date formats, the expressions of the canonical columns, and the
+    warnings so far."""
+
+    table: Table
+    mapping: ColumnMap
+    formats: dict[str, dates.DateFormat]
+    warnings: list[str]
+    columns: list[pl.Expr]
+    numbers: _Numbers
+    date_source: str
+
+
+def plan_orders(
     spec: str,
     options: LoadOptions,
     *,
     need_amount: bool = False,
     dimensions: Sequence[str] = (),
     table: Table | None = None,
-) -> Loaded:
-    """Read orders into ``customer_id, day, amount, refund_amount, quantity, order_id, status, dims``."""
+) -> OrdersPlan:
+    """Open the orders, map their columns and decide how every value is read."""
     table = table or open_table(spec, encoding=options.encoding)
     mapping = resolve(
         table.columns,
@@ -511,7 +587,21 @@ def load_orders(
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
         elif dim in table.columns:
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
+    return OrdersPlan(table, mapping, formats, warnings, columns, number_columns, date_source)
 
+
+def load_orders(
+    spec: str,
+    options: LoadOptions,
+    *,
+    need_amount: bool = False,
+    dimensions: Sequence[str] = (),
+    table: Table | None = None,
+) -> Loaded:
+    """Read orders into ``customer_id, day, amount, refund_amount, quantity, order_id, status, dims``."""
+    plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
+    table, mapping, formats, warnings = plan.table, plan.mapping, plan.formats, plan.warnings
+    columns, number_columns, date_source = plan.columns, plan.numbers, plan.date_source
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
     frame = frame.with_columns(
         clean_ids(frame[c]) for c in ("customer_id", "order_id") if c in frame.columns

@@ -183,6 +183,12 @@ def readings(values: pl.Series) -> pl.DataFrame:
     return out
 
 
+def may_be_negative(raw: pl.Expr) -> pl.Expr:
+    """False only where a text value cannot read as a negative number (no minus sign and no
+    parenthesis): a cheap superset of the negative values, for filtering before parsing."""
+    return raw.cast(pl.String).str.contains(rf"[{_MINUS}(]").fill_null(False)
+
+
 def native(raw: pl.Expr) -> pl.Expr:
     """A numeric (Parquet) column as Float64: NaN is a missing value."""
     value = raw.cast(pl.Float64)

@@ -29,12 +29,14 @@ def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
     return pl.col(name) if name in frame.collect_schema() else default
 
 
-def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
+def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders.
 
     Rows may come back in a different order. The two order-level steps (a line
     without a status takes its order's; a negative line counts on its order's
     day) join only the rows that need them, so data without such rows pays nothing.
+    ``by_order=False`` leaves them out: for rows known to need neither (every row
+    with a status that is not negative, or without an order id), the result is the same.
     """
     schema = orders.collect_schema()
     if "is_purchase" in schema:
@@ -47,15 +49,14 @@ def classify(orders: pl.LazyFrame) -> pl.LazyFrame:
 
     status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
     status = status.str.strip_chars().str.to_lowercase()
-    # Collected here, once: the order-level steps below look at these rows several times.
-    frame = (
-        orders.with_columns(
-            ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
-            pl.when(status == "").then(None).otherwise(status).alias("_status"),
-        )
-        .collect()
-        .lazy()
+    frame = orders.with_columns(
+        ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
+        pl.when(status == "").then(None).otherwise(status).alias("_status"),
     )
+    has_orders = has_orders and by_order
+    if has_orders:
+        # Collected here, once: the order-level steps below look at these rows several times.
+        frame = frame.collect().lazy()
     if has_orders and "status" in schema:
         # Exports such as Shopify's put the order's status on its first line only:
         # a sale line without a status takes the status of its order's sale lines.
@@ -186,6 +187,11 @@ def sorted_days(frame: pl.DataFrame, day_bits: int = DAY_BITS) -> pl.DataFrame:
 MICROS = 1_000_000
 
 
+def to_micros(amount: pl.Expr) -> pl.Expr:
+    """An amount as integer micros, rounded per row (sums of these do not drift)."""
+    return (amount * MICROS).round(0).cast(pl.Int64)
+
+
 def money(micros: pl.Expr) -> pl.Expr:
     """Integer micros as a float amount, divided exactly (through a decimal) so that
     ``28903110000`` prints as ``28903.11`` and not ``28903.109999999997``."""
@@ -196,6 +202,6 @@ def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Net revenue per ``(keys..., customer_id, revenue_day)`` as integer ``micros``."""
     return (
         events.group_by([*keys, CUSTOMER, "revenue_day"])
-        .agg((pl.col("revenue") * MICROS).round(0).cast(pl.Int64).sum().alias("micros"))
+        .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
         .rename({"revenue_day": "day"})
     )

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import polars as pl
 
 CUSTOMER = "customer_id"
-_SEEDS = (0x5EED_0001, 0x5EED_0002)
+SEEDS = (0x5EED_0001, 0x5EED_0002)
 
 
 def _codes(ids: pl.Series) -> pl.Series:
@@ -27,19 +27,25 @@ def _codes(ids: pl.Series) -> pl.Series:
     keys, a null id a null key."""
     present = pl.col("id").is_not_null()
     frame = ids.to_frame("id").select(
-        pl.when(present).then(pl.col("id").hash(_SEEDS[0])).alias("h1"),
-        pl.when(present).then(pl.col("id").hash(_SEEDS[1])).alias("h2"),
+        pl.when(present).then(pl.col("id").hash(SEEDS[0])).alias("h1"),
+        pl.when(present).then(pl.col("id").hash(SEEDS[1])).alias("h2"),
     )
     return keys_or_rank(ids, frame["h1"], frame["h2"])
 
 
-def keys_or_rank(ids: pl.Series, h1: pl.Series, h2: pl.Series) -> pl.Series:
-    """``h1`` when no two ids share it (checked with ``h2``), else the ids' dense rank."""
+def first_hash_suffices(h1: pl.Series, h2: pl.Series) -> bool:
+    """Whether no two ids share ``h1`` (``h1``, ``h2``: both hashes of each id, in any
+    number of copies)."""
     # Ids sharing h1 but not h2 make (h1, h2) take more values than h1 alone. Mixing
     # the pair into one word (an odd multiplier, wrapping) keeps the check to two
     # single-column counts.
     mixed = (h1.to_frame("a").select(pl.col("a") * 0x9E3779B97F4A7C15)["a"]) ^ h2
-    if h1.n_unique() == mixed.n_unique():
+    return h1.n_unique() == mixed.n_unique()
+
+
+def keys_or_rank(ids: pl.Series, h1: pl.Series, h2: pl.Series) -> pl.Series:
+    """``h1`` when no two ids share it (checked with ``h2``), else the ids' dense rank."""
+    if first_hash_suffices(h1, h2):
         return h1.rename(CUSTOMER)
     return ids.rank("dense").cast(pl.UInt64).rename(CUSTOMER)  # a 64-bit collision
 
@@ -58,6 +64,8 @@ def encode_customers(*frames: pl.DataFrame | None) -> list[pl.DataFrame | None]:
     out = list(frames)
     if not present:
         return out
+    if all(out[i][CUSTOMER].dtype == pl.UInt64 for i in present):  # type: ignore[index]
+        return out  # keys already (a large input summed under them while read)
     keys = _codes(pl.concat([out[i][CUSTOMER].cast(pl.String) for i in present]))  # type: ignore[index]
     offset = 0
     for i in present:

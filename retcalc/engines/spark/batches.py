@@ -28,7 +28,7 @@ import polars as pl
 from retcalc.engines import Level
 from retcalc.io import dates, numbers
 from retcalc.io.frames import clean_id, date_exprs
-from retcalc.metrics.events import CUSTOMER, MICROS, classify
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 
 #: Hidden columns the Spark reader adds: the file a row came from and a row id
 #: that increases in file order within a file.
@@ -209,7 +209,7 @@ def reduce_partition(
     if has_order_id:
         solo = pl.when(pl.col("order_id").is_null()).then(pl.col(ID)).otherwise(None)
     events = events.with_columns(
-        (pl.col("revenue") * MICROS).round(0).cast(pl.Int64).alias("micros"),
+        to_micros(pl.col("revenue")).alias("micros"),
         solo.cast(pl.Int64).alias(SOLO),
     )
     group = reduce_keys(level, keys, has_order_id)

@@ -1,0 +1,355 @@
+"""Large orders read in batches into the classified rows of the period metrics.
+
+Retention, churn, cohorts and the BG/NBD summary read of each order line only
+its customer, day, revenue day, purchase flag and revenue (:class:`retcalc.engines.Level`
+``days``). For an input the streaming engine reads
+(:func:`retcalc.io.load.engine_for`), this module reads it in batches of
+:data:`BATCH_ROWS` rows, classifies each line as it comes and keeps only those
+columns (with ``anonymous``, the customer id as a 64-bit key), so the text
+columns (order ids, statuses, product names) never sit in memory whole.
+
+Every row is parsed and checked with the expressions of
+:func:`retcalc.io.frames.load_orders`, and every error and warning is the same,
+naming the same line. What needs more than one row is done apart:
+
+- each text number column's decimal mark is chosen from the evidence of every
+  row (a pass over those columns, before the rows are read);
+- a line whose meaning depends on its order (a line without a status takes its
+  order's; a negative line counts on its order's day) is kept whole, with every
+  other line of its order, and classified once all are read. The orders
+  concerned are found first by a pass over the order ids (a superset: any
+  value with a minus sign or a parenthesis might be negative);
+- rows that repeat an earlier row are found from a hash of each row, as the
+  in-memory reader does (``--dedupe``: before the rows are read, to drop them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from retcalc.errors import InputError, first_line
+from retcalc.io import dates, numbers
+from retcalc.io.frames import (
+    Loaded,
+    LoadOptions,
+    OrdersPlan,
+    clean_ids,
+    date_limits,
+    out_of_range,
+    plan_orders,
+    ragged_error,
+    repeat_warning,
+    repeated_rows,
+    row_checks,
+    unreadable,
+)
+from retcalc.io.load import ROW, Table, collect, engine_for
+from retcalc.metrics.events import CUSTOMER, classify
+from retcalc.metrics.keys import SEEDS, first_hash_suffices
+
+#: Rows per batch: big enough that per-batch work is vectorised, small enough
+#: that a batch of every column of a wide export stays well under a gigabyte.
+BATCH_ROWS = 1_000_000
+
+
+def reads_in_batches(table: Table) -> bool:
+    """Whether orders read for a ``days``-level command go through this module."""
+    return engine_for(table) == "streaming"
+
+
+@dataclasses.dataclass
+class _Tally:
+    """The first data row (smallest index) that has a fault, and how many do."""
+
+    row: int | None = None
+    count: int = 0
+    extra: Any = None  # what the error needs besides the row (a label)
+
+    def add(self, frame: pl.DataFrame, flag: pl.Expr) -> None:
+        hit = frame.filter(flag).select(pl.col(ROW).min().alias("first"), pl.len().alias("n"))
+        first, n = hit.row(0)
+        if not n:
+            return
+        self.count += int(n)
+        if self.row is None or int(first) < self.row:
+            self.row = int(first)
+
+
+def _batches(table: Table, frame: pl.LazyFrame, rows: int) -> Any:
+    try:
+        yield from frame.collect_batches(chunk_size=rows, maintain_order=True, engine="streaming")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+
+
+def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | None:
+    """Choose the decimal mark of each text number column from every non-blank row.
+
+    A column that mixes marks (or cannot tell) is read with a point for now: the
+    error is returned, to be raised where the in-memory reader raises it (after
+    the date checks).
+    """
+    items = plan.numbers.text_items
+    if not items:
+        return None
+    if plan.numbers.forced is not None:
+        plan.numbers.decide({i.canonical: {"mark": None} for i in items})
+        return None
+    texts = [e for e in plan.numbers.exprs() if e.meta.output_name().startswith("_text_")]
+    found: dict[str, dict[str, Any]] = {}
+    query = plan.table.scan.filter(~blank).select(pl.col(ROW), *texts)
+    for batch in _batches(plan.table, query, rows):
+        evidence = plan.numbers.evidence(plan.numbers.readings(batch))
+        for name, seen in evidence.items():
+            into = found.setdefault(name, {"point": None, "comma": None, "either": None})
+            for kind in ("point", "comma", "either"):
+                if into[kind] is None and seen[kind] is not None:
+                    into[kind] = seen[kind]  # batches come in row order
+    for seen in found.values():
+        mark = None
+        if seen["point"] is not None and seen["comma"] is None:
+            mark = numbers.DecimalMark.point
+        elif seen["comma"] is not None and seen["point"] is None:
+            mark = numbers.DecimalMark.comma
+        seen["mark"] = mark
+    try:
+        plan.numbers.decide(found)
+    except InputError as exc:
+        for item in items:
+            plan.numbers.marks.setdefault(item.canonical, numbers.DecimalMark.point.value)
+        return exc
+    return None
+
+
+def _involved_orders(plan: OrdersPlan) -> pl.Series | None:
+    """Hashes of the (cleaned) ids of every order with a line that needs its order to be classified:
+    a line without a status (when there is a status column) or a line that may be negative."""
+    mapping = plan.mapping
+    if "order_id" not in mapping:
+        return None
+    maybe_negative: list[pl.Expr] = []
+    for item in plan.numbers.items:
+        if item.canonical not in ("quantity", "amount", "unit_price"):
+            continue
+        raw = pl.col(item.source)
+        if item.native:
+            maybe_negative.append((numbers.native(raw) < 0).fill_null(False))
+        else:
+            maybe_negative.append(numbers.may_be_negative(raw))
+    needs = pl.any_horizontal(maybe_negative) if maybe_negative else pl.lit(False)
+    if "status" in mapping:
+        status = pl.col(mapping.get("status") or "").cast(pl.String).str.strip_chars()
+        needs = needs | status.is_null() | (status == "")
+    order = pl.col(mapping.get("order_id") or "").cast(pl.String)
+    ids = collect(
+        plan.table, plan.table.scan.filter(needs & order.is_not_null()).select(order.unique())
+    ).to_series()
+    cleaned = clean_ids(ids).drop_nulls().unique()
+    # Compared by hash: a colliding id only keeps one more order whole.
+    return cleaned.to_frame("id").select(pl.col("id").hash(SEEDS[0])).to_series().unique()
+
+
+#: The second hash of a customer id (``anonymous`` reads), dropped once checked.
+H2 = "_customer_h2"
+
+
+class _Reader:
+    """The state of one read: the checks' tallies, the rows kept, the lines kept whole.
+
+    ``anonymous``: customers are kept as two 64-bit hashes of their id (see
+    :mod:`retcalc.metrics.keys`) instead of the text; :meth:`finish` checks that
+    no two ids share the first.
+    """
+
+    def __init__(
+        self, plan: OrdersPlan, options: LoadOptions, keys: Sequence[str], *, anonymous: bool
+    ):
+        self.plan = plan
+        self.options = options
+        self.keys = list(keys)
+        self.anonymous = anonymous
+        self.has_amount = "amount" in plan.mapping or (
+            "unit_price" in plan.mapping and "quantity" in plan.mapping
+        )
+        self.ragged = _Tally()
+        self.bad = {name: _Tally() for name in ["day", *(i.canonical for i in plan.numbers.items)]}
+        self.limits = date_limits("day", options.latest_date)
+        self.range = [_Tally(extra=label) for label, _ in self.limits]
+        self.no_date = 0
+        self.no_id = 0
+        self.kept = 0
+        self.hashes: list[pl.DataFrame] = []
+        self.parts: list[pl.DataFrame] = []
+        self.whole: list[pl.DataFrame] = []
+
+    def take(self, batch: pl.DataFrame, involved: pl.Series | None, drop: pl.Series | None) -> None:
+        """Check one batch of rows (in row order) and keep its classified rows."""
+        if "_ragged" in batch.columns:
+            self.ragged.add(batch, pl.col("_ragged"))
+            batch = batch.drop("_ragged")
+        batch = batch.filter(~pl.col("_blank")).drop("_blank")
+        if drop is None:
+            self.hashes.append(batch.select(ROW, "_hash"))
+        elif drop.len():
+            batch = batch.filter(~pl.col(ROW).is_in(drop.implode()))
+        batch = batch.drop("_hash")
+        batch = batch.with_columns(
+            clean_ids(batch[c]) for c in (CUSTOMER, "order_id") if c in batch.columns
+        )
+        self.bad["day"].add(batch, pl.col("_bad_day"))
+        for tally, (_, condition) in zip(self.range, self.limits, strict=True):
+            tally.add(batch, condition)
+        batch = self.plan.numbers.apply(self.plan.numbers.readings(batch))
+        for item in self.plan.numbers.items:
+            self.bad[item.canonical].add(batch, pl.col(f"_bad_{item.canonical}"))
+        batch = batch.drop(c for c in batch.columns if c.startswith("_bad_"))
+        day, customer = pl.col("day"), pl.col(CUSTOMER)
+        counts = batch.select(
+            day.is_null().sum().alias("no_date"),
+            (customer.is_null() & day.is_not_null()).sum().alias("no_id"),
+        ).row(0)
+        self.no_date += counts[0]
+        self.no_id += counts[1]
+        batch = batch.filter(customer.is_not_null() & day.is_not_null())
+        self.kept += batch.height
+        if "amount" not in batch.columns and {"unit_price", "quantity"} <= set(batch.columns):
+            batch = batch.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
+        if "unit_price" in batch.columns:
+            batch = batch.drop("unit_price")
+        if self.options.as_of is not None:
+            batch = batch.filter(day < self.options.as_of)
+        if involved is not None and involved.len():
+            order = pl.col("order_id")
+            apart = order.is_not_null() & order.hash(SEEDS[0]).is_in(involved.implode())
+            self.whole.append(batch.filter(apart))
+            batch = batch.filter(~apart)
+        # No line left here needs its order: each is classified on its own.
+        self._keep(classify(batch.lazy(), by_order=False))
+
+    def _keep(self, events: pl.LazyFrame) -> None:
+        """Keep the columns of classified rows that the metrics read, ids hashed if anonymous."""
+        customer = pl.col(CUSTOMER)
+        ids = [customer]
+        if self.anonymous:
+            ids = [customer.hash(SEEDS[0]).alias(CUSTOMER), customer.hash(SEEDS[1]).alias(H2)]
+        amount = ["amount"] if self.has_amount else []
+        self.parts.append(
+            events.select(
+                *self.keys, *ids, "day", "revenue_day", "is_purchase", "revenue", *amount
+            ).collect()
+        )
+
+    def finish(self) -> pl.DataFrame | None:
+        """Classify the lines kept whole and put every part together; ``None`` when two
+        customer ids share a first hash (to be read again with the ids)."""
+        if self.whole:
+            self._keep(classify(pl.concat(self.whole).sort(ROW).lazy()))
+            self.whole = []
+        frame = pl.concat(self.parts)
+        self.parts = []
+        if self.anonymous:
+            if not first_hash_suffices(frame[CUSTOMER], frame[H2]):
+                return None
+            frame = frame.drop(H2)
+        return frame
+
+
+def load_order_events(
+    spec: str,
+    options: LoadOptions,
+    *,
+    need_amount: bool = False,
+    dimensions: Sequence[str] = (),
+    table: Table | None = None,
+    anonymous: bool = False,
+    batch_rows: int | None = None,
+) -> Loaded:
+    """``frames.load_orders`` and ``events.classify`` in batches (see the module doc).
+
+    The frame holds the classified rows, with the columns the period metrics read:
+    ``keys..., customer_id, day, revenue_day, is_purchase, revenue[, amount]``.
+    ``anonymous``: ``customer_id`` is the ``UInt64`` key of
+    :func:`retcalc.metrics.keys.encode_customers` rather than the id (for commands
+    that never show an id); when two ids share a key the input is read again with
+    the ids.
+    """
+    rows = batch_rows or BATCH_ROWS
+    plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
+    table = plan.table
+    checks = row_checks(table)
+    blank = checks[0]
+    mark_error = _decide_marks(plan, blank, rows)
+    drop = None
+    warnings = plan.warnings
+    repeats = None
+    if options.dedupe:
+        hashes = collect(table, table.scan.filter(~blank).select(pl.col(ROW), checks[1]))
+        repeats = repeated_rows(table, hashes)
+        drop = repeats[ROW]
+    involved = _involved_orders(plan)
+    keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
+    reader = _Reader(plan, options, keys, anonymous=anonymous)
+    query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
+    for batch in _batches(table, query, rows):
+        reader.take(batch, involved, drop)
+    if reader.ragged.row is not None:
+        raise ragged_error(table, reader.ragged.row, reader.ragged.count)
+    if repeats is None:
+        repeats = repeated_rows(table, pl.concat(reader.hashes))
+        reader.hashes = []
+    day = reader.bad["day"]
+    if day.row is not None:
+        raise unreadable(table, day.row, day.count, plan.date_source, "order_date", dates.EXPECTED)
+    for tally in reader.range:
+        if tally.row is not None:
+            raise out_of_range(
+                table, tally.row, tally.count, plan.date_source, "order_date", tally.extra
+            )
+    if mark_error is not None:
+        raise mark_error
+    for item in plan.numbers.items:
+        tally = reader.bad[item.canonical]
+        if tally.row is not None:
+            raise unreadable(
+                table,
+                tally.row,
+                tally.count,
+                item.source,
+                item.canonical,
+                plan.numbers.expected(item),
+            )
+    if repeats.height:
+        warnings.append(repeat_warning(table, repeats, dedupe=options.dedupe))
+    if reader.no_date:
+        warnings.append(f"{table.name}: {reader.no_date} rows have no order date and were left out")
+    if reader.no_id:
+        warnings.append(f"{table.name}: {reader.no_id} rows have no customer id and were left out")
+    if reader.kept == 0:
+        raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
+    frame = reader.finish()
+    if frame is None:  # two ids share a 64-bit hash: sum under the ids themselves
+        return load_order_events(
+            spec,
+            options,
+            need_amount=need_amount,
+            dimensions=dimensions,
+            table=table,
+            batch_rows=batch_rows,
+        )
+    return Loaded(
+        table,
+        plan.mapping,
+        frame,
+        plan.formats,
+        warnings,
+        plan.numbers.marks,
+        repeats.height,
+    )
+
+
+def _dimension_names(plan: OrdersPlan) -> set[str]:
+    return {e.meta.output_name() for e in plan.columns}

@@ -1,0 +1,217 @@
+"""Large inputs read in batches (``retcalc.io.batched``) give what the in-memory reader gives:
+the same tables, the same warnings, the same errors naming the same lines.
+
+Batches of a few rows make every order straddle batches, so the lines kept
+whole (a line without a status, a negative line moved to its order's day) and
+every check are exercised across batch boundaries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner, Result
+
+from retcalc.cli.app import app
+from retcalc.io import batched
+from retcalc.io.batched import load_order_events
+from retcalc.io.frames import LoadOptions, load_orders
+from retcalc.io.load import ENGINE_VARIABLE
+from retcalc.metrics import keys
+from retcalc.metrics.events import classify
+from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
+from tests.spark.generated import shop
+
+SAMPLE = Path(__file__).parents[2] / "sample_data"
+TODAY = ["--as-of", "2026-01-01"]
+
+
+def run(args: list[str], engine: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    monkeypatch.setenv(ENGINE_VARIABLE, engine)
+    return CliRunner().invoke(app, args)
+
+
+def assert_same(args: list[str], monkeypatch: pytest.MonkeyPatch, rows: int = 7) -> Result:
+    """The command's exit code, stdout and stderr are the same read both ways."""
+    monkeypatch.setattr(batched, "BATCH_ROWS", rows)
+    whole = run(args, "in-memory", monkeypatch)
+    split = run(args, "streaming", monkeypatch)
+    assert (split.exit_code, split.stdout, split.stderr) == (
+        whole.exit_code,
+        whole.stdout,
+        whole.stderr,
+    )
+    return split
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shop(tmp_path_factory.mktemp("shop"), customers=250)
+
+
+COMMANDS = [
+    ["retention", "--period", "month"],
+    ["retention", "--period", "week", "--active-window", "90d", "--by", "channel"],
+    ["retention", "--period", "day", "--as-of", "2023-06-01"],
+    ["churn", "--period", "quarter", "--by", "channel"],
+    ["cohorts", "--period", "month", "--metric", "revenue"],
+    ["cohorts", "--period", "quarter", "--mode", "on-or-after"],
+]
+
+
+@pytest.mark.parametrize("name", ["orders.csv", "orders_messy.csv", "orders.parquet", "hive"])
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:3]))
+def test_period_tables_are_the_same(
+    shop_dir: Path, name: str, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = assert_same(
+        [args[0], str(shop_dir / name), *args[1:], "--format", "csv"], monkeypatch, rows=97
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") >= 2
+
+
+def test_the_sample_with_a_customers_file_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A customers file: the ids stay text (no hashing), joined for --by segment.
+    args = ["retention", str(SAMPLE / "orders.csv"), "--customers", str(SAMPLE / "customers.csv")]
+    assert (
+        assert_same([*args, "--basis", "activity", "--by", "segment"], monkeypatch).exit_code == 0
+    )
+    assert assert_same([*args, "--format", "csv"], monkeypatch).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("orders_export_1.csv", SHOPIFY),
+        ("Online Retail.csv", UCI),
+        ("items-2024-01-01-2024-03-01.csv", SQUARE),
+        ("orders-2024-03-01.csv", WOOCOMMERCE),
+    ],
+)
+@pytest.mark.parametrize("command", ["retention", "churn", "cohorts"])
+def test_real_export_shapes_are_the_same(
+    tmp_path: Path, name: str, text: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    for rows in (1, 2, 3):
+        result = assert_same(
+            [command, str(path), "-w", "1mo", "--format", "csv"], monkeypatch, rows=rows
+        )
+        assert result.exit_code == 0, result.stderr
+
+
+def _events(frame: pl.DataFrame) -> pl.DataFrame:
+    columns = ["customer_id", "day", "revenue_day", "is_purchase", "revenue"]
+    return frame.select(columns).sort(columns)
+
+
+def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,order_date,quantity,amount,status\n"
+        "o1,c1,2024-01-05,1,30.00,paid\n"
+        "o2,c2,2024-01-06,1,10.00,\n"  # takes o2's status, two batches later
+        "o3,c3,2024-01-07,1,12.00,paid\n"
+        "o2,c2,2024-01-06,1,5.00,cancelled\n"
+        "o1,c1,2024-02-20,-1,-30.00,returned\n"  # counts on 2024-01-05
+        "o4,c1,2024-03-01,1,8.00,paid\n"
+    )
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    split = load_order_events(str(path), options, batch_rows=2)
+    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    assert _events(split.frame).equals(_events(whole))
+    moved = split.frame.filter(pl.col("revenue") < 0).row(0, named=True)
+    assert (moved["day"], moved["revenue_day"]) == (dt.date(2024, 2, 20), dt.date(2024, 1, 5))
+    o2 = split.frame.filter(pl.col("customer_id") == "c2")["is_purchase"].to_list()
+    assert o2 == [False, False]  # the status-less line took its order's "cancelled"
+
+
+def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
+    options = LoadOptions(today=dt.date(2027, 1, 1))
+    spec = str(SAMPLE / "orders.csv")
+    text = load_order_events(spec, options, batch_rows=50)
+    hashed = load_order_events(spec, options, batch_rows=50, anonymous=True)
+    assert hashed.frame["customer_id"].dtype == pl.UInt64
+    (encoded,) = keys.encode_customers(text.frame)
+    assert encoded is not None
+    assert _events(hashed.frame).equals(_events(encoded))
+
+
+def test_ids_sharing_a_hash_are_read_again_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def clash(h1: pl.Series, h2: pl.Series) -> bool:
+        calls.append(h1.len())
+        return False
+
+    monkeypatch.setattr(batched, "first_hash_suffices", clash)
+    options = LoadOptions(today=dt.date(2027, 1, 1))
+    loaded = load_order_events(str(SAMPLE / "orders.csv"), options, anonymous=True)
+    assert calls  # the check ran, found a clash, and the input was read with its ids
+    assert loaded.frame["customer_id"].dtype == pl.String
+
+
+# Errors and warnings: the same message, naming the same line, from any batch.
+
+GOOD = "c{n},2024-01-{d:02d},{n}.50\n"
+
+
+def _orders(tmp_path: Path, bad: dict[int, str], rows: int = 30) -> Path:
+    lines = ["customer_id,order_date,amount\n"]
+    for n in range(rows):
+        lines.append(bad.get(n, GOOD.format(n=n % 7, d=n % 27 + 1)))
+    path = tmp_path / "orders.csv"
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {17: "c1,2024-13-45,3.00\n", 23: "c2,yesterday,3.00\n"},  # unreadable dates
+        {19: "c1,2024-01-02,twelve\n", 26: "c3,2024-01-02,1.2.3\n"},  # unreadable amounts
+        {21: "c1,2999-01-02,3.00\n"},  # far in the future
+        {22: "c1,1850-01-02,3.00\n"},  # before 1900
+        {18: "c1,2024-01-02,3.00,oops\n"},  # a field more than the header
+        {12: 'c1,2024-01-02,"1.234,50"\n', 25: 'c1,2024-01-03,"1,234.50"\n'},  # two marks
+        {9: "c1,2024-01-02,3.00\n", 20: "c1,2024-01-02,3.00\n", 29: "c1,2024-01-02,3.00\n"},
+        {13: ",2024-01-02,3.00\n", 14: "c4,,3.00\n", 15: ",,\n"},  # no id, no date, blank
+        {16: "c2,2024-02-03,5.00\n", 27: "c2,2024-01-02,7.00\n"},  # nothing wrong
+    ],
+    ids=[
+        "bad-date",
+        "bad-amount",
+        "future",
+        "ancient",
+        "ragged",
+        "two-marks",
+        "repeats",
+        "missing",
+        "fine",
+    ],
+)
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_errors_and_warnings_are_the_same(
+    tmp_path: Path, bad: dict[int, str], dedupe: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _orders(tmp_path, bad)
+    args = ["retention", str(path), "--format", "csv", *(["--dedupe"] if dedupe else [])]
+    result = assert_same(args, monkeypatch, rows=4)
+    assert result.stderr or result.exit_code == 0
+
+
+def test_no_rows_with_a_customer_and_a_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_date,amount\n,2024-01-02,3.00\nc1,,4.00\n")
+    result = assert_same(["churn", str(path)], monkeypatch, rows=1)
+    assert result.exit_code == 2
+    assert "no order rows with a customer and a date" in result.stderr
