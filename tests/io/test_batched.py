@@ -77,10 +77,9 @@ def test_period_tables_are_the_same(
 def test_the_sample_with_a_customers_file_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     # A customers file: the ids stay text (no hashing), joined for --by segment.
     args = ["retention", str(SAMPLE / "orders.csv"), "--customers", str(SAMPLE / "customers.csv")]
-    assert (
-        assert_same([*args, "--basis", "activity", "--by", "segment"], monkeypatch).exit_code == 0
-    )
-    assert assert_same([*args, "--format", "csv"], monkeypatch).exit_code == 0
+    by_segment = [*args, "--basis", "activity", "--by", "segment"]
+    assert assert_same(by_segment, monkeypatch, rows=997).exit_code == 0
+    assert assert_same([*args, "--format", "csv"], monkeypatch, rows=997).exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -134,8 +133,8 @@ def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> N
 def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
-    text = load_order_events(spec, options, batch_rows=50)
-    hashed = load_order_events(spec, options, batch_rows=50, anonymous=True)
+    text = load_order_events(spec, options, batch_rows=997)
+    hashed = load_order_events(spec, options, batch_rows=997, anonymous=True)
     assert hashed.frame["customer_id"].dtype == pl.UInt64
     (encoded,) = keys.encode_customers(text.frame)
     assert encoded is not None
