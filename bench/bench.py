@@ -578,6 +578,11 @@ def main() -> None:
     )
     parser.add_argument("--no-check", action="store_true", help="skip the correctness check")
     parser.add_argument(
+        "--no-duckdb",
+        action="store_true",
+        help="time retcalc and the scan only (for sizes where the DuckDB queries take hours)",
+    )
+    parser.add_argument(
         "--duckdb-day", action="store_true", help="also run the DuckDB day-period query (1M only)"
     )
     parser.add_argument(
@@ -629,7 +634,10 @@ def main() -> None:
             limit = case.duck_max_lines
             if case.period == "day" and args.duckdb_day:
                 limit = 1_000_000
-            if case.duck is None:
+            if args.no_duckdb:
+                theirs = Measure(status="skipped")
+                notes.append(f"{case.label} at {size}: DuckDB not run (--no-duckdb).")
+            elif case.duck is None:
                 theirs = Measure(status="skipped")
                 notes.append(f"{case.label}: no DuckDB time, {case.duck_note}.")
             elif limit is not None and lines > limit:

@@ -39,6 +39,7 @@ from retcalc.io.frames import (
     OrdersPlan,
     clean_ids,
     date_limits,
+    maybe_unclean,
     out_of_range,
     plan_orders,
     ragged_error,
@@ -49,7 +50,7 @@ from retcalc.io.frames import (
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
 from retcalc.metrics.events import CUSTOMER, classify
-from retcalc.metrics.keys import SEEDS, first_hash_suffices
+from retcalc.metrics.keys import SEEDS, pair_words
 
 #: Rows per batch: big enough that per-batch work is vectorised, small enough
 #: that a batch of every column of a wide export stays well under a gigabyte.
@@ -125,9 +126,15 @@ def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | N
     return None
 
 
-def _involved_orders(plan: OrdersPlan) -> pl.Series | None:
-    """Hashes of the (cleaned) ids of every order with a line that needs its order to be classified:
-    a line without a status (when there is a status column) or a line that may be negative."""
+#: Column of the rows read: true on a line of an order with a line that needs its order.
+APART = "_apart"
+
+
+def _involved_orders(plan: OrdersPlan) -> pl.DataFrame | None:
+    """The order ids, as written, of every order with a line that needs its order to be
+    classified: a line without a status (when there is a status column) or a line that
+    may be negative. Every spelling that cleans to such an id is listed (``1001`` and
+    ``1001.0``), so that the rows can be matched before their ids are cleaned."""
     mapping = plan.mapping
     if "order_id" not in mapping:
         return None
@@ -145,16 +152,19 @@ def _involved_orders(plan: OrdersPlan) -> pl.Series | None:
         status = pl.col(mapping.get("status") or "").cast(pl.String).str.strip_chars()
         needs = needs | status.is_null() | (status == "")
     order = pl.col(mapping.get("order_id") or "").cast(pl.String)
-    ids = collect(
-        plan.table, plan.table.scan.filter(needs & order.is_not_null()).select(order.unique())
-    ).to_series()
-    cleaned = clean_ids(ids).drop_nulls().unique()
-    # Compared by hash: a colliding id only keeps one more order whole.
-    return cleaned.to_frame("id").select(pl.col("id").hash(SEEDS[0])).to_series().unique()
-
-
-#: The second hash of a customer id (``anonymous`` reads), dropped once checked.
-H2 = "_customer_h2"
+    unclean = maybe_unclean(order)
+    found = collect(
+        plan.table,
+        plan.table.scan.select(
+            order.alias("raw"), needs.alias("needs"), unclean.alias("unclean")
+        ).filter(pl.col("raw").is_not_null() & (pl.col("needs") | pl.col("unclean"))),
+    )
+    needed = found.filter(pl.col("needs"))["raw"].unique()
+    cleaned = clean_ids(needed).drop_nulls().unique()
+    variants = found.filter(pl.col("unclean"))["raw"].unique()
+    kept = variants.filter(clean_ids(variants).is_in(cleaned.implode()).fill_null(False))
+    spellings = pl.concat([needed, cleaned, kept]).unique()
+    return spellings.to_frame("order_id").with_columns(pl.lit(True).alias(APART))
 
 
 class _Reader:
@@ -182,18 +192,20 @@ class _Reader:
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
-        self.hashes: list[pl.DataFrame] = []
+        self.hashes: list[pl.Series] = []
         self.parts: list[pl.DataFrame] = []
         self.whole: list[pl.DataFrame] = []
+        self.first_hashes = _Distinct()
+        self.pair_words = _Distinct()
 
-    def take(self, batch: pl.DataFrame, involved: pl.Series | None, drop: pl.Series | None) -> None:
+    def take(self, batch: pl.DataFrame, drop: pl.Series | None) -> None:
         """Check one batch of rows (in row order) and keep its classified rows."""
         if "_ragged" in batch.columns:
             self.ragged.add(batch, pl.col("_ragged"))
             batch = batch.drop("_ragged")
         batch = batch.filter(~pl.col("_blank")).drop("_blank")
         if drop is None:
-            self.hashes.append(batch.select(ROW, "_hash"))
+            self.hashes.append(batch["_hash"])
         elif drop.len():
             batch = batch.filter(~pl.col(ROW).is_in(drop.implode()))
         batch = batch.drop("_hash")
@@ -216,30 +228,32 @@ class _Reader:
         self.no_id += counts[1]
         batch = batch.filter(customer.is_not_null() & day.is_not_null())
         self.kept += batch.height
+        if self.anonymous:
+            h1, h2 = (batch[CUSTOMER].hash(seed) for seed in SEEDS)
+            self.first_hashes.add(h1)
+            self.pair_words.add(pair_words(h1, h2))
+            batch = batch.with_columns(h1.alias(CUSTOMER))
         if "amount" not in batch.columns and {"unit_price", "quantity"} <= set(batch.columns):
             batch = batch.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
         if "unit_price" in batch.columns:
             batch = batch.drop("unit_price")
         if self.options.as_of is not None:
             batch = batch.filter(day < self.options.as_of)
-        if involved is not None and involved.len():
-            order = pl.col("order_id")
-            apart = order.is_not_null() & order.hash(SEEDS[0]).is_in(involved.implode())
-            self.whole.append(batch.filter(apart))
-            batch = batch.filter(~apart)
+        if APART in batch.columns:
+            apart = pl.col(APART).fill_null(False)
+            self.whole.append(batch.filter(apart).drop(APART))
+            batch = batch.filter(~apart).drop(APART)
         # No line left here needs its order: each is classified on its own.
         self._keep(classify(batch.lazy(), by_order=False))
 
     def _keep(self, events: pl.LazyFrame) -> None:
         """Keep the columns of classified rows that the metrics read, ids hashed if anonymous."""
-        customer = pl.col(CUSTOMER)
-        ids = [customer]
-        if self.anonymous:
-            ids = [customer.hash(SEEDS[0]).alias(CUSTOMER), customer.hash(SEEDS[1]).alias(H2)]
-        amount = ["amount"] if self.has_amount else []
+        # No metric at this level reads a line's amount, only whether the input has
+        # amounts (cohorts show money columns then): a column of nulls says so in no space.
+        amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
         self.parts.append(
             events.select(
-                *self.keys, *ids, "day", "revenue_day", "is_purchase", "revenue", *amount
+                *self.keys, CUSTOMER, "day", "revenue_day", "is_purchase", "revenue", *amount
             ).collect()
         )
 
@@ -249,13 +263,54 @@ class _Reader:
         if self.whole:
             self._keep(classify(pl.concat(self.whole).sort(ROW).lazy()))
             self.whole = []
+        if self.anonymous and self.first_hashes.count() != self.pair_words.count():
+            return None
         frame = pl.concat(self.parts)
         self.parts = []
-        if self.anonymous:
-            if not first_hash_suffices(frame[CUSTOMER], frame[H2]):
-                return None
-            frame = frame.drop(H2)
         return frame
+
+    def repeats(self, table: Table, hash_expr: pl.Expr, blank: pl.Expr) -> pl.DataFrame:
+        """:func:`frames.repeated_rows` from the hashes of the rows read; the rows
+        themselves are looked up again only when two hashes agree."""
+        hashes = pl.concat(self.hashes)
+        self.hashes = []
+        if hashes.n_unique() == hashes.len():
+            row = table.frame.collect_schema()[ROW]
+            return repeated_rows(table, pl.DataFrame(schema={ROW: row, "_hash": pl.UInt64}))
+        shared = hashes.filter(hashes.is_duplicated()).unique()
+        rows = collect(
+            table,
+            table.scan.filter(~blank)
+            .select(pl.col(ROW), hash_expr)
+            .filter(pl.col("_hash").is_in(shared.implode())),
+        )
+        return repeated_rows(table, rows)
+
+
+class _Distinct:
+    """The distinct values of a ``UInt64`` column seen in batches, kept as they come and
+    made distinct again whenever they have doubled."""
+
+    def __init__(self) -> None:
+        self.parts: list[pl.Series] = []
+        self.held = 0
+        self.settled = 0
+
+    def add(self, values: pl.Series) -> None:
+        part = values.unique()
+        self.parts.append(part)
+        self.held += part.len()
+        if self.held > 2 * max(self.settled, 1_000_000):
+            self._settle()
+
+    def _settle(self) -> None:
+        merged = pl.concat(self.parts).unique() if self.parts else pl.Series([], dtype=pl.UInt64)
+        self.parts = [merged]
+        self.held = self.settled = merged.len()
+
+    def count(self) -> int:
+        self._settle()
+        return self.settled
 
 
 def load_order_events(
@@ -271,7 +326,9 @@ def load_order_events(
     """``frames.load_orders`` and ``events.classify`` in batches (see the module doc).
 
     The frame holds the classified rows, with the columns the period metrics read:
-    ``keys..., customer_id, day, revenue_day, is_purchase, revenue[, amount]``.
+    ``keys..., customer_id, day, revenue_day, is_purchase, revenue[, amount]``
+    (``amount``, when the input has amounts, is a column of nulls: its presence is
+    all that the metrics at this level read).
     ``anonymous``: ``customer_id`` is the ``UInt64`` key of
     :func:`retcalc.metrics.keys.encode_customers` rather than the id (for commands
     that never show an id); when two ids share a key the input is read again with
@@ -294,13 +351,21 @@ def load_order_events(
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
     reader = _Reader(plan, options, keys, anonymous=anonymous)
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
+    if involved is not None and involved.height:
+        # Joined while read (the ids' table is built once), in row order.
+        query = query.join(
+            involved.lazy(),
+            on="order_id",
+            how="left",
+            maintain_order="left",
+            build_side="prefer_right",
+        )
     for batch in _batches(table, query, rows):
-        reader.take(batch, involved, drop)
+        reader.take(batch, drop)
     if reader.ragged.row is not None:
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)
     if repeats is None:
-        repeats = repeated_rows(table, pl.concat(reader.hashes))
-        reader.hashes = []
+        repeats = reader.repeats(table, checks[1], blank)
     day = reader.bad["day"]
     if day.row is not None:
         raise unreadable(table, day.row, day.count, plan.date_source, "order_date", dates.EXPECTED)

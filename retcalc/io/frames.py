@@ -101,6 +101,11 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
 
 
+def maybe_unclean(text: pl.Expr) -> pl.Expr:
+    """False where ``clean_id`` leaves a non-missing text id as it is (true may be either)."""
+    return text.str.contains(_MAYBE_UNCLEAN).fill_null(False)
+
+
 def clean_ids(values: pl.Series) -> pl.Series:
     """``clean_id`` on a collected column, paying only for the values that need it.
 

@@ -36,11 +36,14 @@ def _codes(ids: pl.Series) -> pl.Series:
 def first_hash_suffices(h1: pl.Series, h2: pl.Series) -> bool:
     """Whether no two ids share ``h1`` (``h1``, ``h2``: both hashes of each id, in any
     number of copies)."""
-    # Ids sharing h1 but not h2 make (h1, h2) take more values than h1 alone. Mixing
-    # the pair into one word (an odd multiplier, wrapping) keeps the check to two
-    # single-column counts.
-    mixed = (h1.to_frame("a").select(pl.col("a") * 0x9E3779B97F4A7C15)["a"]) ^ h2
-    return h1.n_unique() == mixed.n_unique()
+    # Ids sharing h1 but not h2 make (h1, h2) take more values than h1 alone.
+    return h1.n_unique() == pair_words(h1, h2).n_unique()
+
+
+def pair_words(h1: pl.Series, h2: pl.Series) -> pl.Series:
+    """Both hashes of each id in one word (an odd multiplier, wrapping), so that counting
+    the distinct pairs is a single-column count."""
+    return (h1.to_frame("a").select(pl.col("a") * 0x9E3779B97F4A7C15)["a"]) ^ h2
 
 
 def keys_or_rank(ids: pl.Series, h1: pl.Series, h2: pl.Series) -> pl.Series:

@@ -130,6 +130,30 @@ def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> N
     assert o2 == [False, False]  # the status-less line took its order's "cancelled"
 
 
+def test_an_order_id_written_two_ways_is_one_order(tmp_path: Path) -> None:
+    # The sale's order id is written with Shopify's apostrophe, or as a float, or with
+    # spaces; the return (or the line without a status) plainly: one order all the same,
+    # whichever batch each line is in.
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,order_date,quantity,amount,status\n"
+        "'1001,c1,2024-01-05,1,30.00,paid\n"
+        " 1002 ,c2,2024-01-06,1,10.00,cancelled\n"
+        "1001.0,c1,2024-01-05,1,10.00,paid\n"
+        "1001,c1,2024-02-20,-1,-10.00,returned\n"
+        "1001,c1,2024-03-20,-1,-5.00,returned\n"
+        "1002,c2,2024-01-07,1,4.00,\n"
+    )
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    for rows in (1, 2, 5):
+        split = load_order_events(str(path), options, batch_rows=rows)
+        assert _events(split.frame).equals(_events(whole))
+    moved = split.frame.filter(pl.col("revenue") < 0)["revenue_day"].to_list()
+    assert moved == [dt.date(2024, 1, 5)] * 2
+    assert not split.frame.filter(pl.col("customer_id") == "c2")["is_purchase"].any()
+
+
 def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
@@ -146,15 +170,18 @@ def test_ids_sharing_a_hash_are_read_again_as_text(
 ) -> None:
     calls: list[int] = []
 
-    def clash(h1: pl.Series, h2: pl.Series) -> bool:
+    def clash(h1: pl.Series, h2: pl.Series) -> pl.Series:
+        # More distinct (h1, h2) pairs than first hashes: what two ids sharing h1 give.
         calls.append(h1.len())
-        return False
+        return pl.int_range(0, h1.len(), dtype=pl.UInt64, eager=True) + sum(calls)
 
-    monkeypatch.setattr(batched, "first_hash_suffices", clash)
+    monkeypatch.setattr(batched, "pair_words", clash)
     options = LoadOptions(today=dt.date(2027, 1, 1))
-    loaded = load_order_events(str(SAMPLE / "orders.csv"), options, anonymous=True)
+    spec = str(SAMPLE / "orders.csv")
+    loaded = load_order_events(spec, options, anonymous=True)
     assert calls  # the check ran, found a clash, and the input was read with its ids
     assert loaded.frame["customer_id"].dtype == pl.String
+    assert _events(loaded.frame).equals(_events(load_order_events(spec, options).frame))
 
 
 # Errors and warnings: the same message, naming the same line, from any batch.
