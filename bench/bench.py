@@ -252,9 +252,10 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def warm(data: Path) -> None:
+def warm(data: Path, kinds: set[str]) -> None:
     """Read the files once so that every timed run starts with them in the page cache."""
-    for path in [*sorted((data / "parquet").glob("*.parquet")), data / "orders.csv"]:
+    files = sorted((data / "parquet").glob("*.parquet")) if "parquet" in kinds else []
+    for path in [*files, *([data / "orders.csv"] if "csv" in kinds else [])]:
         with path.open("rb") as handle:
             while handle.read(16 << 20):
                 pass
@@ -576,6 +577,9 @@ def main() -> None:
     parser.add_argument(
         "--only", help="run only the cases whose label contains this text (comma: any of several)"
     )
+    parser.add_argument(
+        "--kind", choices=("parquet", "csv"), help="run only the cases on this input kind"
+    )
     parser.add_argument("--no-check", action="store_true", help="skip the correctness check")
     parser.add_argument(
         "--no-duckdb",
@@ -603,6 +607,7 @@ def main() -> None:
     sizes = [generate.parse_count(s) for s in args.sizes.split(",") if s.strip()]
     wanted = [w.strip() for w in (args.only or "").split(",") if w.strip()]
     cases = [c for c in CASES if not wanted or any(w in c.label for w in wanted)]
+    cases = [c for c in cases if args.kind is None or c.kind == args.kind]
     binary = retcalc_bin()
 
     rows: list[Row] = []
@@ -615,7 +620,7 @@ def main() -> None:
         size = generate.size_label(lines)
         data = args.data / size
         datasets[size] = generate.build(data, lines, jobs=args.jobs)
-        warm(data)
+        warm(data, {c.kind for c in cases})
         if n == 0 and not args.no_check:
             checks[size] = check(data, args.timeout, size)
         scans: dict[str, Measure] = {}

@@ -126,6 +126,8 @@ def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | N
     return None
 
 
+#: The number columns ``events.classify`` reads.
+CLASSIFY_NUMBERS = ("quantity", "amount", "refund_amount")
 #: Column of the rows read: true on a line of an order with a line that needs its order.
 APART = "_apart"
 
@@ -241,10 +243,18 @@ class _Reader:
             batch = batch.filter(day < self.options.as_of)
         if APART in batch.columns:
             apart = pl.col(APART).fill_null(False)
-            self.whole.append(batch.filter(apart).drop(APART))
+            self.whole.append(self._slim(batch.filter(apart)))
             batch = batch.filter(~apart).drop(APART)
         # No line left here needs its order: each is classified on its own.
         self._keep(classify(batch.lazy(), by_order=False))
+
+    def _slim(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Lines kept whole, with only what ``classify`` reads (statuses as categories)."""
+        wanted = [ROW, *self.keys, CUSTOMER, "day", *CLASSIFY_NUMBERS, "order_id", "status"]
+        lines = lines.select(c for c in wanted if c in lines.columns)
+        if "status" in lines.columns:
+            lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
+        return lines
 
     def _keep(self, events: pl.LazyFrame) -> None:
         """Keep the columns of classified rows that the metrics read, ids hashed if anonymous."""
@@ -261,8 +271,11 @@ class _Reader:
         """Classify the lines kept whole and put every part together; ``None`` when two
         customer ids share a first hash (to be read again with the ids)."""
         if self.whole:
-            self._keep(classify(pl.concat(self.whole).sort(ROW).lazy()))
+            lines = pl.concat(self.whole).sort(ROW)
             self.whole = []
+            if "status" in lines.columns:
+                lines = lines.with_columns(pl.col("status").cast(pl.String))
+            self._keep(classify(lines.lazy()))
         if self.anonymous and self.first_hashes.count() != self.pair_words.count():
             return None
         frame = pl.concat(self.parts)
