@@ -35,8 +35,8 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     Rows may come back in a different order. The two order-level steps (a line
     without a status takes its order's; a negative line counts on its order's
     day) join only the rows that need them, so data without such rows pays nothing.
-    ``by_order=False`` leaves them out: for rows known to need neither (every row
-    with a status that is not negative, or without an order id), the result is the same.
+    ``by_order=False`` leaves them out: on rows of which none needs its order
+    (each has a status and is not negative, or has no order id) the result is the same.
     """
     schema = orders.collect_schema()
     if "is_purchase" in schema:
