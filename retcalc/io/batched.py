@@ -47,6 +47,7 @@ from retcalc.io.frames import (
     repeated_rows,
     row_checks,
     unreadable,
+    with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
 from retcalc.metrics.events import CUSTOMER, classify
@@ -101,24 +102,18 @@ def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | N
         plan.numbers.decide({i.canonical: {"mark": None} for i in items})
         return None
     texts = [e for e in plan.numbers.exprs() if e.meta.output_name().startswith("_text_")]
-    found: dict[str, dict[str, Any]] = {}
+    first: dict[str, dict[str, int | None]] = {
+        i.canonical: {"point": None, "comma": None, "either": None} for i in items
+    }
     query = plan.table.scan.filter(~blank).select(pl.col(ROW), *texts)
     for batch in _batches(plan.table, query, rows):
         evidence = plan.numbers.evidence(plan.numbers.readings(batch))
         for name, seen in evidence.items():
-            into = found.setdefault(name, {"point": None, "comma": None, "either": None})
-            for kind in ("point", "comma", "either"):
-                if into[kind] is None and seen[kind] is not None:
-                    into[kind] = seen[kind]  # batches come in row order
-    for seen in found.values():
-        mark = None
-        if seen["point"] is not None and seen["comma"] is None:
-            mark = numbers.DecimalMark.point
-        elif seen["comma"] is not None and seen["point"] is None:
-            mark = numbers.DecimalMark.comma
-        seen["mark"] = mark
+            for kind, row in first[name].items():
+                if row is None:
+                    first[name][kind] = seen[kind]  # batches come in row order
     try:
-        plan.numbers.decide(found)
+        plan.numbers.decide({name: with_mark(rows) for name, rows in first.items()})
     except InputError as exc:
         for item in items:
             plan.numbers.marks.setdefault(item.canonical, numbers.DecimalMark.point.value)
@@ -282,6 +277,44 @@ class _Reader:
         self.parts = []
         return frame
 
+    def refuse(self, mark_error: InputError | None) -> None:
+        """Raise what the in-memory reader raises first, after the lines with more fields:
+        an unreadable date, a date out of range, a column's decimal mark, a number."""
+        plan, table = self.plan, self.plan.table
+        day = self.bad["day"]
+        if day.row is not None:
+            raise unreadable(
+                table, day.row, day.count, plan.date_source, "order_date", dates.EXPECTED
+            )
+        for tally in self.range:
+            if tally.row is not None:
+                raise out_of_range(
+                    table, tally.row, tally.count, plan.date_source, "order_date", tally.extra
+                )
+        if mark_error is not None:
+            raise mark_error
+        for item in plan.numbers.items:
+            tally = self.bad[item.canonical]
+            if tally.row is not None:
+                expected = plan.numbers.expected(item)
+                raise unreadable(
+                    table, tally.row, tally.count, item.source, item.canonical, expected
+                )
+        if self.kept == 0:
+            raise InputError(
+                f"{table.name}: has a header but no order rows with a customer and a date"
+            )
+
+    def warnings(self, repeats: pl.DataFrame) -> list[str]:
+        """Repeated rows, rows without a date, rows without a customer (in that order)."""
+        table = self.plan.table
+        out = [repeat_warning(table, repeats, dedupe=self.options.dedupe)] if repeats.height else []
+        if self.no_date:
+            out.append(f"{table.name}: {self.no_date} rows have no order date and were left out")
+        if self.no_id:
+            out.append(f"{table.name}: {self.no_id} rows have no customer id and were left out")
+        return out
+
     def repeats(self, table: Table, hash_expr: pl.Expr, blank: pl.Expr) -> pl.DataFrame:
         """:func:`frames.repeated_rows` from the hashes of the rows read; the rows
         themselves are looked up again only when two hashes agree."""
@@ -354,7 +387,6 @@ def load_order_events(
     blank = checks[0]
     mark_error = _decide_marks(plan, blank, rows)
     drop = None
-    warnings = plan.warnings
     repeats = None
     if options.dedupe:
         hashes = collect(table, table.scan.filter(~blank).select(pl.col(ROW), checks[1]))
@@ -379,37 +411,10 @@ def load_order_events(
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
-    day = reader.bad["day"]
-    if day.row is not None:
-        raise unreadable(table, day.row, day.count, plan.date_source, "order_date", dates.EXPECTED)
-    for tally in reader.range:
-        if tally.row is not None:
-            raise out_of_range(
-                table, tally.row, tally.count, plan.date_source, "order_date", tally.extra
-            )
-    if mark_error is not None:
-        raise mark_error
-    for item in plan.numbers.items:
-        tally = reader.bad[item.canonical]
-        if tally.row is not None:
-            raise unreadable(
-                table,
-                tally.row,
-                tally.count,
-                item.source,
-                item.canonical,
-                plan.numbers.expected(item),
-            )
-    if repeats.height:
-        warnings.append(repeat_warning(table, repeats, dedupe=options.dedupe))
-    if reader.no_date:
-        warnings.append(f"{table.name}: {reader.no_date} rows have no order date and were left out")
-    if reader.no_id:
-        warnings.append(f"{table.name}: {reader.no_id} rows have no customer id and were left out")
-    if reader.kept == 0:
-        raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
+    reader.refuse(mark_error)
+    warnings = [*plan.warnings, *reader.warnings(repeats)]
     frame = reader.finish()
-    if frame is None:  # two ids share a 64-bit hash: sum under the ids themselves
+    if frame is None:  # two ids share a 64-bit hash: read again, keeping the ids
         return load_order_events(
             spec,
             options,

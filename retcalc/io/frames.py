@@ -274,12 +274,7 @@ class _Numbers:
         for name in ("point", "comma", "either"):
             rows = flags.filter(pl.col(name)).select(ROW).head(1)
             first[name] = int(rows.item()) if rows.height else None
-        mark = None
-        if first["point"] is not None and first["comma"] is None:
-            mark = DecimalMark.point
-        elif first["comma"] is not None and first["point"] is None:
-            mark = DecimalMark.comma
-        return {"mark": mark, **first}
+        return with_mark(first)
 
     def _mark(self, item: _Number, found: dict[str, Any], clear: set[DecimalMark]) -> DecimalMark:
         if self.forced is not None:
@@ -310,6 +305,17 @@ class _Numbers:
             f"(decimal point) or {both[1]:.15g} (decimal comma), and no value in the file "
             "tells which; pass --decimal . or --decimal ,"
         )
+
+
+def with_mark(first: Mapping[str, int | None]) -> dict[str, Any]:
+    """The first rows of a column's values that read only with a point, only with a
+    comma, and differently each way, plus the mark they settle (None: they do not)."""
+    mark = None
+    if first["point"] is not None and first["comma"] is None:
+        mark = DecimalMark.point
+    elif first["comma"] is not None and first["point"] is None:
+        mark = DecimalMark.comma
+    return {"mark": mark, **first}
 
 
 # Dates.

@@ -154,6 +154,25 @@ def test_an_order_id_written_two_ways_is_one_order(tmp_path: Path) -> None:
     assert not split.frame.filter(pl.col("customer_id") == "c2")["is_purchase"].any()
 
 
+def test_decimal_commas_are_decided_from_every_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "1.234" reads both ways; only the fourth line ("7,5") tells the column's mark,
+    # and the refund column follows the amount column.
+    path = tmp_path / "bestellungen.csv"
+    path.write_text(
+        "customer_id;order_date;amount;refund_amount\n"
+        "c1;2024-01-05;1.234;0\n"
+        "c2;2024-01-06;10;1.000\n"
+        "c1;2024-02-07;3;0\n"
+        "c3;2024-02-08;7,5;0\n"
+    )
+    for rows in (1, 3):
+        result = assert_same(["churn", str(path), "--format", "csv"], monkeypatch, rows=rows)
+        assert result.exit_code == 0, result.stderr
+    assert ",1234.0," in result.stdout  # January new revenue: 1.234 read with a decimal comma
+
+
 def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
