@@ -125,6 +125,7 @@ def load(
     need_amount: bool = False,
     level: Level | None = None,
     anonymous: bool = False,
+    revenue: bool = True,
 ) -> Inputs:
     """Read the orders (and customers) named on the command line.
 
@@ -135,7 +136,8 @@ def load(
     (see :class:`retcalc.engines.Level`); a command that passes none does not run
     on Spark. ``anonymous``: the command never shows a customer id, so a large
     input without a customers file may be summed under hashed ids
-    (:mod:`retcalc.io.batched`).
+    (:mod:`retcalc.io.batched`). ``revenue=False``: the command reads only purchase
+    days (retention), so a large input keeps nothing else of its lines.
     """
     check_output_early(common)
     options = load_options(common)
@@ -157,6 +159,7 @@ def load(
                     dimensions=by,
                     table=table,
                     anonymous=anonymous and not common.customers,
+                    revenue=revenue,
                 )
             else:
                 orders = load_orders(

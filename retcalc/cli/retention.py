@@ -28,7 +28,7 @@ def retention(
 
     def body() -> None:
         metric_params = c.params(common)
-        inputs = c.load(common, level=Level.days, anonymous=True)
+        inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
         with progress("Computing retention"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)
             table = retention_table(prep)

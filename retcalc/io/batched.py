@@ -5,8 +5,9 @@ its customer, day, revenue day, purchase flag and revenue (:class:`retcalc.engin
 ``days``). For an input the streaming engine reads
 (:func:`retcalc.io.load.engine_for`), this module reads it in batches of
 :data:`BATCH_ROWS` rows, classifies each line as it comes and keeps only those
-columns (with ``anonymous``, the customer id as a 64-bit key), so the text
-columns (order ids, statuses, product names) never sit in memory whole.
+columns, summed per customer and day within the batch (with ``anonymous``, the
+customer id as a 64-bit key), so the text columns (order ids, statuses, product
+names) never sit in memory whole.
 
 Every row is parsed and checked with the expressions of
 :func:`retcalc.io.frames.load_orders`, and every error and warning is the same,
@@ -50,7 +51,7 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
-from retcalc.metrics.events import CUSTOMER, classify
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 from retcalc.metrics.keys import SEEDS, pair_words
 
 #: Rows per batch: big enough that per-batch work is vectorised, small enough
@@ -173,12 +174,19 @@ class _Reader:
     """
 
     def __init__(
-        self, plan: OrdersPlan, options: LoadOptions, keys: Sequence[str], *, anonymous: bool
+        self,
+        plan: OrdersPlan,
+        options: LoadOptions,
+        keys: Sequence[str],
+        *,
+        anonymous: bool,
+        revenue: bool = True,
     ):
         self.plan = plan
         self.options = options
         self.keys = list(keys)
         self.anonymous = anonymous
+        self.revenue = revenue
         self.has_amount = "amount" in plan.mapping or (
             "unit_price" in plan.mapping and "quantity" in plan.mapping
         )
@@ -252,15 +260,20 @@ class _Reader:
         return lines
 
     def _keep(self, events: pl.LazyFrame) -> None:
-        """Keep the columns of classified rows that the metrics read, ids hashed if anonymous."""
-        # No metric at this level reads a line's amount, only whether the input has
-        # amounts (cohorts show money columns then): a column of nulls says so in no space.
-        amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
-        self.parts.append(
-            events.select(
-                *self.keys, CUSTOMER, "day", "revenue_day", "is_purchase", "revenue", *amount
-            ).collect()
-        )
+        """Keep what the metrics read of classified rows, summed within the batch.
+
+        With ``revenue``: one row per ``(keys, customer, day, revenue_day, is_purchase)``
+        with the sum of the lines' integer micros (as ``events.daily_revenue`` rounds
+        them, per line), so that sums of these sums are the sums of the lines. Without:
+        the distinct ``(keys, customer, day)`` of purchase lines, all that retention reads.
+        """
+        group = [*self.keys, CUSTOMER, "day"]
+        if self.revenue:
+            group += ["revenue_day", "is_purchase"]
+            kept = events.group_by(group).agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+        else:
+            kept = events.filter(pl.col("is_purchase")).select(group).unique()
+        self.parts.append(kept.collect())
 
     def finish(self) -> pl.DataFrame | None:
         """Classify the lines kept whole and put every part together; ``None`` when two
@@ -275,7 +288,18 @@ class _Reader:
             return None
         frame = pl.concat(self.parts)
         self.parts = []
-        return frame
+        if not self.revenue:
+            return frame.with_columns(pl.lit(True).alias("is_purchase"))
+        # No metric at this level reads a line's amount, only whether the input has
+        # amounts (cohorts show money columns then): a column of nulls says so in no space.
+        amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
+        # ``revenue`` as the Spark engine gives it: daily_revenue turns it back into the
+        # same integer micros (exact while a row's sum stays under 2e9 units).
+        return frame.select(
+            *group_columns(self.keys),
+            (pl.col("micros") / MICROS).alias("revenue"),
+            *amount,
+        )
 
     def refuse(self, mark_error: InputError | None) -> None:
         """Raise what the in-memory reader raises first, after the lines with more fields:
@@ -333,6 +357,11 @@ class _Reader:
         return repeated_rows(table, rows)
 
 
+def group_columns(keys: Sequence[str]) -> list[str]:
+    """The columns of a kept row besides its revenue."""
+    return [*keys, CUSTOMER, "day", "revenue_day", "is_purchase"]
+
+
 class _Distinct:
     """The distinct values of a ``UInt64`` column seen in batches, kept as they come and
     made distinct again whenever they have doubled."""
@@ -368,13 +397,16 @@ def load_order_events(
     table: Table | None = None,
     anonymous: bool = False,
     batch_rows: int | None = None,
+    revenue: bool = True,
 ) -> Loaded:
     """``frames.load_orders`` and ``events.classify`` in batches (see the module doc).
 
-    The frame holds the classified rows, with the columns the period metrics read:
+    The frame holds the classified rows summed per batch (see ``_Reader._keep``), with
+    the columns the period metrics read:
     ``keys..., customer_id, day, revenue_day, is_purchase, revenue[, amount]``
     (``amount``, when the input has amounts, is a column of nulls: its presence is
-    all that the metrics at this level read).
+    all that the metrics at this level read). ``revenue=False`` (retention): only
+    purchase rows, ``keys..., customer_id, day, is_purchase``.
     ``anonymous``: ``customer_id`` is the ``UInt64`` key of
     :func:`retcalc.metrics.keys.encode_customers` rather than the id (for commands
     that never show an id); when two ids share a key the input is read again with
@@ -394,7 +426,7 @@ def load_order_events(
         drop = repeats[ROW]
     involved = _involved_orders(plan)
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
-    reader = _Reader(plan, options, keys, anonymous=anonymous)
+    reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
     if involved is not None and involved.height:
         # Joined while read (the ids' table is built once), in row order.
@@ -422,6 +454,7 @@ def load_order_events(
             dimensions=dimensions,
             table=table,
             batch_rows=batch_rows,
+            revenue=revenue,
         )
     return Loaded(
         table,

@@ -65,11 +65,45 @@ class Grid:
 
     def period_index(self, day: pl.Expr) -> pl.Expr:
         """Index of the period containing ``day``: -1 before the grid, ``n`` at or after its end."""
-        return pl.lit(self.bounds).search_sorted(day, side="right").cast(pl.Int64) - 1
+        return self.boundaries_up_to(day) - 1
 
     def boundaries_up_to(self, day: pl.Expr) -> pl.Expr:
         """Number of boundaries ``b <= day``, i.e. the first index with ``b > day``."""
-        return pl.lit(self.bounds).search_sorted(day, side="right").cast(pl.Int64)
+        return count_up_to(self.bounds, day)
+
+    def starts_up_to(self, day: pl.Expr) -> pl.Expr:
+        """Number of window starts ``b - W <= day`` (bounded windows only)."""
+        assert self.starts is not None
+        return count_up_to(self.starts, day)
+
+
+#: Longest span of days (about 270 years) answered from a table of days; a longer one
+#: (which the date checks of the readers never let through) falls back to a binary search.
+TABLE_DAYS = 100_000
+EPOCH = dt.date(1970, 1, 1)
+
+
+def count_up_to(sorted_days: pl.Series, day: pl.Expr) -> pl.Expr:
+    """``sorted_days.search_sorted(day, side="right")`` as ``Int64``: how many values are <= day.
+
+    The answer changes only between the first value and the last, so it is read from a
+    table with one entry per day of that span, indexed by the day clamped to it: one
+    gather per row, several times cheaper than a binary search per row (and the same
+    whatever the number of periods).
+    """
+    lo, hi = sorted_days[0], sorted_days[-1]
+    span = (hi - lo).days + 2
+    if span > TABLE_DAYS:
+        return pl.lit(sorted_days).search_sorted(day, side="right").cast(pl.Int64)
+    first = lo - dt.timedelta(days=1)
+    table = (
+        pl.select(pl.date_range(first, hi, eager=True).alias("d"))
+        .select(pl.lit(sorted_days).search_sorted(pl.col("d"), side="right").cast(pl.Int64))
+        .to_series()
+    )
+    offset = day.clip(first, hi).cast(pl.Int32) - (first - EPOCH).days
+    # A null day counts nothing, as the binary search (nulls first) answers.
+    return pl.lit(table).gather(offset.fill_null(0))
 
 
 def over(expr: pl.Expr, keys: Sequence[str]) -> pl.Expr:
@@ -83,7 +117,7 @@ def purchase_coverage(days: pl.LazyFrame, grid: Grid) -> pl.LazyFrame:
     if grid.starts is None:
         q = pl.lit(grid.n_periods + 1, dtype=pl.Int64)
     else:
-        q = pl.lit(grid.starts).search_sorted(pl.col("day"), side="right").cast(pl.Int64)
+        q = grid.starts_up_to(pl.col("day"))
     return days.with_columns(p.alias("p"), q.alias("q"))
 
 
@@ -136,23 +170,33 @@ def purchase_runs(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> p
         _same_group(keys).alias("_same"),
         grid.period_index(pl.col("day")).alias("_idx"),
     )
-    return (
+    # A run is a stretch of consecutive rows (sorted input), so no group-by is needed:
+    # its first row gives the customer, P and first_idx, its last row gives Q
+    # (q grows with the day), and the two row sets come in the same order.
+    run = pl.col("_run")
+    covering = (
         covered.with_columns(
             # The first purchase of a customer starts their history: its period is first_idx.
             pl.when(~pl.col("_same")).then(pl.col("_idx")).forward_fill().alias("first_idx"),
             (~pl.col("_same") | (pl.col("p") > pl.col("q").shift(1))).cum_sum().alias("_run"),
         )
         .filter(pl.col("q") > pl.col("p"))
-        .group_by("_run", maintain_order=True)
-        .agg(
-            *(pl.col(k).first() for k in keys),
-            pl.col(CUSTOMER).first(),
-            pl.col("p").first().alias("P"),
-            pl.col("q").last().alias("Q"),
-            pl.col("first_idx").first(),
+        .select(
+            *keys,
+            CUSTOMER,
+            "p",
+            "q",
+            "first_idx",
+            (run != run.shift(1)).fill_null(True).alias("_starts"),
+            (run != run.shift(-1)).fill_null(True).alias("_ends"),
         )
-        .drop("_run")
         .collect()
+    )
+    ends = covering.filter(pl.col("_ends"))["q"]
+    return (
+        covering.filter(pl.col("_starts"))
+        .select(*keys, CUSTOMER, pl.col("p").alias("P"), "first_idx")
+        .insert_column(len(keys) + 2, ends.alias("Q"))
     )
 
 

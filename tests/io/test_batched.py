@@ -21,7 +21,7 @@ from retcalc.io.batched import load_order_events
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
 from retcalc.metrics import keys
-from retcalc.metrics.events import classify
+from retcalc.metrics.events import classify, to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
 from tests.spark.generated import shop
 
@@ -105,8 +105,15 @@ def test_real_export_shapes_are_the_same(
 
 
 def _events(frame: pl.DataFrame) -> pl.DataFrame:
-    columns = ["customer_id", "day", "revenue_day", "is_purchase", "revenue"]
-    return frame.select(columns).sort(columns)
+    """Revenue (integer micros) per customer, day, revenue day and purchase flag: what the
+    batched reader keeps (lines summed within a batch), and what any split of the lines
+    into batches must leave the same."""
+    group = ["customer_id", "day", "revenue_day", "is_purchase"]
+    return (
+        frame.group_by(group)
+        .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+        .sort([*group, "micros"])
+    )
 
 
 def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> None:
@@ -126,8 +133,62 @@ def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> N
     assert _events(split.frame).equals(_events(whole))
     moved = split.frame.filter(pl.col("revenue") < 0).row(0, named=True)
     assert (moved["day"], moved["revenue_day"]) == (dt.date(2024, 2, 20), dt.date(2024, 1, 5))
-    o2 = split.frame.filter(pl.col("customer_id") == "c2")["is_purchase"].to_list()
-    assert o2 == [False, False]  # the status-less line took its order's "cancelled"
+    o2 = split.frame.filter(pl.col("customer_id") == "c2")
+    assert o2["is_purchase"].to_list() == [False]  # the status-less line took "cancelled"
+    assert o2["revenue"].to_list() == [0.0]  # both lines of o2, summed: reversed by status
+
+
+def test_lines_are_summed_within_a_batch_and_the_sums_add_up(tmp_path: Path) -> None:
+    # Four lines of c1 on one day (one a return of an order of that day): rows summed
+    # within a batch (the lines of o2 apart, as its return needs its order), whose sums
+    # are the lines' revenue rounded per line to micros.
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,order_date,amount\n"
+        "o1,c1,2024-01-05,10.0000004\n"
+        "o1,c1,2024-01-05,10.0000004\n"
+        "o2,c1,2024-01-05,5.25\n"
+        "o2,c1,2024-01-05,-5.25\n"
+        "o3,c2,2024-01-05,1.00\n"
+    )
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    whole = load_order_events(str(path), options, batch_rows=10)
+    assert whole.frame.height == 4  # c1's purchases of o1, of o2, its return; c2
+    c1 = _events(whole.frame).filter(pl.col("customer_id") == "c1")
+    assert c1.select("is_purchase", "micros").rows() == [
+        (False, -5_250_000),
+        (True, 25_250_000),  # 10.0000004 is 10,000,000 micros, twice
+    ]
+    for rows in (1, 2, 3):
+        split = load_order_events(str(path), options, batch_rows=rows)
+        assert _events(split.frame).equals(_events(whole.frame))
+
+
+def test_without_revenue_only_the_purchase_days_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,order_date,quantity,amount,status\n"
+        "o1,c1,2024-01-05,1,30.00,paid\n"
+        "o1,c1,2024-01-05,1,10.00,paid\n"
+        "o2,c2,2024-01-06,1,10.00,cancelled\n"
+        "o1,c1,2024-02-20,-1,-30.00,returned\n"
+        "o3,c1,2024-03-01,1,8.00,\n"
+    )
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    expected = (
+        whole.filter(pl.col("is_purchase"))
+        .select("customer_id", "day")
+        .unique()
+        .sort("customer_id", "day")
+    )
+    for rows in (1, 2, 10):
+        split = load_order_events(str(path), options, batch_rows=rows, revenue=False)
+        assert split.frame.columns == ["customer_id", "day", "is_purchase"]
+        assert split.frame["is_purchase"].all()
+        days = split.frame.select("customer_id", "day").unique().sort("customer_id", "day")
+        assert days.equals(expected)
+    assert expected.height == 2  # c1 on 2024-01-05 and 2024-03-01
 
 
 def test_an_order_id_written_two_ways_is_one_order(tmp_path: Path) -> None:
