@@ -74,11 +74,14 @@ class _Tally:
 
     def add(self, frame: pl.DataFrame, flag: pl.Expr) -> None:
         hit = frame.filter(flag).select(pl.col(ROW).min().alias("first"), pl.len().alias("n"))
-        first, n = hit.row(0)
+        self.record(*hit.row(0))
+
+    def record(self, first: int | None, n: int | None) -> None:
+        """Add ``n`` rows with the fault, the first of them ``first``."""
         if not n:
             return
         self.count += int(n)
-        if self.row is None or int(first) < self.row:
+        if first is not None and (self.row is None or int(first) < self.row):
             self.row = int(first)
 
 
@@ -128,7 +131,7 @@ CLASSIFY_NUMBERS = ("quantity", "amount", "refund_amount")
 APART = "_apart"
 
 
-def _involved_orders(plan: OrdersPlan) -> pl.DataFrame | None:
+def _involved_orders(plan: OrdersPlan) -> pl.Series | None:
     """The order ids, as written, of every order with a line that needs its order to be
     classified: a line without a status (when there is a status column) or a line that
     may be negative. Every spelling that cleans to such an id is listed (``1001`` and
@@ -162,7 +165,7 @@ def _involved_orders(plan: OrdersPlan) -> pl.DataFrame | None:
     variants = found.filter(pl.col("unclean"))["raw"].unique()
     kept = variants.filter(clean_ids(variants).is_in(cleaned.implode()).fill_null(False))
     spellings = pl.concat([needed, cleaned, kept]).unique()
-    return spellings.to_frame("order_id").with_columns(pl.lit(True).alias(APART))
+    return spellings
 
 
 class _Reader:
@@ -214,23 +217,14 @@ class _Reader:
         elif drop.len():
             batch = batch.filter(~pl.col(ROW).is_in(drop.implode()))
         batch = batch.drop("_hash")
-        batch = batch.with_columns(
-            clean_ids(batch[c]) for c in (CUSTOMER, "order_id") if c in batch.columns
-        )
-        self.bad["day"].add(batch, pl.col("_bad_day"))
-        for tally, (_, condition) in zip(self.range, self.limits, strict=True):
-            tally.add(batch, condition)
+        # Order ids are cleaned only on the lines kept whole (``_slim``): no other line
+        # reads its order id.
+        ids = [CUSTOMER, *(["order_id"] if "order_id" in self.keys else [])]
+        batch = batch.with_columns(clean_ids(batch[c]) for c in ids)
         batch = self.plan.numbers.apply(self.plan.numbers.readings(batch))
-        for item in self.plan.numbers.items:
-            self.bad[item.canonical].add(batch, pl.col(f"_bad_{item.canonical}"))
+        self._tally(batch)
         batch = batch.drop(c for c in batch.columns if c.startswith("_bad_"))
         day, customer = pl.col("day"), pl.col(CUSTOMER)
-        counts = batch.select(
-            day.is_null().sum().alias("no_date"),
-            (customer.is_null() & day.is_not_null()).sum().alias("no_id"),
-        ).row(0)
-        self.no_date += counts[0]
-        self.no_id += counts[1]
         batch = batch.filter(customer.is_not_null() & day.is_not_null())
         self.kept += batch.height
         if self.anonymous:
@@ -251,10 +245,42 @@ class _Reader:
         # No line left here needs its order: each is classified on its own.
         self._keep(classify(batch.lazy(), by_order=False))
 
+    def _tally(self, batch: pl.DataFrame) -> None:
+        """Count every fault of the batch's rows, and the rows without a date or a
+        customer, in one pass: per fault, its first row and how many rows have it."""
+        flags = [(self.bad["day"], pl.col("_bad_day"))]
+        flags += [
+            (tally, condition)
+            for tally, (_, condition) in zip(self.range, self.limits, strict=True)
+        ]
+        flags += [
+            (self.bad[item.canonical], pl.col(f"_bad_{item.canonical}"))
+            for item in self.plan.numbers.items
+        ]
+        day, customer = pl.col("day"), pl.col(CUSTOMER)
+        found = batch.select(
+            *(
+                expr
+                for i, (_, flag) in enumerate(flags)
+                for expr in (
+                    pl.col(ROW).filter(flag).min().alias(f"first{i}"),
+                    flag.sum().alias(f"count{i}"),
+                )
+            ),
+            day.is_null().sum().alias("no_date"),
+            (customer.is_null() & day.is_not_null()).sum().alias("no_id"),
+        ).row(0)
+        for i, (tally, _) in enumerate(flags):
+            tally.record(found[2 * i], found[2 * i + 1])
+        self.no_date += found[-2]
+        self.no_id += found[-1]
+
     def _slim(self, lines: pl.DataFrame) -> pl.DataFrame:
         """Lines kept whole, with only what ``classify`` reads (statuses as categories)."""
         wanted = [ROW, *self.keys, CUSTOMER, "day", *CLASSIFY_NUMBERS, "order_id", "status"]
         lines = lines.select(c for c in wanted if c in lines.columns)
+        if "order_id" in lines.columns:
+            lines = lines.with_columns(clean_ids(lines["order_id"]))
         if "status" in lines.columns:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
@@ -428,15 +454,10 @@ def load_order_events(
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
     reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
-    if involved is not None and involved.height:
-        # Joined while read (the ids' table is built once), in row order.
-        query = query.join(
-            involved.lazy(),
-            on="order_id",
-            how="left",
-            maintain_order="left",
-            build_side="prefer_right",
-        )
+    if involved is not None and involved.len():
+        # Looked up while read (the set of spellings is built once).
+        apart = pl.col("order_id").cast(pl.String).is_in(involved.implode())
+        query = query.with_columns(apart.alias(APART))
     for batch in _batches(table, query, rows):
         reader.take(batch, drop)
     if reader.ragged.row is not None:

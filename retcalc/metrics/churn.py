@@ -8,14 +8,17 @@ not as negative revenue. ``revenue`` and ``lost_revenue`` are not floored.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+
 import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics import activity
-from retcalc.metrics.activity import CUSTOMER, IDX
-from retcalc.metrics.events import daily_revenue, money
-from retcalc.metrics.retention import Prepared, complete_flag, ratio
-from retcalc.periods import truncate
+from retcalc.metrics.activity import CUSTOMER, EPOCH, IDX, _same_group
+from retcalc.metrics.events import daily_revenue, money, sorted_days
+from retcalc.metrics.retention import Basis, Prepared, complete_flag, ratio
+from retcalc.periods import Period, truncate
 
 CHURN_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -71,23 +74,29 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     period = prep.grid.period
     if daily is None:
         daily = daily_revenue(prep.events, keys)
-    raw = daily.group_by([*group, truncate(pl.col("day"), period).alias("ps")]).agg(
+    daily = daily.collect().lazy()
+    span = daily.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi"))
+    lo, hi = span.collect().row(0)
+    if lo is None:
+        lo = hi = prep.data_start
+    # Periods are numbered (0 for the one holding ``lo``), so that "the period before"
+    # is one less: integer work on every row, dates only for the few sums at the end.
+    numbers = PeriodNumbers(lo, hi, period)
+    raw = daily.group_by([*group, numbers.of(pl.col("day")).alias("ps")]).agg(
         pl.col("micros").sum().alias("raw")
     )
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
-    previous = floored.select(
-        *group,
-        pl.col("ps").dt.offset_by(period.every).alias("ps"),
-        pl.col("rev").alias("prev"),
-    )
-    first = prep.purchases.group_by(group).agg(
-        truncate(pl.col("day").min(), period).alias("first_ps")
-    )
-    pairs = (
-        floored.join(previous, on=[*group, "ps"], how="full", coalesce=True)
-        .with_columns(pl.col("rev").fill_null(0), pl.col("prev").fill_null(0))
-        .join(first, on=group, how="left")
-    )
+    pairs = _with_previous(floored, keys)
+    if prep.basis is Basis.activity:
+        # The first purchase day of each customer, found once by prepare_activity.
+        first = prep.first_period.select(*group, numbers.of(pl.col("first_day")).alias("first_ps"))
+    else:
+        first = (
+            prep.purchases.group_by(group)
+            .agg(pl.col("day").min().alias("first_ps"))
+            .with_columns(numbers.of(pl.col("first_ps")).alias("first_ps"))
+        )
+    pairs = pairs.join(first, on=group, how="left")
     rev, prev = pl.col("rev"), pl.col("prev")
     kept = prev > 0
 
@@ -118,8 +127,66 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
             ).alias("quick_ratio"),
         )
         .drop("_kept_now", "_kept_floor")
+        .with_columns(numbers.start(pl.col("ps")).alias("ps"))
         .rename({"ps": "period_start"})
     )
+
+
+class PeriodNumbers:
+    """The periods holding the days from ``lo`` to ``hi``, numbered from 0, and the one after.
+
+    A day's number is read from a table of those days (a gather instead of calendar
+    arithmetic on every row).
+    """
+
+    def __init__(self, lo: dt.date, hi: dt.date, period: Period):
+        days = pl.date_range(lo, hi, eager=True).to_frame("d")
+        starts = days.select(truncate(pl.col("d"), period).alias("s"))["s"]
+        self.lo = lo
+        self.numbers = starts.rle_id().cast(pl.Int64)
+        last = starts[-1]
+        after = pl.select(pl.lit(last).dt.offset_by(period.every)).item()
+        self.starts = pl.concat([starts.unique(maintain_order=True), pl.Series([after])])
+
+    def of(self, day: pl.Expr) -> pl.Expr:
+        """The number of the period holding ``day`` (a day from ``lo`` to ``hi``)."""
+        return pl.lit(self.numbers).gather(day.cast(pl.Int32) - (self.lo - EPOCH).days)
+
+    def start(self, number: pl.Expr) -> pl.Expr:
+        """The first day of period ``number`` (up to the one after ``hi``'s)."""
+        return pl.lit(self.starts).gather(number)
+
+
+def _with_previous(floored: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """``group..., ps, rev, prev`` for every customer and period ``ps`` (a number) where
+    that period or the one before it has revenue (``rev``, ``prev``: 0 where none): the
+    full join of the periods with the periods before them, found on rows sorted by
+    customer and period, each compared with its neighbours."""
+    group = [*keys, CUSTOMER]
+    ps, rev = pl.col("ps"), pl.col("rev")
+    frame = floored.collect()
+    if not keys and frame.schema[CUSTOMER] == pl.UInt64:
+        # sorted_days packs a customer key and a small day number into one sort word.
+        as_day = frame.with_columns(ps.cast(pl.Int32).cast(pl.Date).alias("ps"))
+        ordered = sorted_days(as_day.rename({"ps": "day"})).rename({"day": "ps"})
+        ordered = ordered.with_columns(ps.cast(pl.Int32).cast(pl.Int64))
+    else:
+        ordered = frame.sort([*group, "ps"])
+    same_next = pl.lit(True)
+    for column in group:
+        same_next = same_next & (pl.col(column) == pl.col(column).shift(-1)).fill_null(False)
+    flagged = ordered.lazy().with_columns(
+        (_same_group(keys) & (ps.shift(1) + 1 == ps)).fill_null(False).alias("_after"),
+        (same_next & (ps + 1 == ps.shift(-1))).fill_null(False).alias("_before"),
+    )
+    here = flagged.select(
+        *group, "ps", "rev", pl.when("_after").then(rev.shift(1)).otherwise(0).alias("prev")
+    )
+    # A period with revenue and none in the next: the next period has prev only.
+    gone = flagged.filter(~pl.col("_before")).select(
+        *group, (ps + 1).alias("ps"), pl.lit(0, dtype=pl.Int64).alias("rev"), rev.alias("prev")
+    )
+    return pl.concat([here, gone], how="vertical")
 
 
 def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFrame:

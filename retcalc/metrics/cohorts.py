@@ -23,9 +23,9 @@ from enum import StrEnum
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over
+from retcalc.metrics.activity import CUSTOMER, IDX, Grid, _same_group, over
 from retcalc.metrics.events import MICROS, daily_revenue
-from retcalc.metrics.retention import Prepared, ratio
+from retcalc.metrics.retention import Basis, Prepared, ratio
 
 COHORT_COLUMNS: tuple[str, ...] = (
     "cohort",
@@ -73,6 +73,38 @@ def _in_cohort_offsets(
     )
 
 
+def _bought_in_order(
+    purchases: pl.LazyFrame,
+    grid: Grid,
+    keys: list[str],
+    shown_from: dt.date,
+    shown_to: dt.date,
+) -> pl.LazyFrame:
+    """``group..., cohort, offset``: each offset in which a cohort member purchased, once.
+
+    On the activity basis a customer's cohort is the period of their first purchase
+    day, and ``purchases`` holds each customer's days together and in order (as
+    ``Prepared`` has them): the first row of a customer gives the cohort, and the
+    offsets only grow down a customer's rows, so each offset's first row stands for
+    it. No join with the members and no distinct over every row.
+    """
+    day = pl.col("day")
+    same = _same_group(keys)
+    first_day = pl.when(~same).then(day).forward_fill()
+    cohort = grid.period_index(first_day)
+    offset = grid.period_index(day) - cohort
+    framed = purchases.with_columns(
+        same.alias("_same"),
+        first_day.alias("_first"),
+        cohort.alias(_COHORT_IDX),
+        offset.alias("offset"),
+    )
+    changed = ~pl.col("_same") | (pl.col("offset") != pl.col("offset").shift(1))
+    member = (pl.col("_first") >= shown_from) & (pl.col("_first") < shown_to)
+    in_grid = (pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods)
+    return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, _COHORT_IDX, "offset")
+
+
 def cohort_table(
     prep: Prepared,
     *,
@@ -117,11 +149,14 @@ def cohort_table(
     )
     cell = [*keys, _COHORT_IDX, "offset"]
 
-    bought = (
-        _in_cohort_offsets(prep.purchases, members, grid, group)
-        .select(*group, _COHORT_IDX, "offset")
-        .unique()
-    )
+    if prep.basis is Basis.activity:
+        bought = _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to)
+    else:
+        bought = (
+            _in_cohort_offsets(prep.purchases, members, grid, group)
+            .select(*group, _COHORT_IDX, "offset")
+            .unique()
+        )
     if mode is Mode.on:
         counts = bought.group_by(cell).agg(pl.len().cast(pl.Int64).alias("customers"))
         cells = cells.join(counts, on=cell, how="left").with_columns(
