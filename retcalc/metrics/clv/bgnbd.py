@@ -21,12 +21,19 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, special
 
 from retcalc.errors import InputError
+from retcalc.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
+
+optimize = LazyModule("scipy.optimize")
+special = LazyModule("scipy.special")
 
 Array = NDArray[np.float64]
 
@@ -167,9 +174,7 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
     return value, -grad / n
 
 
-def _minimise(
-    fun: object, start: Array, args: tuple[object, ...], what: str
-) -> optimize.OptimizeResult:
+def _minimise(fun: object, start: Array, args: tuple[object, ...], what: str) -> OptimizeResult:
     """L-BFGS-B on bounded log parameters, polished by a second run; a clear error on failure."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     options = {"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}

@@ -18,10 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from retcalc.errors import InputError
+from retcalc.lazy import LazyModule
 from retcalc.metrics.clv.bgnbd import Array, _minimise, quiet_numerics
+
+special = LazyModule("scipy.special")
 
 
 @dataclass(frozen=True)
