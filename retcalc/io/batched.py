@@ -285,18 +285,31 @@ class _Reader:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
 
-    def _keep(self, events: pl.LazyFrame) -> None:
+    def _keep(self, events: pl.LazyFrame, *, moved: bool = False) -> None:
         """Keep what the metrics read of classified rows, summed within the batch.
 
         With ``revenue``: one row per ``(keys, customer, day, revenue_day, is_purchase)``
         with the sum of the lines' integer micros (as ``events.daily_revenue`` rounds
         them, per line), so that sums of these sums are the sums of the lines. Without:
         the distinct ``(keys, customer, day)`` of purchase lines, all that retention reads.
+        ``moved``: the rows are lines kept whole, whose revenue day may not be their day.
         """
         group = [*self.keys, CUSTOMER, "day"]
-        if self.revenue:
-            group += ["revenue_day", "is_purchase"]
-            kept = events.group_by(group).agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+        if self.revenue and not moved:
+            # Only a line kept whole can count on another day (its order's): here every
+            # revenue day is the day, and a group-by on one column fewer is cheaper.
+            kept = (
+                events.group_by([*group, "is_purchase"])
+                .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+                .with_columns(pl.col("day").alias("revenue_day"))
+                .select(*group_columns(self.keys), "micros")
+            )
+        elif self.revenue:
+            kept = (
+                events.group_by(group_columns(self.keys))
+                .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+                .select(*group_columns(self.keys), "micros")
+            )
         else:
             kept = events.filter(pl.col("is_purchase")).select(group).unique()
         self.parts.append(kept.collect())
@@ -309,7 +322,7 @@ class _Reader:
             self.whole = []
             if "status" in lines.columns:
                 lines = lines.with_columns(pl.col("status").cast(pl.String))
-            self._keep(classify(lines.lazy()))
+            self._keep(classify(lines.lazy()), moved=True)
         if self.anonymous and self.first_hashes.count() != self.pair_words.count():
             return None
         frame = pl.concat(self.parts)

@@ -16,7 +16,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, EPOCH, IDX, _same_group
-from retcalc.metrics.events import daily_revenue, money, sorted_days
+from retcalc.metrics.events import money, revenue_lines, sorted_days
 from retcalc.metrics.retention import Basis, Prepared, complete_flag, ratio
 from retcalc.periods import Period, truncate
 
@@ -73,8 +73,7 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     group = [*keys, CUSTOMER]
     period = prep.grid.period
     if daily is None:
-        daily = daily_revenue(prep.events, keys)
-    daily = daily.collect().lazy()
+        daily = revenue_lines(prep.events, keys)
     span = daily.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi"))
     lo, hi = span.collect().row(0)
     if lo is None:
@@ -201,7 +200,7 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFr
         .join(periods, on=IDX, how="left")
     )
     if daily is None:
-        daily = daily_revenue(prep.events, keys)
+        daily = revenue_lines(prep.events, keys)
     lower = pl.col("window_start").is_null() | (pl.col("day") >= pl.col("window_start"))
     return (
         exits.join(daily, on=group, how="inner")
@@ -216,7 +215,9 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
     keys = list(prep.keys)
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
-    daily = daily_revenue(prep.events, keys).collect().lazy()
+    # Every row's revenue on its day: both figures sum further (per period, per
+    # window), so the rows are not first summed per day.
+    daily = revenue_lines(prep.events, keys)
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")

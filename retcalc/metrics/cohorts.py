@@ -24,7 +24,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, _same_group, over
-from retcalc.metrics.events import MICROS, daily_revenue
+from retcalc.metrics.events import MICROS, revenue_lines
 from retcalc.metrics.retention import Basis, Prepared, ratio
 
 COHORT_COLUMNS: tuple[str, ...] = (
@@ -185,7 +185,7 @@ def cohort_table(
     has_amount = "amount" in prep.events.collect_schema()
     if has_amount:
         money = (
-            _in_cohort_offsets(daily_revenue(prep.events, keys), members, grid, group)
+            _in_cohort_offsets(revenue_lines(prep.events, keys), members, grid, group)
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
         )

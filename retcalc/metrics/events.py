@@ -198,6 +198,18 @@ def money(micros: pl.Expr) -> pl.Expr:
     return (micros.cast(pl.Decimal(38, 6)) / MICROS).cast(pl.Float64)
 
 
+def revenue_lines(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """``keys..., customer_id, day, micros`` of every row, on its revenue day: what
+    ``daily_revenue`` sums, for a caller that sums further anyway (per period, per
+    cohort cell) and so need not group by day first."""
+    return events.select(
+        *keys,
+        CUSTOMER,
+        pl.col("revenue_day").alias("day"),
+        to_micros(pl.col("revenue")).alias("micros"),
+    )
+
+
 def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Net revenue per ``(keys..., customer_id, revenue_day)`` as integer ``micros``."""
     return (

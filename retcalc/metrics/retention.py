@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -123,6 +124,19 @@ def _same_as_previous(keys: Sequence[str]) -> pl.Expr:
     return same
 
 
+def _deferred_runs(sorted_days: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> pl.LazyFrame:
+    """``activity.purchase_runs``, computed the first time a query reads it (cohorts
+    never does) and then kept for every later read."""
+
+    @functools.cache
+    def compute() -> pl.DataFrame:
+        return activity.purchase_runs(sorted_days, grid, keys)
+
+    schema = {c: sorted_days.schema[c] for c in [*keys, CUSTOMER]}
+    schema.update({"P": pl.Int64(), "Q": pl.Int64(), "first_idx": pl.Int64()})
+    return pl.defer(compute, schema=schema)
+
+
 def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active."""
     keys = params.by
@@ -140,7 +154,7 @@ def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
         )
     grid = Grid.build(*_grid_range(params, first, last), params.period, params.window)
     sorted_days = purchases.collect()
-    active_runs = activity.purchase_runs(sorted_days, grid, keys).lazy()
+    active_runs = _deferred_runs(sorted_days, grid, keys)
     first_period = (
         sorted_days.filter(~_same_as_previous(keys))
         .select(*keys, CUSTOMER, pl.col("day").alias("first_day"))
