@@ -95,7 +95,7 @@ def cohorts(
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
         inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
         with progress("Computing cohorts"):
-            prep = c.prepare(common, inputs, metric_params, anonymous=True)
+            prep = c.prepare(common, inputs, metric_params, anonymous=True, with_runs=False)
             table = cohort_table(prep, mode=mode, min_cohort=min_cohort, max_offset=max_offset)
         # --fail-if looks at the latest complete cell of each offset (and --by group).
         keys = (*metric_params.by, "offset")

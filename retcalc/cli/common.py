@@ -239,12 +239,18 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
 
 
 def prepare(
-    common: Common, inputs: Inputs, metric_params: Params, *, anonymous: bool = False
+    common: Common,
+    inputs: Inputs,
+    metric_params: Params,
+    *,
+    anonymous: bool = False,
+    with_runs: bool = True,
 ) -> Prepared:
     """The groundwork for period metrics on the chosen basis.
 
     ``anonymous``: the caller shows only totals, never a customer id, so ids are
     replaced by integer codes first (the same table, computed faster).
+    ``with_runs=False``: the caller never reads the activity runs (cohorts).
     """
     customers = inputs.customers_frame()
     has_signup = customers is not None and "signup_date" in customers.collect_schema()
@@ -261,7 +267,7 @@ def prepare(
     if basis is Basis.subscription:
         assert customers is not None
         return prepare_subscription(customers, orders, metric_params)
-    return prepare_activity(orders, metric_params)
+    return prepare_activity(orders, metric_params, with_runs=with_runs)
 
 
 def emit_with_sparklines(

@@ -73,7 +73,7 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     group = [*keys, CUSTOMER]
     period = prep.grid.period
     if daily is None:
-        daily = revenue_lines(prep.events, keys)
+        daily = revenue_lines(prep.events, keys).collect().lazy()
     span = daily.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi"))
     lo, hi = span.collect().row(0)
     if lo is None:
@@ -200,7 +200,7 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFr
         .join(periods, on=IDX, how="left")
     )
     if daily is None:
-        daily = revenue_lines(prep.events, keys)
+        daily = revenue_lines(prep.events, keys).collect().lazy()
     lower = pl.col("window_start").is_null() | (pl.col("day") >= pl.col("window_start"))
     return (
         exits.join(daily, on=group, how="inner")
@@ -217,7 +217,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         raise InputError("churn needs orders with an amount column for its revenue figures")
     # Every row's revenue on its day: both figures sum further (per period, per
     # window), so the rows are not first summed per day.
-    daily = revenue_lines(prep.events, keys)
+    daily = revenue_lines(prep.events, keys).collect().lazy()
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -83,7 +82,7 @@ class Prepared:
     )  # classified order rows (None on the subscription basis without orders)
     purchases: pl.LazyFrame | None  # keys..., customer_id, day
     grid: Grid
-    runs: pl.LazyFrame
+    runs: pl.LazyFrame  # empty when prepared without them (``with_runs=False``)
     first_period: pl.LazyFrame
     groups: pl.LazyFrame | None
     keys: tuple[str, ...]
@@ -124,21 +123,12 @@ def _same_as_previous(keys: Sequence[str]) -> pl.Expr:
     return same
 
 
-def _deferred_runs(sorted_days: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> pl.LazyFrame:
-    """``activity.purchase_runs``, computed the first time a query reads it (cohorts
-    never does) and then kept for every later read."""
+def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = True) -> Prepared:
+    """Groundwork on the activity basis (SPEC §2.1): purchases make customers active.
 
-    @functools.cache
-    def compute() -> pl.DataFrame:
-        return activity.purchase_runs(sorted_days, grid, keys)
-
-    schema = {c: sorted_days.schema[c] for c in [*keys, CUSTOMER]}
-    schema.update({"P": pl.Int64(), "Q": pl.Int64(), "first_idx": pl.Int64()})
-    return pl.defer(compute, schema=schema)
-
-
-def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
-    """Groundwork on the activity basis (SPEC §2.1): purchases make customers active."""
+    ``with_runs=False`` leaves ``runs`` empty, for a command that never reads them
+    (cohorts): finding them is a pass over every purchase day.
+    """
     keys = params.by
     _check_keys(keys)
     events = classify(_cut_orders(orders, params.as_of))
@@ -154,7 +144,12 @@ def prepare_activity(orders: pl.LazyFrame, params: Params) -> Prepared:
         )
     grid = Grid.build(*_grid_range(params, first, last), params.period, params.window)
     sorted_days = purchases.collect()
-    active_runs = _deferred_runs(sorted_days, grid, keys)
+    if with_runs:
+        active_runs = activity.purchase_runs(sorted_days, grid, keys).lazy()
+    else:
+        schema = {c: sorted_days.schema[c] for c in [*keys, CUSTOMER]}
+        schema.update({"P": pl.Int64(), "Q": pl.Int64(), "first_idx": pl.Int64()})
+        active_runs = pl.LazyFrame(schema=schema)
     first_period = (
         sorted_days.filter(~_same_as_previous(keys))
         .select(*keys, CUSTOMER, pl.col("day").alias("first_day"))
