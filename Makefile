@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-BENCH_SIZES ?= 1M,10M
+BENCH_SIZES ?= 1M,10M,50M
 BENCH_SPARK_DATA ?= bench/data/10M/parquet
 
 .PHONY: install demo test lint bench bench-spark clean report-screenshot
