@@ -305,10 +305,8 @@ class _Reader:
                 .select(*group_columns(self.keys), "micros")
             )
         elif self.revenue:
-            kept = (
-                events.group_by(group_columns(self.keys))
-                .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
-                .select(*group_columns(self.keys), "micros")
+            kept = events.group_by(group_columns(self.keys)).agg(
+                to_micros(pl.col("revenue")).sum().alias("micros")
             )
         else:
             kept = events.filter(pl.col("is_purchase")).select(group).unique()

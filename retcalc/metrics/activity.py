@@ -83,6 +83,11 @@ TABLE_DAYS = 100_000
 EPOCH = dt.date(1970, 1, 1)
 
 
+def day_number(day: pl.Expr, first: dt.date) -> pl.Expr:
+    """Days from ``first`` to ``day``: the row of ``day`` in a table of days from ``first``."""
+    return day.cast(pl.Int32) - (first - EPOCH).days
+
+
 def count_up_to(sorted_days: pl.Series, day: pl.Expr) -> pl.Expr:
     """``sorted_days.search_sorted(day, side="right")`` as ``Int64``: how many values are <= day.
 
@@ -101,7 +106,7 @@ def count_up_to(sorted_days: pl.Series, day: pl.Expr) -> pl.Expr:
         .select(pl.lit(sorted_days).search_sorted(pl.col("d"), side="right").cast(pl.Int64))
         .to_series()
     )
-    offset = day.clip(first, hi).cast(pl.Int32) - (first - EPOCH).days
+    offset = day_number(day.clip(first, hi), first)
     # A null day counts nothing, as the binary search (nulls first) answers.
     return pl.lit(table).gather(offset.fill_null(0))
 
@@ -150,11 +155,12 @@ def runs(coverage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     )
 
 
-def _same_group(keys: Sequence[str]) -> pl.Expr:
-    """True where a row has the same keys and customer as the row before it (sorted input)."""
+def same_group(keys: Sequence[str], step: int = 1) -> pl.Expr:
+    """True where a row has the same keys and customer as the row ``step`` rows before it
+    (``step=-1``: the row after it), on sorted input."""
     same = pl.lit(True)
     for column in [*keys, CUSTOMER]:
-        same = same & (pl.col(column) == pl.col(column).shift(1)).fill_null(False)
+        same = same & (pl.col(column) == pl.col(column).shift(step)).fill_null(False)
     return same
 
 
@@ -167,7 +173,7 @@ def purchase_runs(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> p
     """
     in_grid = purchases.filter(pl.col("day") < grid.end)
     covered = purchase_coverage(in_grid.lazy(), grid).with_columns(
-        _same_group(keys).alias("_same"),
+        same_group(keys).alias("_same"),
         grid.period_index(pl.col("day")).alias("_idx"),
     )
     # A run is a stretch of consecutive rows (sorted input), so no group-by is needed:
@@ -209,7 +215,7 @@ def returning_sorted(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -
     """
     n = grid.n_periods
     frame = purchase_coverage(purchases.lazy(), grid).with_columns(
-        _same_group(keys).alias("_same"), grid.period_index(pl.col("day")).alias(IDX)
+        same_group(keys).alias("_same"), grid.period_index(pl.col("day")).alias(IDX)
     )
     prev_idx = pl.col(IDX).shift(1)
     prev_q = pl.col("q").shift(1)

@@ -15,7 +15,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics import activity
-from retcalc.metrics.activity import CUSTOMER, EPOCH, IDX, _same_group
+from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
 from retcalc.metrics.events import money, revenue_lines, sorted_days
 from retcalc.metrics.retention import Basis, Prepared, complete_flag, ratio
 from retcalc.periods import Period, truncate
@@ -149,7 +149,7 @@ class PeriodNumbers:
 
     def of(self, day: pl.Expr) -> pl.Expr:
         """The number of the period holding ``day`` (a day from ``lo`` to ``hi``)."""
-        return pl.lit(self.numbers).gather(day.cast(pl.Int32) - (self.lo - EPOCH).days)
+        return pl.lit(self.numbers).gather(day_number(day, self.lo))
 
     def start(self, number: pl.Expr) -> pl.Expr:
         """The first day of period ``number`` (up to the one after ``hi``'s)."""
@@ -171,12 +171,9 @@ def _with_previous(floored: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
         ordered = ordered.with_columns(ps.cast(pl.Int32).cast(pl.Int64))
     else:
         ordered = frame.sort([*group, "ps"])
-    same_next = pl.lit(True)
-    for column in group:
-        same_next = same_next & (pl.col(column) == pl.col(column).shift(-1)).fill_null(False)
     flagged = ordered.lazy().with_columns(
-        (_same_group(keys) & (ps.shift(1) + 1 == ps)).fill_null(False).alias("_after"),
-        (same_next & (ps + 1 == ps.shift(-1))).fill_null(False).alias("_before"),
+        (same_group(keys) & (ps.shift(1) + 1 == ps)).fill_null(False).alias("_after"),
+        (same_group(keys, step=-1) & (ps + 1 == ps.shift(-1))).fill_null(False).alias("_before"),
     )
     here = flagged.select(
         *group, "ps", "rev", pl.when("_after").then(rev.shift(1)).otherwise(0).alias("prev")

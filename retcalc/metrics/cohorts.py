@@ -23,7 +23,7 @@ from enum import StrEnum
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.metrics.activity import CUSTOMER, IDX, Grid, _same_group, over
+from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
 from retcalc.metrics.events import MICROS, revenue_lines
 from retcalc.metrics.retention import Basis, Prepared, ratio
 
@@ -89,7 +89,7 @@ def _bought_in_order(
     it. No join with the members and no distinct over every row.
     """
     day = pl.col("day")
-    same = _same_group(keys)
+    same = same_group(keys)
     first_day = pl.when(~same).then(day).forward_fill()
     cohort = grid.period_index(first_day)
     offset = grid.period_index(day) - cohort

@@ -116,13 +116,6 @@ def _check_keys(keys: Sequence[str]) -> None:
         )
 
 
-def _same_as_previous(keys: Sequence[str]) -> pl.Expr:
-    same = pl.lit(True)
-    for column in [*keys, CUSTOMER]:
-        same = same & (pl.col(column) == pl.col(column).shift(1)).fill_null(False)
-    return same
-
-
 def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = True) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active.
 
@@ -151,7 +144,7 @@ def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = 
         schema.update({"P": pl.Int64(), "Q": pl.Int64(), "first_idx": pl.Int64()})
         active_runs = pl.LazyFrame(schema=schema)
     first_period = (
-        sorted_days.filter(~_same_as_previous(keys))
+        sorted_days.filter(~activity.same_group(keys))
         .select(*keys, CUSTOMER, pl.col("day").alias("first_day"))
         .with_columns(grid.period_index(pl.col("first_day")).alias("first_idx"))
         .lazy()
