@@ -1,25 +1,28 @@
-"""Large orders read in batches into the classified rows of the period metrics.
+"""Large orders read in one streaming pass into the classified rows of the period metrics.
 
 Retention, churn, cohorts and the BG/NBD summary read of each order line only
 its customer, day, revenue day, purchase flag and revenue (:class:`retcalc.engines.Level`
 ``days``). For an input the streaming engine reads
-(:func:`retcalc.io.load.engine_for`), this module reads it in batches of
-:data:`BATCH_ROWS` rows, classifies each line as it comes and keeps only those
-columns, summed per customer and day within the batch (with ``anonymous``, the
-customer id as a 64-bit key), so the text columns (order ids, statuses, product
-names) never sit in memory whole.
+(:func:`retcalc.io.load.engine_for`), this module reads it with Polars'
+streaming engine, classifies each line as it comes and keeps only those
+columns, summed per customer and day (with ``anonymous``, the customer id as a
+64-bit key), so the text columns (order ids, statuses, product names) never sit
+in memory whole.
 
 Every row is parsed and checked with the expressions of
 :func:`retcalc.io.frames.load_orders`, and every error and warning is the same,
-naming the same line. What needs more than one row is done apart:
+naming the same line. One plan with several outputs sharing the scan gives the
+checks' tallies (each fault's first row and count), the rows' hashes, the lines
+kept whole and the other lines summed. What needs more than one row is done apart:
 
 - each text number column's decimal mark is chosen from the evidence of every
-  row (a pass over those columns, before the rows are read);
-- a line whose meaning depends on its order (a line without a status takes its
-  order's; a negative line counts on its order's day) is kept whole, with every
-  other line of its order, and classified once all are read. The orders
-  concerned are found first by a pass over the order ids (a superset: any
-  value with a minus sign or a parenthesis might be negative);
+  row (a pass over those columns, before the rows are read, in batches of
+  :data:`BATCH_ROWS`);
+- a line whose meaning may depend on its order (a line without a status takes
+  its order's; a negative line counts on its order's day) is kept whole; when
+  there are such lines, a second pass reads the other lines of their orders
+  (already summed) for their statuses and days, and each kept line is
+  classified with them once all are read;
 - rows that repeat an earlier row are found from a hash of each row, as the
   in-memory reader does (``--dedupe``: before the rows are read, to drop them).
 """
@@ -38,9 +41,9 @@ from retcalc.io.frames import (
     Loaded,
     LoadOptions,
     OrdersPlan,
-    clean_ids,
+    clean_id_columns,
     date_limits,
-    maybe_unclean,
+    maybe_unclean_or_short,
     out_of_range,
     plan_orders,
     ragged_error,
@@ -54,8 +57,8 @@ from retcalc.io.load import ROW, Table, collect, engine_for
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 from retcalc.metrics.keys import SEEDS, pair_words
 
-#: Rows per batch: big enough that per-batch work is vectorised, small enough
-#: that a batch of every column of a wide export stays well under a gigabyte.
+#: Rows per batch of the decimal-mark pass: big enough that per-batch work is
+#: vectorised, small enough that a batch stays well under a gigabyte.
 BATCH_ROWS = 1_000_000
 
 
@@ -72,10 +75,6 @@ class _Tally:
     count: int = 0
     extra: Any = None  # what the error needs besides the row (a label)
 
-    def add(self, frame: pl.DataFrame, flag: pl.Expr) -> None:
-        hit = frame.filter(flag).select(pl.col(ROW).min().alias("first"), pl.len().alias("n"))
-        self.record(*hit.row(0))
-
     def record(self, first: int | None, n: int | None) -> None:
         """Add ``n`` rows with the fault, the first of them ``first``."""
         if not n:
@@ -83,6 +82,11 @@ class _Tally:
         self.count += int(n)
         if first is not None and (self.row is None or int(first) < self.row):
             self.row = int(first)
+
+
+def _first_and_count(flag: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """The first data row (smallest index) where ``flag`` holds, and how many rows."""
+    return pl.col(ROW).filter(flag).min(), flag.sum()
 
 
 def _batches(table: Table, frame: pl.LazyFrame, rows: int) -> Any:
@@ -127,45 +131,12 @@ def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | N
 
 #: The number columns ``events.classify`` reads.
 CLASSIFY_NUMBERS = ("quantity", "amount", "refund_amount")
-#: Column of the rows read: true on a line of an order with a line that needs its order.
-APART = "_apart"
-
-
-def _involved_orders(plan: OrdersPlan) -> pl.Series | None:
-    """The order ids, as written, of every order with a line that needs its order to be
-    classified: a line without a status (when there is a status column) or a line that
-    may be negative. Every spelling that cleans to such an id is listed (``1001`` and
-    ``1001.0``), so that the rows can be matched before their ids are cleaned."""
-    mapping = plan.mapping
-    if "order_id" not in mapping:
-        return None
-    maybe_negative: list[pl.Expr] = []
-    for item in plan.numbers.items:
-        if item.canonical not in ("quantity", "amount", "unit_price"):
-            continue
-        raw = pl.col(item.source)
-        if item.native:
-            maybe_negative.append((numbers.native(raw) < 0).fill_null(False))
-        else:
-            maybe_negative.append(numbers.may_be_negative(raw))
-    needs = pl.any_horizontal(maybe_negative) if maybe_negative else pl.lit(False)
-    if "status" in mapping:
-        status = pl.col(mapping.get("status") or "").cast(pl.String).str.strip_chars()
-        needs = needs | status.is_null() | (status == "")
-    order = pl.col(mapping.get("order_id") or "").cast(pl.String)
-    unclean = maybe_unclean(order)
-    found = collect(
-        plan.table,
-        plan.table.scan.select(
-            order.alias("raw"), needs.alias("needs"), unclean.alias("unclean")
-        ).filter(pl.col("raw").is_not_null() & (pl.col("needs") | pl.col("unclean"))),
-    )
-    needed = found.filter(pl.col("needs"))["raw"].unique()
-    cleaned = clean_ids(needed).drop_nulls().unique()
-    variants = found.filter(pl.col("unclean"))["raw"].unique()
-    kept = variants.filter(clean_ids(variants).is_in(cleaned.implode()).fill_null(False))
-    spellings = pl.concat([needed, cleaned, kept]).unique()
-    return spellings
+#: Column of the rows kept: true on a line that may need its order to be classified.
+NEEDY = "_needy"
+#: Column of the lines kept whole: true on a line read only for its order's status and day.
+DONOR = "_donor"
+#: Column of the rows kept with ``anonymous``: the second hash of the customer's id.
+SECOND = "_h2"
 
 
 class _Reader:
@@ -200,54 +171,132 @@ class _Reader:
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
-        self.hashes: list[pl.Series] = []
+        self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
-        self.whole: list[pl.DataFrame] = []
-        self.first_hashes = _Distinct()
-        self.pair_words = _Distinct()
+        self.whole: pl.DataFrame | None = None
 
-    def take(self, batch: pl.DataFrame, drop: pl.Series | None) -> None:
-        """Check one batch of rows (in row order) and keep its classified rows."""
-        if "_ragged" in batch.columns:
-            self.ragged.add(batch, pl.col("_ragged"))
-            batch = batch.drop("_ragged")
-        batch = batch.filter(~pl.col("_blank")).drop("_blank")
-        if drop is None:
-            self.hashes.append(batch["_hash"])
-        elif drop.len():
-            batch = batch.filter(~pl.col(ROW).is_in(drop.implode()))
-        batch = batch.drop("_hash")
+    def _rows(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
+        """Every row of ``query`` parsed and checked: ids cleaned, numbers read, ``_skip``
+        on a blank row or one ``--dedupe`` drops, ``_bad_`` flags (see :meth:`_flags`)."""
+        skip = pl.col("_blank")
+        if drop is not None and drop.len():
+            skip = skip | pl.col(ROW).is_in(drop.implode())
         # Order ids are cleaned only on the lines kept whole (``_slim``): no other line
         # reads its order id.
         ids = [CUSTOMER, *(["order_id"] if "order_id" in self.keys else [])]
-        batch = batch.with_columns(clean_ids(batch[c]) for c in ids)
-        batch = self.plan.numbers.apply(self.plan.numbers.readings(batch))
-        self._tally(batch)
-        batch = batch.drop(c for c in batch.columns if c.startswith("_bad_"))
-        day, customer = pl.col("day"), pl.col(CUSTOMER)
-        batch = batch.filter(customer.is_not_null() & day.is_not_null())
-        self.kept += batch.height
+        rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
+        rows = self.plan.numbers.apply(self.plan.numbers.lazy_readings(rows))
         if self.anonymous:
-            h1, h2 = (batch[CUSTOMER].hash(seed) for seed in SEEDS)
-            self.first_hashes.add(h1)
-            self.pair_words.add(pair_words(h1, h2))
-            batch = batch.with_columns(h1.alias(CUSTOMER))
-        if "amount" not in batch.columns and {"unit_price", "quantity"} <= set(batch.columns):
-            batch = batch.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
-        if "unit_price" in batch.columns:
-            batch = batch.drop("unit_price")
-        if self.options.as_of is not None:
-            batch = batch.filter(day < self.options.as_of)
-        if APART in batch.columns:
-            apart = pl.col(APART).fill_null(False)
-            self.whole.append(self._slim(batch.filter(apart)))
-            batch = batch.filter(~apart).drop(APART)
-        # No line left here needs its order: each is classified on its own.
-        self._keep(classify(batch.lazy(), by_order=False))
+            customer = pl.col(CUSTOMER)
+            present = customer.is_not_null()
+            rows = rows.with_columns(
+                pl.when(present).then(customer.hash(SEEDS[0])).alias(CUSTOMER),
+                pl.when(present).then(customer.hash(SEEDS[1])).alias(SECOND),
+            )
+        return rows
 
-    def _tally(self, batch: pl.DataFrame) -> None:
-        """Count every fault of the batch's rows, and the rows without a date or a
-        customer, in one pass: per fault, its first row and how many rows have it."""
+    def _kept(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """The rows of :meth:`_rows` that are kept (a customer, a date, before
+        ``--as-of``), with what ``classify`` reads and ``NEEDY``."""
+        day = pl.col("day")
+        rows = rows.filter(~pl.col("_skip") & pl.col(CUSTOMER).is_not_null() & day.is_not_null())
+        rows = rows.select(
+            c
+            for c in rows.collect_schema().names()
+            if c not in ("_blank", "_skip", "_hash", "_ragged") and not c.startswith("_bad_")
+        )
+        names = rows.collect_schema().names()
+        if "amount" not in names and {"unit_price", "quantity"} <= set(names):
+            rows = rows.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
+        if "unit_price" in names:
+            rows = rows.drop("unit_price")
+        if self.options.as_of is not None:
+            rows = rows.filter(day < self.options.as_of)
+        return rows.with_columns(self._needy(rows.collect_schema().names()).alias(NEEDY))
+
+    def _needy(self, names: Sequence[str]) -> pl.Expr:
+        """True on a line whose classification may depend on its order's other lines (as
+        ``events.classify`` decides it): a line without a status (it takes its order's)
+        and, where revenue is kept, a negative line (it counts on its order's day). A
+        superset: a line whose order has no other line comes out as on its own."""
+        if "order_id" not in names:
+            return pl.lit(False)
+        negative = pl.lit(False)
+        for name in ("quantity", "amount"):
+            if name in names:
+                negative = negative | (pl.col(name) < 0).fill_null(False)
+        needy = negative if self.revenue else pl.lit(False)
+        if "status" in names:
+            status = pl.col("status").cast(pl.String).str.strip_chars()
+            needy = needy | ((status.is_null() | (status == "")) & ~negative)
+        return pl.col("order_id").is_not_null() & needy
+
+    def read(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
+        """Check every row and keep the classified rows, in one pass of the streaming
+        engine over ``query``: the checks' tallies, the rows' hashes, the lines that may
+        need their order (kept whole) and the other lines summed are the outputs of one
+        plan sharing the scan."""
+        outputs: dict[str, pl.LazyFrame] = {}
+        # Every row-wise step is done once; the outputs below branch from here (without
+        # the cache, each would push its filters down and scan again).
+        rows = self._rows(query, drop).cache()
+        if "_ragged" in query.collect_schema():
+            outputs["ragged"] = rows.select(*_first_and_count(pl.col("_ragged")))
+        live = rows.filter(~pl.col("_skip"))
+        if drop is None:
+            outputs["hashes"] = live.select("_hash")
+        flags = self._flags()
+        outputs["tallies"] = live.select(*self._tally_exprs(flags))
+        kept = self._kept(rows)
+        outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
+        # No line left here needs its order: each is classified on its own.
+        outputs["summed"] = self._summed(classify(kept.filter(~pl.col(NEEDY)), by_order=False))
+        found = dict(zip(outputs, self._collect(list(outputs.values())), strict=True))
+        if "ragged" in found:
+            self.ragged.record(*found["ragged"].row(0))
+        tallies = found["tallies"].row(0)
+        for i, (tally, _) in enumerate(flags):
+            tally.record(tallies[2 * i], tallies[2 * i + 1])
+        self.no_date, self.no_id, self.kept = (int(n or 0) for n in tallies[-3:])
+        if "hashes" in found:
+            self.hashes = found["hashes"]["_hash"]
+        self.whole = found["whole"]
+        self.parts.append(found["summed"])
+
+    def read_donors(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
+        """The other lines of the orders of the lines kept whole, to classify those with
+        (after :meth:`read`): one more pass, only when some line needs its order. Each
+        donor is already summed; it is read again only for its status and day.
+        ``query``: :meth:`read`'s, its ``_blank`` false (a blank row has no order id)."""
+        whole = self.whole
+        if whole is None or "order_id" not in whole.columns:
+            return
+        ids = whole["order_id"].drop_nulls().unique()
+        if ids.len() == 0:
+            return
+        raw = pl.col("order_id").cast(pl.String)
+        # A clean id is its own spelling: 64-bit hashes compared first (cheaper than
+        # text), with every id that may not be clean; then the cleaned ids themselves.
+        cheap = raw.hash().is_in(ids.hash().implode()) | maybe_unclean_or_short(raw)
+        kept = self._kept(self._rows(query.filter(cheap), drop))
+        (donors,) = self._collect([self._slim(kept.filter(~pl.col(NEEDY)))])
+        donors = donors.filter(pl.col("order_id").is_in(ids.implode()))
+        self.whole = pl.concat(
+            [
+                whole.with_columns(pl.lit(False).alias(DONOR)),
+                donors.with_columns(pl.lit(True).alias(DONOR)),
+            ],
+            how="vertical_relaxed",
+        )
+
+    def _collect(self, frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:
+        try:
+            return pl.collect_all(frames, engine="streaming")
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            table = self.plan.table
+            raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+
+    def _flags(self) -> list[tuple[_Tally, pl.Expr]]:
         flags = [(self.bad["day"], pl.col("_bad_day"))]
         flags += [
             (tally, condition)
@@ -257,74 +306,85 @@ class _Reader:
             (self.bad[item.canonical], pl.col(f"_bad_{item.canonical}"))
             for item in self.plan.numbers.items
         ]
+        return flags
+
+    def _tally_exprs(self, flags: Sequence[tuple[_Tally, pl.Expr]]) -> list[pl.Expr]:
+        """Every fault's first row and count, then the rows without a date, without a
+        customer, and with both (the rows kept)."""
         day, customer = pl.col("day"), pl.col(CUSTOMER)
-        found = batch.select(
+        return [
             *(
-                expr
+                expr.alias(f"{kind}{i}")
                 for i, (_, flag) in enumerate(flags)
-                for expr in (
-                    pl.col(ROW).filter(flag).min().alias(f"first{i}"),
-                    flag.sum().alias(f"count{i}"),
-                )
+                for kind, expr in zip(("first", "count"), _first_and_count(flag), strict=True)
             ),
             day.is_null().sum().alias("no_date"),
             (customer.is_null() & day.is_not_null()).sum().alias("no_id"),
-        ).row(0)
-        for i, (tally, _) in enumerate(flags):
-            tally.record(found[2 * i], found[2 * i + 1])
-        self.no_date += found[-2]
-        self.no_id += found[-1]
+            (customer.is_not_null() & day.is_not_null()).sum().alias("kept"),
+        ]
 
-    def _slim(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def _slim(self, lines: pl.LazyFrame) -> pl.LazyFrame:
         """Lines kept whole, with only what ``classify`` reads (statuses as categories)."""
-        wanted = [ROW, *self.keys, CUSTOMER, "day", *CLASSIFY_NUMBERS, "order_id", "status"]
-        lines = lines.select(c for c in wanted if c in lines.columns)
-        if "order_id" in lines.columns:
-            lines = lines.with_columns(clean_ids(lines["order_id"]))
-        if "status" in lines.columns:
+        names = lines.collect_schema().names()
+        wanted = [ROW, *self.keys, CUSTOMER, SECOND, "day", *CLASSIFY_NUMBERS, "order_id", "status"]
+        lines = lines.select(c for c in wanted if c in names)
+        if "order_id" in names:
+            lines = clean_id_columns(lines, ["order_id"])
+        if "status" in names:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
 
-    def _keep(self, events: pl.LazyFrame, *, moved: bool = False) -> None:
-        """Keep what the metrics read of classified rows, summed within the batch.
+    def _group(self) -> list[str]:
+        """The columns rows are summed on (besides the revenue day)."""
+        return [*self.keys, CUSTOMER, *([SECOND] if self.anonymous else []), "day"]
+
+    def _summed(self, events: pl.LazyFrame, *, moved: bool = False) -> pl.LazyFrame:
+        """What the metrics read of classified rows, summed.
 
         With ``revenue``: one row per ``(keys, customer, day, revenue_day, is_purchase)``
         with the sum of the lines' integer micros (as ``events.daily_revenue`` rounds
         them, per line), so that sums of these sums are the sums of the lines. Without:
         the distinct ``(keys, customer, day)`` of purchase lines, all that retention reads.
         ``moved``: the rows are lines kept whole, whose revenue day may not be their day.
+        With ``anonymous``, the id's second hash rides along (for :meth:`finish`'s check).
         """
-        group = [*self.keys, CUSTOMER, "day"]
+        group = self._group()
+        micros = to_micros(pl.col("revenue")).sum().alias("micros")
         if self.revenue and not moved:
             # Only a line kept whole can count on another day (its order's): here every
             # revenue day is the day, and a group-by on one column fewer is cheaper.
-            kept = (
+            return (
                 events.group_by([*group, "is_purchase"])
-                .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+                .agg(micros)
                 .with_columns(pl.col("day").alias("revenue_day"))
-                .select(*group_columns(self.keys), "micros")
             )
-        elif self.revenue:
-            kept = events.group_by(group_columns(self.keys)).agg(
-                to_micros(pl.col("revenue")).sum().alias("micros")
-            )
-        else:
-            kept = events.filter(pl.col("is_purchase")).select(group).unique()
-        self.parts.append(kept.collect())
+        if self.revenue:
+            return events.group_by([*group, "revenue_day", "is_purchase"]).agg(micros)
+        return events.filter(pl.col("is_purchase")).select(group).unique()
 
     def finish(self) -> pl.DataFrame | None:
         """Classify the lines kept whole and put every part together; ``None`` when two
         customer ids share a first hash (to be read again with the ids)."""
-        if self.whole:
-            lines = pl.concat(self.whole).sort(ROW)
-            self.whole = []
+        if self.whole is not None and self.whole.height:
+            lines = self.whole.sort(ROW)
+            self.whole = None
             if "status" in lines.columns:
                 lines = lines.with_columns(pl.col("status").cast(pl.String))
-            self._keep(classify(lines.lazy()), moved=True)
-        if self.anonymous and self.first_hashes.count() != self.pair_words.count():
-            return None
-        frame = pl.concat(self.parts)
+            events = classify(lines.lazy())
+            if DONOR in lines.columns:
+                events = events.filter(~pl.col(DONOR))
+            self.parts.append(self._summed(events, moved=True).collect())
+        columns = (
+            [*group_columns(self.keys), "micros"] if self.revenue else [*self.keys, CUSTOMER, "day"]
+        )
+        columns += [SECOND] if self.anonymous else []
+        frame = pl.concat([part.select(columns) for part in self.parts])
         self.parts = []
+        if self.anonymous:
+            first, second = frame[CUSTOMER], frame[SECOND]
+            if first.n_unique() != pair_words(first, second).n_unique():
+                return None
+            frame = frame.drop(SECOND)
         if not self.revenue:
             return frame.with_columns(pl.lit(True).alias("is_purchase"))
         # No metric at this level reads a line's amount, only whether the input has
@@ -379,8 +439,8 @@ class _Reader:
     def repeats(self, table: Table, hash_expr: pl.Expr, blank: pl.Expr) -> pl.DataFrame:
         """:func:`frames.repeated_rows` from the hashes of the rows read; the rows
         themselves are looked up again only when two hashes agree."""
-        hashes = pl.concat(self.hashes)
-        self.hashes = []
+        hashes = self.hashes if self.hashes is not None else pl.Series([], dtype=pl.UInt64)
+        self.hashes = None
         if hashes.n_unique() == hashes.len():
             row = table.frame.collect_schema()[ROW]
             return repeated_rows(table, pl.DataFrame(schema={ROW: row, "_hash": pl.UInt64}))
@@ -399,32 +459,6 @@ def group_columns(keys: Sequence[str]) -> list[str]:
     return [*keys, CUSTOMER, "day", "revenue_day", "is_purchase"]
 
 
-class _Distinct:
-    """The distinct values of a ``UInt64`` column seen in batches, kept as they come and
-    made distinct again whenever they have doubled."""
-
-    def __init__(self) -> None:
-        self.parts: list[pl.Series] = []
-        self.held = 0
-        self.settled = 0
-
-    def add(self, values: pl.Series) -> None:
-        part = values.unique()
-        self.parts.append(part)
-        self.held += part.len()
-        if self.held > 2 * max(self.settled, 1_000_000):
-            self._settle()
-
-    def _settle(self) -> None:
-        merged = pl.concat(self.parts).unique() if self.parts else pl.Series([], dtype=pl.UInt64)
-        self.parts = [merged]
-        self.held = self.settled = merged.len()
-
-    def count(self) -> int:
-        self._settle()
-        return self.settled
-
-
 def load_order_events(
     spec: str,
     options: LoadOptions,
@@ -436,9 +470,11 @@ def load_order_events(
     batch_rows: int | None = None,
     revenue: bool = True,
 ) -> Loaded:
-    """``frames.load_orders`` and ``events.classify`` in batches (see the module doc).
+    """``frames.load_orders`` and ``events.classify`` in one streaming pass (see the
+    module doc). ``batch_rows``: rows per batch of the decimal-mark pass and per chunk
+    of the streaming engine (tests use a few, to split every order).
 
-    The frame holds the classified rows summed per batch (see ``_Reader._keep``), with
+    The frame holds the classified rows summed (see ``_Reader._summed``), with
     the columns the period metrics read:
     ``keys..., customer_id, day, revenue_day, is_purchase, revenue[, amount]``
     (``amount``, when the input has amounts, is a column of nulls: its presence is
@@ -461,16 +497,14 @@ def load_order_events(
         hashes = collect(table, table.scan.filter(~blank).select(pl.col(ROW), checks[1]))
         repeats = repeated_rows(table, hashes)
         drop = repeats[ROW]
-    involved = _involved_orders(plan)
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
     reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
-    if involved is not None and involved.len():
-        # Looked up while read (the set of spellings is built once).
-        apart = pl.col("order_id").cast(pl.String).is_in(involved.implode())
-        query = query.with_columns(apart.alias(APART))
-    for batch in _batches(table, query, rows):
-        reader.take(batch, drop)
+    with pl.Config(streaming_chunk_size=batch_rows):
+        reader.read(query, drop)
+        # A blank row has no order id: the pass for donors need not read every column.
+        donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
+        reader.read_donors(donors, drop)
     if reader.ragged.row is not None:
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)
     if repeats is None:

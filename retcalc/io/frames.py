@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -28,12 +28,15 @@ __all__ = [
     "LoadOptions",
     "Loaded",
     "clean_id",
+    "clean_id_columns",
     "clean_ids",
     "clean_number",
     "input_paths",
     "load_customers",
     "load_orders",
 ]
+
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 #: Dates before this are typos (``0024-01-05``) or spreadsheet zero dates (``1899-12-30``).
 EARLIEST = dt.date(1900, 1, 1)
@@ -128,6 +131,24 @@ def clean_ids(values: pl.Series) -> pl.Series:
     return text.scatter(where, fixed).rename(values.name)
 
 
+def clean_id_columns(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    """:func:`clean_ids` on columns of a lazy query (for the streaming engine): only
+    values that may need it go through ``clean_id``."""
+    return frame.with_columns(
+        pl.when(maybe_unclean_or_short(pl.col(c)))
+        .then(clean_id(pl.col(c)))
+        .otherwise(pl.col(c).cast(pl.String))
+        .alias(c)
+        for c in columns
+    )
+
+
+def maybe_unclean_or_short(raw: pl.Expr) -> pl.Expr:
+    """False where ``clean_id`` leaves an id as it is (true may be either)."""
+    text = raw.cast(pl.String)
+    return (text.str.contains(_MAYBE_UNCLEAN) | (text.str.len_bytes() <= 4)).fill_null(False)
+
+
 def _present(raw: pl.Expr) -> pl.Expr:
     return ~numbers.is_missing(raw)
 
@@ -210,6 +231,42 @@ class _Numbers:
             ).drop(f"_text_{item.canonical}")
         return frame
 
+    def lazy_readings(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        """:meth:`readings` as a lazy query (for the streaming engine): rows whose text
+        numbers are all plain or missing are read the cheap way, the others (rare)
+        through ``numbers.shape``; rows may come back in a different order."""
+        items = self.text_items
+        if not items:
+            return frame
+        text = {i.canonical: pl.col(f"_text_{i.canonical}").str.strip_chars() for i in items}
+        frame = frame.with_columns(
+            *(numbers.is_missing(pl.col(f"_text_{c}")).alias(f"_missing_{c}") for c in text),
+            *(numbers.plain_readings(t)[0].alias(f"_plain_{c}") for c, t in text.items()),
+        )
+        easy = pl.all_horizontal(pl.col(f"_plain_{c}") | t.is_null() for c, t in text.items())
+        frame = frame.with_columns(easy.alias("_easy"))
+
+        def both(c: str, t: pl.Expr, slow: bool) -> list[pl.Expr]:
+            _, point, comma = numbers.plain_readings(t)
+            if slow:
+                shaped = pl.col(f"_shape_{c}")
+                plain = pl.col(f"_plain_{c}")
+                point = pl.when(plain).then(point).otherwise(numbers.point_from(shaped))
+                comma = pl.when(plain).then(comma).otherwise(numbers.comma_from(shaped))
+            return [point.alias(f"_point_{c}"), comma.alias(f"_comma_{c}")]
+
+        fast = frame.filter(pl.col("_easy")).with_columns(
+            e for c, t in text.items() for e in both(c, t, slow=False)
+        )
+        slow = (
+            frame.filter(~pl.col("_easy"))
+            .with_columns(numbers.shape(t).alias(f"_shape_{c}") for c, t in text.items())
+            .with_columns(e for c, t in text.items() for e in both(c, t, slow=True))
+            .drop(f"_shape_{c}" for c in text)
+        )
+        done = [f"_text_{c}" for c in text] + [f"_plain_{c}" for c in text] + ["_easy"]
+        return pl.concat([fast.drop(done), slow.drop(done)], how="vertical")
+
     def evidence(self, frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
         """Per text column, the first row of each kind of value (see ``_evidence``);
         ``frame`` has the columns of :meth:`readings`."""
@@ -221,7 +278,7 @@ class _Numbers:
         for item in self.text_items:
             self.marks[item.canonical] = self._mark(item, evidence[item.canonical], clear).value
 
-    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def apply(self, frame: _Frame) -> _Frame:
         """One float column and one ``_bad_`` flag per text column, read with its mark."""
         for item in self.text_items:
             chosen = pl.col(

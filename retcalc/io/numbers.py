@@ -146,6 +146,23 @@ _PLAIN = r"^[-+]?\d+(\.\d+)?$"
 _PLAIN_GROUPED = r"^[-+]?[1-9]\d{0,2}\.\d{3}$"
 
 
+def plain_readings(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """For trimmed text: whether a value is plain (``-12``, ``12.50``), and its readings
+    with a point and with a comma where it is (null elsewhere: read those with
+    :func:`shape`)."""
+    plain = text.str.contains(_PLAIN).fill_null(False)
+    point = text.cast(pl.Float64, strict=False)
+    grouped = text.str.replace(".", "", literal=True).cast(pl.Float64, strict=False)
+    comma = (
+        pl.when(~text.str.contains(".", literal=True))
+        .then(point)
+        .when(text.str.contains(_PLAIN_GROUPED))
+        .then(grouped)
+        .otherwise(None)
+    )
+    return plain, pl.when(plain).then(point), pl.when(plain).then(comma)
+
+
 def readings(values: pl.Series) -> pl.DataFrame:
     """Both readings of a text column, as columns ``point`` and ``comma`` (null where a
     reading does not fit).
@@ -155,22 +172,10 @@ def readings(values: pl.Series) -> pl.DataFrame:
     """
     t = pl.col("t")
     frame = pl.DataFrame({"t": values.cast(pl.String)}).with_columns(t.str.strip_chars())
-    frame = frame.with_columns(t.str.contains(_PLAIN).fill_null(False).alias("plain"))
-    point = t.cast(pl.Float64, strict=False)
-    grouped = t.str.replace(".", "", literal=True).cast(pl.Float64, strict=False)
-    comma = (
-        pl.when(~t.str.contains(".", literal=True))
-        .then(point)
-        .when(t.str.contains(_PLAIN_GROUPED))
-        .then(grouped)
-        .otherwise(None)
-    )
-    plain = pl.col("plain")
-    out = frame.select(
-        pl.when(plain).then(point).otherwise(None).alias("point"),
-        pl.when(plain).then(comma).otherwise(None).alias("comma"),
-    )
-    rest = frame.with_row_index("i").filter(~plain & t.is_not_null())
+    plain, point, comma = plain_readings(t)
+    frame = frame.with_columns(plain.alias("plain"))
+    out = frame.select(point.alias("point"), comma.alias("comma"))
+    rest = frame.with_row_index("i").filter(~pl.col("plain") & t.is_not_null())
     if rest.height:
         slow = rest.select("i", shape(t).alias("s")).select(
             "i", point_from(pl.col("s")).alias("point"), comma_from(pl.col("s")).alias("comma")

@@ -134,14 +134,14 @@ def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> N
     moved = split.frame.filter(pl.col("revenue") < 0).row(0, named=True)
     assert (moved["day"], moved["revenue_day"]) == (dt.date(2024, 2, 20), dt.date(2024, 1, 5))
     o2 = split.frame.filter(pl.col("customer_id") == "c2")
-    assert o2["is_purchase"].to_list() == [False]  # the status-less line took "cancelled"
-    assert o2["revenue"].to_list() == [0.0]  # both lines of o2, summed: reversed by status
+    assert not o2["is_purchase"].any()  # the status-less line took "cancelled"
+    assert o2["revenue"].sum() == 0.0  # both lines of o2: reversed by status
 
 
 def test_lines_are_summed_within_a_batch_and_the_sums_add_up(tmp_path: Path) -> None:
     # Four lines of c1 on one day (one a return of an order of that day): rows summed
-    # within a batch (the lines of o2 apart, as its return needs its order), whose sums
-    # are the lines' revenue rounded per line to micros.
+    # (the return apart, as it needs its order), whose sums are the lines' revenue
+    # rounded per line to micros, whatever the streaming engine's chunks.
     path = tmp_path / "orders.csv"
     path.write_text(
         "order_id,customer_id,order_date,amount\n"
@@ -153,7 +153,7 @@ def test_lines_are_summed_within_a_batch_and_the_sums_add_up(tmp_path: Path) -> 
     )
     options = LoadOptions(today=dt.date(2025, 1, 1))
     whole = load_order_events(str(path), options, batch_rows=10)
-    assert whole.frame.height == 4  # c1's purchases of o1, of o2, its return; c2
+    assert whole.frame.height == 3  # c1's purchases (o1 and o2), its return; c2
     c1 = _events(whole.frame).filter(pl.col("customer_id") == "c1")
     assert c1.select("is_purchase", "micros").rows() == [
         (False, -5_250_000),
