@@ -89,9 +89,11 @@ def _first_and_count(flag: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return pl.col(ROW).filter(flag).min(), flag.sum()
 
 
-def _batches(table: Table, frame: pl.LazyFrame, rows: int) -> Any:
+def _batches(table: Table, frame: pl.LazyFrame, rows: int, *, ordered: bool = True) -> Any:
     try:
-        yield from frame.collect_batches(chunk_size=rows, maintain_order=True, engine="streaming")
+        yield from frame.collect_batches(
+            chunk_size=rows, maintain_order=ordered, engine="streaming"
+        )
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
 
@@ -231,37 +233,46 @@ class _Reader:
             needy = needy | ((status.is_null() | (status == "")) & ~negative)
         return pl.col("order_id").is_not_null() & needy
 
-    def read(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
-        """Check every row and keep the classified rows, in one pass of the streaming
-        engine over ``query``: the checks' tallies, the rows' hashes, the lines that may
-        need their order (kept whole) and the other lines summed are the outputs of one
-        plan sharing the scan."""
-        outputs: dict[str, pl.LazyFrame] = {}
-        # Every row-wise step is done once; the outputs below branch from here (without
-        # the cache, each would push its filters down and scan again).
-        rows = self._rows(query, drop).cache()
-        if "_ragged" in query.collect_schema():
-            outputs["ragged"] = rows.select(*_first_and_count(pl.col("_ragged")))
-        live = rows.filter(~pl.col("_skip"))
-        if drop is None:
-            outputs["hashes"] = live.select("_hash")
+    def read(self, query: pl.LazyFrame, drop: pl.Series | None, rows: int) -> None:
+        """Check every row and keep the classified rows: the row-wise work (parsing,
+        cleaning, hashing) in the streaming engine, then per batch of ``rows`` rows the
+        checks' tallies, the rows' hashes, the lines that may need their order (kept
+        whole) and the other lines summed within the batch (which bounds the memory:
+        one plan with all four outputs over every row held far more)."""
         flags = self._flags()
-        outputs["tallies"] = live.select(*self._tally_exprs(flags))
-        kept = self._kept(rows)
-        outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
-        # No line left here needs its order: each is classified on its own.
-        outputs["summed"] = self._summed(classify(kept.filter(~pl.col(NEEDY)), by_order=False))
-        found = dict(zip(outputs, self._collect(list(outputs.values())), strict=True))
-        if "ragged" in found:
-            self.ragged.record(*found["ragged"].row(0))
-        tallies = found["tallies"].row(0)
-        for i, (tally, _) in enumerate(flags):
-            tally.record(tallies[2 * i], tallies[2 * i + 1])
-        self.no_date, self.no_id, self.kept = (int(n or 0) for n in tallies[-3:])
-        if "hashes" in found:
-            self.hashes = found["hashes"]["_hash"]
-        self.whole = found["whole"]
-        self.parts.append(found["summed"])
+        ragged = "_ragged" in query.collect_schema()
+        hashes: list[pl.Series] = []
+        whole: list[pl.DataFrame] = []
+        for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
+            frame = batch.lazy()
+            live = frame.filter(~pl.col("_skip"))
+            outputs = {"tallies": live.select(*self._tally_exprs(flags))}
+            if ragged:
+                outputs["ragged"] = frame.select(*_first_and_count(pl.col("_ragged")))
+            if drop is None:
+                outputs["hashes"] = live.select("_hash")
+            kept = self._kept(frame)
+            outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
+            # No line left here needs its order: each is classified on its own.
+            outputs["summed"] = self._summed(classify(kept.filter(~pl.col(NEEDY)), by_order=False))
+            found = dict(zip(outputs, pl.collect_all(list(outputs.values())), strict=True))
+            if ragged:
+                self.ragged.record(*found["ragged"].row(0))
+            tallies = found["tallies"].row(0)
+            for i, (tally, _) in enumerate(flags):
+                tally.record(tallies[2 * i], tallies[2 * i + 1])
+            no_date, no_id, kept_rows = (int(n or 0) for n in tallies[-3:])
+            self.no_date += no_date
+            self.no_id += no_id
+            self.kept += kept_rows
+            if drop is None:
+                hashes.append(found["hashes"]["_hash"])
+            whole.append(found["whole"])
+            self.parts.append(found["summed"])
+        if hashes:
+            self.hashes = pl.concat(hashes)
+        if whole:
+            self.whole = pl.concat(whole)
 
     def read_donors(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
         """The other lines of the orders of the lines kept whole, to classify those with
@@ -501,7 +512,7 @@ def load_order_events(
     reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
     with pl.Config(streaming_chunk_size=batch_rows):
-        reader.read(query, drop)
+        reader.read(query, drop, rows)
         # A blank row has no order id: the pass for donors need not read every column.
         donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
         reader.read_donors(donors, drop)
