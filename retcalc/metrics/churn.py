@@ -81,10 +81,16 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     # Periods are numbered (0 for the one holding ``lo``), so that "the period before"
     # is one less: integer work on every row, dates only for the few sums at the end.
     numbers = PeriodNumbers(lo, hi, period)
-    raw = daily.group_by([*group, numbers.of(pl.col("day")).alias("ps")]).agg(
-        pl.col("micros").sum().alias("raw")
+    # Collected once: the floored figures and the totals both read it. Periods are
+    # numbered in 32 bits (they are few), which keeps the rows per customer small.
+    raw = (
+        daily.group_by([*group, numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")])
+        .agg(pl.col("micros").sum().alias("raw"))
+        .collect()
     )
+    totals = raw.group_by([*keys, "ps"]).agg(pl.col("raw").sum().alias("revenue"))
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
+    del raw  # held only by ``floored`` and ``totals`` from here
     pairs = _with_previous(floored, keys)
     if prep.basis is Basis.activity:
         # The first purchase day of each customer, found once by prepare_activity.
@@ -114,9 +120,8 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
             "reactivation_revenue"
         ),
     )
-    totals = raw.group_by([*keys, "ps"]).agg(pl.col("raw").sum().alias("revenue"))
     return (
-        movements.join(totals, on=[*keys, "ps"], how="full", coalesce=True)
+        movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True)
         .with_columns(
             ratio("_kept_now", "previous_revenue").alias("nrr"),
             ratio("_kept_floor", "previous_revenue").alias("grr"),
@@ -156,21 +161,21 @@ class PeriodNumbers:
         return pl.lit(self.starts).gather(number)
 
 
-def _with_previous(floored: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+def _with_previous(floored: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """``group..., ps, rev, prev`` for every customer and period ``ps`` (a number) where
     that period or the one before it has revenue (``rev``, ``prev``: 0 where none): the
     full join of the periods with the periods before them, found on rows sorted by
     customer and period, each compared with its neighbours."""
     group = [*keys, CUSTOMER]
     ps, rev = pl.col("ps"), pl.col("rev")
-    frame = floored.collect()
-    if not keys and frame.schema[CUSTOMER] == pl.UInt64:
+    if not keys and floored.schema[CUSTOMER] == pl.UInt64:
         # sorted_days packs a customer key and a small day number into one sort word.
-        as_day = frame.with_columns(ps.cast(pl.Int32).cast(pl.Date).alias("ps"))
-        ordered = sorted_days(as_day.rename({"ps": "day"})).rename({"day": "ps"})
-        ordered = ordered.with_columns(ps.cast(pl.Int32).cast(pl.Int64))
+        as_day = floored.with_columns(ps.cast(pl.Date).alias("day")).drop("ps")
+        ordered = sorted_days(as_day).with_columns(pl.col("day").cast(pl.Int32).alias("ps"))
+        ordered = ordered.select(*group, "ps", "rev")
+        del as_day
     else:
-        ordered = frame.sort([*group, "ps"])
+        ordered = floored.sort([*group, "ps"])
     flagged = ordered.lazy().with_columns(
         (same_group(keys) & (ps.shift(1) + 1 == ps)).fill_null(False).alias("_after"),
         (same_group(keys, step=-1) & (ps + 1 == ps.shift(-1))).fill_null(False).alias("_before"),
@@ -213,8 +218,9 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
     # Every row's revenue on its day: both figures sum further (per period, per
-    # window), so the rows are not first summed per day.
-    daily = revenue_lines(prep.events, keys).collect().lazy()
+    # window), so the rows are not first summed per day. Not collected: a copy of
+    # every row's revenue would be held through both (each reads it once, cheaply).
+    daily = revenue_lines(prep.events, keys)
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")
