@@ -41,6 +41,7 @@ from retcalc.io.frames import (
     Loaded,
     LoadOptions,
     OrdersPlan,
+    clean_id,
     clean_id_columns,
     date_limits,
     maybe_unclean_or_short,
@@ -282,16 +283,18 @@ class _Reader:
         whole = self.whole
         if whole is None or "order_id" not in whole.columns:
             return
-        ids = whole["order_id"].drop_nulls().unique()
+        ids = whole["order_id"].drop_nulls()
         if ids.len() == 0:
             return
+        hashes = ids.cast(pl.String).hash().unique()
         raw = pl.col("order_id").cast(pl.String)
-        # A clean id is its own spelling: 64-bit hashes compared first (cheaper than
-        # text), with every id that may not be clean; then the cleaned ids themselves.
-        cheap = raw.hash().is_in(ids.hash().implode()) | maybe_unclean_or_short(raw)
-        kept = self._kept(self._rows(query.filter(cheap), drop))
+        cleaned = pl.when(maybe_unclean_or_short(raw)).then(clean_id(raw)).otherwise(raw)
+        # Donors are found by the 64-bit hash of their cleaned order id, not its text
+        # (cheaper). A line of another order with the same hash may come too: harmless,
+        # as classify matches lines on their ids, and donors are dropped after it.
+        query = query.filter(cleaned.hash().is_in(hashes.implode()))
+        kept = self._kept(self._rows(query, drop))
         (donors,) = self._collect([self._slim(kept.filter(~pl.col(NEEDY)))])
-        donors = donors.filter(pl.col("order_id").is_in(ids.implode()))
         self.whole = pl.concat(
             [
                 whole.with_columns(pl.lit(False).alias(DONOR)),
@@ -341,6 +344,9 @@ class _Reader:
         lines = lines.select(c for c in wanted if c in names)
         if "order_id" in names:
             lines = clean_id_columns(lines, ["order_id"])
+            if "order_id" not in self.keys:
+                # As categories: small, and their codes stand for the ids in classify.
+                lines = lines.with_columns(pl.col("order_id").cast(pl.Categorical))
         if "status" in names:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
@@ -381,6 +387,9 @@ class _Reader:
             self.whole = None
             if "status" in lines.columns:
                 lines = lines.with_columns(pl.col("status").cast(pl.String))
+            if "order_id" in lines.columns and lines.schema["order_id"] == pl.Categorical:
+                # One code per id: classify's order-level joins on integers, not text.
+                lines = lines.with_columns(pl.col("order_id").to_physical())
             events = classify(lines.lazy())
             if DONOR in lines.columns:
                 events = events.filter(~pl.col(DONOR))
@@ -393,7 +402,10 @@ class _Reader:
         self.parts = []
         if self.anonymous:
             first, second = frame[CUSTOMER], frame[SECOND]
-            if first.n_unique() != pair_words(first, second).n_unique():
+            both = pl.DataFrame({"first": first, "pair": pair_words(first, second)})
+            counts = both.select(pl.all().n_unique()).row(0)  # the two counted at once
+            del both
+            if counts[0] != counts[1]:
                 return None
             frame = frame.drop(SECOND)
         if not self.revenue:
