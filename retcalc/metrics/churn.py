@@ -145,7 +145,10 @@ def _per_period(daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumber
     Periods are numbered in 32 bits (they are few).
     """
     ps = numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")
-    slice_of = pl.col(CUSTOMER).hash() % SLICES
+    customer = pl.col(CUSTOMER)
+    # An integer key is already a hash of the id (retcalc.metrics.keys).
+    key = customer if daily.collect_schema()[CUSTOMER] == pl.UInt64 else customer.hash()
+    slice_of = key % SLICES
     parts = [
         _ordered(
             daily.filter(slice_of == i)
