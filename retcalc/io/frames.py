@@ -104,11 +104,6 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
 
 
-def maybe_unclean(text: pl.Expr) -> pl.Expr:
-    """False where ``clean_id`` leaves a non-missing text id as it is (true may be either)."""
-    return text.str.contains(_MAYBE_UNCLEAN).fill_null(False)
-
-
 def clean_ids(values: pl.Series) -> pl.Series:
     """``clean_id`` on a collected column, paying only for the values that need it.
 
@@ -116,11 +111,7 @@ def clean_ids(values: pl.Series) -> pl.Series:
     are not (or may be missing markers) and only those go through ``clean_id``.
     """
     text = values.cast(pl.String).rename(values.name)
-    maybe = text.to_frame("v").select(
-        (pl.col("v").str.contains(_MAYBE_UNCLEAN) | (pl.col("v").str.len_bytes() <= 4)).fill_null(
-            False
-        )
-    )["v"]
+    maybe = text.to_frame("v").select(maybe_unclean_or_short(pl.col("v")))["v"]
     count = int(maybe.sum())
     if count == 0:
         return text
@@ -232,40 +223,37 @@ class _Numbers:
         return frame
 
     def lazy_readings(self, frame: pl.LazyFrame) -> pl.LazyFrame:
-        """:meth:`readings` as a lazy query (for the streaming engine): rows whose text
-        numbers are all plain or missing are read the cheap way, the others (rare)
-        through ``numbers.shape``; rows may come back in a different order."""
-        items = self.text_items
-        if not items:
-            return frame
-        text = {i.canonical: pl.col(f"_text_{i.canonical}").str.strip_chars() for i in items}
-        frame = frame.with_columns(
-            *(numbers.is_missing(pl.col(f"_text_{c}")).alias(f"_missing_{c}") for c in text),
-            *(numbers.plain_readings(t)[0].alias(f"_plain_{c}") for c, t in text.items()),
-        )
-        easy = pl.all_horizontal(pl.col(f"_plain_{c}") | t.is_null() for c, t in text.items())
-        frame = frame.with_columns(easy.alias("_easy"))
-
-        def both(c: str, t: pl.Expr, slow: bool) -> list[pl.Expr]:
-            _, point, comma = numbers.plain_readings(t)
-            if slow:
-                shaped = pl.col(f"_shape_{c}")
-                plain = pl.col(f"_plain_{c}")
-                point = pl.when(plain).then(point).otherwise(numbers.point_from(shaped))
-                comma = pl.when(plain).then(comma).otherwise(numbers.comma_from(shaped))
-            return [point.alias(f"_point_{c}"), comma.alias(f"_comma_{c}")]
-
-        fast = frame.filter(pl.col("_easy")).with_columns(
-            e for c, t in text.items() for e in both(c, t, slow=False)
-        )
-        slow = (
-            frame.filter(~pl.col("_easy"))
-            .with_columns(numbers.shape(t).alias(f"_shape_{c}") for c, t in text.items())
-            .with_columns(e for c, t in text.items() for e in both(c, t, slow=True))
-            .drop(f"_shape_{c}" for c in text)
-        )
-        done = [f"_text_{c}" for c in text] + [f"_plain_{c}" for c in text] + ["_easy"]
-        return pl.concat([fast.drop(done), slow.drop(done)], how="vertical")
+        """:meth:`readings` as a lazy query (for the streaming engine): plain values are
+        read the cheap way, only the others (rare) through ``numbers.shape``."""
+        for item in self.text_items:
+            c = item.canonical
+            raw = pl.col(f"_text_{c}")
+            text = raw.str.strip_chars()
+            plain, shaped = pl.col(f"_plain_{c}"), pl.col(f"_shape_{c}")
+            point, comma = numbers.plain_readings(text, plain)
+            frame = (
+                frame.with_columns(
+                    numbers.is_missing(raw).alias(f"_missing_{c}"),
+                    numbers.is_plain(text).alias(f"_plain_{c}"),
+                )
+                .with_columns(
+                    pl.when(~plain & text.is_not_null())
+                    .then(numbers.shape(text))
+                    .alias(f"_shape_{c}")
+                )
+                .with_columns(
+                    pl.when(plain)
+                    .then(point)
+                    .otherwise(numbers.point_from(shaped))
+                    .alias(f"_point_{c}"),
+                    pl.when(plain)
+                    .then(comma)
+                    .otherwise(numbers.comma_from(shaped))
+                    .alias(f"_comma_{c}"),
+                )
+                .drop(f"_text_{c}", f"_plain_{c}", f"_shape_{c}")
+            )
+        return frame
 
     def evidence(self, frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
         """Per text column, the first row of each kind of value (see ``_evidence``);

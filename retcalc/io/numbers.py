@@ -146,11 +146,15 @@ _PLAIN = r"^[-+]?\d+(\.\d+)?$"
 _PLAIN_GROUPED = r"^[-+]?[1-9]\d{0,2}\.\d{3}$"
 
 
-def plain_readings(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """For trimmed text: whether a value is plain (``-12``, ``12.50``), and its readings
-    with a point and with a comma where it is (null elsewhere: read those with
-    :func:`shape`)."""
-    plain = text.str.contains(_PLAIN).fill_null(False)
+def is_plain(text: pl.Expr) -> pl.Expr:
+    """For trimmed text: whether a value is plain (``-12``, ``12.50``), readable without
+    :func:`shape`."""
+    return text.str.contains(_PLAIN).fill_null(False)
+
+
+def plain_readings(text: pl.Expr, plain: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """For trimmed text, its readings with a point and with a comma where ``plain``
+    (:func:`is_plain`, computed once by the caller) holds; null elsewhere."""
     point = text.cast(pl.Float64, strict=False)
     grouped = text.str.replace(".", "", literal=True).cast(pl.Float64, strict=False)
     comma = (
@@ -160,7 +164,7 @@ def plain_readings(text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         .then(grouped)
         .otherwise(None)
     )
-    return plain, pl.when(plain).then(point), pl.when(plain).then(comma)
+    return pl.when(plain).then(point), pl.when(plain).then(comma)
 
 
 def readings(values: pl.Series) -> pl.DataFrame:
@@ -172,8 +176,8 @@ def readings(values: pl.Series) -> pl.DataFrame:
     """
     t = pl.col("t")
     frame = pl.DataFrame({"t": values.cast(pl.String)}).with_columns(t.str.strip_chars())
-    plain, point, comma = plain_readings(t)
-    frame = frame.with_columns(plain.alias("plain"))
+    frame = frame.with_columns(is_plain(t).alias("plain"))
+    point, comma = plain_readings(t, pl.col("plain"))
     out = frame.select(point.alias("point"), comma.alias("comma"))
     rest = frame.with_row_index("i").filter(~pl.col("plain") & t.is_not_null())
     if rest.height:
@@ -186,12 +190,6 @@ def readings(values: pl.Series) -> pl.DataFrame:
             out["comma"].scatter(index, slow["comma"]),
         )
     return out
-
-
-def may_be_negative(raw: pl.Expr) -> pl.Expr:
-    """False only where a text value cannot read as a negative number (no minus sign and no
-    parenthesis): a cheap superset of the negative values, for filtering before parsing."""
-    return raw.cast(pl.String).str.contains(rf"[{_MINUS}(]").fill_null(False)
 
 
 def native(raw: pl.Expr) -> pl.Expr:

@@ -55,7 +55,7 @@ MONEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     """Per group and period start ``ps`` (comparing with the calendar period before it):
 
     - previous_revenue = sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
@@ -72,8 +72,6 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.L
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
     period = prep.grid.period
-    if daily is None:
-        daily = revenue_lines(prep.events, keys).collect().lazy()
     span = daily.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi"))
     lo, hi = span.collect().row(0)
     if lo is None:
@@ -219,7 +217,7 @@ def _with_previous(floored: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
     return pl.concat([here, gone], how="vertical")
 
 
-def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFrame:
+def lost_revenue(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     """Revenue in ``[s - W, s)`` of the customers counted in ``churned`` for the period at ``s``."""
     assert prep.events is not None
     keys = list(prep.keys)
@@ -230,8 +228,6 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame | None = None) -> pl.LazyFr
         .select(*group, (pl.col("Q").cast(pl.Int64) - 1).alias(IDX))
         .join(periods, on=IDX, how="left")
     )
-    if daily is None:
-        daily = revenue_lines(prep.events, keys).collect().lazy()
     lower = pl.col("window_start").is_null() | (pl.col("day") >= pl.col("window_start"))
     return (
         exits.join(daily, on=group, how="inner")
