@@ -19,9 +19,13 @@ kept whole and the other lines summed. What needs more than one row is done apar
   row (a pass over those columns, before the rows are read, in batches of
   :data:`BATCH_ROWS`);
 - a line whose meaning may depend on its order (a line without a status takes
-  its order's; a negative line counts on its order's day) is kept whole; when
-  there are such lines, a second pass reads the other lines of their orders
-  (already summed) for their statuses and days, and each kept line is
+  its order's; a negative line counts on its order's day) is kept whole. Each
+  batch also gives the purchase days of its orders (keyed by two hashes of the
+  order id, one row per run of an order's lines); when every line kept whole is
+  a negative one, those days place it on its order's first purchase day. When
+  some line lacks a status (every other line of its order then matters), or two
+  order ids share a hash, a second pass reads the other lines of the orders
+  concerned (already summed) for their statuses and days, and each kept line is
   classified with them once all are read;
 - rows that repeat an earlier row are found from a hash of each row, as the
   in-memory reader does (``--dedupe``: before the rows are read, to drop them).
@@ -41,10 +45,9 @@ from retcalc.io.frames import (
     Loaded,
     LoadOptions,
     OrdersPlan,
-    clean_id,
     clean_id_columns,
+    cleaned_id,
     date_limits,
-    maybe_unclean_or_short,
     out_of_range,
     plan_orders,
     ragged_error,
@@ -134,12 +137,18 @@ def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | N
 
 #: The number columns ``events.classify`` reads.
 CLASSIFY_NUMBERS = ("quantity", "amount", "refund_amount")
+#: Column of every row read: true on a row that is kept (a customer, a date, before ``--as-of``).
+KEEP = "_keep"
 #: Column of the rows kept: true on a line that may need its order to be classified.
 NEEDY = "_needy"
 #: Column of the lines kept whole: true on a line read only for its order's status and day.
 DONOR = "_donor"
 #: Column of the rows kept with ``anonymous``: the second hash of the customer's id.
 SECOND = "_h2"
+#: Columns of the order days of :meth:`_Reader.read`: two hashes of an order's id.
+ORDER_KEYS = ("_o1", "_o2")
+#: Column of the lines kept whole: the first purchase day of the line's order.
+ORDER_DAY = "_order_day"
 
 
 class _Reader:
@@ -177,6 +186,8 @@ class _Reader:
         self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
         self.whole: pl.DataFrame | None = None
+        # Per batch, the first purchase day of each order (see :meth:`_order_days`).
+        self.days: list[pl.DataFrame] | None = None
 
     def _rows(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
         """Every row of ``query`` parsed and checked: ids cleaned, numbers read, ``_skip``
@@ -196,26 +207,28 @@ class _Reader:
                 pl.when(present).then(customer.hash(SEEDS[0])).alias(CUSTOMER),
                 pl.when(present).then(customer.hash(SEEDS[1])).alias(SECOND),
             )
-        return rows
+        names = rows.collect_schema().names()
+        if "amount" not in names and {"unit_price", "quantity"} <= set(names):
+            rows = rows.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
+            names.append("amount")
+        day = pl.col("day")
+        keep = ~pl.col("_skip") & pl.col(CUSTOMER).is_not_null() & day.is_not_null()
+        if self.options.as_of is not None:
+            keep = keep & (day < self.options.as_of)
+        rows = rows.with_columns(keep.alias(KEEP), self._needy(names).alias(NEEDY))
+        # Each row classified on its own: what counts for every line not kept whole.
+        return classify(rows, by_order=False, clean=True)
 
     def _kept(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The rows of :meth:`_rows` that are kept (a customer, a date, before
         ``--as-of``), with what ``classify`` reads and ``NEEDY``."""
-        day = pl.col("day")
-        rows = rows.filter(~pl.col("_skip") & pl.col(CUSTOMER).is_not_null() & day.is_not_null())
-        rows = rows.select(
+        rows = rows.filter(pl.col(KEEP))
+        return rows.select(
             c
             for c in rows.collect_schema().names()
-            if c not in ("_blank", "_skip", "_hash", "_ragged") and not c.startswith("_bad_")
+            if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP)
+            and not c.startswith("_bad_")
         )
-        names = rows.collect_schema().names()
-        if "amount" not in names and {"unit_price", "quantity"} <= set(names):
-            rows = rows.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
-        if "unit_price" in names:
-            rows = rows.drop("unit_price")
-        if self.options.as_of is not None:
-            rows = rows.filter(day < self.options.as_of)
-        return rows.with_columns(self._needy(rows.collect_schema().names()).alias(NEEDY))
 
     def _needy(self, names: Sequence[str]) -> pl.Expr:
         """True on a line whose classification may depend on its order's other lines (as
@@ -230,7 +243,7 @@ class _Reader:
                 negative = negative | (pl.col(name) < 0).fill_null(False)
         needy = negative if self.revenue else pl.lit(False)
         if "status" in names:
-            status = pl.col("status").cast(pl.String).str.strip_chars()
+            status = pl.col("status")  # stripped and lowercased by the plan
             needy = needy | ((status.is_null() | (status == "")) & ~negative)
         return pl.col("order_id").is_not_null() & needy
 
@@ -244,6 +257,9 @@ class _Reader:
         ragged = "_ragged" in query.collect_schema()
         hashes: list[pl.Series] = []
         whole: list[pl.DataFrame] = []
+        names = query.collect_schema().names()
+        # Only negative lines count on another day than their own, when revenue is kept.
+        self.days = [] if self.revenue and "order_id" in names else None
         for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
             frame = batch.lazy()
             live = frame.filter(~pl.col("_skip"))
@@ -254,8 +270,11 @@ class _Reader:
                 outputs["hashes"] = live.select("_hash")
             kept = self._kept(frame)
             outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
-            # No line left here needs its order: each is classified on its own.
-            outputs["summed"] = self._summed(classify(kept.filter(~pl.col(NEEDY)), by_order=False))
+            # No line left here needs its order: each is classified on its own (in _rows).
+            events = kept.filter(~pl.col(NEEDY))
+            outputs["summed"] = self._summed(events)
+            if self.days is not None:
+                outputs["days"] = self._order_days(events)
             found = dict(zip(outputs, pl.collect_all(list(outputs.values())), strict=True))
             if ragged:
                 self.ragged.record(*found["ragged"].row(0))
@@ -270,10 +289,66 @@ class _Reader:
                 hashes.append(found["hashes"]["_hash"])
             whole.append(found["whole"])
             self.parts.append(found["summed"])
+            if self.days is not None:
+                self.days.append(_fewer_days(found["days"], found["summed"].height))
         if hashes:
             self.hashes = pl.concat(hashes)
         if whole:
             self.whole = pl.concat(whole)
+
+    def _order_days(self, events: pl.LazyFrame) -> pl.LazyFrame:
+        """The purchase days of the orders among ``events`` (classified on their own, which
+        is exact when no line lacks a status), keyed by two hashes of their cleaned ids:
+        one row per run of lines of one order and day (see :func:`_fewer_days`)."""
+        order = pl.col("order_id") if "order_id" in self.keys else cleaned_id(pl.col("order_id"))
+        raw, day = pl.col("order_id").hash(), pl.col("day")
+        # Lines of one raw id are lines of one order: runs found before the ids are cleaned.
+        run = (raw != raw.shift(1)).fill_null(True) | (day != day.shift(1)).fill_null(True)
+        return (
+            events.filter(pl.col("is_purchase") & pl.col("order_id").is_not_null())
+            .select("order_id", day)
+            .filter(run)
+            .select(*_order_keys(order), day)
+            .filter(pl.col(ORDER_KEYS[0]).is_not_null())
+        )
+
+    def days_suffice(self) -> bool:
+        """Whether the order days of :meth:`read` classify the lines kept whole, so that
+        :meth:`read_donors` need not run; if so, each gets its order's first purchase
+        day (``ORDER_DAY``). They do when every line kept whole is a negative one (none
+        lacks a status, so every other line was classified exactly on its own) and no
+        two of the orders read share the first hash of their ids."""
+        days, self.days = self.days, None
+        whole = self.whole
+        if whole is None or whole.height == 0:
+            return True
+        if days is None:
+            return False
+        negative = pl.lit(False)
+        for name in ("quantity", "amount"):
+            if name in whole.columns:
+                negative = negative | (pl.col(name) < 0).fill_null(False)
+        if not whole.select(negative.all()).item():
+            return False
+        first, second = ORDER_KEYS
+        keyed = whole.with_columns(*_order_keys(pl.col("order_id")))
+        wanted = keyed.select(pl.col(first).unique())
+        found = (
+            pl.concat(days, rechunk=False)
+            .lazy()
+            .join(wanted.lazy(), on=first, how="semi")
+            .group_by(ORDER_KEYS)
+            .agg(pl.col("day").min().alias(ORDER_DAY))
+            .collect()
+        )
+        del days
+        if found[first].n_unique() != found.height:
+            return False  # two orders share a first hash: the second pass matches on ids
+        lines = keyed.join(found.rename({second: "_o2_found"}), on=first, how="left")
+        if lines.select((pl.col("_o2_found") != pl.col(second)).any()).item():
+            return False  # an order shares its first hash with a line's
+        self.whole = lines.drop(first, second, "_o2_found")
+        return True
 
     def read_donors(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
         """The other lines of the orders of the lines kept whole, to classify those with
@@ -287,8 +362,7 @@ class _Reader:
         if ids.len() == 0:
             return
         hashes = ids.cast(pl.String).hash().unique()
-        raw = pl.col("order_id").cast(pl.String)
-        cleaned = pl.when(maybe_unclean_or_short(raw)).then(clean_id(raw)).otherwise(raw)
+        cleaned = cleaned_id(pl.col("order_id"))
         # Donors are found by the 64-bit hash of their cleaned order id, not its text
         # (cheaper). A line of another order with the same hash may come too: harmless,
         # as classify matches lines on their ids, and donors are dropped after it.
@@ -390,7 +464,13 @@ class _Reader:
             if "order_id" in lines.columns and lines.schema["order_id"] == pl.Categorical:
                 # One code per id: classify's order-level joins on integers, not text.
                 lines = lines.with_columns(pl.col("order_id").to_physical())
-            events = classify(lines.lazy())
+            if ORDER_DAY in lines.columns:
+                # Every line here is negative (see days_suffice): on its order's day.
+                events = classify(lines.lazy(), by_order=False, clean=True).with_columns(
+                    pl.coalesce(ORDER_DAY, "day").alias("revenue_day")
+                )
+            else:
+                events = classify(lines.lazy(), clean=True)
             if DONOR in lines.columns:
                 events = events.filter(~pl.col(DONOR))
             self.parts.append(self._summed(events, moved=True).collect())
@@ -477,6 +557,29 @@ class _Reader:
         return repeated_rows(table, rows)
 
 
+def _fewer_days(days: pl.DataFrame, summed: int) -> pl.DataFrame:
+    """A batch's order days (:meth:`_Reader._order_days`), summed per order when there are
+    many more of them than the batch's summed rows (``summed``).
+
+    Exports write the lines of an order together, so one row per run of lines is
+    about one per order, and at most one per customer and day in the summed rows:
+    a group-by would cost more than it saves. Lines of an order apart (or a customer
+    with many orders a day) leave more runs, bounded here."""
+    if days.height <= 2 * summed:
+        return days
+    return days.group_by(ORDER_KEYS).agg(pl.col("day").min())
+
+
+def _order_keys(order: pl.Expr) -> list[pl.Expr]:
+    """Two 64-bit hashes of a (cleaned) order id, null where there is no id."""
+    text = order.cast(pl.String)
+    present = text.is_not_null()
+    return [
+        pl.when(present).then(text.hash(seed)).alias(name)
+        for seed, name in zip(SEEDS, ORDER_KEYS, strict=True)
+    ]
+
+
 def group_columns(keys: Sequence[str]) -> list[str]:
     """The columns of a kept row besides its revenue."""
     return [*keys, CUSTOMER, "day", "revenue_day", "is_purchase"]
@@ -525,9 +628,10 @@ def load_order_events(
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
     with pl.Config(streaming_chunk_size=batch_rows):
         reader.read(query, drop, rows)
-        # A blank row has no order id: the pass for donors need not read every column.
-        donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
-        reader.read_donors(donors, drop)
+        if not reader.days_suffice():
+            # A blank row has no order id: the pass for donors need not read every column.
+            donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
+            reader.read_donors(donors, drop)
     if reader.ragged.row is not None:
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)
     if repeats is None:

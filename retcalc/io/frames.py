@@ -31,6 +31,7 @@ __all__ = [
     "clean_id_columns",
     "clean_ids",
     "clean_number",
+    "cleaned_id",
     "input_paths",
     "load_customers",
     "load_orders",
@@ -122,16 +123,15 @@ def clean_ids(values: pl.Series) -> pl.Series:
     return text.scatter(where, fixed).rename(values.name)
 
 
+def cleaned_id(raw: pl.Expr) -> pl.Expr:
+    """``clean_id`` in a lazy query: only values that may need it go through it."""
+    text = raw.cast(pl.String)
+    return pl.when(maybe_unclean_or_short(text)).then(clean_id(text)).otherwise(text)
+
+
 def clean_id_columns(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
-    """:func:`clean_ids` on columns of a lazy query (for the streaming engine): only
-    values that may need it go through ``clean_id``."""
-    return frame.with_columns(
-        pl.when(maybe_unclean_or_short(pl.col(c)))
-        .then(clean_id(pl.col(c)))
-        .otherwise(pl.col(c).cast(pl.String))
-        .alias(c)
-        for c in columns
-    )
+    """:func:`clean_ids` on columns of a lazy query (for the streaming engine)."""
+    return frame.with_columns(cleaned_id(pl.col(c)).alias(c) for c in columns)
 
 
 def maybe_unclean_or_short(raw: pl.Expr) -> pl.Expr:

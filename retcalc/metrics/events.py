@@ -29,7 +29,7 @@ def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
     return pl.col(name) if name in frame.collect_schema() else default
 
 
-def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
+def classify(orders: pl.LazyFrame, *, by_order: bool = True, clean: bool = False) -> pl.LazyFrame:
     """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders.
 
     Rows may come back in a different order. The two order-level steps (a line
@@ -37,6 +37,8 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     day) join only the rows that need them, so data without such rows pays nothing.
     ``by_order=False`` leaves them out: on rows of which none needs its order
     (each has a status and is not negative, or has no order id) the result is the same.
+    ``clean``: statuses are stripped and lowercased already (as the readers give them),
+    which saves two string passes over every row.
     """
     schema = orders.collect_schema()
     if "is_purchase" in schema:
@@ -48,7 +50,8 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     has_orders = "order_id" in schema
 
     status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
-    status = status.str.strip_chars().str.to_lowercase()
+    if not clean:
+        status = status.str.strip_chars().str.to_lowercase()
     frame = orders.with_columns(
         ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
         pl.when(status == "").then(None).otherwise(status).alias("_status"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -136,6 +137,76 @@ def test_a_return_in_a_later_batch_counts_on_its_orders_day(tmp_path: Path) -> N
     o2 = split.frame.filter(pl.col("customer_id") == "c2")
     assert not o2["is_purchase"].any()  # the status-less line took "cancelled"
     assert o2["revenue"].sum() == 0.0  # both lines of o2: reversed by status
+
+
+RETURNS = (
+    "order_id,customer_id,order_date,quantity,amount,status\n"
+    "'1001,c1,2024-01-05,1,30.00,paid\n"
+    "o2,c2,2024-01-06,1,10.00,paid\n"
+    "1001.0,c1,2024-01-04,1,10.00,paid\n"  # the order's first purchase day
+    "o3,c3,2024-01-07,1,12.00,cancelled\n"
+    "o2,c2,2024-01-09,1,5.00,paid\n"
+    "1001,c1,2024-02-20,-1,-10.00,returned\n"  # counts on 2024-01-04
+    "o3,c3,2024-02-21,-1,-12.00,returned\n"  # o3 has no purchase: its own day
+    "o9,c1,2024-03-01,-1,-8.00,returned\n"  # no other line: its own day
+    " o2 ,c2,2024-03-02,-1,-5.00,returned\n"  # counts on 2024-01-06
+)
+
+
+def test_returns_take_their_orders_day_from_the_first_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every line has a status: each sale is classified on its own, and the first purchase
+    # day of every order, kept per batch, moves the returns; no second pass.
+    path = tmp_path / "orders.csv"
+    path.write_text(RETURNS)
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+
+    def no_second_pass(*args: object) -> None:
+        raise AssertionError("the second pass ran")
+
+    monkeypatch.setattr(batched._Reader, "read_donors", no_second_pass)
+    for rows in (1, 2, 4, 100):
+        split = load_order_events(str(path), options, batch_rows=rows)
+        assert _events(split.frame).equals(_events(whole))
+    moved = split.frame.filter(pl.col("revenue") < 0).sort("day")
+    assert moved.select("customer_id", "revenue_day").rows() == [
+        ("c1", dt.date(2024, 1, 4)),
+        ("c3", dt.date(2024, 2, 21)),
+        ("c1", dt.date(2024, 3, 1)),
+        ("c2", dt.date(2024, 1, 6)),
+    ]
+
+
+def test_orders_sharing_a_first_hash_are_matched_on_their_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every order id given the same first hash: the order days cannot tell the orders
+    # apart, and the second pass (which matches lines on their ids) classifies the returns.
+    path = tmp_path / "orders.csv"
+    path.write_text(RETURNS)
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    real = batched._order_keys
+
+    def shared_first(order: pl.Expr) -> list[pl.Expr]:
+        first, second = real(order)
+        return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
+
+    passes: list[int] = []
+    read_donors = batched._Reader.read_donors
+
+    def counted(self: batched._Reader, *args: Any) -> None:
+        passes.append(1)
+        read_donors(self, *args)
+
+    monkeypatch.setattr(batched, "_order_keys", shared_first)
+    monkeypatch.setattr(batched._Reader, "read_donors", counted)
+    for rows in (1, 3, 100):
+        split = load_order_events(str(path), options, batch_rows=rows)
+        assert _events(split.frame).equals(_events(whole))
+    assert len(passes) == 3
 
 
 def test_lines_are_summed_within_a_batch_and_the_sums_add_up(tmp_path: Path) -> None:
