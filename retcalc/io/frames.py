@@ -22,7 +22,7 @@ from retcalc.io import dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
-from retcalc.schema import Kind
+from retcalc.schema import RETURN_STATUSES, VOID_STATUSES, Kind
 
 __all__ = [
     "LoadOptions",
@@ -103,6 +103,26 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
 #: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
 #: ``.0``, or a short value that may be a missing marker (every marker has at most 4 bytes).
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
+
+
+#: Statuses as exports write them, already stripped and lowercase: kept as they are
+#: (only the other values go through two string passes).
+_CLEAN_STATUSES = (
+    *RETURN_STATUSES,
+    *VOID_STATUSES,
+    *("completed", "complete", "paid", "succeeded", "processing", "fulfilled", "pending"),
+    *("authorized", "partially_refunded", "shipped", "delivered", "on-hold", "active"),
+)
+
+
+def normal_status(raw: pl.Expr) -> pl.Expr:
+    """A status stripped and lowercased (values already so are not copied)."""
+    text = raw.cast(pl.String)
+    return (
+        pl.when(text.is_in(_CLEAN_STATUSES))
+        .then(text)
+        .otherwise(text.str.strip_chars().str.to_lowercase())
+    )
 
 
 def clean_ids(values: pl.Series) -> pl.Series:
@@ -643,9 +663,7 @@ def plan_orders(
     if "order_id" in mapping:
         columns.append(src("order_id").cast(pl.String).alias("order_id"))
     if "status" in mapping:
-        columns.append(
-            src("status").cast(pl.String).str.strip_chars().str.to_lowercase().alias("status")
-        )
+        columns.append(normal_status(src("status")).alias("status"))
     for dim in dimensions:
         if dim == "customer_id":
             continue  # already there

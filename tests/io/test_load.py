@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from retcalc.errors import InputError
-from retcalc.io.frames import LoadOptions, load_customers, load_orders
+from retcalc.io.frames import LoadOptions, load_customers, load_orders, normal_status
 from retcalc.io.load import ROW, open_table
 
 ORDERS_CSV = "customer_id,order_date,amount\n007,2024-01-05,10\n13085.0,2024-02-01,20.5\n"
@@ -312,3 +312,9 @@ def test_directory_of_parquet_with_spark_marker_files(tmp_path: Path) -> None:
     (folder / "_SUCCESS").write_bytes(b"")
     (folder / ".part-00000.parquet.crc").write_bytes(b"crc")
     assert load_orders(str(folder), LoadOptions()).frame.height == 3
+
+
+def test_statuses_are_stripped_and_lowercased_whether_known_or_not() -> None:
+    raw = ["paid", " Paid ", "REFUNDED", "refunded", "Partially Refunded ", None, "", "\tvoid"]
+    got = pl.DataFrame({"s": raw}).select(normal_status(pl.col("s")))["s"].to_list()
+    assert got == ["paid", "paid", "refunded", "refunded", "partially refunded", None, "", "void"]
