@@ -153,15 +153,20 @@ RETURNS = (
 )
 
 
+def _returns_file(tmp_path: Path) -> tuple[Path, LoadOptions, pl.DataFrame]:
+    """RETURNS written to a file, the options to read it, and its lines classified whole."""
+    path = tmp_path / "orders.csv"
+    path.write_text(RETURNS)
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    return path, options, classify(load_orders(str(path), options).frame.lazy()).collect()
+
+
 def test_returns_take_their_orders_day_from_the_first_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every line has a status: each sale is classified on its own, and the first purchase
     # day of every order, kept per batch, moves the returns; no second pass.
-    path = tmp_path / "orders.csv"
-    path.write_text(RETURNS)
-    options = LoadOptions(today=dt.date(2025, 1, 1))
-    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    path, options, whole = _returns_file(tmp_path)
 
     def no_second_pass(*args: object) -> None:
         raise AssertionError("the second pass ran")
@@ -184,10 +189,7 @@ def test_orders_sharing_a_first_hash_are_matched_on_their_ids(
 ) -> None:
     # Every order id given the same first hash: the order days cannot tell the orders
     # apart, and the second pass (which matches lines on their ids) classifies the returns.
-    path = tmp_path / "orders.csv"
-    path.write_text(RETURNS)
-    options = LoadOptions(today=dt.date(2025, 1, 1))
-    whole = classify(load_orders(str(path), options).frame.lazy()).collect()
+    path, options, whole = _returns_file(tmp_path)
     real = batched._order_keys
 
     def shared_first(order: pl.Expr) -> list[pl.Expr]:
