@@ -58,8 +58,8 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
-from retcalc.metrics.keys import SEEDS, pair_words
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, negative_line, to_micros
+from retcalc.metrics.keys import first_hash_suffices, id_hashes
 
 #: Rows per batch of the decimal-mark pass: big enough that per-batch work is
 #: vectorised, small enough that a batch stays well under a gigabyte.
@@ -201,12 +201,8 @@ class _Reader:
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
         rows = self.plan.numbers.apply(self.plan.numbers.lazy_readings(rows))
         if self.anonymous:
-            customer = pl.col(CUSTOMER)
-            present = customer.is_not_null()
-            rows = rows.with_columns(
-                pl.when(present).then(customer.hash(SEEDS[0])).alias(CUSTOMER),
-                pl.when(present).then(customer.hash(SEEDS[1])).alias(SECOND),
-            )
+            first, second = id_hashes(pl.col(CUSTOMER))
+            rows = rows.with_columns(first.alias(CUSTOMER), second.alias(SECOND))
         names = rows.collect_schema().names()
         if "amount" not in names and {"unit_price", "quantity"} <= set(names):
             rows = rows.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
@@ -217,11 +213,11 @@ class _Reader:
             keep = keep & (day < self.options.as_of)
         rows = rows.with_columns(keep.alias(KEEP), self._needy(names).alias(NEEDY))
         # Each row classified on its own: what counts for every line not kept whole.
-        return classify(rows, by_order=False, clean=True)
+        return classify(rows, by_order=False)
 
     def _kept(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The rows of :meth:`_rows` that are kept (a customer, a date, before
-        ``--as-of``), with what ``classify`` reads and ``NEEDY``."""
+        ``--as-of``), with what ``classify`` reads, its columns and ``NEEDY``."""
         rows = rows.filter(pl.col(KEEP))
         return rows.select(
             c
@@ -237,10 +233,7 @@ class _Reader:
         superset: a line whose order has no other line comes out as on its own."""
         if "order_id" not in names:
             return pl.lit(False)
-        negative = pl.lit(False)
-        for name in ("quantity", "amount"):
-            if name in names:
-                negative = negative | (pl.col(name) < 0).fill_null(False)
+        negative = negative_line(names)
         needy = negative if self.revenue else pl.lit(False)
         if "status" in names:
             status = pl.col("status")  # stripped and lowercased by the plan
@@ -254,10 +247,10 @@ class _Reader:
         whole) and the other lines summed within the batch (which bounds the memory:
         one plan with all four outputs over every row held far more)."""
         flags = self._flags()
-        ragged = "_ragged" in query.collect_schema()
+        names = query.collect_schema().names()
+        ragged = "_ragged" in names
         hashes: list[pl.Series] = []
         whole: list[pl.DataFrame] = []
-        names = query.collect_schema().names()
         # Only negative lines count on another day than their own, when revenue is kept.
         self.days = [] if self.revenue and "order_id" in names else None
         for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
@@ -324,11 +317,7 @@ class _Reader:
             return True
         if days is None:
             return False
-        negative = pl.lit(False)
-        for name in ("quantity", "amount"):
-            if name in whole.columns:
-                negative = negative | (pl.col(name) < 0).fill_null(False)
-        if not whole.select(negative.all()).item():
+        if not whole.select(negative_line(whole.columns).all()).item():
             return False
         first, second = ORDER_KEYS
         keyed = whole.with_columns(*_order_keys(pl.col("order_id")))
@@ -457,22 +446,23 @@ class _Reader:
         """Classify the lines kept whole and put every part together; ``None`` when two
         customer ids share a first hash (to be read again with the ids)."""
         if self.whole is not None and self.whole.height:
-            lines = self.whole.sort(ROW)
-            self.whole = None
+            lines, self.whole = self.whole, None
             if "status" in lines.columns:
                 lines = lines.with_columns(pl.col("status").cast(pl.String))
-            if "order_id" in lines.columns and lines.schema["order_id"] == pl.Categorical:
-                # One code per id: classify's order-level joins on integers, not text.
-                lines = lines.with_columns(pl.col("order_id").to_physical())
             if ORDER_DAY in lines.columns:
                 # Every line here is negative (see days_suffice): on its order's day.
-                events = classify(lines.lazy(), by_order=False, clean=True).with_columns(
+                events = classify(lines.lazy(), by_order=False).with_columns(
                     pl.coalesce(ORDER_DAY, "day").alias("revenue_day")
                 )
             else:
-                events = classify(lines.lazy(), clean=True)
-            if DONOR in lines.columns:
-                events = events.filter(~pl.col(DONOR))
+                # Row order: a line without a status takes its order's first status.
+                lines = lines.sort(ROW)
+                if "order_id" in lines.columns and lines.schema["order_id"] == pl.Categorical:
+                    # One code per id: classify's order-level joins on integers, not text.
+                    lines = lines.with_columns(pl.col("order_id").to_physical())
+                events = classify(lines.lazy())
+                if DONOR in lines.columns:
+                    events = events.filter(~pl.col(DONOR))
             self.parts.append(self._summed(events, moved=True).collect())
         columns = (
             [*group_columns(self.keys), "micros"] if self.revenue else [*self.keys, CUSTOMER, "day"]
@@ -481,11 +471,7 @@ class _Reader:
         frame = pl.concat([part.select(columns) for part in self.parts])
         self.parts = []
         if self.anonymous:
-            first, second = frame[CUSTOMER], frame[SECOND]
-            both = pl.DataFrame({"first": first, "pair": pair_words(first, second)})
-            counts = both.select(pl.all().n_unique()).row(0)  # the two counted at once
-            del both
-            if counts[0] != counts[1]:
+            if not first_hash_suffices(frame[CUSTOMER], frame[SECOND]):
                 return None
             frame = frame.drop(SECOND)
         if not self.revenue:
@@ -571,13 +557,9 @@ def _fewer_days(days: pl.DataFrame, summed: int) -> pl.DataFrame:
 
 
 def _order_keys(order: pl.Expr) -> list[pl.Expr]:
-    """Two 64-bit hashes of a (cleaned) order id, null where there is no id."""
-    text = order.cast(pl.String)
-    present = text.is_not_null()
-    return [
-        pl.when(present).then(text.hash(seed)).alias(name)
-        for seed, name in zip(SEEDS, ORDER_KEYS, strict=True)
-    ]
+    """The two hashes of a (cleaned) order id (:func:`retcalc.metrics.keys.id_hashes`), as ``ORDER_KEYS``."""
+    hashes = id_hashes(order.cast(pl.String))
+    return [h.alias(name) for h, name in zip(hashes, ORDER_KEYS, strict=True)]
 
 
 def group_columns(keys: Sequence[str]) -> list[str]:

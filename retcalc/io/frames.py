@@ -22,7 +22,8 @@ from retcalc.io import dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
-from retcalc.schema import RETURN_STATUSES, VOID_STATUSES, Kind
+from retcalc.metrics.events import normal_status
+from retcalc.schema import Kind
 
 __all__ = [
     "LoadOptions",
@@ -103,26 +104,6 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
 #: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
 #: ``.0``, or a short value that may be a missing marker (every marker has at most 4 bytes).
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
-
-
-#: Statuses as exports write them, already stripped and lowercase: kept as they are
-#: (only the other values go through two string passes).
-_CLEAN_STATUSES = (
-    *RETURN_STATUSES,
-    *VOID_STATUSES,
-    *("completed", "complete", "paid", "succeeded", "processing", "fulfilled", "pending"),
-    *("authorized", "partially_refunded", "shipped", "delivered", "on-hold", "active"),
-)
-
-
-def normal_status(raw: pl.Expr) -> pl.Expr:
-    """A status stripped and lowercased (values already so are not copied)."""
-    text = raw.cast(pl.String)
-    return (
-        pl.when(text.is_in(_CLEAN_STATUSES))
-        .then(text)
-        .otherwise(text.str.strip_chars().str.to_lowercase())
-    )
 
 
 def clean_ids(values: pl.Series) -> pl.Series:

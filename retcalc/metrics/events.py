@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import polars as pl
 
@@ -29,7 +29,37 @@ def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
     return pl.col(name) if name in frame.collect_schema() else default
 
 
-def classify(orders: pl.LazyFrame, *, by_order: bool = True, clean: bool = False) -> pl.LazyFrame:
+#: Statuses as exports write them, already stripped and lowercase: kept as they are
+#: (only the other values go through two string passes).
+_CLEAN_STATUSES = (
+    *RETURN_STATUSES,
+    *VOID_STATUSES,
+    *("completed", "complete", "paid", "succeeded", "processing", "fulfilled", "pending"),
+    *("authorized", "partially_refunded", "shipped", "delivered", "on-hold", "active"),
+)
+
+
+def normal_status(raw: pl.Expr) -> pl.Expr:
+    """A status stripped and lowercased (values already so are not copied: when every
+    value is, this costs one lookup per row instead of two string passes)."""
+    text = raw.cast(pl.String)
+    return (
+        pl.when(text.is_in(_CLEAN_STATUSES))
+        .then(text)
+        .otherwise(text.str.strip_chars().str.to_lowercase())
+    )
+
+
+def negative_line(columns: Collection[str]) -> pl.Expr:
+    """True on a line with a negative quantity or amount (of those among ``columns``)."""
+    negative = pl.lit(False)
+    for name in ("quantity", "amount"):
+        if name in columns:
+            negative = negative | (pl.col(name) < 0).fill_null(False)
+    return negative
+
+
+def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     """Add ``is_purchase`` (bool), ``revenue`` (float) and ``revenue_day`` (date) to canonical orders.
 
     Rows may come back in a different order. The two order-level steps (a line
@@ -37,23 +67,18 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True, clean: bool = False
     day) join only the rows that need them, so data without such rows pays nothing.
     ``by_order=False`` leaves them out: on rows of which none needs its order
     (each has a status and is not negative, or has no order id) the result is the same.
-    ``clean``: statuses are stripped and lowercased already (as the readers give them),
-    which saves two string passes over every row.
     """
     schema = orders.collect_schema()
     if "is_purchase" in schema:
         return orders  # already classified where the data is (the Spark engine)
     null_f = pl.lit(None, dtype=pl.Float64)
-    quantity = _col_or(orders, "quantity", null_f)
     amount = _col_or(orders, "amount", null_f)
     refund = _col_or(orders, "refund_amount", null_f)
     has_orders = "order_id" in schema
 
-    status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))
-    if not clean:
-        status = status.str.strip_chars().str.to_lowercase()
+    status = normal_status(_col_or(orders, "status", pl.lit(None, dtype=pl.String)))
     frame = orders.with_columns(
-        ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
+        negative_line(schema.names()).alias("_negative"),
         pl.when(status == "").then(None).otherwise(status).alias("_status"),
     )
     has_orders = has_orders and by_order

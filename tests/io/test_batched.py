@@ -328,7 +328,7 @@ def test_ids_sharing_a_hash_are_read_again_as_text(
         calls.append(h1.len())
         return pl.int_range(0, h1.len(), dtype=pl.UInt64, eager=True) + sum(calls)
 
-    monkeypatch.setattr(batched, "pair_words", clash)
+    monkeypatch.setattr(keys, "pair_words", clash)
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
     loaded = load_order_events(spec, options, anonymous=True)

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from retcalc.errors import InputError
-from retcalc.io.frames import LoadOptions, load_customers, load_orders, normal_status
+from retcalc.io.frames import LoadOptions, load_customers, load_orders
 from retcalc.io.load import ROW, open_table
+from retcalc.metrics.events import normal_status
 
 ORDERS_CSV = "customer_id,order_date,amount\n007,2024-01-05,10\n13085.0,2024-02-01,20.5\n"
 
