@@ -20,6 +20,7 @@ from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, 
 from retcalc.io.load import open_table
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
+from retcalc.metrics.events import free_bits
 from retcalc.metrics.keys import encoded_lazy
 from retcalc.metrics.retention import (
     Basis,
@@ -260,8 +261,10 @@ def prepare(
     orders = inputs.orders_frame()
     assert orders is not None
     if anonymous:
+        eager = orders.collect()
+        bits = free_bits(eager["day"]) if "day" in eager.columns else 0
         orders, customers = encoded_lazy(
-            [orders, customers if basis is Basis.subscription else None]
+            [eager.lazy(), customers if basis is Basis.subscription else None], free_bits=bits
         )
         assert orders is not None
     if basis is Basis.subscription:

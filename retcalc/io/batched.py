@@ -58,8 +58,15 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, negative_line, to_micros
-from retcalc.metrics.keys import first_hash_suffices, id_hashes
+from retcalc.metrics.events import (
+    CUSTOMER,
+    MICROS,
+    classify,
+    free_bits,
+    negative_line,
+    to_micros,
+)
+from retcalc.metrics.keys import free_low_bits, id_hashes
 
 #: Rows per batch of the decimal-mark pass: big enough that per-batch work is
 #: vectorised, small enough that a batch stays well under a gigabyte.
@@ -471,9 +478,11 @@ class _Reader:
         frame = pl.concat([part.select(columns) for part in self.parts])
         self.parts = []
         if self.anonymous:
-            if not first_hash_suffices(frame[CUSTOMER], frame[SECOND]):
+            # Keys with room for a day's number below them (see events.sorted_days).
+            keys = free_low_bits(frame[CUSTOMER], frame[SECOND], free_bits(frame["day"]))
+            if keys is None:
                 return None
-            frame = frame.drop(SECOND)
+            frame = frame.with_columns(keys.alias(CUSTOMER)).drop(SECOND)
         if not self.revenue:
             return frame.with_columns(pl.lit(True).alias("is_purchase"))
         # No metric at this level reads a line's amount, only whether the input has

@@ -165,34 +165,52 @@ def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     return purchases.unique().sort([*cols, "day"])
 
 
-#: Bits of a packed sort key that hold the day (2**20 days: 2,870 years).
+#: Most bits of a packed sort key that may hold the day (2**20 days: 2,870 years).
 DAY_BITS = 20
 
 
-def sorted_days(frame: pl.DataFrame, day_bits: int = DAY_BITS) -> pl.DataFrame:
+def span_bits(days: pl.Series) -> int:
+    """How many bits hold any day of ``days`` as its distance from the first."""
+    span = days.to_frame("d").select(pl.col("d").max() - pl.col("d").min()).item()
+    return 0 if span is None else int(span.days).bit_length()
+
+
+def free_bits(days: pl.Series) -> int:
+    """How many low bits of the customer keys to leave free for ``days`` (see
+    ``sorted_days``): as many as their distance from the first needs, none past ``DAY_BITS``."""
+    bits = span_bits(days)
+    return bits if bits <= DAY_BITS else 0
+
+
+def sorted_days(frame: pl.DataFrame, day_bits: int | None = None) -> pl.DataFrame:
     """Distinct ``(customer_id, day)`` rows of ``frame`` (``UInt64`` customer keys), each
     customer's rows together and in day order.
 
     A sort on two columns costs several times one on a single integer, so the
-    sort key is one word: the customer key's high bits, then the day. Customers
-    whose keys agree on those high bits would interleave: their rows (rare at
-    ``2**44`` prefixes) are sorted again on both columns.
+    sort key is one word: the customer key's high bits, then the day's distance
+    from the first day (``day_bits`` bits, by default as few as the days need).
+    When every key's low bits are zero (the keys of ``keys.free_low_bits``) the
+    word holds the whole row: only it is sorted, and the row read back from it.
+    Otherwise the frame is sorted on the word, and customers whose keys agree on
+    the high bits (they would interleave; rare at 44 bits or more) are sorted
+    again on both columns.
     """
     if frame.height == 0:
         return frame
-    bounds = frame.select(
-        pl.col("day").min().alias("low"),
-        (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("span"),
-    ).row(0)
-    low, span = bounds
-    if span >= 1 << day_bits:
+    low = frame["day"].min()
+    bits = span_bits(frame["day"]) if day_bits is None else day_bits
+    if bits > DAY_BITS or span_bits(frame["day"]) > bits:
         return frame.unique().sort(CUSTOMER, "day")
-    mask = ((1 << 64) - 1) ^ ((1 << day_bits) - 1)
-    packed = (pl.col(CUSTOMER) & pl.lit(mask, dtype=pl.UInt64)) | (
-        (pl.col("day") - pl.lit(low)).dt.total_days().cast(pl.UInt64)
-    )
+    days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
+    offset = (pl.col("day").cast(pl.Int32) - pl.lit(low).cast(pl.Int32)).cast(pl.UInt64)
+    customer = pl.col(CUSTOMER)
+    if frame.columns == [CUSTOMER, "day"] and frame[CUSTOMER].null_count() == 0:
+        free = frame.select((customer & days).max()).item() == 0
+        if free:
+            return _packed_rows(frame.select((customer | offset).alias("_key")), bits, low)
+    packed = (customer & ~days) | offset
     ordered = frame.with_columns(packed.alias("_key")).sort("_key")
-    prefix = pl.col("_key") // (1 << day_bits)
+    prefix = pl.col("_key") // (1 << bits)
     clash = ordered.filter(
         (prefix == prefix.shift(1)) & (pl.col(CUSTOMER) != pl.col(CUSTOMER).shift(1))
     ).select(prefix.unique())
@@ -206,6 +224,23 @@ def sorted_days(frame: pl.DataFrame, day_bits: int = DAY_BITS) -> pl.DataFrame:
             alone.filter(first).drop("_key"),
             ordered.filter(shared).drop("_key").unique().sort(CUSTOMER, "day"),
         ]
+    )
+
+
+def _packed_rows(keys: pl.DataFrame, bits: int, low: object) -> pl.DataFrame:
+    """The distinct rows of ``keys`` (``_key``: a customer key whose low ``bits`` bits
+    hold a day's distance from ``low``), sorted, as ``customer_id, day``."""
+    ordered = keys["_key"].sort()
+    days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
+    key = pl.col("_key")
+    first = pl.select(pl.lit(low).cast(pl.Int32)).item()  # days since 1970-01-01
+    return (
+        ordered.to_frame()
+        .filter((key != key.shift(1)).fill_null(True))
+        .select(
+            (key & ~days).alias(CUSTOMER),
+            ((key & days).cast(pl.Int32) + first).cast(pl.Date).alias("day"),
+        )
     )
 
 

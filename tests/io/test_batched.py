@@ -22,7 +22,7 @@ from retcalc.io.batched import load_order_events
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
 from retcalc.metrics import keys
-from retcalc.metrics.events import classify, to_micros
+from retcalc.metrics.events import classify, free_bits, to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
 from tests.spark.generated import shop
 
@@ -313,7 +313,7 @@ def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     text = load_order_events(spec, options, batch_rows=997)
     hashed = load_order_events(spec, options, batch_rows=997, anonymous=True)
     assert hashed.frame["customer_id"].dtype == pl.UInt64
-    (encoded,) = keys.encode_customers(text.frame)
+    (encoded,) = keys.encode_customers(text.frame, free_bits=free_bits(text.frame["day"]))
     assert encoded is not None
     assert _events(hashed.frame).equals(_events(encoded))
 

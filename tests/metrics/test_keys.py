@@ -8,7 +8,7 @@ import random
 import polars as pl
 
 from retcalc.metrics.events import sorted_days
-from retcalc.metrics.keys import encode_customers, keys_or_rank
+from retcalc.metrics.keys import encode_customers, free_low_bits, keys_or_rank
 
 D = dt.date
 
@@ -81,3 +81,42 @@ def test_sorted_days_when_high_bits_clash() -> None:
 def test_sorted_days_wider_than_the_day_bits() -> None:
     frame = _days(500, 20, 3)
     _check(sorted_days(frame, day_bits=5), frame)
+
+
+def test_sorted_days_of_keys_with_free_low_bits_sorts_one_word() -> None:
+    # Keys whose low 10 bits are zero: the word holds customer and day exactly.
+    frame = _days(3000, 200, 4).with_columns(pl.col("customer_id") * 1024)
+    _check(sorted_days(frame), frame)
+    # A customer key of all high bits set, and a single day.
+    top = pl.DataFrame(
+        {"customer_id": [(1 << 64) - 1024, 1024, (1 << 64) - 1024], "day": [D(2024, 5, 1)] * 3},
+        schema={"customer_id": pl.UInt64, "day": pl.Date},
+    )
+    _check(sorted_days(top), top)
+
+
+U64 = pl.UInt64
+
+
+def test_free_low_bits_keeps_the_high_bits_of_a_hash_that_tells_ids_apart() -> None:
+    # Three ids (two copies of the first); 8 free bits.
+    h1 = pl.Series([0x1_00 | 5, 0x2_00 | 7, 0x3_00, 0x1_00 | 5], dtype=U64)
+    h2 = pl.Series([0x9_00, 0x8_00, 0x7_00, 0x9_00], dtype=U64)
+    assert free_low_bits(h1, h2, 8).to_list() == [0x1_00, 0x2_00, 0x3_00, 0x1_00]
+
+
+def test_free_low_bits_tries_the_second_hash_then_the_first_whole() -> None:
+    # Ids 0 and 1 share the high bits of h1, not of h2: h2's high bits are the keys.
+    h1 = pl.Series([0x1_01, 0x1_02, 0x3_00], dtype=U64)
+    h2 = pl.Series([0x9_05, 0x8_00, 0x7_00], dtype=U64)
+    assert free_low_bits(h1, h2, 8).to_list() == [0x9_00, 0x8_00, 0x7_00]
+    # They share the high bits of both: h1 whole.
+    h2 = pl.Series([0x9_05, 0x9_06, 0x7_00], dtype=U64)
+    assert free_low_bits(h1, h2, 8).to_list() == [0x1_01, 0x1_02, 0x3_00]
+    # They share h1 whole too: no keys.
+    h1 = pl.Series([0x1_01, 0x1_01, 0x3_00], dtype=U64)
+    assert free_low_bits(h1, h2, 8) is None
+    # No free bits asked for: h1 whole, when it tells the ids apart.
+    assert free_low_bits(
+        pl.Series([4, 5], dtype=U64), pl.Series([1, 2], dtype=U64), 0
+    ).to_list() == [4, 5]
