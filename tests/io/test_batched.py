@@ -394,3 +394,22 @@ def test_no_rows_with_a_customer_and_a_date(
     result = assert_same(["churn", str(path)], monkeypatch, rows=1)
     assert result.exit_code == 2
     assert "no order rows with a customer and a date" in result.stderr
+
+
+def test_rows_are_summed_per_run_of_equal_values_even_when_the_running_sum_wraps() -> None:
+    # Three runs: (a, x), (a, null) twice, (b, null); then (a, x) again, a run of its own.
+    # 4e12 units are 4e18 micros: the running sum passes 2**63 and wraps around.
+    rows = pl.LazyFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "a"],
+            "channel": ["x", "x", None, None, None, "x"],
+            "revenue": [4e12, 4e12, 4e12, -1.5, 2.25, 0.000001],
+        }
+    )
+    summed = batched._run_sums(rows, ["customer_id", "channel"]).collect()
+    assert summed.to_dicts() == [
+        {"customer_id": "a", "channel": "x", "micros": 8 * 10**18},
+        {"customer_id": "a", "channel": None, "micros": 4 * 10**18 - 1_500_000},
+        {"customer_id": "b", "channel": None, "micros": 2_250_000},
+        {"customer_id": "a", "channel": "x", "micros": 1},
+    ]
