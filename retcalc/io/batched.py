@@ -288,7 +288,7 @@ class _Reader:
             if drop is None:
                 hashes.append(found["hashes"]["_hash"])
             whole.append(found["whole"])
-            self.parts.append(found["summed"])
+            self.parts.append(found["summed"].rechunk())  # one chunk: cheap now, not at the end
             if self.days is not None:
                 self.days.append(_fewer_days(found["days"], found["summed"].height))
         if hashes:
@@ -480,7 +480,8 @@ class _Reader:
             [*group_columns(self.keys), "micros"] if self.revenue else [*self.keys, CUSTOMER, "day"]
         )
         columns += [SECOND] if self.anonymous else []
-        frame = pl.concat([part.select(columns) for part in self.parts])
+        # Not copied into one chunk: that would hold every part twice for a moment.
+        frame = pl.concat([part.select(columns) for part in self.parts], rechunk=False)
         self.parts = []
         if self.anonymous:
             # Keys with room for a day's number below them (see events.sorted_days).

@@ -143,10 +143,9 @@ def _per_period(daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumber
     Periods are numbered in 32 bits (they are few).
     """
     ps = numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")
-    customer = pl.col(CUSTOMER)
-    # An integer key is already a hash of the id (retcalc.metrics.keys).
-    key = customer if daily.collect_schema()[CUSTOMER] == pl.UInt64 else customer.hash()
-    slice_of = key % SLICES
+    # Hashed even when the id is an integer key: those keep low bits free (zero) for
+    # sorted_days, so the key's own remainder would put every customer in one slice.
+    slice_of = pl.col(CUSTOMER).hash() % SLICES
     parts = [
         _ordered(
             daily.filter(slice_of == i)
