@@ -10,9 +10,10 @@ The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``events.sorted_days`` then packs a day's number there); a second,
 independent hash checks it (:func:`free_low_bits`): if two ids share the key but
 not the second hash, the other hash or the whole first hash is tried, and then
-the ids are ranked as text (exact, and slower). Two different ids that agree on
-both hashes (128 bits) would be merged; for ten million customers the chance is
-below 10^-24.
+the ids are ranked as text (exact, and slower). The check compares counts (of
+distinct keys, and of distinct pairs of hashes folded into one word), so it
+misses a shared key only if two other ids' folded pairs agree too: for ten
+million customers a chance of about 10^-8, and then two customers count as one.
 """
 
 from __future__ import annotations
