@@ -21,7 +21,7 @@ from retcalc.io.load import open_table
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
 from retcalc.metrics.events import free_bits
-from retcalc.metrics.keys import encoded_lazy
+from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import (
     Basis,
     Params,
@@ -261,12 +261,17 @@ def prepare(
     orders = inputs.orders_frame()
     assert orders is not None
     if anonymous:
-        eager = orders.collect()
-        bits = free_bits(eager["day"]) if "day" in eager.columns else 0
-        orders, customers = encoded_lazy(
-            [eager.lazy(), customers if basis is Basis.subscription else None], free_bits=bits
+        # Collected here (the inputs are in memory): the keys leave bits free for the days.
+        lines = orders.collect()
+        subscribers = (
+            customers.collect() if customers is not None and basis is Basis.subscription else None
         )
-        assert orders is not None
+        bits = free_bits(lines["day"]) if "day" in lines.columns else 0
+        coded, coded_customers = encode_customers(lines, subscribers, free_bits=bits)
+        assert coded is not None
+        orders = coded.lazy()
+        if coded_customers is not None:
+            customers = coded_customers.lazy()
     if basis is Basis.subscription:
         assert customers is not None
         return prepare_subscription(customers, orders, metric_params)

@@ -197,17 +197,18 @@ def sorted_days(frame: pl.DataFrame, day_bits: int | None = None) -> pl.DataFram
     """
     if frame.height == 0:
         return frame
-    low = frame["day"].min()
-    bits = span_bits(frame["day"]) if day_bits is None else day_bits
-    if bits > DAY_BITS or span_bits(frame["day"]) > bits:
+    needed = span_bits(frame["day"])
+    bits = needed if day_bits is None else day_bits
+    if bits > DAY_BITS or needed > bits:
         return frame.unique().sort(CUSTOMER, "day")
+    first = frame.select(pl.col("day").min().cast(pl.Int32)).item()  # days since 1970-01-01
     days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-    offset = (pl.col("day").cast(pl.Int32) - pl.lit(low).cast(pl.Int32)).cast(pl.UInt64)
+    offset = (pl.col("day").cast(pl.Int32) - first).cast(pl.UInt64)
     customer = pl.col(CUSTOMER)
     if frame.columns == [CUSTOMER, "day"] and frame[CUSTOMER].null_count() == 0:
         free = frame.select((customer & days).max()).item() == 0
         if free:
-            return _packed_rows(frame.select((customer | offset).alias("_key")), bits, low)
+            return _packed_rows(frame.select((customer | offset).alias("_key")), days, first)
     packed = (customer & ~days) | offset
     ordered = frame.with_columns(packed.alias("_key")).sort("_key")
     prefix = pl.col("_key") // (1 << bits)
@@ -227,13 +228,12 @@ def sorted_days(frame: pl.DataFrame, day_bits: int | None = None) -> pl.DataFram
     )
 
 
-def _packed_rows(keys: pl.DataFrame, bits: int, low: object) -> pl.DataFrame:
-    """The distinct rows of ``keys`` (``_key``: a customer key whose low ``bits`` bits
-    hold a day's distance from ``low``), sorted, as ``customer_id, day``."""
+def _packed_rows(keys: pl.DataFrame, days: pl.Expr, first: int) -> pl.DataFrame:
+    """The distinct rows of ``keys`` (``_key``: a customer key whose low bits, the mask
+    ``days``, hold a day's distance from day number ``first``), sorted, as
+    ``customer_id, day``."""
     ordered = keys["_key"].sort()
-    days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
     key = pl.col("_key")
-    first = pl.select(pl.lit(low).cast(pl.Int32)).item()  # days since 1970-01-01
     return (
         ordered.to_frame()
         .filter((key != key.shift(1)).fill_null(True))

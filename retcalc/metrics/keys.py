@@ -19,7 +19,6 @@ million customers a chance of about 10^-8, and then two customers count as one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 import polars as pl
 
@@ -102,12 +101,3 @@ def encode_customers(*frames: pl.DataFrame | None, free_bits: int = 0) -> list[p
         out[i] = frame.with_columns(keys.slice(offset, frame.height).alias(CUSTOMER))
         offset += frame.height
     return out
-
-
-def encoded_lazy(
-    frames: Sequence[pl.LazyFrame | None], free_bits: int = 0
-) -> list[pl.LazyFrame | None]:
-    """``encode_customers`` for lazy frames (collected first: the inputs are in memory)."""
-    eager = [f.collect() if f is not None else None for f in frames]
-    encoded = encode_customers(*eager, free_bits=free_bits)
-    return [f.lazy() if f is not None else None for f in encoded]
