@@ -311,7 +311,9 @@ class _Reader:
             events.filter(pl.col("is_purchase") & pl.col("order_id").is_not_null())
             .select("order_id", day)
             .filter(run)
-            .select(*_order_keys(order), day)
+            # Cleaned once, then hashed twice: as one expression, the cleaning ran per hash.
+            .with_columns(order.alias("order_id"))
+            .select(*_order_keys(pl.col("order_id")), day)
             .filter(pl.col(ORDER_KEYS[0]).is_not_null())
         )
 

@@ -6,8 +6,9 @@ import polars as pl
 import pytest
 
 from retcalc.errors import UsageError
-from retcalc.metrics.churn import churn_table
+from retcalc.metrics.churn import PeriodNumbers, _per_period, churn_table
 from retcalc.metrics.crr import classic_crr
+from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import (
     Params,
     prepare_activity,
@@ -125,6 +126,42 @@ def test_revenue_bridge_by_hand() -> None:
     assert (mar["churned_revenue"], mar["reactivation_revenue"]) == (240, 70)
     assert mar["quick_ratio"] == pytest.approx(70 / 240)
     assert (mar["churned"], mar["lost_revenue"]) == (3, 240)
+
+
+@pytest.mark.parametrize("free_bits", [11, 0])
+def test_revenue_bridge_on_integer_keys_is_the_bridge_on_ids(free_bits: int) -> None:
+    # Keys with free low bits: revenue per period is grouped and ordered on one word
+    # (key and period number); keys without (a hash's low bits): on both columns.
+    params = Params(period=Period.month, window=parse_window("1mo"))
+    (keyed,) = encode_customers(bridge_orders().collect(), free_bits=free_bits)
+    assert keyed is not None
+    on_ids = churn_table(prepare_activity(bridge_orders(), params))
+    assert churn_table(prepare_activity(keyed.lazy(), params)).equals(on_ids)
+
+
+def test_revenue_per_period_is_a_group_by_in_customer_and_period_order() -> None:
+    days = [D("2024-01-05"), D("2024-01-20"), D("2024-03-01"), D("2024-02-02"), D("2024-01-31")]
+    numbers = PeriodNumbers(D("2024-01-05"), D("2024-03-01"), Period.month)
+    for keys in ([3 << 11, 1 << 11, 3 << 11, 1 << 11, 2 << 11], [7, 5, 7, 5, 6]):
+        daily = pl.LazyFrame(
+            {
+                "customer_id": pl.Series(keys, dtype=pl.UInt64),
+                "day": days,
+                "micros": [1, 2, 3, 4, 5],
+            }
+        )
+        expected = (
+            daily.group_by("customer_id", numbers.of(pl.col("day")).cast(pl.Int32).alias("ps"))
+            .agg(pl.col("micros").sum().alias("raw"))
+            .sort("customer_id", "ps")
+            .collect()
+        )
+        got = _per_period(daily, ["customer_id"], numbers)
+        assert got.sort("customer_id", "ps").equals(expected)  # the same rows,
+        # each customer's together (customers in any order) and in period order
+        assert got["customer_id"].rle_id().max() == got["customer_id"].n_unique() - 1
+        periods = got.group_by("customer_id", maintain_order=True).agg("ps")["ps"]
+        assert all(p.is_sorted() and p.n_unique() == p.len() for p in periods)
 
 
 def test_bridge_reconciles_with_revenue_change() -> None:
