@@ -9,6 +9,7 @@ not as negative revenue. ``revenue`` and ``lost_revenue`` are not floored.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 import polars as pl
@@ -72,14 +73,18 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
     period = prep.grid.period
-    span = daily.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi"))
-    lo, hi = span.collect().row(0)
+    span = daily.select(
+        pl.col("day").min().alias("lo"),
+        pl.col("day").max().alias("hi"),
+        _free_key_bits(daily, group).alias("free"),
+    )
+    lo, hi, free = span.collect().row(0)
     if lo is None:
         lo = hi = prep.data_start
     # Periods are numbered (0 for the one holding ``lo``), so that "the period before"
     # is one less: integer work on every row, dates only for the few sums at the end.
     numbers = PeriodNumbers(lo, hi, period)
-    raw = _per_period(daily, group, numbers)
+    raw = _per_period(daily, group, numbers, free or 0)
     totals = raw.group_by([*keys, "ps"]).agg(pl.col("raw").sum().alias("revenue"))
     floored = raw.select(*group, "ps", pl.col("raw").clip(lower_bound=0).alias("rev"))
     del raw  # held only by ``floored`` and ``totals`` from here
@@ -132,7 +137,9 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
 SLICES = 4
 
 
-def _per_period(daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumbers) -> pl.DataFrame:
+def _per_period(
+    daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumbers, free_bits: int = 0
+) -> pl.DataFrame:
     """``group..., ps, raw``: revenue summed per customer (and group) and period number,
     each customer's rows together and in period order.
 
@@ -140,59 +147,57 @@ def _per_period(daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumber
     customers at a time (by a hash of the id), each slice sorted on its own (customers
     of different slices never meet), so that only one slice's group-by table and sort
     are held at once: at 50M order lines the whole table took 1.5 GB above the rest.
-    Periods are numbered in 32 bits (they are few). With integer keys whose low bits
-    are free (``keys.free_low_bits``), the period's number goes into them and the
-    group-by and the sort are on that one word, not on two columns (at 50M order lines
-    of ``bench/``: 6.1-6.7 s against 7.4-8.5 s, and a peak 0.6 GB lower).
+    Periods are numbered in 32 bits (they are few). When the period's number fits in
+    the ``free_bits`` low bits every customer key leaves zero (:func:`_free_key_bits`),
+    it goes into them, and the group-by and the sort are on that one word, not on two
+    columns (at 50M order lines of ``bench/``: 6.1-6.7 s against 7.4-8.5 s, and a peak
+    0.6 GB lower).
     """
     ps = numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")
     # Hashed even when the id is an integer key: those keep low bits free (zero) for
     # sorted_days, so the key's own remainder would put every customer in one slice.
     slice_of = pl.col(CUSTOMER).hash() % SLICES
-    bits = _free_bits_for(daily, group, numbers)
-    if bits is not None:
-        # One word per customer and period, the period's number in the key's free low
-        # bits: grouped on, and sorted on (customer, then period), as one integer.
-        periods = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-        word = pl.col("_word")
-        packed = (pl.col(CUSTOMER) | ps.cast(pl.UInt64)).alias("_word")
-        return pl.concat(
+    bits = (numbers.starts.len() - 1).bit_length()
+    if bits <= free_bits:
+        by: list[str | pl.Expr] = [(pl.col(CUSTOMER) | ps.cast(pl.UInt64)).alias(WORD)]
+        ordered = functools.partial(_unpacked, bits=bits)
+    else:
+        by = [*group, ps]
+        ordered = functools.partial(_ordered, group=group)
+    return pl.concat(
+        ordered(
             daily.filter(slice_of == i)
-            .group_by(packed)
+            .group_by(by)
             .agg(pl.col("micros").sum().alias("raw"))
             .collect()
-            .sort("_word")
-            .select(
-                (word & ~periods).alias(CUSTOMER),
-                (word & periods).cast(pl.Int32).alias("ps"),
-                "raw",
-            )
-            for i in range(SLICES)
-        )
-    parts = [
-        _ordered(
-            daily.filter(slice_of == i)
-            .group_by([*group, ps])
-            .agg(pl.col("micros").sum().alias("raw"))
-            .collect(),
-            group,
         )
         for i in range(SLICES)
-    ]
-    return pl.concat(parts)
+    )
 
 
-def _free_bits_for(daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumbers) -> int | None:
-    """How many low bits hold a period's number, when every customer key (``UInt64``, no
-    other group column) has them free (zero), as the keys of ``keys.free_low_bits`` do;
-    else ``None``."""
+#: Column of :func:`_per_period`'s sums: a customer key with a period's number in its low bits.
+WORD = "_word"
+
+
+def _free_key_bits(daily: pl.LazyFrame, group: Sequence[str]) -> pl.Expr:
+    """How many low bits every customer key of ``daily`` leaves zero, as the keys of
+    ``keys.free_low_bits`` do: 0 unless the customer is the only group column and a
+    ``UInt64`` key, never null."""
     if list(group) != [CUSTOMER] or daily.collect_schema()[CUSTOMER] != pl.UInt64:
-        return None
-    bits = (numbers.starts.len() - 1).bit_length()
-    low = pl.col(CUSTOMER) & pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-    found = daily.select(pl.col(CUSTOMER).null_count().alias("nulls"), low.max().alias("low"))
-    nulls, used = found.collect().row(0)
-    return bits if nulls == 0 and not used else None
+        return pl.lit(0)
+    customer = pl.col(CUSTOMER)
+    zeros = customer.bitwise_trailing_zeros().min()
+    return pl.when(customer.null_count() == 0).then(zeros).otherwise(0)
+
+
+def _unpacked(frame: pl.DataFrame, bits: int) -> pl.DataFrame:
+    """``frame`` (``WORD, raw``; see :func:`_per_period`) sorted on the word and read
+    back as ``customer_id, ps, raw``: each customer's rows together, in period order."""
+    periods = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
+    word = pl.col(WORD)
+    return frame.sort(WORD).select(
+        (word & ~periods).alias(CUSTOMER), (word & periods).cast(pl.Int32).alias("ps"), "raw"
+    )
 
 
 def _ordered(frame: pl.DataFrame, group: Sequence[str]) -> pl.DataFrame:

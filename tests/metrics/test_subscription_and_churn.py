@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from retcalc.errors import UsageError
-from retcalc.metrics.churn import PeriodNumbers, _per_period, churn_table
+from retcalc.metrics.churn import PeriodNumbers, _free_key_bits, _per_period, churn_table
 from retcalc.metrics.crr import classic_crr
 from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import (
@@ -156,7 +156,8 @@ def test_revenue_per_period_is_a_group_by_in_customer_and_period_order() -> None
             .sort("customer_id", "ps")
             .collect()
         )
-        got = _per_period(daily, ["customer_id"], numbers)
+        free = daily.select(_free_key_bits(daily, ["customer_id"])).collect().item()
+        got = _per_period(daily, ["customer_id"], numbers, free)
         assert got.sort("customer_id", "ps").equals(expected)  # the same rows,
         # each customer's together (customers in any order) and in period order
         assert got["customer_id"].rle_id().max() == got["customer_id"].n_unique() - 1
