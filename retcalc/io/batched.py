@@ -16,8 +16,9 @@ checks' tallies (each fault's first row and count), the rows' hashes, the lines
 kept whole and the other lines summed. What needs more than one row is done apart:
 
 - each text number column's decimal mark is chosen from the evidence of every
-  row (a pass over those columns, before the rows are read, in batches of
-  :data:`BATCH_ROWS`);
+  row: the rows are read with the marks the first :data:`SAMPLE_ROWS` rows tell,
+  their tallies give each kind of value's first row, and when those settle other
+  marks (the first rows read the same either way, rare) every row is read again;
 - a line whose meaning may depend on its order (a line without a status takes
   its order's; a negative line counts on its order's day) is kept whole. Each
   batch also gives the purchase days of its orders (keyed by two hashes of the
@@ -109,34 +110,50 @@ def _batches(table: Table, frame: pl.LazyFrame, rows: int, *, ordered: bool = Tr
         raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
 
 
-def _decide_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> InputError | None:
-    """Choose the decimal mark of each text number column from every non-blank row.
+#: Rows read from the start of an input to guess its text number columns' decimal
+#: marks, before the pass over every row (whose evidence then settles them).
+SAMPLE_ROWS = 100_000
+
+
+def _guess_marks(plan: OrdersPlan, blank: pl.Expr, rows: int) -> dict[str, str]:
+    """Each text number column's decimal mark as the first ``rows`` non-blank rows tell
+    it (``--decimal`` when given; a point when they do not tell): the marks the pass
+    over every row reads with, until :func:`_settle_marks` confirms them."""
+    marks = plan.numbers.marks
+    items = plan.numbers.text_items
+    if not items:
+        return {}
+    if plan.numbers.forced is not None:
+        plan.numbers.decide({i.canonical: {"mark": None} for i in items})
+        return dict(marks)
+    texts = [e for e in plan.numbers.exprs() if e.meta.output_name().startswith("_text_")]
+    sample = collect(
+        plan.table, plan.table.scan.filter(~blank).select(pl.col(ROW), *texts).head(rows)
+    )
+    try:
+        plan.numbers.decide(plan.numbers.evidence(plan.numbers.readings(sample)))
+    except InputError:
+        marks.update({i.canonical: numbers.DecimalMark.point.value for i in items})
+    return dict(marks)
+
+
+def _settle_marks(
+    plan: OrdersPlan, evidence: dict[str, dict[str, int | None]]
+) -> InputError | None:
+    """Choose each text number column's decimal mark from the evidence of every non-blank
+    row (``evidence``: per column, the first row of each kind of value; none when
+    ``--decimal`` forces the marks).
 
     A column that mixes marks (or cannot tell) is read with a point for now: the
     error is returned, to be raised where the in-memory reader raises it (after
     the date checks).
     """
-    items = plan.numbers.text_items
-    if not items:
+    if not evidence:
         return None
-    if plan.numbers.forced is not None:
-        plan.numbers.decide({i.canonical: {"mark": None} for i in items})
-        return None
-    texts = [e for e in plan.numbers.exprs() if e.meta.output_name().startswith("_text_")]
-    first: dict[str, dict[str, int | None]] = {
-        i.canonical: {"point": None, "comma": None, "either": None} for i in items
-    }
-    query = plan.table.scan.filter(~blank).select(pl.col(ROW), *texts)
-    for batch in _batches(plan.table, query, rows):
-        evidence = plan.numbers.evidence(plan.numbers.readings(batch))
-        for name, seen in evidence.items():
-            for kind, row in first[name].items():
-                if row is None:
-                    first[name][kind] = seen[kind]  # batches come in row order
     try:
-        plan.numbers.decide({name: with_mark(rows) for name, rows in first.items()})
+        plan.numbers.decide({name: with_mark(rows) for name, rows in evidence.items()})
     except InputError as exc:
-        for item in items:
+        for item in plan.numbers.text_items:
             plan.numbers.marks.setdefault(item.canonical, numbers.DecimalMark.point.value)
         return exc
     return None
@@ -156,6 +173,8 @@ SECOND = "_h2"
 ORDER_KEYS = ("_o1", "_o2")
 #: Column of the lines kept whole: the first purchase day of the line's order.
 ORDER_DAY = "_order_day"
+#: Prefix of the columns of every row read that tell a text number column's decimal mark.
+EVIDENCE = "_mark_"
 
 
 class _Reader:
@@ -187,6 +206,11 @@ class _Reader:
         self.bad = {name: _Tally() for name in ["day", *(i.canonical for i in plan.numbers.items)]}
         self.limits = date_limits("day", options.latest_date)
         self.range = [_Tally(extra=label) for label, _ in self.limits]
+        # Per text number column, the first row of each kind of value (see _settle_marks).
+        guessed = plan.numbers.text_items if plan.numbers.forced is None else []
+        self.marks_seen: dict[str, dict[str, int | None]] = {
+            item.canonical: {"point": None, "comma": None, "either": None} for item in guessed
+        }
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
@@ -206,7 +230,11 @@ class _Reader:
         # reads its order id.
         ids = [CUSTOMER, *(["order_id"] if "order_id" in self.keys else [])]
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
-        rows = self.plan.numbers.apply(self.plan.numbers.lazy_readings(rows))
+        # The texts of the number columns whose marks are guessed ride along: each batch's
+        # distinct values tell the marks (cheaper than reading every value both ways).
+        texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.marks_seen)
+        rows = self.plan.numbers.lazy_readings(rows.with_columns(texts))
+        rows = self.plan.numbers.apply(rows)
         if self.anonymous:
             first, second = id_hashes(pl.col(CUSTOMER))
             rows = rows.with_columns(first.alias(CUSTOMER), second.alias(SECOND))
@@ -230,7 +258,7 @@ class _Reader:
             c
             for c in rows.collect_schema().names()
             if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP)
-            and not c.startswith("_bad_")
+            and not c.startswith(("_bad_", EVIDENCE))
         )
 
     def _needy(self, names: Sequence[str]) -> pl.Expr:
@@ -268,6 +296,9 @@ class _Reader:
                 outputs["ragged"] = frame.select(*_first_and_count(pl.col("_ragged")))
             if drop is None:
                 outputs["hashes"] = live.select("_hash")
+            for name in self.marks_seen:
+                text = pl.col(EVIDENCE + name).alias("text")
+                outputs[EVIDENCE + name] = live.group_by(text).agg(pl.col(ROW).min())
             kept = self._kept(frame)
             outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
             # No line left here needs its order: each is classified on its own (in _rows).
@@ -290,6 +321,12 @@ class _Reader:
             self.kept += kept_rows
             if drop is None:
                 hashes.append(found["hashes"]["_hash"])
+            for name, first in self.marks_seen.items():
+                seen = self.plan.numbers.first_of_kinds(found[EVIDENCE + name])
+                for kind, row in seen.items():
+                    known = first[kind]
+                    if row is not None and (known is None or row < known):
+                        first[kind] = row
             whole.append(found["whole"])
             self.parts.append(found["summed"].rechunk())  # one chunk: cheap now, not at the end
             if self.days is not None:
@@ -384,6 +421,11 @@ class _Reader:
         except (pl.exceptions.PolarsError, OSError) as exc:
             table = self.plan.table
             raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+
+    def evidence(self) -> dict[str, dict[str, int | None]]:
+        """Per text number column, the first row read of each kind of value (a value that
+        reads only with a point, only with a comma, differently each way)."""
+        return self.marks_seen
 
     def _flags(self) -> list[tuple[_Tally, pl.Expr]]:
         flags = [(self.bad["day"], pl.col("_bad_day"))]
@@ -642,7 +684,7 @@ def load_order_events(
     table = plan.table
     checks = row_checks(table)
     blank = checks[0]
-    mark_error = _decide_marks(plan, blank, rows)
+    guessed = _guess_marks(plan, blank, min(rows, SAMPLE_ROWS))
     drop = None
     repeats = None
     if options.dedupe:
@@ -654,6 +696,12 @@ def load_order_events(
     query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
     with pl.Config(streaming_chunk_size=batch_rows):
         reader.read(query, drop, rows)
+        mark_error = _settle_marks(plan, reader.evidence())
+        if mark_error is None and plan.numbers.marks != guessed:
+            # The first rows misled (their values read the same with either mark): read
+            # every row again with the marks that all of them tell.
+            reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
+            reader.read(query, drop, rows)
         if not reader.days_suffice():
             # A blank row has no order id: the pass for donors need not read every column.
             donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))

@@ -261,6 +261,16 @@ class _Numbers:
         ``frame`` has the columns of :meth:`readings`."""
         return {i.canonical: self._evidence(frame, i) for i in self.text_items}
 
+    @staticmethod
+    def first_of_kinds(values: pl.DataFrame) -> dict[str, int | None]:
+        """The first row of each kind of value (see :func:`evidence_kinds`) among
+        ``values``: texts of a number column (``text``), each with a row holding it (``ROW``)."""
+        both = numbers.readings(values["text"]).with_columns(values[ROW])
+        kinds = evidence_kinds(pl.col("point"), pl.col("comma"))
+        return both.select(
+            pl.col(ROW).filter(flag).min().alias(kind) for kind, flag in kinds.items()
+        ).row(0, named=True)
+
     def decide(self, evidence: Mapping[str, dict[str, Any]]) -> None:
         """Choose each text column's mark from the evidence of every row (or refuse)."""
         clear = {e["mark"] for e in evidence.values() if e["mark"] is not None}
@@ -309,13 +319,9 @@ class _Numbers:
         return frame.drop([f"_bad_{i.canonical}" for i in self.items])
 
     def _evidence(self, frame: pl.DataFrame, item: _Number) -> dict[str, Any]:
-        point, comma = pl.col(f"_point_{item.canonical}"), pl.col(f"_comma_{item.canonical}")
-        flags = frame.select(
-            pl.col(ROW),
-            (point.is_not_null() & comma.is_null()).alias("point"),
-            (comma.is_not_null() & point.is_null()).alias("comma"),
-            (point.is_not_null() & comma.is_not_null() & (point != comma)).alias("either"),
-        )
+        c = item.canonical
+        kinds = evidence_kinds(pl.col(f"_point_{c}"), pl.col(f"_comma_{c}"))
+        flags = frame.select(pl.col(ROW), *(flag.alias(kind) for kind, flag in kinds.items()))
         first: dict[str, int | None] = {}
         for name in ("point", "comma", "either"):
             rows = flags.filter(pl.col(name)).select(ROW).head(1)
@@ -351,6 +357,16 @@ class _Numbers:
             f"(decimal point) or {both[1]:.15g} (decimal comma), and no value in the file "
             "tells which; pass --decimal . or --decimal ,"
         )
+
+
+def evidence_kinds(point: pl.Expr, comma: pl.Expr) -> dict[str, pl.Expr]:
+    """True on a value that reads only with a point, only with a comma, and differently
+    each way, from its two readings (see ``numbers.readings``)."""
+    return {
+        "point": point.is_not_null() & comma.is_null(),
+        "comma": comma.is_not_null() & point.is_null(),
+        "either": point.is_not_null() & comma.is_not_null() & (point != comma),
+    }
 
 
 def with_mark(first: Mapping[str, int | None]) -> dict[str, Any]:

@@ -307,6 +307,36 @@ def test_decimal_commas_are_decided_from_every_batch(
     assert ",1234.0," in result.stdout  # January new revenue: 1.234 read with a decimal comma
 
 
+@pytest.mark.parametrize(
+    ("amounts", "reads"),
+    [
+        (["12.50", "3", "1,234.00", "7.25"], 1),  # the first rows tell: a point
+        (["12,50", "3", "1.234,00", "7,25"], 1),  # the first rows tell: a comma
+        (["3", "1.234", "10", "7,25"], 2),  # they read the same either way, or 1234
+    ],
+    ids=["point", "comma", "told-late"],
+)
+def test_rows_are_read_again_only_when_the_first_rows_misled_on_the_marks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, amounts: list[str], reads: int
+) -> None:
+    path = tmp_path / "orders.csv"
+    lines = [f'c{n % 2},2024-0{n + 1}-05,"{a}"' for n, a in enumerate(amounts)]
+    path.write_text("customer_id,order_date,amount\n" + "\n".join(lines) + "\n")
+    monkeypatch.setattr(batched, "SAMPLE_ROWS", 2)
+    calls: list[int] = []
+    read = batched._Reader.read
+
+    def counted(self: Any, *args: Any) -> None:
+        calls.append(1)
+        read(self, *args)
+
+    monkeypatch.setattr(batched._Reader, "read", counted)
+    result = assert_same(["churn", str(path), "--format", "csv"], monkeypatch, rows=1)
+    assert result.exit_code == 0, result.stderr
+    assert len(calls) == reads
+    assert ",1234.0," in result.stdout  # the third/second month's revenue, read with its mark
+
+
 def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
