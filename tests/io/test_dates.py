@@ -303,6 +303,34 @@ def test_parse_expr_is_null_where_unreadable() -> None:
     assert out == [D(2024, 1, 5), None, None, None]
 
 
+def test_iso_date_part_is_what_the_iso_pattern_captures() -> None:
+    # Padded dates take a shortcut (their first 10 characters); every value must come out
+    # as the pattern's capture would give it, whichever way it is found.
+    values = [
+        "2024-01-05",
+        "2024-01-05 08:14:54",
+        "2024-01-05T08:14:54+02:00",
+        "2024-01-05\t8:00",
+        "2024-01-05 ",
+        " 2024-01-05",
+        "2024-1-5",
+        "2024-01-5 10:00",
+        "2024-01-05x",
+        "2024-01-0512:00",
+        "2024-01-05/",
+        "2024-13-45",
+        "20240105",
+        "\u0662\u0660\u0662\u0664-01-05",  # Arabic-Indic digits: \d matches them
+        "",
+        None,
+    ]
+    frame = pl.DataFrame({"d": values}, schema={"d": pl.String})
+    ours = frame.select(dates._iso_date_part(pl.col("d")))["d"].to_list()
+    captured = frame.select(pl.col("d").str.extract(dates.ISO_RE, 1))["d"].to_list()
+    assert ours == captured
+    assert ours[:6] == ["2024-01-05"] * 6
+
+
 def test_detect_style_all_empty() -> None:
     frame = pl.LazyFrame({"d": ["", None, "  "]}, schema={"d": pl.String})
     with pytest.raises(InputError) as info:
