@@ -85,6 +85,31 @@ def test_values_that_are_not_missing(text: str) -> None:
     assert not pl.select(numbers.is_missing(pl.lit(text))).item()
 
 
+def test_missing_is_a_marker_once_trimmed_and_lowered() -> None:
+    values = [
+        "NULL",
+        "NuLl",
+        " nan ",
+        "\u00a0None\u2003",  # no-break space, em space
+        "\t\\N\n",
+        "\\n",
+        "   ",
+        "nulls",
+        "nul",
+        "n a n",
+        "none0",
+        "\\",
+        "NULL NULL",
+        "na",
+        None,
+    ]
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    found = frame.select(numbers.is_missing(pl.col("v")))["v"].to_list()
+    expected = [v is None or v.strip().lower() in numbers.MISSING for v in values]
+    assert found == expected
+    assert found.count(True) == 8
+
+
 @pytest.mark.parametrize(
     ("flag", "mark"),
     [(".", DecimalMark.point), ("point", DecimalMark.point), (",", DecimalMark.comma)],
