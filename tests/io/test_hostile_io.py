@@ -20,6 +20,7 @@ import pytest
 
 from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
+from retcalc.io import load as load_io
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
 from retcalc.io.load import ROW, open_table
 from retcalc.io.returns_file import load_returns
@@ -240,6 +241,38 @@ def test_nul_byte_deep_in_a_text_file(tmp_path: Path) -> None:
     path = tmp_path / "damaged.csv"
     path.write_bytes(H.encode() + b"a,2024-01-05,1\n" * 400 + b"b,2024-01-0\x006,1\n")
     assert "line 402 contains a NUL byte" in message_of(path)
+
+
+@pytest.mark.parametrize("chunk", [5, 16, 64, 1 << 20])
+@pytest.mark.parametrize("fault", [None, b"\xe9", b"\x00", b"\xc3"])
+def test_utf8_check_names_the_line_of_a_fault_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, fault: bytes | None
+) -> None:
+    # ASCII runs, accented names (two-byte characters that chunks cut in two), a line
+    # longer than a chunk; the fault (if any) on line 40, in the middle of a value.
+    lines = [H.encode()]
+    for n in range(2, 60):
+        name = "Jos\u00e9 Ren\u00e9e" if n % 7 == 0 else f"c{n}"
+        if n == 23:
+            name = "x" * 100
+        value = f"{name},2024-01-05,{n}"
+        if n == 40 and fault is not None:
+            lines.append(value[:3].encode() + fault + value[3:].encode() + b"\n")
+        else:
+            lines.append(value.encode() + b"\n")
+    data = b"".join(lines)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(data)
+    monkeypatch.setattr(load_io, "CHUNK", chunk)
+    if fault == b"\x00":
+        with pytest.raises(InputError, match="line 40 contains a NUL byte"):
+            load_io._scan_utf8(path, "orders.csv")
+        return
+    found = load_io._scan_utf8(path, "orders.csv")
+    if fault is None:
+        assert found is None
+        return
+    assert found == (40, fault[0], data.index(b"c40") + 3)
 
 
 def test_duplicate_header_names_warn(tmp_path: Path) -> None:
