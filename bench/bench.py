@@ -3,8 +3,8 @@
 For each size (``--sizes 1M,10M``) the data set is generated once with
 ``bench/generate.py`` (a directory of Parquet files and the same lines as one
 CSV), then, in the same run and on the same files, every case below is timed
-three ways, each command in a fresh subprocess under ``/usr/bin/time -f "%e %M"``
-(wall seconds, peak RSS):
+beside three references, each command in a fresh subprocess under
+``/usr/bin/time -f "%e %M"`` (wall seconds, peak RSS):
 
 - ``retcalc COMMAND DATA --format csv`` with standard output to /dev/null;
 - the same table computed by ``bench/duckdb_queries.py`` (DuckDB SQL as an
