@@ -94,7 +94,7 @@ class Loaded:
 def clean_id(raw: pl.Expr) -> pl.Expr:
     """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's ``.0``.
 
-    Missing markers (``NULL``, ``N/A``, ``nan``...) are no id at all.
+    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) are no id at all.
     """
     text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'")
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
