@@ -56,6 +56,7 @@ from retcalc.io.frames import (
     repeated_rows,
     row_checks,
     unreadable,
+    with_date_flags,
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
@@ -693,7 +694,7 @@ def load_order_events(
         drop = repeats[ROW]
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
     reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
-    query = table.scan.select(pl.col(ROW), *plan.columns, *checks)
+    query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *checks))
     with pl.Config(streaming_chunk_size=batch_rows):
         reader.read(query, drop, rows)
         mark_error = _settle_marks(plan, reader.evidence())
@@ -704,7 +705,9 @@ def load_order_events(
             reader.read(query, drop, rows)
         if not reader.days_suffice():
             # A blank row has no order id: the pass for donors need not read every column.
-            donors = table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
+            donors = with_date_flags(
+                table.scan.select(pl.col(ROW), *plan.columns, pl.lit(False).alias("_blank"))
+            )
             reader.read_donors(donors, drop)
     if reader.ragged.row is not None:
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)

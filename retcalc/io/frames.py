@@ -408,16 +408,52 @@ def _date_columns(
     return found
 
 
-def date_exprs(
-    table: Table, canonical: str, source: str, fmt: dates.DateFormat, tz: str | None
-) -> list[pl.Expr]:
-    """The parsed date (named ``canonical``) and the flag of unreadable values."""
+def _date_parts(
+    table: Table, source: str, fmt: dates.DateFormat, tz: str | None
+) -> tuple[pl.Expr, pl.Expr]:
+    """The parsed date of column ``source``, and whether its cell holds a value."""
     raw = pl.col(source)
     dtype = table.frame.collect_schema()[source]
     day = dates.parse_expr(raw, fmt.style, tz=tz, utc=dates.header_says_utc(source), dtype=dtype)
     # A date or datetime column holds no missing markers: only null is missing.
     present = raw.is_not_null() if dtype.is_temporal() else _present(raw)
+    return day, present
+
+
+def date_exprs(
+    table: Table, canonical: str, source: str, fmt: dates.DateFormat, tz: str | None
+) -> list[pl.Expr]:
+    """The parsed date (named ``canonical``) and the flag of unreadable values, in one
+    select (the date is parsed twice: see :func:`date_with_presence`)."""
+    day, present = _date_parts(table, source, fmt, tz)
     return [day.alias(canonical), (present & day.is_null()).alias(f"_bad_{canonical}")]
+
+
+#: Prefix of the column of :func:`date_with_presence` that :func:`with_date_flags` replaces.
+PRESENT = "_present_"
+
+
+def date_with_presence(
+    table: Table, canonical: str, source: str, fmt: dates.DateFormat, tz: str | None
+) -> list[pl.Expr]:
+    """The parsed date (named ``canonical``) and whether the cell holds a value
+    (``PRESENT`` + ``canonical``), which :func:`with_date_flags` then turns into the flag
+    of unreadable values. Two steps parse each date once: the streaming engine does
+    not share one parse between two expressions of a select (10M CSV dates: 1.0 s
+    for the date, 1.6 s with the flag beside it)."""
+    day, present = _date_parts(table, source, fmt, tz)
+    return [day.alias(canonical), present.alias(f"{PRESENT}{canonical}")]
+
+
+def with_date_flags(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with each ``PRESENT`` column of :func:`date_with_presence` replaced by the
+    ``_bad_`` flag of its date: a value is there and does not read as a date."""
+    names = [c for c in frame.collect_schema().names() if c.startswith(PRESENT)]
+    flags = [
+        (pl.col(c) & pl.col(c[len(PRESENT) :]).is_null()).alias(f"_bad_{c[len(PRESENT) :]}")
+        for c in names
+    ]
+    return frame.with_columns(flags).drop(names) if names else frame
 
 
 def date_limits(column: str, latest: dt.date) -> list[tuple[str, pl.Expr]]:
@@ -547,7 +583,8 @@ def read_rows(
     an earlier row exactly, or drops them with ``dedupe``. Returns the frame,
     the warnings and the number of repeated rows.
     """
-    frame = collect(table, table.scan.select(pl.col(ROW), *columns, *row_checks(table)))
+    query = table.scan.select(pl.col(ROW), *columns, *row_checks(table))
+    frame = collect(table, with_date_flags(query))
     if "_ragged" in frame.columns:
         ragged = frame.filter(pl.col("_ragged")).select(ROW)
         if ragged.height:
@@ -648,7 +685,7 @@ def plan_orders(
     date_source = mapping.get("order_date") or ""
     columns: list[pl.Expr] = [
         src("customer_id").cast(pl.String).alias("customer_id"),
-        *date_exprs(table, "day", date_source, formats["order_date"], options.tz),
+        *date_with_presence(table, "day", date_source, formats["order_date"], options.tz),
     ]
     numeric = ["amount", "quantity", "unit_price", "refund_amount", "returned_quantity"]
     number_columns = _Numbers(
@@ -734,7 +771,9 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
 
     columns: list[pl.Expr] = [src("customer_id").cast(pl.String).alias("customer_id")]
     for canonical, fmt in formats.items():
-        columns += date_exprs(table, canonical, mapping.get(canonical) or "", fmt, options.tz)
+        columns += date_with_presence(
+            table, canonical, mapping.get(canonical) or "", fmt, options.tz
+        )
     if "segment" in mapping:
         columns.append(src("segment").cast(pl.String).str.strip_chars().alias("segment"))
     number_columns = _Numbers(

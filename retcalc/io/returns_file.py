@@ -25,7 +25,7 @@ from retcalc.io.frames import (
     _Numbers,
     check_date_range,
     clean_id,
-    date_exprs,
+    date_with_presence,
     read_rows,
 )
 from retcalc.io.load import Table, open_table
@@ -217,7 +217,7 @@ def load_returns(
             table.frame, source, where=f"{table.name}: column {source!r} (return_date)"
         )
     )
-    columns: list[pl.Expr] = date_exprs(table, "day", source, fmt, tz)
+    columns: list[pl.Expr] = date_with_presence(table, "day", source, fmt, tz)
     for canonical in ("order_id", "customer_id", "product_id"):
         if canonical in found:
             columns.append(clean_id(pl.col(found[canonical])).alias(canonical))
