@@ -337,6 +337,22 @@ def test_rows_are_read_again_only_when_the_first_rows_misled_on_the_marks(
     assert ",1234.0," in result.stdout  # the third/second month's revenue, read with its mark
 
 
+def test_marks_mixed_after_the_first_rows_are_refused_as_the_in_memory_reader_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first rows show a decimal comma; a later one a decimal point.
+    path = tmp_path / "orders.csv"
+    amounts = ["12,50", "7,25", "3", "1.5"]
+    lines = [f'c{n % 2},2024-0{n + 1}-05,"{a}"' for n, a in enumerate(amounts)]
+    path.write_text("customer_id,order_date,amount\n" + "\n".join(lines) + "\n")
+    monkeypatch.setattr(batched, "SAMPLE_ROWS", 2)
+    result = assert_same(["churn", str(path), "--format", "csv"], monkeypatch, rows=1)
+    assert result.exit_code == 2
+    assert "mixes a decimal point ('1.5', line 5) and a decimal comma ('12,50', line 2)" in (
+        result.stderr
+    )
+
+
 def test_anonymous_ids_are_the_keys_of_encode_customers(tmp_path: Path) -> None:
     options = LoadOptions(today=dt.date(2027, 1, 1))
     spec = str(SAMPLE / "orders.csv")
