@@ -35,6 +35,7 @@ kept whole and the other lines summed. What needs more than one row is done apar
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,17 +146,15 @@ def _settle_marks(
     row (``evidence``: per column, the first row of each kind of value; none when
     ``--decimal`` forces the marks).
 
-    A column that mixes marks (or cannot tell) is read with a point for now: the
-    error is returned, to be raised where the in-memory reader raises it (after
-    the date checks).
+    When a column mixes marks (or cannot tell), the error is returned, to be raised
+    where the in-memory reader raises it (after the date checks); the rows read with
+    the guessed marks serve until then.
     """
     if not evidence:
         return None
     try:
         plan.numbers.decide({name: with_mark(rows) for name, rows in evidence.items()})
     except InputError as exc:
-        for item in plan.numbers.text_items:
-            plan.numbers.marks.setdefault(item.canonical, numbers.DecimalMark.point.value)
         return exc
     return None
 
@@ -207,9 +206,11 @@ class _Reader:
         self.bad = {name: _Tally() for name in ["day", *(i.canonical for i in plan.numbers.items)]}
         self.limits = date_limits("day", options.latest_date)
         self.range = [_Tally(extra=label) for label, _ in self.limits]
-        # Per text number column, the first row of each kind of value (see _settle_marks).
+        # Per text number column whose mark is guessed (not forced), the first row read
+        # of each kind of value: only with a point, only with a comma, differently each
+        # way (see _settle_marks).
         guessed = plan.numbers.text_items if plan.numbers.forced is None else []
-        self.marks_seen: dict[str, dict[str, int | None]] = {
+        self.evidence: dict[str, dict[str, int | None]] = {
             item.canonical: {"point": None, "comma": None, "either": None} for item in guessed
         }
         self.no_date = 0
@@ -233,7 +234,7 @@ class _Reader:
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
         # The texts of the number columns whose marks are guessed ride along: each batch's
         # distinct values tell the marks (cheaper than reading every value both ways).
-        texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.marks_seen)
+        texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.evidence)
         rows = self.plan.numbers.lazy_readings(rows.with_columns(texts))
         rows = self.plan.numbers.apply(rows)
         if self.anonymous:
@@ -297,7 +298,7 @@ class _Reader:
                 outputs["ragged"] = frame.select(*_first_and_count(pl.col("_ragged")))
             if drop is None:
                 outputs["hashes"] = live.select("_hash")
-            for name in self.marks_seen:
+            for name in self.evidence:
                 text = pl.col(EVIDENCE + name).alias("text")
                 outputs[EVIDENCE + name] = live.group_by(text).agg(pl.col(ROW).min())
             kept = self._kept(frame)
@@ -322,7 +323,7 @@ class _Reader:
             self.kept += kept_rows
             if drop is None:
                 hashes.append(found["hashes"]["_hash"])
-            for name, first in self.marks_seen.items():
+            for name, first in self.evidence.items():
                 seen = self.plan.numbers.first_of_kinds(found[EVIDENCE + name])
                 for kind, row in seen.items():
                     known = first[kind]
@@ -422,11 +423,6 @@ class _Reader:
         except (pl.exceptions.PolarsError, OSError) as exc:
             table = self.plan.table
             raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
-
-    def evidence(self) -> dict[str, dict[str, int | None]]:
-        """Per text number column, the first row read of each kind of value (a value that
-        reads only with a point, only with a comma, differently each way)."""
-        return self.marks_seen
 
     def _flags(self) -> list[tuple[_Tally, pl.Expr]]:
         flags = [(self.bad["day"], pl.col("_bad_day"))]
@@ -693,15 +689,18 @@ def load_order_events(
         repeats = repeated_rows(table, hashes)
         drop = repeats[ROW]
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
-    reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
+    new_reader = functools.partial(
+        _Reader, plan, options, keys, anonymous=anonymous, revenue=revenue
+    )
+    reader = new_reader()
     query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *checks))
     with pl.Config(streaming_chunk_size=batch_rows):
         reader.read(query, drop, rows)
-        mark_error = _settle_marks(plan, reader.evidence())
+        mark_error = _settle_marks(plan, reader.evidence)
         if mark_error is None and plan.numbers.marks != guessed:
             # The first rows misled (their values read the same with either mark): read
             # every row again with the marks that all of them tell.
-            reader = _Reader(plan, options, keys, anonymous=anonymous, revenue=revenue)
+            reader = new_reader()
             reader.read(query, drop, rows)
         if not reader.days_suffice():
             # A blank row has no order id: the pass for donors need not read every column.

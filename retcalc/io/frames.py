@@ -408,27 +408,6 @@ def _date_columns(
     return found
 
 
-def _date_parts(
-    table: Table, source: str, fmt: dates.DateFormat, tz: str | None
-) -> tuple[pl.Expr, pl.Expr]:
-    """The parsed date of column ``source``, and whether its cell holds a value."""
-    raw = pl.col(source)
-    dtype = table.frame.collect_schema()[source]
-    day = dates.parse_expr(raw, fmt.style, tz=tz, utc=dates.header_says_utc(source), dtype=dtype)
-    # A date or datetime column holds no missing markers: only null is missing.
-    present = raw.is_not_null() if dtype.is_temporal() else _present(raw)
-    return day, present
-
-
-def date_exprs(
-    table: Table, canonical: str, source: str, fmt: dates.DateFormat, tz: str | None
-) -> list[pl.Expr]:
-    """The parsed date (named ``canonical``) and the flag of unreadable values, in one
-    select (the date is parsed twice: see :func:`date_with_presence`)."""
-    day, present = _date_parts(table, source, fmt, tz)
-    return [day.alias(canonical), (present & day.is_null()).alias(f"_bad_{canonical}")]
-
-
 #: Prefix of the column of :func:`date_with_presence` that :func:`with_date_flags` replaces.
 PRESENT = "_present_"
 
@@ -441,11 +420,15 @@ def date_with_presence(
     of unreadable values. Two steps parse each date once: the streaming engine does
     not share one parse between two expressions of a select (10M CSV dates: 1.0 s
     for the date, 1.6 s with the flag beside it)."""
-    day, present = _date_parts(table, source, fmt, tz)
+    raw = pl.col(source)
+    dtype = table.frame.collect_schema()[source]
+    day = dates.parse_expr(raw, fmt.style, tz=tz, utc=dates.header_says_utc(source), dtype=dtype)
+    # A date or datetime column holds no missing markers: only null is missing.
+    present = raw.is_not_null() if dtype.is_temporal() else _present(raw)
     return [day.alias(canonical), present.alias(f"{PRESENT}{canonical}")]
 
 
-def with_date_flags(frame: pl.LazyFrame) -> pl.LazyFrame:
+def with_date_flags(frame: _Frame) -> _Frame:
     """``frame`` with each ``PRESENT`` column of :func:`date_with_presence` replaced by the
     ``_bad_`` flag of its date: a value is there and does not read as a date."""
     names = [c for c in frame.collect_schema().names() if c.startswith(PRESENT)]

@@ -4,7 +4,7 @@ Spark hands these functions Arrow batches (``mapInArrow``); each batch becomes
 a Polars frame and goes through the very expressions the Polars engine uses:
 
 - :func:`canonical_rows`: raw rows to canonical order rows with
-  ``retcalc.io.frames.clean_id``, ``frames.date_exprs`` (``retcalc.io.dates``),
+  ``retcalc.io.frames.clean_id``, ``frames.date_with_presence`` (``retcalc.io.dates``),
   ``retcalc.io.numbers.readings``/``native`` and the same status and dimension
   cleaning as ``frames.load_orders``, plus a flag per unreadable value;
 - :func:`reduce_partition`: ``retcalc.metrics.events.classify`` on a partition that
@@ -27,7 +27,7 @@ import polars as pl
 
 from retcalc.engines import Level
 from retcalc.io import dates, numbers
-from retcalc.io.frames import clean_id, date_exprs
+from retcalc.io.frames import clean_id, date_with_presence, with_date_flags
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 
 #: Hidden columns the Spark reader adds: the file a row came from and a row id
@@ -116,19 +116,16 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     dropped nor reordered here (the caller filters blank rows and rows without
     a customer or a date once every check has passed).
     """
-    table = SimpleNamespace(frame=raw.lazy())  # date_exprs reads the column's type from it
-    day, bad_day = date_exprs(
-        table,  # type: ignore[arg-type]
-        "day",
-        plan.day,
-        dates.DateFormat(plan.day_style, ""),
-        plan.tz,
-    )
+    table = SimpleNamespace(frame=raw.lazy())  # the date's parse reads its type from it
     exprs: list[pl.Expr] = [
         clean_id(pl.col(plan.customer)).alias(CUSTOMER),
-        day,
-        bad_day,
-        _raw_text(pl.col(plan.day), bad_day).alias("_raw_day"),
+        *date_with_presence(
+            table,  # type: ignore[arg-type]
+            "day",
+            plan.day,
+            dates.DateFormat(plan.day_style, ""),
+            plan.tz,
+        ),
     ]
     for n in plan.numbers:
         col = pl.col(n.source)
@@ -156,7 +153,9 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         ragged = pl.lit(False)
     exprs.append(ragged.alias("_ragged"))
     exprs += [pl.col(FILE), pl.col(ID)] if plan.with_file else [pl.col(ID)]
-    frame = raw.select(exprs)
+    frame = with_date_flags(raw.select(exprs)).with_columns(
+        _raw_text(pl.lit(raw[plan.day]), pl.col("_bad_day")).alias("_raw_day")
+    )
     for n in plan.numbers:
         if n.native:
             continue
