@@ -4,7 +4,8 @@ Sorting, grouping and joining on text ids dominates the cost of the period
 metrics on large inputs; on integers the same work is several times cheaper.
 ``encode_customers`` gives every distinct id one ``UInt64`` key, the same in
 every frame it is given, so joins between the orders and the customers still
-match exactly the ids that matched before.
+match exactly the ids that matched before. Order ids get keys the same way
+(:func:`tagged_keys`, for ``metrics.returns``).
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``events.sorted_days`` then packs a day's number there); a second,
@@ -24,6 +25,8 @@ import polars as pl
 
 CUSTOMER = "customer_id"
 SEEDS = (0x5EED_0001, 0x5EED_0002)
+#: The top bit of a ``UInt64`` key: set in the keys of :func:`tagged_keys`.
+TOP_BIT = 1 << 63
 
 
 def id_hashes(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -39,6 +42,21 @@ def _codes(ids: pl.Series, free_bits: int) -> pl.Series:
     h1, h2 = id_hashes(pl.col("id"))
     frame = ids.to_frame("id").select(h1.alias("h1"), h2.alias("h2"))
     return keys_or_rank(ids, frame["h1"], frame["h2"], free_bits)
+
+
+def tagged_keys(ids: pl.Series) -> pl.Series:
+    """A ``UInt64`` key per text id with its top bit set, so that no key equals a number
+    below ``2**63`` (such as a row number); equal ids get equal keys, different ids
+    different keys (checked as :func:`free_low_bits` checks), a null id a null key.
+
+    ``metrics.returns`` keys its orders so: an order id's key, or the row number of a
+    row without one.
+    """
+    top = pl.lit(TOP_BIT, dtype=pl.UInt64)
+    h1, h2 = id_hashes(pl.col("id"))
+    frame = ids.to_frame("id").select((h1 | top).alias("h1"), h2.alias("h2"))
+    keys = keys_or_rank(ids, frame["h1"], frame["h2"])
+    return keys.to_frame("k").select(pl.col("k") | top)["k"]
 
 
 def free_low_bits(h1: pl.Series, h2: pl.Series, bits: int) -> pl.Series | None:

@@ -31,8 +31,9 @@ sale row is cancelled are dropped (and counted in a warning).
 
 **Attribution.** A return matched to a sale order (same ``order_id``; for a
 returns file without order ids, the customer's latest order on or before the
-return date) counts in the period of that order's first day, or on its own
-date with ``by_return_date``. Row marks carry no date of their own: they count
+return date, of several that day the first by order id, a row without one
+first) counts in the period of that order's first day, or on its own date with
+``by_return_date``. Row marks carry no date of their own: they count
 on their row's date either way. A return that matches no sale order (an
 ``order_id`` not among the sales, e.g. UCI ``C...`` invoices or orders placed
 before the data starts) counts on its own date and in the units and money, but
@@ -51,7 +52,8 @@ import polars as pl
 
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import MICROS
+from retcalc.metrics.events import MICROS, normal_status
+from retcalc.metrics.keys import tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
 from retcalc.periods import Window
 from retcalc.schema import RETURN_STATUSES
@@ -109,7 +111,8 @@ NO_RETURNS_INFO = (
 class Lines:
     """Sales and returns, one row each, with the day they count on.
 
-    ``sales``: keys..., ``_order``, ``day`` (the order's first day), ``units``, ``micros``.
+    ``sales``: keys..., ``_order``, ``day`` (the order's first day), ``units``, ``micros``;
+    without keys, one row per order (the sums of its sale lines, and ``_whole``).
     ``returns``: keys..., ``_order``, ``matched``, ``day`` (attributed), ``units``, ``micros``.
     """
 
@@ -186,30 +189,27 @@ def return_lines(
     null_f = pl.lit(None, dtype=pl.Float64)
     quantity = _col_or(schema, "quantity", null_f).cast(pl.Float64)
     amount = _col_or(schema, "amount", null_f).cast(pl.Float64)
-    status = (
-        _col_or(schema, "status", pl.lit(None, dtype=pl.String))
-        .cast(pl.String)
-        .str.strip_chars()
-        .str.to_lowercase()
-    )
+    status = normal_status(_col_or(schema, "status", pl.lit(None, dtype=pl.String)))
     has_order_id = "order_id" in schema
-    row_key = pl.lit("\x00") + pl.col("_line").cast(pl.String)
-    order_key = (
-        pl.coalesce(pl.col("order_id").cast(pl.String), row_key) if has_order_id else row_key
-    )
-    frame = (
+    rows = (
         orders.with_row_index("_line")
+        .with_columns(status.alias("_status"))  # once: both flags below read it
         .with_columns(
             ((quantity < 0).fill_null(False) | (amount < 0).fill_null(False)).alias("_negative"),
-            status.is_in(list(CANCELLED_STATUSES)).fill_null(False).alias("_cancelled"),
-            status.is_in(list(RETURNED_STATUSES)).fill_null(False).alias("_status_returned"),
+            pl.col("_status").is_in(list(CANCELLED_STATUSES)).fill_null(False).alias("_cancelled"),
+            pl.col("_status")
+            .is_in(list(RETURNED_STATUSES))
+            .fill_null(False)
+            .alias("_status_returned"),
             quantity.abs().fill_null(1.0).alias("_units"),
             _micros(amount).alias("_micros"),
-            order_key.alias(ORDER),
         )
+        .drop("_status")
         .collect()
-        .lazy()
     )
+    file = returns.collect() if returns is not None else None
+    rows, file = _order_keys(rows, file)
+    frame = rows.lazy()
 
     found = frame.select(pl.col("_negative").any(), pl.col("_status_returned").any()).collect()
     has_columns = "returned_quantity" in schema or "refund_amount" in schema
@@ -218,8 +218,8 @@ def return_lines(
 
     if as_of is not None:
         frame = frame.filter(pl.col("day") < as_of)
-        if returns is not None:
-            returns = returns.filter(pl.col("day") < as_of)
+        if file is not None:
+            file = file.filter(pl.col("day") < as_of)
 
     sale_rows = frame.filter(~pl.col("_negative") & ~pl.col("_cancelled"))
     span = sale_rows.select(pl.col("day").min(), pl.col("day").max().alias("last")).collect()
@@ -228,7 +228,9 @@ def return_lines(
         cut = f" before --as-of {as_of}" if as_of else ""
         raise InputError(f"no sales{cut}: every row is a return line or cancelled")
 
-    # One row per sale order: its first day, customer, and dimension values to lend its returns.
+    # One row per sale order: its first day and sums, and what its returns may borrow
+    # (its customer and dimension values, only when they are asked for).
+    by_customer = file is not None and CUSTOMER in file.columns
     order_dims = [k for k in keys if k != CUSTOMER]
     dim_agg = [
         pl.when(pl.col(k).drop_nulls().n_unique() == 1)
@@ -239,24 +241,43 @@ def return_lines(
         else pl.col(k).sort_by("_line").drop_nulls().first().alias(f"{k}_o")
         for k in order_dims
     ]
-    order_info = (
+    borrowed = [e.cast(pl.String) for e in dim_agg]
+    per_order = (
         sale_rows.group_by(ORDER)
         .agg(
             pl.col("day").min().alias("_order_day"),
-            pl.col(CUSTOMER).sort_by("_line").first().alias("_customer_o"),
             pl.col("_units").sum().alias("_sold_units"),
-            *[e.cast(pl.String) for e in dim_agg],
+            pl.col("_micros").sum().alias("_sold_micros"),
+            (pl.col("_units") % 1 == 0).all().alias("_whole"),
+            pl.col("_line").min().alias("_first_line"),
+            *borrowed,
         )
         .collect()
-        .lazy()
     )
-    sales = sale_rows.join(order_info.select(ORDER, "_order_day"), on=ORDER, how="left").select(
-        *_keyed(sale_rows, keys),
-        ORDER,
-        pl.col("_order_day").alias("day"),
-        pl.col("_units").alias("units"),
-        pl.col("_micros").alias("micros"),
-    )
+    if CUSTOMER in keys or by_customer:
+        # The customer of the order's first line (rows' line numbers are their positions).
+        first_customer = rows[CUSTOMER].gather(per_order["_first_line"])
+        per_order = per_order.hstack([first_customer.alias("_customer_o")])
+    order_info = per_order.lazy()
+    if keys:
+        # Each sale line counts under its own keys, on its order's first day.
+        sales = sale_rows.join(order_info.select(ORDER, "_order_day"), on=ORDER, how="left")
+        sales = sales.select(
+            *_keyed(sale_rows, keys),
+            ORDER,
+            pl.col("_order_day").alias("day"),
+            pl.col("_units").alias("units"),
+            pl.col("_micros").alias("micros"),
+        )
+    else:
+        # Without keys, every figure is a sum over orders: one row per order will do.
+        sales = order_info.select(
+            ORDER,
+            pl.col("_order_day").alias("day"),
+            pl.col("_sold_units").alias("units"),
+            pl.col("_sold_micros").alias("micros"),
+            "_whole",  # whether every line's units are whole (a sum may be whole without)
+        )
 
     # Orders whose every sale row is cancelled: their returns are left out too.
     cancelled_orders = (
@@ -265,12 +286,13 @@ def return_lines(
         .unique()
         .join(order_info, on=ORDER, how="anti")
         if has_order_id
-        else pl.LazyFrame(schema={ORDER: pl.String})
+        else pl.LazyFrame(schema={ORDER: pl.UInt64})
     )
 
     parts: list[pl.LazyFrame] = []
-    if returns is not None:
-        parts.append(_file_returns(returns, order_info, keys, has_order_id=has_order_id))
+    if file is not None:
+        order_ids = rows["order_id"] if has_order_id else None
+        parts.append(_file_returns(file.lazy(), order_info, keys, order_ids))
     lines = frame.filter(pl.col("_negative") & ~pl.col("_cancelled"))
     parts.append(
         lines.select(
@@ -315,6 +337,8 @@ def return_lines(
         every.with_columns(rank.alias("_rank"))
         .filter(pl.col(ORDER).is_null() | (pl.col("_rank") == pl.col("_rank").min().over(ORDER)))
         .drop("_rank")
+        .collect()  # once: the count of dropped lines and the rest both read it
+        .lazy()
     )
     dropped = every.join(cancelled_orders, on=ORDER, how="semi").select(pl.len()).collect().item()
     every = every.join(cancelled_orders, on=ORDER, how="anti")
@@ -361,13 +385,17 @@ def return_lines(
 
 
 def _file_returns(
-    returns: pl.LazyFrame, order_info: pl.LazyFrame, keys: Sequence[str], *, has_order_id: bool
+    returns: pl.LazyFrame,
+    order_info: pl.LazyFrame,
+    keys: Sequence[str],
+    order_ids: pl.Series | None,
 ) -> pl.LazyFrame:
     """Rows of a returns file with the order key they belong to (null when none is known).
 
-    By ``order_id`` when both files have one; a row without one, when the returns file
-    has a ``customer_id``, belongs to the customer's latest sale order on or before the
-    return date.
+    By ``order_id`` when both files have one (``returns`` then has the order keys, see
+    :func:`_order_keys`); a row without one, when the returns file has a ``customer_id``,
+    belongs to the customer's latest sale order on or before the return date.
+    ``order_ids``: the order rows' ids (by row number), for ties between a customer's orders.
     """
     schema = returns.collect_schema()
     frame = returns.with_columns(
@@ -378,22 +406,37 @@ def _file_returns(
         pl.col("day").alias("_own_day"),
         pl.lit("file").alias("_source"),
     )
-    by_id = has_order_id and "order_id" in schema
-    own_id = pl.col("order_id").cast(pl.String) if by_id else pl.lit(None, dtype=pl.String)
-    frame = frame.with_columns(own_id.alias(ORDER))
+    by_id = ORDER in schema
+    if not by_id:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.UInt64).alias(ORDER))
     if CUSTOMER in schema:
         # Rows without an order id: the customer's latest sale order on or before the return.
-        candidates = (
-            order_info.group_by("_customer_o", "_order_day")
-            .agg(pl.col(ORDER).min())
-            .rename({"_customer_o": "_match_customer", "_order_day": "_match_day"})
-            .sort("_match_day")
-        )
+        # Of several that day, the first by order id; orders without one (their key is
+        # their row's number) before those with one, in row order.
         unknown = pl.col("order_id").is_null() if by_id else pl.lit(True)
-        guessed = (
+        loose = (
             frame.filter(unknown)
             .drop(ORDER)
             .with_columns(pl.col(CUSTOMER).cast(pl.String).alias("_match_customer"))
+            .collect()  # read twice: for its customers, and to match
+        )
+        orders = (
+            order_info.rename({"_customer_o": "_match_customer", "_order_day": "_match_day"})
+            .join(loose.lazy().select("_match_customer"), on="_match_customer", how="semi")
+            .collect()
+        )
+        ties = [ORDER]
+        if order_ids is not None:
+            ties.insert(0, "_order_id")
+            orders = orders.with_columns(order_ids.gather(orders["_first_line"]).alias("_order_id"))
+        candidates = (
+            orders.lazy()
+            .group_by("_match_customer", "_match_day")
+            .agg(pl.col(ORDER).sort_by(ties, nulls_last=False).first())
+            .sort("_match_day")
+        )
+        guessed = (
+            loose.lazy()
             .sort("_own_day")
             .join_asof(
                 candidates,
@@ -407,6 +450,33 @@ def _file_returns(
         )
         frame = pl.concat([frame.filter(~unknown), guessed])
     return frame.select(*_keyed(frame, keys), ORDER, "_own_day", "units", "micros", "_source")
+
+
+def _order_keys(
+    frame: pl.DataFrame, file: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """``frame`` and the returns ``file`` with the ``_order`` key of each row: an integer
+    per ``order_id`` (:func:`keys.tagged_keys`, the same in both), else the row's number.
+
+    Grouping and joining 10M rows on these cost a fraction of the same on the ids' text.
+    The file's rows without an order id get a null key; a file without an ``order_id``
+    column, or orders without one, no key column (the file's rows then match by customer).
+    """
+    row = pl.col("_line").cast(pl.UInt64)
+    if "order_id" not in frame.columns:
+        return frame.with_columns(row.alias(ORDER)), file
+    by_id = file is not None and "order_id" in file.columns
+    ids = [frame["order_id"].cast(pl.String)]
+    if file is not None and by_id:
+        ids.append(file["order_id"].cast(pl.String))
+    keys = tagged_keys(pl.concat(ids)).alias(ORDER)
+    own = keys.head(frame.height)
+    if own.null_count():
+        own = own.to_frame().select(pl.coalesce(ORDER, frame["_line"].cast(pl.UInt64)))[ORDER]
+    frame = frame.hstack([own])  # eager: with_columns would copy every column
+    if file is not None and by_id:
+        file = file.hstack([keys.tail(file.height)])
+    return frame, file
 
 
 def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.DataFrame:
@@ -429,8 +499,13 @@ def _unmatched_warning(rets: pl.DataFrame) -> list[str]:
 
 
 def _unit_dtype(*frames: pl.DataFrame) -> pl.DataType:
-    whole = all(bool(f.select((pl.col("units") % 1 == 0).all()).item()) for f in frames if f.height)
-    return pl.Int64() if whole else pl.Float64()
+    """Int64 when every line's units are whole (the ``_whole`` of a frame of orders)."""
+
+    def whole(frame: pl.DataFrame) -> bool:
+        lines = pl.col("_whole") if "_whole" in frame.columns else pl.col("units") % 1 == 0
+        return frame.height == 0 or bool(frame.select(lines.all()).item())
+
+    return pl.Int64() if all(whole(f) for f in frames) else pl.Float64()
 
 
 def _figures(sales: pl.DataFrame, rets: pl.DataFrame, group: Sequence[str]) -> pl.LazyFrame:

@@ -6,9 +6,11 @@ import datetime as dt
 import random
 
 import polars as pl
+import pytest
 
+from retcalc.metrics import keys as keys_module
 from retcalc.metrics.events import sorted_days
-from retcalc.metrics.keys import encode_customers, free_low_bits, keys_or_rank
+from retcalc.metrics.keys import TOP_BIT, encode_customers, free_low_bits, keys_or_rank, tagged_keys
 
 D = dt.date
 
@@ -120,3 +122,20 @@ def test_free_low_bits_tries_the_second_hash_then_the_first_whole() -> None:
     assert free_low_bits(
         pl.Series([4, 5], dtype=U64), pl.Series([1, 2], dtype=U64), 0
     ).to_list() == [4, 5]
+
+
+def test_tagged_keys_set_the_top_bit_and_keep_ids_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = pl.Series(["o-1", "o-2", None, "o-1", "o-3"])
+
+    def check(keys: list[int | None]) -> None:
+        assert keys[2] is None and keys[0] == keys[3]
+        present = [k for k in keys if k is not None]
+        assert all(k >= TOP_BIT for k in present) and len(set(present)) == 3
+
+    check(tagged_keys(ids).to_list())
+    # Every id colliding on the first hash: the ids are ranked as text, top bit set.
+    seven = pl.lit(7, dtype=pl.UInt64)
+    monkeypatch.setattr(keys_module, "id_hashes", lambda ids: (seven, ids.hash(2)))
+    ranked = tagged_keys(ids).to_list()
+    check(ranked)
+    assert ranked == [TOP_BIT | 1, TOP_BIT | 2, None, TOP_BIT | 1, TOP_BIT | 3]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -133,6 +135,23 @@ def test_order_ids_are_optional_every_return_line_is_then_unmatched() -> None:
         ),
     )
     assert "2 return lines (4 units, 40.00 refunded)" in result.warnings[0]
+
+
+def test_a_line_without_an_order_id_is_an_order_of_its_own() -> None:
+    frame = orders(
+        [
+            (None, "A", "2024-01-05", 1, 10.0),
+            (None, "A", "2024-01-05", 2, 20.0),
+            ("O1", "A", "2024-01-05", 1, 5.0),
+            ("O1", "A", "2024-01-08", 1, 5.0),
+            ("O1", "A", "2024-02-02", -1, -5.0),  # counts in January, O1's month
+            (None, "A", "2024-01-20", -1, -10.0),  # matches no sale: not an order returned
+        ],
+        LINE,
+    )
+    result = returns_table(frame, params=MONTH)
+    check(result.table, expected([("2024-01-01", 3, 1, 5, 2, 40.0, 15.0, True)]))
+    assert "1 return line (1 units, 10.00 refunded) without a matching" in result.warnings[0]
 
 
 def test_status_marks_returns_and_cancelled_orders_are_left_out() -> None:
@@ -328,6 +347,22 @@ def test_fractional_quantities_keep_float_units() -> None:
     assert table.row(0, named=True)["unit_return_rate"] == pytest.approx(1 / 3)
 
 
+def test_units_are_whole_only_when_every_line_is() -> None:
+    # O1's lines sum to 2 units, but one line is half a unit: the units stay float.
+    frame = orders(
+        [
+            ("O1", "A", "2024-01-05", 0.5, 5.0),
+            ("O1", "A", "2024-01-05", 1.5, 15.0),
+            ("O1", "A", "2024-01-06", -1, -10.0),
+        ],
+        LINE,
+    )
+    for by in ((), ("customer_id",)):
+        table = returns_table(frame, params=dataclasses.replace(MONTH, by=by)).table
+        assert table.schema["units_sold"] == pl.Float64
+        assert table.select("units_sold", "units_returned").row(0) == (2.0, 1.0)
+
+
 def _product(name: str, sold: int, returned: int) -> list[tuple]:
     rows: list[tuple] = [(f"S-{name}", "A", "2024-01-05", sold, float(sold), name)]
     if returned:
@@ -396,3 +431,31 @@ def test_returns_file_row_without_order_id_falls_back_to_the_customer() -> None:
         (1, 1, 10.0),
         (1, 1, 10.0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    # (#1001, #1002 and S-1, S-2 hash in the other order than their text sorts)
+    [("O1", "O2"), ("Z9", "A1"), ("#1001", "#1002"), ("S-2", "S-1"), ("B7", None), (None, "B7")],
+)
+def test_a_file_return_by_customer_takes_the_order_first_by_id_of_a_shared_day(
+    first: str | None, second: str | None
+) -> None:
+    # A's two orders on 2024-01-10 sell different products; the file's return (no order
+    # id) belongs to the one whose id comes first as text (a row without an id before any).
+    sales = orders(
+        [
+            (first, "A", "2024-01-10", 1, 10.0, "P-first"),
+            (second, "A", "2024-01-10", 1, 10.0, "P-second"),
+        ],
+        (*LINE, "product_id"),
+    )
+    file = pl.DataFrame(
+        {"customer_id": ["A"], "day": [D("2024-01-15")], "quantity": [1.0], "amount": [10.0]}
+    ).lazy()
+    params = dataclasses.replace(MONTH, by=("product_id",))
+    table = returns_table(sales, params=params, returns=file).table
+    text = {i: "\x00" if i is None else i for i in (first, second)}  # a row key's text
+    winner = "P-first" if text[first] < text[second] else "P-second"
+    returned = dict(table.select("product_id", "units_returned").rows())
+    assert returned == {winner: 1, ({"P-first", "P-second"} - {winner}).pop(): 0}
