@@ -5,7 +5,7 @@ metrics on large inputs; on integers the same work is several times cheaper.
 ``encode_customers`` gives every distinct id one ``UInt64`` key, the same in
 every frame it is given, so joins between the orders and the customers still
 match exactly the ids that matched before. Order ids get keys the same way
-(:func:`tagged_keys`, for ``metrics.returns``).
+(:func:`tagged_keys`, for ``metrics.returns`` and ``clv.historical``).
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``events.sorted_days`` then packs a day's number there); a second,
@@ -57,6 +57,17 @@ def tagged_keys(ids: pl.Series) -> pl.Series:
     frame = ids.to_frame("id").select((h1 | top).alias("h1"), h2.alias("h2"))
     keys = keys_or_rank(ids, frame["h1"], frame["h2"])
     return keys.to_frame("k").select(pl.col("k") | top)["k"]
+
+
+def encode_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """``orders`` (collected) with ``order_id`` replaced by :func:`tagged_keys` (a null
+    id stays null), for the metrics that only group and join on it; as they are without
+    the column."""
+    if "order_id" not in orders.collect_schema():
+        return orders
+    frame = orders.collect()
+    keys = tagged_keys(frame["order_id"].cast(pl.String))
+    return frame.with_columns(keys.alias("order_id")).lazy()
 
 
 def free_low_bits(h1: pl.Series, h2: pl.Series, bits: int) -> pl.Series | None:

@@ -10,7 +10,14 @@ import pytest
 
 from retcalc.metrics import keys as keys_module
 from retcalc.metrics.events import sorted_days
-from retcalc.metrics.keys import TOP_BIT, encode_customers, free_low_bits, keys_or_rank, tagged_keys
+from retcalc.metrics.keys import (
+    TOP_BIT,
+    encode_customers,
+    encode_orders,
+    free_low_bits,
+    keys_or_rank,
+    tagged_keys,
+)
 
 D = dt.date
 
@@ -139,3 +146,13 @@ def test_tagged_keys_set_the_top_bit_and_keep_ids_apart(monkeypatch: pytest.Monk
     ranked = tagged_keys(ids).to_list()
     check(ranked)
     assert ranked == [TOP_BIT | 1, TOP_BIT | 2, None, TOP_BIT | 1, TOP_BIT | 3]
+
+
+def test_encode_orders_keys_the_order_ids_and_keeps_nulls() -> None:
+    frame = pl.DataFrame({"order_id": ["#1", None, "#2", "#1"], "x": [1, 2, 3, 4]})
+    coded = encode_orders(frame.lazy()).collect()
+    ids = coded["order_id"].to_list()
+    assert coded["order_id"].dtype == pl.UInt64 and coded["x"].to_list() == [1, 2, 3, 4]
+    assert ids[1] is None and ids[0] == ids[3] != ids[2]
+    without = pl.DataFrame({"x": [1]}).lazy()
+    assert encode_orders(without) is without

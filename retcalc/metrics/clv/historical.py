@@ -25,7 +25,8 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, daily_revenue
+from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
+from retcalc.metrics.keys import encode_orders
 from retcalc.metrics.retention import ratio
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -53,26 +54,28 @@ def money(micros: str | pl.Expr) -> pl.Expr:
     return (expr.cast(pl.Float64) / MICROS).round(6)
 
 
-def order_count(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
-    """``keys..., customer_id, day, orders``: orders per purchase day (see module docstring)."""
+def order_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """``keys..., customer_id, day``: one row per order, on its first purchase day (see
+    module docstring)."""
     purchases = events.filter(pl.col("is_purchase"))
-    group = [*keys, CUSTOMER, "day"]
+    group = [*keys, CUSTOMER]
     if "order_id" not in events.collect_schema():
-        return purchases.group_by(group).agg(pl.len().cast(pl.Int64).alias("orders"))
+        return purchases.select(*group, "day")
     # An order spanning several days counts on its first purchase day.
     with_id = (
         purchases.filter(pl.col("order_id").is_not_null())
-        .group_by([*keys, CUSTOMER, "order_id"])
+        .group_by([*group, "order_id"])
         .agg(pl.col("day").min())
-        .group_by(group)
-        .agg(pl.len().cast(pl.Int64).alias("orders"))
+        .select(*group, "day")
     )
-    without_id = (
-        purchases.filter(pl.col("order_id").is_null())
-        .group_by(group)
-        .agg(pl.len().cast(pl.Int64).alias("orders"))
-    )
-    return pl.concat([with_id, without_id]).group_by(group).agg(pl.col("orders").sum())
+    without_id = purchases.filter(pl.col("order_id").is_null()).select(*group, "day")
+    return pl.concat([with_id, without_id])
+
+
+def order_count(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """``keys..., customer_id, day, orders``: orders per purchase day (see module docstring)."""
+    group = [*keys, CUSTOMER, "day"]
+    return order_days(events, keys).group_by(group).agg(pl.len().cast(pl.Int64).alias("orders"))
 
 
 def in_range(day: pl.Expr, start: dt.date | None, end: dt.date | None) -> pl.Expr:
@@ -96,18 +99,22 @@ def per_customer(
     """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring)."""
     keys = list(keys)
     group = [*keys, CUSTOMER]
-    events = classify(cut(orders, as_of))
-    counts = order_count(events, keys).filter(in_range(pl.col("day"), start, end))
-    customers = counts.group_by(group).agg(
-        pl.col("orders").sum(),
-        pl.col("day").min().alias("first_order"),
-        pl.col("day").max().alias("last_order"),
-    )
-    revenue = (
-        daily_revenue(events, keys)
+    events = classify(encode_orders(cut(orders, as_of)))
+    customers = (
+        order_days(events, keys)
         .filter(in_range(pl.col("day"), start, end))
         .group_by(group)
-        .agg(pl.col("micros").sum())
+        .agg(
+            pl.len().cast(pl.Int64).alias("orders"),
+            pl.col("day").min().alias("first_order"),
+            pl.col("day").max().alias("last_order"),
+        )
+    )
+    # Summed per row: the same integer micros as summing daily_revenue's days.
+    revenue = (
+        events.filter(in_range(pl.col("revenue_day"), start, end))
+        .group_by(group)
+        .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
     )
     frame = (
         customers.join(revenue, on=group, how="left")

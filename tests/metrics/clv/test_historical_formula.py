@@ -51,6 +51,24 @@ def test_historical_per_customer_counts_orders_and_nets_returns() -> None:
     assert historical.per_customer(frame, start=D("2024-02-01"))["orders"].to_list() == [1, 2]
 
 
+def test_historical_counts_an_order_on_its_first_day_and_an_id_per_customer() -> None:
+    frame = orders(
+        [
+            ("A", "2024-01-31", 10.0, "o3", 1, "x"),  # o3 starts before the range
+            ("A", "2024-02-02", 10.0, "o3", 1, "x"),
+            ("A", "2024-02-05", 5.0, "o4", 1, "x"),
+            ("B", "2024-02-03", 7.0, "o4", 1, "y"),  # the same id, another customer's order
+        ],
+        LINES,
+    )
+    table = historical.per_customer(frame, start=D("2024-02-01"))
+    # A: o3 counts on Jan 31, outside; its Feb 2 revenue is in range.
+    assert table.rows() == [
+        ("A", 1, 15.0, 15.0, D("2024-02-05"), D("2024-02-05"), 0),
+        ("B", 1, 7.0, 7.0, D("2024-02-03"), D("2024-02-03"), 0),
+    ]
+
+
 # Yearly retention, window 12mo (see the test for the numbers):
 # 2023: CS = {A, B, C}, retained {A, B}, churned {C} -> 1/3, complete
 # 2024: CS = {A, B, D}, retained {A}, churned {B, D} -> 2/3, complete
