@@ -21,7 +21,6 @@ from retcalc.errors import InputError, UsageError
 from retcalc.metrics import clv as model
 from retcalc.metrics.clv import formula, historical, holdout
 from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import Params
 from retcalc.periods import Period, Window, parse_window
 from retcalc.render.atomic import atomic_write, check_output_path
@@ -262,10 +261,7 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
     keys = metric_params.by
     with progress("Computing historical value"):
         if not per_customer:
-            # Only totals are shown: integer customer keys give the same table, faster.
-            (coded,) = encode_customers(orders.collect())
-            assert coded is not None
-            orders = coded.lazy()
+            orders, _ = c.coded(orders)  # only totals are shown
         customers = historical.per_customer(
             orders,
             keys=keys,

@@ -239,6 +239,22 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
             )
 
 
+def coded(
+    orders: pl.LazyFrame, other: pl.LazyFrame | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    """``orders`` and ``other`` (a frame that shares their customer ids, or ``None``) with
+    integer customer keys (``keys.encode_customers``), for a command that never shows a
+    customer id: the same table, computed faster. Collected here (the inputs are in
+    memory); the keys leave low bits free for the orders' days."""
+    lines = orders.collect()
+    bits = free_bits(lines["day"]) if "day" in lines.columns else 0
+    first, second = encode_customers(
+        lines, other.collect() if other is not None else None, free_bits=bits
+    )
+    assert first is not None
+    return first.lazy(), second.lazy() if second is not None else None
+
+
 def prepare(
     common: Common,
     inputs: Inputs,
@@ -261,17 +277,10 @@ def prepare(
     orders = inputs.orders_frame()
     assert orders is not None
     if anonymous:
-        # Collected here (the inputs are in memory): the keys leave bits free for the days.
-        lines = orders.collect()
-        subscribers = (
-            customers.collect() if customers is not None and basis is Basis.subscription else None
-        )
-        bits = free_bits(lines["day"]) if "day" in lines.columns else 0
-        coded, coded_customers = encode_customers(lines, subscribers, free_bits=bits)
-        assert coded is not None
-        orders = coded.lazy()
+        subscribers = customers if basis is Basis.subscription else None
+        orders, coded_customers = coded(orders, subscribers)
         if coded_customers is not None:
-            customers = coded_customers.lazy()
+            customers = coded_customers
     if basis is Basis.subscription:
         assert customers is not None
         return prepare_subscription(customers, orders, metric_params)

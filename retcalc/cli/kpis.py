@@ -15,6 +15,7 @@ from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.nps import load_nps, with_paid_dates
+from retcalc.metrics.keys import encode_orders
 from retcalc.metrics.kpis import RATE_COLUMNS, kpi_table
 from retcalc.metrics.retention import Basis, prepare_activity
 from retcalc.render import OutputFormat, resolve_format
@@ -110,6 +111,8 @@ def kpis(
         orders = inputs.orders_frame()
         assert orders is not None
         with progress("Computing KPIs"):
+            # No customer or order id is shown: integer keys give the same table, faster.
+            orders, responses = c.coded(encode_orders(orders), responses)
             prep = prepare_activity(orders, metric_params)
             table = kpi_table(
                 prep,
