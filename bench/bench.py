@@ -500,7 +500,8 @@ def machine() -> dict[str, str]:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        # The results files are left out: a run rewrites them before it asks.
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results*.md"],
         capture_output=True,
         text=True,
         cwd=ROOT,
