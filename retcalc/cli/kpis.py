@@ -113,7 +113,8 @@ def kpis(
         with progress("Computing KPIs"):
             # No customer or order id is shown: integer keys give the same table, faster.
             orders, responses = c.coded(encode_orders(orders), responses)
-            prep = prepare_activity(orders, metric_params)
+            # Over one range, kpi_table finds the runs on the range's own grid.
+            prep = prepare_activity(orders, metric_params, with_runs=per_period)
             table = kpi_table(
                 prep,
                 params=metric_params,

@@ -36,12 +36,17 @@ def id_hashes(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return first, second
 
 
-def _codes(ids: pl.Series, free_bits: int) -> pl.Series:
-    """A ``UInt64`` key per id (text), its low ``free_bits`` bits zero; equal ids get
-    equal keys, different ids different keys, a null id a null key."""
+def _codes(ids: pl.Series, free_bits: int = 0, *, tag: bool = False) -> pl.Series:
+    """A ``UInt64`` key per id (text), its low ``free_bits`` bits zero (its top bit set
+    with ``tag``); equal ids get equal keys, different ids different keys, a null id a
+    null key."""
+    top = pl.lit(TOP_BIT if tag else 0, dtype=pl.UInt64)
     h1, h2 = id_hashes(pl.col("id"))
-    frame = ids.to_frame("id").select(h1.alias("h1"), h2.alias("h2"))
-    return keys_or_rank(ids, frame["h1"], frame["h2"], free_bits)
+    frame = ids.to_frame("id").select((h1 | top).alias("h1"), h2.alias("h2"))
+    keys = keys_or_rank(ids, frame["h1"], frame["h2"], free_bits)
+    # The top bit is set before the check (it must tell the tagged keys apart) and again
+    # after it, for the ranks of a collision.
+    return keys.to_frame("k").select(pl.col("k") | top)["k"] if tag else keys
 
 
 def tagged_keys(ids: pl.Series) -> pl.Series:
@@ -52,11 +57,7 @@ def tagged_keys(ids: pl.Series) -> pl.Series:
     ``metrics.returns`` keys its orders so: an order id's key, or the row number of a
     row without one.
     """
-    top = pl.lit(TOP_BIT, dtype=pl.UInt64)
-    h1, h2 = id_hashes(pl.col("id"))
-    frame = ids.to_frame("id").select((h1 | top).alias("h1"), h2.alias("h2"))
-    keys = keys_or_rank(ids, frame["h1"], frame["h2"])
-    return keys.to_frame("k").select(pl.col("k") | top)["k"]
+    return _codes(ids, tag=True)
 
 
 def encode_orders(orders: pl.LazyFrame) -> pl.LazyFrame:

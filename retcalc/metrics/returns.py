@@ -462,17 +462,15 @@ def _order_keys(
     The file's rows without an order id get a null key; a file without an ``order_id``
     column, or orders without one, no key column (the file's rows then match by customer).
     """
-    row = pl.col("_line").cast(pl.UInt64)
+    row = frame["_line"].cast(pl.UInt64).alias(ORDER)
     if "order_id" not in frame.columns:
-        return frame.with_columns(row.alias(ORDER)), file
+        return frame.hstack([row]), file
     by_id = file is not None and "order_id" in file.columns
     ids = [frame["order_id"].cast(pl.String)]
     if file is not None and by_id:
         ids.append(file["order_id"].cast(pl.String))
     keys = tagged_keys(pl.concat(ids)).alias(ORDER)
-    own = keys.head(frame.height)
-    if own.null_count():
-        own = own.to_frame().select(pl.coalesce(ORDER, frame["_line"].cast(pl.UInt64)))[ORDER]
+    own = keys.head(frame.height).fill_null(row)  # a row without an id: its number
     frame = frame.hstack([own])  # eager: with_columns would copy every column
     if file is not None and by_id:
         file = file.hstack([keys.tail(file.height)])
