@@ -261,15 +261,19 @@ def money(micros: pl.Expr) -> pl.Expr:
     return (micros.cast(pl.Decimal(38, 6)) / MICROS).cast(pl.Float64)
 
 
-def revenue_lines(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+def revenue_lines(
+    events: pl.LazyFrame, keys: Sequence[str], *, purchase: bool = False
+) -> pl.LazyFrame:
     """``keys..., customer_id, day, micros`` of every row, on its revenue day: what
     ``daily_revenue`` sums, for a caller that sums further anyway (per period, per
-    cohort cell) and so need not group by day first."""
+    cohort cell) and so need not group by day first. ``purchase``: with the row's
+    ``is_purchase`` too (a purchase's revenue day is its day)."""
     return events.select(
         *keys,
         CUSTOMER,
         pl.col("revenue_day").alias("day"),
         to_micros(pl.col("revenue")).alias("micros"),
+        *(["is_purchase"] if purchase else []),
     )
 
 

@@ -139,6 +139,46 @@ def test_revenue_bridge_on_integer_keys_is_the_bridge_on_ids(free_bits: int) -> 
     assert churn_table(prepare_activity(keyed.lazy(), params)).equals(on_ids)
 
 
+def first_purchase_orders() -> pl.LazyFrame:
+    return orders(
+        [
+            ("f", "2024-01-05", 0, 1, "o1", None),  # a free first order: revenue 0
+            ("f", "2024-03-05", 40, 1, "o2", None),
+            ("g", "2024-01-20", -15, -1, None, "returned"),  # a return before any purchase
+            ("g", "2024-02-03", 60, 1, "o3", None),
+            ("h", "2024-02-10", -5, -1, None, "returned"),  # returns only, never a purchase
+        ],
+        columns=("customer_id", "day", "amount", "quantity", "order_id", "status"),
+    )
+
+
+@pytest.mark.parametrize("free_bits", [None, 11, 0])
+def test_new_and_reactivation_revenue_follow_the_first_purchase_not_the_first_revenue(
+    free_bits: int | None,
+) -> None:
+    params = Params(period=Period.month, window=parse_window("1mo"))
+    lines = first_purchase_orders()
+    if free_bits is not None:  # integer keys, grouped on one word (11) or on two columns
+        (keyed,) = encode_customers(lines.collect(), free_bits=free_bits)
+        assert keyed is not None
+        lines = keyed.lazy()
+    table = {
+        str(r["period_start"]): r
+        for r in churn_table(prepare_activity(lines, params)).iter_rows(named=True)
+    }
+    jan, feb, mar = table["2024-01-01"], table["2024-02-01"], table["2024-03-01"]
+    # January: f's first purchase brings 0; g's return comes before g's first purchase.
+    assert (jan["revenue"], jan["new_revenue"], jan["reactivation_revenue"]) == (-15, 0, 0)
+    # February: g's first purchase (60) is new although g had a (negative) January; h's
+    # return is revenue (-5) but h never purchased.
+    assert (feb["revenue"], feb["new_revenue"], feb["reactivation_revenue"]) == (55, 60, 0)
+    assert feb["previous_revenue"] == 0 and feb["nrr"] is None
+    # March: f comes back (first purchase in January, nothing in February): reactivation,
+    # not new, though f's first revenue above 0 is this one; g brings nothing (churned).
+    assert (mar["revenue"], mar["new_revenue"], mar["reactivation_revenue"]) == (40, 0, 40)
+    assert (mar["previous_revenue"], mar["churned_revenue"]) == (60, 60)
+
+
 def test_revenue_per_period_is_a_group_by_in_customer_and_period_order() -> None:
     days = [D("2024-01-05"), D("2024-01-20"), D("2024-03-01"), D("2024-02-02"), D("2024-01-31")]
     numbers = PeriodNumbers(D("2024-01-05"), D("2024-03-01"), Period.month)
@@ -148,11 +188,12 @@ def test_revenue_per_period_is_a_group_by_in_customer_and_period_order() -> None
                 "customer_id": pl.Series(keys, dtype=pl.UInt64),
                 "day": days,
                 "micros": [1, 2, 3, 4, 5],
+                "is_purchase": [True, False, False, True, False],
             }
         )
         expected = (
             daily.group_by("customer_id", numbers.of(pl.col("day")).cast(pl.Int32).alias("ps"))
-            .agg(pl.col("micros").sum().alias("raw"))
+            .agg(pl.col("micros").sum().alias("raw"), pl.col("is_purchase").any().alias("_hp"))
             .sort("customer_id", "ps")
             .collect()
         )
