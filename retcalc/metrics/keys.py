@@ -111,6 +111,23 @@ def keys_or_rank(ids: pl.Series, h1: pl.Series, h2: pl.Series, free_bits: int = 
     return (rank * (1 << free_bits)).rename(CUSTOMER)
 
 
+def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``frame`` with ``customer_id`` replaced by keys (:func:`encode_customers`), and the
+    distinct ``_key, customer_id`` pairs that :func:`with_ids` puts the ids back with:
+    for a computation that groups and joins on the ids but shows them."""
+    (coded,) = encode_customers(frame, free_bits=free_bits)
+    assert coded is not None
+    ids = pl.DataFrame([coded[CUSTOMER].alias("_key"), frame[CUSTOMER]])
+    return coded, ids.unique("_key")
+
+
+def with_ids(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (keyed by :func:`keyed_customers`) with its ids back in ``customer_id``,
+    its columns in their order."""
+    back = frame.join(ids, left_on=CUSTOMER, right_on="_key", how="left", suffix="_id")
+    return back.with_columns(pl.col(f"{CUSTOMER}_id").alias(CUSTOMER)).select(frame.columns)
+
+
 def encode_customers(*frames: pl.DataFrame | None, free_bits: int = 0) -> list[pl.DataFrame | None]:
     """``frames`` with ``customer_id`` replaced by shared ``UInt64`` keys (their low
     ``free_bits`` bits zero).

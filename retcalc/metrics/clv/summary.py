@@ -26,7 +26,16 @@ from enum import StrEnum
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, daily_revenue, purchase_days
+from retcalc.metrics.events import (
+    CUSTOMER,
+    MICROS,
+    classify,
+    daily_revenue,
+    free_bits,
+    purchase_days,
+    to_micros,
+)
+from retcalc.metrics.keys import keyed_customers, with_ids
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "first_purchase",
@@ -86,42 +95,27 @@ def rfm_summary(
 ) -> RfmSummary:
     """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring)."""
     keys = tuple(keys)
-    events = (
+    lines = (
         classify(cut(orders, as_of))
         .select(CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *keys)
         .collect()
-        .lazy()
     )
-    days = purchase_days(events, ()).collect()
-    if days.height == 0:
+    # Grouped and joined on integer keys, the ids put back at the end: the same frame
+    # (the same rows in the same order), computed several times faster.
+    bits = free_bits(pl.concat([lines["day"], lines["revenue_day"]]))
+    coded, ids = keyed_customers(lines, bits)
+    del lines
+    events = coded.lazy()
+    count, last_day = (
+        events.filter(pl.col("is_purchase")).select(pl.len(), pl.col("day").max()).collect().row(0)
+    )
+    if count == 0:
         when = f" before --as-of {as_of}" if as_of else ""
         raise InputError(
             f"no purchases{when}: every row is a return, a cancellation or out of range"
         )
-    last_day: dt.date = days["day"].max()  # type: ignore[assignment]
     observation_end = as_of - dt.timedelta(days=1) if as_of is not None else last_day
-    revenue = daily_revenue(events, ()).collect()
-    # Revenue dated on a purchase day stays there; the rest (returns without the
-    # sale's order id) moves back to the customer's latest purchase day before it.
-    on_day = revenue.join(days, on=[CUSTOMER, "day"], how="semi")
-    elsewhere = revenue.join(days, on=[CUSTOMER, "day"], how="anti")
-    if elsewhere.height:
-        moved = (
-            elsewhere.sort(CUSTOMER, "day")
-            .join_asof(
-                days.with_columns(pl.col("day").alias("purchase_day")).sort(CUSTOMER, "day"),
-                on="day",
-                by=CUSTOMER,
-                strategy="backward",
-                check_sortedness=False,
-            )
-            .filter(pl.col("purchase_day").is_not_null())
-            .select(CUSTOMER, pl.col("purchase_day").alias("day"), "micros")
-        )
-        on_day = pl.concat([on_day, moved]).group_by(CUSTOMER, "day").agg(pl.col("micros").sum())
-    per_day = days.join(on_day, on=[CUSTOMER, "day"], how="left").with_columns(
-        pl.col("micros").fill_null(0)
-    )
+    per_day = _day_revenue_packed(coded, bits) if bits else _day_revenue_joined(events)
     unit = float(time_unit.days)
     end = pl.lit(observation_end, dtype=pl.Date)
     summary = (
@@ -148,5 +142,91 @@ def rfm_summary(
     )
     if keys:
         summary = summary.join(customer_attributes(events, keys), on=CUSTOMER, how="left")
-    frame = summary.select(*keys, CUSTOMER, *SUMMARY_COLUMNS).sort(CUSTOMER).collect()
+    frame = with_ids(summary.select(*keys, CUSTOMER, *SUMMARY_COLUMNS).collect(), ids)
+    # In the order of the ids (the streaming engine sorts text faster: 0.6 s against 1.5 s
+    # for 2.9M ids).
+    frame = frame.lazy().sort(CUSTOMER).collect(engine="streaming")
     return RfmSummary(frame, observation_end, time_unit, keys)
+
+
+def _day_revenue_joined(events: pl.LazyFrame) -> pl.DataFrame:
+    """``customer_id, day, micros``: each purchase day of each customer with the net
+    revenue counted on it (module docstring), by joins on the customer and the day."""
+    days = purchase_days(events, ()).collect()
+    revenue = daily_revenue(events, ()).collect()
+    # Revenue dated on a purchase day stays there; the rest (returns without the
+    # sale's order id) moves back to the customer's latest purchase day before it.
+    on_day = revenue.join(days, on=[CUSTOMER, "day"], how="semi")
+    elsewhere = revenue.join(days, on=[CUSTOMER, "day"], how="anti")
+    if elsewhere.height:
+        moved = (
+            elsewhere.sort(CUSTOMER, "day")
+            .join_asof(
+                days.with_columns(pl.col("day").alias("purchase_day")).sort(CUSTOMER, "day"),
+                on="day",
+                by=CUSTOMER,
+                strategy="backward",
+                check_sortedness=False,
+            )
+            .filter(pl.col("purchase_day").is_not_null())
+            .select(CUSTOMER, pl.col("purchase_day").alias("day"), "micros")
+        )
+        on_day = pl.concat([on_day, moved]).group_by(CUSTOMER, "day").agg(pl.col("micros").sum())
+    return days.join(on_day, on=[CUSTOMER, "day"], how="left").with_columns(
+        pl.col("micros").fill_null(0)
+    )
+
+
+def _day_revenue_packed(events: pl.DataFrame, bits: int) -> pl.DataFrame:
+    """:func:`_day_revenue_joined` on customer keys whose low ``bits`` bits are free for a
+    day's distance from the first: each (customer, day) is one word, the purchase days
+    and the revenue are summed per word, and in word order the revenue of a day without
+    a purchase goes to the customer's word before it that has one (a forward fill, no
+    joins: at 10M order lines of ``bench/``, 0.9 s against 6 s)."""
+    first = events.select(
+        pl.min_horizontal(pl.col("day").min(), pl.col("revenue_day").min()).cast(pl.Int32)
+    ).item()
+    days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
+
+    def word(day: pl.Expr) -> pl.Expr:
+        return (pl.col(CUSTOMER) | (day.cast(pl.Int32) - first).cast(pl.UInt64)).alias("_w")
+
+    frame = events.lazy()
+    purchase, moved = pl.col("is_purchase"), pl.col("revenue_day") != pl.col("day")
+    sums = (
+        pl.concat(
+            [
+                frame.select(
+                    word(pl.col("revenue_day")),
+                    to_micros(pl.col("revenue")).alias("micros"),
+                    (purchase & ~moved).alias("_purchase"),
+                ),
+                # A purchase counts on its own day (classify); were one not to, its day
+                # would still be a purchase day.
+                frame.filter(purchase & moved).select(
+                    word(pl.col("day")),
+                    pl.lit(0, dtype=pl.Int64).alias("micros"),
+                    pl.lit(True).alias("_purchase"),
+                ),
+            ]
+        )
+        .group_by("_w")
+        .agg(pl.col("micros").sum(), pl.col("_purchase").any())
+        .sort("_w")
+    )
+    w = pl.col("_w")
+    to = pl.col("_to")
+    return (
+        sums.with_columns(pl.when(pl.col("_purchase")).then(w).forward_fill().alias("_to"))
+        # Revenue before a customer's first purchase day stays nowhere (no word to go to,
+        # or another customer's).
+        .filter((to & ~days) == (w & ~days))
+        .group_by("_to")
+        .agg(pl.col("micros").sum())
+        .select(
+            (to & ~days).alias(CUSTOMER),
+            ((to & days).cast(pl.Int32) + first).cast(pl.Date).alias("day"),
+            "micros",
+        )
+        .collect(engine="in-memory")
+    )

@@ -7,7 +7,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from retcalc.errors import InputError
-from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
+from retcalc.metrics.clv.summary import (
+    TimeUnit,
+    _day_revenue_joined,
+    _day_revenue_packed,
+    rfm_summary,
+)
+from retcalc.metrics.events import classify, free_bits
+from retcalc.metrics.keys import keyed_customers, with_ids
 from tests.metrics.conftest import D, orders
 
 COLUMNS = ("customer_id", "day", "amount", "order_id", "quantity", "status")
@@ -135,3 +142,28 @@ def test_no_purchase_is_an_input_error() -> None:
     frame = orders([("A", "2024-01-01", -5.0)])
     with pytest.raises(InputError, match="no purchases"):
         rfm_summary(frame)
+
+
+def test_day_revenue_packed_in_words_is_the_joined_one() -> None:
+    # F: a refund without an order id before F's first purchase (it counts nowhere), and
+    # one between F's purchases (it nets into 01-04).
+    rows = [
+        *ROWS,
+        ("F", "2024-01-02", -7.0, None, -1, None),
+        ("F", "2024-01-04", 30.0, "f1", 1, "paid"),
+        ("F", "2024-01-05", -3.0, None, -1, None),
+        ("F", "2024-01-06", 20.0, "f2", 1, "paid"),
+    ]
+    events = classify(orders(rows, COLUMNS)).collect()
+    bits = free_bits(pl.concat([events["day"], events["revenue_day"]]))
+    assert bits > 0
+    coded, ids = keyed_customers(events, bits)
+    packed = with_ids(_day_revenue_packed(coded, bits), ids).sort("customer_id", "day")
+    joined = with_ids(_day_revenue_joined(coded.lazy()), ids).sort("customer_id", "day")
+    assert_frame_equal(packed, joined, check_column_order=False)
+    f = packed.filter(pl.col("customer_id") == "F")
+    assert f.select("day", "micros").rows() == [
+        (D("2024-01-04"), 27_000_000),
+        (D("2024-01-06"), 20_000_000),
+    ]
+    assert packed.height == 10  # purchase days: A 3, B 1, C 2, E 2, F 2 (D never purchased)
