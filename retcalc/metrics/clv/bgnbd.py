@@ -21,9 +21,10 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import polars as pl
 from numpy.typing import NDArray
 
 from retcalc.errors import InputError
@@ -36,6 +37,7 @@ optimize = LazyModule("scipy.optimize")
 special = LazyModule("scipy.special")
 
 Array = NDArray[np.float64]
+Scalar = TypeVar("Scalar", bound=np.generic)
 
 #: Log parameters are kept in [-LOG_BOUND, LOG_BOUND] while fitting.
 LOG_BOUND = 20.0
@@ -89,6 +91,18 @@ def log_likelihood(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array
         )
 
 
+def unique_codes(
+    values: NDArray[Scalar],
+) -> tuple[NDArray[Scalar], NDArray[np.intp], NDArray[np.intp]]:
+    """``np.unique(values, return_inverse=True, return_counts=True)``, the same arrays,
+    found by hashing (Polars) and a binary search into the distinct values instead of a
+    sort of every value: the distinct values here are few (counts and ages in days). At
+    13.5M customers (50M order lines of ``bench/``) the fit's two took 8.9 s."""
+    distinct = np.unique(pl.Series(values).unique().to_numpy())
+    codes = np.searchsorted(distinct, values)
+    return distinct, codes, np.bincount(codes, minlength=len(distinct))
+
+
 @dataclass(frozen=True)
 class _Stats:
     """The data in the shape the likelihood needs it, built once per fit.
@@ -110,8 +124,8 @@ class _Stats:
 
     @classmethod
     def build(cls, x: Array, t_x: Array, T: Array) -> _Stats:
-        ux, x_code, x_count = np.unique(x, return_inverse=True, return_counts=True)
-        uT, T_code = np.unique(T, return_inverse=True)
+        ux, x_code, x_count = unique_codes(x)
+        uT, T_code, _ = unique_codes(T)
         repeat = x > 0
         once_count = np.bincount(T_code[~repeat], minlength=len(uT)).astype(np.float64)
         return cls(
@@ -252,9 +266,9 @@ def p_alive(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array:
 
 def _unique_pairs(x: Array, T: Array) -> tuple[Array, Array, NDArray[np.intp]]:
     """Distinct ``(x, T)`` pairs and, per customer, the index of theirs."""
-    t_values, t_code = np.unique(T, return_inverse=True)
+    t_values, t_code, _ = unique_codes(T)
     key = x.astype(np.int64) * len(t_values) + t_code
-    keys, inverse = np.unique(key, return_inverse=True)
+    keys, inverse, _ = unique_codes(key)
     return (keys // len(t_values)).astype(np.float64), t_values[keys % len(t_values)], inverse
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
-from retcalc.metrics.clv.bgnbd import Array, _minimise, quiet_numerics
+from retcalc.metrics.clv.bgnbd import Array, _minimise, quiet_numerics, unique_codes
 
 special = LazyModule("scipy.special")
 
@@ -72,7 +72,7 @@ class _Stats:
 
     @classmethod
     def build(cls, x: Array, m: Array) -> _Stats:
-        ux, x_count = np.unique(x, return_counts=True)
+        ux, _, x_count = unique_codes(x)
         log_m = np.log(m)
         return cls(
             len(x),

@@ -179,10 +179,11 @@ def _day_revenue_joined(events: pl.LazyFrame) -> pl.DataFrame:
 
 def _day_revenue_packed(events: pl.DataFrame, bits: int) -> pl.DataFrame:
     """:func:`_day_revenue_joined` on customer keys whose low ``bits`` bits are free for a
-    day's distance from the first: each (customer, day) is one word, the purchase days
-    and the revenue are summed per word, and in word order the revenue of a day without
-    a purchase goes to the customer's word before it that has one (a forward fill, no
-    joins: at 10M order lines of ``bench/``, 0.9 s against 6 s)."""
+    day's distance from the first: each row's (customer, revenue day) is one word; in
+    word order, the rows of a word are summed as a run, and the revenue of a day without
+    a purchase goes to the customer's word before it that has one (a forward fill).
+    One sort and no joins or group-bys: at 10M order lines of ``bench/``, 0.9 s against
+    6 s for the joins (and 2.4 s for a group-by on the words); at 50M, 4 s against 18 s."""
     first = events.select(
         pl.min_horizontal(pl.col("day").min(), pl.col("revenue_day").min()).cast(pl.Int32)
     ).item()
@@ -193,40 +194,61 @@ def _day_revenue_packed(events: pl.DataFrame, bits: int) -> pl.DataFrame:
 
     frame = events.lazy()
     purchase, moved = pl.col("is_purchase"), pl.col("revenue_day") != pl.col("day")
-    sums = (
-        pl.concat(
-            [
-                frame.select(
-                    word(pl.col("revenue_day")),
-                    to_micros(pl.col("revenue")).alias("micros"),
-                    (purchase & ~moved).alias("_purchase"),
-                ),
-                # A purchase counts on its own day (classify); were one not to, its day
-                # would still be a purchase day.
-                frame.filter(purchase & moved).select(
-                    word(pl.col("day")),
-                    pl.lit(0, dtype=pl.Int64).alias("micros"),
-                    pl.lit(True).alias("_purchase"),
-                ),
-            ]
-        )
-        .group_by("_w")
-        .agg(pl.col("micros").sum(), pl.col("_purchase").any())
-        .sort("_w")
+    rows = pl.concat(
+        [
+            frame.select(
+                word(pl.col("revenue_day")),
+                to_micros(pl.col("revenue")).alias("micros"),
+                (purchase & ~moved).alias("_purchase"),
+            ),
+            # A purchase counts on its own day (classify); were one not to, its day
+            # would still be a purchase day.
+            frame.filter(purchase & moved).select(
+                word(pl.col("day")),
+                pl.lit(0, dtype=pl.Int64).alias("micros"),
+                pl.lit(True).alias("_purchase"),
+            ),
+        ]
     )
-    w = pl.col("_w")
-    to = pl.col("_to")
+    # The streaming engine sorts faster, the in-memory one runs the running sums faster.
+    ordered = rows.sort("_w").collect(engine="streaming")
+    w, to, total, bought = pl.col("_w"), pl.col("_to"), pl.col("_total"), pl.col("_bought")
+    per_word = (
+        ordered.lazy()
+        .select(
+            "_w",
+            pl.col("micros").cum_sum().alias("_total"),
+            pl.col("_purchase").cast(pl.UInt32).cum_sum().alias("_bought"),
+        )
+        .filter(_run_ends(w))
+        .select(
+            "_w",
+            _run_differences(total).alias("micros"),
+            (_run_differences(bought) > 0).alias("_purchase"),
+        )
+    )
     return (
-        sums.with_columns(pl.when(pl.col("_purchase")).then(w).forward_fill().alias("_to"))
+        per_word.with_columns(pl.when(pl.col("_purchase")).then(w).forward_fill().alias("_to"))
         # Revenue before a customer's first purchase day stays nowhere (no word to go to,
         # or another customer's).
         .filter((to & ~days) == (w & ~days))
-        .group_by("_to")
-        .agg(pl.col("micros").sum())
+        .select("_to", pl.col("micros").cum_sum().alias("_total"))
+        .filter(_run_ends(to))
         .select(
             (to & ~days).alias(CUSTOMER),
             ((to & days).cast(pl.Int32) + first).cast(pl.Date).alias("day"),
-            "micros",
+            _run_differences(total).alias("micros"),
         )
         .collect(engine="in-memory")
     )
+
+
+def _run_ends(value: pl.Expr) -> pl.Expr:
+    """True on the last row of each run of equal ``value``s (sorted rows)."""
+    return (value != value.shift(-1)).fill_null(True)
+
+
+def _run_differences(running: pl.Expr) -> pl.Expr:
+    """On the last rows of runs: a running sum's growth over each run (a sum that wraps
+    around 64 bits still gives exact differences while each run's sum fits)."""
+    return running - running.shift(1, fill_value=0)

@@ -289,3 +289,21 @@ def test_params_round_trip(cdnow: pl.DataFrame) -> None:
     assert back == params
     with pytest.raises(InputError, match=r"bgnbd\.alpha must be positive"):
         ModelParams.from_dict({"bgnbd": {"r": 1, "alpha": -1, "a": 1, "b": 1}})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([3.0, 0.0, 3.0, 1.5, 0.0, 7.25, 1.5, 3.0]),
+        np.array([5, 2, 9, 2, 2, 5], dtype=np.int64),
+        np.array([4.0]),
+        np.array([], dtype=np.float64),
+    ],
+    ids=["floats", "ints", "one", "empty"],
+)
+def test_unique_codes_are_numpys_unique(values: np.ndarray) -> None:
+    distinct, codes, counts = bgnbd.unique_codes(values)
+    want = np.unique(values, return_inverse=True, return_counts=True)
+    for got, expected in zip((distinct, codes, counts), want, strict=True):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
