@@ -109,7 +109,9 @@ class _Stats:
 
     Terms that depend on ``x`` alone are summed over distinct ``x`` with their
     counts, those of one-time buyers (x = 0) over distinct ``T``; only repeat
-    buyers need per-customer arithmetic.
+    buyers need per-customer arithmetic, and what depends on one of their ``x``,
+    ``t_x`` or ``T`` alone is computed per distinct value and gathered (the same
+    numbers, fewer logarithms).
     """
 
     n: int
@@ -117,10 +119,11 @@ class _Stats:
     x_count: Array  # customers per distinct x
     uT: Array  # distinct T
     once_count: Array  # one-time buyers per distinct T
-    rep_x: Array  # repeat buyers' x, t_x and index into uT / ux
-    rep_t: Array
+    rep_x: Array  # repeat buyers' x and index into uT / ux / ut
     rep_T: NDArray[np.intp]
     rep_ux: NDArray[np.intp]
+    ut: Array  # distinct t_x of repeat buyers
+    rep_ut: NDArray[np.intp]
 
     @classmethod
     def build(cls, x: Array, t_x: Array, T: Array) -> _Stats:
@@ -128,6 +131,7 @@ class _Stats:
         uT, T_code, _ = unique_codes(T)
         repeat = x > 0
         once_count = np.bincount(T_code[~repeat], minlength=len(uT)).astype(np.float64)
+        ut, t_code, _ = unique_codes(t_x[repeat])
         return cls(
             len(x),
             ux,
@@ -135,9 +139,10 @@ class _Stats:
             uT,
             once_count,
             x[repeat],
-            t_x[repeat],
             T_code[repeat],
             x_code[repeat],
+            ut,
+            t_code,
         )
 
 
@@ -169,16 +174,17 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
     g_alpha -= r * float(data.once_count @ inv_T)
     # Repeat buyers.
     if len(data.rep_x):
-        x = data.rep_x
-        rx = r + x
+        rx = (r + ux)[data.rep_ux]
         ln_Tr = ln_T[data.rep_T]
-        ln_t = np.log(alpha + data.rep_t)
-        b_x1 = (b + ux - 1.0)[data.rep_ux]
-        d = np.log(a) - np.log(b_x1) + rx * (ln_Tr - ln_t)
+        alpha_t = alpha + data.ut
+        ln_t = np.log(alpha_t)[data.rep_ut]
+        b_x1_u = b + ux - 1.0
+        b_x1 = b_x1_u[data.rep_ux]
+        d = np.log(a) - np.log(b_x1_u)[data.rep_ux] + rx * (ln_Tr - ln_t)
         ll += float(np.sum(np.logaddexp(0.0, d) - rx * ln_Tr))
         w = special.expit(d)
         g_r += float(np.sum(w * (ln_Tr - ln_t) - ln_Tr))
-        g_alpha -= float(np.sum(rx * ((1.0 - w) * inv_T[data.rep_T] + w / (alpha + data.rep_t))))
+        g_alpha -= float(np.sum(rx * ((1.0 - w) * inv_T[data.rep_T] + w / alpha_t[data.rep_ut])))
         g_a += float(w.sum()) / a
         g_b -= float(np.sum(w / b_x1))
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])

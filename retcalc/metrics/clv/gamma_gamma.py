@@ -66,7 +66,7 @@ class _Stats:
     ux: Array
     x_count: Array
     x: Array
-    m: Array
+    xm: Array  # x · m, the same in every evaluation
     sum_x_log_m: float
     sum_log_m: float
 
@@ -79,7 +79,7 @@ class _Stats:
             ux,
             x_count.astype(np.float64),
             x,
-            m,
+            x * m,
             float(x @ log_m),
             float(log_m.sum()),
         )
@@ -91,7 +91,8 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
     n, ux, xc = data.n, data.ux, data.x_count
     pu = p * ux
     psi_puq = special.digamma(pu + q)
-    log_xmv = np.log(data.x * data.m + v)
+    xmv = data.xm + v
+    log_xmv = np.log(xmv)
     px_q = p * data.x + q
     ll = (
         float(xc @ (special.gammaln(pu + q) - special.gammaln(pu) + pu * np.log(ux)))
@@ -106,7 +107,7 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
         - float(data.x @ log_xmv)
     )
     g_q = float(xc @ psi_puq) + n * (np.log(v) - special.digamma(q)) - float(log_xmv.sum())
-    g_v = n * q / v - float(np.sum(px_q / (data.x * data.m + v)))
+    g_v = n * q / v - float(np.sum(px_q / xmv))
     grad = np.array([g_p * p, g_q * q, g_v * v])
     value = -ll / n
     if not np.isfinite(value) or not np.all(np.isfinite(grad)):
