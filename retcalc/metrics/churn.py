@@ -311,9 +311,11 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
     # Every row's revenue on its day: both figures sum further (per period, per
-    # window), so the rows are not first summed per day. Not collected: a copy of
-    # every row's revenue would be held through both (each reads it once, cheaply).
-    daily = revenue_lines(prep.events, keys, purchase=True)
+    # window), so the rows are not first summed per day. Collected once: the sums per
+    # period read it once per slice, and each read classified the lines again (churn on
+    # 10M lines held in memory: 11.2-11.9 s -> 7.9 s; on a large input read in batches,
+    # already classified, the same time and a peak 0.2-0.3 GB higher at 50M lines).
+    daily = revenue_lines(prep.events, keys, purchase=True).collect().lazy()
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")
