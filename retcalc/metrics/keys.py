@@ -5,7 +5,9 @@ metrics on large inputs; on integers the same work is several times cheaper.
 ``encode_customers`` gives every distinct id one ``UInt64`` key, the same in
 every frame it is given, so joins between the orders and the customers still
 match exactly the ids that matched before. Order ids get keys the same way
-(:func:`tagged_keys`, for ``metrics.returns`` and ``clv.historical``).
+(:func:`tagged_keys`, for ``metrics.returns`` and ``clv.historical``). A
+computation that shows ids (the BG/NBD summary) works on the keys and puts the
+ids back at the end (:func:`keyed_customers`, :func:`with_ids`).
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``events.sorted_days`` then packs a day's number there); a second,
