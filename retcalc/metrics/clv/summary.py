@@ -116,6 +116,8 @@ def rfm_summary(
         )
     observation_end = as_of - dt.timedelta(days=1) if as_of is not None else last_day
     per_day = _day_revenue_packed(coded, bits) if bits else _day_revenue_joined(events)
+    attributes = customer_attributes(events, keys).collect() if keys else None
+    del coded, events  # what is held from here on is the summary's own
     unit = float(time_unit.days)
     end = pl.lit(observation_end, dtype=pl.Date)
     summary = (
@@ -140,9 +142,12 @@ def rfm_summary(
             .alias("monetary_value"),
         )
     )
-    if keys:
-        summary = summary.join(customer_attributes(events, keys), on=CUSTOMER, how="left")
-    frame = with_ids(summary.select(*keys, CUSTOMER, *SUMMARY_COLUMNS).collect(), ids)
+    if attributes is not None:
+        summary = summary.join(attributes.lazy(), on=CUSTOMER, how="left")
+    keyed = summary.select(*keys, CUSTOMER, *SUMMARY_COLUMNS).collect()
+    del summary, per_day, attributes
+    frame = with_ids(keyed, ids)
+    del keyed, ids
     # In the order of the ids (the streaming engine sorts text faster: 0.6 s against 1.5 s
     # for 2.9M ids).
     frame = frame.lazy().sort(CUSTOMER).collect(engine="streaming")
