@@ -284,3 +284,14 @@ def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
         .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
         .rename({"revenue_day": "day"})
     )
+
+
+def run_ends(value: pl.Expr) -> pl.Expr:
+    """True on the last row of each run of equal ``value``s (sorted rows)."""
+    return (value != value.shift(-1)).fill_null(True)
+
+
+def run_differences(running: pl.Expr) -> pl.Expr:
+    """On the last rows of runs: a running sum's growth over each run (a sum that wraps
+    around 64 bits still gives exact differences while each run's sum fits)."""
+    return running - running.shift(1, fill_value=0)

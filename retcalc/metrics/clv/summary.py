@@ -33,6 +33,8 @@ from retcalc.metrics.events import (
     daily_revenue,
     free_bits,
     purchase_days,
+    run_differences,
+    run_ends,
     to_micros,
 )
 from retcalc.metrics.keys import keyed_customers, with_ids
@@ -226,11 +228,11 @@ def _day_revenue_packed(events: pl.DataFrame, bits: int) -> pl.DataFrame:
             pl.col("micros").cum_sum().alias("_total"),
             pl.col("_purchase").cast(pl.UInt32).cum_sum().alias("_bought"),
         )
-        .filter(_run_ends(w))
+        .filter(run_ends(w))
         .select(
             "_w",
-            _run_differences(total).alias("micros"),
-            (_run_differences(bought) > 0).alias("_purchase"),
+            run_differences(total).alias("micros"),
+            (run_differences(bought) > 0).alias("_purchase"),
         )
     )
     return (
@@ -239,22 +241,11 @@ def _day_revenue_packed(events: pl.DataFrame, bits: int) -> pl.DataFrame:
         # or another customer's).
         .filter((to & ~days) == (w & ~days))
         .select("_to", pl.col("micros").cum_sum().alias("_total"))
-        .filter(_run_ends(to))
+        .filter(run_ends(to))
         .select(
             (to & ~days).alias(CUSTOMER),
             ((to & days).cast(pl.Int32) + first).cast(pl.Date).alias("day"),
-            _run_differences(total).alias("micros"),
+            run_differences(total).alias("micros"),
         )
         .collect(engine="in-memory")
     )
-
-
-def _run_ends(value: pl.Expr) -> pl.Expr:
-    """True on the last row of each run of equal ``value``s (sorted rows)."""
-    return (value != value.shift(-1)).fill_null(True)
-
-
-def _run_differences(running: pl.Expr) -> pl.Expr:
-    """On the last rows of runs: a running sum's growth over each run (a sum that wraps
-    around 64 bits still gives exact differences while each run's sum fits)."""
-    return running - running.shift(1, fill_value=0)
