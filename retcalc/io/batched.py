@@ -67,6 +67,7 @@ from retcalc.metrics.events import (
     classify,
     free_bits,
     negative_line,
+    run_differences,
     to_micros,
 )
 from retcalc.metrics.keys import free_low_bits, id_hashes
@@ -622,7 +623,7 @@ def _run_sums(rows: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
             *columns, to_micros(pl.col("revenue")).cum_sum().alias("_total"), last.alias("_last")
         )
         .filter(pl.col("_last"))
-        .select(*columns, (total - total.shift(1, fill_value=0)).alias("micros"))
+        .select(*columns, run_differences(total).alias("micros"))
     )
 
 

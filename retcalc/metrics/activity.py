@@ -164,6 +164,12 @@ def same_group(keys: Sequence[str], step: int = 1) -> pl.Expr:
     return same
 
 
+def since_group_start(value: pl.Expr, keys: Sequence[str]) -> pl.Expr:
+    """``value`` less its value on the first row of the row's group (keys and customer),
+    on sorted input: of a running count, what the group's own rows before added."""
+    return value - pl.when(~same_group(keys)).then(value).forward_fill()
+
+
 def purchase_runs(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> pl.DataFrame:
     """Runs ``[P, Q)`` of each customer from their purchase days, plus ``first_idx``.
 

@@ -16,13 +16,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
-from retcalc.metrics.events import (
-    money,
-    revenue_lines,
-    run_differences,
-    run_ends,
-    sorted_days,
-)
+from retcalc.metrics.events import money, revenue_lines, sorted_days, summed_runs
 from retcalc.metrics.retention import Prepared, complete_flag, ratio
 from retcalc.periods import Period, truncate
 
@@ -209,20 +203,14 @@ def _word_sums(rows: pl.DataFrame, bits: int) -> pl.DataFrame:
     group-by and a sort of its result (at 50M order lines of ``bench/``, 3.0-3.5 s
     against 4.6 s)."""
     periods = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-    word, total, bought = pl.col(WORD), pl.col("_total"), pl.col("_bought")
+    word = pl.col(WORD)
     return (
-        rows.lazy()
-        .select(
-            WORD,
-            pl.col("micros").cum_sum().alias("_total"),
-            pl.col("is_purchase").cast(pl.UInt32).cum_sum().alias("_bought"),
-        )
-        .filter(run_ends(word))
+        summed_runs(rows.lazy(), WORD, "is_purchase")
         .select(
             (word & ~periods).alias(CUSTOMER),
             (word & periods).cast(pl.Int32).alias("ps"),
-            run_differences(total).alias("raw"),
-            (run_differences(bought) > 0).alias(HAS),
+            pl.col("micros").alias("raw"),
+            pl.col("is_purchase").alias(HAS),
         )
         # Running sums and shifts: faster in the in-memory engine.
         .collect(engine="in-memory")
@@ -273,8 +261,7 @@ def _first_purchase_flags(keys: Sequence[str]) -> list[pl.Expr]:
     that join took 5 s of churn's 30)."""
     has = pl.col(HAS)
     seen = has.cast(pl.UInt32).cum_sum() - has.cast(pl.UInt32)  # periods with purchases before
-    # ... less those before the customer's first row: this customer's.
-    own = seen - pl.when(~same_group(keys)).then(seen).forward_fill()
+    own = activity.since_group_start(seen, keys)  # ... this customer's
     return [(has & (own == 0)).alias(FIRST), (own > 0).alias(LATER)]
 
 

@@ -295,3 +295,23 @@ def run_differences(running: pl.Expr) -> pl.Expr:
     """On the last rows of runs: a running sum's growth over each run (a sum that wraps
     around 64 bits still gives exact differences while each run's sum fits)."""
     return running - running.shift(1, fill_value=0)
+
+
+def summed_runs(rows: pl.LazyFrame, word: str, purchase: str) -> pl.LazyFrame:
+    """``word, micros, purchase`` per run of equal ``word``s of ``rows`` (sorted on it):
+    the sum of the run's ``micros`` and whether any of its rows is a purchase. A sort
+    and running sums instead of a group-by (and a sort of its result)."""
+    total, bought = pl.col("_total"), pl.col("_bought")
+    return (
+        rows.select(
+            word,
+            pl.col("micros").cum_sum().alias("_total"),
+            pl.col(purchase).cast(pl.UInt32).cum_sum().alias("_bought"),
+        )
+        .filter(run_ends(pl.col(word)))
+        .select(
+            word,
+            run_differences(total).alias("micros"),
+            (run_differences(bought) > 0).alias(purchase),
+        )
+    )

@@ -182,7 +182,7 @@ def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
     days = (
         prep.purchases.with_columns(
             pl.when(same).then(pl.col("day").shift(1)).alias("_prev"),
-            (row - pl.when(~same).then(row).forward_fill() + 1).alias("_seq"),
+            (activity.since_group_start(row, keys) + 1).alias("_seq"),
         )
         .filter(pl.col("_prev").is_not_null())
         .with_columns(

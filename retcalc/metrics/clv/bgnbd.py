@@ -120,7 +120,7 @@ class _Stats:
     x_count: Array  # customers per distinct x
     uT: Array  # distinct T
     once_count: Array  # one-time buyers per distinct T
-    rep_x: Array  # repeat buyers' x and index into uT / ux / ut
+    # Repeat buyers' indexes into uT / ux / ut:
     rep_T: NDArray[np.intp]
     rep_ux: NDArray[np.intp]
     ut: Array  # distinct t_x of repeat buyers
@@ -139,7 +139,6 @@ class _Stats:
             x_count.astype(np.float64),
             uT,
             once_count,
-            x[repeat],
             T_code[repeat],
             x_code[repeat],
             ut,
@@ -174,7 +173,7 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
     g_r -= float(data.once_count @ ln_T)
     g_alpha -= r * float(data.once_count @ inv_T)
     # Repeat buyers.
-    if len(data.rep_x):
+    if len(data.rep_ux):
         rx = (r + ux)[data.rep_ux]
         ln_Tr = ln_T[data.rep_T]
         alpha_t = alpha + data.ut

@@ -158,7 +158,8 @@ def test_day_revenue_packed_in_words_is_the_joined_one() -> None:
     bits = free_bits(pl.concat([events["day"], events["revenue_day"]]))
     assert bits > 0
     coded, ids = keyed_customers(events, bits)
-    packed = with_ids(_day_revenue_packed(coded, bits), ids).sort("customer_id", "day")
+    first = min(events["day"].min(), events["revenue_day"].min())
+    packed = with_ids(_day_revenue_packed(coded, bits, first), ids).sort("customer_id", "day")
     joined = with_ids(_day_revenue_joined(coded.lazy()), ids).sort("customer_id", "day")
     assert_frame_equal(packed, joined, check_column_order=False)
     f = packed.filter(pl.col("customer_id") == "F")
