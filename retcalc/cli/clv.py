@@ -255,7 +255,7 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
 
 
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
-    inputs = c.load(common, need_amount=True, level=Level.orders)
+    inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=not per_customer)
     orders = inputs.orders_frame()
     assert orders is not None
     keys = metric_params.by

@@ -133,9 +133,10 @@ def load(
     The output is checked first (its format), and again once the inputs are
     known (it must not be one of them), so that a refusal comes before the work.
 
-    ``level``: how far ``--engine spark`` may reduce the orders for this command
-    (see :class:`retcalc.engines.Level`); a command that passes none does not run
-    on Spark. ``anonymous``: the command never shows a customer id, so a large
+    ``level``: how far the orders may be reduced for this command (see
+    :class:`retcalc.engines.Level`): by ``--engine spark``, and for a large input at
+    ``days`` and ``orders`` by :mod:`retcalc.io.batched`; a command that passes none
+    does not run on Spark. ``anonymous``: the command never shows a customer id, so a large
     input without a customers file may be summed under hashed ids
     (:mod:`retcalc.io.batched`). ``revenue=False``: the command reads only purchase
     days (retention), so a large input keeps nothing else of its lines.
@@ -152,7 +153,7 @@ def load(
             raise UsageError("--spark-master is for --engine spark")
         with progress(f"Reading {common.orders}"):
             table = open_table(common.orders, encoding=options.encoding)
-            if level is Level.days and reads_in_batches(table):
+            if level in (Level.days, Level.orders) and reads_in_batches(table):
                 orders = load_order_events(
                     common.orders,
                     options,
@@ -161,6 +162,7 @@ def load(
                     table=table,
                     anonymous=anonymous and not common.customers,
                     revenue=revenue,
+                    orders=level is Level.orders,
                 )
             else:
                 orders = load_orders(

@@ -96,7 +96,14 @@ def kpis(
             raise UsageError(
                 "--paid-col reads a second date per order line: not available with --engine spark yet"
             )
-        inputs = c.load(common, need_amount=True, level=Level.orders)
+        # --paid-col reads every line's second date; the responses' ids must meet the
+        # orders' as text (both are coded together below).
+        inputs = c.load(
+            common,
+            need_amount=True,
+            level=Level.lines if paid_col else Level.orders,
+            anonymous=not nps,
+        )
         assert inputs.orders is not None
         style = dates.style_from_flag(common.date_format) if common.date_format else None
         if paid_col:

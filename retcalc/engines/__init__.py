@@ -18,7 +18,8 @@ class Engine(StrEnum):
 
 
 class Level(StrEnum):
-    """How far the Spark engine may reduce the orders before the driver gets them.
+    """How far the orders may be reduced before the metrics get them: by the Spark
+    engine, and for a large input by :mod:`retcalc.io.batched` (``days``, ``orders``).
 
     - ``days``: classified rows summed per ``(keys, customer_id, day, revenue_day,
       is_purchase)``: all that purchase days and daily revenue need (retention,

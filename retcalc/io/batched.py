@@ -174,6 +174,9 @@ SECOND = "_h2"
 ORDER_KEYS = ("_o1", "_o2")
 #: Column of the lines kept whole: the first purchase day of the line's order.
 ORDER_DAY = "_order_day"
+#: Column of the rows kept with ``orders``: the row's number on a line without an order id
+#: (an order of its own), else null.
+SOLO = "_solo"
 #: Prefix of the columns of every row read that tell a text number column's decimal mark.
 EVIDENCE = "_mark_"
 
@@ -183,7 +186,8 @@ class _Reader:
 
     ``anonymous``: customers are kept as two 64-bit hashes of their id (see
     :mod:`retcalc.metrics.keys`) instead of the text; :meth:`finish` checks that
-    no two ids share the first.
+    no two ids share the first. ``orders``: rows are summed apart per order
+    (:class:`retcalc.engines.Level` ``orders``), the order kept as a 64-bit key.
     """
 
     def __init__(
@@ -194,12 +198,16 @@ class _Reader:
         *,
         anonymous: bool,
         revenue: bool = True,
+        orders: bool = False,
     ):
         self.plan = plan
         self.options = options
         self.keys = list(keys)
         self.anonymous = anonymous
         self.revenue = revenue
+        self.orders = orders
+        # Whether every row's order id is cleaned as it is read (else only where needed).
+        self.clean_orders = "order_id" in self.keys or orders
         self.has_amount = "amount" in plan.mapping or (
             "unit_price" in plan.mapping and "quantity" in plan.mapping
         )
@@ -231,8 +239,12 @@ class _Reader:
             skip = skip | pl.col(ROW).is_in(drop.implode())
         # Order ids are cleaned only on the lines kept whole (``_slim``): no other line
         # reads its order id.
-        ids = [CUSTOMER, *(["order_id"] if "order_id" in self.keys else [])]
+        ids = [CUSTOMER, *(["order_id"] if self.clean_orders else [])]
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
+        if self.orders:
+            has_id = "order_id" in rows.collect_schema()
+            own = pl.col("order_id").is_null() if has_id else pl.lit(True)
+            rows = rows.with_columns(pl.when(own).then(pl.col(ROW)).alias(SOLO))
         # The texts of the number columns whose marks are guessed ride along: each batch's
         # distinct values tell the marks (cheaper than reading every value both ways).
         texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.evidence)
@@ -343,7 +355,7 @@ class _Reader:
         """The purchase days of the orders among ``events`` (classified on their own, which
         is exact when no line lacks a status), keyed by two hashes of their cleaned ids:
         one row per run of lines of one order and day (see :func:`_fewer_days`)."""
-        order = pl.col("order_id") if "order_id" in self.keys else cleaned_id(pl.col("order_id"))
+        order = pl.col("order_id") if self.clean_orders else cleaned_id(pl.col("order_id"))
         raw, day = pl.col("order_id").hash(), pl.col("day")
         # Lines of one raw id are lines of one order: runs found before the ids are cleaned.
         run = (raw != raw.shift(1)).fill_null(True) | (day != day.shift(1)).fill_null(True)
@@ -388,7 +400,8 @@ class _Reader:
         lines = keyed.join(found.rename({second: "_o2_found"}), on=first, how="left")
         if lines.select((pl.col("_o2_found") != pl.col(second)).any()).item():
             return False  # an order shares its first hash with a line's
-        self.whole = lines.drop(first, second, "_o2_found")
+        kept = () if self._order_keyed() else (first, second)  # summed on with orders
+        self.whole = lines.drop(*kept, "_o2_found")
         return True
 
     def read_donors(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
@@ -455,10 +468,15 @@ class _Reader:
     def _slim(self, lines: pl.LazyFrame) -> pl.LazyFrame:
         """Lines kept whole, with only what ``classify`` reads (statuses as categories)."""
         names = lines.collect_schema().names()
-        wanted = [ROW, *self.keys, CUSTOMER, SECOND, "day", *CLASSIFY_NUMBERS, "order_id", "status"]
+        wanted = [
+            *(ROW, *self.keys, CUSTOMER, SECOND, SOLO, "day", *CLASSIFY_NUMBERS),
+            *("order_id", "status"),
+        ]
         lines = lines.select(c for c in wanted if c in names)
         if "order_id" in names:
             lines = clean_id_columns(lines, ["order_id"])
+            if self._order_keyed():
+                lines = lines.with_columns(*_order_keys(pl.col("order_id")))
             if "order_id" not in self.keys:
                 # As categories: small, and their codes stand for the ids in classify.
                 lines = lines.with_columns(pl.col("order_id").cast(pl.Categorical))
@@ -466,9 +484,19 @@ class _Reader:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
 
-    def _group(self) -> list[str]:
-        """The columns rows are summed on (besides the revenue day)."""
-        return [*self.keys, CUSTOMER, *([SECOND] if self.anonymous else []), "day"]
+    def _order_keyed(self) -> bool:
+        """Whether rows are summed per order under the two hashes of its id (``ORDER_KEYS``):
+        with ``orders``, unless the order id is a dimension (kept as text)."""
+        return self.orders and "order_id" in self.plan.mapping and "order_id" not in self.keys
+
+    def _group(self, *, keyed: bool = True) -> list[str]:
+        """The columns rows are summed on (besides the revenue day). With ``orders``, the
+        order (its keys; the cleaned id with ``keyed=False``) and ``SOLO``."""
+        group = [*self.keys, CUSTOMER, *([SECOND] if self.anonymous else []), "day"]
+        if self.orders:
+            order = ORDER_KEYS if keyed else ["order_id"]
+            group += [*(order if self._order_keyed() else []), SOLO]
+        return group
 
     def _summed(self, events: pl.LazyFrame, *, moved: bool = False) -> pl.LazyFrame:
         """What the metrics read of classified rows, summed.
@@ -479,7 +507,8 @@ class _Reader:
         the ``(keys, customer, day)`` of purchase lines, all that retention reads. The
         same values may come in several rows: the metrics sum them again.
         ``moved``: the rows are lines kept whole, whose revenue day may not be their day.
-        With ``anonymous``, the id's second hash rides along (for :meth:`finish`'s check).
+        With ``anonymous``, the id's second hash rides along (for :meth:`finish`'s check);
+        with ``orders``, the order's hashes and ``SOLO`` are summed on too.
 
         A batch read (not ``moved``) is summed per run of consecutive rows with the same
         values: exports write the lines of an order together, so a run is about an
@@ -490,10 +519,11 @@ class _Reader:
         group = self._group()
         if self.revenue and not moved:
             # Only a line kept whole can count on another day (its order's): here every
-            # revenue day is the day.
-            return _run_sums(events, [*group, "is_purchase"]).with_columns(
-                pl.col("day").alias("revenue_day")
-            )
+            # revenue day is the day. An order's id is hashed once per run, not per line.
+            runs = _run_sums(events, [*self._group(keyed=False), "is_purchase"])
+            if self._order_keyed():
+                runs = runs.with_columns(*_order_keys(pl.col("order_id"))).drop("order_id")
+            return runs.with_columns(pl.col("day").alias("revenue_day"))
         if self.revenue:
             micros = to_micros(pl.col("revenue")).sum().alias("micros")
             return events.group_by([*group, "revenue_day", "is_purchase"]).agg(micros)
@@ -525,6 +555,7 @@ class _Reader:
             [*group_columns(self.keys), "micros"] if self.revenue else [*self.keys, CUSTOMER, "day"]
         )
         columns += [SECOND] if self.anonymous else []
+        columns += ORDER_KEYS if self._order_keyed() else []
         # Not copied into one chunk: that would hold every part twice for a moment.
         frame = pl.concat([part.select(columns) for part in self.parts], rechunk=False)
         self.parts = []
@@ -534,6 +565,8 @@ class _Reader:
             if keys is None:
                 return None
             frame = frame.with_columns(keys.alias(CUSTOMER)).drop(SECOND)
+        if self._order_keyed():
+            frame = _with_order_keys(frame)
         if not self.revenue:
             return frame.with_columns(pl.lit(True).alias("is_purchase"))
         # No metric at this level reads a line's amount, only whether the input has
@@ -541,8 +574,10 @@ class _Reader:
         amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
         # ``revenue`` as the Spark engine gives it: daily_revenue turns it back into the
         # same integer micros (exact while a row's sum stays under 2e9 units).
+        order = ["order_id"] if self._order_keyed() else []
         return frame.select(
             *group_columns(self.keys),
+            *order,
             (pl.col("micros") / MICROS).alias("revenue"),
             *amount,
         )
@@ -646,6 +681,21 @@ def _order_keys(order: pl.Expr) -> list[pl.Expr]:
     return [h.alias(name) for h, name in zip(hashes, ORDER_KEYS, strict=True)]
 
 
+def _with_order_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``order_id``, a ``UInt64`` key per order, in place of ``ORDER_KEYS``
+    (the two hashes of its id, null without one): the first hash where it tells the
+    orders apart (:func:`retcalc.metrics.keys.free_low_bits`), else a number per
+    distinct pair of hashes."""
+    first, second = ORDER_KEYS
+    keys = free_low_bits(frame[first], frame[second], 0)
+    if keys is None:  # two orders share the first hash (about 1 in 40,000 at 30M orders)
+        pairs = frame.select(ORDER_KEYS).unique().drop_nulls().with_row_index("_number")
+        keyed = frame.join(pairs, on=ORDER_KEYS, how="left", nulls_equal=False)
+        keys = keyed["_number"].cast(pl.UInt64)
+        frame = keyed.drop("_number")
+    return frame.with_columns(keys.alias("order_id")).drop(ORDER_KEYS)
+
+
 def group_columns(keys: Sequence[str]) -> list[str]:
     """The columns of a kept row besides its revenue."""
     return [*keys, CUSTOMER, "day", "revenue_day", "is_purchase"]
@@ -661,6 +711,7 @@ def load_order_events(
     anonymous: bool = False,
     batch_rows: int | None = None,
     revenue: bool = True,
+    orders: bool = False,
 ) -> Loaded:
     """``frames.load_orders`` and ``events.classify`` in one streaming pass (see the
     module doc). ``batch_rows``: rows per batch of the decimal-mark pass and per chunk
@@ -675,7 +726,9 @@ def load_order_events(
     ``anonymous``: ``customer_id`` is the ``UInt64`` key of
     :func:`retcalc.metrics.keys.encode_customers` rather than the id (for commands
     that never show an id); when two ids share a key the input is read again with
-    the ids.
+    the ids. ``orders`` (:class:`retcalc.engines.Level` ``orders``: order counts):
+    the rows are summed apart per order, ``order_id`` a ``UInt64`` key per order
+    id, and a line without an order id stays a row of its own.
     """
     rows = batch_rows or BATCH_ROWS
     plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
@@ -691,7 +744,7 @@ def load_order_events(
         drop = repeats[ROW]
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
     new_reader = functools.partial(
-        _Reader, plan, options, keys, anonymous=anonymous, revenue=revenue
+        _Reader, plan, options, keys, anonymous=anonymous, revenue=revenue, orders=orders
     )
     reader = new_reader()
     query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *checks))
@@ -725,6 +778,7 @@ def load_order_events(
             table=table,
             batch_rows=batch_rows,
             revenue=revenue,
+            orders=orders,
         )
     return Loaded(
         table,

@@ -66,8 +66,9 @@ def encode_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
     """``orders`` (collected) with ``order_id`` replaced by :func:`tagged_keys` (a null
     id stays null), for the metrics that only group and join on it; as they are without
     the column."""
-    if "order_id" not in orders.collect_schema():
-        return orders
+    schema = orders.collect_schema()
+    if "order_id" not in schema or schema["order_id"] == pl.UInt64:
+        return orders  # no ids, or keys already (a large input summed per order as read)
     frame = orders.collect()
     keys = tagged_keys(frame["order_id"].cast(pl.String))
     return frame.with_columns(keys.alias("order_id")).lazy()

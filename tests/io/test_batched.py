@@ -22,6 +22,7 @@ from retcalc.io.batched import load_order_events
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
 from retcalc.metrics import keys
+from retcalc.metrics.clv import historical
 from retcalc.metrics.events import classify, free_bits, to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
 from tests.spark.generated import shop
@@ -75,6 +76,29 @@ def test_period_tables_are_the_same(
     assert result.stdout.count("\n") >= 2
 
 
+#: Commands that count orders: they read the orders summed apart per order (``orders=True``).
+ORDER_COMMANDS = [
+    ["clv", "--model", "historical"],
+    ["clv", "--model", "historical", "--per-customer", "--by", "channel"],
+    ["clv", "--model", "historical", "--start", "2023-03-01", "--end", "2023-09-30"],
+    ["clv", "--model", "formula", "--margin", "40%", "-w", "3mo"],
+    ["kpis"],
+    ["kpis", "--period", "quarter", "--by", "channel", "--by-sequence"],
+]
+
+
+@pytest.mark.parametrize("name", ["orders.csv", "orders_messy.csv", "orders.parquet"])
+@pytest.mark.parametrize("args", ORDER_COMMANDS, ids=lambda a: " ".join(a[:4]))
+def test_order_counts_are_the_same(
+    shop_dir: Path, name: str, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = assert_same(
+        [args[0], str(shop_dir / name), *args[1:], "--format", "csv"], monkeypatch, rows=97
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") >= 2
+
+
 def test_the_sample_with_a_customers_file_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     # A customers file: the ids stay text (no hashing), joined for --by segment.
     args = ["retention", str(SAMPLE / "orders.csv"), "--customers", str(SAMPLE / "customers.csv")]
@@ -92,15 +116,19 @@ def test_the_sample_with_a_customers_file_is_the_same(monkeypatch: pytest.Monkey
         ("orders-2024-03-01.csv", WOOCOMMERCE),
     ],
 )
-@pytest.mark.parametrize("command", ["retention", "churn", "cohorts"])
+@pytest.mark.parametrize(
+    "command", [["retention"], ["churn"], ["cohorts"], ["kpis"], ["clv", "--per-customer"]]
+)
 def test_real_export_shapes_are_the_same(
-    tmp_path: Path, name: str, text: str, command: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, name: str, text: str, command: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
     for rows in (1, 2, 3):
         result = assert_same(
-            [command, str(path), "-w", "1mo", "--format", "csv"], monkeypatch, rows=rows
+            [command[0], str(path), *command[1:], "-w", "1mo", "--format", "csv"],
+            monkeypatch,
+            rows=rows,
         )
         assert result.exit_code == 0, result.stderr
 
@@ -235,6 +263,48 @@ def test_lines_are_summed_within_a_batch_and_the_sums_add_up(tmp_path: Path) -> 
     for rows in (1, 2, 3):
         split = load_order_events(str(path), options, batch_rows=rows)
         assert _events(split.frame).equals(_events(whole.frame))
+
+
+ORDERS = (
+    "order_id,customer_id,order_date,amount,status\n"
+    "o1,c1,2024-01-05,10.00,paid\n"
+    "o1,c1,2024-01-05,5.00,paid\n"  # the same order: one order, whatever the batches
+    ",c1,2024-01-05,3.00,paid\n"  # no order id: an order of its own
+    ",c1,2024-01-05,4.00,paid\n"  # and another, on the same day
+    "o2,c1,2024-01-07,2.00,paid\n"
+    "o1,c1,2024-01-09,1.00,paid\n"  # o1 again: it counts on its first day
+    "o3,c2,2024-01-06,7.00,cancelled\n"  # no purchase: c2 has no orders
+)
+
+
+@pytest.mark.parametrize("anonymous", [False, True])
+@pytest.mark.parametrize("shared", [False, True])
+def test_orders_are_kept_apart_and_lines_without_an_id_are_orders_of_their_own(
+    tmp_path: Path, anonymous: bool, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(ORDERS)
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    if shared:  # every order id's first hash the same: the orders are numbered instead
+        real = batched._order_keys
+
+        def shared_first(order: pl.Expr) -> list[pl.Expr]:
+            first, second = real(order)
+            return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
+
+        monkeypatch.setattr(batched, "_order_keys", shared_first)
+    for rows in (1, 2, 3, 100):
+        loaded = load_order_events(
+            str(path), options, batch_rows=rows, orders=True, anonymous=anonymous
+        )
+        frame = loaded.frame
+        assert frame.schema["order_id"] == pl.UInt64
+        assert frame.filter(pl.col("order_id").is_null()).height == 2  # the two lines apart
+        assert frame.select(pl.col("order_id").drop_nulls().n_unique()).item() == 3
+        table = historical.per_customer(frame.lazy())
+        assert table.select(*historical.CUSTOMER_COLUMNS).rows() == [
+            (4, 25.0, 6.25, dt.date(2024, 1, 5), dt.date(2024, 1, 7), 2)
+        ]
 
 
 def test_without_revenue_only_the_purchase_days_are_kept(tmp_path: Path) -> None:
