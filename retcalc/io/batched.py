@@ -237,8 +237,8 @@ class _Reader:
         skip = pl.col("_blank")
         if drop is not None and drop.len():
             skip = skip | pl.col(ROW).is_in(drop.implode())
-        # Order ids are cleaned only on the lines kept whole (``_slim``): no other line
-        # reads its order id.
+        # Order ids are cleaned only on the lines kept whole (``_slim``), unless they are
+        # a dimension or the rows are summed per order: no other line reads its order id.
         ids = [CUSTOMER, *(["order_id"] if self.clean_orders else [])]
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
         if self.orders:
