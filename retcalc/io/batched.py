@@ -206,8 +206,6 @@ class _Reader:
         self.anonymous = anonymous
         self.revenue = revenue
         self.orders = orders
-        # Whether every row's order id is cleaned as it is read (else only where needed).
-        self.clean_orders = "order_id" in self.keys or orders
         self.has_amount = "amount" in plan.mapping or (
             "unit_price" in plan.mapping and "quantity" in plan.mapping
         )
@@ -239,10 +237,10 @@ class _Reader:
             skip = skip | pl.col(ROW).is_in(drop.implode())
         # Order ids are cleaned only on the lines kept whole (``_slim``), unless they are
         # a dimension or the rows are summed per order: no other line reads its order id.
-        ids = [CUSTOMER, *(["order_id"] if self.clean_orders else [])]
+        ids = [CUSTOMER, *(["order_id"] if self._cleans_orders() else [])]
         rows = clean_id_columns(query.with_columns(skip.alias("_skip")), ids)
         if self.orders:
-            has_id = "order_id" in rows.collect_schema()
+            has_id = "order_id" in self.plan.mapping
             own = pl.col("order_id").is_null() if has_id else pl.lit(True)
             rows = rows.with_columns(pl.when(own).then(pl.col(ROW)).alias(SOLO))
         # The texts of the number columns whose marks are guessed ride along: each batch's
@@ -355,7 +353,7 @@ class _Reader:
         """The purchase days of the orders among ``events`` (classified on their own, which
         is exact when no line lacks a status), keyed by two hashes of their cleaned ids:
         one row per run of lines of one order and day (see :func:`_fewer_days`)."""
-        order = pl.col("order_id") if self.clean_orders else cleaned_id(pl.col("order_id"))
+        order = pl.col("order_id") if self._cleans_orders() else cleaned_id(pl.col("order_id"))
         raw, day = pl.col("order_id").hash(), pl.col("day")
         # Lines of one raw id are lines of one order: runs found before the ids are cleaned.
         run = (raw != raw.shift(1)).fill_null(True) | (day != day.shift(1)).fill_null(True)
@@ -384,8 +382,9 @@ class _Reader:
         if not whole.select(negative_line(whole.columns).all()).item():
             return False
         first, second = ORDER_KEYS
-        keyed = whole.with_columns(*_order_keys(pl.col("order_id")))
-        wanted = keyed.select(pl.col(first).unique())
+        if first not in whole.columns:  # with ``orders``, _slim gave each line its hashes
+            whole = whole.with_columns(*_order_keys(pl.col("order_id")))
+        wanted = whole.select(pl.col(first).unique())
         found = (
             pl.concat(days, rechunk=False)
             .lazy()
@@ -397,7 +396,7 @@ class _Reader:
         del days
         if found[first].n_unique() != found.height:
             return False  # two orders share a first hash: the second pass matches on ids
-        lines = keyed.join(found.rename({second: "_o2_found"}), on=first, how="left")
+        lines = whole.join(found.rename({second: "_o2_found"}), on=first, how="left")
         if lines.select((pl.col("_o2_found") != pl.col(second)).any()).item():
             return False  # an order shares its first hash with a line's
         kept = () if self._order_keyed() else (first, second)  # summed on with orders
@@ -475,7 +474,7 @@ class _Reader:
         lines = lines.select(c for c in wanted if c in names)
         if "order_id" in names:
             lines = clean_id_columns(lines, ["order_id"])
-            if self._order_keyed():
+            if self._order_keyed():  # summed on its order's hashes
                 lines = lines.with_columns(*_order_keys(pl.col("order_id")))
             if "order_id" not in self.keys:
                 # As categories: small, and their codes stand for the ids in classify.
@@ -483,6 +482,10 @@ class _Reader:
         if "status" in names:
             lines = lines.with_columns(pl.col("status").cast(pl.Categorical))
         return lines
+
+    def _cleans_orders(self) -> bool:
+        """Whether every row's order id is cleaned as it is read (else only where needed)."""
+        return self.orders or "order_id" in self.keys
 
     def _order_keyed(self) -> bool:
         """Whether rows are summed per order under the two hashes of its id (``ORDER_KEYS``):

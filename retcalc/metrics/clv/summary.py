@@ -103,25 +103,24 @@ def rfm_summary(
         .select(CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *keys)
         .collect()
     )
-    # Grouped and joined on integer keys, the ids put back at the end: the same frame
-    # (the same rows in the same order), computed several times faster.
-    first, last = lines.select(
+    # The span of days (for the day words below) and the last purchase day, in one scan.
+    first, last, last_day = lines.select(
         pl.min_horizontal(pl.col("day").min(), pl.col("revenue_day").min()).alias("first"),
         pl.max_horizontal(pl.col("day").max(), pl.col("revenue_day").max()).alias("last"),
+        pl.col("day").filter(pl.col("is_purchase")).max().alias("last_day"),
     ).row(0)
-    bits = 0 if first is None else (last - first).days.bit_length()
-    packed = bits <= DAY_BITS  # room below the keys for every day's number
-    coded, ids = keyed_customers(lines, bits if packed else 0)
-    del lines
-    events = coded.lazy()
-    count, last_day = (
-        events.filter(pl.col("is_purchase")).select(pl.len(), pl.col("day").max()).collect().row(0)
-    )
-    if count == 0:
+    if last_day is None:
         when = f" before --as-of {as_of}" if as_of else ""
         raise InputError(
             f"no purchases{when}: every row is a return, a cancellation or out of range"
         )
+    # Grouped and joined on integer keys, the ids put back at the end: the same frame
+    # (the same rows in the same order), computed several times faster.
+    bits = (last - first).days.bit_length()
+    packed = bits <= DAY_BITS  # room below the keys for every day's number
+    coded, ids = keyed_customers(lines, bits if packed else 0)
+    del lines
+    events = coded.lazy()
     observation_end = as_of - dt.timedelta(days=1) if as_of is not None else last_day
     per_day = _day_revenue_packed(coded, bits, first) if packed else _day_revenue_joined(events)
     attributes = customer_attributes(events, keys).collect() if keys else None
@@ -195,9 +194,10 @@ def _day_revenue_packed(events: pl.DataFrame, bits: int, first_day: dt.date) -> 
     day's distance from the first: each row's (customer, revenue day) is one word; in
     word order, the rows of a word are summed as a run, and the revenue of a day without
     a purchase goes to the customer's word before it that has one (a forward fill).
-    ``first_day``: the earliest day or revenue day, whose distance is 0. One sort and no joins or group-bys: at 10M order lines of ``bench/``, 0.9 s against
-    6 s for joins on the (integer) customer and the day and 2.4 s for a group-by on the
-    words; at 50M, 4 s against 18 s for the group-by."""
+    ``first_day``: the earliest day or revenue day, whose distance is 0. One sort and no
+    joins or group-bys: at 10M order lines of ``bench/``, 0.9 s against 6 s for joins on
+    the (integer) customer and the day and 2.4 s for a group-by on the words; at 50M, 4 s
+    against 18 s for the group-by."""
     first = (first_day - dt.date(1970, 1, 1)).days  # as Polars numbers days
     days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
 
