@@ -135,7 +135,7 @@ def load(
 
     ``level``: how far the orders may be reduced for this command (see
     :class:`retcalc.engines.Level`): by ``--engine spark``, and for a large input at
-    ``days`` and ``orders`` by :mod:`retcalc.io.batched`; a command that passes none
+    ``days``, ``orders`` and ``pieces`` by :mod:`retcalc.io.batched`; a command that passes none
     does not run on Spark. ``anonymous``: the command never shows a customer id, so a large
     input without a customers file may be summed under hashed ids
     (:mod:`retcalc.io.batched`). ``revenue=False``: the command reads only purchase
@@ -163,6 +163,15 @@ def load(
                     anonymous=anonymous and not common.customers,
                     revenue=revenue,
                     orders=level is Level.orders,
+                )
+            elif level is Level.pieces and reads_in_batches(table):
+                orders = load_order_events(
+                    common.orders,
+                    options,
+                    need_amount=need_amount,
+                    dimensions=by,
+                    table=table,
+                    pieces=True,
                 )
             else:
                 orders = load_orders(
@@ -195,6 +204,8 @@ def _load_on_spark(
     """The orders read and reduced on Spark; stderr says where the work ran."""
     if level is None:
         raise UsageError(f"--engine spark is available on {SPARK_COMMANDS}")
+    if level is Level.pieces:
+        level = Level.lines  # the metric sums the lines into pieces itself
     from retcalc.engines.spark.load import find_source, load_orders_spark
     from retcalc.engines.spark.session import get_session
 

@@ -65,11 +65,14 @@ def returns(
             raise UsageError("only one input can be read from stdin ('-')")
         chosen = dataclasses.replace(common, by=by)
         metric_params = c.params(chosen)
+        # A large input is summed into pieces as it is read, unless a return may need
+        # the customer of its order (a returns file, a customer key or dimension).
+        whole = returns_file is not None or common.customers or "customer_id" in by
         # customer_id is always loaded; asking the loader for it as a dimension would load it twice.
         inputs = c.load(
             dataclasses.replace(chosen, by=[d for d in by if d != "customer_id"]),
             need_amount=True,
-            level=Level.lines,
+            level=Level.lines if whole else Level.pieces,
         )
         paths = inputs.paths
         returns_frame = None

@@ -25,9 +25,13 @@ class Level(StrEnum):
       is_purchase)``: all that purchase days and daily revenue need (retention,
       churn, cohorts, the BG/NBD summary);
     - ``orders``: the same, kept apart per order id (order counts: kpis, clv);
-    - ``lines``: the canonical order lines themselves (returns needs every line).
+    - ``pieces``: the lines summed per kind (sale, cancelled, return line, row mark),
+      order, keys and day (:func:`retcalc.metrics.returns.line_pieces`: returns,
+      without a returns or customers file; Spark reads the lines for it);
+    - ``lines``: the canonical order lines themselves.
     """
 
     days = "days"
     orders = "orders"
+    pieces = "pieces"
     lines = "lines"

@@ -61,6 +61,7 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for
+from retcalc.metrics import returns
 from retcalc.metrics.events import (
     CUSTOMER,
     MICROS,
@@ -70,7 +71,7 @@ from retcalc.metrics.events import (
     run_differences,
     to_micros,
 )
-from retcalc.metrics.keys import free_low_bits, id_hashes
+from retcalc.metrics.keys import TOP_BIT, free_low_bits, id_hashes
 
 #: Rows per batch of the decimal-mark pass: big enough that per-batch work is
 #: vectorised, small enough that a batch stays well under a gigabyte.
@@ -190,6 +191,9 @@ class _Reader:
     (:class:`retcalc.engines.Level` ``orders``), the order kept as a 64-bit key.
     """
 
+    #: Whether rows on or after ``--as-of`` are dropped as they are read.
+    cuts_as_of = True
+
     def __init__(
         self,
         plan: OrdersPlan,
@@ -226,12 +230,19 @@ class _Reader:
         self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
         self.whole: pl.DataFrame | None = None
+        self.wholes: list[pl.DataFrame] = []  # per batch, while reading
         # Per batch, the first purchase day of each order (see :meth:`_order_days`).
         self.days: list[pl.DataFrame] | None = None
 
     def _rows(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
+        """Every row of ``query`` parsed, checked (see :meth:`_parsed`) and classified on
+        its own: what counts for every line not kept whole."""
+        return classify(self._parsed(query, drop), by_order=False)
+
+    def _parsed(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
         """Every row of ``query`` parsed and checked: ids cleaned, numbers read, ``_skip``
-        on a blank row or one ``--dedupe`` drops, ``_bad_`` flags (see :meth:`_flags`)."""
+        on a blank row or one ``--dedupe`` drops, ``_bad_`` flags (see :meth:`_flags`),
+        ``KEEP`` and ``NEEDY``."""
         skip = pl.col("_blank")
         if drop is not None and drop.len():
             skip = skip | pl.col(ROW).is_in(drop.implode())
@@ -257,11 +268,9 @@ class _Reader:
             names.append("amount")
         day = pl.col("day")
         keep = ~pl.col("_skip") & pl.col(CUSTOMER).is_not_null() & day.is_not_null()
-        if self.options.as_of is not None:
+        if self.options.as_of is not None and self.cuts_as_of:
             keep = keep & (day < self.options.as_of)
-        rows = rows.with_columns(keep.alias(KEEP), self._needy(names).alias(NEEDY))
-        # Each row classified on its own: what counts for every line not kept whole.
-        return classify(rows, by_order=False)
+        return rows.with_columns(keep.alias(KEEP), self._needy(names).alias(NEEDY))
 
     def _kept(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """The rows of :meth:`_rows` that are kept (a customer, a date, before
@@ -298,7 +307,7 @@ class _Reader:
         names = query.collect_schema().names()
         ragged = "_ragged" in names
         hashes: list[pl.Series] = []
-        whole: list[pl.DataFrame] = []
+        self.wholes = []
         # Only negative lines count on another day than their own, when revenue is kept.
         self.days = [] if self.revenue and "order_id" in names else None
         for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
@@ -312,13 +321,7 @@ class _Reader:
             for name in self.evidence:
                 text = pl.col(EVIDENCE + name).alias("text")
                 outputs[EVIDENCE + name] = live.group_by(text).agg(pl.col(ROW).min())
-            kept = self._kept(frame)
-            outputs["whole"] = self._slim(kept.filter(pl.col(NEEDY)))
-            # No line left here needs its order: each is classified on its own (in _rows).
-            events = kept.filter(~pl.col(NEEDY))
-            outputs["summed"] = self._summed(events)
-            if self.days is not None:
-                outputs["days"] = self._order_days(events)
+            outputs.update(self._outputs(self._kept(frame)))
             # The batch is in memory: the in-memory engine runs the per-run sums (running
             # sums and shifts) faster than the streaming one, and holds less.
             frames = pl.collect_all(list(outputs.values()), engine="in-memory")
@@ -340,14 +343,30 @@ class _Reader:
                     known = first[kind]
                     if row is not None and (known is None or row < known):
                         first[kind] = row
-            whole.append(found["whole"])
-            self.parts.append(found["summed"].rechunk())  # one chunk: cheap now, not at the end
-            if self.days is not None:
-                self.days.append(_fewer_days(found["days"], found["summed"].height))
+            self._store(found)
         if hashes:
             self.hashes = pl.concat(hashes)
-        if whole:
-            self.whole = pl.concat(whole)
+        if self.wholes:
+            self.whole = pl.concat(self.wholes)
+        self.wholes = []
+
+    def _outputs(self, kept: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        """What :meth:`read` keeps of a batch's rows kept (``kept``): the lines kept
+        whole, the other lines summed, and their orders' days."""
+        outputs = {"whole": self._slim(kept.filter(pl.col(NEEDY)))}
+        # No line left here needs its order: each is classified on its own (in _rows).
+        events = kept.filter(~pl.col(NEEDY))
+        outputs["summed"] = self._summed(events)
+        if self.days is not None:
+            outputs["days"] = self._order_days(events)
+        return outputs
+
+    def _store(self, found: dict[str, pl.DataFrame]) -> None:
+        """Keep a batch's :meth:`_outputs`."""
+        self.wholes.append(found["whole"])
+        self.parts.append(found["summed"].rechunk())  # one chunk: cheap now, not at the end
+        if self.days is not None:
+            self.days.append(_fewer_days(found["days"], found["summed"].height))
 
     def _order_days(self, events: pl.LazyFrame) -> pl.LazyFrame:
         """The purchase days of the orders among ``events`` (classified on their own, which
@@ -641,6 +660,46 @@ class _Reader:
         return repeated_rows(table, rows)
 
 
+class _PiecesReader(_Reader):
+    """A read for the returns metrics (:class:`retcalc.engines.Level` ``pieces``): each
+    batch's lines summed into :func:`retcalc.metrics.returns.line_pieces`, their orders
+    keyed by the two hashes of the id (a line without one by its row number), which
+    :meth:`finish` turns into the keys of :func:`retcalc.metrics.returns._order_keys`.
+
+    Every line is read on its own (no line needs its order's), and every row with a
+    customer and a date is kept: whether the lines carry returns information is
+    told by the rows after ``--as-of`` too, so the metric drops those itself.
+    """
+
+    cuts_as_of = False
+
+    def __init__(self, plan: OrdersPlan, options: LoadOptions, keys: Sequence[str]):
+        super().__init__(plan, options, keys, anonymous=False, revenue=False, orders=True)
+
+    def _rows(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
+        return self._parsed(query, drop)  # classified by returns.line_columns instead
+
+    def _outputs(self, kept: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        lines = kept.with_columns(
+            *returns.line_columns(kept.collect_schema()), pl.col(ROW).alias("_line")
+        )
+        if "order_id" in self.plan.mapping:
+            lines = lines.with_columns(*_order_keys(pl.col("order_id")))
+        else:
+            lines = lines.with_columns(pl.lit(None, dtype=pl.UInt64).alias(k) for k in ORDER_KEYS)
+        return {"pieces": returns.line_pieces(lines, [*ORDER_KEYS, SOLO], self.keys)}
+
+    def _store(self, found: dict[str, pl.DataFrame]) -> None:
+        self.parts.append(found["pieces"].rechunk())
+
+    def finish(self) -> pl.DataFrame:
+        frame = pl.concat(self.parts, rechunk=False)
+        self.parts = []
+        frame = _with_order_keys(frame, returns.ORDER, tag=True)
+        order = pl.coalesce(returns.ORDER, pl.col(SOLO).cast(pl.UInt64))
+        return frame.with_columns(order.alias(returns.ORDER)).drop(SOLO)
+
+
 def _run_starts(columns: Sequence[str]) -> pl.Expr:
     """True on the first row and on each row whose ``columns`` differ from the row
     before's (a null equal to a null)."""
@@ -684,19 +743,25 @@ def _order_keys(order: pl.Expr) -> list[pl.Expr]:
     return [h.alias(name) for h, name in zip(hashes, ORDER_KEYS, strict=True)]
 
 
-def _with_order_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``order_id``, a ``UInt64`` key per order, in place of ``ORDER_KEYS``
+def _with_order_keys(
+    frame: pl.DataFrame, name: str = "order_id", *, tag: bool = False
+) -> pl.DataFrame:
+    """``frame`` with ``name``, a ``UInt64`` key per order, in place of ``ORDER_KEYS``
     (the two hashes of its id, null without one): the first hash where it tells the
     orders apart (:func:`retcalc.metrics.keys.free_low_bits`), else a number per
-    distinct pair of hashes."""
+    distinct pair of hashes. ``tag``: every key has its top bit set (as
+    :func:`retcalc.metrics.keys.tagged_keys` has), so that none equals a row number."""
     first, second = ORDER_KEYS
+    top = pl.lit(TOP_BIT if tag else 0, dtype=pl.UInt64)
+    if tag:
+        frame = frame.with_columns(pl.col(first) | top)
     keys = free_low_bits(frame[first], frame[second], 0)
     if keys is None:  # two orders share the first hash (about 1 in 40,000 at 30M orders)
         pairs = frame.select(ORDER_KEYS).unique().drop_nulls().with_row_index("_number")
         keyed = frame.join(pairs, on=ORDER_KEYS, how="left", nulls_equal=False)
-        keys = keyed["_number"].cast(pl.UInt64)
+        keys = keyed.select(pl.col("_number").cast(pl.UInt64) | top)["_number"]
         frame = keyed.drop("_number")
-    return frame.with_columns(keys.alias("order_id")).drop(ORDER_KEYS)
+    return frame.with_columns(keys.alias(name)).drop(ORDER_KEYS)
 
 
 def group_columns(keys: Sequence[str]) -> list[str]:
@@ -715,6 +780,7 @@ def load_order_events(
     batch_rows: int | None = None,
     revenue: bool = True,
     orders: bool = False,
+    pieces: bool = False,
 ) -> Loaded:
     """``frames.load_orders`` and ``events.classify`` in one streaming pass (see the
     module doc). ``batch_rows``: rows per batch of the decimal-mark pass and per chunk
@@ -731,7 +797,9 @@ def load_order_events(
     that never show an id); when two ids share a key the input is read again with
     the ids. ``orders`` (:class:`retcalc.engines.Level` ``orders``: order counts):
     the rows are summed apart per order, ``order_id`` a ``UInt64`` key per order
-    id, and a line without an order id stays a row of its own.
+    id, and a line without an order id stays a row of its own. ``pieces``
+    (:class:`retcalc.engines.Level` ``pieces``: the returns metrics): the lines summed
+    into :func:`retcalc.metrics.returns.line_pieces` instead (see :class:`_PiecesReader`).
     """
     rows = batch_rows or BATCH_ROWS
     plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
@@ -746,8 +814,12 @@ def load_order_events(
         repeats = repeated_rows(table, hashes)
         drop = repeats[ROW]
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
-    new_reader = functools.partial(
-        _Reader, plan, options, keys, anonymous=anonymous, revenue=revenue, orders=orders
+    new_reader = (
+        functools.partial(_PiecesReader, plan, options, keys)
+        if pieces
+        else functools.partial(
+            _Reader, plan, options, keys, anonymous=anonymous, revenue=revenue, orders=orders
+        )
     )
     reader = new_reader()
     query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *checks))
@@ -782,6 +854,7 @@ def load_order_events(
             batch_rows=batch_rows,
             revenue=revenue,
             orders=orders,
+            pieces=pieces,
         )
     return Loaded(
         table,

@@ -21,7 +21,7 @@ from retcalc.io import batched
 from retcalc.io.batched import load_order_events
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
-from retcalc.metrics import keys
+from retcalc.metrics import keys, returns
 from retcalc.metrics.clv import historical
 from retcalc.metrics.events import classify, free_bits, to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
@@ -68,6 +68,11 @@ COMMANDS = [
     ["clv", "--model", "formula", "--margin", "40%", "-w", "3mo"],
     ["kpis"],
     ["kpis", "--period", "quarter", "--by", "channel", "--by-sequence"],
+    # Returns: the lines summed into pieces (``pieces=True``).
+    ["returns", "--period", "month"],
+    ["returns", "--period", "quarter", "--by", "channel", "--by-return-date"],
+    ["returns", "--period", "month", "--as-of", "2023-06-01"],
+    ["returns", "--top", "3", "--min-units", "1"],
 ]
 
 
@@ -101,7 +106,8 @@ def test_the_sample_with_a_customers_file_is_the_same(monkeypatch: pytest.Monkey
     ],
 )
 @pytest.mark.parametrize(
-    "command", [["retention"], ["churn"], ["cohorts"], ["kpis"], ["clv", "--per-customer"]]
+    "command",
+    [["retention"], ["churn"], ["cohorts"], ["kpis"], ["clv", "--per-customer"], ["returns"]],
 )
 def test_real_export_shapes_are_the_same(
     tmp_path: Path, name: str, text: str, command: list[str], monkeypatch: pytest.MonkeyPatch
@@ -289,6 +295,52 @@ def test_orders_are_kept_apart_and_lines_without_an_id_are_orders_of_their_own(
         assert table.select(*historical.CUSTOMER_COLUMNS).rows() == [
             (4, 25.0, 6.25, dt.date(2024, 1, 5), dt.date(2024, 1, 7), 2)
         ]
+
+
+PIECES = (
+    "order_id,customer_id,order_date,quantity,amount,status\n"
+    "o1,c1,2024-01-05,2,20.00,paid\n"
+    "o1,c1,2024-01-05,1,5.00,paid\n"
+    "o1,c1,2024-01-20,-1,-5.00,paid\n"  # a return line of o1: on o1's day
+    ",c1,2024-01-06,1,3.00,returned\n"  # no order id: an order of its own, returned whole
+    "o2,c2,2024-02-01,1,7.00,cancelled\n"  # a cancelled order...
+    "o2,c2,2024-02-03,-1,-7.00,\n"  # ...whose return line is left out
+    "o3,c2,2024-02-10,3,30.00,paid\n"
+)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_returns_read_in_pieces_count_each_order_once(
+    tmp_path: Path, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # January: o1 (3 units, 25.00, 1 unit and 5.00 back) and the line without an id
+    # (1 unit, 3.00, all back); February: o3 (3 units, 30.00), o2 cancelled with its return.
+    path = tmp_path / "orders.csv"
+    path.write_text(PIECES)
+    if shared:  # every order id's first hash the same: the orders are numbered instead
+        real = batched._order_keys
+
+        def shared_first(order: pl.Expr) -> list[pl.Expr]:
+            first, second = real(order)
+            return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
+
+        monkeypatch.setattr(batched, "_order_keys", shared_first)
+    options = LoadOptions(today=dt.date(2025, 1, 1))
+    for rows in (1, 2, 3, 100):
+        pieces = load_order_events(str(path), options, batch_rows=rows, pieces=True).frame
+        orders = pieces.filter(pl.col("_kind") == returns.SALE)["_order"]
+        # Order ids' keys have the top bit set; the line without one is keyed by its row.
+        assert orders.filter(orders < keys.TOP_BIT).unique().to_list() == [3]
+        assert orders.filter(orders >= keys.TOP_BIT).n_unique() == 2  # o1, o3
+        result = assert_same(
+            ["returns", str(path), "--period", "month", "--format", "csv"], monkeypatch, rows
+        )
+        assert result.exit_code == 0, result.stderr
+        table = pl.read_csv(result.stdout.encode())
+        assert table.select(
+            "orders", "orders_returned", "units_sold", "units_returned", "gross_sales", "refunded"
+        ).rows() == [(2, 2, 4, 2, 28.0, 8.0), (1, 0, 3, 0, 30.0, 0.0)]
+        assert "1 return line of cancelled orders left out" in result.stderr
 
 
 def test_without_revenue_only_the_purchase_days_are_kept(tmp_path: Path) -> None:
