@@ -53,7 +53,7 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import MICROS, normal_status
-from retcalc.metrics.keys import TOP_BIT, tagged_keys
+from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
 from retcalc.periods import Window
 from retcalc.schema import RETURN_STATUSES
@@ -112,8 +112,8 @@ class Lines:
     """Sales and returns, one row each, with the day they count on.
 
     ``sales``: keys..., ``_order``, ``day`` (the order's first day), ``units``, ``micros``,
-    ``_whole`` (every line's units whole), summed per order and keys (without keys, one
-    row per order).
+    ``_whole`` (every line's units whole): a row per keys and order (without keys, per
+    order), the sums of its sale lines.
     ``returns``: keys..., ``_order``, ``matched``, ``day`` (attributed), ``units``, ``micros``,
     ``_lines`` (how many lines or returns-file rows) and ``_whole`` (every one's units whole).
     """
@@ -364,26 +364,36 @@ def _from_pieces(
         # The customer of the order's first line.
         first_line = pl.col("_first_line").arg_min()
         borrowed.append(pl.col(CUSTOMER).get(first_line).cast(pl.String).alias("_customer_o"))
-    per_order = sale_rows.group_by(ORDER).agg(
-        pl.col("day").min().alias("_order_day"),
-        pl.col("_units").sum().alias("_sold_units"),
-        pl.col("_micros").sum().alias("_sold_micros"),
-        pl.col("_whole").all(),
-        pl.col("_first_line").min(),
-        *borrowed,
+    per_order = grouped_in_parts(
+        sale_rows,
+        [ORDER],
+        ORDER,
+        [
+            pl.col("day").min().alias("_order_day"),
+            pl.col("_units").sum().alias("_sold_units"),
+            pl.col("_micros").sum().alias("_sold_micros"),
+            pl.col("_whole").all(),
+            pl.col("_first_line").min(),
+            *borrowed,
+        ],
     )
-    order_info = per_order.collect().lazy()
+    order_info = per_order.lazy()
     if keys:
         # Each sale line counts under its own keys, on its order's first day.
-        sales = sale_rows.join(order_info.select(ORDER, "_order_day"), on=ORDER, how="left")
-        sales = sales.select(
-            *_keyed(sale_rows, keys),
+        keyed = sale_rows.join(order_info.select(ORDER, "_order_day"), on=ORDER, how="left")
+        sales = grouped_in_parts(
+            keyed.select(
+                *_keyed(sale_rows, keys), ORDER, "_order_day", "_units", "_micros", "_whole"
+            ),
+            [*keys, ORDER],
             ORDER,
-            pl.col("_order_day").alias("day"),
-            pl.col("_units").alias("units"),
-            pl.col("_micros").alias("micros"),
-            "_whole",
-        )
+            [
+                pl.col("_order_day").first().alias("day"),
+                pl.col("_units").sum().alias("units"),
+                pl.col("_micros").sum().alias("micros"),
+                pl.col("_whole").all(),
+            ],
+        ).lazy()
     else:
         # Without keys, every figure is a sum over orders: one row per order will do.
         sales = order_info.select(
@@ -581,14 +591,16 @@ def _order_keys(
     return frame, file
 
 
-def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.DataFrame:
-    return frame.with_columns(grid.period_index(pl.col("day")).alias(IDX)).filter(
-        pl.col(IDX).is_between(0, grid.n_periods - 1)
+def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.LazyFrame:
+    return (
+        frame.lazy()
+        .with_columns(grid.period_index(pl.col("day")).alias(IDX))
+        .filter(pl.col(IDX).is_between(0, grid.n_periods - 1))
     )
 
 
-def _unmatched_warning(rets: pl.DataFrame) -> list[str]:
-    loose = rets.filter(~pl.col("matched"))
+def _unmatched_warning(rets: pl.LazyFrame) -> list[str]:
+    loose = rets.filter(~pl.col("matched")).collect()
     if loose.height == 0:
         return []
     lines = int(loose["_lines"].sum())
@@ -601,40 +613,25 @@ def _unmatched_warning(rets: pl.DataFrame) -> list[str]:
     ]
 
 
-def _unit_dtype(*frames: pl.DataFrame) -> pl.DataType:
-    """Int64 when every line's units are whole (the ``_whole`` of a frame of orders)."""
-
-    def whole(frame: pl.DataFrame) -> bool:
-        lines = pl.col("_whole") if "_whole" in frame.columns else pl.col("units") % 1 == 0
-        return frame.height == 0 or bool(frame.select(lines.all()).item())
-
-    return pl.Int64() if all(whole(f) for f in frames) else pl.Float64()
+def _unit_dtype(*frames: pl.LazyFrame) -> pl.DataType:
+    """Int64 when every line's units are whole (the ``_whole`` of each frame)."""
+    whole = pl.concat([f.select(pl.col("_whole").all()) for f in frames]).collect()
+    return pl.Int64() if whole["_whole"].all() else pl.Float64()
 
 
-def _figures(sales: pl.DataFrame, rets: pl.DataFrame, group: Sequence[str]) -> pl.LazyFrame:
-    """orders, units_sold, gross micros, orders_returned, units_returned, refunded micros per group."""
+def _figures(sales: pl.LazyFrame, rets: pl.LazyFrame, group: Sequence[str]) -> pl.LazyFrame:
+    """orders, units_sold, gross micros, orders_returned, units_returned, refunded micros
+    per group (``sales``: a row per keys and order, see :class:`Lines`)."""
     group = list(group)
-    sold = (
-        sales.lazy()
-        .group_by(group)
-        .agg(
-            pl.col(ORDER).n_unique().cast(pl.Int64).alias("orders"),
-            pl.col("units").sum().alias("units_sold"),
-            pl.col("micros").sum().alias("_gross"),
-        )
+    sold = sales.group_by(group).agg(
+        pl.len().cast(pl.Int64).alias("orders"),
+        pl.col("units").sum().alias("units_sold"),
+        pl.col("micros").sum().alias("_gross"),
     )
-    back = (
-        rets.lazy()
-        .group_by(group)
-        .agg(
-            pl.col(ORDER)
-            .filter(pl.col("matched"))
-            .n_unique()
-            .cast(pl.Int64)
-            .alias("orders_returned"),
-            pl.col("units").sum().alias("units_returned"),
-            pl.col("micros").sum().alias("_refunded"),
-        )
+    back = rets.group_by(group).agg(
+        pl.col(ORDER).filter(pl.col("matched")).n_unique().cast(pl.Int64).alias("orders_returned"),
+        pl.col("units").sum().alias("units_returned"),
+        pl.col("micros").sum().alias("_refunded"),
     )
     return sold.join(back, on=group, how="full", coalesce=True, nulls_equal=True)
 
@@ -683,7 +680,7 @@ def returns_table(
     sales, rets = _in_grid(lines.sales, grid), _in_grid(lines.returns, grid)
     periods = grid.periods().drop("window_start")
     if keys:
-        groups = pl.concat([sales.select(keys), rets.select(keys)]).unique().lazy()
+        groups = pl.concat([sales.select(keys), rets.select(keys)]).unique()
         base = groups.join(periods, how="cross")
     else:
         base = periods
