@@ -22,7 +22,7 @@ million customers a chance of about 10^-8, and then two customers count as one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -160,21 +160,40 @@ def encode_customers(*frames: pl.DataFrame | None, free_bits: int = 0) -> list[p
     return out
 
 
-#: Parts of :func:`grouped_in_parts`.
-PARTS = 8
+#: Rows per part of :func:`in_parts`, and the most parts.
+PART_ROWS, PARTS = 4_000_000, 8
 
 
-def grouped_in_parts(
-    frame: pl.LazyFrame, by: Sequence[str], part: str, aggs: Sequence[pl.Expr]
+def parts_for(rows: int) -> int:
+    """How many parts :func:`in_parts` does ``rows`` rows in: one per :data:`PART_ROWS`,
+    one to :data:`PARTS` (each part costs a pass over the frame)."""
+    return max(1, min(PARTS, rows // PART_ROWS))
+
+
+def in_parts(
+    frame: pl.LazyFrame, part: str, compute: Callable[[pl.LazyFrame], pl.LazyFrame], parts: int
 ) -> pl.DataFrame:
-    """``frame.group_by(by).agg(aggs)``, collected in :data:`PARTS` parts: the rows whose
-    integer ``part`` column (one of ``by``) leaves each remainder modulo ``PARTS``.
+    """``compute`` of each of ``parts`` parts of ``frame`` (:func:`parts_for`), collected
+    one after the other and put together: the rows whose ``part`` column's hash leaves
+    each remainder modulo ``parts``. For a computation per value of ``part`` (a group-by
+    on columns that include it, say), the same as ``compute(frame)``.
 
     A group-by into tens of millions of groups holds its whole table at once; in
     parts it holds one part's. Grouping the 32.7M sale pieces of ``returns`` on
-    50M lines of ``bench/`` into their orders took 3.6 s and a peak of 2,755 MiB so,
-    3.2 s and 4,622 MiB in one (with the pieces, 1.3 GB, in memory).
+    50M lines of ``bench/`` into their orders took 3.6 s and a peak of 2,755 MiB in
+    eight parts, 3.2 s and 4,622 MiB in one (with the pieces, 1.3 GB, in memory).
+    ``frame`` is read once per part: it should be in memory, or cheap to read again.
     """
-    slot = (pl.col(part) % PARTS).fill_null(0)  # a null key is a group too
-    parts = [frame.filter(slot == i).group_by(by).agg(aggs).collect() for i in range(PARTS)]
-    return pl.concat(parts, rechunk=False)
+    if parts == 1:
+        return compute(frame).collect()
+    # Hashed, integers too: keys may leave their low bits free (free_low_bits).
+    slot = (pl.col(part).hash() % parts).fill_null(0)  # a null is a value too
+    done = [compute(frame.filter(slot == i)).collect() for i in range(parts)]
+    return pl.concat(done, rechunk=False)
+
+
+def grouped_in_parts(
+    frame: pl.LazyFrame, by: Sequence[str], part: str, aggs: Sequence[pl.Expr], parts: int
+) -> pl.DataFrame:
+    """``frame.group_by(by).agg(aggs)`` in parts (:func:`in_parts`; ``part`` one of ``by``)."""
+    return in_parts(frame, part, lambda rows: rows.group_by(by).agg(aggs), parts)

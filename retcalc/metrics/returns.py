@@ -53,7 +53,7 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import MICROS, normal_status
-from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, tagged_keys
+from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
 from retcalc.periods import Window
 from retcalc.schema import RETURN_STATUSES
@@ -340,6 +340,7 @@ def _from_pieces(
             file = file.filter(pl.col("day") < as_of)
 
     sale_rows = pieces.filter(pl.col(KIND) == SALE)
+    order_parts = parts_for(frame.height)  # for the group-bys into orders (the pieces in memory)
     span = sale_rows.select(pl.col("day").min(), pl.col("day").max().alias("last")).collect()
     first, last = span.row(0)
     if first is None:
@@ -376,6 +377,7 @@ def _from_pieces(
             pl.col("_first_line").min(),
             *borrowed,
         ],
+        order_parts,
     )
     order_info = per_order.lazy()
     if keys:
@@ -393,6 +395,7 @@ def _from_pieces(
                 pl.col("_micros").sum().alias("micros"),
                 pl.col("_whole").all(),
             ],
+            order_parts,
         ).lazy()
     else:
         # Without keys, every figure is a sum over orders: one row per order will do.

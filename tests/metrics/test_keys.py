@@ -156,3 +156,40 @@ def test_encode_orders_keys_the_order_ids_and_keeps_nulls() -> None:
     assert ids[1] is None and ids[0] == ids[3] != ids[2]
     without = pl.DataFrame({"x": [1]}).lazy()
     assert encode_orders(without) is without
+
+
+def test_parts_grow_with_the_rows_up_to_the_most() -> None:
+    assert [keys_module.parts_for(n) for n in (0, 7_999_999, 8_000_000, 20_000_000, 10**9)] == [
+        1,
+        1,
+        2,
+        5,
+        keys_module.PARTS,
+    ]
+
+
+@pytest.mark.parametrize("parts", [1, 3, keys_module.PARTS])
+def test_a_group_by_in_parts_is_the_group_by(parts: int) -> None:
+    # Keys with their low 20 bits free (as free_low_bits leaves them), text keys and a
+    # null key: each group whole in one part, every row in some part.
+    frame = pl.DataFrame(
+        {
+            "key": [5 << 20, 5 << 20, 7 << 20, None, None, 9 << 20, 7 << 20, 11 << 20],
+            "name": ["a", "a", "b", None, None, "c", "b", "d"],
+            "value": [1, 2, 3, 4, 5, 6, 7, 8],
+        },
+        schema_overrides={"key": pl.UInt64},
+    )
+    for part in ("key", "name"):
+        got = keys_module.grouped_in_parts(
+            frame.lazy(), ["key", "name"], part, [pl.col("value").sum()], parts
+        ).sort("key", nulls_last=True)
+        assert got.rows() == [
+            (5 << 20, "a", 3),
+            (7 << 20, "b", 10),
+            (9 << 20, "c", 6),
+            (11 << 20, "d", 8),
+            (None, None, 9),
+        ]
+    slots = frame.select((pl.col("key").hash() % keys_module.PARTS).unique().len()).item()
+    assert slots > 1  # low bits free, the keys still spread over the parts

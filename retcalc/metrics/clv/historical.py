@@ -26,7 +26,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
-from retcalc.metrics.keys import encode_orders
+from retcalc.metrics.keys import encode_orders, in_parts, parts_for
 from retcalc.metrics.retention import ratio
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -100,6 +100,22 @@ def per_customer(
     keys = list(keys)
     group = [*keys, CUSTOMER]
     events = classify(encode_orders(cut(orders, as_of)))
+    # Every figure is a customer's: a large input is done in parts of its customers,
+    # each reading the classified lines, kept in memory for them.
+    parts = parts_for(orders.select(pl.len()).collect().item())
+    if parts > 1:
+        events = events.collect().lazy()
+    frame = in_parts(events, CUSTOMER, lambda part: _customers(part, keys, start, end), parts)
+    if frame.height == 0:
+        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    return frame.sort(group)
+
+
+def _customers(
+    events: pl.LazyFrame, keys: list[str], start: dt.date | None, end: dt.date | None
+) -> pl.LazyFrame:
+    """:func:`per_customer` of classified ``events``, in no order."""
+    group = [*keys, CUSTOMER]
     customers = (
         order_days(events, keys)
         .filter(in_range(pl.col("day"), start, end))
@@ -116,7 +132,7 @@ def per_customer(
         .group_by(group)
         .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
     )
-    frame = (
+    return (
         customers.join(revenue, on=group, how="left")
         .with_columns(pl.col("micros").fill_null(0))
         .with_columns(
@@ -126,13 +142,8 @@ def per_customer(
         .with_columns(
             ratio(money("micros"), "orders").alias("aov"),
         )
-        .sort(group)
         .select(*group, *CUSTOMER_COLUMNS)
-        .collect()
     )
-    if frame.height == 0:
-        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
-    return frame
 
 
 def summary(customers: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
