@@ -30,6 +30,10 @@ kept whole and the other lines summed. What needs more than one row is done apar
   classified with them once all are read;
 - rows that repeat an earlier row are found from a hash of each row, as the
   in-memory reader does (``--dedupe``: before the rows are read, to drop them).
+
+The returns metrics (:class:`retcalc.engines.Level` ``pieces``) read each line on
+its own, so :class:`_PiecesReader` keeps no line whole: each batch's lines are
+summed into :func:`retcalc.metrics.returns.line_pieces`.
 """
 
 from __future__ import annotations
@@ -504,7 +508,7 @@ class _Reader:
 
     def _cleans_orders(self) -> bool:
         """Whether every row's order id is cleaned as it is read (else only where needed)."""
-        return self.orders or "order_id" in self.keys
+        return "order_id" in self.plan.mapping and (self.orders or "order_id" in self.keys)
 
     def _order_keyed(self) -> bool:
         """Whether rows are summed per order under the two hashes of its id (``ORDER_KEYS``):

@@ -343,6 +343,53 @@ def test_returns_read_in_pieces_count_each_order_once(
         assert "1 return line of cancelled orders left out" in result.stderr
 
 
+NO_ORDER_IDS = (
+    "customer_id,order_date,quantity,amount\n"
+    "c1,2024-01-05,2,20.00\n"
+    "c1,2024-01-05,1,5.00\n"
+    "c2,2024-01-20,-1,-5.00\n"
+    "c2,2024-02-03,1,8.00\n"
+)
+
+
+def test_returns_without_order_ids_count_each_line_as_an_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No order_id column: every line is an order of its own, keyed by its row, and a
+    # return line matches no sale (it counts on its own date, not in orders_returned).
+    path = tmp_path / "orders.csv"
+    path.write_text(NO_ORDER_IDS)
+    for rows in (1, 2, 100):
+        result = assert_same(
+            ["returns", str(path), "--period", "month", "--format", "csv"], monkeypatch, rows
+        )
+        assert result.exit_code == 0, result.stderr
+        table = pl.read_csv(result.stdout.encode())
+        assert table.select("orders", "orders_returned", "units_sold", "units_returned").rows() == [
+            (2, 0, 3, 1),
+            (1, 0, 1, 0),
+        ]
+        assert "1 return line (1 units, 5.00 refunded) without a matching sale order" in (
+            result.stderr
+        )
+
+
+@pytest.mark.parametrize("command", [["clv", "--model", "historical"], ["kpis"]])
+def test_orders_without_order_ids_are_read_in_batches_too(
+    tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commands that count orders, on lines without an order_id column (each its
+    # own order): the same tables read in batches (this failed before: the reader
+    # cleaned a column the input does not have).
+    path = tmp_path / "orders.csv"
+    path.write_text(NO_ORDER_IDS)
+    for rows in (1, 2, 100):
+        result = assert_same(
+            [command[0], str(path), *command[1:], "--format", "csv"], monkeypatch, rows
+        )
+        assert result.exit_code == 0, result.stderr
+
+
 def test_without_revenue_only_the_purchase_days_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text(
