@@ -153,7 +153,7 @@ def load(
             raise UsageError("--spark-master is for --engine spark")
         with progress(f"Reading {common.orders}"):
             table = open_table(common.orders, encoding=options.encoding)
-            if level in (Level.days, Level.orders) and reads_in_batches(table):
+            if level in (Level.days, Level.orders, Level.pieces) and reads_in_batches(table):
                 orders = load_order_events(
                     common.orders,
                     options,
@@ -163,15 +163,7 @@ def load(
                     anonymous=anonymous and not common.customers,
                     revenue=revenue,
                     orders=level is Level.orders,
-                )
-            elif level is Level.pieces and reads_in_batches(table):
-                orders = load_order_events(
-                    common.orders,
-                    options,
-                    need_amount=need_amount,
-                    dimensions=by,
-                    table=table,
-                    pieces=True,
+                    pieces=level is Level.pieces,
                 )
             else:
                 orders = load_orders(

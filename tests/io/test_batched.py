@@ -202,18 +202,23 @@ def test_returns_take_their_orders_day_from_the_first_pass(
     ]
 
 
-def test_orders_sharing_a_first_hash_are_matched_on_their_ids(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Every order id given the same first hash: the order days cannot tell the orders
-    # apart, and the second pass (which matches lines on their ids) classifies the returns.
-    path, options, whole = _returns_file(tmp_path)
+def _share_first_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give every order id the same first hash (the second stays its own)."""
     real = batched._order_keys
 
     def shared_first(order: pl.Expr) -> list[pl.Expr]:
         first, second = real(order)
         return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
 
+    monkeypatch.setattr(batched, "_order_keys", shared_first)
+
+
+def test_orders_sharing_a_first_hash_are_matched_on_their_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every order id given the same first hash: the order days cannot tell the orders
+    # apart, and the second pass (which matches lines on their ids) classifies the returns.
+    path, options, whole = _returns_file(tmp_path)
     passes: list[int] = []
     read_donors = batched._Reader.read_donors
 
@@ -221,7 +226,7 @@ def test_orders_sharing_a_first_hash_are_matched_on_their_ids(
         passes.append(1)
         read_donors(self, *args)
 
-    monkeypatch.setattr(batched, "_order_keys", shared_first)
+    _share_first_hashes(monkeypatch)
     monkeypatch.setattr(batched._Reader, "read_donors", counted)
     for rows in (1, 3, 100):
         split = load_order_events(str(path), options, batch_rows=rows)
@@ -276,13 +281,7 @@ def test_orders_are_kept_apart_and_lines_without_an_id_are_orders_of_their_own(
     path.write_text(ORDERS)
     options = LoadOptions(today=dt.date(2025, 1, 1))
     if shared:  # every order id's first hash the same: the orders are numbered instead
-        real = batched._order_keys
-
-        def shared_first(order: pl.Expr) -> list[pl.Expr]:
-            first, second = real(order)
-            return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
-
-        monkeypatch.setattr(batched, "_order_keys", shared_first)
+        _share_first_hashes(monkeypatch)
     for rows in (1, 2, 3, 100):
         loaded = load_order_events(
             str(path), options, batch_rows=rows, orders=True, anonymous=anonymous
@@ -318,13 +317,7 @@ def test_returns_read_in_pieces_count_each_order_once(
     path = tmp_path / "orders.csv"
     path.write_text(PIECES)
     if shared:  # every order id's first hash the same: the orders are numbered instead
-        real = batched._order_keys
-
-        def shared_first(order: pl.Expr) -> list[pl.Expr]:
-            first, second = real(order)
-            return [pl.when(first.is_not_null()).then(pl.lit(7, pl.UInt64)).alias("_o1"), second]
-
-        monkeypatch.setattr(batched, "_order_keys", shared_first)
+        _share_first_hashes(monkeypatch)
     options = LoadOptions(today=dt.date(2025, 1, 1))
     for rows in (1, 2, 3, 100):
         pieces = load_order_events(str(path), options, batch_rows=rows, pieces=True).frame
