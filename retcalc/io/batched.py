@@ -683,6 +683,9 @@ class _PiecesReader(_Reader):
     def _rows(self, query: pl.LazyFrame, drop: pl.Series | None) -> pl.LazyFrame:
         return self._parsed(query, drop)  # classified by returns.line_columns instead
 
+    def _needy(self, names: Sequence[str]) -> pl.Expr:
+        return pl.lit(False)  # no line needs its order's (none is kept whole)
+
     def _outputs(self, kept: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
         lines = kept.with_columns(
             *returns.line_columns(kept.collect_schema()), pl.col(ROW).alias("_line")

@@ -179,10 +179,10 @@ KIND = "_kind"
 
 def line_columns(schema: pl.Schema) -> list[pl.Expr]:
     """What each order line tells, read on its own: ``_negative``, ``_cancelled``,
-    ``_returned`` (a returned/refunded status), ``_units`` and ``_micros`` (its figures),
-    ``_mark_units`` and ``_mark_micros`` (what its row marks return), and ``_informs``
-    (it carries returns information: a negative line, a returned status, or an input
-    with returned_quantity/refund_amount columns)."""
+    ``_units`` and ``_micros`` (its figures), ``_mark_units`` and ``_mark_micros`` (what
+    its row marks return: a returned/refunded status, returned_quantity, refund_amount),
+    and ``_informs`` (it carries returns information: a negative line, a returned
+    status, or an input with returned_quantity/refund_amount columns)."""
     null_f = pl.lit(None, dtype=pl.Float64)
     quantity = _col_or(schema, "quantity", null_f).cast(pl.Float64)
     amount = _col_or(schema, "amount", null_f).cast(pl.Float64)
@@ -199,7 +199,6 @@ def line_columns(schema: pl.Schema) -> list[pl.Expr]:
     return [
         negative.alias("_negative"),
         status.is_in(list(CANCELLED_STATUSES)).fill_null(False).alias("_cancelled"),
-        returned.alias("_returned"),
         units.alias("_units"),
         micros.alias("_micros"),
         # A returned status returns the whole row; the columns what they say; when both
