@@ -18,8 +18,8 @@ demo: install
 	$(BIN)/retcalc retention sample_data/orders.csv --period quarter --format table
 	$(BIN)/retcalc churn sample_data/orders.csv --period quarter --format table
 
-test: install
-	$(BIN)/python -m pytest
+test: install  ## the suite on every core (pytest-xdist; the Spark tests share one worker)
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check retcalc tests

@@ -18,6 +18,9 @@ from tests.cli.test_cli_contract import SHOPIFY, UCI
 from tests.spark.compare import assert_same_table, csv_table
 from tests.spark.conftest import SAMPLE, needs_spark
 
+# One worker runs every Spark test under pytest-xdist: one JVM, started once.
+pytestmark = pytest.mark.xdist_group("spark")
+
 ORDERS = str(SAMPLE / "orders.csv")
 CUSTOMERS = str(SAMPLE / "customers.csv")
 

@@ -31,7 +31,8 @@ from tests.spark.compare import assert_same_table
 from tests.spark.conftest import SAMPLE, needs_spark
 from tests.spark.generated import shop
 
-pytestmark = needs_spark
+# One worker runs every Spark test under pytest-xdist: one JVM, started once.
+pytestmark = [needs_spark, pytest.mark.xdist_group("spark")]
 
 INPUTS = {
     "sample": lambda d: SAMPLE / "orders.csv",
