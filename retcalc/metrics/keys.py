@@ -170,13 +170,24 @@ def parts_for(rows: int) -> int:
     return max(1, min(PARTS, rows // PART_ROWS))
 
 
+def part_filters(part: str, parts: int) -> list[pl.Expr]:
+    """The filters of :func:`in_parts`' parts: the rows whose ``part`` column's hash
+    leaves each remainder modulo ``parts`` (every row when ``parts`` is 1). Frames
+    filtered alike hold the same values of ``part`` in the same part."""
+    if parts == 1:
+        return [pl.lit(True)]
+    # Hashed, integers too: keys may leave their low bits free (free_low_bits).
+    slot = (pl.col(part).hash() % parts).fill_null(0)  # a null is a value too
+    return [slot == i for i in range(parts)]
+
+
 def in_parts(
     frame: pl.LazyFrame, part: str, compute: Callable[[pl.LazyFrame], pl.LazyFrame], parts: int
 ) -> pl.DataFrame:
-    """``compute`` of each of ``parts`` parts of ``frame`` (:func:`parts_for`), collected
-    one after the other and put together: the rows whose ``part`` column's hash leaves
-    each remainder modulo ``parts``. For a computation per value of ``part`` (a group-by
-    on columns that include it, say), the same as ``compute(frame)``.
+    """``compute`` of each of ``parts`` parts of ``frame`` (:func:`parts_for`,
+    :func:`part_filters`), collected one after the other and put together. For a
+    computation per value of ``part`` (a group-by on columns that include it, say),
+    the same as ``compute(frame)``.
 
     A group-by into tens of millions of groups holds its whole table at once; in
     parts it holds one part's. Grouping the 32.7M sale pieces of ``returns`` on
@@ -186,9 +197,7 @@ def in_parts(
     """
     if parts == 1:
         return compute(frame).collect()
-    # Hashed, integers too: keys may leave their low bits free (free_low_bits).
-    slot = (pl.col(part).hash() % parts).fill_null(0)  # a null is a value too
-    done = [compute(frame.filter(slot == i)).collect() for i in range(parts)]
+    done = [compute(frame.filter(where)).collect() for where in part_filters(part, parts)]
     return pl.concat(done, rechunk=False)
 
 

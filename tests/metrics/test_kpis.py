@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from retcalc.io import nps as nps_io
+from retcalc.metrics import keys as keys_module
 from retcalc.metrics import kpis as kpis_metric
 from retcalc.metrics.kpis import kpi_table
 from retcalc.metrics.retention import Params, prepare_activity, retention
@@ -251,6 +252,28 @@ def test_per_period_matches_retention_and_flags_completeness() -> None:
     # A month with no purchase has a row with zeros and nulls.
     jan = by_month["2024-01-01"]
     assert (jan["customers"], jan["aov"]) == (1, 10.0)
+
+
+@pytest.mark.parametrize("per_period", [False, True])
+def test_the_customers_in_parts_give_the_same_table(
+    per_period: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large input's per-customer counts and revenue run in parts of the customers:
+    # one row per part here, so every part holds a customer or none.
+    frame = shop().with_columns(
+        pl.when(pl.col("customer_id") < "c")
+        .then(pl.lit("web"))
+        .otherwise(pl.lit("shop"))
+        .alias("channel")
+    )
+    march = {} if per_period else {"start": D("2024-03-01"), "end": D("2024-03-31")}
+    p = params(period=Period.month, by=("channel",), **march)
+    whole = kpi_table(prepare_activity(frame, p), params=p, per_period=per_period, by_sequence=True)
+    monkeypatch.setattr(keys_module, "PART_ROWS", 1)
+    parts = kpi_table(prepare_activity(frame, p), params=p, per_period=per_period, by_sequence=True)
+    assert parts.equals(whole)
+    assert whole["customers"].sum() > 0
+    assert whole["existing_customer_revenue_growth"].drop_nulls().len() > 0
 
 
 def test_by_dimension_splits_every_figure() -> None:
