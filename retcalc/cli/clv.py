@@ -280,14 +280,16 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
 
 
 def _formula(common: Common, metric_params: Params, *, margin: float, discount: float) -> None:
-    inputs = c.load(common, need_amount=True, level=Level.orders)
+    # The table is per group: no customer id is shown, so the ids may be integer keys
+    # (unless costs to serve are joined to the customers on them).
+    inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=True)
     yearly = dataclasses.replace(metric_params, period=Period.year)
     customers = inputs.customers_frame()
     costs = None
     if customers is not None and "cost_to_serve" in customers.collect_schema():
         costs = model.customer_costs(customers)
     with progress("Computing the CLV formula"):
-        prep = c.prepare(common, inputs, yearly)
+        prep = c.prepare(common, inputs, yearly, anonymous=costs is None)
         table = formula.formula_table(prep, margin=margin, discount_rate=discount, costs=costs)
     _warn_negative(table, metric_params.by)
     _emit(

@@ -25,7 +25,8 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.clv import group_sums
 from retcalc.metrics.clv.historical import money, order_count
-from retcalc.metrics.events import CUSTOMER, MICROS, daily_revenue
+from retcalc.metrics.events import CUSTOMER, MICROS, revenue_lines
+from retcalc.metrics.keys import in_parts, parts_for
 from retcalc.metrics.retention import Prepared, ratio, retention_table
 from retcalc.periods import Period, truncate
 
@@ -93,28 +94,39 @@ def formula_table(
     )
     in_years = years.lazy().select(year_keys)
     year_of = truncate(pl.col("day"), Period.year).alias("period_start")
-    orders = order_count(prep.events, keys).with_columns(year_of)
-    activity = (
-        orders.join(in_years, on=year_keys, how="semi")
-        .group_by(year_keys)
-        .agg(pl.col("orders").sum(), pl.col(CUSTOMER).n_unique().alias("customer_years"))
-    )
-    revenue = (
-        daily_revenue(prep.events, keys)
-        .with_columns(year_of)
-        .join(in_years, on=year_keys, how="semi")
-        .group_by(year_keys)
-        .agg(pl.col("micros").sum())
-    )
+
+    def per_year(events: pl.LazyFrame) -> pl.LazyFrame:
+        """Orders, customers (``customer_years``) and revenue of the years in range."""
+        activity = (
+            order_count(events, keys)
+            .with_columns(year_of)
+            .join(in_years, on=year_keys, how="semi")
+            .group_by(year_keys)
+            .agg(pl.col("orders").sum(), pl.col(CUSTOMER).n_unique().alias("customer_years"))
+        )
+        revenue = (
+            revenue_lines(events, keys)
+            .with_columns(year_of)
+            .join(in_years, on=year_keys, how="semi")
+            .group_by(year_keys)
+            .agg(pl.col("micros").sum())
+        )
+        return activity.join(revenue, on=year_keys, how="full", coalesce=True)
+
+    # Per customer first (their orders, each customer once a year): a large input in
+    # parts of its customers (keys.in_parts), whose figures add up.
+    events = prep.events
+    parts = parts_for(events.select(pl.len()).collect().item())
+    if parts > 1:
+        events = events.collect().lazy()
     totals = (
-        activity.join(revenue, on=year_keys, how="full", coalesce=True)
+        in_parts(events, CUSTOMER, per_year, parts)
         .group_by(keys or pl.lit(0).alias("_all"))
         .agg(
             pl.col("customer_years").sum().cast(pl.Int64),
             pl.col("orders").sum().cast(pl.Int64),
             pl.col("micros").sum(),
         )
-        .collect()
     )
     churn_rate = pl.col("annual_churn_rate")
     frame = (
@@ -144,7 +156,9 @@ def formula_table(
     columns = list(FORMULA_COLUMNS)
     if costs is not None:
         buyers = (
-            orders.join(in_years, on=year_keys, how="semi")
+            order_count(events, keys)
+            .with_columns(year_of)
+            .join(in_years, on=year_keys, how="semi")
             .select(*keys, CUSTOMER)
             .unique()
             .join(costs, on=CUSTOMER, how="inner")

@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from retcalc.errors import InputError
+from retcalc.metrics import keys
 from retcalc.metrics.clv import formula, historical
 from retcalc.metrics.retention import Params, prepare_activity
 from retcalc.periods import Period, parse_window
@@ -120,6 +121,19 @@ def test_formula_net_of_cost_to_serve_flags_negative() -> None:
     assert row["cost_to_serve"] == pytest.approx(25.0)  # buyers in 2023-2024: A, B, D, E
     assert row["clv_net"] == pytest.approx(35 * 0.5 / 0.6 - 25 / 0.6)
     assert row["net_clv_negative"] is True
+
+
+def test_formula_in_parts_of_the_customers_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large input's orders and customer-years are counted per part of its customers
+    # (one row per part here: eight parts for nine rows) and added up.
+    costs = pl.LazyFrame(
+        {"customer_id": ["A", "B", "D", "E"], "cost_to_serve": [10.0, 20.0, 30.0, 40.0]}
+    )
+    whole = formula.formula_table(yearly(YEARS), margin=0.5, discount_rate=0.1, costs=costs)  # type: ignore[arg-type]
+    monkeypatch.setattr(keys, "PART_ROWS", 1)
+    parts = formula.formula_table(yearly(YEARS), margin=0.5, discount_rate=0.1, costs=costs)  # type: ignore[arg-type]
+    assert parts.equals(whole)
+    assert (whole["customer_years"].item(), whole["orders"].item()) == (5, 6)
 
 
 def test_formula_without_a_complete_year_is_an_input_error() -> None:
