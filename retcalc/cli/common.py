@@ -117,7 +117,7 @@ def check_output_early(common: Common) -> None:
 
 
 #: The commands that run on Spark, for the refusal on the others.
-SPARK_COMMANDS = "retention, churn, cohorts, returns, kpis and clv"
+SPARK_COMMANDS = "retention, churn, cohorts, returns, kpis, clv and rfm"
 
 
 def load(

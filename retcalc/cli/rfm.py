@@ -9,6 +9,7 @@ import typer
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run
+from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.metrics.retention import Basis
 from retcalc.metrics.rfm import RATE_COLUMNS, rfm_scores, rfm_segments
@@ -36,7 +37,9 @@ def rfm(
         metric_params = c.params(common)
         if common.basis is Basis.subscription:
             raise UsageError("rfm scores purchases; drop --basis subscription")
-        inputs = c.load(common, need_amount=True)
+        # A large input is read in batches, summed per customer and day; the segment
+        # summary shows no customer id, so its customers may be hashed ids.
+        inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)
         orders = inputs.orders_frame()
         assert orders is not None
         with progress("Scoring customers"):

@@ -73,6 +73,9 @@ COMMANDS = [
     ["returns", "--period", "quarter", "--by", "channel", "--by-return-date"],
     ["returns", "--period", "month", "--as-of", "2023-06-01"],
     ["returns", "--top", "3", "--min-units", "1"],
+    # RFM: purchase days and revenue (``days``); the segments under hashed ids.
+    ["rfm"],
+    ["rfm", "--per-customer", "--by", "channel", "--as-of", "2023-09-01"],
 ]
 
 

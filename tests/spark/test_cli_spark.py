@@ -77,6 +77,8 @@ CASES = {
     "clv-historical-by-segment": ("clv", ORDERS, "--customers", CUSTOMERS, "--by", "segment"),
     "clv-formula": ("clv", ORDERS, "--model", "formula", "--margin", "30%", "--basis", "activity"),
     "clv-bgnbd": ("clv", ORDERS, "--model", "bgnbd", "--as-of", "2025-10-01"),
+    "rfm-per-customer-by-channel": ("rfm", ORDERS, "--per-customer", "--by", "channel"),
+    "rfm-segments": ("rfm", ORDERS, "--start", "2024-06-01", "--as-of", "2025-09-01"),
 }
 
 
@@ -156,9 +158,6 @@ def test_stdin_and_other_commands_are_refused() -> None:
     result = run("retention", "-", "--engine", "spark")
     assert result.exit_code == 2
     assert "not standard input" in result.stderr
-    result = run("rfm", ORDERS, "--engine", "spark")
-    assert result.exit_code == 2
-    assert "--engine spark is available on retention" in result.stderr
     result = run("kpis", ORDERS, "--paid-col", "paid_at", "--engine", "spark")
     assert result.exit_code == 2
     assert "--paid-col" in result.stderr
