@@ -12,7 +12,13 @@ from retcalc.cli.runner import emit, progress, run
 from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.metrics.retention import Basis
-from retcalc.metrics.rfm import RATE_COLUMNS, rfm_scores, rfm_segments
+from retcalc.metrics.rfm import (
+    CUSTOMER_COLUMNS,
+    RATE_COLUMNS,
+    SUMMARY_COLUMNS,
+    rfm_scores,
+    rfm_segments,
+)
 
 
 @data_command
@@ -37,6 +43,13 @@ def rfm(
         metric_params = c.params(common)
         if common.basis is Basis.subscription:
             raise UsageError("rfm scores purchases; drop --basis subscription")
+        shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
+        for key in metric_params.by:
+            if key in shown:
+                raise UsageError(
+                    f"--by {key}: the rfm table has a column of that name ({', '.join(shown)}); "
+                    f"group by a copy of the column under another name (e.g. customer_{key})"
+                )
         # A large input is read in batches, summed per customer and day; the segment
         # summary shows no customer id, so its customers may be hashed ids.
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)

@@ -248,5 +248,18 @@ def test_rfm_by_channel(tmp_path: Path) -> None:
     assert [(r["channel"], r["customer_id"]) for r in rows] == [("shop", "b"), ("web", "a")]
 
 
+@pytest.mark.parametrize("per_customer", [[], ["--per-customer"]])
+def test_rfm_by_a_column_named_like_its_own_says_so(
+    tmp_path: Path, per_customer: list[str]
+) -> None:
+    # A customers file's segment column against rfm's segment (Champions ... Lost).
+    path = tmp_path / "o.csv"
+    path.write_text("customer_id,order_date,amount,segment\na,2024-01-01,5,b2b\n")
+    result = invoke(["rfm", str(path), "--by", "segment", *per_customer])
+    fails_cleanly(result)
+    assert "--by segment: the rfm table has a column of that name" in result.stderr
+    assert "customer_segment" in result.stderr
+
+
 def test_rfm_refuses_the_subscription_basis(orders: Path) -> None:
     fails_cleanly(invoke(["rfm", str(orders), "--basis", "subscription"]))
