@@ -321,8 +321,6 @@ def _bgnbd(
             "history): use --as-of to end the observation"
         )
     inputs = c.load(common, need_amount=True, level=Level.days)
-    orders = inputs.orders_frame()
-    assert orders is not None
     given = _read_params(params_in) if params_in else None
     keys = metric_params.by
     if holdout_window is not None:
@@ -330,7 +328,7 @@ def _bgnbd(
             raise UsageError("--holdout prints one comparison table: drop --per-customer / --by")
         with progress("Fitting on the calibration period"):
             check = holdout.holdout_table(
-                orders,
+                inputs.take_orders(),
                 holdout=holdout_window,
                 as_of=metric_params.as_of,
                 time_unit=unit,
@@ -354,7 +352,12 @@ def _bgnbd(
         )
         return
     with progress("Summarising customers"):
-        summary = rfm_summary(orders, as_of=metric_params.as_of, time_unit=unit, keys=keys)
+        # The orders handed over (no reference kept here), so that the summary lets their
+        # rows go once it has read them: at 50M lines of bench/ they held 2.4 GiB through
+        # the summary, the fit and the scoring.
+        summary = rfm_summary(
+            inputs.take_orders(), as_of=metric_params.as_of, time_unit=unit, keys=keys
+        )
     if given is None:
         with progress(f"Fitting BG/NBD and Gamma-Gamma on {summary.frame.height} customers"):
             fitted = model.fit_models(summary)

@@ -3,6 +3,7 @@ of the period tables (no computing here)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ class Inputs:
 
     def orders_frame(self) -> pl.LazyFrame | None:
         return self.orders.frame.lazy() if self.orders else None
+
+    def take_orders(self) -> pl.LazyFrame:
+        """The orders, handed over: ``self`` keeps none of their rows afterwards (what it
+        tells of the input, its paths and name, stays), so the rows' memory goes as soon
+        as the caller is done with them, not when the command ends."""
+        assert self.orders is not None
+        frame = self.orders.frame
+        self.orders = dataclasses.replace(self.orders, frame=frame.clear())
+        return frame.lazy()
 
     def customers_frame(self) -> pl.LazyFrame | None:
         return self.customers.frame.lazy() if self.customers else None

@@ -199,3 +199,21 @@ def test_bad_params_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"bgnbd": {"r": 1, "alpha": 2, "a": 0.5}}')
     stderr = fails_cleanly(invoke([ORDERS, "--model", "bgnbd", "--params-in", str(bad)]))
     assert "bgnbd.b must be a number" in stderr
+
+
+def test_take_orders_hands_the_rows_over(tmp_path: Path) -> None:
+    """``clv --model bgnbd`` hands its orders to the summary, which lets them go once
+    read: the inputs keep what they tell of the file (paths, name), not its rows."""
+    from retcalc.cli.common import Inputs
+    from retcalc.io.frames import LoadOptions, load_orders
+
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_date,amount\nA,2024-01-05,10\nB,2024-02-01,5\n")
+    inputs = Inputs(load_orders(str(path), LoadOptions(), need_amount=True), None)
+    paths = inputs.paths
+    taken = inputs.take_orders().collect()
+    assert taken["customer_id"].to_list() == ["A", "B"]
+    assert inputs.orders is not None
+    assert inputs.orders.frame.height == 0
+    assert inputs.orders.frame.columns == taken.columns
+    assert inputs.paths == paths and inputs.orders.name == str(path)

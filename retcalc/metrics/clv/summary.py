@@ -103,6 +103,7 @@ def rfm_summary(
         .select(CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *keys)
         .collect()
     )
+    del orders  # read: its rows go now if the caller handed them over (kept no reference)
     # The span of days (for the day words below) and the last purchase day, in one scan.
     first, last, last_day = lines.select(
         pl.min_horizontal(pl.col("day").min(), pl.col("revenue_day").min()).alias("first"),
