@@ -313,7 +313,9 @@ class _Reader:
         hashes: list[pl.Series] = []
         self.wholes = []
         # Only negative lines count on another day than their own, when revenue is kept.
-        self.days = [] if self.revenue and "order_id" in names else None
+        # Rows summed per order carry their orders' days already (see days_suffice).
+        wants_days = self.revenue and "order_id" in names and not self._order_keyed()
+        self.days = [] if wants_days else None
         for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
             frame = batch.lazy()
             live = frame.filter(~pl.col("_skip"))
@@ -400,23 +402,33 @@ class _Reader:
         whole = self.whole
         if whole is None or whole.height == 0:
             return True
-        if days is None:
+        first, second = ORDER_KEYS
+        if self._order_keyed() and self.revenue:
+            # The rows summed per order hold their orders' days (their purchase rows):
+            # read from there, not kept a second time while reading (at 50M lines of
+            # bench/, 33M rows of days).
+            summed = pl.concat(
+                [part.select(*ORDER_KEYS, "day", "is_purchase") for part in self.parts],
+                rechunk=False,
+            )
+            order_days = summed.lazy().filter(pl.col("is_purchase") & pl.col(first).is_not_null())
+        elif days is None:
             return False
+        else:
+            order_days = pl.concat(days, rechunk=False).lazy()
+        del days
         if not whole.select(negative_line(whole.columns).all()).item():
             return False
-        first, second = ORDER_KEYS
         if first not in whole.columns:  # with ``orders``, _slim gave each line its hashes
             whole = whole.with_columns(*_order_keys(pl.col("order_id")))
         wanted = whole.select(pl.col(first).unique())
         found = (
-            pl.concat(days, rechunk=False)
-            .lazy()
-            .join(wanted.lazy(), on=first, how="semi")
+            order_days.join(wanted.lazy(), on=first, how="semi")
             .group_by(ORDER_KEYS)
             .agg(pl.col("day").min().alias(ORDER_DAY))
             .collect()
         )
-        del days
+        del order_days
         if found[first].n_unique() != found.height:
             return False  # two orders share a first hash: the second pass matches on ids
         lines = whole.join(found.rename({second: "_o2_found"}), on=first, how="left")
