@@ -121,8 +121,17 @@ def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFra
     for a computation that groups and joins on the ids but shows them."""
     (coded,) = encode_customers(frame, free_bits=free_bits)
     assert coded is not None
-    ids = pl.DataFrame([coded[CUSTOMER].alias("_key"), frame[CUSTOMER]])
-    return coded, ids.unique("_key")
+    # Each key's first row, found on the keys alone (not a unique of key and text rows).
+    keys = coded[CUSTOMER]
+    first = keys.arg_unique()
+    ids = pl.DataFrame([keys.gather(first).alias("_key"), frame[CUSTOMER].gather(first)])
+    if ids.schema[CUSTOMER] == pl.String:
+        # The ids gathered are views into the text of every row's id: copied into text of
+        # their own (appending nothing copies), so that the rows' text goes with the rows.
+        # At 50M lines of bench/ (36M rows, 13.7M ids) it kept 1.35 GB through the BG/NBD
+        # summary.
+        ids = ids.with_columns(pl.col(CUSTOMER) + "")
+    return coded, ids
 
 
 def with_ids(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:

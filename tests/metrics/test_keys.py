@@ -15,8 +15,10 @@ from retcalc.metrics.keys import (
     encode_customers,
     encode_orders,
     free_low_bits,
+    keyed_customers,
     keys_or_rank,
     tagged_keys,
+    with_ids,
 )
 
 D = dt.date
@@ -193,3 +195,22 @@ def test_a_group_by_in_parts_is_the_group_by(parts: int) -> None:
         ]
     slots = frame.select((pl.col("key").hash() % keys_module.PARTS).unique().len()).item()
     assert slots > 1  # low bits free, the keys still spread over the parts
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["b", "a", "b", None, "c", "a"], [7, 3, 7, None, 12, 3]],
+    ids=["text", "integers"],
+)
+def test_keyed_customers_puts_the_same_ids_back(ids: list[object]) -> None:
+    """One (key, id) pair per distinct id (a null id a null key, matching nothing), and
+    ``with_ids`` gives back each row's id in its column's place."""
+    frame = pl.DataFrame({"customer_id": ids, "x": range(len(ids))})
+    coded, pairs = keyed_customers(frame, free_bits=11)
+    assert coded["customer_id"].dtype == pl.UInt64
+    assert coded["customer_id"].null_count() == 1
+    assert pairs.height == 4 and pairs["_key"].n_unique() == 4
+    assert pairs["customer_id"].dtype == frame["customer_id"].dtype
+    back = with_ids(coded, pairs)
+    assert back.columns == ["customer_id", "x"]
+    assert back["customer_id"].to_list() == ids
