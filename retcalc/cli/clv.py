@@ -254,16 +254,21 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
     )
 
 
+def _handed_over(inputs: c.Inputs, *, coded: bool) -> pl.LazyFrame:
+    """The orders, handed over (:meth:`c.Inputs.take_orders`); with ``coded``, under
+    integer customer keys (for a table that shows only totals)."""
+    orders = inputs.take_orders()
+    return c.coded(orders)[0] if coded else orders
+
+
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
     inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=not per_customer)
-    orders = inputs.orders_frame()
-    assert orders is not None
     keys = metric_params.by
     with progress("Computing historical value"):
-        if not per_customer:
-            orders, _ = c.coded(orders)  # only totals are shown
+        # The orders handed over (no reference kept here), so that per_customer lets
+        # their rows go once it has read them.
         customers = historical.per_customer(
-            orders,
+            _handed_over(inputs, coded=not per_customer),
             keys=keys,
             start=metric_params.start,
             end=metric_params.end,

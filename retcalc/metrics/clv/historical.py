@@ -26,7 +26,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
-from retcalc.metrics.keys import encode_orders, in_parts, parts_for
+from retcalc.metrics.keys import encode_orders, in_parts, keyed_customers, parts_for, with_ids
 from retcalc.metrics.retention import ratio
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -103,11 +103,22 @@ def per_customer(
     # Every figure is a customer's: a large input is done in parts of its customers,
     # each reading the classified lines, kept in memory for them.
     parts = parts_for(orders.select(pl.len()).collect().item())
+    ids = None
     if parts > 1:
-        events = events.collect().lazy()
+        lines = events.collect()
+        del orders, events  # read: the rows go now if the caller handed them over
+        if lines.schema[CUSTOMER] == pl.String:
+            # Grouped on integer keys, the ids put back at the end (the rows are sorted
+            # then): the text ids of every line are not held through the parts.
+            lines, ids = keyed_customers(lines)
+        events = lines.lazy()
+        del lines
     frame = in_parts(events, CUSTOMER, lambda part: _customers(part, keys, start, end), parts)
+    del events  # the lines, before the ids are put back
     if frame.height == 0:
         raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    if ids is not None:
+        frame = with_ids(frame, ids)
     return frame.sort(group)
 
 

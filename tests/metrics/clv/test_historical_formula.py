@@ -15,6 +15,15 @@ from tests.metrics.conftest import D, orders
 LINES = ("customer_id", "day", "amount", "order_id", "quantity", "segment")
 
 
+@pytest.fixture(params=[False, True], ids=["whole", "in-parts"])
+def in_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole, and as a large input: in parts of the customers (one row per part, up to
+    eight), grouped on integer keys with the ids put back at the end."""
+    if request.param:
+        monkeypatch.setattr(keys, "PART_ROWS", 1)
+
+
+@pytest.mark.usefixtures("in_parts")
 def test_historical_per_customer_counts_orders_and_nets_returns() -> None:
     frame = orders(
         [
@@ -52,6 +61,7 @@ def test_historical_per_customer_counts_orders_and_nets_returns() -> None:
     assert historical.per_customer(frame, start=D("2024-02-01"))["orders"].to_list() == [1, 2]
 
 
+@pytest.mark.usefixtures("in_parts")
 def test_historical_counts_an_order_on_its_first_day_and_an_id_per_customer() -> None:
     frame = orders(
         [
