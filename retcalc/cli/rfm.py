@@ -53,10 +53,9 @@ def rfm(
         # A large input is read in batches, summed per customer and day; the segment
         # summary shows no customer id, so its customers may be hashed ids.
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)
-        orders = inputs.orders_frame()
-        assert orders is not None
         with progress("Scoring customers"):
-            table = rfm_scores(orders, params=metric_params)
+            # The orders handed over, so that the scoring lets their rows go once read.
+            table = rfm_scores(inputs.take_orders(), params=metric_params)
             if not per_customer:
                 table = rfm_segments(table, metric_params.by)
         as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""
