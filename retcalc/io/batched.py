@@ -313,7 +313,7 @@ class _Reader:
         hashes: list[pl.Series] = []
         self.wholes = []
         # Only negative lines count on another day than their own, when revenue is kept.
-        # Rows summed per order carry their orders' days already (see days_suffice).
+        # Rows summed per order carry their orders' days already (see _read_days).
         wants_days = self.revenue and "order_id" in names and not self._order_keyed()
         self.days = [] if wants_days else None
         for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
@@ -398,27 +398,15 @@ class _Reader:
         day (``ORDER_DAY``). They do when every line kept whole is a negative one (none
         lacks a status, so every other line was classified exactly on its own) and no
         two of the orders read share the first hash of their ids."""
-        days, self.days = self.days, None
+        order_days = self._read_days()
         whole = self.whole
         if whole is None or whole.height == 0:
             return True
-        first, second = ORDER_KEYS
-        if self._order_keyed() and self.revenue:
-            # The rows summed per order hold their orders' days (their purchase rows):
-            # read from there, not kept a second time while reading (at 50M lines of
-            # bench/, 33M rows of days).
-            summed = pl.concat(
-                [part.select(*ORDER_KEYS, "day", "is_purchase") for part in self.parts],
-                rechunk=False,
-            )
-            order_days = summed.lazy().filter(pl.col("is_purchase") & pl.col(first).is_not_null())
-        elif days is None:
+        if order_days is None:
             return False
-        else:
-            order_days = pl.concat(days, rechunk=False).lazy()
-        del days
         if not whole.select(negative_line(whole.columns).all()).item():
             return False
+        first, second = ORDER_KEYS
         if first not in whole.columns:  # with ``orders``, _slim gave each line its hashes
             whole = whole.with_columns(*_order_keys(pl.col("order_id")))
         wanted = whole.select(pl.col(first).unique())
@@ -437,6 +425,21 @@ class _Reader:
         kept = () if self._order_keyed() else (first, second)  # summed on with orders
         self.whole = lines.drop(*kept, "_o2_found")
         return True
+
+    def _read_days(self) -> pl.LazyFrame | None:
+        """The purchase days of the orders :meth:`read` read (``ORDER_KEYS, day``; several
+        rows of an order may come), handed over: kept per batch, or, for rows summed per
+        order, their purchase rows (not kept a second time while reading: 33M rows at 50M
+        lines of bench/). ``None`` when none were kept."""
+        days, self.days = self.days, None
+        if self._order_keyed() and self.revenue:
+            summed = pl.concat(
+                [part.select(*ORDER_KEYS, "day", "is_purchase") for part in self.parts],
+                rechunk=False,
+            )
+            purchases = pl.col("is_purchase") & pl.col(ORDER_KEYS[0]).is_not_null()
+            return summed.lazy().filter(purchases).select(*ORDER_KEYS, "day")
+        return None if days is None else pl.concat(days, rechunk=False).lazy()
 
     def read_donors(self, query: pl.LazyFrame, drop: pl.Series | None) -> None:
         """The other lines of the orders of the lines kept whole, to classify those with

@@ -6,8 +6,9 @@ metrics on large inputs; on integers the same work is several times cheaper.
 every frame it is given, so joins between the orders and the customers still
 match exactly the ids that matched before. Order ids get keys the same way
 (:func:`tagged_keys`, for ``metrics.returns`` and ``clv.historical``). A
-computation that shows ids (the BG/NBD summary) works on the keys and puts the
-ids back at the end (:func:`keyed_customers`, :func:`with_ids`).
+computation that shows ids (the BG/NBD summary, ``rfm``, historical value per
+customer) works on the keys and puts the ids back at the end
+(:func:`keyed_customers`, :func:`keyed_lines`, :func:`with_ids`).
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``events.sorted_days`` then packs a day's number there); a second,
@@ -132,6 +133,17 @@ def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFra
         # summary.
         ids = ids.with_columns(pl.col(CUSTOMER) + "")
     return coded, ids
+
+
+def keyed_lines(lines: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """``lines`` (in memory) with text customer ids replaced by keys, and the pairs
+    :func:`with_ids` puts the ids back with (:func:`keyed_customers`); ``lines`` as they
+    are and ``None`` when their ids are keys already. A caller that rebinds ``lines`` to
+    the result lets the text ids go."""
+    if lines.collect_schema()[CUSTOMER] != pl.String:
+        return lines, None
+    coded, ids = keyed_customers(lines.collect())  # in memory: collecting copies nothing
+    return coded.lazy(), ids
 
 
 def with_ids(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:

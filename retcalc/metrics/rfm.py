@@ -38,7 +38,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, over
 from retcalc.metrics.events import MICROS, classify, daily_revenue, purchase_days
-from retcalc.metrics.keys import keyed_customers, with_ids
+from retcalc.metrics.keys import keyed_lines, with_ids
 from retcalc.metrics.kpis import money
 from retcalc.metrics.retention import Params, ratio
 
@@ -125,23 +125,34 @@ def reference_day(orders: pl.LazyFrame, params: Params) -> dt.date:
 def rfm_scores(orders: pl.LazyFrame, *, params: Params) -> pl.DataFrame:
     """Per customer (per ``--by`` group): recency_days, frequency, monetary, the R, F and M
     scores, rfm_score and segment (see the module docstring for every formula)."""
+    group = [*params.by, CUSTOMER]
+    as_of = reference_day(orders, params)
+    # Grouped, ranked and joined on integer keys, the ids put back before the sort: the
+    # same table. At 50M lines of bench/ --per-customer held 6.4 GiB on the text ids.
+    orders, ids = keyed_lines(orders)
+    scores = _scores(orders, params, as_of)
+    del orders  # the plan holds the lines
+    if ids is not None:
+        keyed = scores.collect()
+        del scores  # the lines go before the ids are put back
+        scores = with_ids(keyed, ids).lazy()
+        del keyed, ids
+    result = scores.sort(group).select(*params.by, *CUSTOMER_COLUMNS).collect()
+    if result.height == 0:
+        window = f"from {params.start} " if params.start else ""
+        raise InputError(f"no purchases {window}before {as_of}: nothing to score")
+    return result
+
+
+def _scores(orders: pl.LazyFrame, params: Params, as_of: dt.date) -> pl.LazyFrame:
+    """:func:`rfm_scores`' rows, in no order."""
     keys = list(params.by)
     group = [*keys, CUSTOMER]
-    as_of = reference_day(orders, params)
-    lower = pl.lit(params.start, dtype=pl.Date) if params.start else None
-    ids = None
-    if orders.collect_schema()[CUSTOMER] == pl.String:
-        # Grouped, ranked and joined on integer keys, the ids put back before the sort:
-        # the same table. At 50M lines of bench/ --per-customer held 6.4 GiB on the ids.
-        # (The orders are in memory: collecting them copies nothing.)
-        lines, ids = keyed_customers(orders.collect())
-        orders = lines.lazy()
-        del lines  # with ``orders`` handed over, the text ids go once keyed
     events = classify(orders.filter(pl.col("day") < as_of))
-    del orders
     days = purchase_days(events, keys)
     revenue = daily_revenue(events, keys).filter(pl.col("day") < as_of)
-    if lower is not None:
+    if params.start is not None:
+        lower = pl.lit(params.start, dtype=pl.Date)
         days = days.filter(pl.col("day") >= lower)
         revenue = revenue.filter(pl.col("day") >= lower)
     per_customer = (
@@ -173,17 +184,7 @@ def rfm_scores(orders: pl.LazyFrame, *, params: Params) -> pl.DataFrame:
         pl.concat_str([pl.col("r_score"), pl.col("f_score"), pl.col("m_score")]).alias("rfm_score"),
         money(pl.col("_micros")).alias("monetary"),
     )
-    segmented = scored.join(segment_table().lazy(), on=["r_score", "fm_score"], how="left")
-    if ids is not None:
-        keyed = segmented.collect()
-        del events, days, revenue, per_customer, scored, segmented
-        segmented = with_ids(keyed, ids).lazy()
-        del keyed, ids
-    result = segmented.sort(group).select(*keys, *CUSTOMER_COLUMNS).collect()
-    if result.height == 0:
-        window = f"from {params.start} " if params.start else ""
-        raise InputError(f"no purchases {window}before {as_of}: nothing to score")
-    return result
+    return scored.join(segment_table().lazy(), on=["r_score", "fm_score"], how="left")
 
 
 def rfm_segments(scores: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFrame:

@@ -12,6 +12,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from retcalc.cli.app import app
+from retcalc.cli.common import Inputs
+from retcalc.io.frames import LoadOptions, load_orders
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 ORDERS = str(SAMPLE / "orders.csv")
@@ -204,9 +206,6 @@ def test_bad_params_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_take_orders_hands_the_rows_over(tmp_path: Path) -> None:
     """``clv --model bgnbd`` hands its orders to the summary, which lets them go once
     read: the inputs keep what they tell of the file (paths, name), not its rows."""
-    from retcalc.cli.common import Inputs
-    from retcalc.io.frames import LoadOptions, load_orders
-
     path = tmp_path / "orders.csv"
     path.write_text("customer_id,order_date,amount\nA,2024-01-05,10\nB,2024-02-01,5\n")
     inputs = Inputs(load_orders(str(path), LoadOptions(), need_amount=True), None)

@@ -26,7 +26,7 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
-from retcalc.metrics.keys import encode_orders, in_parts, keyed_customers, parts_for, with_ids
+from retcalc.metrics.keys import encode_orders, in_parts, keyed_lines, parts_for, with_ids
 from retcalc.metrics.retention import ratio
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -105,13 +105,12 @@ def per_customer(
     parts = parts_for(orders.select(pl.len()).collect().item())
     ids = None
     if parts > 1:
-        lines = events.collect()
+        # Grouped on integer keys, the ids put back at the end (the rows are sorted then):
+        # the text ids of every line are not held through the parts, nor the orders (if
+        # the caller handed them over).
+        lines = events.collect().lazy()
         del orders, events  # read: the rows go now if the caller handed them over
-        if lines.schema[CUSTOMER] == pl.String:
-            # Grouped on integer keys, the ids put back at the end (the rows are sorted
-            # then): the text ids of every line are not held through the parts.
-            lines, ids = keyed_customers(lines)
-        events = lines.lazy()
+        events, ids = keyed_lines(lines)
         del lines
     frame = in_parts(events, CUSTOMER, lambda part: _customers(part, keys, start, end), parts)
     del events  # the lines, before the ids are put back
