@@ -1,4 +1,4 @@
-"""Canonical column names, their synonyms in real exports, and the return statuses.
+"""Canonical column names and their synonyms in real exports.
 
 Synonyms are compared after :func:`normalize`, which lower-cases a header and
 drops everything that is not a letter or a digit, so ``Customer ID``,
@@ -55,9 +55,18 @@ ORDER_COLUMNS: tuple[Column, ...] = (
             "member_id",
             "buyer_user_id",
             "buyer_id",
+            "user_uuid",
+            "customer_uuid",
+            "account_uuid",
+            "client_number",
+            "client_no",
+            "shopper_id",
+            "contact_id",
             "email",
             "customer_email",
             "email_billing",
+            "user_email",
+            "buyer_email",
             "buyer",
         ),
         "who bought",
@@ -79,6 +88,14 @@ ORDER_COLUMNS: tuple[Column, ...] = (
             "transaction_date",
             "order_datetime",
             "order_time",
+            "order_timestamp",
+            "order_created_at",
+            "ordered_at",
+            "purchased_at",
+            "placed_at",
+            "created_ts",
+            "created_on",
+            "purchase_timestamp",
             "date",
             "datetime",
             "timestamp",
@@ -149,8 +166,14 @@ ORDER_COLUMNS: tuple[Column, ...] = (
     Column(
         "status",
         False,
-        ("status", "order_status", "financial_status", "state"),
-        "returned/refunded/cancelled mark a returned row",
+        ("status", "order_status", "financial_status", "payment_status", "state"),
+        "what the row is: paid, pending, failed, cancelled, refunded... (see retcalc.meanings)",
+    ),
+    Column(
+        "captured",
+        False,
+        ("captured",),
+        "false: the charge never went through (Stripe), so the row is no sale",
     ),
     Column(
         "product_id",
@@ -229,20 +252,6 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
     Kind.orders: ORDER_COLUMNS,
     Kind.customers: CUSTOMER_COLUMNS,
 }
-
-#: Values of ``status`` (case-insensitive) that mark a row as returned or void.
-RETURN_STATUSES: tuple[str, ...] = (
-    "returned",
-    "refunded",
-    "cancelled",
-    "canceled",
-    "voided",
-    "void",
-)
-
-#: Values of ``status`` that mean no sale happened at all (a failed or
-#: uncaptured payment): like a cancellation, never a purchase, no revenue.
-VOID_STATUSES: tuple[str, ...] = ("failed", "declined", "uncaptured")
 
 #: Columns of the orders frame after loading; all but these are dropped.
 ORDER_DIMENSIONS: tuple[str, ...] = ("product_id", "segment", "channel")

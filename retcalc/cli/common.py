@@ -21,6 +21,7 @@ from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, 
 from retcalc.io.load import open_table
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
+from retcalc.meanings import parse_status_map
 from retcalc.metrics.events import free_bits
 from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import (
@@ -70,6 +71,17 @@ class Inputs:
         return self.customers.frame.lazy() if self.customers else None
 
 
+def amount_level(text: str) -> str:
+    """``--amount-level``: ``auto`` or ``line``."""
+    value = text.strip().lower()
+    if value not in ("auto", "line"):
+        raise UsageError(
+            f"--amount-level {text!r}: use auto (an amount repeated on every line of an order "
+            "is the order's total) or line (each line's own value)"
+        )
+    return value
+
+
 def load_options(common: Common) -> LoadOptions:
     """The reading options given on the command line and in the config."""
     return LoadOptions(
@@ -83,6 +95,9 @@ def load_options(common: Common) -> LoadOptions:
         decimal=mark_from_flag(common.decimal) if common.decimal else None,
         dedupe=common.dedupe,
         as_of=parse_date_option(common.as_of, "--as-of"),
+        status_map=parse_status_map(common.status_map or ()),
+        strict=common.strict,
+        amount_level=amount_level(common.amount_level),
     )
 
 

@@ -17,6 +17,7 @@ from retcalc.io import dates
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
 from retcalc.io.load import ROW, open_table
 from retcalc.io.mapping import load_config
+from retcalc.meanings import parse_status_map
 from retcalc.schema import COLUMNS, Kind
 
 
@@ -80,6 +81,8 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
             summary["order_ids_with_several_customers"] = per_order.filter(
                 pl.col("customers") > 1
             ).height
+        if loaded.statuses is not None:
+            summary["statuses"] = loaded.statuses.frame().to_dicts()
         duplicate_rows = table.frame.drop(ROW).collect().is_duplicated().sum()
         summary["exact_duplicate_rows"] = int(duplicate_rows)
     return summary
@@ -103,6 +106,12 @@ def inspect(
     encoding: Annotated[
         str, typer.Option("--encoding", help="Text encoding of CSV input.")
     ] = "utf8",
+    status_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status-map", metavar="RAW=MEANING", help="What a status of your file means."
+        ),
+    ] = None,
 ) -> None:
     """Show the detected column mapping, row count, date range, empty values and duplicate order ids."""
     _ = Common  # the mapping flags of the data commands are read from the config here
@@ -115,6 +124,7 @@ def inspect(
             date_style=dates.style_from_flag(date_format) if date_format else None,
             encoding=encoding,
             source=source,
+            status_map=parse_status_map(status_map or ()),
         )
         summary = _summary(path, Kind.customers if customers else Kind.orders, options)
         if as_json or not sys.stdout.isatty():
@@ -132,7 +142,7 @@ def inspect(
         facts = [
             k
             for k in summary
-            if k not in {"file", "kind", "export", "columns", "unmapped", "warnings"}
+            if k not in {"file", "kind", "export", "columns", "unmapped", "warnings", "statuses"}
         ]
         for key in facts:
             console.print(f"  {key.replace('_', ' ')}: {summary[key]}", markup=False)
@@ -147,6 +157,13 @@ def inspect(
                 )
             )
         console.print(grid)
+        if summary.get("statuses"):
+            meanings = RichTable(title="Statuses: what each row means")
+            for name in ("status", "rows", "meaning", "from"):
+                meanings.add_column(name, justify="right" if name == "rows" else "left")
+            for row in summary["statuses"]:  # type: ignore[attr-defined]
+                meanings.add_row(*(str(row[k]) for k in ("status", "rows", "meaning", "from")))
+            console.print(meanings)
         if summary["unmapped"]:
             console.print("  not used: " + ", ".join(summary["unmapped"]), markup=False)  # type: ignore[arg-type]
         for warning in summary["warnings"]:  # type: ignore[attr-defined]

@@ -235,6 +235,32 @@ class Common:
             rich_help_panel=MAPPING,
         ),
     ] = None
+    status_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status-map",
+            metavar="RAW=MEANING",
+            help="What a status of your file means (repeatable): storniert=cancelled. Meanings: paid, pending, failed, cancelled, refunded, partially_refunded, returned. Also 'statuses:' in the config.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = None
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse (exit 2) a status no table knows, instead of counting it as paid with a warning.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = False
+    amount_level: Annotated[
+        str,
+        typer.Option(
+            "--amount-level",
+            metavar="auto|line",
+            help="line: the amount column is each line's own value, even where every line of an order repeats it (auto reads such a column as the order's total, once per order).",
+            rich_help_panel=MAPPING,
+        ),
+    ] = "auto"
     dedupe: Annotated[
         bool,
         typer.Option(
@@ -272,6 +298,7 @@ class Common:
             "unit_price": self.price_col,
             "status": self.status_col,
             "refund_amount": self.refund_col,
+            "captured": None,
         }
 
     @property

@@ -54,6 +54,8 @@ from retcalc.io.frames import (
     clean_id_columns,
     cleaned_id,
     date_limits,
+    load_orders,
+    no_customer_warning,
     out_of_range,
     plan_orders,
     ragged_error,
@@ -658,7 +660,7 @@ class _Reader:
         if self.no_date:
             out.append(f"{table.name}: {self.no_date} rows have no order date and were left out")
         if self.no_id:
-            out.append(f"{table.name}: {self.no_id} rows have no customer id and were left out")
+            out.append(no_customer_warning(table.name, self.no_id))
         return out
 
     def repeats(self, table: Table, hash_expr: pl.Expr, blank: pl.Expr) -> pl.DataFrame:
@@ -826,6 +828,12 @@ def load_order_events(
     rows = batch_rows or BATCH_ROWS
     plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
     table = plan.table
+    if plan.order_level:
+        # Values written per order count on each order's first line, wherever its other
+        # lines are: that needs every line at once, so such inputs are read in memory.
+        return load_orders(
+            spec, options, need_amount=need_amount, dimensions=dimensions, table=table
+        )
     checks = row_checks(table)
     blank = checks[0]
     guessed = _guess_marks(plan, blank, min(rows, SAMPLE_ROWS))

@@ -10,6 +10,7 @@ and reports rows that repeat an earlier row exactly (``--dedupe`` drops them).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,16 @@ from retcalc.io import dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
-from retcalc.metrics.events import normal_status
+from retcalc.meanings import (
+    Census,
+    StatusTable,
+    captured_expr,
+    census,
+    config_statuses,
+    meaning_expr,
+    unknown_statuses,
+    with_captured,
+)
 from retcalc.schema import Kind
 
 __all__ = [
@@ -64,6 +74,13 @@ class LoadOptions:
     dedupe: bool = False
     as_of: dt.date | None = None
     today: dt.date | None = None  # for tests; default: the system date
+    status_map: Mapping[str, str] = field(default_factory=dict)  # --status-map, parsed
+    strict: bool = False  # refuse statuses no table knows
+    amount_level: str = "auto"  # line: never read an amount as the order's total
+
+    def status_table(self, layout: str | None) -> StatusTable:
+        """The status words of this run: --status-map, then the config's, then the layout's."""
+        return StatusTable({**config_statuses(self.config), **self.status_map}, layout)
 
     @property
     def latest_date(self) -> dt.date:
@@ -85,25 +102,48 @@ class Loaded:
     warnings: list[str]
     decimal_marks: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
+    statuses: Census | None = None  # the raw statuses and their meanings
 
     @property
     def name(self) -> str:
         return self.table.name
 
 
-def clean_id(raw: pl.Expr) -> pl.Expr:
-    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's ``.0``.
+#: Ids that stand for no one (any case, trimmed): guest checkouts and export fillers.
+PLACEHOLDER_IDS: tuple[str, ...] = (
+    "guest",
+    "n/a",
+    "na",
+    "none",
+    "null",
+    "-",
+    "unknown",
+    "anonymous",
+)
+_PLACEHOLDER_RE = "(?i)^(?:" + "|".join(re.escape(p) for p in PLACEHOLDER_IDS) + ")$"
 
-    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) are no id at all.
+
+def clean_id(raw: pl.Expr) -> pl.Expr:
+    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's
+    ``.0``, an email in lower case (``Bob@Example.com`` is ``bob@example.com``).
+
+    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) and
+    placeholders (:data:`PLACEHOLDER_IDS`: ``Guest``, ``N/A``, ``-``, ``unknown``...)
+    are no id at all.
     """
-    text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'")
+    text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'").str.strip_chars()
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
-    return pl.when(numbers.is_missing(text)).then(None).otherwise(text)
+    text = (
+        pl.when(text.str.contains("@", literal=True)).then(text.str.to_lowercase()).otherwise(text)
+    )
+    no_one = numbers.is_missing(text) | text.str.contains(_PLACEHOLDER_RE)
+    return pl.when(no_one).then(None).otherwise(text)
 
 
 #: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
-#: ``.0``, or a short value that may be a missing marker (every marker has at most 4 bytes).
-_MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$"
+#: ``.0``, a long placeholder, an email with capitals, or a short value that may be a
+#: missing marker or placeholder (every other one has at most 4 bytes).
+_MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$|(?i)^(?:guest|unknown|anonymous)$|[A-Z][^@]*@|@.*[A-Z]"
 
 
 def clean_ids(values: pl.Series) -> pl.Series:
@@ -633,6 +673,8 @@ class OrdersPlan:
     columns: list[pl.Expr]
     numbers: _Numbers
     date_source: str
+    statuses: Census | None = None
+    order_level: tuple[str, ...] = ()  # canonical columns counted once per order
 
 
 def plan_orders(
@@ -642,8 +684,12 @@ def plan_orders(
     need_amount: bool = False,
     dimensions: Sequence[str] = (),
     table: Table | None = None,
+    statuses: pl.DataFrame | None = None,
 ) -> OrdersPlan:
-    """Open the orders, map their columns and decide how every value is read."""
+    """Open the orders, map their columns and decide how every value is read.
+
+    ``statuses``: each distinct raw status and its rows (``status``, ``len``), when the
+    caller counted them over more rows than ``table`` holds (Spark reads a sample)."""
     table = table or open_table(spec, encoding=options.encoding)
     mapping = resolve(
         table.columns,
@@ -661,6 +707,7 @@ def plan_orders(
     formats = _date_columns(table, mapping, ["order_date"], options.date_style)
     warnings: list[str] = [*table.warnings, *_header_warnings(table, mapping)]
     warnings += _id_warnings(table, mapping.get("customer_id") or "")
+    warnings += crowded_id_warning(table, mapping.get("customer_id") or "")
 
     def src(canonical: str) -> pl.Expr:
         return pl.col(mapping.get(canonical))  # type: ignore[arg-type]
@@ -679,8 +726,21 @@ def plan_orders(
     columns += number_columns.exprs()
     if "order_id" in mapping:
         columns.append(src("order_id").cast(pl.String).alias("order_id"))
-    if "status" in mapping:
-        columns.append(normal_status(src("status")).alias("status"))
+    found = status_census(table, mapping, options, statuses)
+    if found is not None:
+        warnings += unknown_statuses(
+            found, name=table.name, column=mapping.get("status") or "", strict=options.strict
+        )
+    status = status_expr(
+        mapping.get("status"), found.values if found else None, mapping.get("captured")
+    )
+    if status is not None:
+        columns.append(status.alias("status"))
+    level, said = order_level_columns(table, mapping)
+    if options.amount_level == "line":
+        level = ()
+    elif said:
+        warnings += said
     for dim in dimensions:
         if dim == "customer_id":
             continue  # already there
@@ -688,7 +748,117 @@ def plan_orders(
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
         elif dim in table.columns:
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
-    return OrdersPlan(table, mapping, formats, warnings, columns, number_columns, date_source)
+    return OrdersPlan(
+        table,
+        mapping,
+        formats,
+        warnings,
+        columns,
+        number_columns,
+        date_source,
+        found,
+        level,
+    )
+
+
+def status_census(
+    table: Table, mapping: ColumnMap, options: LoadOptions, counts: pl.DataFrame | None = None
+) -> Census | None:
+    """Every distinct raw status of the input with its rows and meaning (a scan of one
+    column, unless ``counts`` has them)."""
+    source = mapping.get("status")
+    if source is None:
+        return None
+    if counts is None:
+        counts = collect(
+            table, table.frame.group_by(pl.col(source).cast(pl.String).alias("status")).len()
+        )
+    return census(counts, options.status_table(mapping.export))
+
+
+def status_expr(
+    source: str | None, values: Mapping[str, str | None] | None, captured: str | None
+) -> pl.Expr | None:
+    """Each row's meaning (``retcalc.meanings``) from its status column ``source`` (with
+    the census' ``values``) and its ``captured`` column; None when the input has neither."""
+    flag = captured_expr(pl.col(captured)) if captured is not None else None
+    if source is None:
+        if flag is None:
+            return None
+        return with_captured(pl.lit(None, dtype=pl.String), flag)
+    return with_captured(meaning_expr(pl.col(source), values or {}), flag)
+
+
+#: Rows looked at to tell whether a generic file repeats the order's amount on every line.
+ORDER_LEVEL_SAMPLE = 100_000
+
+
+def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ...], list[str]]:
+    """The mapped columns written per order rather than per line, and what to say.
+
+    A recognised export says which of its columns belong to the order. In any other
+    file with order ids, an ``amount`` that is the same on every line of each order
+    of several lines (at least :data:`MULTI_LINE_ORDERS` such orders among the first
+    :data:`ORDER_LEVEL_SAMPLE` rows, the lines differing in something else) is read
+    as the order's total repeated per line, and counted once per order (said on
+    stderr; ``--amount-level line`` counts it on every line).
+    """
+    if "order_id" not in mapping:
+        return (), []
+    export = next((e for e in EXPORTS if e.name == mapping.export), None)
+    if export is not None:
+        level = tuple(
+            c
+            for c in export.order_level
+            if c in mapping and mapping.columns[c].reason == f"export:{export.name}"
+        )
+        return level, []
+    if "amount" not in mapping:
+        return (), []
+    order, amount = mapping.get("order_id") or "", mapping.get("amount") or ""
+    others = [c for c in table.columns if c not in (order, amount)]
+    sample = collect(
+        table,
+        table.frame.head(ORDER_LEVEL_SAMPLE)
+        .filter(pl.col(order).is_not_null())
+        .group_by(pl.col(order))
+        .agg(
+            pl.len().alias("lines"),
+            pl.col(amount).cast(pl.String).n_unique().alias("amounts"),
+            pl.col(amount).is_null().sum().alias("empty"),
+            pl.struct(others).n_unique().alias("rows") if others else pl.lit(1).alias("rows"),
+        )
+        .filter(pl.col("lines") > 1),
+    )
+    repeated = sample.filter(
+        (pl.col("amounts") == 1) & (pl.col("empty") == 0) & (pl.col("rows") > 1)
+    )
+    if sample.height < MULTI_LINE_ORDERS or repeated.height < sample.height:
+        return (), []
+    source = mapping.get("amount")
+    return ("amount",), [
+        f"{table.name}: column {source!r} (amount) is the same on every line of each of "
+        f"the {sample.height} orders of several lines in the first rows: read as the "
+        "order's total repeated on its lines, and counted once per order (on its first "
+        "line). If each line carries its own value, pass --amount-level line"
+    ]
+
+
+#: Orders of several lines needed before a repeated amount is read as an order total.
+MULTI_LINE_ORDERS = 3
+
+
+def once_per_order(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """``columns`` kept on the first row (smallest ``ROW``) of each order only (nulls on
+    the order's other rows): values the export writes per order count once."""
+    if not columns:
+        return frame
+    first = (pl.col(ROW) == pl.col(ROW).min().over("order_id")) | pl.col("order_id").is_null()
+    return frame.with_columns(
+        pl.when(first).then(pl.col(c)).otherwise(None).alias(c)
+        for c in columns
+        if c in frame.columns
+    )
 
 
 def load_orders(
@@ -698,9 +868,18 @@ def load_orders(
     need_amount: bool = False,
     dimensions: Sequence[str] = (),
     table: Table | None = None,
+    statuses: pl.DataFrame | None = None,
 ) -> Loaded:
-    """Read orders into ``customer_id, day, amount, refund_amount, quantity, order_id, status, dims``."""
-    plan = plan_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
+    """Read orders into ``customer_id, day, amount, refund_amount, quantity, order_id, status, dims``
+    (``statuses``: see :func:`plan_orders`)."""
+    plan = plan_orders(
+        spec,
+        options,
+        need_amount=need_amount,
+        dimensions=dimensions,
+        table=table,
+        statuses=statuses,
+    )
     table, mapping, formats, warnings = plan.table, plan.mapping, plan.formats, plan.warnings
     columns, number_columns, date_source = plan.columns, plan.numbers, plan.date_source
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
@@ -710,7 +889,7 @@ def load_orders(
     _first_bad(table, frame, "_bad_day", date_source, "order_date", dates.EXPECTED)
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
-    frame = number_columns.finish(frame)
+    frame = once_per_order(number_columns.finish(frame), plan.order_level)
     warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height
@@ -718,7 +897,7 @@ def load_orders(
         warnings.append(f"{table.name}: {missing_date} rows have no order date and were left out")
     missing_id = frame.filter(pl.col("customer_id").is_null() & pl.col("day").is_not_null()).height
     if missing_id:
-        warnings.append(f"{table.name}: {missing_id} rows have no customer id and were left out")
+        warnings.append(no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
     if (
         "amount" not in frame.columns
@@ -730,7 +909,9 @@ def load_orders(
         frame = frame.drop("unit_price")
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
-    return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
+    return Loaded(
+        table, mapping, frame, formats, warnings, number_columns.marks, duplicates, plan.statuses
+    )
 
 
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:
@@ -776,11 +957,58 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     warnings += repeated
     missing_id = frame.filter(pl.col("customer_id").is_null()).height
     if missing_id:
-        warnings.append(f"{table.name}: {missing_id} rows have no customer id and were left out")
+        warnings.append(no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null())
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no customer rows")
     return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
+
+
+def no_customer_warning(name: str, rows: int) -> str:
+    """What to say of ``rows`` order rows left out for want of a customer."""
+    return (
+        f"{name}: {rows} rows have no customer id (empty, or a placeholder such as guest, "
+        "n/a, - or unknown) and were left out"
+    )
+
+
+#: A customer id on at least this share of the rows (and CROWD_RATIO times the next
+#: id's), among at least CROWD_CUSTOMERS customers, is more likely a stand-in (a shop's
+#: guest account) than one person.
+CROWD_SHARE = 0.20
+CROWD_RATIO = 3
+CROWD_CUSTOMERS = 20
+
+
+def crowded_id_warning(table: Table, source: str) -> list[str]:
+    """A warning when one customer id holds an implausible share of the first rows (the
+    same rows for every reader, so every path says the same)."""
+    counts = collect(
+        table,
+        table.frame.head(ORDER_LEVEL_SAMPLE)
+        .select(clean_id(pl.col(source)).alias("id"))
+        .drop_nulls()
+        .group_by("id")
+        .len()
+        .sort("len", "id", descending=[True, False])
+        .head(CROWD_CUSTOMERS + 1),
+    )
+    if counts.height < CROWD_CUSTOMERS:
+        return []
+    total = collect(
+        table,
+        table.frame.head(ORDER_LEVEL_SAMPLE).select(clean_id(pl.col(source)).is_not_null().sum()),
+    ).item()
+    top, second = counts.row(0, named=True), counts.row(1, named=True)
+    share = top["len"] / total
+    if share < CROWD_SHARE or top["len"] < CROWD_RATIO * second["len"]:
+        return []
+    return [
+        f"{table.name}: customer id {top['id']!r} holds {share:.0%} of the rows "
+        f"({top['len']} of the first {total}), far more than any one person would: a "
+        "stand-in for guest checkouts? Its rows count as one customer; if they are not, "
+        "remove them or give them real ids"
+    ]
 
 
 def input_paths(*tables: Table | None) -> list[Path]:

@@ -28,6 +28,9 @@ class Export:
     columns: Mapping[str, tuple[str, ...]]  # canonical -> candidate headers, in order
     note: str = ""
     date_order: str | None = None  # "dmy" or "mdy" when the export always writes one
+    #: Canonical columns whose value belongs to the order, not the line: counted once per
+    #: order (on its first line) even where the export repeats it on every line.
+    order_level: tuple[str, ...] = ()
 
 
 EXPORTS: tuple[Export, ...] = (
@@ -46,6 +49,7 @@ EXPORTS: tuple[Export, ...] = (
             "channel": ("Source",),
         },
         "order value = Total - Refunded Amount on the order's first line",
+        order_level=("amount", "refund_amount"),
     ),
     Export(
         "stripe",
@@ -57,8 +61,9 @@ EXPORTS: tuple[Export, ...] = (
             "amount": ("Converted Amount", "Amount"),
             "refund_amount": ("Converted Amount Refunded", "Amount Refunded"),
             "status": ("Status",),
+            "captured": ("Captured",),
         },
-        "net = Amount - Amount Refunded",
+        "net = Amount - Amount Refunded; charges not captured are no sale",
     ),
     Export(
         "woocommerce",
@@ -71,8 +76,10 @@ EXPORTS: tuple[Export, ...] = (
             "refund_amount": ("Order Refund Amount",),
             "status": ("Order Status",),
             "quantity": ("Quantity (- Refund)",),
-            "product_id": ("Item #", "Item Name"),
+            "product_id": ("SKU", "Item Name"),
         },
+        "net = Order Total Amount - Order Refund Amount, once per order",
+        order_level=("amount", "refund_amount"),
     ),
     Export(
         "uci-online-retail",
@@ -106,14 +113,14 @@ EXPORTS: tuple[Export, ...] = (
         {
             "customer_id": ("Customer ID",),
             "order_date": ("Date",),
-            "order_id": ("Transaction ID",),
+            "order_id": ("Payment ID", "Transaction ID"),
             "amount": ("Net Sales",),
             "quantity": ("Qty",),
             "status": ("Event Type",),
             "product_id": ("SKU", "Item"),
             "channel": ("Location",),
         },
-        "rows with Event Type = Refund are returns",
+        "rows with Event Type = Refund are returns of the sale with the same Payment ID",
     ),
 )
 

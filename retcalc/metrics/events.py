@@ -1,15 +1,17 @@
 """What an order row means: a purchase, a return, and how much revenue it carries (SPEC §2).
 
-- A row is a *return row* when its quantity or amount is negative, or its
-  status is returned/refunded/cancelled/voided (case-insensitive); a status of
-  failed/declined/uncaptured (a payment that never happened) is no sale either.
-  A line without a status takes the status of its order (Shopify writes it on
-  the first line only).
-- Every other row is a *purchase row*; only purchase days make a customer
-  active, new or returning.
+The ``status`` column holds each row's meaning (``retcalc.meanings``), read once
+by the readers from whatever the export calls it.
+
+- A row is a *return row* when its quantity or amount is negative. A row whose
+  meaning is pending, failed or cancelled is no sale at all. A line without a
+  status takes the status of its order (Shopify writes it on the first line only).
+- Every other row is a *purchase row* (refunded and returned rows included: the
+  customer bought); only purchase days make a customer active, new or returning.
 - Revenue of a row: a negative-quantity or negative-amount row carries
-  ``-|amount|``; a row marked returned/cancelled by status alone carries 0
-  (the sale was reversed); a purchase row carries ``amount - refund_amount``.
+  ``-|amount|``; a pending, failed or cancelled row 0; a refunded or returned row
+  without a refund figure 0 (given back whole); any other row
+  ``amount - |refund_amount|``.
 - A negative row that shares its ``order_id`` with a purchase counts on the
   date of that order (its first purchase day); otherwise on its own date.
 """
@@ -20,34 +22,13 @@ from collections.abc import Collection, Sequence
 
 import polars as pl
 
-from retcalc.schema import RETURN_STATUSES, VOID_STATUSES
+from retcalc.meanings import NO_SALE, REFUNDED
 
 CUSTOMER = "customer_id"
 
 
 def _col_or(frame: pl.LazyFrame, name: str, default: pl.Expr) -> pl.Expr:
     return pl.col(name) if name in frame.collect_schema() else default
-
-
-#: Statuses as exports write them, already stripped and lowercase: kept as they are
-#: (only the other values go through two string passes).
-_CLEAN_STATUSES = (
-    *RETURN_STATUSES,
-    *VOID_STATUSES,
-    *("completed", "complete", "paid", "succeeded", "processing", "fulfilled", "pending"),
-    *("authorized", "partially_refunded", "shipped", "delivered", "on-hold", "active"),
-)
-
-
-def normal_status(raw: pl.Expr) -> pl.Expr:
-    """A status stripped and lowercased (values already so are not copied: when every
-    value is, this costs one lookup per row instead of two string passes)."""
-    text = raw.cast(pl.String)
-    return (
-        pl.when(text.is_in(_CLEAN_STATUSES))
-        .then(text)
-        .otherwise(text.str.strip_chars().str.to_lowercase())
-    )
 
 
 def negative_line(columns: Collection[str]) -> pl.Expr:
@@ -76,10 +57,10 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     refund = _col_or(orders, "refund_amount", null_f)
     has_orders = "order_id" in schema
 
-    status = normal_status(_col_or(orders, "status", pl.lit(None, dtype=pl.String)))
+    status = _col_or(orders, "status", pl.lit(None, dtype=pl.String))  # its meaning
     frame = orders.with_columns(
         negative_line(schema.names()).alias("_negative"),
-        pl.when(status == "").then(None).otherwise(status).alias("_status"),
+        status.alias("_status"),
     )
     has_orders = has_orders and by_order
     if has_orders:
@@ -89,17 +70,16 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
         # Exports such as Shopify's put the order's status on its first line only:
         # a sale line without a status takes the status of its order's sale lines.
         frame = _fill_order_status(frame)
-    reversed_by_status = (
-        pl.col("_status").is_in([*RETURN_STATUSES, *VOID_STATUSES]).fill_null(False)
-    )
+    no_sale = pl.col("_status").is_in(NO_SALE).fill_null(False)
+    given_back = pl.col("_status").is_in(REFUNDED).fill_null(False)
     negative = pl.col("_negative")
     frame = frame.with_columns(
-        (~negative & ~reversed_by_status).alias("is_purchase"),
+        (~negative & ~no_sale).alias("is_purchase"),
         pl.when(negative)
         .then(-amount.abs().fill_null(0.0))
-        .when(reversed_by_status)
+        .when(no_sale | (given_back & refund.is_null()))
         .then(pl.lit(0.0))
-        .otherwise(amount.fill_null(0.0) - refund.fill_null(0.0))
+        .otherwise(amount.fill_null(0.0) - refund.abs().fill_null(0.0))
         .alias("revenue"),
         pl.col("day").alias("revenue_day"),
     )

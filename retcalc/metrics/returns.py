@@ -5,9 +5,9 @@
 - ``order_return_rate`` = orders_returned / orders
 
 **Sales.** A sale row is an order row that is not a return line (quantity and
-amount not negative) and not cancelled (status cancelled/canceled/voided/void).
-A row marked returned/refunded by its status *was* sold, so it counts in the
-sales (and in the returns). ``units_sold`` sums the rows' quantities (a row
+amount not negative) and not pending, failed or cancelled (its meaning, see
+``retcalc.meanings``). A row marked returned/refunded by its status *was* sold, so
+it counts in the sales (and in the returns). ``units_sold`` sums the rows' quantities (a row
 without a quantity is one unit), ``gross_sales`` their amounts, ``orders`` the
 distinct ``order_id`` (else rows). An order and all its sale rows count in the
 period of its first day.
@@ -51,12 +51,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from retcalc.errors import InputError, UsageError
+from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import MICROS, normal_status
+from retcalc.metrics.events import MICROS
 from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
 from retcalc.periods import Window
-from retcalc.schema import RETURN_STATUSES
 
 RETURNS_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -87,11 +87,6 @@ TOP_COLUMNS: tuple[str, ...] = (
 
 RATE_COLUMNS: tuple[str, ...] = ("unit_return_rate", "value_return_rate", "order_return_rate")
 
-#: Statuses that return a sale row in full; the other return statuses cancel it.
-RETURNED_STATUSES: tuple[str, ...] = ("returned", "refunded")
-CANCELLED_STATUSES: tuple[str, ...] = tuple(
-    s for s in RETURN_STATUSES if s not in RETURNED_STATUSES
-)
 
 #: Dimensions ``--top`` can rank.
 TOP_KEYS: tuple[str, ...] = ("product_id", "customer_id")
@@ -186,9 +181,9 @@ def line_columns(schema: pl.Schema) -> list[pl.Expr]:
     null_f = pl.lit(None, dtype=pl.Float64)
     quantity = _col_or(schema, "quantity", null_f).cast(pl.Float64)
     amount = _col_or(schema, "amount", null_f).cast(pl.Float64)
-    status = normal_status(_col_or(schema, "status", pl.lit(None, dtype=pl.String)))
+    status = _col_or(schema, "status", pl.lit(None, dtype=pl.String))  # its meaning
     negative = (quantity < 0).fill_null(False) | (amount < 0).fill_null(False)
-    returned = status.is_in(list(RETURNED_STATUSES)).fill_null(False)
+    returned = status.is_in(REFUNDED).fill_null(False)
     units = quantity.abs().fill_null(1.0)
     micros = _micros(amount)
     returned_qty = (
@@ -198,7 +193,7 @@ def line_columns(schema: pl.Schema) -> list[pl.Expr]:
     has_columns = "returned_quantity" in schema or "refund_amount" in schema
     return [
         negative.alias("_negative"),
-        status.is_in(list(CANCELLED_STATUSES)).fill_null(False).alias("_cancelled"),
+        status.is_in(NO_SALE).fill_null(False).alias("_cancelled"),
         units.alias("_units"),
         micros.alias("_micros"),
         # A returned status returns the whole row; the columns what they say; when both

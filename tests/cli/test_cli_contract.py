@@ -709,16 +709,18 @@ def test_shopify_export_reads_with_no_flags(tmp_path: Path) -> None:
     result = ok(invoke(["retention", str(path), "-w", "1mo", "-f", "json"]))
     assert "1 rows have no customer id" in result.stderr
     rows = {r["period_start"]: r for r in json.loads(result.stdout)}
-    # ann and bob in January; cat's only order was refunded, so she never becomes a customer;
-    # bob's 23:30 -0500 order stays on March 5 (the store's local date).
+    # ann and bob in January; cat's only order was refunded: she bought (a refunded order is
+    # a purchase, SPEC "What a row means"), for no revenue; bob's 23:30 -0500 order stays on
+    # March 5 (the store's local date).
     assert rows["2024-01-01"]["new_customers"] == 2
-    assert rows["2024-02-01"]["new_customers"] == 0
-    assert rows["2024-02-01"]["customers_end"] == 1
+    assert rows["2024-02-01"]["new_customers"] == 1
+    assert rows["2024-02-01"]["customers_end"] == 2  # ann and cat
     assert rows["2024-03-01"]["reactivated"] == 1
     churn = json.loads(ok(invoke(["churn", str(path), "-w", "1mo", "-f", "json"])).stdout)
     revenue = {r["period_start"]: r["revenue"] for r in churn}
     # Total sits on an order's first line only: no double counting of #1002.
     assert revenue["2024-01-01"] == pytest.approx(32.0 + 27.0)
+    assert revenue["2024-02-01"] == pytest.approx(17.0 + (42.0 - 42.0))  # Total - Refunded Amount
 
 
 def test_shopify_inspect_names_the_export(tmp_path: Path) -> None:
@@ -759,11 +761,14 @@ Name,Email,Financial Status,Paid at,Currency,Subtotal,Total,Created at,Lineitem 
 """
 
 
-def test_shopify_refunded_order_with_two_lines_is_not_a_purchase(tmp_path: Path) -> None:
+def test_shopify_refunded_order_with_two_lines_is_a_purchase_of_no_revenue(tmp_path: Path) -> None:
     path = tmp_path / "orders_export_1.csv"
     path.write_text(SHOPIFY_REFUNDED_TWO_LINES)
     rows = json.loads(ok(invoke(["retention", str(path), "-f", "json"])).stdout)
-    assert rows[0]["new_customers"] == 1  # ann only
+    assert rows[0]["new_customers"] == 2  # ann, and cat: she bought, then was refunded
+    churn = json.loads(ok(invoke(["churn", str(path), "-f", "json"])).stdout)
+    # 32 + (52 - 52): the second line (the Lid) carries no order value of its own.
+    assert churn[0]["revenue"] == pytest.approx(32.0)
 
 
 SQUARE = """\
@@ -772,7 +777,7 @@ Date,Time,Time Zone,Category,Item,Qty,Price Point Name,SKU,Modifiers Applied,Gro
 2024-01-05,09:15:00,Eastern Time (US & Canada),Food,Bagel,2,Regular,BAG-1,,$6.00,-$0.50,$5.50,$0.50,T1,P1,iPad,,,Payment,Main St,,CUST1,Ann,
 2024-01-09,10:00:00,Eastern Time (US & Canada),Coffee,Latte,1,Regular,LAT-1,,$4.50,$0.00,$4.50,$0.40,T2,P2,iPad,,,Payment,Main St,,,,
 2024-02-02,11:00:00,Eastern Time (US & Canada),Coffee,Mocha,1,Regular,MOC-1,,$5.00,$0.00,$5.00,$0.45,T3,P3,iPad,,,Payment,Main St,,CUST2,Bo,
-2024-02-03,11:00:00,Eastern Time (US & Canada),Coffee,Mocha,-1,Regular,MOC-1,,-$5.00,$0.00,-$5.00,-$0.45,T3,P4,iPad,,,Refund,Main St,,CUST2,Bo,
+2024-02-03,11:00:00,Eastern Time (US & Canada),Coffee,Mocha,-1,Regular,MOC-1,,-$5.00,$0.00,-$5.00,-$0.45,T9,P3,iPad,,,Refund,Main St,,CUST2,Bo,
 2024-02-20,08:00:00,Eastern Time (US & Canada),Coffee,Latte,1,Regular,LAT-1,,$4.50,$0.00,$4.50,$0.40,T4,P5,iPad,,,Payment,Main St,,CUST1,Ann,
 """
 

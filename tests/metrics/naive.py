@@ -12,7 +12,10 @@ import polars as pl
 
 from retcalc.periods import Period, Window, boundaries, window_starts
 
-RETURN = {"returned", "refunded", "cancelled", "canceled", "voided", "void"}
+# Meanings (SPEC "What a row means"): no sale at all; given back (a purchase whose revenue
+# is what was not refunded: 0 without a refund figure).
+NO_SALE = {"pending", "failed", "cancelled"}
+GIVEN_BACK = {"returned", "refunded"}
 
 
 def _rows(frame: pl.DataFrame) -> list[dict]:
@@ -26,7 +29,7 @@ def _is_negative(r: dict) -> bool:
 
 def _is_purchase(r: dict) -> bool:
     status = (r.get("status") or "").strip().lower()
-    return not _is_negative(r) and status not in RETURN
+    return not _is_negative(r) and status not in NO_SALE
 
 
 def naive_tables(
@@ -67,10 +70,10 @@ def naive_tables(
         amount = r.get("amount") or 0.0
         if _is_negative(r):
             value, day = -abs(amount), order_day.get(r.get("order_id"), r["day"])
-        elif status in RETURN:
+        elif status in NO_SALE or (status in GIVEN_BACK and r.get("refund_amount") is None):
             value, day = 0.0, r["day"]
         else:
-            value, day = amount - (r.get("refund_amount") or 0.0), r["day"]
+            value, day = amount - abs(r.get("refund_amount") or 0.0), r["day"]
         ps = pl.select(pl.lit(day).dt.truncate(period.every)).item()
         raw[(r["customer_id"], ps)] += value
         daily[r["customer_id"]].append((day, value))

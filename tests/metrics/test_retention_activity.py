@@ -207,7 +207,7 @@ def test_returns_and_cancellations_never_make_anyone_active() -> None:
         [
             ("a", "2024-01-05", 10, 1, None),
             ("a", "2024-02-05", -10, -1, "returned"),
-            ("b", "2024-02-07", 30, 1, "Cancelled"),
+            ("b", "2024-02-07", 30, 1, "cancelled"),  # a meaning (retcalc.meanings)
             ("c", "2024-02-09", 30, 1, "completed"),
         ],
         columns=("customer_id", "day", "amount", "quantity", "status"),

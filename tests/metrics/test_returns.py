@@ -161,7 +161,7 @@ def test_status_marks_returns_and_cancelled_orders_are_left_out() -> None:
             ("O2", "A", "2024-01-06", 1, 50.0, "returned"),  # sold and returned in full
             ("O3", "B", "2024-01-07", 4, 40.0, "cancelled"),  # neither a sale nor a return
             ("O3", "B", "2024-01-08", -4, -40.0, None),  # return line of a cancelled order
-            ("O4", "C", "2024-01-09", 1, 10.0, " REFUNDED "),
+            ("O4", "C", "2024-01-09", 1, 10.0, "refunded"),  # meanings, as the readers give them
         ],
         STATUS,
     )

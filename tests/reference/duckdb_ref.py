@@ -78,13 +78,28 @@ __all__ = [
     "CHURN_SCHEMA",
     "RETENTION_COLUMNS",
     "RETENTION_SCHEMA",
+    "NO_SALE_STATUSES",
     "RETURN_STATUSES",
     "churn_table",
     "load_sample_orders",
     "retention_table",
 ]
 
-RETURN_STATUSES: tuple[str, ...] = ("returned", "refunded", "cancelled", "canceled", "voided")
+# SPEC "What a row means", written out independently of retcalc.meanings: rows with these
+# statuses are no sale at all (not a purchase, no revenue)...
+NO_SALE_STATUSES: tuple[str, ...] = (
+    "pending",
+    "failed",
+    "declined",
+    "uncaptured",
+    "voided",
+    "expired",
+    "cancelled",
+    "canceled",
+    "void",
+)
+# ... and these are purchases given back whole (no refund figure here): revenue 0.
+RETURN_STATUSES: tuple[str, ...] = ("returned", "refunded")
 
 # Canonical order-line shape accepted by retention_table / churn_table.
 CANONICAL_SCHEMA: dict[str, pl.DataType] = {
@@ -277,6 +292,7 @@ def _to_polars(rows: list[tuple[object, ...]], schema: dict[str, pl.DataType]) -
 # --------------------------------------------------------------------------- #
 def _build_base(con: duckdb.DuckDBPyConnection, prm: _Params) -> None:
     statuses = ", ".join(f"'{s}'" for s in RETURN_STATUSES)
+    no_sale = ", ".join(f"'{s}'" for s in NO_SALE_STATUSES)
 
     # [D5] as_of first, then [D1] classification and [D3] contributions.
     con.execute(
@@ -297,17 +313,18 @@ def _build_base(con: duckdb.DuckDBPyConnection, prm: _Params) -> None:
                    CAST(order_date AS DATE) AS order_day,
                    -- [D1] negative quantity or amount (NULL counts as not negative)
                    (coalesce(quantity < 0, false) OR coalesce(amount < 0, false)) AS is_negative,
-                   -- [D1] return / cancellation status
-                   coalesce(lower(status) IN ({statuses}), false) AS has_return_status
+                   -- [D1] no sale (pending, failed, cancelled) / given back whole
+                   coalesce(lower(trim(status)) IN ({no_sale}), false) AS has_no_sale_status,
+                   coalesce(lower(trim(status)) IN ({statuses}), false) AS has_return_status
             FROM filtered
         )
         SELECT *,
-               (is_negative OR has_return_status)     AS is_return,
-               NOT (is_negative OR has_return_status) AS is_purchase,
+               (is_negative OR has_no_sale_status)     AS is_return,
+               NOT (is_negative OR has_no_sale_status) AS is_purchase,
                -- [D3] revenue contribution, as an exact DECIMAL (see _MONEY)
                CAST(CASE
                    WHEN is_negative       THEN coalesce(-abs(amount), {_ZERO})
-                   WHEN has_return_status THEN {_ZERO}
+                   WHEN has_no_sale_status OR has_return_status THEN {_ZERO}
                    ELSE coalesce(amount, {_ZERO})
                END AS {_MONEY}) AS contribution
         FROM classified

@@ -34,9 +34,12 @@ WITH classified AS (
         order_id,
         amount,
         coalesce(quantity < 0, false) OR coalesce(amount < 0, false) AS negative,
+        -- SPEC "What a row means": pending, failed and cancelled rows are no sale;
+        -- returned and refunded rows are purchases given back (revenue 0 without a refund)
         coalesce(lower(trim(status)) IN
-            ('returned', 'refunded', 'cancelled', 'canceled', 'voided', 'void',
-             'failed', 'declined', 'uncaptured'), false) AS reversed
+            ('pending', 'cancelled', 'canceled', 'voided', 'void', 'expired',
+             'failed', 'declined', 'uncaptured'), false) AS reversed,
+        coalesce(lower(trim(status)) IN ('returned', 'refunded'), false) AS given_back
     FROM orders
     WHERE customer_id IS NOT NULL AND order_date IS NOT NULL
 ),
@@ -53,7 +56,7 @@ revenue AS (
         c.customer_id,
         CASE WHEN c.negative AND o.order_day IS NOT NULL THEN o.order_day ELSE c.day END AS day,
         CAST(CASE WHEN c.negative THEN -abs(coalesce(c.amount, 0))
-                  WHEN c.reversed THEN 0
+                  WHEN c.reversed OR c.given_back THEN 0
                   ELSE coalesce(c.amount, 0) END AS DECIMAL(38, 10)) AS amount
     FROM classified c LEFT JOIN order_days o ON c.order_id = o.order_id
 ),
@@ -164,6 +167,6 @@ def test_cohorts_match_duckdb(reference_orders: pl.DataFrame, period: str, mode:
         == reference_orders.filter(
             ~(pl.col("quantity") < 0).fill_null(False)
             & ~(pl.col("amount") < 0).fill_null(False)
-            & ~pl.col("status").str.to_lowercase().is_in(["returned", "cancelled"]).fill_null(False)
+            & ~pl.col("status").str.to_lowercase().is_in(["cancelled"]).fill_null(False)
         )["customer_id"].n_unique()
     )

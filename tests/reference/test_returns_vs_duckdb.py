@@ -31,7 +31,11 @@ from retcalc.cli.app import app
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 INTERVAL = {"month": "1 month", "quarter": "3 months"}
-CANCELLED = "('cancelled', 'canceled', 'voided', 'void')"
+# No sale at all (SPEC "What a row means"): pending, failed and cancelled rows.
+CANCELLED = (
+    "('cancelled', 'canceled', 'voided', 'void', 'pending', 'failed', 'declined', "
+    "'uncaptured', 'expired')"
+)
 
 SQL = """
 WITH raw AS (

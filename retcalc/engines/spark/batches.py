@@ -27,7 +27,7 @@ import polars as pl
 
 from retcalc.engines import Level
 from retcalc.io import dates, numbers
-from retcalc.io.frames import clean_id, date_with_presence, with_date_flags
+from retcalc.io.frames import clean_id, date_with_presence, status_expr, with_date_flags
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 
 #: Hidden columns the Spark reader adds: the file a row came from and a row id
@@ -61,6 +61,8 @@ class Plan:
     order_id: str | None
     status: str | None
     dims: tuple[tuple[str, str], ...]  # (name, source)
+    status_values: tuple[tuple[str, str | None], ...] = ()  # raw status -> meaning
+    captured: str | None = None
     with_file: bool = False  # pass FILE through (only the line-level path needs file order)
 
     @property
@@ -76,7 +78,7 @@ class Plan:
             out.append("amount")
         if self.order_id is not None:
             out.append("order_id")
-        if self.status is not None:
+        if self.status is not None or self.captured is not None:
             out.append("status")
         out += [name for name, _ in self.dims]
         return out
@@ -90,7 +92,7 @@ class Plan:
             schema["amount"] = pl.Float64()
         if self.order_id is not None:
             schema["order_id"] = pl.String()
-        if self.status is not None:
+        if self.status is not None or self.captured is not None:
             schema["status"] = pl.String()
         for name, _ in self.dims:
             schema[name] = pl.String()
@@ -136,10 +138,9 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
             exprs.append(_raw_text(col, bad).alias(f"_raw_{n.canonical}"))
     if plan.order_id is not None:
         exprs.append(clean_id(pl.col(plan.order_id)).alias("order_id"))
-    if plan.status is not None:
-        exprs.append(
-            pl.col(plan.status).cast(pl.String).str.strip_chars().str.to_lowercase().alias("status")
-        )
+    status = status_expr(plan.status, dict(plan.status_values), plan.captured)
+    if status is not None:
+        exprs.append(status.alias("status"))
     for name, source in plan.dims:
         exprs.append(pl.col(source).cast(pl.String).str.strip_chars().alias(name))
     raw_cols = [pl.col(c) for c in plan.raw_columns]

@@ -33,7 +33,7 @@ from retcalc.engines import Level
 from retcalc.engines.spark import batches as b
 from retcalc.errors import InputError, UsageError, first_line, more_such
 from retcalc.io import dates
-from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders
+from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders, no_customer_warning
 from retcalc.io.load import (
     EXTRA,
     PARQUET_MAGIC,
@@ -43,6 +43,8 @@ from retcalc.io.load import (
     _no_such_file,
     _sniff_separator,
 )
+from retcalc.io.mapping import config_columns, resolve
+from retcalc.schema import Kind
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
 SAMPLE_ROWS = 20_000
@@ -250,6 +252,30 @@ def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> A
     return _finish(name, frame.lazy(), is_csv=is_csv, path=None, files=list(files))
 
 
+def _status_counts(raw: Any, table: Any, options: LoadOptions) -> pl.DataFrame | None:
+    """Each distinct raw status of every row and its rows (``status``, ``len``), counted by
+    Spark: the sample's statuses are not all the file's."""
+    from pyspark.sql import functions as F
+
+    mapping = resolve(
+        table.columns,
+        Kind.orders,
+        name=table.name,
+        flags=options.order_flags,
+        config=config_columns(options.config, Kind.orders),
+        source=options.source,
+    )
+    source = mapping.get("status")
+    if source is None:
+        return None
+    counts = raw.groupBy(F.col(f"`{source}`").cast("string").alias("status")).agg(
+        F.count(F.lit(1)).alias("len")
+    )
+    frame = pl.from_arrow(to_arrow(counts))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def plan_from(
     sample: Loaded,
     raw_columns: Sequence[str],
@@ -289,6 +315,8 @@ def plan_from(
         order_id=mapping.get("order_id") if "order_id" in mapping else None,
         status=mapping.get("status") if "status" in mapping else None,
         dims=tuple(dims),
+        status_values=tuple(sample.statuses.values.items()) if sample.statuses else (),
+        captured=mapping.get("captured"),
     )
 
 
@@ -405,7 +433,7 @@ def _check(
     if row["no_date"]:
         warnings.append(f"{name}: {row['no_date']} rows have no order date and were left out")
     if row["no_id"]:
-        warnings.append(f"{name}: {row['no_id']} rows have no customer id and were left out")
+        warnings.append(no_customer_warning(name, row["no_id"]))
     if not row["kept"]:
         raise InputError(f"{name}: has a header but no order rows with a customer and a date")
     return warnings
@@ -428,7 +456,14 @@ def load_orders_spark(
     data_columns = [c for c in raw.columns if c not in (b.FILE, b.ID, *EXTRA)]
     extras = [c for c in raw.columns if c in EXTRA]
     table = _sample_table(raw, spec, is_csv, source.files)
-    sample = load_orders(spec, options, need_amount=need_amount, dimensions=dimensions, table=table)
+    sample = load_orders(
+        spec,
+        options,
+        need_amount=need_amount,
+        dimensions=dimensions,
+        table=table,
+        statuses=_status_counts(raw, table, options),
+    )
     native = {
         c
         for c in data_columns
