@@ -324,6 +324,8 @@ def parse_expr(
         return _epoch(raw, "s", tz, dtype)
     if style is DateStyle.epoch_ms:
         return _epoch(raw, "ms", tz, dtype)
+    if style is DateStyle.compact and dtype is not None and dtype.is_float():
+        raw = raw.cast(pl.Int64, strict=False)  # 20240131.0, as pandas writes integers with gaps
     text = raw.cast(pl.String)
     if style is DateStyle.iso:
         plain = _iso_date_part(text).str.to_date("%Y-%m-%d", strict=False)
@@ -417,7 +419,7 @@ def detect_style(
         raise InputError(f"{where}: no dates at all (every value is empty)")
     value = sample.item()
     if dtype.is_numeric():
-        if re.fullmatch(r"\d{8}", value):
+        if re.fullmatch(r"\d{8}(?:\.0+)?", value):  # a float column's 20240131.0 too
             return DateFormat(DateStyle.compact, "numbers read as YYYYMMDD")
         if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", value):
             return _epoch_style(value, where)

@@ -449,6 +449,16 @@ def test_parquet_integer_epochs(tmp_path: Path) -> None:
     assert loaded.frame["day"].to_list() == [D(2024, 3, 5), D(2024, 2, 29)]
 
 
+def test_parquet_float_yyyymmdd_with_a_gap(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    pl.DataFrame(
+        {"customer_id": ["a", "b", "c"], "order_date": [20240105.0, None, 20240229.0]}
+    ).write_parquet(path)
+    loaded = load_orders(str(path), LoadOptions())
+    assert loaded.date_formats["order_date"].style is DateStyle.compact
+    assert loaded.frame["day"].to_list() == [D(2024, 1, 5), D(2024, 2, 29)]
+
+
 def test_parquet_float_epochs_drop_the_fraction(tmp_path: Path) -> None:
     path = tmp_path / "orders.parquet"
     pl.DataFrame({"customer_id": ["a"], "order_date": [1709251199.75]}).write_parquet(path)
