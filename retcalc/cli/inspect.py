@@ -101,7 +101,11 @@ def inspect(
         str | None, typer.Option("--source", help="Force a known export layout.")
     ] = None,
     date_format: Annotated[
-        str | None, typer.Option("--date-format", help="iso, yyyymmdd, dmy or mdy.")
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="iso, yyyymmdd, dmy, mdy, epoch-s, epoch-ms or a strftime pattern.",
+        ),
     ] = None,
     encoding: Annotated[
         str, typer.Option("--encoding", help="Text encoding of CSV input.")

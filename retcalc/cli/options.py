@@ -207,7 +207,7 @@ class Common:
         str | None,
         typer.Option(
             "--date-format",
-            help="iso, yyyymmdd, dmy (31/01/2024) or mdy (01/31/2024) when the file cannot tell.",
+            help="iso, yyyymmdd, dmy (31/01/2024), mdy (01/31/2024), epoch-s or epoch-ms when the file cannot tell, or a strftime pattern such as '%d.%m.%Y %H:%M'.",
             rich_help_panel=MAPPING,
         ),
     ] = None

@@ -66,7 +66,7 @@ class LoadOptions:
     order_flags: Mapping[str, str | None] = field(default_factory=dict)
     customer_flags: Mapping[str, str | None] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
-    date_style: dates.DateStyle | None = None
+    date_style: dates.Style | None = None
     encoding: str = "utf8"
     source: str | None = None
     tz: str | None = None
@@ -424,7 +424,7 @@ def with_mark(first: Mapping[str, int | None]) -> dict[str, Any]:
 
 
 def _date_columns(
-    table: Table, mapping: ColumnMap, names: Sequence[str], style: dates.DateStyle | None
+    table: Table, mapping: ColumnMap, names: Sequence[str], style: dates.Style | None
 ) -> dict[str, dates.DateFormat]:
     found: dict[str, dates.DateFormat] = {}
     export = next((e for e in EXPORTS if e.name == mapping.export), None)

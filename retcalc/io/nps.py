@@ -92,8 +92,8 @@ def _stop_at_first_bad(
 
 
 def _date_style(
-    table: Table, source: str, style: dates.DateStyle | None, what: str
-) -> dates.DateStyle | None:
+    table: Table, source: str, style: dates.Style | None, what: str
+) -> dates.Style | None:
     """The date style of a column; None when the column has no value at all."""
     if style is not None:
         return style
@@ -104,7 +104,7 @@ def _date_style(
 
 
 def load_nps(
-    spec: str, *, encoding: str = "utf8", date_style: dates.DateStyle | None = None
+    spec: str, *, encoding: str = "utf8", date_style: dates.Style | None = None
 ) -> Responses:
     """Read NPS responses into ``customer_id, day, score`` (score an integer 0–10).
 
@@ -162,7 +162,7 @@ def load_nps(
 
 
 def with_paid_dates(
-    orders: Loaded, column: str, *, date_style: dates.DateStyle | None = None
+    orders: Loaded, column: str, *, date_style: dates.Style | None = None
 ) -> pl.DataFrame:
     """The orders frame with ``paid_day``: the date in the orders' ``column`` (empty = unpaid).
 

@@ -176,7 +176,7 @@ def load_returns(
     spec: str,
     *,
     config: Mapping[str, Any] | None = None,
-    date_style: dates.DateStyle | None = None,
+    date_style: dates.Style | None = None,
     encoding: str = "utf8",
     dimensions: Sequence[str] = (),
     table: Table | None = None,

@@ -55,7 +55,7 @@ class Plan:
     extras: tuple[str, ...]
     customer: str
     day: str
-    day_style: dates.DateStyle
+    day_style: dates.Style
     tz: str | None
     numbers: tuple[NumberSpec, ...]
     order_id: str | None
