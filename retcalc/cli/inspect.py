@@ -13,10 +13,10 @@ from rich.table import Table as RichTable
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import run
-from retcalc.io import dates
+from retcalc.io import currency, dates
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
-from retcalc.io.load import ROW, open_table
-from retcalc.io.mapping import load_config
+from retcalc.io.load import ROW, Table, open_table
+from retcalc.io.mapping import ColumnMap, load_config
 from retcalc.schema import COLUMNS, Kind
 
 
@@ -80,9 +80,21 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
             summary["order_ids_with_several_customers"] = per_order.filter(
                 pl.col("customers") > 1
             ).height
+        summary.update(_currencies(table, loaded.mapping))
         duplicate_rows = table.frame.drop(ROW).collect().is_duplicated().sum()
         summary["exact_duplicate_rows"] = int(duplicate_rows)
     return summary
+
+
+def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
+    """The currencies found, with their row counts (rows with a customer id)."""
+    source = mapping.get("currency")
+    if source is None:
+        return {}
+    found = currency.scan_census(
+        table, source, mapping.get("customer_id") or "", mapping.get("amount")
+    )
+    return {"currencies": dict(found.counts), "rows_without_currency": found.empty}
 
 
 def inspect(
@@ -115,6 +127,7 @@ def inspect(
             date_style=dates.style_from_flag(date_format) if date_format else None,
             encoding=encoding,
             source=source,
+            money=currency.MoneyOptions(mixed=True),
         )
         summary = _summary(path, Kind.customers if customers else Kind.orders, options)
         if as_json or not sys.stdout.isatty():

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from retcalc.errors import InputError, more_such
-from retcalc.io import dates, numbers
+from retcalc.io import currency, dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
@@ -64,6 +64,7 @@ class LoadOptions:
     dedupe: bool = False
     as_of: dt.date | None = None
     today: dt.date | None = None  # for tests; default: the system date
+    money: currency.MoneyOptions = field(default_factory=currency.MoneyOptions)
 
     @property
     def latest_date(self) -> dt.date:
@@ -85,6 +86,7 @@ class Loaded:
     warnings: list[str]
     decimal_marks: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
+    money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
 
     @property
     def name(self) -> str:
@@ -633,6 +635,7 @@ class OrdersPlan:
     columns: list[pl.Expr]
     numbers: _Numbers
     date_source: str
+    money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
 
 
 def plan_orders(
@@ -681,14 +684,22 @@ def plan_orders(
         columns.append(src("order_id").cast(pl.String).alias("order_id"))
     if "status" in mapping:
         columns.append(normal_status(src("status")).alias("status"))
+    money = currency.plan_money(table, mapping, options.money, by_currency="currency" in dimensions)
+    warnings += money.warnings
+    columns += money.columns()
     for dim in dimensions:
         if dim == "customer_id":
             continue  # already there
+        if dim == "currency" and money.source is not None:
+            columns.append(money.dimension())
+            continue
         if dim in mapping:
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
         elif dim in table.columns:
             columns.append(pl.col(dim).cast(pl.String).str.strip_chars().alias(dim))
-    return OrdersPlan(table, mapping, formats, warnings, columns, number_columns, date_source)
+    return OrdersPlan(
+        table, mapping, formats, warnings, columns, number_columns, date_source, money
+    )
 
 
 def load_orders(
@@ -711,6 +722,7 @@ def load_orders(
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
     frame = number_columns.finish(frame)
+    frame = plan.money.convert(frame)
     warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height
@@ -720,6 +732,7 @@ def load_orders(
     if missing_id:
         warnings.append(f"{table.name}: {missing_id} rows have no customer id and were left out")
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
+    frame = _in_currency(plan, frame)
     if (
         "amount" not in frame.columns
         and "unit_price" in frame.columns
@@ -730,7 +743,19 @@ def load_orders(
         frame = frame.drop("unit_price")
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
-    return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
+    return Loaded(
+        table, mapping, frame, formats, warnings, number_columns.marks, duplicates, plan.money
+    )
+
+
+def _in_currency(plan: OrdersPlan, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``--currency`` (all without it), refusing a row before its first
+    rate; without the currency module's hidden columns."""
+    kept = plan.money.kept()
+    if kept is not None:
+        frame = frame.filter(kept)
+    currency.check_rates(plan.table.name, plan.money, frame, plan.table.location)
+    return frame.drop(currency.CODE, currency.NO_RATE, strict=False)
 
 
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:
