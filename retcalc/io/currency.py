@@ -245,7 +245,9 @@ def check_code(value: str, flag: str) -> str:
 # Minor units.
 
 
-def scales(mapping: ColumnMap, amount_scale: float | None) -> tuple[dict[str, float], list[str]]:
+def scales(
+    name: str, mapping: ColumnMap, amount_scale: float | None
+) -> tuple[dict[str, float], list[str]]:
     """Each money column's factor, and what to say about it: ``--amount-scale`` for
     every money column, else 1/100 for a column whose header says minor units."""
     present = [c for c in MONEY_COLUMNS if c in mapping]
@@ -256,9 +258,9 @@ def scales(mapping: ColumnMap, amount_scale: float | None) -> tuple[dict[str, fl
     minor = [c for c in present if MINOR_UNITS.search(normalize(mapping.get(c) or ""))]
     if not minor:
         return {}, []
-    named = ", ".join(f"{mapping.get(c)!r} ({c})" for c in minor)
+    named = ", ".join(f"column {mapping.get(c)!r} ({c})" for c in minor)
     return {c: 0.01 for c in minor}, [
-        f"{named} {'holds' if len(minor) == 1 else 'hold'} minor units (cents) by "
+        f"{name}: {named} {'holds' if len(minor) == 1 else 'hold'} minor units (cents) by "
         f"{'its' if len(minor) == 1 else 'their'} name: divided by 100. "
         "Pass --amount-scale 1 if the values are whole units (e.g. JPY)"
     ]
@@ -285,13 +287,14 @@ def currency_source(mapping: ColumnMap, headers: Sequence[str]) -> str | None:
 
 
 def census_rows(
-    frame: _Frame, source: str, customer: str, amount: str | None, row: str = ROW
+    frame: _Frame, found: pl.Expr, customer: str, amount: str | None, row: str = ROW
 ) -> _Frame:
-    """Rows with a customer id counted per ``code`` and ``valued`` (an amount is written),
-    with the first row (``ROW``) of each: the census of a frame, or of a part of it."""
+    """Rows with a customer id counted per ``code`` (``found``: the row's code) and
+    ``valued`` (an amount is written), with the first row (``row``) of each: the census
+    of a frame, or of a part of it."""
     rows = frame.filter(pl.col(customer).is_not_null())
     valued = ~numbers.is_missing(pl.col(amount)) if amount else pl.lit(False)
-    return rows.group_by(code(pl.col(source)).alias("code"), valued.alias("valued")).agg(
+    return rows.group_by(found.alias("code"), valued.alias("valued")).agg(
         pl.len().alias("n"), pl.col(row).min().alias("first")
     )
 
@@ -310,9 +313,13 @@ def census_from(parts: pl.DataFrame) -> Census:
     )
 
 
-def scan_census(table: Table, source: str, customer: str, amount: str | None) -> Census:
-    """The census of every row of ``table``: a scan of three columns."""
-    return census_from(collect(table, census_rows(table.scan, source, customer, amount)))
+def scan_census(
+    table: Table, source: str, customer: str, amount: str | None, found: pl.Expr | None = None
+) -> Census:
+    """The census of every row of ``table``: a scan of a few columns. ``found``: the row's
+    code (default: the currency column's)."""
+    found = code(pl.col(source)) if found is None else found
+    return census_from(collect(table, census_rows(table.scan, found, customer, amount)))
 
 
 def order_codes(
@@ -390,7 +397,7 @@ def read_rates(path: str, report: str) -> Rates:
                 f"{value!r}; expected {expected}{more_such(bad.height)}"
             )
     group = ["code", "date"] if dated else ["code"]
-    twice = frame.filter(pl.struct(group).is_duplicated())
+    twice = frame.filter(~pl.struct(group).is_first_distinct())
     if twice.height:
         i = int(twice["i"][0])
         what = " on that date" if dated else ""
@@ -453,7 +460,7 @@ def plan_money(
     by_currency: bool,
 ) -> MoneyPlan:
     """Decide how the money columns of ``table`` are read (see the module doc)."""
-    factors, warnings = scales(mapping, options.amount_scale)
+    factors, warnings = scales(table.name, mapping, options.amount_scale)
     scaled = tuple(factors.items())
     source = currency_source(mapping, table.columns)
     keep = check_code(options.currency, "--currency") if options.currency else None
@@ -491,7 +498,7 @@ def plan_money(
                 f"counted in {codes[0]}, the file's only currency"
             )
     elif census.empty and len(codes) > 1:
-        plan = _fill_from_orders(table, mapping, plan, census, where, options)
+        plan, census = _fill_from_orders(table, mapping, plan, census, where, options)
     if keep is not None:
         if keep not in census.counts:
             raise InputError(
@@ -542,9 +549,9 @@ def _fill_from_orders(
     census: Census,
     where: str,
     options: MoneyOptions,
-) -> MoneyPlan:
-    """In a file of several currencies, lines without one take their order's; any other
-    row without one is an error naming the first."""
+) -> tuple[MoneyPlan, Census]:
+    """In a file of several currencies, lines without one take their order's (counted in
+    it from then on); any other row without one is an error naming the first."""
     assert plan.source is not None
     customer = mapping.get("customer_id") or ""
     order = mapping.get("order_id")
@@ -553,15 +560,10 @@ def _fill_from_orders(
         ids, codes = order_codes(table, plan.source, customer, order)
         if ids:
             plan = _replace(plan, order_source=order, order_codes=(ids, codes))
-            rest = collect(
-                table,
-                table.scan.filter(pl.col(customer).is_not_null())
-                .filter(plan.code().is_null())
-                .select(pl.len(), pl.col(ROW).min()),
-            ).row(0)
-            left, first = int(rest[0]), rest[1]
+            census = scan_census(table, plan.source, customer, mapping.get("amount"), plan.code())
+            left, first = census.empty, census.first_empty
     if not left:
-        return plan
+        return plan, census
     at = f", {table.location(int(first))}" if first is not None else ""
     lines = " or another line of its order" if order is not None else ""
     raise InputError(

@@ -195,7 +195,8 @@ def census_batches(
     for batch in batches:
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        part = currency.census_rows(frame, source, customer, amount, row=ID)
+        found = currency.code(pl.col(source))
+        part = currency.census_rows(frame, found, customer, amount, row=ID)
         yield from part.with_columns(pl.col("n").cast(pl.Int64)).to_arrow().to_batches()
 
 
