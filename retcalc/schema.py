@@ -119,6 +119,14 @@ ORDER_COLUMNS: tuple[Column, ...] = (
             "order_total_amount",
             "line_total",
             "subtotal",
+            "total_amount",
+            "gross_amount",
+            "total_cents",
+            "amount_cents",
+            "amount_in_cents",
+            "total_in_cents",
+            "amount_minor",
+            "total_minor",
         ),
         "net value of the row",
     ),
@@ -183,6 +191,21 @@ ORDER_COLUMNS: tuple[Column, ...] = (
     ),
     Column("segment", False, ("segment", "customer_segment", "tier"), "dimension for --by"),
     Column("channel", False, ("channel", "sales_channel", "source"), "dimension for --by"),
+    Column(
+        "currency",
+        False,
+        (
+            "currency",
+            "currency_code",
+            "currencycode",
+            "order_currency",
+            "presentment_currency",
+            "transaction_currency",
+            "payment_currency",
+            "iso_currency",
+        ),
+        "the currency of the row's amounts (see docs/inputs.md, Currencies)",
+    ),
 )
 
 CUSTOMER_COLUMNS: tuple[Column, ...] = (

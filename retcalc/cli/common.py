@@ -17,6 +17,7 @@ from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.batched import load_order_events, reads_in_batches
+from retcalc.io.currency import MoneyOptions
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.load import open_table
 from retcalc.io.mapping import load_config
@@ -98,6 +99,12 @@ def load_options(common: Common) -> LoadOptions:
         status_map=parse_status_map(common.status_map or ()),
         strict=common.strict,
         amount_level=amount_level(common.amount_level),
+        money=MoneyOptions(
+            currency=common.currency,
+            fx=common.fx,
+            report_currency=common.report_currency,
+            amount_scale=common.amount_scale,
+        ),
     )
 
 

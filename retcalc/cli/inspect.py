@@ -13,10 +13,10 @@ from rich.table import Table as RichTable
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import run
-from retcalc.io import dates
+from retcalc.io import currency, dates
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
-from retcalc.io.load import ROW, open_table
-from retcalc.io.mapping import load_config
+from retcalc.io.load import ROW, Table, open_table
+from retcalc.io.mapping import ColumnMap, load_config
 from retcalc.meanings import parse_status_map
 from retcalc.schema import COLUMNS, Kind
 
@@ -83,9 +83,21 @@ def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
             ).height
         if loaded.statuses is not None:
             summary["statuses"] = loaded.statuses.frame().to_dicts()
+        summary.update(_currencies(table, loaded.mapping))
         duplicate_rows = table.frame.drop(ROW).collect().is_duplicated().sum()
         summary["exact_duplicate_rows"] = int(duplicate_rows)
     return summary
+
+
+def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
+    """The currencies found, with their row counts (rows with a customer id)."""
+    source = mapping.get("currency")
+    if source is None:
+        return {}
+    found = currency.scan_census(
+        table, source, mapping.get("customer_id") or "", mapping.get("amount")
+    )
+    return {"currencies": dict(found.counts), "rows_without_currency": found.empty}
 
 
 def inspect(
@@ -129,6 +141,7 @@ def inspect(
             encoding=encoding,
             source=source,
             status_map=parse_status_map(status_map or ()),
+            money=currency.MoneyOptions(mixed=True),
         )
         summary = _summary(path, Kind.customers if customers else Kind.orders, options)
         if as_json or not sys.stdout.isatty():

@@ -25,6 +25,7 @@ MAPPING = "Column mapping"
 RANGE = "Periods and range"
 OUTPUT = "Output"
 ENGINE = "Engine"
+MONEY = "Currencies and minor units"
 
 
 @dataclass
@@ -173,6 +174,14 @@ class Common:
             "--refund-col", help="Column holding the refunded amount.", rich_help_panel=MAPPING
         ),
     ] = None
+    currency_col: Annotated[
+        str | None,
+        typer.Option(
+            "--currency-col",
+            help="Column holding the currency code of the row's amounts.",
+            rich_help_panel=MAPPING,
+        ),
+    ] = None
     signup_col: Annotated[
         str | None,
         typer.Option(
@@ -269,6 +278,38 @@ class Common:
             rich_help_panel=MAPPING,
         ),
     ] = False
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            help="Keep only the rows in this currency (e.g. USD); the others are left out and counted on stderr.",
+            rich_help_panel=MONEY,
+        ),
+    ] = None
+    fx: Annotated[
+        str | None,
+        typer.Option(
+            "--fx",
+            help="Exchange rates (CSV or Parquet: currency, rate[, date]) to convert every amount to --report-currency.",
+            rich_help_panel=MONEY,
+        ),
+    ] = None
+    report_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--report-currency",
+            help="The currency --fx converts to; rate = units of it per unit of the row's currency.",
+            rich_help_panel=MONEY,
+        ),
+    ] = None
+    amount_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--amount-scale",
+            help="Multiply every money column by this (0.01: cents to units; 1: keep as written). Default: 0.01 for *_cents/*_minor columns, else 1.",
+            rich_help_panel=MONEY,
+        ),
+    ] = None
     engine: Annotated[
         Engine,
         typer.Option(
@@ -299,6 +340,7 @@ class Common:
             "status": self.status_col,
             "refund_amount": self.refund_col,
             "captured": None,
+            "currency": self.currency_col,
         }
 
     @property

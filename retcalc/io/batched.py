@@ -46,7 +46,7 @@ from typing import Any
 import polars as pl
 
 from retcalc.errors import InputError, first_line
-from retcalc.io import dates, numbers
+from retcalc.io import currency, dates, numbers
 from retcalc.io.frames import (
     Loaded,
     LoadOptions,
@@ -230,6 +230,7 @@ class _Reader:
         self.evidence: dict[str, dict[str, int | None]] = {
             item.canonical: {"point": None, "comma": None, "either": None} for item in guessed
         }
+        self.no_rate = _Tally()  # rows before the first rate of their currency (--fx)
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
@@ -264,7 +265,7 @@ class _Reader:
         # distinct values tell the marks (cheaper than reading every value both ways).
         texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.evidence)
         rows = self.plan.numbers.lazy_readings(rows.with_columns(texts))
-        rows = self.plan.numbers.apply(rows)
+        rows = self.plan.money.convert(self.plan.numbers.apply(rows))
         if self.anonymous:
             first, second = id_hashes(pl.col(CUSTOMER))
             rows = rows.with_columns(first.alias(CUSTOMER), second.alias(SECOND))
@@ -276,6 +277,9 @@ class _Reader:
         keep = ~pl.col("_skip") & pl.col(CUSTOMER).is_not_null() & day.is_not_null()
         if self.options.as_of is not None and self.cuts_as_of:
             keep = keep & (day < self.options.as_of)
+        in_currency = self.plan.money.kept()
+        if in_currency is not None:
+            keep = keep & in_currency
         return rows.with_columns(keep.alias(KEEP), self._needy(names).alias(NEEDY))
 
     def _kept(self, rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -285,7 +289,7 @@ class _Reader:
         return rows.select(
             c
             for c in rows.collect_schema().names()
-            if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP)
+            if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP, currency.CODE)
             and not c.startswith(("_bad_", EVIDENCE))
         )
 
@@ -487,6 +491,11 @@ class _Reader:
             (self.bad[item.canonical], pl.col(f"_bad_{item.canonical}"))
             for item in self.plan.numbers.items
         ]
+        money = self.plan.money
+        if money.rates is not None and money.rates.days is not None:
+            # As the in-memory reader checks them: among the rows with a customer and a date.
+            kept = pl.col(currency.NO_RATE) & pl.col(CUSTOMER).is_not_null()
+            flags.append((self.no_rate, kept & (money.kept() if money.keep else True)))
         return flags
 
     def _tally_exprs(self, flags: Sequence[tuple[_Tally, pl.Expr]]) -> list[pl.Expr]:
@@ -648,10 +657,28 @@ class _Reader:
                 raise unreadable(
                     table, tally.row, tally.count, item.source, item.canonical, expected
                 )
+        if self.no_rate.row is not None:
+            raise self._no_rate_error()
         if self.kept == 0:
             raise InputError(
                 f"{table.name}: has a header but no order rows with a customer and a date"
             )
+
+    def _no_rate_error(self) -> InputError:
+        """:func:`currency.check_rates`' error, the row read again for its currency and day."""
+        plan, row = self.plan, self.no_rate.row
+        assert row is not None and plan.money.rates is not None and plan.money.source
+        query = plan.table.scan.filter(pl.col(ROW) == row).select(pl.col(ROW), *plan.columns)
+        found = collect(plan.table, with_date_flags(query)).row(0, named=True)
+        return currency.no_rate_error(
+            plan.table.name,
+            plan.money.source,
+            plan.money.rates,
+            found[currency.CODE],
+            found["day"],
+            plan.table.location(row),
+            self.no_rate.count,
+        )
 
     def warnings(self, repeats: pl.DataFrame) -> list[str]:
         """Repeated rows, rows without a date, rows without a customer (in that order)."""

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from retcalc.errors import InputError, more_such
-from retcalc.io import dates, numbers
+from retcalc.io import currency, dates, numbers
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
@@ -82,6 +82,8 @@ class LoadOptions:
         """The status words of this run: --status-map, then the config's, then the layout's."""
         return StatusTable({**config_statuses(self.config), **self.status_map}, layout)
 
+    money: currency.MoneyOptions = field(default_factory=currency.MoneyOptions)
+
     @property
     def latest_date(self) -> dt.date:
         """The last date a value may have: a year after today (or after --as-of)."""
@@ -103,6 +105,7 @@ class Loaded:
     decimal_marks: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
     statuses: Census | None = None  # the raw statuses and their meanings
+    money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
 
     @property
     def name(self) -> str:
@@ -675,6 +678,7 @@ class OrdersPlan:
     date_source: str
     statuses: Census | None = None
     order_level: tuple[str, ...] = ()  # canonical columns counted once per order
+    money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
 
 
 def plan_orders(
@@ -741,9 +745,15 @@ def plan_orders(
         level = ()
     elif said:
         warnings += said
+    money = currency.plan_money(table, mapping, options.money, by_currency="currency" in dimensions)
+    warnings += money.warnings
+    columns += money.columns()
     for dim in dimensions:
         if dim == "customer_id":
             continue  # already there
+        if dim == "currency" and money.source is not None:
+            columns.append(money.dimension())
+            continue
         if dim in mapping:
             columns.append(src(dim).cast(pl.String).str.strip_chars().alias(dim))
         elif dim in table.columns:
@@ -756,8 +766,9 @@ def plan_orders(
         columns,
         number_columns,
         date_source,
-        found,
-        level,
+        statuses=found,
+        order_level=level,
+        money=money,
     )
 
 
@@ -890,6 +901,7 @@ def load_orders(
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
     frame = once_per_order(number_columns.finish(frame), plan.order_level)
+    frame = plan.money.convert(frame)
     warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height
@@ -899,6 +911,7 @@ def load_orders(
     if missing_id:
         warnings.append(no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
+    frame = _in_currency(plan, frame)
     if (
         "amount" not in frame.columns
         and "unit_price" in frame.columns
@@ -910,8 +923,26 @@ def load_orders(
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
     return Loaded(
-        table, mapping, frame, formats, warnings, number_columns.marks, duplicates, plan.statuses
+        table,
+        mapping,
+        frame,
+        formats,
+        warnings,
+        number_columns.marks,
+        duplicates,
+        statuses=plan.statuses,
+        money=plan.money,
     )
+
+
+def _in_currency(plan: OrdersPlan, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``--currency`` (all without it), refusing a row before its first
+    rate; without the currency module's hidden columns."""
+    kept = plan.money.kept()
+    if kept is not None:
+        frame = frame.filter(kept)
+    currency.check_rates(plan.table.name, plan.money, frame, plan.table.location)
+    return frame.drop(currency.CODE, currency.NO_RATE, strict=False)
 
 
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:

@@ -218,3 +218,33 @@ def test_spark_connect_gives_the_same_table(tmp_path: Path) -> None:
     )
     assert theirs.stdout == ours.stdout
     assert "retcalc: computed on Spark Connect (local[2], " in theirs.stderr
+
+
+@needs_spark
+def test_currencies_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    """--currency, --by currency and constant --fx give the same tables; cents too; dated
+    rates are refused on Spark (docs/inputs.md, Currencies)."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,order_date,amount_cents,currency\n"
+        "a,2024-01-03,1000,USD\nb,2024-01-05,2000,EUR\nb,2024-02-05,500,eur\na,2024-02-07,750,usd\n"
+    )
+    rates = tmp_path / "rates.csv"
+    rates.write_text("currency,rate\nEUR,1.1\n")
+    for extra in (
+        ("--currency", "USD"),
+        ("--by", "currency"),
+        ("--fx", str(rates), "--report-currency", "USD"),
+        (),
+    ):
+        ours, theirs = both("kpis", str(path), "-p", "month", "--format", "csv", *extra)
+        assert ours.exit_code == theirs.exit_code, theirs.stderr
+        assert ours.stdout == theirs.stdout
+        assert ours.stderr.splitlines()[-1] == theirs.stderr.splitlines()[-1]
+    dated = tmp_path / "dated.csv"
+    dated.write_text("currency,date,rate\nEUR,2024-01-01,1.1\n")
+    result = run(
+        "kpis", str(path), "--fx", str(dated), "--report-currency", "USD", "--engine", "spark"
+    )
+    assert result.exit_code == 2
+    assert "rates by date" in result.stderr

@@ -19,14 +19,14 @@ Python workers import it from the installed ``retcalc``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import polars as pl
 
 from retcalc.engines import Level
-from retcalc.io import dates, numbers
+from retcalc.io import currency, dates, numbers
 from retcalc.io.frames import clean_id, date_with_presence, status_expr, with_date_flags
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 
@@ -36,6 +36,8 @@ FILE = "_retcalc_file"
 ID = "_retcalc_id"
 #: A row without an order id is an order of its own: this id keeps it apart.
 SOLO = "_retcalc_solo"
+#: Column of the canonical rows with ``--currency``: true on a row in that currency.
+IN_CURRENCY = "_retcalc_in_currency"
 NUMBER_COLUMNS = ("amount", "quantity", "unit_price", "refund_amount", "returned_quantity")
 
 
@@ -64,6 +66,7 @@ class Plan:
     status_values: tuple[tuple[str, str | None], ...] = ()  # raw status -> meaning
     captured: str | None = None
     with_file: bool = False  # pass FILE through (only the line-level path needs file order)
+    money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)  # --currency, --fx
 
     @property
     def has_amount(self) -> bool:
@@ -99,6 +102,8 @@ class Plan:
         if self.with_file:
             schema[FILE] = pl.String()
         schema[ID] = pl.Int64()
+        if self.money.keep is not None:
+            schema[IN_CURRENCY] = pl.Boolean()
         schema.update({"_blank": pl.Boolean(), "_ragged": pl.Boolean()})
         for canonical in ["day", *(n.canonical for n in self.numbers)]:
             schema[f"_bad_{canonical}"] = pl.Boolean()
@@ -141,7 +146,11 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     status = status_expr(plan.status, dict(plan.status_values), plan.captured)
     if status is not None:
         exprs.append(status.alias("status"))
+    exprs += plan.money.columns()
     for name, source in plan.dims:
+        if name == "currency" and plan.money.source is not None:
+            exprs.append(plan.money.dimension())
+            continue
         exprs.append(pl.col(source).cast(pl.String).str.strip_chars().alias(name))
     raw_cols = [pl.col(c) for c in plan.raw_columns]
     exprs.append(pl.all_horizontal(c.is_null() for c in raw_cols).alias("_blank"))
@@ -170,10 +179,26 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         ).with_columns(
             _raw_text(pl.lit(text), pl.col(f"_bad_{n.canonical}")).alias(f"_raw_{n.canonical}")
         )
+    frame = plan.money.convert(frame)
+    in_currency = plan.money.kept()
+    if in_currency is not None:
+        frame = frame.with_columns(in_currency.alias(IN_CURRENCY))
     if "amount" not in {n.canonical for n in plan.numbers} and plan.has_amount:
         frame = frame.with_columns((pl.col("unit_price") * pl.col("quantity")).alias("amount"))
     schema = plan.output_schema()
     return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def census_batches(
+    batches: Iterable[Any], source: str, customer: str, amount: str | None
+) -> Iterator[Any]:
+    """``mapInArrow`` body: each batch's rows per currency (``currency.census_rows``)."""
+    for batch in batches:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        found = currency.code(pl.col(source))
+        part = currency.census_rows(frame, found, customer, amount, row=ID)
+        yield from part.with_columns(pl.col("n").cast(pl.Int64)).to_arrow().to_batches()
 
 
 def canonical_batches(batches: Iterable[Any], plan: Plan) -> Iterator[Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import functools
 import glob
 import gzip
 import os
@@ -32,7 +33,7 @@ import polars as pl
 from retcalc.engines import Level
 from retcalc.engines.spark import batches as b
 from retcalc.errors import InputError, UsageError, first_line, more_such
-from retcalc.io import dates
+from retcalc.io import currency, dates
 from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders, no_customer_warning
 from retcalc.io.load import (
     EXTRA,
@@ -305,6 +306,7 @@ def plan_from(
         elif dim in raw_columns:
             dims.append((dim, dim))
     return b.Plan(
+        money=sample.money,
         raw_columns=tuple(raw_columns),
         extras=tuple(extras),
         customer=mapping.get("customer_id") or "",
@@ -317,6 +319,23 @@ def plan_from(
         dims=tuple(dims),
         status_values=tuple(sample.statuses.values.items()) if sample.statuses else (),
         captured=mapping.get("captured"),
+    )
+
+
+def _census(raw: Any, source: str, customer: str, amount: str | None) -> currency.Census:
+    """Rows per currency over every row (``currency.census_rows`` on each batch)."""
+    from pyspark.sql import functions as F
+
+    columns = list(dict.fromkeys(c for c in (source, customer, amount) if c))
+    schema = {"code": pl.String(), "valued": pl.Boolean(), "n": pl.Int64(), "first": pl.Int64()}
+    parts = raw.select(*columns, b.ID).mapInArrow(
+        lambda it: b.census_batches(it, source, customer, amount), _spark_schema(schema)
+    )
+    summed = parts.groupBy("code", "valued").agg(F.sum("n").alias("n"), F.lit(None).alias("first"))
+    frame = pl.from_arrow(to_arrow(summed))
+    assert isinstance(frame, pl.DataFrame)
+    return currency.census_from(
+        frame.cast({"n": pl.Int64, "first": pl.Int64}).select("code", "valued", "n", "first")
     )
 
 
@@ -456,14 +475,23 @@ def load_orders_spark(
     data_columns = [c for c in raw.columns if c not in (b.FILE, b.ID, *EXTRA)]
     extras = [c for c in raw.columns if c in EXTRA]
     table = _sample_table(raw, spec, is_csv, source.files)
+    # The currencies of every row, not the sample's, decide (see io.currency).
+    census = functools.partial(_census, raw)
+    money = dataclasses.replace(options.money, census_of=census)
     sample = load_orders(
         spec,
-        options,
+        dataclasses.replace(options, money=money),
         need_amount=need_amount,
         dimensions=dimensions,
         table=table,
         statuses=_status_counts(raw, table, options),
     )
+    rates = sample.money.rates
+    if rates is not None and rates.days is not None:
+        raise UsageError(
+            f"--fx {rates.name} has rates by date, which --engine spark does not apply yet; "
+            "give one rate per currency, or use the default engine"
+        )
     native = {
         c
         for c in data_columns
@@ -525,6 +553,8 @@ def _finish_load(
 
     warnings += _check(canonical, raw, plan, spec, options.latest_date, sample.decimal_marks)
     keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
+    if plan.money.keep is not None:
+        keep = keep & F.col(b.IN_CURRENCY)
     extra = [b.FILE] if plan.with_file else []
     rows = canonical.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
     if level is Level.lines:
