@@ -101,7 +101,7 @@ def print_summary(summary: dict[str, object], console: Console) -> None:
         summary["columns"],  # type: ignore[arg-type]
         schema={"column": pl.String, "source": pl.String, "found_by": pl.String, "empty": pl.Int64},
     )
-    print_table(grid, console=console, title="Columns")
+    print_table(grid, console=console, title="Columns", keys=["column"])
     if summary["unmapped"]:
         console.print("  not used: " + ", ".join(summary["unmapped"]), markup=False)  # type: ignore[arg-type]
     for warning in summary["warnings"]:  # type: ignore[attr-defined]

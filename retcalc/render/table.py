@@ -79,18 +79,10 @@ def split_columns(fits: Mapping[str, Fit], leading: list[str], width: int) -> li
 
     Every part starts with the ``leading`` columns; the other columns follow in order,
     as many per part as fit at their ``need``. A part's spare cells then widen the
-    columns that need the fewest to show their header on one line. When the leading
-    columns leave no room for the widest other one, the last leading columns join the
-    others (the first is always repeated). A part that holds one column beside the
-    leading ones is never split further: when even that is too wide, the part is wider
-    than ``width`` (values are never cut nor wrapped)."""
-    leading = list(leading)
+    columns that need the fewest to show their header on one line. A part that holds
+    one column beside the leading ones is never split further: when even that is too
+    wide, the part is wider than ``width`` (values are never cut nor wrapped)."""
     rest = [name for name in fits if name not in leading]
-    while len(leading) > 1 and rest:
-        widest = max(fits[n].need for n in rest)
-        if table_width([*(fits[n].need for n in leading), widest]) <= width:
-            break
-        rest.insert(0, leading.pop())
     groups: list[list[str]] = []
     current: list[str] = []
     for name in rest:
@@ -225,13 +217,14 @@ def print_table(
     console: Console | None = None,
     percent_columns: Collection[str] = (),
     title: str | None = None,
+    keys: list[str] | None = None,
 ) -> None:
     """Print ``df`` as a table on ``console`` (default: a Console on ``file``).
 
     Styling is Rich's own decision (isatty, NO_COLOR, FORCE_COLOR). On a terminal a
     table wider than the screen is split into parts, each repeating the period (and
-    group) columns; headers wrap between words, values are never cut nor wrapped
-    (:func:`split_columns`). Elsewhere the console is widened to the table's natural
+    group) columns (``keys``, default :func:`key_columns`); headers wrap between words,
+    values are never cut nor wrapped (:func:`split_columns`). Elsewhere the console is widened to the table's natural
     width so a file or pipe gets whole lines.
     """
     if console is None:
@@ -240,7 +233,8 @@ def print_table(
     shown = _prepare(df, percent_columns, CHECK_MARK if unicode else "yes")
     fits = shown.fits()
     if console.is_terminal:
-        groups = split_columns(fits, key_columns(shown.frame.schema), console.width)
+        leading = key_columns(shown.frame.schema) if keys is None else keys
+        groups = split_columns(fits, leading, console.width)
         last = len(groups) - 1
         parts = [
             _table(

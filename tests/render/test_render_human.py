@@ -172,7 +172,21 @@ def test_a_value_wider_than_the_terminal_is_printed_whole() -> None:
     assert row.split() == ["c" * 40, "123,456,789,012.34"]
 
 
-def test_the_last_keys_join_the_other_columns_when_they_leave_no_room() -> None:
+def test_the_key_columns_are_repeated_in_every_part() -> None:
+    df = pl.DataFrame(
+        {
+            "channel": ["web", "store"],
+            "period_start": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)],
+            **{f"figure_{i}": [1234.5, 2.0] for i in range(6)},
+        }
+    )
+    lines = _terminal(df, 50)
+    headers = [line.split() for line in lines if "figure" in line]
+    assert len(headers) > 1 and all(h[:3] == ["channel", "period", "start"] for h in headers)
+    assert sum(line.split()[:2] == ["store", "2024-02-01"] for line in lines) == len(headers)
+
+
+def test_chosen_keys_leave_room_for_the_other_columns() -> None:
     df = pl.DataFrame(
         {
             "column": ["returned_quantity"],
@@ -181,7 +195,7 @@ def test_the_last_keys_join_the_other_columns_when_they_leave_no_room() -> None:
             "empty": [0],
         }
     )
-    lines = _terminal(df, 50)
+    lines = _terminal(df, 50, keys=["column"])
     assert max(len(line) for line in lines) <= 50
     assert sum(line.split()[:1] == ["returned_quantity"] for line in lines) == 2
     assert any("a source column name" in line for line in lines)
