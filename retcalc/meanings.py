@@ -253,7 +253,7 @@ def unknown_statuses(found: Census, *, name: str, column: str, strict: bool) -> 
     example = normal_word(unknown[0][0]) or unknown[0][0]
     how = (
         f"map each to a meaning ({', '.join(DESCRIPTIONS)}) with "
-        f"--status-map '{example}=cancelled' or 'statuses:' in retcalc.yaml"
+        f"--status-map '{example}=MEANING' or 'statuses:' in retcalc.yaml"
     )
     if strict:
         raise InputError(

@@ -9,7 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
-from rich.table import Table as RichTable
+from rich.markup import escape
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import run
@@ -18,6 +18,7 @@ from retcalc.io.frames import LoadOptions, load_customers, load_orders
 from retcalc.io.load import ROW, Table, open_table
 from retcalc.io.mapping import ColumnMap, load_config
 from retcalc.meanings import parse_status_map
+from retcalc.render.table import print_table
 from retcalc.schema import COLUMNS, Kind
 
 
@@ -100,6 +101,38 @@ def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
     return {"currencies": dict(found.counts), "rows_without_currency": found.empty}
 
 
+def print_summary(summary: dict[str, object], console: Console) -> None:
+    """The findings for people at a terminal: the facts, then the columns as a table."""
+    console.print(
+        f"[bold]{escape(str(summary['file']))}[/] — {summary['kind']}"
+        + (f", recognised as a [bold]{summary['export']}[/] export" if summary["export"] else "")
+    )
+    facts = [
+        k
+        for k in summary
+        if k not in {"file", "kind", "export", "columns", "unmapped", "warnings", "statuses"}
+    ]
+    for key in facts:
+        console.print(f"  {key.replace('_', ' ')}: {summary[key]}", markup=False)
+    grid = pl.DataFrame(
+        summary["columns"],  # type: ignore[arg-type]
+        schema={"column": pl.String, "source": pl.String, "found_by": pl.String, "empty": pl.Int64},
+    )
+    print_table(grid, console=console, title="Columns", keys=["column"])
+    if summary.get("statuses"):
+        statuses = pl.DataFrame(
+            summary["statuses"],  # type: ignore[arg-type]
+            schema={"status": pl.String, "rows": pl.Int64, "meaning": pl.String, "from": pl.String},
+        )
+        print_table(
+            statuses, console=console, title="Statuses: what each row means", keys=["status"]
+        )
+    if summary["unmapped"]:
+        console.print("  not used: " + ", ".join(summary["unmapped"]), markup=False)  # type: ignore[arg-type]
+    for warning in summary["warnings"]:  # type: ignore[attr-defined]
+        console.print(f"  warning: {warning}", markup=False)
+
+
 def inspect(
     path: Annotated[
         str, typer.Argument(help="The file to look at (CSV, Parquet or -).", show_default=False)
@@ -147,43 +180,6 @@ def inspect(
         if as_json or not sys.stdout.isatty():
             sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
             return
-        console = Console()
-        console.print(
-            f"[bold]{summary['file']}[/] — {summary['kind']}"
-            + (
-                f", recognised as a [bold]{summary['export']}[/] export"
-                if summary["export"]
-                else ""
-            )
-        )
-        facts = [
-            k
-            for k in summary
-            if k not in {"file", "kind", "export", "columns", "unmapped", "warnings", "statuses"}
-        ]
-        for key in facts:
-            console.print(f"  {key.replace('_', ' ')}: {summary[key]}", markup=False)
-        grid = RichTable(title="Columns")
-        for name in ("column", "source", "found_by", "empty"):
-            grid.add_column(name)
-        for row in summary["columns"]:  # type: ignore[attr-defined]
-            grid.add_row(
-                *(
-                    "–" if row[k] is None else str(row[k])
-                    for k in ("column", "source", "found_by", "empty")
-                )
-            )
-        console.print(grid)
-        if summary.get("statuses"):
-            meanings = RichTable(title="Statuses: what each row means")
-            for name in ("status", "rows", "meaning", "from"):
-                meanings.add_column(name, justify="right" if name == "rows" else "left")
-            for row in summary["statuses"]:  # type: ignore[attr-defined]
-                meanings.add_row(*(str(row[k]) for k in ("status", "rows", "meaning", "from")))
-            console.print(meanings)
-        if summary["unmapped"]:
-            console.print("  not used: " + ", ".join(summary["unmapped"]), markup=False)  # type: ignore[arg-type]
-        for warning in summary["warnings"]:  # type: ignore[attr-defined]
-            console.print(f"  warning: {warning}", markup=False)
+        print_summary(summary, Console())
 
     run(body)

@@ -3,8 +3,9 @@
 Takes the long cohort frame (``keys..., cohort, offset, cohort_size, <value>,
 complete``), one row per cell, and pivots it for display: cells are shaded by
 value (background intensity), cells of a period that is not complete are dimmed
-and marked ``*``. On a terminal too narrow for every offset, the first offsets
-that fit are shown and a caption says how many were left out. ``render`` never
+and marked ``*``. On a terminal too narrow for every offset, the triangle is
+split into parts of the offsets that fit, each repeating the cohort and its size;
+nothing is left out or cut. ``render`` never
 imports ``metrics``: the column names are the only contract.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -21,13 +22,13 @@ import polars as pl
 from rich import box
 from rich.color import Color
 from rich.console import Console
-from rich.measure import Measurement
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 from retcalc.errors import RetcalcError
 from retcalc.render.atomic import atomic_write, check_output_path
+from retcalc.render.table import Fit, fit, print_parts, split_columns, table_width
 from retcalc.render.values import human_frame
 
 NULL_MARK = "\u2013"  # en dash
@@ -116,110 +117,116 @@ def _cells(df: pl.DataFrame, spec: Triangle) -> _Cells:
     return _Cells(leading, offsets, wide(_TEXT), wide(_SHADE), wide(_INCOMPLETE))
 
 
-def build_triangle(
-    df: pl.DataFrame, spec: Triangle, *, max_offsets: int | None = None, unicode: bool = True
-) -> Table:
+def build_triangle(df: pl.DataFrame, spec: Triangle, *, unicode: bool = True) -> Table:
     """A Rich Table: the ``keys`` columns, the cohort and its size, then one column per
-    offset showing ``spec.value``; ``max_offsets`` keeps only the first offsets. The title
-    is not part of it (a table's title wraps at the table's width)."""
-    return _table(df, _cells(df, spec), spec, max_offsets=max_offsets, unicode=unicode)
+    offset showing ``spec.value``, each as wide as its values. The title is not part
+    of it (a table's title wraps at the table's width)."""
+    cells = _cells(df, spec)
+    widths = {name: f.natural for name, f in _fits(cells).items()}
+    return _table(df, cells, widths, notes=_notes(df), unicode=unicode)
+
+
+def _fits(cells: _Cells) -> dict[str, Fit]:
+    """The leading columns' and every offset's :class:`Fit` (headers as shown)."""
+    fits = {
+        name: fit(name.replace("_", " "), cells.leading.get_column(name))
+        for name in cells.leading.columns
+    }
+    if cells.text.width:
+        fits |= {name: fit(name, cells.text.get_column(name)) for name in cells.text.columns}
+    return fits
+
+
+def _notes(df: pl.DataFrame) -> list[str]:
+    if df.height == 0:
+        return [EMPTY_CAPTION]
+    if bool(df.get_column("complete").not_().fill_null(False).any()):
+        return [INCOMPLETE_CAPTION]
+    return []
 
 
 def _table(
-    df: pl.DataFrame, cells: _Cells, spec: Triangle, *, max_offsets: int | None, unicode: bool
+    df: pl.DataFrame,
+    cells: _Cells,
+    widths: Mapping[str, int],
+    *,
+    notes: list[str],
+    unicode: bool,
 ) -> Table:
+    """The triangle's columns in ``widths`` (the leading ones and some offsets), each
+    exactly that wide, so Rich never shrinks a column below its values."""
     null_mark = NULL_MARK if unicode else "-"
-    shown = cells.offsets if max_offsets is None else cells.offsets[: max(max_offsets, 1)]
-    left_out = len(cells.offsets) - len(shown)
-    notes = []
-    if df.height == 0:
-        notes.append(EMPTY_CAPTION)
-    elif bool(df.get_column("complete").not_().fill_null(False).any()):
-        notes.append(INCOMPLETE_CAPTION)
-    if left_out:
-        notes.append(
-            f"{left_out} more offset{'s' if left_out > 1 else ''} not shown "
-            f"({shown[-1] + 1}-{cells.offsets[-1]})"
-            + (f"; {spec.overflow_hint}" if spec.overflow_hint else "")
-        )
     table = Table(
         caption=Text("\n".join(notes)) if notes else None,
         box=box.SIMPLE_HEAD,
     )
-    for name in cells.leading.columns:
+    lead = [name for name in cells.leading.columns if name in widths]
+    names = [name for name in widths if name not in lead]
+    for name in lead:
         table.add_column(
-            Text(name.replace("_", " ")), justify="right" if name == "size" else "left"
+            Text(name.replace("_", " ")),
+            justify="right" if name == "size" else "left",
+            width=widths[name],
+            overflow="fold",
         )
-    for offset in shown:
-        table.add_column(Text(str(offset)), justify="right")
-    names = [str(o) for o in shown]
+    for name in names:
+        table.add_column(Text(name), justify="right", width=widths[name])
     if not names:
         return table
     null = Text(null_mark, style="dim")
-    for lead, texts, shades, flags in zip(
-        cells.leading.rows(),
+    for leading, texts, shades, flags in zip(
+        cells.leading.select(lead).rows(),
         cells.text.select(names).rows(),
         cells.shade.select(names).rows(),
         cells.incomplete.select(names).rows(),
         strict=True,
     ):
-        row: list[Text] = [Text(v) if v is not None else null for v in lead]
+        if all(flag is None for flag in flags):
+            continue  # a cohort too young for any offset of this part
+        row: list[Text] = [Text(v, no_wrap=True) if v is not None else null for v in leading]
         for value, t, flag in zip(texts, shades, flags, strict=True):
             if flag is None:
                 row.append(Text(""))  # beyond the data: the empty corner of the triangle
             elif value is None:
                 row.append(null)
             else:
-                row.append(Text(value, style=_shade_style(t, flag)))
+                row.append(Text(value, style=_shade_style(t, flag), no_wrap=True))
         table.add_row(*row)
     return table
-
-
-def _natural_width(console: Console, table: Table) -> int:
-    return Measurement.get(console, console.options.update_width(100_000), table).maximum
-
-
-def _column_width(header: str, values: pl.Series) -> int:
-    longest = values.drop_nulls().str.len_chars().max()
-    return max(len(header), longest if isinstance(longest, int) else 1)
-
-
-def _fitting_offsets(cells: _Cells, width: int) -> int | None:
-    """How many offsets fit ``width`` columns: None when all do, else at least 1.
-
-    A SIMPLE_HEAD table is 1 edge + (column + 2 padding + 1 divider) per column - 1 divider
-    + 1 edge wide.
-    """
-    used = 1 + sum(
-        _column_width(name.replace("_", " "), cells.leading.get_column(name)) + 3
-        for name in cells.leading.columns
-    )
-    for n, offset in enumerate(cells.offsets):
-        name = str(offset)
-        used += _column_width(name, cells.text.get_column(name)) + 3
-        if used > width:
-            return max(n, 1)
-    return None
 
 
 def print_triangle(
     df: pl.DataFrame, spec: Triangle, *, file: TextIO | None = None, console: Console | None = None
 ) -> None:
-    """Print the triangle. On a terminal it is cut to the offsets that fit the screen;
-    elsewhere (a file, a pipe) the console is widened so every offset is written."""
+    """Print the triangle. On a terminal too narrow for every offset it is split into
+    parts of the offsets that fit, each repeating the keys, cohort and size; elsewhere
+    (a file, a pipe) the console is widened so every offset is on one line."""
     if console is None:
         console = Console(file=file if file is not None else sys.stdout)
     unicode = _encodable(console, NULL_MARK)
     cells = _cells(df, spec)
+    fits = _fits(cells)
     title = Text(spec.title, style="table.title") if spec.title else None
+    notes = _notes(df)
     if console.is_terminal:
-        fit = _fitting_offsets(cells, console.width)
+        groups = split_columns(fits, list(cells.leading.columns), console.width)
+        if len(groups) > 1:
+            notes.append(
+                f"offsets in {len(groups)} parts"
+                + (f"; {spec.overflow_hint}" if spec.overflow_hint else "")
+            )
+        last = len(groups) - 1
+        parts = [
+            _table(df, cells, widths, notes=notes if i == last else [], unicode=unicode)
+            for i, widths in enumerate(groups)
+        ]
         if title is not None:
             console.print(title)
-        console.print(_table(df, cells, spec, max_offsets=fit, unicode=unicode))
+        print_parts(console, parts)
         return
-    table = _table(df, cells, spec, max_offsets=None, unicode=unicode)
-    console.width = max(_natural_width(console, table), len(spec.title or ""))
+    natural = {name: f.natural for name, f in fits.items()}
+    table = _table(df, cells, natural, notes=notes, unicode=unicode)
+    console.width = max(table_width(natural.values()), len(spec.title or ""))
     if title is not None:
         console.print(title)
     console.print(table)

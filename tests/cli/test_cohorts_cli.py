@@ -200,7 +200,7 @@ def test_table_to_a_file(orders: Path, tmp_path: Path) -> None:
     assert "refusing to overwrite" in refused.stderr
 
 
-def test_wide_triangle_shows_the_offsets_that_fit() -> None:
+def test_wide_triangle_is_split_into_parts_that_repeat_the_cohort() -> None:
     rows = [
         {
             "cohort": "2024-01-01",
@@ -217,14 +217,16 @@ def test_wide_triangle_shows_the_offsets_that_fit() -> None:
     print_triangle(frame, spec, console=console)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert max(len(line) for line in out.splitlines()) <= 60
-    header = next(
-        line.split() for line in out.splitlines() if line.split()[:2] == ["cohort", "size"]
-    )
-    shown = len(header) - 2
-    assert 1 <= shown < 30
-    assert f"{30 - shown} more offsets not shown ({shown}-29); use --max-offset" in " ".join(
-        out.split()
-    )
+    headers = [line.split() for line in out.splitlines() if line.split()[:2] == ["cohort", "size"]]
+    parts = len(headers)
+    assert parts > 1
+    assert [int(k) for header in headers for k in header[2:]] == list(range(30))
+    values = [line.split() for line in out.splitlines() if line.startswith("  2024-01-01")]
+    assert len(values) == parts
+    assert all(v[:2] == ["2024-01-01", "1,000"] for v in values)
+    assert sum(len(v) - 2 for v in values) == 30
+    assert all(cell == "12.3%" for v in values for cell in v[2:])
+    assert f"offsets in {parts} parts; use --max-offset" in " ".join(out.split())
 
 
 def test_fail_if_checks_the_latest_complete_cell_of_each_offset(orders: Path) -> None:

@@ -7,6 +7,7 @@ import io
 
 import polars as pl
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from retcalc.render import OutputFormat, write_output
@@ -140,3 +141,71 @@ def test_table_falls_back_to_ascii_marks_on_a_narrow_encoding(frame: pl.DataFram
     out.flush()
     text = raw.getvalue().decode("latin-1")
     assert "yes" in text and "partial" in text
+
+
+def _terminal(df: pl.DataFrame, width: int, **kwargs: object) -> list[str]:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=width, color_system=None)
+    print_table(df, console=console, **kwargs)  # type: ignore[arg-type]
+    return out.getvalue().splitlines()
+
+
+def test_headers_wrap_between_words_and_values_stay_on_one_line() -> None:
+    # Two columns of 8-cell values under long headers: at 30 cells they fit only with
+    # their headers wrapped; no value is folded onto a second line.
+    df = pl.DataFrame(
+        {"average_monetary_value": [1375.56, 21.89], "another_long_header_name": [1.5, 2.25]}
+    )
+    lines = _terminal(df, 30)
+    assert max(len(line) for line in lines) <= 30
+    assert any(line.split() == ["1,375.56", "1.50"] for line in lines)
+    assert any(line.split() == ["21.89", "2.25"] for line in lines)
+    assert "average" in " ".join(lines) and "monetary" in " ".join(lines)
+
+
+def test_a_value_wider_than_the_terminal_is_printed_whole() -> None:
+    # The key and one value cannot fit 50 cells together: that part is wider than the
+    # terminal rather than losing characters (README: nothing is cut).
+    df = pl.DataFrame({"customer_id": ["c" * 40], "lifetime_value": [123456789012.34]})
+    lines = _terminal(df, 50)
+    row = next(line for line in lines if "c" * 40 in line)
+    assert row.split() == ["c" * 40, "123,456,789,012.34"]
+
+
+def test_the_key_columns_are_repeated_in_every_part() -> None:
+    df = pl.DataFrame(
+        {
+            "channel": ["web", "store"],
+            "period_start": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)],
+            **{f"figure_{i}": [1234.5, 2.0] for i in range(6)},
+        }
+    )
+    lines = _terminal(df, 50)
+    headers = [line.split() for line in lines if "figure" in line]
+    assert len(headers) > 1 and all(h[:3] == ["channel", "period", "start"] for h in headers)
+    assert sum(line.split()[:2] == ["store", "2024-02-01"] for line in lines) == len(headers)
+
+
+def test_chosen_keys_leave_room_for_the_other_columns() -> None:
+    df = pl.DataFrame(
+        {
+            "column": ["returned_quantity"],
+            "source": ["a source column name"],
+            "found_by": ["synonym"],
+            "empty": [0],
+        }
+    )
+    lines = _terminal(df, 50, keys=["column"])
+    assert max(len(line) for line in lines) <= 50
+    assert sum(line.split()[:1] == ["returned_quantity"] for line in lines) == 2
+    assert any("a source column name" in line for line in lines)
+
+
+def test_wide_characters_are_measured_in_terminal_cells() -> None:
+    df = pl.DataFrame(
+        {"segment": ["顧客セグメント名", "x"], **{f"figure_{i}": [1234.5, 2.0] for i in range(6)}}
+    )
+    lines = _terminal(df, 50)
+    assert all(cell_len(line) <= 50 for line in lines)
+    assert sum("顧客セグメント名" in line for line in lines) >= 2  # repeated in every part
+    assert sum(line.count("1,234.50") for line in lines) == 6
