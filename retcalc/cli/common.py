@@ -126,9 +126,11 @@ def check_fresh(
     """Stale data: the last order more than one ``--period`` (default a month) before
     ``--as-of`` is said on stderr; older than ``--max-age`` before it, exit 2.
 
-    The age is counted to ``--as-of``, or to today when ``--as-of`` is not given or comes
-    from a rule (``rule``: a report's ``today`` or ``last_complete_month``...). Without
-    ``--as-of`` only ``--max-age`` is checked. ``max_age_flag`` names where the limit
+    The age is counted from the last order before ``--as-of`` to ``--as-of``; or, when
+    ``--as-of`` is not given or comes from a rule (``rule``: a report's ``today`` or
+    ``last_complete_month``...), from the file's last order to today (a rule leaves the
+    current period out of the figures, not out of the check). Without ``--as-of`` only
+    ``--max-age`` is checked. ``max_age_flag`` names where the limit
     came from in the message (a report spec's ``max_age``).
     """
     as_of = parse_date_option(common.as_of, "--as-of")
@@ -141,7 +143,7 @@ def check_fresh(
     else:
         reference, named = as_of, f"--as-of {as_of}"
     frame = orders.frame.lazy()
-    if as_of is not None:
+    if reference == as_of:  # counted to --as-of: the orders it leaves out are not looked at
         frame = frame.filter(pl.col("day") < as_of)
     last: dt.date | None = frame.select(pl.col("day").max()).collect().item()
     if last is None:
@@ -151,9 +153,9 @@ def check_fresh(
     if limit is not None:
         if last < back(reference, limit):
             raise InputError(
-                f"{told}, more than {max_age_flag} {limit}: the data is stale. Refresh the "
-                f"export, or pass the --as-of the data is complete up to (e.g. --as-of "
-                f"{last + dt.timedelta(days=1)}), or allow more with a longer {max_age_flag}"
+                f"{told}, more than {limit} ({max_age_flag}): the data is stale. Refresh the "
+                f"export; if the data is complete only up to {last}, pass --as-of "
+                f"{last + dt.timedelta(days=1)}; or allow older data with a longer {max_age_flag}"
             )
         return  # within the age the user allows: no warning either
     if last < back(reference, common.period):
@@ -161,7 +163,7 @@ def check_fresh(
             f"{told}, more than one {common.period}: the periods after it count no orders, "
             f"as if every customer had stopped buying. Refresh the export, or pass --as-of "
             f"{last + dt.timedelta(days=1)} to end the figures with the data; "
-            f"{max_age_flag} makes this an error (exit 2)"
+            f"--max-age DURATION makes this an error (exit 2)"
         )
 
 
