@@ -73,6 +73,41 @@ def parse_window(text: str) -> Window:
     return Window(int(match.group(1)), _UNIT_WORDS[match.group(2).lower()])
 
 
+def parse_duration(text: str, flag: str) -> Window:
+    """A bounded length for ``flag``: ``90d``, ``26w``, ``6mo``, ``1q``, ``1y`` (no ``all``)."""
+    try:
+        window = parse_window(text)
+    except UsageError:
+        window = Window(None)
+    if window.is_all:
+        raise UsageError(f"{flag} {text!r} is not a duration: use e.g. 90d, 26w, 6mo or 1y")
+    return window
+
+
+def back(day: dt.date, length: Window | Period) -> dt.date:
+    """``day`` moved back by a duration or by one period (calendar arithmetic)."""
+    offset = f"-{length.every}" if isinstance(length, Period) else length.offset()
+    return pl.select(pl.lit(day, dtype=pl.Date).dt.offset_by(offset)).item()
+
+
+def range_end(last: dt.date, *, end: dt.date | None, as_of: dt.date | None) -> dt.date:
+    """The last day a period grid or range covers: one rule for every command.
+
+    ``--end`` when given; else the day before ``--as-of`` when given (every day
+    before ``--as-of`` counts as observed, with orders or without); else ``last``,
+    the last day of the data. Never on or after ``--as-of``.
+    """
+    hi = end if end is not None else last if as_of is None else as_of - dt.timedelta(days=1)
+    if as_of is not None:
+        hi = min(hi, as_of - dt.timedelta(days=1))
+    return hi
+
+
+def observed_end(last: dt.date, as_of: dt.date | None) -> dt.date:
+    """The first day not observed: ``--as-of``, else the day after ``last``."""
+    return as_of if as_of is not None else last + dt.timedelta(days=1)
+
+
 def truncate(expr: pl.Expr, period: Period) -> pl.Expr:
     """Start of the period containing each date."""
     return expr.dt.truncate(period.every)

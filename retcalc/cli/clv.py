@@ -22,7 +22,7 @@ from retcalc.metrics import clv as model
 from retcalc.metrics.clv import formula, historical, holdout
 from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
 from retcalc.metrics.retention import Params
-from retcalc.periods import Period, Window, parse_window
+from retcalc.periods import Period, Window, parse_duration
 from retcalc.render.atomic import atomic_write, check_output_path
 
 MODEL = "Model"
@@ -51,17 +51,6 @@ def _fraction(text: str | None, flag: str, default: float, *, allow_zero: bool) 
             f"{flag} {text!r} is out of range: give a fraction from {low} to 1, e.g. 0.3 or 30%"
         )
     return value
-
-
-def _duration(text: str, flag: str) -> Window:
-    """``26w``, ``6mo``, ``90d``, ``1y`` for ``flag``."""
-    try:
-        window = parse_window(text)
-    except UsageError:
-        window = Window(None)
-    if window.is_all:
-        raise UsageError(f"{flag} {text!r} is not a duration: use e.g. 90d, 26w, 6mo or 1y")
-    return window
 
 
 def _read_params(path: Path) -> model.ModelParams:
@@ -113,9 +102,21 @@ def _warn_negative(groups: pl.DataFrame, keys: tuple[str, ...]) -> None:
     )
 
 
+#: Shared options that clv refuses rather than ignore.
+NOT_USED = {
+    "period": "customer value has no periods (--model formula counts in complete years); "
+    "use --start, --end and --as-of to choose the days counted",
+}
+NOT_USED_BUT_BY_FORMULA = {
+    "active_window": "only --model formula reads it (lifetime = 1 / the churn rate under "
+    "that window)",
+}
+
+
 @data_command
 def clv(
     common: Common,
+    ctx: typer.Context,
     model_name: Annotated[
         Model,
         typer.Option(
@@ -194,6 +195,9 @@ def clv(
 
     def body() -> None:
         chosen = model_name
+        c.refuse_given(ctx, "clv", NOT_USED)
+        if chosen is not Model.formula:
+            c.refuse_given(ctx, f"clv --model {chosen}", NOT_USED_BUT_BY_FORMULA)
         bg_only = {
             "--horizon": horizon,
             "--time-unit": time_unit,
@@ -232,11 +236,11 @@ def clv(
                 per_customer=per_customer,
                 margin=_fraction(margin, "--margin", 1.0, allow_zero=False),
                 discount=_fraction(discount_rate, "--discount-rate", 0.1, allow_zero=True),
-                horizon=_duration(horizon or "1y", "--horizon"),
+                horizon=parse_duration(horizon or "1y", "--horizon"),
                 unit=time_unit or TimeUnit.day,
                 params_in=params_in,
                 params_out=params_out,
-                holdout_window=_duration(holdout_text, "--holdout") if holdout_text else None,
+                holdout_window=parse_duration(holdout_text, "--holdout") if holdout_text else None,
             )
 
     run(body, debug=common.debug)

@@ -4,12 +4,14 @@ of the period tables (no computing here)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import typer
 
 from retcalc.cli.options import Common
 from retcalc.cli.runner import emit, progress, warn
@@ -32,7 +34,7 @@ from retcalc.metrics.retention import (
     prepare_activity,
     prepare_subscription,
 )
-from retcalc.periods import parse_date_option, parse_window
+from retcalc.periods import back, parse_date_option, parse_duration, parse_window
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.atomic import check_output_path
 from retcalc.render.charts import print_sparklines
@@ -135,6 +137,68 @@ def params(common: Common) -> Params:
     )
 
 
+def check_fresh(
+    common: Common,
+    orders: Loaded,
+    *,
+    today: dt.date | None = None,
+    rule: bool = False,
+    max_age_flag: str = "--max-age",
+) -> None:
+    """Stale data: the last order more than one ``--period`` (default a month) before
+    ``--as-of`` is said on stderr; older than ``--max-age`` before it, exit 2.
+
+    The age is counted from the last order before ``--as-of`` to ``--as-of``; or, when
+    ``--as-of`` is not given or comes from a rule (``rule``: a report's ``today`` or
+    ``last_complete_month``...), from the file's last order to today (a rule leaves the
+    current period out of the figures, not out of the check). Without ``--as-of`` only
+    ``--max-age`` is checked. ``max_age_flag`` names where the limit
+    came from in the message (a report spec's ``max_age``).
+    """
+    as_of = parse_date_option(common.as_of, "--as-of")
+    limit = parse_duration(common.max_age, max_age_flag) if common.max_age else None
+    if as_of is None and limit is None:
+        return
+    today = today or dt.date.today()
+    if as_of is None or rule:
+        reference, named = today, f"today ({today})"
+    else:
+        reference, named = as_of, f"--as-of {as_of}"
+    frame = orders.frame.lazy()
+    if reference == as_of:  # counted to --as-of: the orders it leaves out are not looked at
+        frame = frame.filter(pl.col("day") < as_of)
+    last: dt.date | None = frame.select(pl.col("day").max()).collect().item()
+    if last is None:
+        return  # no rows before --as-of: the metric says so
+    age = (reference - last).days
+    told = f"{orders.name}: the last order is on {last}, {age} days before {named}"
+    if limit is not None:
+        if last < back(reference, limit):
+            raise InputError(
+                f"{told}, more than {limit} ({max_age_flag}): the data is stale. Refresh the "
+                f"export; if the data is complete only up to {last}, pass --as-of "
+                f"{last + dt.timedelta(days=1)}; or allow older data with a longer {max_age_flag}"
+            )
+        return  # within the age the user allows: no warning either
+    if last < back(reference, common.period):
+        warn(
+            f"{told}, more than one {common.period}: the periods after it count no orders, "
+            f"as if every customer had stopped buying. Refresh the export, or pass --as-of "
+            f"{last + dt.timedelta(days=1)} to end the figures with the data; "
+            f"--max-age DURATION makes this an error (exit 2)"
+        )
+
+
+def refuse_given(ctx: typer.Context, command: str, reasons: Mapping[str, str]) -> None:
+    """Exit 2 on an option given on the command line that ``command`` would not use:
+    ``reasons`` maps each such parameter's name to why it does not apply."""
+    for name, why in reasons.items():
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            flag = next((max(p.opts, key=len) for p in ctx.command.params if p.name == name), name)
+            raise UsageError(f"{command} takes no {flag}: {why}")
+
+
 def check_output_early(common: Common) -> None:
     """Refuse an output that cannot be written before any work: an unknown extension, or
     Parquet bytes to a terminal."""
@@ -203,6 +267,7 @@ def load(
                 )
     for message in orders.warnings:
         warn(message)
+    check_fresh(common, orders)
     customers = None
     if common.customers:
         with progress(f"Reading {common.customers}"):

@@ -98,7 +98,8 @@ def explain(
             close = difflib.get_close_matches(metric, list(defs.METRICS), n=3)
             hint = f" (closest: {', '.join(close)})" if close else ""
             raise UsageError(f"no metric {metric!r}{hint}; `retcalc explain` lists every metric")
-        out.write(f"{found.name} (printed by `retcalc {found.command}`)\n")
+        printed = ", ".join(f"`retcalc {command}`" for command in found.commands)
+        out.write(f"{found.name} (printed by {printed})\n")
         out.write(f"  {found.definition}\n")
         if found.formula:
             out.write(
@@ -108,7 +109,9 @@ def explain(
             return
         if found.command not in FILLED:
             out.write(
-                f"\n  Run `retcalc {found.command} {orders}` to see it computed on your data.\n"
+                f"\n  `explain` fills formulas in from one period of {', '.join(FILLED)} only "
+                f"(definition only here). Run `retcalc {found.command} {orders}` to see it "
+                "computed on your data.\n"
             )
             return
         common = Common(

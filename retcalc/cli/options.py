@@ -82,6 +82,14 @@ class Common:
             rich_help_panel=RANGE,
         ),
     ] = None
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="Exit 2 when the last order is older than this before --as-of (else today): 2d, 8w, 3mo, 1y. For cron.",
+            rich_help_panel=RANGE,
+        ),
+    ] = None
     by: Annotated[
         list[str] | None,
         typer.Option(

@@ -21,6 +21,7 @@ from retcalc import __version__
 from retcalc.cli import common as c
 from retcalc.cli.options import OUTPUT, Common, data_command
 from retcalc.cli.runner import progress, run, warn
+from retcalc.engines import Engine
 from retcalc.errors import RetcalcError, ThresholdCrossed, UsageError
 from retcalc.io.frames import Loaded, load_customers, load_orders
 from retcalc.io.returns_file import LoadedReturns, load_returns
@@ -28,7 +29,7 @@ from retcalc.periods import parse_date_option
 from retcalc.report.alerts import Alert, check, parse_alert
 from retcalc.report.build import SECTIONS, Sources, build_report
 from retcalc.report.output import ReportFormat, report_format, write_report
-from retcalc.report.spec import ReportSpec, load_spec, resolve_as_of
+from retcalc.report.spec import AS_OF_RULES, ReportSpec, load_spec, resolve_as_of
 
 REPORT = "Report"
 ORDERS_HELP = (
@@ -72,6 +73,8 @@ class _Settings:
     columns: dict[str, dict[str, str]]
     output: Path | None  # from --output
     fmt: ReportFormat
+    as_of_rule: bool  # --as-of or the spec's as_of is a rule (today, last_complete_month...)
+    max_age_flag: str  # where the age limit comes from, for the message
 
 
 def _settings(
@@ -91,6 +94,12 @@ def _settings(
         raise UsageError(
             "a report is not split by --by; run retention, churn, cohorts... with --by for that"
         )
+    if common.engine is not Engine.polars or common.spark_master is not None:
+        raise UsageError(
+            "a report is computed in this process (--engine polars): its sections share one "
+            "read of the orders; run retention, churn, cohorts, kpis, clv... with --engine "
+            "spark for the tables on Spark"
+        )
     period = common.period
     window = common.active_window
     if spec is not None:
@@ -100,6 +109,7 @@ def _settings(
             window = spec.active_window
     as_of_text = common.as_of or (spec.as_of if spec else None)
     as_of = resolve_as_of(as_of_text, today).isoformat() if as_of_text else None
+    max_age = common.max_age or (spec.max_age if spec else None)
     chosen = dataclasses.replace(
         common,
         orders=orders,
@@ -107,6 +117,7 @@ def _settings(
         period=period,
         active_window=window,
         as_of=as_of,
+        max_age=max_age,
     )
     picked = tuple(dict.fromkeys(sections)) if sections else None
     for name in picked or ():
@@ -132,6 +143,8 @@ def _settings(
         columns=spec.columns if spec else {},
         output=common.output,
         fmt=report_format(str(common.fmt) if common.fmt else None, kind_of),
+        as_of_rule=as_of_text in AS_OF_RULES,
+        max_age_flag="--max-age" if common.max_age or spec is None else f"max_age in {spec.path}",
     )
 
 
@@ -149,7 +162,7 @@ class _Loaded:
         return paths
 
 
-def _load(settings: _Settings) -> _Loaded:
+def _load(settings: _Settings, today: dt.date) -> _Loaded:
     common = settings.common
     assert common.orders is not None
     stdin = [s for s in (common.orders, common.customers, settings.returns) if s == "-"]
@@ -162,6 +175,13 @@ def _load(settings: _Settings) -> _Loaded:
         orders = load_orders(common.orders, options, dimensions=("product_id", "segment"))
     for message in orders.warnings:
         warn(message)
+    c.check_fresh(
+        common,
+        orders,
+        today=today,
+        rule=settings.as_of_rule,
+        max_age_flag=settings.max_age_flag,
+    )
     customers = None
     if common.customers:
         with progress(f"Reading {common.customers}"):
@@ -246,7 +266,7 @@ def report(
             today=today_date,
         )
         metric_params = c.params(settings.common)
-        loaded = _load(settings)
+        loaded = _load(settings, today_date)
         sources = Sources(
             orders=loaded.orders.frame.lazy(),
             customers=loaded.customers.frame.lazy() if loaded.customers else None,

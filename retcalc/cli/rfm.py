@@ -20,10 +20,18 @@ from retcalc.metrics.rfm import (
     rfm_segments,
 )
 
+#: Shared options that rfm refuses rather than ignore.
+NOT_USED = {
+    "period": "RFM scores every customer once, as of --as-of (no periods); use --start and "
+    "--as-of to choose the days scored",
+    "active_window": "recency is measured in days to --as-of, not against an activity window",
+}
+
 
 @data_command
 def rfm(
     common: Common,
+    ctx: typer.Context,
     per_customer: Annotated[
         bool,
         typer.Option(
@@ -35,11 +43,12 @@ def rfm(
     """RFM segments: customers, share and revenue per segment (Champions ... Lost), or per-customer scores.
 
     Scores are quintiles (1-5) of recency, purchase days and net revenue as of
-    --as-of (default: the day after the last purchase). --period and
-    --active-window do not apply.
+    --as-of (default: the day after the last purchase). rfm has no periods and
+    no activity window: --period and --active-window are refused.
     """
 
     def body() -> None:
+        c.refuse_given(ctx, "rfm", NOT_USED)
         metric_params = c.params(common)
         if common.basis is Basis.subscription:
             raise UsageError("rfm scores purchases; drop --basis subscription")

@@ -20,6 +20,7 @@ import polars as pl
 
 from retcalc.errors import InputError, more_such
 from retcalc.io import currency, dates, numbers
+from retcalc.io.dimensions import check_by
 from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
@@ -704,6 +705,7 @@ def plan_orders(
         source=options.source,
     )
     require(mapping, ["customer_id", "order_date"], table.columns, name=table.name)
+    check_by(dimensions, mapping, name=table.name)
     has_amount = "amount" in mapping or ("unit_price" in mapping and "quantity" in mapping)
     if need_amount and not has_amount:
         require(mapping, ["amount"], table.columns, name=table.name)

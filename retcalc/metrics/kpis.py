@@ -49,7 +49,7 @@ from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import MICROS, revenue_lines
 from retcalc.metrics.keys import part_filters, parts_for
 from retcalc.metrics.retention import Params, Prepared, ratio, retention_table
-from retcalc.periods import window_starts
+from retcalc.periods import range_end, window_starts
 
 #: The column of the orders holding the day an order was paid (``--paid-col``).
 PAID = "paid_day"
@@ -100,16 +100,12 @@ def sequence_columns() -> list[str]:
 
 
 def range_bounds(prep: Prepared, params: Params) -> tuple[dt.date, dt.date]:
-    """First and last day of the range: ``--start``/``--end``, else the first purchase
-    day and the last purchase day (the day before ``--as-of`` when it is given); the
-    range never reaches ``--as-of``."""
+    """First and last day of the range: ``--start``, else the first purchase day; and
+    ``periods.range_end`` of the last purchase day (the rule of every grid)."""
     assert prep.purchases is not None
     last: dt.date = prep.purchases.select(pl.col("day").max()).collect().item()
     lo = params.start or prep.data_start
-    hi = params.end or last
-    if params.as_of is not None:
-        before = params.as_of - dt.timedelta(days=1)
-        hi = before if params.end is None else min(hi, before)
+    hi = range_end(last, end=params.end, as_of=params.as_of)
     if hi < lo:
         raise InputError(
             f"the range is empty: it ends ({hi}) before it starts ({lo}); check --start, --end "

@@ -13,7 +13,7 @@ from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import classify, purchase_days
-from retcalc.periods import Period, Window
+from retcalc.periods import Period, Window, observed_end, range_end
 
 RETENTION_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -92,10 +92,9 @@ class Prepared:
 
 
 def _grid_range(params: Params, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of the grid: ``--start`` else ``first``; ``periods.range_end``."""
     lo = params.start or first
-    hi = params.end or last
-    if params.as_of is not None and params.end is None:
-        hi = min(hi, params.as_of - dt.timedelta(days=1))
+    hi = range_end(last, end=params.end, as_of=params.as_of)
     if hi < lo:
         raise InputError(
             f"the range is empty: it ends ({hi}) before it starts ({lo}); check --start, --end "
@@ -150,7 +149,7 @@ def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = 
         .lazy()
     )
     groups = purchases.select(keys).unique() if keys else None
-    data_end = params.as_of or last + dt.timedelta(days=1)
+    data_end = observed_end(last, params.as_of)
     return Prepared(
         events,
         purchases,
@@ -204,7 +203,7 @@ def prepare_subscription(
         .with_columns(grid.period_index(pl.col("first_day")).alias("first_idx"))
     )
     groups = subs.select(keys).unique() if keys else None
-    data_end = params.as_of or last + dt.timedelta(days=1)
+    data_end = observed_end(last, params.as_of)
     return Prepared(
         events,
         purchases,

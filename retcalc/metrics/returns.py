@@ -56,7 +56,7 @@ from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.events import MICROS
 from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
-from retcalc.periods import Window
+from retcalc.periods import Window, observed_end
 
 RETURNS_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -487,7 +487,7 @@ def _from_pieces(
         )
     last_return = attributed["_own_day"].max()
     last_event = max(last, last_return) if isinstance(last_return, dt.date) else last
-    data_end = as_of or last_event + dt.timedelta(days=1)
+    data_end = observed_end(last_event, as_of)
     return Lines(sales.collect(), rets, first, last, data_end, tuple(warnings))
 
 

@@ -89,6 +89,35 @@ def _active(prep: Prepared) -> str:
     return f"active = ordered in the {prep.grid.window} before the instant"
 
 
+def _basis(prep: Prepared) -> str:
+    """The basis a section's churn is counted on, said in its definition and table titles."""
+    source = (
+        "the customers' signup and churn dates" if prep.basis is Basis.subscription else "orders"
+    )
+    return f"{prep.basis} basis ({source}; {_active(prep)})"
+
+
+#: Said in every section that shows churn when the report shows it on two bases.
+TWO_BASES = (
+    "This report counts churn on two bases: the KPI summary on the activity basis (customers "
+    "who stopped ordering), retention and the revenue bridge on the subscription basis "
+    "(customers whose subscription ended); their churn rates differ by definition."
+)
+
+
+def _say_two_bases(built: list[Section]) -> list[Section]:
+    """``built`` with the TWO_BASES note in each section with churn, when there are two bases."""
+    bases = {section.basis for section in built if section.basis}
+    if len(bases) < 2:
+        return built
+    return [
+        dataclasses.replace(section, notes=(*section.notes, TWO_BASES))
+        if section.basis
+        else section
+        for section in built
+    ]
+
+
 @dataclass(frozen=True)
 class _Context:
     sources: Sources
@@ -137,27 +166,38 @@ def _kpis(ctx: _Context) -> Section:
             ReportTable(
                 "kpis_latest",
                 f"The {'last complete' if complete.height else 'latest (not complete)'} "
-                f"{ctx.period}: {start} to {end - dt.timedelta(days=1)}",
+                f"{ctx.period}: {start} to {end - dt.timedelta(days=1)} "
+                f"({activity.basis} basis)",
                 cards,
                 rates,
                 View.cards,
                 machine=False,
             )
         )
-    tables.append(ReportTable("kpis", f"KPIs by {ctx.period}", table, rates))
+    tables.append(
+        ReportTable("kpis", f"KPIs by {ctx.period} ({activity.basis} basis)", table, rates)
+    )
     definition = (
         f"Per {ctx.period}: customers with a purchase in it, their orders and net revenue; aov "
         f"is the {_d('aov')}, repeat purchase rate the {_d('repeat_purchase_rate')}, and churn "
-        f"rate the {_d('churn_rate')} ({_active(activity)})."
+        f"rate the {_d('churn_rate')}. Churn on the {_basis(activity)}."
     )
-    return Section("kpis", TITLES["kpis"], definition, tables=tuple(tables), notes=tuple(notes))
+    return Section(
+        "kpis",
+        TITLES["kpis"],
+        definition,
+        tables=tuple(tables),
+        notes=tuple(notes),
+        basis=str(activity.basis),
+    )
 
 
 def _retention(ctx: _Context) -> Section:
     table = retention_metrics.retention_table(ctx.prep)
     definition = (
         f"Per {ctx.period}: retention rate is the {_d('retention_rate')}, churn rate the "
-        f"{_d('churn_rate')}, and crr the {_after_colon(_d('crr'))} ({_active(ctx.prep)})."
+        f"{_d('churn_rate')}, and crr the {_after_colon(_d('crr'))}. Churn on the "
+        f"{_basis(ctx.prep)}."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:
@@ -191,6 +231,7 @@ def _retention(ctx: _Context) -> Section:
             ),
         ),
         charts=chart_list,
+        basis=str(ctx.prep.basis),
     )
 
 
@@ -210,7 +251,8 @@ def _revenue(ctx: _Context) -> Section:
     definition = (
         f"Per {ctx.period}: nrr is the {_d('nrr')}, grr caps each customer at their revenue "
         "then, and the bridge splits the change into new, expansion and reactivation revenue "
-        "against contraction and churned revenue (quick ratio = gains over losses)."
+        "against contraction and churned revenue (quick ratio = gains over losses). Churned "
+        f"customers counted on the {_basis(ctx.prep)}."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:
@@ -230,12 +272,13 @@ def _revenue(ctx: _Context) -> Section:
         tables=(
             ReportTable(
                 "churn",
-                f"Churn and revenue retention by {ctx.period}",
+                f"Churn and revenue retention by {ctx.period} ({ctx.prep.basis} basis)",
                 table,
                 churn_metrics.RATE_COLUMNS,
             ),
         ),
         charts=chart_list,
+        basis=str(ctx.prep.basis),
     )
 
 
@@ -481,6 +524,7 @@ def build_report(
             if key not in ("clv", "returns"):
                 raise
             omitted.append(Omitted(key, TITLES[key], exc.message))
+    built = _say_two_bases(built)
     last_day = prep.data_end - dt.timedelta(days=1)
     facts: list[tuple[str, str]] = [("orders", sources.orders_name)]
     if sources.customers_name:

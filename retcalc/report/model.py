@@ -50,6 +50,7 @@ class Section:
     tables: tuple[ReportTable, ...] = ()
     charts: tuple[Chart, ...] = ()
     notes: tuple[str, ...] = ()
+    basis: str | None = None  # what its churn is counted on (activity, subscription), if any
 
 
 @dataclass(frozen=True)

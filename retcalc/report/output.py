@@ -276,6 +276,7 @@ def to_json(report: Report) -> str:
     for section in report.sections:
         sections[section.key] = {
             "title": section.title,
+            **({"basis": section.basis} if section.basis else {}),
             "definition": section.definition,
             "tables": {t.name: table_rows(t.frame) for t in section.tables if t.machine},
             "notes": list(section.notes),

@@ -10,6 +10,7 @@ columns:                     # optional; the shape of retcalc.yaml's orders:/cus
 period: month                # day | week | month | quarter | year
 active_window: 12mo
 as_of: last_complete_month   # a date, today, last_complete_week|month|quarter|year
+max_age: 3d                  # optional: exit 2 when the last order is older (30d, 8w, 3mo, 1y)
 sections: [kpis, retention, revenue, cohorts, clv, returns]
 fail_if: ["churn_rate > 0.25", "returns.unit_return_rate > 8%"]
 output: reports/retention-{as_of}.html   # {as_of}, {period}, {today}
@@ -36,7 +37,7 @@ import yaml
 
 from retcalc.errors import UsageError
 from retcalc.io.returns_file import RETURN_COLUMNS
-from retcalc.periods import Period, parse_window, period_start
+from retcalc.periods import Period, parse_duration, parse_window, period_start
 from retcalc.report.alerts import Alert, parse_alert
 from retcalc.report.build import SECTIONS
 from retcalc.report.output import EXTENSIONS
@@ -48,6 +49,7 @@ KEYS: tuple[str, ...] = (
     "period",
     "active_window",
     "as_of",
+    "max_age",
     "sections",
     "fail_if",
     "output",
@@ -88,6 +90,7 @@ class ReportSpec:
     period: Period | None = None
     active_window: str | None = None
     as_of: str | None = None  # a YYYY-MM-DD date or one of AS_OF_RULES
+    max_age: str | None = None  # a duration, as --max-age
     sections: tuple[str, ...] | None = None
     fail_if: tuple[Alert, ...] = ()
     output: str | None = None  # the pattern as written, relative to the spec's directory
@@ -311,6 +314,15 @@ def parse_spec(text: str, *, path: Path) -> ReportSpec:
         except UsageError as exc:
             raise check.fail("as_of", exc.message.removeprefix("as_of ")) from None
         values["as_of"] = rule
+    if "max_age" in spec:
+        age = check.text(spec["max_age"], "max_age")
+        try:
+            parse_duration(age, "max_age")
+        except UsageError:
+            raise check.fail(
+                "max_age", f"{age!r} is not a duration: use e.g. 2d, 8w, 3mo or 1y"
+            ) from None
+        values["max_age"] = age
     if "sections" in spec:
         raw = spec["sections"]
         if not isinstance(raw, list) or not raw:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,12 @@ from typer.testing import CliRunner
 
 from retcalc import explain as defs
 from retcalc.cli.app import app
+from retcalc.metrics import clv, rfm
 from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
+from retcalc.metrics.clv import formula, historical
+from retcalc.metrics.clv import summary as clv_summary
+from retcalc.metrics.clv.holdout import HOLDOUT_COLUMNS
+from retcalc.metrics.kpis import KPI_COLUMNS
 from retcalc.metrics.retention import RETENTION_COLUMNS, Params, prepare_activity, retention_table
 from retcalc.metrics.returns import RETURNS_COLUMNS
 from retcalc.periods import Period
@@ -105,3 +111,71 @@ def test_listing_every_metric() -> None:
     result = CliRunner().invoke(app, ["explain"])
     assert result.exit_code == 0
     assert all(name in result.stdout for name in ("crr", "nrr", "unit_return_rate"))
+
+
+# --- clv (every model) and rfm: every column they print is defined (issue 26, item 10)
+
+CLV_AND_RFM = {
+    "clv historical": (*historical.CUSTOMER_COLUMNS, *historical.SUMMARY_COLUMNS),
+    "clv formula": (*formula.FORMULA_COLUMNS, *formula.COST_COLUMNS),
+    "clv bgnbd": (
+        *clv_summary.SUMMARY_COLUMNS,
+        *clv.SCORE_COLUMNS,
+        *clv.COST_COLUMNS,
+        *clv.GROUP_COLUMNS,
+        *clv.GROUP_COST_COLUMNS,
+    ),
+    "clv --holdout": HOLDOUT_COLUMNS,
+    "rfm": (*rfm.CUSTOMER_COLUMNS, *rfm.SUMMARY_COLUMNS),
+    "kpis": (*KPI_COLUMNS, "range_start", "range_end"),
+}
+
+
+@pytest.mark.parametrize("columns", list(CLV_AND_RFM.values()), ids=list(CLV_AND_RFM))
+def test_every_clv_rfm_and_kpi_column_has_a_definition(columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c != "customer_id" and c not in defs.METRICS]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["clv"], ["clv", "-m", "formula"], ["clv", "-m", "bgnbd", "--holdout", "26w"]],
+    ids=["historical", "formula", "holdout"],
+)
+def test_clv_formulas_reproduce_the_printed_values(args: list[str]) -> None:
+    result = CliRunner().invoke(app, [*args, str(SAMPLE), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    checked = 0
+    for row in json.loads(result.stdout):
+        for name, value in row.items():
+            metric = defs.METRICS.get(name)
+            if metric is None or metric.formula is None or value is None:
+                continue
+            assert evaluate(metric.formula, row) == pytest.approx(value, rel=1e-9), name
+            checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.parametrize(
+    ("name", "commands", "words"),
+    [
+        ("p_alive", "`retcalc clv`", "probability that the customer is still active"),
+        ("clv", "`retcalc clv`", "aov x purchases_per_year x margin x discounted_lifetime"),
+        ("r_score", "`retcalc rfm`", "recency quintile, 1-5"),
+        ("segment", "`retcalc rfm`", "Champions"),
+        ("frequency", "`retcalc rfm`, `retcalc clv`", "purchase days - 1"),
+    ],
+)
+def test_clv_and_rfm_definitions(name: str, commands: str, words: str) -> None:
+    result = CliRunner().invoke(app, ["explain", name])
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{name} (printed by {commands})\n")
+    assert words in result.stdout
+
+
+def test_clv_and_rfm_with_data_give_the_definition_and_say_so() -> None:
+    result = CliRunner().invoke(app, ["explain", "m_score", str(SAMPLE)])
+    assert result.exit_code == 0
+    assert "monetary quintile" in result.stdout
+    assert "(definition only here)" in result.stdout
+    assert f"Run `retcalc rfm {SAMPLE}`" in result.stdout

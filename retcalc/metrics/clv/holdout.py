@@ -26,7 +26,7 @@ from retcalc.metrics.clv import ModelParams, fit_models, group_sums
 from retcalc.metrics.clv.bgnbd import expected_purchases
 from retcalc.metrics.clv.summary import TimeUnit, cut, rfm_summary
 from retcalc.metrics.events import CUSTOMER, classify, purchase_days
-from retcalc.periods import Window
+from retcalc.periods import Window, observed_end
 
 TOP_GROUP = 7
 HOLDOUT_COLUMNS: tuple[str, ...] = (
@@ -71,7 +71,7 @@ def holdout_table(
     )
     if first is None:
         raise InputError("no purchases: every row is a return or a cancellation")
-    end = as_of if as_of is not None else last + dt.timedelta(days=1)
+    end = observed_end(last, as_of)
     calibration_end: dt.date = pl.select(
         pl.lit(end, dtype=pl.Date).dt.offset_by(holdout.offset())
     ).item()

@@ -39,6 +39,7 @@ from retcalc.metrics.events import (
     to_micros,
 )
 from retcalc.metrics.keys import in_parts, keyed_customers, parts_for, with_ids
+from retcalc.periods import observed_end
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "first_purchase",
@@ -121,7 +122,7 @@ def rfm_summary(
     packed = bits <= DAY_BITS  # room below the keys for every day's number
     coded, ids = keyed_customers(lines, bits if packed else 0)
     del lines
-    observation_end = as_of - dt.timedelta(days=1) if as_of is not None else last_day
+    observation_end = observed_end(last_day, as_of) - dt.timedelta(days=1)
     unit = float(time_unit.days)
     end = pl.lit(observation_end, dtype=pl.Date)
 
