@@ -20,7 +20,7 @@ line only), else it is a sale.
 
 | meaning | a purchase? | revenue |
 |---|---|---|
-| ``paid`` | yes | amount |
+| ``paid`` | yes | amount − refund_amount (a refund figure on the row nets it) |
 | ``pending`` | no | none |
 | ``failed`` | no | none |
 | ``cancelled`` | no | none |
@@ -62,7 +62,7 @@ REFUNDED: tuple[str, ...] = ("refunded", "returned")
 
 #: One line per meaning: what it is, for help texts, ``inspect`` and the docs.
 DESCRIPTIONS: dict[str, str] = {
-    "paid": "a purchase; revenue = amount",
+    "paid": "a purchase; revenue = amount - refund (a refund figure on the row nets it)",
     "pending": "not paid yet: not a purchase, no revenue",
     "failed": "declined, uncaptured, voided or expired: nothing",
     "cancelled": "cancelled: nothing",

@@ -106,6 +106,7 @@ class Loaded:
     decimal_marks: dict[str, str] = field(default_factory=dict)
     duplicates: int = 0
     statuses: Census | None = None  # the raw statuses and their meanings
+    order_level: tuple[str, ...] = ()  # columns counted once per order (see once_per_order)
     money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
 
     @property
@@ -933,6 +934,7 @@ def load_orders(
         number_columns.marks,
         duplicates,
         statuses=plan.statuses,
+        order_level=plan.order_level,
         money=plan.money,
     )
 

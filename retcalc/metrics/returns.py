@@ -17,9 +17,10 @@ period of its first day.
 1. a ``--returns`` file: ``|quantity|`` units, ``|amount|`` refunded per row;
 2. negative lines (quantity or amount below 0): ``|quantity|`` units,
    ``|amount|`` refunded;
-3. row marks on sale rows: a returned/refunded status returns the whole row;
-   ``returned_quantity`` / ``refund_amount`` columns return what they say; when
-   both are present the larger figure counts (they describe the same return).
+3. row marks on sale rows: ``returned_quantity`` / ``refund_amount`` columns
+   return what they say; a returned/refunded status returns the row's units
+   whole (the larger of that and ``returned_quantity``) and its money as its
+   ``refund_amount`` says (as revenue nets it), the whole amount without one.
 
 Sources are combined per order without double counting: the first source in
 the list above that has a return for an order is that order's record of its
@@ -189,21 +190,25 @@ def line_columns(schema: pl.Schema) -> list[pl.Expr]:
     returned_qty = (
         _col_or(schema, "returned_quantity", pl.lit(0.0)).cast(pl.Float64).abs().fill_null(0.0)
     )
-    refund = _micros(_col_or(schema, "refund_amount", pl.lit(0.0)).cast(pl.Float64))
+    refund_figure = _col_or(schema, "refund_amount", pl.lit(None, dtype=pl.Float64))
+    refund = _micros(refund_figure.cast(pl.Float64))
     has_columns = "returned_quantity" in schema or "refund_amount" in schema
     return [
         negative.alias("_negative"),
         status.is_in(NO_SALE).fill_null(False).alias("_cancelled"),
         units.alias("_units"),
         micros.alias("_micros"),
-        # A returned status returns the whole row; the columns what they say; when both
-        # are present the larger figure counts (they describe the same return).
+        # A returned status returns the whole row's units; returned_quantity what it says;
+        # when both are present the larger figure counts (they describe the same return).
         pl.max_horizontal(returned_qty, pl.when(returned).then(units).otherwise(0.0)).alias(
             "_mark_units"
         ),
-        pl.max_horizontal(refund, pl.when(returned).then(micros).otherwise(0)).alias(
-            "_mark_micros"
-        ),
+        # Money: the row's refund figure, as revenue nets it (SPEC "What a row means");
+        # a returned or refunded row without one was given back whole.
+        pl.when(returned & refund_figure.is_null())
+        .then(micros)
+        .otherwise(refund)
+        .alias("_mark_micros"),
         (negative | returned | has_columns).alias("_informs"),
     ]
 

@@ -182,8 +182,10 @@ def test_returned_quantity_and_refund_amount_columns() -> None:
             # O5 has the return both on its sale row and as a line: the line counts, once.
             ("O5", "D", "2024-02-02", 2, 40.0, 2.0, 40.0, "paid"),
             ("O5", "D", "2024-02-15", -2, -40.0, None, None, "paid"),
-            # refunded status returns the whole row (30), more than its refund_amount (10).
+            # refunded status: its unit comes back, and the money its refund_amount says
+            # (10 of 30), as revenue nets it; without a refund figure, all 30.
             ("O6", "E", "2024-02-03", 1, 30.0, None, 10.0, "refunded"),
+            ("O7", "F", "2024-02-04", 1, 5.0, None, None, "refunded"),
         ],
         (*LINE, "returned_quantity", "refund_amount", "status"),
     ).with_columns(pl.col("returned_quantity").cast(pl.Float64))
@@ -193,7 +195,7 @@ def test_returned_quantity_and_refund_amount_columns() -> None:
         expected(
             [
                 ("2024-01-01", 2, 2, 5, 1, 50.0, 15.0, True),
-                ("2024-02-01", 3, 2, 4, 3, 80.0, 70.0, False),
+                ("2024-02-01", 4, 3, 5, 4, 85.0, 55.0, False),
             ]
         ),
     )

@@ -76,9 +76,9 @@ import polars as pl
 __all__ = [
     "CHURN_COLUMNS",
     "CHURN_SCHEMA",
+    "NO_SALE_STATUSES",
     "RETENTION_COLUMNS",
     "RETENTION_SCHEMA",
-    "NO_SALE_STATUSES",
     "RETURN_STATUSES",
     "churn_table",
     "load_sample_orders",

@@ -498,7 +498,8 @@ def load_orders_spark(
         if c in table.frame.collect_schema() and table.frame.collect_schema()[c].is_numeric()
     }
     plan = plan_from(sample, data_columns, extras, dimensions, options, native)
-    plan = dataclasses.replace(plan, with_file=level is Level.lines)
+    # File order tells each order's first line (its order-level values count there).
+    plan = dataclasses.replace(plan, with_file=level is Level.lines or bool(sample.order_level))
     if options.dedupe:
         before = raw.count()
         raw = raw.dropDuplicates(data_columns)
@@ -555,8 +556,9 @@ def _finish_load(
     keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
     if plan.money.keep is not None:
         keep = keep & F.col(b.IN_CURRENCY)
-    extra = [b.FILE] if plan.with_file else []
-    rows = canonical.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
+    extra = [b.FILE] if level is Level.lines else []
+    rows = _once_per_order(canonical.filter(~F.col("_blank")), sample.order_level)
+    rows = rows.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
     if level is Level.lines:
         arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)
@@ -599,6 +601,24 @@ def _finish_load(
         sample.decimal_marks,
     )
     return loaded
+
+
+def _once_per_order(rows: Any, columns: Sequence[str]) -> Any:
+    """``frames.once_per_order`` on Spark: ``columns`` kept on each order's first line (in
+    file order) only."""
+    if not columns:
+        return rows
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy("order_id").orderBy(b.FILE, b.ID)
+    first = (F.row_number().over(order) == 1) | F.col("order_id").isNull()
+    return rows.select(
+        *(
+            F.when(first, F.col(c)).otherwise(F.lit(None)).alias(c) if c in columns else F.col(c)
+            for c in rows.columns
+        )
+    )
 
 
 def _reduced_schema(plan: b.Plan, level: Level, keys: Sequence[str]) -> dict[str, pl.DataType]:
