@@ -53,6 +53,9 @@ class Meaning(StrEnum):
     returned = "returned"
 
 
+#: The dtype of a meaning column: one small integer per row, not a string.
+MEANING = pl.Enum([m.value for m in Meaning])
+
 #: Meanings of a purchase: the customer bought (a refund nets the revenue, it does not undo the order).
 PURCHASE: tuple[str, ...] = ("paid", "refunded", "partially_refunded", "returned")
 #: Meanings of rows that are no sale at all: never a purchase, no revenue, not in sales.
@@ -270,14 +273,16 @@ def meaning_expr(raw: pl.Expr, values: Mapping[str, str | None]) -> pl.Expr:
     """Each row's meaning from its raw status (``values``: a :class:`Census`' raw value ->
     meaning). A value the census did not see is a sale; an empty one has no meaning."""
     text = raw.cast(pl.String)
-    known = {k: v for k, v in values.items()}
-    return (
-        pl.when(text.is_null())
-        .then(pl.lit(None, dtype=pl.String))
-        .otherwise(
-            text.replace_strict(known, default=pl.lit(Meaning.paid.value), return_dtype=pl.String)
-        )
-    )
+    by_meaning: dict[str | None, list[str]] = {}
+    for value, meaning in values.items():
+        by_meaning.setdefault(meaning, []).append(value)
+    # One membership test per meaning the input uses (a few): lighter on the streaming
+    # engine than ``replace_strict`` (which held about 75 bytes more per row there).
+    chain: Any = pl.when(text.is_null()).then(pl.lit(None, dtype=MEANING))
+    for meaning, words in by_meaning.items():
+        if meaning != Meaning.paid.value:
+            chain = chain.when(text.is_in(words)).then(pl.lit(meaning, dtype=MEANING))
+    return chain.otherwise(pl.lit(Meaning.paid.value, dtype=MEANING))
 
 
 def captured_expr(raw: pl.Expr) -> pl.Expr:
@@ -295,4 +300,4 @@ def with_captured(meaning: pl.Expr, captured: pl.Expr | None) -> pl.Expr:
     """``meaning``, ``failed`` where ``captured`` (see :func:`captured_expr`) is true."""
     if captured is None:
         return meaning
-    return pl.when(captured).then(pl.lit(Meaning.failed.value)).otherwise(meaning)
+    return pl.when(captured).then(pl.lit(Meaning.failed.value, dtype=MEANING)).otherwise(meaning)

@@ -899,7 +899,7 @@ def load_order_events(
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
     reader.refuse(mark_error)
-    warnings = [*plan.warnings, *reader.warnings(repeats)]
+    warnings = [*plan.warnings, *plan.status_warnings, *reader.warnings(repeats)]
     frame = reader.finish()
     if frame is None:  # two ids share a 64-bit hash: read again, keeping the ids
         return load_order_events(

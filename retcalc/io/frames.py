@@ -25,6 +25,7 @@ from retcalc.io.load import ROW, Table, collect, open_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
 from retcalc.meanings import (
+    MEANING,
     Census,
     StatusTable,
     captured_expr,
@@ -681,6 +682,34 @@ class OrdersPlan:
     statuses: Census | None = None
     order_level: tuple[str, ...] = ()  # canonical columns counted once per order
     money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
+    status_warnings: list[str] = field(default_factory=list)  # unknown statuses
+
+
+#: Columns of the rows read when their statuses are counted after reading.
+RAW_STATUS = "_raw_status"
+CAPTURED = "_captured"
+
+
+def meanings_of_rows(
+    frame: pl.DataFrame, plan: OrdersPlan, options: LoadOptions
+) -> tuple[pl.DataFrame, Census | None, list[str]]:
+    """The rows with each raw status replaced by its meaning, the census of the statuses
+    and what to say of unknown ones (for a plan with ``census_from_rows``)."""
+    if RAW_STATUS not in frame.columns:
+        return frame, plan.statuses, plan.status_warnings
+    counts = frame.group_by(pl.col(RAW_STATUS).alias("status")).len()
+    found = census(counts, options.status_table(plan.mapping.export))
+    said = unknown_statuses(
+        found, name=plan.table.name, column=plan.mapping.get("status") or "", strict=options.strict
+    )
+    captured = pl.col(CAPTURED) if CAPTURED in frame.columns else None
+    meaning = with_captured(meaning_expr(pl.col(RAW_STATUS), found.values), captured)
+    frame = (
+        frame.with_columns(meaning.alias(RAW_STATUS))
+        .rename({RAW_STATUS: "status"})
+        .drop(CAPTURED, strict=False)
+    )
+    return frame, found, said
 
 
 def plan_orders(
@@ -691,11 +720,14 @@ def plan_orders(
     dimensions: Sequence[str] = (),
     table: Table | None = None,
     statuses: pl.DataFrame | None = None,
+    census_from_rows: bool = False,
 ) -> OrdersPlan:
     """Open the orders, map their columns and decide how every value is read.
 
     ``statuses``: each distinct raw status and its rows (``status``, ``len``), when the
-    caller counted them over more rows than ``table`` holds (Spark reads a sample)."""
+    caller counted them over more rows than ``table`` holds (Spark reads a sample).
+    ``census_from_rows``: the caller reads every row into memory and counts the statuses
+    there (:func:`meanings_of_rows`), instead of a pass over the status column here."""
     table = table or open_table(spec, encoding=options.encoding)
     mapping = resolve(
         table.columns,
@@ -733,16 +765,24 @@ def plan_orders(
     columns += number_columns.exprs()
     if "order_id" in mapping:
         columns.append(src("order_id").cast(pl.String).alias("order_id"))
-    found = status_census(table, mapping, options, statuses)
-    if found is not None:
-        warnings += unknown_statuses(
-            found, name=table.name, column=mapping.get("status") or "", strict=options.strict
+    found: Census | None = None
+    status_warnings: list[str] = []
+    if census_from_rows and statuses is None and "status" in mapping:
+        # Counted from the rows once read (load_orders): no pass of its own over the input.
+        columns.append(src("status").cast(pl.String).alias(RAW_STATUS))
+        if "captured" in mapping:
+            columns.append(captured_expr(src("captured")).alias(CAPTURED))
+    else:
+        found = status_census(table, mapping, options, statuses)
+        if found is not None:
+            status_warnings = unknown_statuses(
+                found, name=table.name, column=mapping.get("status") or "", strict=options.strict
+            )
+        status = status_expr(
+            mapping.get("status"), found.values if found else None, mapping.get("captured")
         )
-    status = status_expr(
-        mapping.get("status"), found.values if found else None, mapping.get("captured")
-    )
-    if status is not None:
-        columns.append(status.alias("status"))
+        if status is not None:
+            columns.append(status.alias("status"))
     level, said = order_level_columns(table, mapping)
     if options.amount_level == "line":
         level = ()
@@ -772,6 +812,7 @@ def plan_orders(
         statuses=found,
         order_level=level,
         money=money,
+        status_warnings=status_warnings,
     )
 
 
@@ -799,7 +840,7 @@ def status_expr(
     if source is None:
         if flag is None:
             return None
-        return with_captured(pl.lit(None, dtype=pl.String), flag)
+        return with_captured(pl.lit(None, dtype=MEANING), flag)
     return with_captured(meaning_expr(pl.col(source), values or {}), flag)
 
 
@@ -830,24 +871,32 @@ def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ..
     if "amount" not in mapping:
         return (), []
     order, amount = mapping.get("order_id") or "", mapping.get("amount") or ""
-    others = [c for c in table.columns if c not in (order, amount)]
+    rows = table.frame.head(ORDER_LEVEL_SAMPLE).filter(pl.col(order).is_not_null())
+    # First the amounts alone: in most files some order's lines differ, and that settles it.
     sample = collect(
         table,
-        table.frame.head(ORDER_LEVEL_SAMPLE)
-        .filter(pl.col(order).is_not_null())
-        .group_by(pl.col(order))
+        rows.group_by(pl.col(order))
         .agg(
             pl.len().alias("lines"),
             pl.col(amount).cast(pl.String).n_unique().alias("amounts"),
             pl.col(amount).is_null().sum().alias("empty"),
-            pl.struct(others).n_unique().alias("rows") if others else pl.lit(1).alias("rows"),
         )
         .filter(pl.col("lines") > 1),
     )
-    repeated = sample.filter(
-        (pl.col("amounts") == 1) & (pl.col("empty") == 0) & (pl.col("rows") > 1)
+    same = sample.filter((pl.col("amounts") == 1) & (pl.col("empty") == 0))
+    if sample.height < MULTI_LINE_ORDERS or same.height < sample.height:
+        return (), []
+    # Then: do the lines of each order differ in anything else (not exact copies)?
+    others = [c for c in table.columns if c not in (order, amount)]
+    if not others:
+        return (), []
+    distinct = collect(
+        table,
+        rows.filter(pl.col(order).is_in(sample[order].implode()))
+        .group_by(pl.col(order))
+        .agg(pl.struct(others).n_unique().alias("rows")),
     )
-    if sample.height < MULTI_LINE_ORDERS or repeated.height < sample.height:
+    if distinct.filter(pl.col("rows") > 1).height < sample.height:
         return (), []
     source = mapping.get("amount")
     return ("amount",), [
@@ -893,10 +942,13 @@ def load_orders(
         dimensions=dimensions,
         table=table,
         statuses=statuses,
+        census_from_rows=True,
     )
-    table, mapping, formats, warnings = plan.table, plan.mapping, plan.formats, plan.warnings
+    table, mapping, formats = plan.table, plan.mapping, plan.formats
     columns, number_columns, date_source = plan.columns, plan.numbers, plan.date_source
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    frame, found, said = meanings_of_rows(frame, plan, options)
+    warnings = [*plan.warnings, *said]
     frame = frame.with_columns(
         clean_ids(frame[c]) for c in ("customer_id", "order_id") if c in frame.columns
     )
@@ -933,7 +985,7 @@ def load_orders(
         warnings,
         number_columns.marks,
         duplicates,
-        statuses=plan.statuses,
+        statuses=found,
         order_level=plan.order_level,
         money=plan.money,
     )
@@ -1020,21 +1072,19 @@ def crowded_id_warning(table: Table, source: str) -> list[str]:
     same rows for every reader, so every path says the same)."""
     counts = collect(
         table,
-        table.frame.head(ORDER_LEVEL_SAMPLE)
-        .select(clean_id(pl.col(source)).alias("id"))
-        .drop_nulls()
+        table.frame.head(ORDER_LEVEL_SAMPLE).group_by(pl.col(source).alias("raw")).len(),
+    )
+    # Only the distinct ids are cleaned (ids that clean to the same one are added up).
+    counts = (
+        counts.with_columns(clean_ids(counts["raw"]).alias("id"))
+        .drop_nulls("id")
         .group_by("id")
-        .len()
-        .sort("len", "id", descending=[True, False])
-        .head(CROWD_CUSTOMERS + 1),
+        .agg(pl.col("len").sum())
     )
     if counts.height < CROWD_CUSTOMERS:
         return []
-    total = collect(
-        table,
-        table.frame.head(ORDER_LEVEL_SAMPLE).select(clean_id(pl.col(source)).is_not_null().sum()),
-    ).item()
-    top, second = counts.row(0, named=True), counts.row(1, named=True)
+    total = int(counts["len"].sum())
+    top, second = counts.sort("len", "id", descending=[True, False]).head(2).iter_rows(named=True)
     share = top["len"] / total
     if share < CROWD_SHARE or top["len"] < CROWD_RATIO * second["len"]:
         return []
