@@ -178,6 +178,18 @@ ORDER_COLUMNS: tuple[Column, ...] = (
         "what the row is: paid, pending, failed, cancelled, refunded... (see retcalc.meanings)",
     ),
     Column(
+        "gross_total",
+        False,
+        (),
+        "the order's total before refunds (Etsy's Order Total; only with adjusted_total)",
+    ),
+    Column(
+        "adjusted_total",
+        False,
+        (),
+        "the order's total after refunds (Etsy's Adjusted Order Total): refund = the difference",
+    ),
+    Column(
         "captured",
         False,
         ("captured",),

@@ -59,6 +59,7 @@ from retcalc.io.frames import (
     out_of_range,
     plan_orders,
     ragged_error,
+    refund_from_adjusted,
     repeat_warning,
     repeated_rows,
     row_checks,
@@ -265,7 +266,7 @@ class _Reader:
         # distinct values tell the marks (cheaper than reading every value both ways).
         texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.evidence)
         rows = self.plan.numbers.lazy_readings(rows.with_columns(texts))
-        rows = self.plan.money.convert(self.plan.numbers.apply(rows))
+        rows = refund_from_adjusted(self.plan.money.convert(self.plan.numbers.apply(rows)))
         if self.anonymous:
             first, second = id_hashes(pl.col(CUSTOMER))
             rows = rows.with_columns(first.alias(CUSTOMER), second.alias(SECOND))

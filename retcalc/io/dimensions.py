@@ -26,6 +26,8 @@ NOT_DIMENSIONS: dict[str, str] = {
     "order_date": "each row's date (the periods already split by it: use --period)",
     "status": "what each row is (paid, refunded, cancelled...: it decides which rows count)",
     "captured": "whether each charge went through (it decides which rows count)",
+    "gross_total": "a measure (the order's total before refunds)",
+    "adjusted_total": "a measure (the order's total after refunds)",
 }
 
 INSTEAD = (

@@ -685,6 +685,28 @@ class OrdersPlan:
     status_warnings: list[str] = field(default_factory=list)  # unknown statuses
 
 
+#: An order's total before and after its refunds (Etsy): the refund is the difference.
+ADJUSTED = ("gross_total", "adjusted_total")
+
+
+def refund_from_adjusted(frame: _Frame) -> _Frame:
+    """``refund_amount`` from an order's total before and after refunds, where the export
+    writes both (Etsy's ``Order Total`` and ``Adjusted Order Total``): the difference, at
+    most the row's amount (the totals include shipping and tax, the amount does not), and
+    none where the adjusted total is empty (no refund). The same expressions on every path."""
+    names = frame.collect_schema().names()
+    if not set(ADJUSTED) <= set(names):
+        return frame
+    before, after = pl.col("gross_total"), pl.col("adjusted_total")
+    given_back = (before - after).clip(lower_bound=0.0)
+    if "amount" in names:
+        given_back = pl.min_horizontal(given_back, pl.col("amount").abs())
+    kept = pl.col("refund_amount") if "refund_amount" in names else pl.lit(None, pl.Float64)
+    return frame.with_columns(
+        pl.when(after.is_not_null()).then(given_back).otherwise(kept).alias("refund_amount")
+    )
+
+
 #: Columns of the rows read when their statuses are counted after reading.
 RAW_STATUS = "_raw_status"
 CAPTURED = "_captured"
@@ -756,7 +778,14 @@ def plan_orders(
         src("customer_id").cast(pl.String).alias("customer_id"),
         *date_with_presence(table, "day", date_source, formats["order_date"], options.tz),
     ]
-    numeric = ["amount", "quantity", "unit_price", "refund_amount", "returned_quantity"]
+    numeric = [
+        "amount",
+        "quantity",
+        "unit_price",
+        "refund_amount",
+        "returned_quantity",
+        *ADJUSTED,
+    ]
     number_columns = _Numbers(
         table,
         {c: mapping.get(c) or "" for c in numeric if c in mapping},
@@ -956,7 +985,7 @@ def load_orders(
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
     frame = once_per_order(number_columns.finish(frame), plan.order_level)
-    frame = plan.money.convert(frame)
+    frame = refund_from_adjusted(plan.money.convert(frame))
     warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height

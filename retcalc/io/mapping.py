@@ -105,6 +105,8 @@ EXPORTS: tuple[Export, ...] = (
             "order_date": ("Sale Date",),
             "order_id": ("Order ID",),
             "amount": ("Order Value",),
+            "gross_total": ("Order Total",),
+            "adjusted_total": ("Adjusted Order Total",),
             "status": ("Status",),
             "currency": ("Currency",),
         },

@@ -364,6 +364,32 @@ def test_returns_only_count_sales(tmp_path: Path) -> None:
     assert (row["orders"], row["gross_sales"]) == (4, pytest.approx(115.0))
 
 
+# Etsy: the refund is Order Total - Adjusted Order Total, at most the Order Value (the
+# totals include shipping). #2: 45 - 30 = 15 refunded of 40; #3 adjusted to 0: all 10 back;
+# #4 canceled; #1 no adjustment.
+#   Jan: customers 2, orders 2, revenue 20 + (40 - 15) = 45
+#   Feb: customers 1 (ann: a refunded order is a purchase), orders 1, revenue 10 - 10 = 0
+ETSY = """\
+Sale Date,Order ID,Buyer User ID,Full Name,Number of Items,Currency,Order Value,Discount Amount,Shipping,Sales Tax,Order Total,Status,Adjusted Order Total
+01/05/24,1,u1,Ann,1,USD,20.00,0,5.00,0,25.00,Completed,
+01/20/24,2,u2,Bo,1,USD,40.00,0,5.00,0,45.00,Completed,30.00
+02/03/24,3,u1,Ann,1,USD,10.00,0,5.00,0,15.00,Completed,0
+02/04/24,4,u3,Cy,1,USD,10.00,0,5.00,0,15.00,Canceled,
+"""
+
+
+def test_etsy_refunds_through_the_adjusted_order_total(tmp_path: Path) -> None:
+    path = write(tmp_path, "EtsySoldOrders2024.csv", ETSY)
+    rows, _ = kpis(path)
+    assert figures(rows) == {"2024-01-01": (2, 2, 45.0), "2024-02-01": (1, 1, 0.0)}
+    # Without the adjusted totals, nothing is netted.
+    plain = write(
+        tmp_path, "plain.csv", "\n".join(line.rsplit(",", 1)[0] for line in ETSY.splitlines())
+    )
+    rows, _ = kpis(plain)
+    assert figures(rows) == {"2024-01-01": (2, 2, 60.0), "2024-02-01": (1, 1, 10.0)}
+
+
 # Every path: the same meanings in memory and read in batches (streaming).
 PARITY = [
     ("orders.csv", GERMAN, ["kpis", "--period", "month", *GERMAN_MAP]),
@@ -374,6 +400,7 @@ PARITY = [
     ("orders-2024-03-01.csv", WOOCOMMERCE, ["churn", "-w", "1mo"]),
     ("orders.csv", REPEATED, ["kpis", "--period", "month"]),
     ("items-2024-01-01-2024-03-01.csv", SQUARE, ["churn", "-w", "1mo"]),
+    ("EtsySoldOrders2024.csv", ETSY, ["kpis", "--period", "month"]),
 ]
 
 

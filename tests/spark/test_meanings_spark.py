@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from retcalc.cli.app import app
-from tests.cli.test_real_exports import GERMAN, GERMAN_MAP, STRIPE
+from tests.cli.test_real_exports import ETSY, GERMAN, GERMAN_MAP, STRIPE, WOOCOMMERCE
 from tests.spark.conftest import needs_spark
 
 # One worker runs every Spark test under pytest-xdist: one JVM, started once.
@@ -28,10 +28,17 @@ def test_status_map_and_captured_on_spark(spark: Any, tmp_path: Path) -> None:
     german.write_text(GERMAN)
     stripe = tmp_path / "unified_payments.csv"
     stripe.write_text(STRIPE)
+    etsy = tmp_path / "EtsySoldOrders2024.csv"
+    etsy.write_text(ETSY)
+    woo = tmp_path / "orders-2024-03-01.csv"
+    woo.write_text(WOOCOMMERCE)
     for args in (
         ("kpis", str(german), "--period", "month", *GERMAN_MAP),
         ("kpis", str(german), "--period", "month"),
         ("kpis", str(stripe), "--period", "month"),
+        ("kpis", str(etsy), "--period", "month"),  # refunds from the adjusted totals
+        ("kpis", str(woo), "--period", "month"),  # order totals once per order
+        ("returns", str(woo), "--period", "month"),  # lines collected in file order
     ):
         ours = run(*args, "-f", "json")
         theirs = run(*args, "-f", "json", "--engine", "spark")

@@ -27,7 +27,14 @@ import polars as pl
 
 from retcalc.engines import Level
 from retcalc.io import currency, dates, numbers
-from retcalc.io.frames import clean_id, date_with_presence, status_expr, with_date_flags
+from retcalc.io.frames import (
+    ADJUSTED,
+    clean_id,
+    date_with_presence,
+    refund_from_adjusted,
+    status_expr,
+    with_date_flags,
+)
 from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
 
 #: Hidden columns the Spark reader adds: the file a row came from and a row id
@@ -38,7 +45,14 @@ ID = "_retcalc_id"
 SOLO = "_retcalc_solo"
 #: Column of the canonical rows with ``--currency``: true on a row in that currency.
 IN_CURRENCY = "_retcalc_in_currency"
-NUMBER_COLUMNS = ("amount", "quantity", "unit_price", "refund_amount", "returned_quantity")
+NUMBER_COLUMNS = (
+    "amount",
+    "quantity",
+    "unit_price",
+    "refund_amount",
+    "returned_quantity",
+    *ADJUSTED,
+)
 
 
 @dataclass(frozen=True)
@@ -73,12 +87,19 @@ class Plan:
         names = {n.canonical for n in self.numbers}
         return "amount" in names or {"unit_price", "quantity"} <= names
 
+    @property
+    def refund_derived(self) -> bool:
+        """The refund comes from the totals before and after (see ``refund_from_adjusted``)."""
+        return set(ADJUSTED) <= {n.canonical for n in self.numbers}
+
     def canonical_columns(self) -> list[str]:
         """The canonical columns, in the order ``frames.load_orders`` gives them."""
         out = [CUSTOMER, "day"]
         out += [n.canonical for n in self.numbers if n.canonical != "unit_price"]
         if self.has_amount and "amount" not in out:
             out.append("amount")
+        if self.refund_derived and "refund_amount" not in out:
+            out.append("refund_amount")
         if self.order_id is not None:
             out.append("order_id")
         if self.status is not None or self.captured is not None:
@@ -93,6 +114,8 @@ class Plan:
             schema[n.canonical] = pl.Float64()
         if self.has_amount:
             schema["amount"] = pl.Float64()
+        if self.refund_derived:
+            schema["refund_amount"] = pl.Float64()
         if self.order_id is not None:
             schema["order_id"] = pl.String()
         if self.status is not None or self.captured is not None:
@@ -179,7 +202,7 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         ).with_columns(
             _raw_text(pl.lit(text), pl.col(f"_bad_{n.canonical}")).alias(f"_raw_{n.canonical}")
         )
-    frame = plan.money.convert(frame)
+    frame = refund_from_adjusted(plan.money.convert(frame))
     in_currency = plan.money.kept()
     if in_currency is not None:
         frame = frame.with_columns(in_currency.alias(IN_CURRENCY))
