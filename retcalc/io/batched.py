@@ -496,7 +496,8 @@ class _Reader:
         if money.rates is not None and money.rates.days is not None:
             # As the in-memory reader checks them: among the rows with a customer and a date.
             kept = pl.col(currency.NO_RATE) & pl.col(CUSTOMER).is_not_null()
-            flags.append((self.no_rate, kept & (money.kept() if money.keep else True)))
+            in_currency = money.kept()
+            flags.append((self.no_rate, kept if in_currency is None else kept & in_currency))
         return flags
 
     def _tally_exprs(self, flags: Sequence[tuple[_Tally, pl.Expr]]) -> list[pl.Expr]:

@@ -408,7 +408,7 @@ def read_rates(path: str, report: str) -> Rates:
     if report not in frame["code"].to_list():
         filler = {"code": [report], "rate": [1.0]}
         if dated:
-            filler["date"] = [dt.date(1, 1, 1)]  # type: ignore[list-item]
+            filler["date"] = [dt.date(1, 1, 1)]
         frame = pl.concat([frame.drop("i"), pl.DataFrame(filler, schema=frame.drop("i").schema)])
     frame = frame.sort(group)
     days = tuple(frame["date"].cast(pl.Int32).to_list()) if dated else None
@@ -552,15 +552,16 @@ def _fill_from_orders(
 ) -> tuple[MoneyPlan, Census]:
     """In a file of several currencies, lines without one take their order's (counted in
     it from then on); any other row without one is an error naming the first."""
-    assert plan.source is not None
+    source = plan.source
+    assert source is not None
     customer = mapping.get("customer_id") or ""
     order = mapping.get("order_id")
     left, first = census.empty, census.first_empty
     if order is not None and options.census_of is None:
-        ids, codes = order_codes(table, plan.source, customer, order)
+        ids, codes = order_codes(table, source, customer, order)
         if ids:
             plan = _replace(plan, order_source=order, order_codes=(ids, codes))
-            census = scan_census(table, plan.source, customer, mapping.get("amount"), plan.code())
+            census = scan_census(table, source, customer, mapping.get("amount"), plan.code())
             left, first = census.empty, census.first_empty
     if not left:
         return plan, census
