@@ -54,6 +54,7 @@ from retcalc.io.frames import (
     clean_id_columns,
     cleaned_id,
     date_limits,
+    id_forms_warning,
     load_orders,
     no_customer_warning,
     out_of_range,
@@ -899,7 +900,8 @@ def load_order_events(
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
     reader.refuse(mark_error)
-    warnings = [*plan.warnings, *reader.warnings(repeats)]
+    ids = id_forms_warning(table, plan.mapping.get(CUSTOMER) or "")
+    warnings = [*plan.warnings, *ids, *reader.warnings(repeats)]
     frame = reader.finish()
     if frame is None:  # two ids share a 64-bit hash: read again, keeping the ids
         return load_order_events(

@@ -128,15 +128,21 @@ PLACEHOLDER_IDS: tuple[str, ...] = (
 _PLACEHOLDER_RE = "(?i)^(?:" + "|".join(re.escape(p) for p in PLACEHOLDER_IDS) + ")$"
 
 
-def clean_id(raw: pl.Expr) -> pl.Expr:
-    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's
-    ``.0``, an email in lower case (``Bob@Example.com`` is ``bob@example.com``).
+#: Characters that show as nothing: zero-width space, non-joiner and joiner, the
+#: byte-order mark (zero-width no-break space) and the word joiner.
+ZERO_WIDTH = "\u200b\u200c\u200d\ufeff\u2060"
 
-    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) and
-    placeholders (:data:`PLACEHOLDER_IDS`: ``Guest``, ``N/A``, ``-``, ``unknown``...)
-    are no id at all.
-    """
-    text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'").str.strip_chars()
+
+def one_form(text: pl.Expr) -> pl.Expr:
+    """Text in one Unicode form: zero-width characters removed, then NFKC (``José``
+    composed or decomposed is one text, fullwidth ``ABC123`` (U+FF21...) is ``ABC123``).
+    ASCII text is left as it is."""
+    return text.str.replace_all(f"[{ZERO_WIDTH}]", "").str.normalize("NFKC")
+
+
+def _tidy_id(text: pl.Expr) -> pl.Expr:
+    """The id rules besides the Unicode form (see :func:`clean_id`)."""
+    text = text.str.strip_chars().str.strip_prefix("'").str.strip_chars()
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
     text = (
         pl.when(text.str.contains("@", literal=True)).then(text.str.to_lowercase()).otherwise(text)
@@ -145,9 +151,22 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
     return pl.when(no_one).then(None).otherwise(text)
 
 
+def clean_id(raw: pl.Expr) -> pl.Expr:
+    """An identifier as text: in one Unicode form (:func:`one_form`), trimmed, without
+    Shopify's leading apostrophe or a float's ``.0``, an email in lower case
+    (``Bob@Example.com`` is ``bob@example.com``).
+
+    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) and
+    placeholders (:data:`PLACEHOLDER_IDS`: ``Guest``, ``N/A``, ``-``, ``unknown``...)
+    are no id at all.
+    """
+    return _tidy_id(one_form(raw.cast(pl.String)))
+
+
 #: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
 #: ``.0``, a long placeholder, an email with capitals, or a short value that may be a
-#: missing marker or placeholder (every other one has at most 4 bytes).
+#: missing marker or placeholder (every other one has at most 4 bytes). Values with
+#: bytes beyond ASCII (whose Unicode form may change) are found apart, by length.
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$|(?i)^(?:guest|unknown|anonymous)$|[A-Z][^@]*@|@.*[A-Z]"
 
 
@@ -183,7 +202,9 @@ def clean_id_columns(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFram
 def maybe_unclean_or_short(raw: pl.Expr) -> pl.Expr:
     """False where ``clean_id`` leaves an id as it is (true may be either)."""
     text = raw.cast(pl.String)
-    return (text.str.contains(_MAYBE_UNCLEAN) | (text.str.len_bytes() <= 4)).fill_null(False)
+    size = text.str.len_bytes()
+    beyond_ascii = size != text.str.len_chars()
+    return (text.str.contains(_MAYBE_UNCLEAN) | (size <= 4) | beyond_ascii).fill_null(False)
 
 
 def _present(raw: pl.Expr) -> pl.Expr:
@@ -897,6 +918,7 @@ def load_orders(
     table, mapping, formats, warnings = plan.table, plan.mapping, plan.formats, plan.warnings
     columns, number_columns, date_source = plan.columns, plan.numbers, plan.date_source
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
     frame = frame.with_columns(
         clean_ids(frame[c]) for c in ("customer_id", "order_id") if c in frame.columns
     )
@@ -982,6 +1004,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     )
     columns += number_columns.exprs()
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
     frame = frame.with_columns(clean_ids(frame["customer_id"]))
     for canonical in formats:
         source = mapping.get(canonical) or ""
@@ -1044,6 +1067,78 @@ def crowded_id_warning(table: Table, source: str) -> list[str]:
         "stand-in for guest checkouts? Its rows count as one customer; if they are not, "
         "remove them or give them real ids"
     ]
+
+
+def beyond_ascii(text: pl.Expr) -> pl.Expr:
+    """True on text with a character beyond ASCII (more bytes than characters)."""
+    return text.str.len_bytes() != text.str.len_chars()
+
+
+def id_forms(raw_ids: pl.Series, *, changed: bool = False) -> pl.DataFrame:
+    """``old`` (the id without :func:`one_form`) and ``new`` (:func:`clean_id`) of each
+    distinct id of ``raw_ids`` (raw texts); ``changed``: only those its Unicode form changes."""
+    raw = pl.col("raw")
+    forms = (
+        raw_ids.cast(pl.String)
+        .rename("raw")
+        .unique()
+        .to_frame()
+        .select(_tidy_id(raw).alias("old"), clean_id(raw).alias("new"))
+        .filter(pl.col("new").is_not_null())
+    )
+    if changed:
+        forms = forms.filter(pl.col("old").ne_missing(pl.col("new")))
+    return forms.unique()
+
+
+def unicode_merge_warning(name: str, forms: pl.DataFrame, partners: pl.Series) -> list[str]:
+    """A warning counting the customer ids that :func:`one_form` merged with another.
+
+    ``forms``: :func:`id_forms` (``changed``) of the input's distinct ids beyond ASCII;
+    ``partners``: the input's distinct raw ids whose :func:`clean_id` is one of
+    ``forms``' ``new`` (an ASCII ``ABC123`` beside a fullwidth one).
+    """
+    if forms.height == 0:
+        return []
+    every = pl.concat([forms, id_forms(partners)]).unique()
+    merged = (
+        every.group_by("new")
+        .agg(pl.col("old").unique().sort())
+        .filter(pl.col("old").list.len() > 1)
+        .sort("new")
+    )
+    if merged.height == 0:
+        return []
+    first = merged["old"][0].to_list()
+    example = " and ".join(_shown(t) for t in first[:2])
+    ids = "1 customer id was" if merged.height == 1 else f"{merged.height} customer ids were"
+    return [
+        f"{name}: {ids} written in more than one Unicode form (e.g. {example}); each is "
+        "read as one customer (ids are compared in Unicode NFKC form, without zero-width "
+        "characters)"
+    ]
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted, with characters beyond ASCII as escapes so that two forms differ."""
+    return "'" + text.encode("ascii", "backslashreplace").decode("ascii") + "'"
+
+
+def id_forms_warning(table: Table, source: str, read: pl.Series | None = None) -> list[str]:
+    """:func:`unicode_merge_warning` of column ``source`` of ``table``: the distinct ids
+    beyond ASCII, and only when one changes form, its partners. From ``read`` (the raw
+    ids of every row, already read) when given, else from scans of the column."""
+    if read is not None:
+        ids = read.cast(pl.String).rename("raw").to_frame().lazy()
+    else:
+        ids = table.frame.select(pl.col(source).cast(pl.String).alias("raw"))
+    raw = pl.col("raw")
+    odd = collect(table, ids.filter(beyond_ascii(raw)).unique())
+    forms = id_forms(odd["raw"], changed=True)
+    if forms.height == 0:
+        return []
+    partners = collect(table, ids.filter(cleaned_id(raw).is_in(forms["new"].implode())).unique())
+    return unicode_merge_warning(table.name, forms, partners["raw"])
 
 
 def input_paths(*tables: Table | None) -> list[Path]:

@@ -1,0 +1,60 @@
+"""Issue 27, identity and quiet losses: one person written two ways is one customer,
+and values read as nothing are counted and named (``--strict`` refuses them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from retcalc.cli.app import app
+from retcalc.io.load import ENGINE_VARIABLE
+
+NFC, NFD = "Jos\u00e9", "Jose\u0301"
+FULLWIDTH = "\uff21\uff22\uff23\uff11\uff12\uff13"
+
+
+def invoke(args: list[str], input: bytes | None = None) -> Result:
+    return CliRunner().invoke(app, args, input=input)
+
+
+def kpis(path: str, *flags: str, input: bytes | None = None) -> tuple[dict, str]:
+    result = invoke(["kpis", path, "--format", "json", *flags], input=input)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)[0], result.stderr
+
+
+def test_one_person_in_several_unicode_forms_is_one_customer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (
+        "customer_id,order_date,amount\n"
+        f"{NFC},2024-01-05,10\n"
+        f"{NFD},2024-02-05,20\n"
+        f"{FULLWIDTH},2024-01-06,5\n"
+        "ABC123,2024-03-06,5\n"
+        "Zo\u200b\u00eb,2024-01-07,1\n"
+        "Zo\u00eb,2024-01-09,1\n"
+        "Bea,2024-01-08,1\n"
+    )
+    path = tmp_path / "forms.csv"
+    path.write_text(text, encoding="utf-8")
+    said = (
+        f"retcalc: warning: {path}: 3 customer ids were written in more than one Unicode "
+        "form (e.g. 'ABC123' and '\\uff21\\uff22\\uff23\\uff11\\uff12\\uff13'); each is read "
+        "as one customer (ids are compared in Unicode NFKC form, without zero-width characters)"
+    )
+    outputs = []
+    for engine in ("in-memory", "streaming"):
+        monkeypatch.setenv(ENGINE_VARIABLE, engine)
+        row, stderr = kpis(str(path))
+        assert row["customers"] == 4  # José, ABC123, Zoë, Bea
+        assert row["orders"] == 7
+        assert said in stderr.splitlines()
+        outputs.append(row)
+    assert outputs[0] == outputs[1]
+    row, stderr = kpis("-", input=text.encode())
+    assert row == outputs[0]
+    assert said.replace(str(path), "<stdin>") in stderr.splitlines()
