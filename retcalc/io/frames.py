@@ -256,6 +256,7 @@ class _Numbers:
             _Number(canonical, source, schema[source].is_numeric())
             for canonical, source in sources.items()
         ]
+        self.dtypes = {source: schema[source] for source in sources.values()}
         self.marks: dict[str, str] = {}
 
     def exprs(self) -> list[pl.Expr]:
@@ -264,7 +265,7 @@ class _Numbers:
         for item in self.items:
             raw = pl.col(item.source)
             if item.native:
-                value = numbers.native(raw)
+                value = numbers.native(raw, self.dtypes[item.source])
                 out.append(value.alias(item.canonical))
                 out.append(value.is_infinite().fill_null(False).alias(f"_bad_{item.canonical}"))
             else:

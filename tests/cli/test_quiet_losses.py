@@ -58,3 +58,24 @@ def test_one_person_in_several_unicode_forms_is_one_customer(
     row, stderr = kpis("-", input=text.encode())
     assert row == outputs[0]
     assert said.replace(str(path), "<stdin>") in stderr.splitlines()
+
+
+def test_float32_amounts_read_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    path = tmp_path / "f32.parquet"
+    pl.DataFrame(
+        {
+            "customer_id": ["b", "a", "a"],
+            "order_date": ["2024-01-05", "2024-01-06", "2024-02-05"],
+            "amount": pl.Series([10746.37, 0.1, 123456.78], dtype=pl.Float32),
+        }
+    ).write_parquet(path)
+    for engine in ("in-memory", "streaming"):
+        monkeypatch.setenv(ENGINE_VARIABLE, engine)
+        row, _ = kpis(str(path))
+        assert row["revenue"] == 10746.37 + 0.1 + 123456.78  # not 134203.25...0117
+    result = invoke(["rfm", str(path), "--format", "csv", "--per-customer"])
+    assert result.exit_code == 0, result.stderr
+    monetary = {r.split(",")[0]: r.split(",")[3] for r in result.stdout.splitlines()[1:]}
+    assert monetary == {"a": "123456.88", "b": "10746.37"}
