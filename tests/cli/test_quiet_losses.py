@@ -79,3 +79,23 @@ def test_float32_amounts_read_as_written(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 0, result.stderr
     monetary = {r.split(",")[0]: r.split(",")[3] for r in result.stdout.splitlines()[1:]}
     assert monetary == {"a": "123456.88", "b": "10746.37"}
+
+
+def test_xlsx_says_which_cells_it_cuts(tmp_path: Path) -> None:
+    long_id = "x" * 40_000
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "customer_id,order_date,amount\n"
+        f"{long_id},2024-01-05,10\n{long_id}y,2024-01-06,10\nshort,2024-01-07,5\n"
+    )
+    out = tmp_path / "rfm.xlsx"
+    result = invoke(["rfm", str(orders), "--per-customer", "--output", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert out.stat().st_size > 0
+    assert (
+        "retcalc: warning: column 'customer_id': 2 cells are longer than 32,767 characters, "
+        "the most an XLSX cell holds, and cut at that length; use --format csv or parquet "
+        "for the whole text"
+    ) in result.stderr.splitlines()
+    result = invoke(["rfm", str(orders), "--per-customer", "--output", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0 and "32,767" not in result.stderr
