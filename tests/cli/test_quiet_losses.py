@@ -99,3 +99,40 @@ def test_xlsx_says_which_cells_it_cuts(tmp_path: Path) -> None:
     ) in result.stderr.splitlines()
     result = invoke(["rfm", str(orders), "--per-customer", "--output", str(tmp_path / "r.csv")])
     assert result.exit_code == 0 and "32,767" not in result.stderr
+
+
+def test_a_file_mixing_utf8_and_cp1252_keeps_one_person_one_customer(tmp_path: Path) -> None:
+    data = (
+        f"customer_id,order_date,amount\n{NFC},2024-01-05,10\n".encode()
+        + f"{NFC},2024-02-05,20\nZo\u00eb,2024-02-06,1\n".encode("cp1252")
+        + "Bea \u2013 B,2024-03-01,1\n".encode()
+    )
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(data)
+    for args, input, name in (([str(path)], None, str(path)), (["-"], data, "<stdin>")):
+        row, stderr = kpis(*args, input=input)
+        assert row["customers"] == 3 and row["orders"] == 4
+        assert stderr.splitlines() == [
+            f"retcalc: warning: {name}: mixes UTF-8 and Windows-1252 text: 2 lines are not "
+            "UTF-8 (the first is line 3, byte 0xE9) and were read as Windows-1252, the other "
+            "lines as UTF-8, so that a name is one name in both; if names look wrong, pass "
+            "--encoding"
+        ]
+    result = invoke(["rfm", str(path), "--per-customer", "--format", "csv"])
+    assert {r.split(",")[0] for r in result.stdout.splitlines()[1:]} == {
+        NFC,
+        "Zo\u00eb",
+        "Bea \u2013 B",
+    }
+
+
+def test_a_file_only_in_cp1252_is_read_whole_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        f"customer_id,order_date,amount\n{NFC},2024-01-05,1\nZo\u00eb,2024-02-06,1\n".encode(
+            "cp1252"
+        )
+    )
+    row, stderr = kpis(str(path))
+    assert row["customers"] == 2
+    assert "is not UTF-8 text (line 2 has the byte 0xE9), so it was read as Windows-1252" in stderr
