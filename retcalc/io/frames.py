@@ -889,12 +889,55 @@ def once_per_order(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     the order's other rows): values the export writes per order count once."""
     if not columns:
         return frame
-    first = (pl.col(ROW) == pl.col(ROW).min().over("order_id")) | pl.col("order_id").is_null()
+    first = first_of_order()
     return frame.with_columns(
         pl.when(first).then(pl.col(c)).otherwise(None).alias(c)
         for c in columns
         if c in frame.columns
     )
+
+
+def first_of_order() -> pl.Expr:
+    """True on the first row (smallest ``ROW``) of each order, and on a row without one."""
+    return (pl.col(ROW) == pl.col(ROW).min().over("order_id")) | pl.col("order_id").is_null()
+
+
+#: Column of the rows read: true where the amount (or the unit price, when an amount is
+#: made of price times quantity) holds no value: empty, NaN, NULL. Such a row counts as 0.
+EMPTY_AMOUNT = "_empty_amount"
+
+
+def empty_amount(mapping: ColumnMap) -> pl.Expr | None:
+    """The :data:`EMPTY_AMOUNT` flag of a row with a customer and a date (after the
+    numbers are read); None when the input has no amounts."""
+    name = "amount" if "amount" in mapping else "unit_price" if "unit_price" in mapping else None
+    if name is None:
+        return None
+    return (
+        pl.col(name).is_null() & pl.col("customer_id").is_not_null() & pl.col("day").is_not_null()
+    )
+
+
+def empty_amount_said(
+    table: Table, mapping: ColumnMap, row: int | None, count: int, *, strict: bool
+) -> list[str]:
+    """What to say of ``count`` rows whose amount holds no value, the first on data row
+    ``row``: a warning, or with ``strict`` an error."""
+    if not count or row is None:
+        return []
+    canonical = "amount" if "amount" in mapping else "unit_price"
+    where = f"{table.name}: column {mapping.get(canonical)!r} ({canonical})"
+    if strict:
+        raise InputError(
+            f"{where}, {table.location(row)}: no value (empty, NaN, NULL or past the end of a short line){more_such(count)}; "
+            "--strict refuses an amount that would count as 0. Fill it in or remove the row"
+        )
+    rows = "1 row has" if count == 1 else f"{count} rows have"
+    return [
+        f"{where}: {rows} no value (empty, NaN, NULL or past the end of a short line; the first on "
+        f"{table.location(row)}), counted as 0. Fill them in or remove the rows; --strict "
+        "refuses them"
+    ]
 
 
 def load_orders(
@@ -927,6 +970,12 @@ def load_orders(
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
     frame = once_per_order(number_columns.finish(frame), plan.order_level)
+    empty = empty_amount(mapping)
+    if empty is not None:
+        if {"amount", "unit_price"} & set(plan.order_level):
+            empty = empty & first_of_order()
+        found = frame.select(pl.col(ROW).filter(empty).min(), empty.sum()).row(0)
+        warnings += empty_amount_said(table, mapping, found[0], found[1], strict=options.strict)
     frame = plan.money.convert(frame)
     warnings += repeated
 

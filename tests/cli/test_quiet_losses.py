@@ -136,3 +136,73 @@ def test_a_file_only_in_cp1252_is_read_whole_as_before(tmp_path: Path) -> None:
     row, stderr = kpis(str(path))
     assert row["customers"] == 2
     assert "is not UTF-8 text (line 2 has the byte 0xE9), so it was read as Windows-1252" in stderr
+
+
+EMPTY = (
+    "customer_id,order_date,amount\n"
+    "a,2024-01-05,10\n"
+    "a,2024-02-05,\n"  # empty: line 3
+    "b,2024-01-06,NaN\n"
+    "c,2024-01-07\n"  # a short line: no amount field at all
+    ",2024-01-08,\n"  # no customer: left out, said apart
+    "d,2024-01-09,2.5\n"
+)
+
+
+def test_empty_amounts_and_short_lines_are_counted_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text(EMPTY)
+    said = (
+        f"retcalc: warning: {path}: column 'amount' (amount): 3 rows have no value (empty, "
+        "NaN, NULL or past the end of a short line; the first on line 3), counted as 0. "
+        "Fill them in or remove the rows; --strict refuses them"
+    )
+    rows = []
+    for engine in ("in-memory", "streaming"):
+        monkeypatch.setenv(ENGINE_VARIABLE, engine)
+        result = invoke(["churn", str(path), "--format", "json"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr.splitlines()[0] == said
+        rows.append(json.loads(result.stdout))
+        assert sum(r["revenue"] for r in rows[-1]) == 12.5
+        result = invoke(["retention", str(path), "--format", "csv", "--strict"])
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            f"retcalc: error: {path}: column 'amount' (amount), line 3: no value (empty, NaN, "
+            "NULL or past the end of a short line) (2 more such rows); --strict refuses an "
+            "amount that would count as 0. Fill it in or remove the row"
+        ]
+    assert rows[0] == rows[1]
+
+
+def test_parquet_nan_and_null_amounts_are_counted(tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "nan.parquet"
+    pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "order_date": ["2024-01-05", "2024-01-06", "2024-01-07"],
+            "amount": [1.0, float("nan"), None],
+        }
+    ).write_parquet(path)
+    row, stderr = kpis(str(path))
+    assert row["revenue"] == 1.0
+    assert f"{path}: column 'amount' (amount): 2 rows have no value" in stderr
+    assert "the first on row 2)" in stderr
+
+
+def test_an_order_total_written_on_its_first_line_only_is_no_loss(tmp_path: Path) -> None:
+    from tests.cli.test_real_exports import SHOPIFY
+
+    path = tmp_path / "orders_export_1.csv"
+    path.write_text(SHOPIFY)  # Total on each order's first line only
+    _, stderr = kpis(str(path))
+    assert "no value" not in stderr
+    path.write_text(SHOPIFY.replace(",10.00,2024-02-15", ",,2024-02-15"))  # #1006's Total
+    _, stderr = kpis(str(path))
+    assert "column 'Total' (amount): 1 row has no value" in stderr
+    assert "the first on line 9)" in stderr
