@@ -265,7 +265,7 @@ class Common:
         bool,
         typer.Option(
             "--strict",
-            help="Refuse (exit 2) a status no table knows, instead of counting it as paid with a warning.",
+            help="Refuse (exit 2) a status no table knows, or an empty or NaN amount, instead of counting it (as paid, as 0) with a warning.",
             rich_help_panel=MAPPING,
         ),
     ] = False

@@ -33,6 +33,7 @@ from rich.console import Console
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
 from retcalc.render import OutputFormat, resolve_format, write_output
+from retcalc.render.xlsx import cut_cells
 
 _stderr = Console(stderr=True, highlight=False)
 
@@ -217,6 +218,9 @@ def emit(
     breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
     to_file = output is not None and str(output) != "-"
+    if chosen is OutputFormat.xlsx:
+        for message in cut_cells(table):
+            warn(message)
     with writing() if to_file else contextlib.nullcontext():
         write_output(
             table,

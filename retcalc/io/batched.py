@@ -48,12 +48,16 @@ import polars as pl
 from retcalc.errors import InputError, first_line
 from retcalc.io import currency, dates, numbers
 from retcalc.io.frames import (
+    EMPTY_AMOUNT,
     Loaded,
     LoadOptions,
     OrdersPlan,
     clean_id_columns,
     cleaned_id,
     date_limits,
+    empty_amount,
+    empty_amount_said,
+    id_forms_warning,
     load_orders,
     no_customer_warning,
     out_of_range,
@@ -232,6 +236,7 @@ class _Reader:
             item.canonical: {"point": None, "comma": None, "either": None} for item in guessed
         }
         self.no_rate = _Tally()  # rows before the first rate of their currency (--fx)
+        self.empty = _Tally()  # rows with a customer and a date and no amount
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
@@ -266,7 +271,11 @@ class _Reader:
         # distinct values tell the marks (cheaper than reading every value both ways).
         texts = (pl.col(f"_text_{name}").alias(EVIDENCE + name) for name in self.evidence)
         rows = self.plan.numbers.lazy_readings(rows.with_columns(texts))
-        rows = refund_from_adjusted(self.plan.money.convert(self.plan.numbers.apply(rows)))
+        rows = self.plan.numbers.apply(rows)
+        empty = empty_amount(self.plan.mapping)
+        if empty is not None:
+            rows = rows.with_columns(empty.alias(EMPTY_AMOUNT))
+        rows = refund_from_adjusted(self.plan.money.convert(rows))
         if self.anonymous:
             first, second = id_hashes(pl.col(CUSTOMER))
             rows = rows.with_columns(first.alias(CUSTOMER), second.alias(SECOND))
@@ -290,7 +299,8 @@ class _Reader:
         return rows.select(
             c
             for c in rows.collect_schema().names()
-            if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP, currency.CODE)
+            if c not in ("_blank", "_skip", "_hash", "_ragged", "unit_price", KEEP, EMPTY_AMOUNT)
+            and c != currency.CODE
             and not c.startswith(("_bad_", EVIDENCE))
         )
 
@@ -498,6 +508,8 @@ class _Reader:
             kept = pl.col(currency.NO_RATE) & pl.col(CUSTOMER).is_not_null()
             in_currency = money.kept()
             flags.append((self.no_rate, kept if in_currency is None else kept & in_currency))
+        if empty_amount(self.plan.mapping) is not None:
+            flags.append((self.empty, pl.col(EMPTY_AMOUNT)))
         return flags
 
     def _tally_exprs(self, flags: Sequence[tuple[_Tally, pl.Expr]]) -> list[pl.Expr]:
@@ -901,7 +913,11 @@ def load_order_events(
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
     reader.refuse(mark_error)
-    warnings = [*plan.warnings, *plan.status_warnings, *reader.warnings(repeats)]
+    ids = id_forms_warning(table, plan.mapping.get(CUSTOMER) or "")
+    empty = empty_amount_said(
+        table, plan.mapping, reader.empty.row, reader.empty.count, strict=options.strict
+    )
+    warnings = [*plan.warnings, *plan.status_warnings, *ids, *empty, *reader.warnings(repeats)]
     frame = reader.finish()
     if frame is None:  # two ids share a 64-bit hash: read again, keeping the ids
         return load_order_events(

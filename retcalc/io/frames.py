@@ -129,15 +129,21 @@ PLACEHOLDER_IDS: tuple[str, ...] = (
 _PLACEHOLDER_RE = "(?i)^(?:" + "|".join(re.escape(p) for p in PLACEHOLDER_IDS) + ")$"
 
 
-def clean_id(raw: pl.Expr) -> pl.Expr:
-    """An identifier as text: trimmed, without Shopify's leading apostrophe or a float's
-    ``.0``, an email in lower case (``Bob@Example.com`` is ``bob@example.com``).
+#: Characters that show as nothing: zero-width space, non-joiner and joiner, the
+#: byte-order mark (zero-width no-break space) and the word joiner.
+ZERO_WIDTH = "\u200b\u200c\u200d\ufeff\u2060"
 
-    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) and
-    placeholders (:data:`PLACEHOLDER_IDS`: ``Guest``, ``N/A``, ``-``, ``unknown``...)
-    are no id at all.
-    """
-    text = raw.cast(pl.String).str.strip_chars().str.strip_prefix("'").str.strip_chars()
+
+def one_form(text: pl.Expr) -> pl.Expr:
+    """Text in one Unicode form: zero-width characters removed, then NFKC (``José``
+    composed or decomposed is one text, fullwidth ``ABC123`` (U+FF21...) is ``ABC123``).
+    ASCII text is left as it is."""
+    return text.str.replace_all(f"[{ZERO_WIDTH}]", "").str.normalize("NFKC")
+
+
+def _tidy_id(text: pl.Expr) -> pl.Expr:
+    """The id rules besides the Unicode form (see :func:`clean_id`)."""
+    text = text.str.strip_chars().str.strip_prefix("'").str.strip_chars()
     text = text.str.replace(r"^(\d+)\.0+$", "${1}")
     text = (
         pl.when(text.str.contains("@", literal=True)).then(text.str.to_lowercase()).otherwise(text)
@@ -146,9 +152,22 @@ def clean_id(raw: pl.Expr) -> pl.Expr:
     return pl.when(no_one).then(None).otherwise(text)
 
 
+def clean_id(raw: pl.Expr) -> pl.Expr:
+    """An identifier as text: in one Unicode form (:func:`one_form`), trimmed, without
+    Shopify's leading apostrophe or a float's ``.0``, an email in lower case
+    (``Bob@Example.com`` is ``bob@example.com``).
+
+    Missing markers (``NULL``, ``nan``, ``None``, ``\\N``, see ``numbers.MISSING``) and
+    placeholders (:data:`PLACEHOLDER_IDS`: ``Guest``, ``N/A``, ``-``, ``unknown``...)
+    are no id at all.
+    """
+    return _tidy_id(one_form(raw.cast(pl.String)))
+
+
 #: A value that ``clean_id`` may change: whitespace or an apostrophe at an end, a float's
 #: ``.0``, a long placeholder, an email with capitals, or a short value that may be a
-#: missing marker or placeholder (every other one has at most 4 bytes).
+#: missing marker or placeholder (every other one has at most 4 bytes). Values with
+#: bytes beyond ASCII (whose Unicode form may change) are found apart, by length.
 _MAYBE_UNCLEAN = r"^[\s']|\s$|\.0+$|(?i)^(?:guest|unknown|anonymous)$|[A-Z][^@]*@|@.*[A-Z]"
 
 
@@ -184,7 +203,9 @@ def clean_id_columns(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFram
 def maybe_unclean_or_short(raw: pl.Expr) -> pl.Expr:
     """False where ``clean_id`` leaves an id as it is (true may be either)."""
     text = raw.cast(pl.String)
-    return (text.str.contains(_MAYBE_UNCLEAN) | (text.str.len_bytes() <= 4)).fill_null(False)
+    size = text.str.len_bytes()
+    beyond_ascii = size != text.str.len_chars()
+    return (text.str.contains(_MAYBE_UNCLEAN) | (size <= 4) | beyond_ascii).fill_null(False)
 
 
 def _present(raw: pl.Expr) -> pl.Expr:
@@ -236,6 +257,7 @@ class _Numbers:
             _Number(canonical, source, schema[source].is_numeric())
             for canonical, source in sources.items()
         ]
+        self.dtypes = {source: schema[source] for source in sources.values()}
         self.marks: dict[str, str] = {}
 
     def exprs(self) -> list[pl.Expr]:
@@ -244,7 +266,7 @@ class _Numbers:
         for item in self.items:
             raw = pl.col(item.source)
             if item.native:
-                value = numbers.native(raw)
+                value = numbers.native(raw, self.dtypes[item.source])
                 out.append(value.alias(item.canonical))
                 out.append(value.is_infinite().fill_null(False).alias(f"_bad_{item.canonical}"))
             else:
@@ -945,12 +967,55 @@ def once_per_order(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     the order's other rows): values the export writes per order count once."""
     if not columns:
         return frame
-    first = (pl.col(ROW) == pl.col(ROW).min().over("order_id")) | pl.col("order_id").is_null()
+    first = first_of_order()
     return frame.with_columns(
         pl.when(first).then(pl.col(c)).otherwise(None).alias(c)
         for c in columns
         if c in frame.columns
     )
+
+
+def first_of_order() -> pl.Expr:
+    """True on the first row (smallest ``ROW``) of each order, and on a row without one."""
+    return (pl.col(ROW) == pl.col(ROW).min().over("order_id")) | pl.col("order_id").is_null()
+
+
+#: Column of the rows read: true where the amount (or the unit price, when an amount is
+#: made of price times quantity) holds no value: empty, NaN, NULL. Such a row counts as 0.
+EMPTY_AMOUNT = "_empty_amount"
+
+
+def empty_amount(mapping: ColumnMap) -> pl.Expr | None:
+    """The :data:`EMPTY_AMOUNT` flag of a row with a customer and a date (after the
+    numbers are read); None when the input has no amounts."""
+    name = "amount" if "amount" in mapping else "unit_price" if "unit_price" in mapping else None
+    if name is None:
+        return None
+    return (
+        pl.col(name).is_null() & pl.col("customer_id").is_not_null() & pl.col("day").is_not_null()
+    )
+
+
+def empty_amount_said(
+    table: Table, mapping: ColumnMap, row: int | None, count: int, *, strict: bool
+) -> list[str]:
+    """What to say of ``count`` rows whose amount holds no value, the first on data row
+    ``row``: a warning, or with ``strict`` an error."""
+    if not count or row is None:
+        return []
+    canonical = "amount" if "amount" in mapping else "unit_price"
+    where = f"{table.name}: column {mapping.get(canonical)!r} ({canonical})"
+    if strict:
+        raise InputError(
+            f"{where}, {table.location(row)}: no value (empty, NaN, NULL or past the end of a short line){more_such(count)}; "
+            "--strict refuses an amount that would count as 0. Fill it in or remove the row"
+        )
+    rows = "1 row has" if count == 1 else f"{count} rows have"
+    return [
+        f"{where}: {rows} no value (empty, NaN, NULL or past the end of a short line; the first on "
+        f"{table.location(row)}), counted as 0. Fill them in or remove the rows; --strict "
+        "refuses them"
+    ]
 
 
 def load_orders(
@@ -978,6 +1043,7 @@ def load_orders(
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
     frame, found, said = meanings_of_rows(frame, plan, options)
     warnings = [*plan.warnings, *said]
+    warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
     frame = frame.with_columns(
         clean_ids(frame[c]) for c in ("customer_id", "order_id") if c in frame.columns
     )
@@ -985,6 +1051,12 @@ def load_orders(
     frame = frame.drop("_bad_day")
     check_date_range(table, frame, "day", date_source, "order_date", options.latest_date)
     frame = once_per_order(number_columns.finish(frame), plan.order_level)
+    empty = empty_amount(mapping)
+    if empty is not None:
+        if {"amount", "unit_price"} & set(plan.order_level):
+            empty = empty & first_of_order()
+        first, count = frame.select(pl.col(ROW).filter(empty).min(), empty.sum()).row(0)
+        warnings += empty_amount_said(table, mapping, first, count, strict=options.strict)
     frame = refund_from_adjusted(plan.money.convert(frame))
     warnings += repeated
 
@@ -1063,6 +1135,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     )
     columns += number_columns.exprs()
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
     frame = frame.with_columns(clean_ids(frame["customer_id"]))
     for canonical in formats:
         source = mapping.get(canonical) or ""
@@ -1123,6 +1196,78 @@ def crowded_id_warning(table: Table, source: str) -> list[str]:
         "stand-in for guest checkouts? Its rows count as one customer; if they are not, "
         "remove them or give them real ids"
     ]
+
+
+def beyond_ascii(text: pl.Expr) -> pl.Expr:
+    """True on text with a character beyond ASCII (more bytes than characters)."""
+    return text.str.len_bytes() != text.str.len_chars()
+
+
+def id_forms(raw_ids: pl.Series, *, changed: bool = False) -> pl.DataFrame:
+    """``old`` (the id without :func:`one_form`) and ``new`` (:func:`clean_id`) of each
+    distinct id of ``raw_ids`` (raw texts); ``changed``: only those its Unicode form changes."""
+    raw = pl.col("raw")
+    forms = (
+        raw_ids.cast(pl.String)
+        .rename("raw")
+        .unique()
+        .to_frame()
+        .select(_tidy_id(raw).alias("old"), clean_id(raw).alias("new"))
+        .filter(pl.col("new").is_not_null())
+    )
+    if changed:
+        forms = forms.filter(pl.col("old").ne_missing(pl.col("new")))
+    return forms.unique()
+
+
+def unicode_merge_warning(name: str, forms: pl.DataFrame, partners: pl.Series) -> list[str]:
+    """A warning counting the customer ids that :func:`one_form` merged with another.
+
+    ``forms``: :func:`id_forms` (``changed``) of the input's distinct ids beyond ASCII;
+    ``partners``: the input's distinct raw ids whose :func:`clean_id` is one of
+    ``forms``' ``new`` (an ASCII ``ABC123`` beside a fullwidth one).
+    """
+    if forms.height == 0:
+        return []
+    every = pl.concat([forms, id_forms(partners)]).unique()
+    merged = (
+        every.group_by("new")
+        .agg(pl.col("old").unique().sort())
+        .filter(pl.col("old").list.len() > 1)
+        .sort("new")
+    )
+    if merged.height == 0:
+        return []
+    first = merged["old"][0].to_list()
+    example = " and ".join(_shown(t) for t in first[:2])
+    ids = "1 customer id was" if merged.height == 1 else f"{merged.height} customer ids were"
+    return [
+        f"{name}: {ids} written in more than one Unicode form (e.g. {example}); each is "
+        "read as one customer (ids are compared in Unicode NFKC form, without zero-width "
+        "characters)"
+    ]
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted, with characters beyond ASCII as escapes so that two forms differ."""
+    return "'" + text.encode("ascii", "backslashreplace").decode("ascii") + "'"
+
+
+def id_forms_warning(table: Table, source: str, read: pl.Series | None = None) -> list[str]:
+    """:func:`unicode_merge_warning` of column ``source`` of ``table``: the distinct ids
+    beyond ASCII, and only when one changes form, its partners. From ``read`` (the raw
+    ids of every row, already read) when given, else from scans of the column."""
+    if read is not None:
+        ids = read.cast(pl.String).rename("raw").to_frame().lazy()
+    else:
+        ids = table.frame.select(pl.col(source).cast(pl.String).alias("raw"))
+    raw = pl.col("raw")
+    odd = collect(table, ids.filter(beyond_ascii(raw)).unique())
+    forms = id_forms(odd["raw"], changed=True)
+    if forms.height == 0:
+        return []
+    partners = collect(table, ids.filter(cleaned_id(raw).is_in(forms["new"].implode())).unique())
+    return unicode_merge_warning(table.name, forms, partners["raw"])
 
 
 def input_paths(*tables: Table | None) -> list[Path]:

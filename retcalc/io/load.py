@@ -21,6 +21,7 @@ import glob
 import gzip
 import io
 import os
+import re
 import stat
 import sys
 import zlib
@@ -264,6 +265,51 @@ def _line_at(path: Path, offset: int) -> int:
     return lines
 
 
+#: A character beyond ASCII written in UTF-8 (two to four bytes): a file with one of
+#: these and bytes that are not UTF-8 may mix the two encodings.
+_UTF8_BEYOND_ASCII = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _by_line(data: bytes) -> tuple[str, int | None, str]:
+    """``data`` decoded line by line: UTF-8 where a line is UTF-8, else Windows-1252
+    (Latin-1 where Windows-1252 leaves a byte undefined). Returns the text, how many
+    lines were not UTF-8 (None when no line is UTF-8 beyond ASCII: not a mix) and the
+    encoding they were read in.
+
+    Only the lines that are not UTF-8 take a step of their own; the runs of UTF-8
+    lines between them are decoded whole.
+    """
+    view = memoryview(data)
+    parts: list[str] = []
+    pos, lines, mixed, used = 0, 0, False, "Windows-1252"
+    while True:
+        try:
+            text = codecs.utf_8_decode(view[pos:], "strict", True)[0]
+        except UnicodeDecodeError as exc:
+            bad = pos + exc.start
+            start = data.rfind(b"\n", pos, bad) + 1 or pos
+            end = data.find(b"\n", bad)
+            end = len(data) if end < 0 else end
+            good = codecs.utf_8_decode(view[pos:start], "strict", True)[0]
+            parts.append(good)
+            mixed = mixed or not good.isascii()
+            line = data[start:end]
+            try:
+                parts.append(line.decode("cp1252"))
+            except UnicodeDecodeError:
+                parts.append(line.decode("latin-1"))
+                used = "Latin-1"
+            lines += 1
+            pos = end
+            continue
+        parts.append(text)
+        mixed = mixed or not text.isascii()
+        break
+    return "".join(parts), lines if mixed else None, used
+
+
 def _to_utf8(data: bytes, name: str, encoding: str, warnings: list[str]) -> bytes:
     """UTF-8 bytes of a text input: UTF-16 by its byte-order mark, else ``encoding``.
 
@@ -277,6 +323,17 @@ def _to_utf8(data: bytes, name: str, encoding: str, warnings: list[str]) -> byte
         if bad is None:
             return data
         offset, byte = bad
+        if _UTF8_BEYOND_ASCII.search(data) is not None:
+            text, lines, used = _by_line(data)
+            if lines is not None:
+                warnings.append(
+                    f"{name}: mixes UTF-8 and {used} text: {lines} "
+                    f"{'line is' if lines == 1 else 'lines are'} not UTF-8 (the first is line "
+                    f"{_line_of(data, offset)}, byte 0x{byte:02X}) and {'was' if lines == 1 else 'were'} "
+                    f"read as {used}, the other lines as UTF-8, so that a name is one name "
+                    "in both; if names look wrong, pass --encoding"
+                )
+                return text.encode("utf-8")
         body = data.removeprefix(codecs.BOM_UTF8)
         try:
             text, used = body.decode("cp1252"), "Windows-1252"

@@ -198,9 +198,15 @@ def readings(values: pl.Series) -> pl.DataFrame:
     return out
 
 
-def native(raw: pl.Expr) -> pl.Expr:
-    """A numeric (Parquet) column as Float64: NaN is a missing value."""
-    value = raw.cast(pl.Float64)
+def native(raw: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
+    """A numeric (Parquet) column of type ``dtype`` as Float64: NaN is a missing value.
+
+    A Float32 value is read as the shortest decimal that the float32 rounds to (about 7
+    significant digits: what the writer meant), not as its exact binary value
+    (``10746.37`` is stored as 10746.3701171875 and printed as such in Float64).
+    """
+    text = dtype == pl.Float32
+    value = (raw.cast(pl.String) if text else raw).cast(pl.Float64)
     return pl.when(value.is_nan()).then(None).otherwise(value)
 
 

@@ -99,6 +99,27 @@ def _writable(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(fixes) if fixes else df
 
 
+#: The most characters an XLSX cell holds; longer text is cut (Excel's limit).
+MAX_CELL = 32_767
+
+
+def cut_cells(df: pl.DataFrame) -> list[str]:
+    """What to say of the text cells of ``df`` longer than :data:`MAX_CELL`, which a
+    workbook cuts at that length: per column, how many rows."""
+    df = _writable(df)
+    text = [name for name, dtype in df.schema.items() if dtype == pl.String]
+    if not text:
+        return []
+    counts = df.select((pl.col(c).str.len_chars() > MAX_CELL).sum() for c in text).row(0)
+    return [
+        f"column {name!r}: {n} {'cell is' if n == 1 else 'cells are'} longer than "
+        f"{MAX_CELL:,} characters, the most an XLSX cell holds, and cut at that length; "
+        "use --format csv or parquet for the whole text"
+        for name, n in zip(text, counts, strict=True)
+        if n
+    ]
+
+
 def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet) -> None:
     df = _writable(sheet.frame)
     start_row = len(sheet.notes)

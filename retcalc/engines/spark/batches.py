@@ -160,7 +160,7 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     for n in plan.numbers:
         col = pl.col(n.source)
         if n.native:
-            value = numbers.native(col)
+            value = numbers.native(col, raw.schema[n.source])
             bad = value.is_infinite().fill_null(False)
             exprs += [value.alias(n.canonical), bad.alias(f"_bad_{n.canonical}")]
             exprs.append(_raw_text(col, bad).alias(f"_raw_{n.canonical}"))

@@ -45,6 +45,7 @@ from retcalc.io.load import (
     _sniff_separator,
 )
 from retcalc.io.mapping import config_columns, resolve
+from retcalc.meanings import MEANING
 from retcalc.schema import Kind
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
@@ -563,6 +564,8 @@ def _finish_load(
         arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)
         assert isinstance(frame, pl.DataFrame)
+        if "status" in frame.columns:  # Arrow carries it as text; Polars keeps meanings so
+            frame = frame.with_columns(pl.col("status").cast(MEANING))
     else:
         if options.as_of is not None:
             rows = rows.filter(F.col("day") < F.lit(options.as_of))
