@@ -20,7 +20,20 @@ from typer.testing import CliRunner, Result
 from retcalc.cli.app import app
 from retcalc.errors import UsageError
 from retcalc.periods import parse_duration, parse_window
-from retcalc.validate import MAX_NODES, load_yaml
+from retcalc.validate import (
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_COUNT,
+    MAX_DEPTH,
+    MAX_HORIZON_YEARS,
+    MAX_INT_DIGITS,
+    MAX_NODES,
+    MAX_OFFSET,
+    MAX_TOP,
+    MAX_WINDOW_YEARS,
+    MAX_YAML_BYTES,
+    load_yaml,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # a: Jan 10 and Feb 5 2024; b: Jan 20; c: Mar 1.
@@ -382,3 +395,23 @@ def test_the_traceback_is_printed_only_under_debug(debug: bool, tmp_path: Path) 
         assert done.stderr.splitlines() == [
             "retcalc: internal error: RuntimeError: boom; rerun with --debug for the traceback"
         ]
+
+
+def test_the_documented_bounds_are_the_code_s() -> None:
+    doc = (ROOT / "docs" / "inputs.md").read_text(encoding="utf-8")
+    section = doc.split("## Limits on flags, specs and configs\n", 1)[1].split("\n## ", 1)[0]
+    section = " ".join(section.split())
+    for text in [
+        f"{FIRST_DAY} to {LAST_DAY}",
+        f"at most {MAX_WINDOW_YEARS} years (`{MAX_WINDOW_YEARS}y`",
+        f"at most {MAX_HORIZON_YEARS} years (`{MAX_HORIZON_YEARS}y`",
+        f"1 to {MAX_TOP:,}",
+        f"at most {MAX_OFFSET:,}",
+        f"({MAX_YAML_BYTES // 1024} KiB)",
+        f"at most {MAX_DEPTH} levels deep",
+        f"at most {MAX_NODES:,} values",
+        f"at most {MAX_INT_DIGITS} digits",
+        "exits 70",
+    ]:
+        assert text in section, text
+    assert MAX_COUNT == 10**12 and "at most 10^12" in section
