@@ -16,6 +16,7 @@ from enum import StrEnum
 import polars as pl
 
 from retcalc.errors import UsageError
+from retcalc.validate import MAX_WINDOW_YEARS, parse_day, window_count
 
 
 class Period(StrEnum):
@@ -60,28 +61,39 @@ class Window:
         return f"-{self.count}{self.unit}"
 
 
-def parse_window(text: str) -> Window:
-    """Parse ``30d``, ``8w``, ``3mo``, ``1q``, ``1y`` or ``all`` (``m`` is read as months)."""
+def parse_window(
+    text: str, flag: str = "--active-window", *, max_years: int = MAX_WINDOW_YEARS
+) -> Window:
+    """Parse ``30d``, ``8w``, ``3mo``, ``1q``, ``1y`` or ``all`` (``m`` is read as months);
+    at most ``max_years`` years (retcalc.validate)."""
     if text.strip().lower() in {"all", "inf", "forever"}:
         return Window(None)
     match = _WINDOW_RE.match(text)
-    if not match or int(match.group(1)) == 0:
+    if not match or not match.group(1).strip("0"):
         raise UsageError(
-            f"--active-window {text!r} is not a window: use a positive count and a unit, "
+            f"{flag} {text!r} is not a window: use a positive count and a unit, "
             "e.g. 30d, 8w, 3mo, 1q, 1y, or 'all'"
         )
-    return Window(int(match.group(1)), _UNIT_WORDS[match.group(2).lower()])
+    return _bounded(match, text, flag, max_years=max_years, all_allowed=True)
 
 
-def parse_duration(text: str, flag: str) -> Window:
-    """A bounded length for ``flag``: ``90d``, ``26w``, ``6mo``, ``1q``, ``1y`` (no ``all``)."""
-    try:
-        window = parse_window(text)
-    except UsageError:
-        window = Window(None)
-    if window.is_all:
+def parse_duration(text: str, flag: str, *, max_years: int = MAX_WINDOW_YEARS) -> Window:
+    """A bounded length for ``flag``: ``90d``, ``26w``, ``6mo``, ``1q``, ``1y`` (no ``all``),
+    at most ``max_years`` years."""
+    match = _WINDOW_RE.match(text)
+    if not match or not match.group(1).strip("0"):
         raise UsageError(f"{flag} {text!r} is not a duration: use e.g. 90d, 26w, 6mo or 1y")
-    return window
+    return _bounded(match, text, flag, max_years=max_years, all_allowed=False)
+
+
+def _bounded(
+    match: re.Match[str], text: str, flag: str, *, max_years: int, all_allowed: bool
+) -> Window:
+    unit = _UNIT_WORDS[match.group(2).lower()]
+    count = window_count(
+        match.group(1), unit, flag, text, max_years=max_years, all_allowed=all_allowed
+    )
+    return Window(count, unit)
 
 
 def back(day: dt.date, length: Window | Period) -> dt.date:
@@ -138,10 +150,7 @@ def window_starts(bounds: pl.Series, window: Window) -> pl.Series:
 
 
 def parse_date_option(text: str | None, flag: str) -> dt.date | None:
-    """A ``YYYY-MM-DD`` value given on the command line."""
+    """A ``YYYY-MM-DD`` value given on the command line, in the years 1900-2200."""
     if text is None:
         return None
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"{flag} {text!r} is not a date: expected YYYY-MM-DD") from None
+    return parse_day(text, flag)

@@ -24,6 +24,7 @@ from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
 from retcalc.metrics.retention import Params
 from retcalc.periods import Period, Window, parse_duration
 from retcalc.render.atomic import atomic_write, check_output_path
+from retcalc.validate import MAX_HORIZON_YEARS
 
 MODEL = "Model"
 
@@ -154,7 +155,7 @@ def clv(
         str | None,
         typer.Option(
             "--horizon",
-            help="bgnbd: how far ahead to predict: 90d, 26w, 6mo, 1y (default 1y = 365 days).",
+            help="bgnbd: how far ahead to predict: 90d, 26w, 6mo, 1y (default 1y = 365 days; at most 100y).",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -236,7 +237,7 @@ def clv(
                 per_customer=per_customer,
                 margin=_fraction(margin, "--margin", 1.0, allow_zero=False),
                 discount=_fraction(discount_rate, "--discount-rate", 0.1, allow_zero=True),
-                horizon=parse_duration(horizon or "1y", "--horizon"),
+                horizon=parse_duration(horizon or "1y", "--horizon", max_years=MAX_HORIZON_YEARS),
                 unit=time_unit or TimeUnit.day,
                 params_in=params_in,
                 params_out=params_out,

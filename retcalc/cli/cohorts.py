@@ -17,6 +17,7 @@ from retcalc.metrics.retention import Basis
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.charts import print_offset_chart
 from retcalc.render.triangle import Triangle, write_triangle
+from retcalc.validate import MAX_COUNT, MAX_OFFSET
 
 COHORTS = "Cohorts"
 
@@ -69,6 +70,7 @@ def cohorts(
         typer.Option(
             "--min-cohort",
             min=1,
+            max=MAX_COUNT,
             help="Hide cohorts with fewer customers.",
             rich_help_panel=COHORTS,
         ),
@@ -76,7 +78,11 @@ def cohorts(
     max_offset: Annotated[
         int | None,
         typer.Option(
-            "--max-offset", min=0, help="Show offsets 0..N only.", rich_help_panel=COHORTS
+            "--max-offset",
+            min=0,
+            max=MAX_OFFSET,
+            help="Show offsets 0..N only.",
+            rich_help_panel=COHORTS,
         ),
     ] = None,
     plot: Annotated[

@@ -8,17 +8,24 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from retcalc.cli.options import Debug
 from retcalc.cli.runner import emit, run
 from retcalc.metrics.crr import classic_crr
 from retcalc.render import OutputFormat
+from retcalc.validate import MAX_COUNT
 
 
 def crr(
     start: Annotated[
-        int, typer.Option("--start", help="Customers at the start of the period (CS).")
+        int,
+        typer.Option("--start", max=MAX_COUNT, help="Customers at the start of the period (CS)."),
     ],
-    new: Annotated[int, typer.Option("--new", help="New customers acquired during it (CN).")],
-    end: Annotated[int, typer.Option("--end", help="Customers at the end of the period (CE).")],
+    new: Annotated[
+        int, typer.Option("--new", max=MAX_COUNT, help="New customers acquired during it (CN).")
+    ],
+    end: Annotated[
+        int, typer.Option("--end", max=MAX_COUNT, help="Customers at the end of the period (CE).")
+    ],
     fmt: Annotated[
         OutputFormat | None, typer.Option("--format", "-f", help="Output format.")
     ] = None,
@@ -26,6 +33,7 @@ def crr(
         Path | None, typer.Option("--output", "-o", help="Write to this file.")
     ] = None,
     fail_if: Annotated[list[str] | None, typer.Option("--fail-if", help='e.g. "crr < 0.8"')] = None,
+    debug: Debug = False,
 ) -> None:
     """Customer retention rate = (CE - CN) / CS, from counts you already have."""
 
@@ -48,4 +56,4 @@ def crr(
             fail_if=fail_if or (),
         )
 
-    run(body)
+    run(body, debug=debug)

@@ -12,7 +12,7 @@ import typer
 
 from retcalc import explain as defs
 from retcalc.cli import common as c
-from retcalc.cli.options import Common
+from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import progress, run
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.churn import churn_table
@@ -83,6 +83,7 @@ def explain(
         Basis | None, typer.Option("--basis", help="activity or subscription.")
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML column mapping.")] = None,
+    debug: Debug = False,
 ) -> None:
     """Print what a metric means; with an orders file, its formula with your numbers."""
 
@@ -140,4 +141,4 @@ def explain(
         if row.get("complete") is False:
             out.write("  (this period is not complete: see `retcalc explain complete`)\n")
 
-    run(body)
+    run(body, debug=debug)

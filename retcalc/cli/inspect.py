@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from retcalc.cli.options import Common
+from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import run
 from retcalc.io import currency, dates
 from retcalc.io.frames import LoadOptions, load_customers, load_orders
@@ -161,6 +161,7 @@ def inspect(
             "--status-map", metavar="RAW=MEANING", help="What a status of your file means."
         ),
     ] = None,
+    debug: Debug = False,
 ) -> None:
     """Show the detected column mapping, row count, date range, empty values and duplicate order ids."""
     _ = Common  # the mapping flags of the data commands are read from the config here
@@ -182,4 +183,4 @@ def inspect(
             return
         print_summary(summary, Console())
 
-    run(body)
+    run(body, debug=debug)

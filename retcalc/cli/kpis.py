@@ -20,6 +20,7 @@ from retcalc.metrics.kpis import RATE_COLUMNS, kpi_table
 from retcalc.metrics.retention import Basis, prepare_activity
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.values import human_frame
+from retcalc.validate import MAX_COUNT
 
 KPIS = "KPIs"
 
@@ -47,6 +48,7 @@ def kpis(
         typer.Option(
             "--loyal-orders",
             min=1,
+            max=MAX_COUNT,
             help="loyal_customer_rate counts customers with at least this many orders in the range.",
             rich_help_panel=KPIS,
         ),

@@ -27,6 +27,9 @@ OUTPUT = "Output"
 ENGINE = "Engine"
 MONEY = "Currencies and minor units"
 
+#: ``--debug`` of every command: the traceback of an error instead of its one line (exit 70).
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
+
 
 @dataclass
 class Common:
@@ -334,7 +337,7 @@ class Common:
             rich_help_panel=ENGINE,
         ),
     ] = None
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)] = False
+    debug: Debug = False
 
     @property
     def order_flags(self) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.io.returns_file import load_returns
 from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS, returns_table, top_returns
+from retcalc.validate import MAX_TOP
 
 
 @data_command
@@ -40,6 +41,7 @@ def returns(
         typer.Option(
             "--top",
             min=1,
+            max=MAX_TOP,
             help="Instead of periods: the N products (or --by customer_id) with the highest unit return rate over the range.",
             show_default=False,
         ),

@@ -200,6 +200,27 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
             raise
         error(f"could not process the input: {first_line(exc)}")
         raise typer.Exit(ExitStatus.BAD_INPUT) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):  # Typer's own ends
+        raise
+    except MemoryError:
+        if debug:
+            raise
+        error(
+            "out of memory: the input is too large for this machine's memory; give a "
+            "smaller input (or a Parquet file), run with more memory, or use --engine spark"
+        )
+        raise typer.Exit(ExitStatus.BAD_INPUT) from None
+    except Exception as exc:
+        # A bug, not the input: one line and exit 70 (not 1, which cron reads as an alert).
+        if debug:
+            raise
+        _stderr.print(
+            f"retcalc: internal error: {type(exc).__name__}: {first_line(exc)[:300]}; "
+            "rerun with --debug for the traceback",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(ExitStatus.INTERNAL_ERROR) from None
 
 
 def emit(

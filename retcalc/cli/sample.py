@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from retcalc.cli.options import Debug
 from retcalc.cli.runner import progress, run
 from retcalc.errors import UsageError
+from retcalc.validate import MAX_COUNT, parse_day
 
 
 def sample(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Directory to write the files into.")
     ],
-    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 3000,
+    customers: Annotated[
+        int, typer.Option("--customers", max=MAX_COUNT, help="Number of customers.")
+    ] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 42,
     start: Annotated[
         str, typer.Option("--start", help="First day of the data (YYYY-MM-DD).")
     ] = "2023-01-01",
-    years: Annotated[float, typer.Option("--years", help="Length of the history in years.")] = 3.0,
+    years: Annotated[
+        float, typer.Option("--years", max=100, help="Length of the history in years.")
+    ] = 3.0,
+    debug: Debug = False,
 ) -> None:
     """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory."""
     from retcalc.sample import generate, write_sample
@@ -31,10 +37,7 @@ def sample(
             raise UsageError("--customers must be at least 1")
         if years <= 0:
             raise UsageError("--years must be positive")
-        try:
-            first = dt.date.fromisoformat(start)
-        except ValueError:
-            raise UsageError(f"--start {start!r} is not a date: expected YYYY-MM-DD") from None
+        first = parse_day(start, "--start")
         if output.exists() and not output.is_dir():
             raise UsageError(f"--output {output}: exists and is not a directory")
         with progress(f"Generating {customers} customers"):
@@ -43,4 +46,4 @@ def sample(
         for path in paths:
             typer.echo(str(path), err=True)
 
-    run(body)
+    run(body, debug=debug)

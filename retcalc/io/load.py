@@ -560,8 +560,14 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
         return _directory(spec, path)
     try:
         mode = path.stat().st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            # /dev/zero or /dev/urandom would be read until memory runs out.
+            raise InputError(
+                f"{spec}: is a device, not a file; give a file, a pipe (<(zcat orders.csv.gz)) "
+                "or - for standard input"
+            )
         if not stat.S_ISREG(mode):
-            # A pipe (<(zcat orders.csv.gz)), /dev/stdin, a character device: read it once.
+            # A pipe (<(zcat orders.csv.gz)) or /dev/stdin that is one: read it once.
             with path.open("rb") as handle:
                 data = handle.read()
             if not data:

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from retcalc.errors import InputError, UsageError
 from retcalc.schema import COLUMNS, Kind, normalize
+from retcalc.validate import load_yaml_file
 
 
 @dataclass(frozen=True)
@@ -157,20 +156,15 @@ class ColumnMap:
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
-    """Read the YAML config with the safe loader; ``./retcalc.yaml`` when no path is given."""
+    """Read the YAML config (``./retcalc.yaml`` when no path is given) with the one safe
+    loader, :func:`retcalc.validate.load_yaml_file`."""
+    flag = "--config"
     if path is None:
         default = Path("retcalc.yaml")
         if not default.is_file():
             return {}
-        path = default
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML: {exc}") from None
+        path, flag = default, "config"
+    data, _ = load_yaml_file(path, flag)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -17,10 +17,11 @@ output: reports/retention-{as_of}.html   # {as_of}, {period}, {today}
 title: Monthly retention
 ```
 
-The file is read with PyYAML's safe loader (no object construction); anchors
-and aliases are not expanded by the checks below, so a "billion laughs" file
-cannot make them run long. Every problem is reported with the file, the line
-and the key path (``sections[2]``, ``columns.orders.customer_id``), exit 2.
+The file is read by :func:`retcalc.validate.load_yaml_file`, PyYAML's safe loader
+(no object construction) with limits on size, depth and alias expansion, so a
+"billion laughs" file is refused at once. Every problem is reported with the
+file, the line and the key path (``sections[2]``, ``columns.orders.customer_id``),
+exit 2.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from retcalc.report.alerts import Alert, parse_alert
 from retcalc.report.build import SECTIONS
 from retcalc.report.output import EXTENSIONS
 from retcalc.schema import COLUMNS, Kind
+from retcalc.validate import load_yaml, parse_day, read_small_file
 
 KEYS: tuple[str, ...] = (
     "inputs",
@@ -109,12 +111,11 @@ def resolve_as_of(value: str, today: dt.date) -> dt.date:
     if value in AS_OF_RULES:
         period = AS_OF_RULES[value]
         return today if period is None else period_start(today, period)
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+    if not value[:1].isdigit():
         raise UsageError(
             f"as_of {value!r} is not a date (YYYY-MM-DD) or one of {', '.join(AS_OF_RULES)}"
-        ) from None
+        )
+    return parse_day(value, "as_of")
 
 
 def check_pattern(pattern: str) -> None:
@@ -255,22 +256,7 @@ def _columns(check: _Checker, raw: Any) -> dict[str, dict[str, str]]:
 def parse_spec(text: str, *, path: Path) -> ReportSpec:
     """Validate a spec's text; ``path`` names it in messages and anchors relative paths."""
     name = str(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        if isinstance(exc, yaml.constructor.ConstructorError):
-            # The safe loader refuses tags that would build objects (!!python/...).
-            raise SpecError(
-                f"{name}{where}: {exc.problem}; a spec holds only text, numbers, dates, lists "
-                "and mappings"
-            ) from None
-        problem = exc.problem or exc.context or "not valid YAML"
-        raise SpecError(f"{name}{where}: not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{name}: not valid YAML: {exc}") from None
+    data, root = load_yaml(text, name=name, error=SpecError)
     if root is None or data is None:
         raise SpecError(f"{name}: the spec is empty; it needs at least inputs.orders and output")
     marks = _Marks()
@@ -301,11 +287,9 @@ def parse_spec(text: str, *, path: Path) -> ReportSpec:
     if "active_window" in spec:
         window = check.text(spec["active_window"], "active_window")
         try:
-            parse_window(window)
-        except UsageError:
-            raise check.fail(
-                "active_window", f"{window!r} is not a window: use e.g. 30d, 8w, 3mo, 1y or all"
-            ) from None
+            parse_window(window, "active_window")
+        except UsageError as exc:
+            raise check.fail("active_window", exc.message.removeprefix("active_window ")) from None
         values["active_window"] = window
     if "as_of" in spec:
         rule = check.text(spec["as_of"], "as_of")
@@ -318,10 +302,8 @@ def parse_spec(text: str, *, path: Path) -> ReportSpec:
         age = check.text(spec["max_age"], "max_age")
         try:
             parse_duration(age, "max_age")
-        except UsageError:
-            raise check.fail(
-                "max_age", f"{age!r} is not a duration: use e.g. 2d, 8w, 3mo or 1y"
-            ) from None
+        except UsageError as exc:
+            raise check.fail("max_age", exc.message.removeprefix("max_age ")) from None
         values["max_age"] = age
     if "sections" in spec:
         raw = spec["sections"]
@@ -370,10 +352,4 @@ def parse_spec(text: str, *, path: Path) -> ReportSpec:
 
 def load_spec(path: Path) -> ReportSpec:
     """Read and validate the spec file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"--spec {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"--spec {path}: cannot read it ({exc})") from None
-    return parse_spec(text, path=path)
+    return parse_spec(read_small_file(path, "--spec", error=SpecError), path=path)
