@@ -109,15 +109,14 @@ class Table:
             frame = frame.filter((pl.col(FILE) == index) & (pl.col(LOCAL) < local))
         else:
             frame = frame.filter(pl.col(ROW) < row)
-        text = [
-            c for c, t in frame.collect_schema().items() if t == pl.String and c in self.columns
-        ]
+        shown = set(self.columns)
+        text = [c for c, t in frame.collect_schema().items() if t == pl.String and c in shown]
         breaks = 0
         if text:
             counted = frame.select(
-                pl.sum_horizontal(
-                    pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text
-                ).sum()
+                pl.concat_str(pl.col(text), ignore_nulls=True)
+                .str.count_matches("\n", literal=True)
+                .sum()
             ).collect()
             breaks = int(counted.item() or 0)
         header = sum(c.count("\n") for c in self.columns)
