@@ -21,7 +21,7 @@ import polars as pl
 from retcalc.errors import InputError, more_such
 from retcalc.io import currency, dates, numbers
 from retcalc.io.dimensions import check_by
-from retcalc.io.load import ROW, Table, collect, open_table
+from retcalc.io.load import ROW, Table, collect, open_table, reads_table
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
 from retcalc.meanings import (
@@ -894,6 +894,7 @@ def once_per_order(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     )
 
 
+@reads_table
 def load_orders(
     spec: str,
     options: LoadOptions,
@@ -968,6 +969,7 @@ def _in_currency(plan: OrdersPlan, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop(currency.CODE, currency.NO_RATE, strict=False)
 
 
+@reads_table
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:
     """Read customers into ``customer_id, signup_date, churn_date, segment, cost_to_serve``."""
     table = table or open_table(spec, encoding=options.encoding)
