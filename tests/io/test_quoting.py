@@ -52,7 +52,7 @@ def test_a_quote_never_closed_is_found_where_it_opens() -> None:
 
 
 def test_lines_count_after_a_quoted_line_break_and_with_another_separator() -> None:
-    text = "customer_id;order_date;amount;note\nc1;2024-01-05;1;\"a\nb\"\nc2;2024-01-06;2;5\" x\n"
+    text = 'customer_id;order_date;amount;note\nc1;2024-01-05;1;"a\nb"\nc2;2024-01-06;2;5" x\n'
     assert fault(text, ";") == (4, '5" x', "inside")
 
 
@@ -63,7 +63,7 @@ def stray(tmp_path: Path, name: str = "orders.csv") -> Path:
 
 
 EXPECTED = (
-    "line 4 has a quote inside the value Monitor 27\" wide, which CSV reads as the start "
+    'line 4 has a quote inside the value Monitor 27" wide, which CSV reads as the start '
     'or end of a quoted value; write the value as "Monitor 27"" wide" (in quotes, its own '
     'quotes doubled) or remove the quote. The line: c2,2024-01-06,20.00,Monitor 27" wide'
 )
