@@ -21,7 +21,7 @@ import polars as pl
 from retcalc.errors import InputError, more_such
 from retcalc.io import currency, dates, numbers
 from retcalc.io.dimensions import check_by
-from retcalc.io.load import ROW, Table, collect, open_table, reads_table
+from retcalc.io.load import ROW, Table, collect, open_table, reads_table, twin_name
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
 from retcalc.meanings import (
@@ -661,7 +661,7 @@ def _header_warnings(table: Table, mapping: ColumnMap) -> list[str]:
     """A mapped header that appears twice: say which one is used."""
     out = []
     for resolved in mapping.columns.values():
-        twin = f"{resolved.source}_duplicated_0"
+        twin = twin_name(resolved.source, 2)
         if twin in table.columns:
             out.append(
                 f"{table.name}: column {resolved.source!r} appears more than once in the header; "

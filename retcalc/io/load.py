@@ -22,6 +22,7 @@ import glob
 import gzip
 import io
 import os
+import re
 import stat
 import sys
 import zlib
@@ -630,6 +631,30 @@ def _scan_parquet(
     return frame
 
 
+#: How Polars names the second, third... column of a header name given more than once.
+_POLARS_TWIN = re.compile(r"^(.*)_duplicated_(\d+)$")
+
+
+def twin_name(name: str, occurrence: int) -> str:
+    """The name of the ``occurrence``-th (2, 3...) column of a header that gives ``name``
+    more than once, or of a column whose header cell is empty (``name`` empty)."""
+    return f"{name} ({occurrence})" if name else f"(no name {occurrence})"
+
+
+def _twin_names(names: list[str]) -> dict[str, str]:
+    """Polars' names of repeated header names (``amount_duplicated_0``) and empty ones,
+    as :func:`twin_name` says them: no message shows a name the file does not have."""
+    renames: dict[str, str] = {}
+    seen = set(names)
+    for column in names:
+        match = _POLARS_TWIN.match(column)
+        if column == "":
+            renames[column] = twin_name("", 1)
+        elif match and match.group(1) in seen:
+            renames[column] = twin_name(match.group(1), int(match.group(2)) + 2)
+    return {old: new for old, new in renames.items() if new not in seen}
+
+
 def _finish(
     name: str,
     frame: pl.LazyFrame,
@@ -648,6 +673,10 @@ def _finish(
         if texts:
             raise read_error(name, texts, tuple(str(f) for f in files or ()), exc) from None
         raise InputError(f"{name}: cannot read the file: {first_line(exc)}") from None
+    renames = _twin_names(schema.names()) if is_csv else {}
+    if renames:
+        frame = frame.rename(renames)
+        schema = frame.collect_schema()
     columns = tuple(c for c in schema.names() if c not in HIDDEN)
     if not columns:
         raise InputError(f"{name}: has no columns; expected a header row")
