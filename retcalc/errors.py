@@ -6,6 +6,7 @@ Metrics and loaders raise these with a message a person can act on; only
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -44,10 +45,17 @@ class ThresholdCrossed(RetcalcError):
     exit_status = ExitStatus.THRESHOLD_CROSSED
 
 
+#: A quoted name of a column retcalc adds while it works (``'_retcalc_row'``, ``"_hash"``)
+#: or Polars' name of a repeated header name (``amount_duplicated_0``), in a library's text.
+_INTERNAL_NAME = re.compile(r"""(['"`])(?:_[A-Za-z0-9_]*|[^'"`\s]*_duplicated_\d+)\1""")
+
+
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (its type's name when it has none)."""
+    """The first line of an exception's text (its type's name when it has none), without
+    the names of columns that are retcalc's own (a message names only what the user has)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return _INTERNAL_NAME.sub("a working column", line)
 
 
 def more_such(count: int, what: str = "rows") -> str:

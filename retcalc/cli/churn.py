@@ -10,7 +10,7 @@ from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.churn import RATE_COLUMNS, churn_table
+from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS, churn_table
 
 
 @data_command
@@ -27,7 +27,7 @@ def churn(
     """Churned customers, churn rate, NRR, GRR, lost revenue and the revenue bridge per period."""
 
     def body() -> None:
-        metric_params = c.params(common)
+        metric_params = c.params(common, shows=CHURN_COLUMNS, command="churn")
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True)
         with progress("Computing churn"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)

@@ -220,7 +220,14 @@ def clv(
             raise UsageError("--params-out with --params-in would copy the file: drop one")
         if per_customer and chosen is Model.formula:
             raise UsageError("--per-customer is for --model historical or bgnbd")
-        metric_params = c.params(common)
+        shows = (
+            *model.GROUP_COLUMNS,
+            *model.GROUP_COST_COLUMNS,
+            *historical.SUMMARY_COLUMNS,
+            *formula.FORMULA_COLUMNS,
+            *formula.COST_COLUMNS,
+        )
+        metric_params = c.params(common, shows=tuple(dict.fromkeys(shows)), command="clv")
         if chosen is Model.historical:
             _historical(common, metric_params, per_customer)
         elif chosen is Model.formula:

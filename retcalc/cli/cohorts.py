@@ -12,7 +12,7 @@ from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
-from retcalc.metrics.cohorts import RATE_COLUMNS, Mode, cohort_table
+from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS, Mode, cohort_table
 from retcalc.metrics.retention import Basis
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.charts import print_offset_chart
@@ -97,7 +97,7 @@ def cohorts(
     """Cohorts by first purchase (or signup): customers, retention and revenue per period since."""
 
     def body() -> None:
-        metric_params = c.params(common)
+        metric_params = c.params(common, shows=COHORT_COLUMNS, command="cohorts")
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
         inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
         with progress("Computing cohorts"):

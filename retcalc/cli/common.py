@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from retcalc.io import dates
 from retcalc.io.batched import load_order_events, reads_in_batches
 from retcalc.io.currency import MoneyOptions
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
-from retcalc.io.load import open_table
+from retcalc.io.load import HIDDEN, open_table
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
 from retcalc.meanings import parse_status_map
@@ -118,8 +118,11 @@ def config_path(common: Common) -> Path | None:
     return default if default.is_file() else None
 
 
-def params(common: Common) -> Params:
-    """The period, window and range options as metric parameters."""
+def params(common: Common, *, shows: Collection[str] = (), command: str = "") -> Params:
+    """The period, window and range options as metric parameters; a ``--by`` column
+    named like a column of the ``command``'s table (``shows``) is refused."""
+    by = tuple(dict.fromkeys(common.by or ()))
+    refuse_by_clash(by, shows, command)
     start = parse_date_option(common.start, "--start")
     end = parse_date_option(common.end, "--end")
     as_of = parse_date_option(common.as_of, "--as-of")
@@ -133,8 +136,19 @@ def params(common: Common) -> Params:
         start=start,
         end=end,
         as_of=as_of,
-        by=tuple(dict.fromkeys(common.by or ())),
+        by=by,
     )
+
+
+def refuse_by_clash(by: Sequence[str], shows: Collection[str], command: str) -> None:
+    """Refuse a ``--by`` column named like a column of the output table ``shows``."""
+    for key in by:
+        if key in shows:
+            raise UsageError(
+                f"--by {key}: the {command} table has a column of that name "
+                f"({', '.join(shows)}); group by a copy of the column under another name "
+                f"(e.g. by_{key})"
+            )
 
 
 def check_fresh(
@@ -241,7 +255,7 @@ def load(
     options = load_options(common)
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
-    by = tuple(common.by or ())
+    by = tuple(dict.fromkeys(common.by or ()))
     if common.engine is Engine.spark:
         orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
     else:
@@ -313,7 +327,7 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
     """Make every ``--by`` column available on the orders (and customers) frames."""
     assert inputs.orders is not None
     for dim in by:
-        in_orders = dim in inputs.orders.frame.columns
+        in_orders = dim in inputs.orders.frame.columns and dim not in HIDDEN
         in_customers = inputs.customers is not None and dim in inputs.customers.frame.columns
         if not in_orders and in_customers:
             assert inputs.customers is not None

@@ -16,7 +16,7 @@ from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.nps import load_nps, with_paid_dates
 from retcalc.metrics.keys import encode_orders
-from retcalc.metrics.kpis import RATE_COLUMNS, kpi_table
+from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS, kpi_table
 from retcalc.metrics.retention import Basis, prepare_activity
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.values import human_frame
@@ -86,7 +86,7 @@ def kpis(
     per_period = _period_given(ctx)
 
     def body() -> None:
-        metric_params = c.params(common)
+        metric_params = c.params(common, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis")
         if common.basis is Basis.subscription:
             raise UsageError(
                 "kpis uses the activity basis (SPEC §2.1: active = ordered within "

@@ -10,7 +10,7 @@ from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.retention import RATE_COLUMNS, retention_table
+from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS, retention_table
 
 
 @data_command
@@ -27,7 +27,7 @@ def retention(
     """Customers at the start and end of each period, new, retained, churned, reactivated, and the rates."""
 
     def body() -> None:
-        metric_params = c.params(common)
+        metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")
         inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
         with progress("Computing retention"):
             prep = c.prepare(common, inputs, metric_params, anonymous=True)

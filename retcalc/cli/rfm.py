@@ -49,16 +49,10 @@ def rfm(
 
     def body() -> None:
         c.refuse_given(ctx, "rfm", NOT_USED)
-        metric_params = c.params(common)
+        shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
+        metric_params = c.params(common, shows=shown, command="rfm")
         if common.basis is Basis.subscription:
             raise UsageError("rfm scores purchases; drop --basis subscription")
-        shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
-        for key in metric_params.by:
-            if key in shown:
-                raise UsageError(
-                    f"--by {key}: the rfm table has a column of that name ({', '.join(shown)}); "
-                    f"group by a copy of the column under another name (e.g. customer_{key})"
-                )
         # A large input is read in batches, summed per customer and day; the segment
         # summary shows no customer id, so its customers may be hashed ids.
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)

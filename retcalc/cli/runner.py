@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import signal
 import sys
 import threading
@@ -193,6 +194,11 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
         raise typer.Exit(exc.exit_status) from None
     except KeyboardInterrupt:
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except pl.exceptions.DuplicateError as exc:
+        if debug:
+            raise
+        error(same_name(exc))
+        raise typer.Exit(ExitStatus.BAD_INPUT) from None
     except (pl.exceptions.PolarsError, OSError) as exc:
         if _is_broken_pipe(exc):
             _quiet_broken_pipe()
@@ -221,6 +227,19 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
             soft_wrap=True,
         )
         raise typer.Exit(ExitStatus.INTERNAL_ERROR) from None
+
+
+def same_name(exc: pl.exceptions.DuplicateError) -> str:
+    """What to say when a column of the input (a ``--by`` column) has the name of a
+    column retcalc computes: two columns of one name in one table."""
+    found = re.search(r"'([^']+)'", str(exc))
+    name = found.group(1) if found and not found.group(1).startswith("_") else None
+    if name is None:
+        return f"two columns of one name in a table: {first_line(exc)}"
+    return (
+        f"--by {name}: retcalc computes a column of that name for this table; "
+        f"group by a copy of the column under another name (e.g. by_{name})"
+    )
 
 
 def emit(

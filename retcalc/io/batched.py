@@ -45,7 +45,7 @@ from typing import Any
 
 import polars as pl
 
-from retcalc.errors import InputError, first_line
+from retcalc.errors import InputError
 from retcalc.io import currency, dates, numbers
 from retcalc.io.frames import (
     EMPTY_AMOUNT,
@@ -71,7 +71,7 @@ from retcalc.io.frames import (
     with_date_flags,
     with_mark,
 )
-from retcalc.io.load import ROW, Table, collect, engine_for
+from retcalc.io.load import ROW, Table, collect, engine_for, reading_error, reads_table
 from retcalc.metrics import returns
 from retcalc.metrics.events import (
     CUSTOMER,
@@ -122,7 +122,7 @@ def _batches(table: Table, frame: pl.LazyFrame, rows: int, *, ordered: bool = Tr
             chunk_size=rows, maintain_order=ordered, engine="streaming"
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+        raise reading_error(table, exc) from None
 
 
 #: Rows read from the start of an input to guess its text number columns' decimal
@@ -489,8 +489,7 @@ class _Reader:
         try:
             return pl.collect_all(frames, engine="streaming")
         except (pl.exceptions.PolarsError, OSError) as exc:
-            table = self.plan.table
-            raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+            raise reading_error(self.plan.table, exc) from None
 
     def _flags(self) -> list[tuple[_Tally, pl.Expr]]:
         flags = [(self.bad["day"], pl.col("_bad_day"))]
@@ -834,6 +833,7 @@ def group_columns(keys: Sequence[str]) -> list[str]:
     return [*keys, CUSTOMER, "day", "revenue_day", "is_purchase"]
 
 
+@reads_table
 def load_order_events(
     spec: str,
     options: LoadOptions,

@@ -21,7 +21,7 @@ import polars as pl
 from retcalc.errors import InputError, more_such
 from retcalc.io import currency, dates, numbers
 from retcalc.io.dimensions import check_by
-from retcalc.io.load import ROW, Table, collect, open_table
+from retcalc.io.load import ROW, Table, collect, open_table, reads_table, twin_name
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
 from retcalc.io.numbers import DecimalMark, clean_number
 from retcalc.meanings import (
@@ -549,23 +549,42 @@ def check_date_range(
 # Reading the rows.
 
 
+#: Rows of more columns than this are hashed as one struct (see :func:`row_hash`).
+HASHED_APART = 64
+
+
 def row_hash(columns: Sequence[pl.Expr]) -> pl.Expr:
-    """A 64-bit hash of a whole row: each column's hash (its own seed) folded in with an
-    odd multiplier. Cheaper than hashing a struct of the row; rows with equal hashes
-    are compared value by value before any is called a repeat."""
-    folded = columns[0].hash(7)
-    for i, column in enumerate(columns[1:], start=1):
-        folded = (folded * pl.lit(0x9E3779B97F4A7C15, dtype=pl.UInt64)) ^ column.hash(7 + i)
-    return folded
+    """A 64-bit hash of a whole row; rows with equal hashes are compared value by value
+    before any is called a repeat.
+
+    Up to :data:`HASHED_APART` columns: each column's hash (its own seed), combined
+    pairwise with an odd multiplier in a balanced tree, cheaper than hashing a struct
+    of the row. A wider row is hashed as one struct: an expression per column costs
+    Polars' planner more than the hashing itself (bench/README.md, wide files).
+    """
+    if len(columns) > HASHED_APART:
+        return pl.struct(columns).hash(7)
+    level = [column.hash(7 + i) for i, column in enumerate(columns)]
+    while len(level) > 1:
+        paired = [
+            (left * pl.lit(0x9E3779B97F4A7C15, dtype=pl.UInt64)) ^ right
+            for left, right in zip(level[::2], level[1::2], strict=False)
+        ]
+        level = paired + level[len(paired) * 2 :]
+    return level[0]
+
+
+def blank_row(columns: Sequence[str]) -> pl.Expr:
+    """True on a row whose every cell is empty (null)."""
+    return pl.all_horizontal(pl.col(list(columns)).is_null())
 
 
 def row_checks(table: Table) -> list[pl.Expr]:
     """``_blank``, ``_hash`` (of the whole row) and, for CSV with a line longer than the
     header, ``_ragged``: what :func:`read_rows` reads besides the columns."""
-    raw = [pl.col(c) for c in table.columns]
     exprs = [
-        pl.all_horizontal(c.is_null() for c in raw).alias("_blank"),
-        row_hash(raw).alias("_hash"),
+        blank_row(table.columns).alias("_blank"),
+        row_hash([pl.col(c) for c in table.columns]).alias("_hash"),
     ]
     extras = table.extra_columns
     if extras:
@@ -655,7 +674,7 @@ def require_rows(table: Table, what: str) -> None:
     """Refuse an input with a header and no rows (blank lines are no rows)."""
     first = collect(
         table,
-        table.frame.filter(~pl.all_horizontal(pl.col(c).is_null() for c in table.columns)).head(1),
+        table.frame.filter(~blank_row(table.columns)).head(1),
     )
     if first.height == 0:
         raise InputError(f"{table.name}: has a header but no rows; expected {what} below it")
@@ -665,7 +684,7 @@ def _header_warnings(table: Table, mapping: ColumnMap) -> list[str]:
     """A mapped header that appears twice: say which one is used."""
     out = []
     for resolved in mapping.columns.values():
-        twin = f"{resolved.source}_duplicated_0"
+        twin = twin_name(resolved.source, 2)
         if twin in table.columns:
             out.append(
                 f"{table.name}: column {resolved.source!r} appears more than once in the header; "
@@ -1018,6 +1037,7 @@ def empty_amount_said(
     ]
 
 
+@reads_table
 def load_orders(
     spec: str,
     options: LoadOptions,
@@ -1102,6 +1122,7 @@ def _in_currency(plan: OrdersPlan, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop(currency.CODE, currency.NO_RATE, strict=False)
 
 
+@reads_table
 def load_customers(spec: str, options: LoadOptions, *, table: Table | None = None) -> Loaded:
     """Read customers into ``customer_id, signup_date, churn_date, segment, cost_to_serve``."""
     table = table or open_table(spec, encoding=options.encoding)

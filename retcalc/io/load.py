@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import difflib
+import functools
 import glob
 import gzip
 import io
@@ -25,13 +26,15 @@ import re
 import stat
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import polars as pl
 
 from retcalc.errors import InputError, UsageError, first_line
+from retcalc.io.quoting import CsvText, read_error
 
 ROW = "_retcalc_row"
 FILE = "_retcalc_file"
@@ -79,6 +82,7 @@ class Table:
     warnings: tuple[str, ...] = ()  # what the reader had to guess (encoding)
     raw: pl.LazyFrame | None = None  # ``frame`` plus the EXTRA columns of CSV input
     header_lines: tuple[int, ...] = (1,)  # line of the header, per file (after blank lines)
+    texts: tuple[CsvText, ...] = ()  # CSV: the text of each file, to say where a read failed
 
     @property
     def scan(self) -> pl.LazyFrame:
@@ -110,15 +114,14 @@ class Table:
             frame = frame.filter((pl.col(FILE) == index) & (pl.col(LOCAL) < local))
         else:
             frame = frame.filter(pl.col(ROW) < row)
-        text = [
-            c for c, t in frame.collect_schema().items() if t == pl.String and c in self.columns
-        ]
+        shown = set(self.columns)
+        text = [c for c, t in frame.collect_schema().items() if t == pl.String and c in shown]
         breaks = 0
         if text:
             counted = frame.select(
-                pl.sum_horizontal(
-                    pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text
-                ).sum()
+                pl.concat_str(pl.col(text), ignore_nulls=True)
+                .str.count_matches("\n", literal=True)
+                .sum()
             ).collect()
             breaks = int(counted.item() or 0)
         header = sum(c.count("\n") for c in self.columns)
@@ -384,10 +387,10 @@ def _preamble(head: bytes) -> tuple[int, str | None]:
     return skipped, separator
 
 
-def _scan_text(source: Path | bytes, name: str, head: bytes) -> tuple[pl.LazyFrame, int]:
+def _scan_text(source: Path | bytes, name: str, head: bytes) -> tuple[pl.LazyFrame, int, CsvText]:
     """Every column as text, with hidden columns catching fields past the header.
 
-    Returns the frame and the line of the header.
+    Returns the frame, the line of the header and where the text is.
     """
     skipped, named = _preamble(head)
     separator = named or _sniff_separator(
@@ -429,8 +432,8 @@ def _scan_text(source: Path | bytes, name: str, head: bytes) -> tuple[pl.LazyFra
             **skip,  # type: ignore[arg-type]
         )
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as CSV: {first_line(exc)}") from None
-    return frame, skipped + 1
+        raise read_error(name, (CsvText(source, separator),), (), exc) from None
+    return frame, skipped + 1, CsvText(source, separator)
 
 
 def _text_from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -> Table:
@@ -450,8 +453,16 @@ def _text_from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -
     head = data[:65536]
     if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise InputError(f"{name}: the file is empty; expected a header row and order rows")
-    frame, header_line = _scan_text(data, name, head)
-    return _finish(name, frame, is_csv=True, path=path, warnings=warnings, header_line=header_line)
+    frame, header_line, text = _scan_text(data, name, head)
+    return _finish(
+        name,
+        frame,
+        is_csv=True,
+        path=path,
+        warnings=warnings,
+        header_line=header_line,
+        texts=(text,),
+    )
 
 
 def _lone_carriage_returns(data: bytes) -> bytes:
@@ -601,8 +612,8 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
         raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
     if invalid is not None or (b"\r" in head and b"\n" not in head):
         return _text_from_bytes(_read(path, spec), spec, encoding, path)
-    frame, header_line = _scan_text(path, spec, head)
-    return _finish(spec, frame, is_csv=True, path=path, header_line=header_line)
+    frame, header_line, text = _scan_text(path, spec, head)
+    return _finish(spec, frame, is_csv=True, path=path, header_line=header_line, texts=(text,))
 
 
 def _read(path: Path, spec: str) -> bytes:
@@ -634,10 +645,12 @@ def _csv_many(paths: list[Path], name: str, encoding: str) -> Table:
     frames = []
     warnings: list[str] = []
     header_lines: list[int] = []
+    texts: list[CsvText] = []
     for index, p in enumerate(paths):
         part = open_table(str(p), encoding=encoding)
         warnings.extend(part.warnings)
         header_lines.append(part.header_lines[0])
+        texts.extend(part.texts)
         frames.append(
             part.scan.rename({ROW: LOCAL}).with_columns(pl.lit(index, dtype=pl.Int64).alias(FILE))
         )
@@ -645,7 +658,9 @@ def _csv_many(paths: list[Path], name: str, encoding: str) -> Table:
         frame = pl.concat(frames, how="diagonal_relaxed")
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{name}: the matched files do not share columns: {exc}") from None
-    table = _finish(name, frame, is_csv=True, path=None, files=paths, keep=(FILE, LOCAL))
+    table = _finish(
+        name, frame, is_csv=True, path=None, files=paths, keep=(FILE, LOCAL), texts=tuple(texts)
+    )
     return Table(
         table.name,
         table.frame,
@@ -657,6 +672,7 @@ def _csv_many(paths: list[Path], name: str, encoding: str) -> Table:
         tuple(warnings),
         table.raw,
         tuple(header_lines),
+        table.texts,
     )
 
 
@@ -677,6 +693,30 @@ def _scan_parquet(
     return frame
 
 
+#: How Polars names the second, third... column of a header name given more than once.
+_POLARS_TWIN = re.compile(r"^(.*)_duplicated_(\d+)$")
+
+
+def twin_name(name: str, occurrence: int) -> str:
+    """The name of the ``occurrence``-th (2, 3...) column of a header that gives ``name``
+    more than once, or of a column whose header cell is empty (``name`` empty)."""
+    return f"{name} ({occurrence})" if name else f"(no name {occurrence})"
+
+
+def _twin_names(names: list[str]) -> dict[str, str]:
+    """Polars' names of repeated header names (``amount_duplicated_0``) and empty ones,
+    as :func:`twin_name` says them: no message shows a name the file does not have."""
+    renames: dict[str, str] = {}
+    seen = set(names)
+    for column in names:
+        match = _POLARS_TWIN.match(column)
+        if column == "":
+            renames[column] = twin_name("", 1)
+        elif match and match.group(1) in seen:
+            renames[column] = twin_name(match.group(1), int(match.group(2)) + 2)
+    return {old: new for old, new in renames.items() if new not in seen}
+
+
 def _finish(
     name: str,
     frame: pl.LazyFrame,
@@ -687,11 +727,18 @@ def _finish(
     keep: tuple[str, ...] = (),
     warnings: list[str] | None = None,
     header_line: int = 1,
+    texts: tuple[CsvText, ...] = (),
 ) -> Table:
     try:
         schema = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if texts:
+            raise read_error(name, texts, tuple(str(f) for f in files or ()), exc) from None
         raise InputError(f"{name}: cannot read the file: {first_line(exc)}") from None
+    renames = _twin_names(schema.names()) if is_csv else {}
+    if renames:
+        frame = frame.rename(renames)
+        schema = frame.collect_schema()
     columns = tuple(c for c in schema.names() if c not in HIDDEN)
     if not columns:
         raise InputError(f"{name}: has no columns; expected a header row")
@@ -711,6 +758,7 @@ def _finish(
         warnings=tuple(warnings or ()),
         raw=raw if extras else None,
         header_lines=(header_line,),
+        texts=texts,
     )
 
 
@@ -745,4 +793,31 @@ def collect(table: Table, frame: pl.LazyFrame) -> pl.DataFrame:
             return frame.collect(engine="streaming")
         return frame.collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{table.name}: cannot read the data: {first_line(exc)}") from None
+        raise reading_error(table, exc) from None
+
+
+_Loader = TypeVar("_Loader", bound=Callable[..., Any])
+
+
+def reads_table(func: _Loader) -> _Loader:
+    """Give ``func(spec, options, ..., table=...)`` its opened table, and turn a read
+    error anywhere in it (a query that is not collected through :func:`collect`) into
+    :func:`reading_error`."""
+
+    @functools.wraps(func)
+    def wrapper(spec: str, options: Any, *args: Any, table: Table | None = None, **kw: Any) -> Any:
+        table = table or open_table(spec, encoding=options.encoding)
+        try:
+            return func(spec, options, *args, table=table, **kw)
+        except (pl.exceptions.ComputeError, OSError) as exc:
+            raise reading_error(table, exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def reading_error(table: Table, exc: BaseException) -> InputError:
+    """The error for ``table`` when reading its rows failed: for CSV, the line whose
+    quotes are wrong (see :mod:`retcalc.io.quoting`) when one is found."""
+    if table.is_csv and table.texts:
+        return read_error(table.name, table.texts, table.parts, exc)
+    return InputError(f"{table.name}: cannot read the data: {first_line(exc)}")

@@ -7,6 +7,7 @@ takes any DataFrame and a stream or a path.
 
 from __future__ import annotations
 
+import errno
 import io
 import sys
 from collections.abc import Collection
@@ -16,7 +17,7 @@ from typing import IO, TextIO
 
 import polars as pl
 
-from retcalc.errors import RetcalcError, UsageError
+from retcalc.errors import RetcalcError, UsageError, first_line
 from retcalc.render.atomic import atomic_write, check_output_path
 from retcalc.render.binary import write_parquet
 from retcalc.render.html import write_html
@@ -108,14 +109,19 @@ def write_output(
     """
     fmt = OutputFormat(fmt)
     if output is None or _is_stdout(output):
-        _write_stream(
-            df,
-            fmt=fmt,
-            stream=stdout if stdout is not None else sys.stdout,
-            percent_columns=percent_columns,
-            title=title,
-            excel_safe=excel_safe,
-        )
+        try:
+            _write_stream(
+                df,
+                fmt=fmt,
+                stream=stdout if stdout is not None else sys.stdout,
+                percent_columns=percent_columns,
+                title=title,
+                excel_safe=excel_safe,
+            )
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            if closed_pipe(exc):
+                raise
+            raise output_error("standard output", exc) from exc
         return
     target = check_output_path(output, protected_paths)
     try:
@@ -136,8 +142,27 @@ def write_output(
                     excel_safe=excel_safe,
                     title=title,
                 )
-    except OSError as exc:
-        raise RetcalcError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if closed_pipe(exc):
+            raise
+        raise output_error(str(output), exc) from exc
+
+
+def closed_pipe(exc: BaseException) -> bool:
+    """A write that failed because the reader went away (``| head``): not an error."""
+    return (
+        isinstance(exc, BrokenPipeError)
+        or getattr(exc, "errno", None) == errno.EPIPE
+        or "Broken pipe" in str(exc)
+    )
+
+
+def output_error(where: str, exc: OSError | pl.exceptions.PolarsError) -> RetcalcError:
+    """The error for a failed write to ``where`` (a file or standard output) that names it."""
+    reason = getattr(exc, "strerror", None) or first_line(exc)
+    if "(os error" in reason:  # Polars' writers: "parquet: ...: underlying IO error: ..."
+        reason = reason.rsplit(": ", 1)[-1]
+    return RetcalcError(f"cannot write {where}: {reason}")
 
 
 def _write_binary(
