@@ -138,7 +138,12 @@ def one_form(text: pl.Expr) -> pl.Expr:
     """Text in one Unicode form: zero-width characters removed, then NFKC (``José``
     composed or decomposed is one text, fullwidth ``ABC123`` (U+FF21...) is ``ABC123``).
     ASCII text is left as it is."""
-    return text.str.replace_all(f"[{ZERO_WIDTH}]", "").str.normalize("NFKC")
+    # Polars computes both branches of a when over every row: the Unicode work gets only
+    # the values beyond ASCII (the others null), so ASCII ids cost next to nothing.
+    odd = beyond_ascii(text)
+    only = pl.when(odd).then(text)
+    formed = only.str.replace_all(f"[{ZERO_WIDTH}]", "").str.normalize("NFKC")
+    return pl.when(odd).then(formed).otherwise(text)
 
 
 def _tidy_id(text: pl.Expr) -> pl.Expr:
@@ -192,7 +197,10 @@ def clean_ids(values: pl.Series) -> pl.Series:
 def cleaned_id(raw: pl.Expr) -> pl.Expr:
     """``clean_id`` in a lazy query: only values that may need it go through it."""
     text = raw.cast(pl.String)
-    return pl.when(maybe_unclean_or_short(text)).then(clean_id(text)).otherwise(text)
+    maybe = maybe_unclean_or_short(text)
+    # Both branches are computed over every row: the cleaning gets only the values that
+    # may need it (the others null).
+    return pl.when(maybe).then(clean_id(pl.when(maybe).then(text))).otherwise(text)
 
 
 def clean_id_columns(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:

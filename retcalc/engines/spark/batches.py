@@ -29,7 +29,7 @@ from retcalc.engines import Level
 from retcalc.io import currency, dates, numbers
 from retcalc.io.frames import (
     ADJUSTED,
-    clean_id,
+    cleaned_id,
     date_with_presence,
     refund_from_adjusted,
     status_expr,
@@ -148,7 +148,7 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     """
     table = SimpleNamespace(frame=raw.lazy())  # the date's parse reads its type from it
     exprs: list[pl.Expr] = [
-        clean_id(pl.col(plan.customer)).alias(CUSTOMER),
+        cleaned_id(pl.col(plan.customer)).alias(CUSTOMER),
         *date_with_presence(
             table,  # type: ignore[arg-type]
             "day",
@@ -165,7 +165,7 @@ def canonical_rows(raw: pl.DataFrame, plan: Plan) -> pl.DataFrame:
             exprs += [value.alias(n.canonical), bad.alias(f"_bad_{n.canonical}")]
             exprs.append(_raw_text(col, bad).alias(f"_raw_{n.canonical}"))
     if plan.order_id is not None:
-        exprs.append(clean_id(pl.col(plan.order_id)).alias("order_id"))
+        exprs.append(cleaned_id(pl.col(plan.order_id)).alias("order_id"))
     status = status_expr(plan.status, dict(plan.status_values), plan.captured)
     if status is not None:
         exprs.append(status.alias("status"))
