@@ -15,6 +15,7 @@ class ExitStatus(IntEnum):
     SUCCESS = 0
     THRESHOLD_CROSSED = 1
     BAD_INPUT = 2
+    STOPPED_AFTER_WRITING = 3  # SIGINT/SIGTERM after an output file was written
     INTERRUPTED = 130
     TERMINATED = 143
 

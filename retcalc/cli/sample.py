@@ -22,9 +22,15 @@ def sample(
         str, typer.Option("--start", help="First day of the data (YYYY-MM-DD).")
     ] = "2023-01-01",
     years: Annotated[float, typer.Option("--years", help="Length of the history in years.")] = 3.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the files if the directory holds them.")
+    ] = False,
 ) -> None:
-    """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory."""
-    from retcalc.sample import generate, write_sample
+    """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory.
+
+    A directory already holding any of them is refused unless --force.
+    """
+    from retcalc.sample import check_sample_directory, generate, write_sample
 
     def body() -> None:
         if customers <= 0:
@@ -35,11 +41,10 @@ def sample(
             first = dt.date.fromisoformat(start)
         except ValueError:
             raise UsageError(f"--start {start!r} is not a date: expected YYYY-MM-DD") from None
-        if output.exists() and not output.is_dir():
-            raise UsageError(f"--output {output}: exists and is not a directory")
+        check_sample_directory(output, force=force)  # before the work
         with progress(f"Generating {customers} customers"):
             data = generate(customers=customers, seed=seed, start=first, years=years)
-            paths = write_sample(data, output)
+            paths = write_sample(data, output, force=force)
         for path in paths:
             typer.echo(str(path), err=True)
 
