@@ -110,6 +110,18 @@ def stopped_message(signum: int) -> str | None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_SECONDS = 0.5
 _finished = threading.Event()
+_process_ends_with_the_run = False
+
+
+def process_ends_with_the_run() -> None:
+    """Say that this process exits when the run ends (the console script).
+
+    Then, once a run is over, stop signals are ignored until the process exits: the
+    output is written and the exit code chosen, and a SIGTERM's default action in
+    those last milliseconds would report 143, "nothing written".
+    """
+    global _process_ends_with_the_run
+    _process_ends_with_the_run = True
 
 
 def _watch(fd: int) -> None:
@@ -185,7 +197,7 @@ def _stop_signals() -> Iterator[None]:
     finally:
         _finished.set()
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if _process_ends_with_the_run else handler)
         if watcher is not None:
             signal.set_wakeup_fd(old_wakeup)
             os.close(write_fd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import random
 import signal
 import stat
 import subprocess
@@ -333,3 +334,66 @@ def test_the_watcher_also_says_3_after_a_commit(orders: Path, tmp_path: Path) ->
     assert done.returncode == STOPPED_AFTER_WRITING, done.stderr
     assert b"stopped by SIGTERM after writing" in done.stderr
     assert retention_rows((tmp_path / "out.csv").read_text()) == EXPECTED
+
+
+def _run_has_begun(pid: int) -> bool:
+    """True once the process catches SIGTERM (retcalc's run has begun) or ignores it (the
+    run is over and the process exits)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    bit = 1 << (signal.SIGTERM - 1)
+    masks = [
+        int(line.split()[1], 16)
+        for line in status.splitlines()
+        if line.startswith(("SigCgt:", "SigIgn:"))
+    ]
+    return any(mask & bit for mask in masks)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_signal_at_any_moment_tells_whether_the_output_was_written(
+    orders: Path, tmp_path: Path
+) -> None:
+    """The reproducer (2 of 20 SIGTERMs exited 143 after the output was complete):
+    SIGTERM or SIGINT at moments spread over runs, from the start of the run (its
+    handlers installed) through the write and the exit. Whenever it comes, 130/143
+    means no out.csv and no temporary file; 0 and 3 mean out.csv is complete."""
+    rng = random.Random(27)
+    plan = [(rng.uniform(0.0, 0.6), rng.choice([signal.SIGTERM, signal.SIGINT])) for _ in range(16)]
+    outcomes = []
+    for batch in range(0, len(plan), 4):
+        runs = []
+        for i, (delay, signum) in enumerate(plan[batch : batch + 4], start=batch):
+            folder = tmp_path / f"run{i}"
+            folder.mkdir()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "retcalc", "retention", str(orders), "-o", "out.csv"],
+                cwd=folder,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+            runs.append((delay, signum, folder, process))
+        for delay, signum, _, process in runs:
+            deadline = time.monotonic() + 60
+            while process.poll() is None and not _run_has_begun(process.pid):
+                assert time.monotonic() < deadline, "retcalc did not start"
+                time.sleep(0.005)
+            time.sleep(delay)
+            if process.poll() is None:
+                process.send_signal(signum)
+        for _, signum, folder, process in runs:
+            _, stderr = process.communicate(timeout=60)
+            code = 128 - process.returncode if process.returncode < 0 else process.returncode
+            out = folder / "out.csv"
+            assert [p for p in listing(folder) if p.endswith(".tmp")] == [], code
+            if code == 128 + signum:
+                assert not out.exists(), f"exit {code} but out.csv was written"
+            else:
+                assert code in (0, STOPPED_AFTER_WRITING), (code, stderr)
+                assert retention_rows(out.read_text()) == EXPECTED
+                assert (b"stopped by" in stderr) == (code == STOPPED_AFTER_WRITING), stderr
+            outcomes.append(code)
+    assert len(outcomes) == len(plan)
