@@ -397,3 +397,30 @@ def test_a_signal_at_any_moment_tells_whether_the_output_was_written(
                 assert (b"stopped by" in stderr) == (code == STOPPED_AFTER_WRITING), stderr
             outcomes.append(code)
     assert len(outcomes) == len(plan)
+
+
+@pytest.mark.skipif(not _full_is_writable(), reason="no writable character device /dev/full")
+def test_clv_params_out_to_dev_full_is_exit_2_naming_it(tmp_path: Path) -> None:
+    from retcalc.sample import generate, write_sample
+
+    write_sample(generate(customers=300, seed=42), tmp_path)
+    result = invoke(
+        [
+            "clv",
+            str(tmp_path / "orders.csv"),
+            "--model",
+            "bgnbd",
+            "--params-out",
+            "/dev/full",
+            "--as-of",
+            "2026-01-01",
+            "-o",
+            "/dev/null",
+            "-f",
+            "csv",
+        ]
+    )
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert last == "retcalc: error: cannot write /dev/full: No space left on device"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
