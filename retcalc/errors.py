@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     SUCCESS = 0
     THRESHOLD_CROSSED = 1
     BAD_INPUT = 2
+    STOPPED_AFTER_WRITING = 3  # SIGINT/SIGTERM after an output file was written
     INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug in retcalc, not a problem with the input
     INTERRUPTED = 130
     TERMINATED = 143

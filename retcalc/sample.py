@@ -21,15 +21,16 @@ import itertools
 import math
 import os
 import random
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 
-from retcalc.errors import UsageError
+from retcalc.errors import RetcalcError, UsageError
+from retcalc.render.atomic import atomic_write
 
 __all__ = ["SampleData", "generate", "write_sample"]
 
@@ -176,25 +177,44 @@ def generate(
     return SampleData(customers=customer_frame, orders=order_frame, returns=returns_frame)
 
 
-def write_sample(data: SampleData, directory: Path) -> list[Path]:
+SAMPLE_FILES = ("customers.csv", "orders.csv", "orders.parquet", "returns.csv")
+"""The files ``write_sample`` writes, in that order."""
+
+
+def check_sample_directory(directory: Path, *, force: bool = False) -> None:
+    """Refuse a directory holding any of :data:`SAMPLE_FILES`, unless ``force``."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--output {directory}: exists and is not a directory")
+    there = [name for name in SAMPLE_FILES if os.path.lexists(directory / name)]
+    if there and not force:
+        raise UsageError(
+            f"refusing to overwrite {', '.join(there)} in {directory}; "
+            "pass --force to replace them, or choose another --output"
+        )
+
+
+def write_sample(data: SampleData, directory: Path, *, force: bool = False) -> list[Path]:
     """Write customers.csv, orders.csv, orders.parquet, returns.csv into ``directory``.
 
-    The directory is created if missing. Each file is written to a temporary file
-    in the same directory, then moved into place with ``os.replace``, so a reader
-    never sees a half-written file. Returns the paths written, in that order.
+    The directory is created if missing. A directory already holding any of these
+    files is refused (a :class:`UsageError` naming them) unless ``force``. Each file
+    is replaced atomically (``retcalc.render.atomic``), so a reader never sees a
+    half-written file. Returns the paths written, in that order.
     """
     directory = Path(directory)
+    check_sample_directory(directory, force=force)
     directory.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, Callable[[Path], None]]] = [
-        ("customers.csv", _csv_writer(data.customers)),
-        ("orders.csv", _csv_writer(data.orders)),
-        ("orders.parquet", data.orders.write_parquet),
-        ("returns.csv", _csv_writer(data.returns)),
-    ]
+    writers: dict[str, Callable[[IO[bytes]], None]] = {
+        "customers.csv": _csv_writer(data.customers),
+        "orders.csv": _csv_writer(data.orders),
+        "orders.parquet": data.orders.write_parquet,
+        "returns.csv": _csv_writer(data.returns),
+    }
     written = []
-    for name, write in jobs:
+    for name in SAMPLE_FILES:
         target = directory / name
-        _write_atomically(target, write)
+        _write_atomically(target, writers[name])
         written.append(target)
     return written
 
@@ -454,12 +474,12 @@ def _customers(
     ).with_columns(pl.col("signup_date", "churn_date").cast(pl.Date))
 
 
-def _csv_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
+def _csv_writer(frame: pl.DataFrame) -> Callable[[IO[bytes]], None]:
     """Write ``frame`` as CSV with dates as YYYY-MM-DD and two-decimal amounts."""
 
-    def write(path: Path) -> None:
+    def write(sink: IO[bytes]) -> None:
         frame.write_csv(
-            path,
+            sink,
             datetime_format="%Y-%m-%d %H:%M:%S",
             date_format="%Y-%m-%d",
             float_precision=2,
@@ -468,16 +488,10 @@ def _csv_writer(frame: pl.DataFrame) -> Callable[[Path], None]:
     return write
 
 
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    """Write via ``write(tmp)`` to a temp file beside ``target``, then rename it."""
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-    # O_EXCL: never clobber something else; 0o666 lets the umask decide the mode.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+def _write_atomically(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """``write(sink)`` into a temporary file beside ``target``, then rename it over."""
     try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_write(target) as sink:
+            write(sink)
+    except OSError as exc:
+        raise RetcalcError(f"cannot write {target}: {exc.strerror or exc}") from exc

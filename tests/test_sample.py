@@ -8,8 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
-from retcalc.errors import UsageError
+from retcalc.cli.app import app
+from retcalc.errors import RetcalcError, UsageError
 from retcalc.sample import SampleData, _write_atomically, generate, write_sample
 
 START = date(2023, 1, 1)
@@ -399,9 +401,27 @@ def test_write_sample_writes_four_files_that_round_trip(tmp_path: Path) -> None:
     assert_frame_equal(pl.read_parquet(target / "orders.parquet"), d.orders, check_exact=True)
 
 
-def test_write_sample_replaces_existing_files(tmp_path: Path) -> None:
+def test_write_sample_refuses_a_directory_holding_its_files(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text("the user's orders\n")
+    (tmp_path / "returns.csv").write_text("the user's returns\n")
+    (tmp_path / "notes.txt").write_text("other\n")
+    message = "refusing to overwrite orders.csv, returns.csv in .*; pass --force"
+    with pytest.raises(UsageError, match=message):
+        write_sample(generate(customers=50, seed=1), tmp_path)
+    assert (tmp_path / "orders.csv").read_text() == "the user's orders\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "orders.csv", "returns.csv"]
+
+
+def test_write_sample_refuses_a_dangling_link_too(tmp_path: Path) -> None:
+    (tmp_path / "customers.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(UsageError, match=r"refusing to overwrite customers\.csv"):
+        write_sample(generate(customers=50, seed=1), tmp_path)
+    assert not (tmp_path / "elsewhere.csv").exists()
+
+
+def test_write_sample_replaces_existing_files_with_force(tmp_path: Path) -> None:
     (tmp_path / "orders.csv").write_text("old\n")
-    write_sample(generate(customers=50, seed=1), tmp_path)
+    write_sample(generate(customers=50, seed=1), tmp_path, force=True)
     assert (tmp_path / "orders.csv").read_text().startswith("order_id,")
 
 
@@ -409,11 +429,38 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> No
     target = tmp_path / "orders.csv"
     target.write_text("old\n")
 
-    def half_write(path: Path) -> None:
-        path.write_text("order_id,cust")
-        raise OSError("disk full")
+    def half_write(sink: object) -> None:
+        sink.write(b"order_id,cust")  # type: ignore[attr-defined]
+        raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RetcalcError, match=r"cannot write .*orders.csv: No space left on device"):
         _write_atomically(target, half_write)
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["orders.csv"]
+
+
+# --- the command -------------------------------------------------------------------
+
+
+def test_sample_command_refuses_to_overwrite_then_force_replaces(tmp_path: Path) -> None:
+    cli = CliRunner()
+    folder = tmp_path / "data"
+    args = ["sample", "--output", str(folder), "--customers", "40", "--seed", "3"]
+    first = cli.invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    written = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert sorted(written) == ["customers.csv", "orders.csv", "orders.parquet", "returns.csv"]
+    (folder / "customers.csv").write_text("edited by hand\n")
+
+    again = cli.invoke(app, [*args[:-1], "4"])
+    assert again.exit_code == 2
+    assert again.stderr == (
+        "retcalc: error: refusing to overwrite customers.csv, orders.csv, orders.parquet, "
+        f"returns.csv in {folder}; pass --force to replace them, or choose another --output\n"
+    )
+    assert (folder / "customers.csv").read_text() == "edited by hand\n"
+    assert (folder / "orders.csv").read_bytes() == written["orders.csv"]
+
+    forced = cli.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == written  # same seed

@@ -17,7 +17,7 @@ from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
-from retcalc.errors import InputError, UsageError
+from retcalc.errors import InputError, RetcalcError, UsageError
 from retcalc.metrics import clv as model
 from retcalc.metrics.clv import formula, historical, holdout
 from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
@@ -71,8 +71,11 @@ def _write_params(
 ) -> None:
     target = check_output_path(path, inputs)
     document = {**params.to_dict(), **extra, "retcalc_version": __version__}
-    with atomic_write(target) as handle:
-        handle.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    try:
+        with atomic_write(target) as handle:
+            handle.write((json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise RetcalcError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _params_title(params: model.ModelParams) -> str:

@@ -25,8 +25,10 @@ def main() -> None:
     os.environ.setdefault(*ALLOCATOR)  # read when Polars is loaded: set before the import
     try:
         from retcalc.cli.app import main as app_main
+        from retcalc.cli.runner import process_ends_with_the_run
     except KeyboardInterrupt:
         sys.exit(130)
+    process_ends_with_the_run()
     try:
         app_main()
     except KeyboardInterrupt:

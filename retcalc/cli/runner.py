@@ -1,16 +1,22 @@
 """The one place where errors become messages and exit codes (SPEC §5).
 
 Also: warnings and progress on stderr, a quiet end on a closed pipe, an end
-on Ctrl-C or SIGTERM that leaves no partial output (exit 130 or 143), and
-writing a result through the render layer.
+on Ctrl-C or SIGTERM that leaves no partial output, and writing a result
+through the render layer.
 
 Signals: Python runs a signal handler only between bytecodes, and polars
 computes in Rust for seconds at a time, so a handler alone would make
 Ctrl-C wait for the computation. A watcher thread, woken through
 ``signal.set_wakeup_fd``, gives the main thread a moment to stop itself and
-then ends the process at once with 128 + the signal number, unless an output
-file is being written (:func:`writing`): then the handler's exception unwinds
+then ends the process at once, unless an output file is being written
+(``render.atomic.STATE.writing``): then the handler's exception unwinds
 through the atomic writer, which deletes its temporary file.
+
+The exit code says whether output was written: 128 + the signal number (130,
+143) when no output file was replaced or written, :attr:`ExitStatus.STOPPED_AFTER_WRITING`
+(3) when one was (its name on stderr). A signal during the rename itself is
+deferred until the rename is recorded, and the watcher decides under the
+writer's lock, so the code is exact whenever the signal comes.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from rich.console import Console
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
 from retcalc.render import OutputFormat, resolve_format, write_output
+from retcalc.render.atomic import STATE as OUTPUT
 from retcalc.render.xlsx import cut_cells
 
 _stderr = Console(stderr=True, highlight=False)
@@ -73,7 +80,7 @@ def _is_broken_pipe(exc: BaseException) -> bool:
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM, raised in the main thread; the process exits 128 + the signal."""
+    """SIGINT or SIGTERM, raised in the main thread; see :func:`stopped_status`."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -81,24 +88,42 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_status(self) -> int:
-        return 128 + self.signum
+        return stopped_status(self.signum)
+
+
+def stopped_status(signum: int) -> int:
+    """The exit code of a run stopped by ``signum``: 128 + ``signum`` when no output file
+    was written, else :attr:`ExitStatus.STOPPED_AFTER_WRITING`."""
+    return ExitStatus.STOPPED_AFTER_WRITING if OUTPUT.written else 128 + signum
+
+
+def stopped_message(signum: int) -> str | None:
+    """What a run stopped by ``signum`` says on stderr: the files it wrote, if any."""
+    if not OUTPUT.written:
+        return None
+    names = ", ".join(str(p) for p in OUTPUT.written)
+    return (
+        f"retcalc: stopped by {signal.Signals(signum).name} after writing {names} "
+        "(complete); nothing else was written"
+    )
 
 
 #: Signals that stop a run, and how long the main thread gets to stop by itself.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_SECONDS = 0.5
-_writing = threading.Event()
 _finished = threading.Event()
+_process_ends_with_the_run = False
 
 
-@contextlib.contextmanager
-def writing() -> Iterator[None]:
-    """Mark the writing of an output file: a signal then waits for the writer to clean up."""
-    _writing.set()
-    try:
-        yield
-    finally:
-        _writing.clear()
+def process_ends_with_the_run() -> None:
+    """Say that this process exits when the run ends (the console script).
+
+    Then, once a run is over, stop signals are ignored until the process exits: the
+    output is written and the exit code chosen, and a SIGTERM's default action in
+    those last milliseconds would report 143, "nothing written".
+    """
+    global _process_ends_with_the_run
+    _process_ends_with_the_run = True
 
 
 def _watch(fd: int) -> None:
@@ -114,15 +139,25 @@ def _watch(fd: int) -> None:
         if signum not in STOP_SIGNALS:
             continue
         deadline = time.monotonic() + GRACE_SECONDS
-        while time.monotonic() < deadline or _writing.is_set():
-            if _finished.is_set():
-                return
+        while not _finished.is_set():
+            if time.monotonic() >= deadline:
+                # Under the writer's lock: no output file is replaced while we decide.
+                with OUTPUT.lock:
+                    if not OUTPUT.writing and not _finished.is_set():
+                        _end_now(signum)
             time.sleep(0.02)
-        if not _finished.is_set():
-            with contextlib.suppress(OSError, ValueError):
-                if sys.stderr.isatty():  # the spinner hid the cursor: clear its line, show it
-                    os.write(sys.stderr.fileno(), b"\r\x1b[2K\x1b[?25h")
-            os._exit(128 + signum)
+        return
+
+
+def _end_now(signum: int) -> NoReturn:
+    """End the process from the watcher: the code and message the main thread would give."""
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr.isatty():  # the spinner hid the cursor: clear its line, show it
+            os.write(sys.stderr.fileno(), b"\r\x1b[2K\x1b[?25h")
+        message = stopped_message(signum)
+        if message is not None:
+            os.write(sys.stderr.fileno(), (message + "\n").encode("utf-8", "replace"))
+    os._exit(stopped_status(signum))
 
 
 @contextlib.contextmanager
@@ -133,9 +168,13 @@ def _stop_signals() -> Iterator[None]:
         return
 
     def on_signal(signum: int, frame: Any) -> None:
+        if OUTPUT.committing:  # a file is being renamed into place: the writer raises
+            OUTPUT.pending = signum  # the signal again once the rename is recorded
+            return
         raise Interrupted(signum)
 
     previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    OUTPUT.reset()
     for s in STOP_SIGNALS:
         signal.signal(s, on_signal)
     _finished.clear()
@@ -160,7 +199,7 @@ def _stop_signals() -> Iterator[None]:
     finally:
         _finished.set()
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if _process_ends_with_the_run else handler)
         if watcher is not None:
             signal.set_wakeup_fd(old_wakeup)
             os.close(write_fd)
@@ -174,7 +213,14 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
         with _stop_signals():
             _run(body, debug=debug)
     except Interrupted as exc:  # a signal while an error was being reported
+        _say_stopped(exc.signum)
         raise typer.Exit(exc.exit_status) from None
+
+
+def _say_stopped(signum: int) -> None:
+    message = stopped_message(signum)
+    if message is not None:
+        _stderr.print(message, markup=False, soft_wrap=True)
 
 
 def _run(body: Callable[[], Any], *, debug: bool) -> None:
@@ -191,8 +237,12 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
     except BrokenPipeError:
         _quiet_broken_pipe()
     except Interrupted as exc:
+        _say_stopped(exc.signum)
         raise typer.Exit(exc.exit_status) from None
     except KeyboardInterrupt:
+        if OUTPUT.written:
+            _say_stopped(signal.SIGINT)
+            raise typer.Exit(ExitStatus.STOPPED_AFTER_WRITING) from None
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except pl.exceptions.DuplicateError as exc:
         if debug:
@@ -257,20 +307,18 @@ def emit(
     """Write ``table`` to stdout or ``output``, then apply ``--fail-if``."""
     breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
-    to_file = output is not None and str(output) != "-"
     if chosen is OutputFormat.xlsx:
         for message in cut_cells(table):
             warn(message)
-    with writing() if to_file else contextlib.nullcontext():
-        write_output(
-            table,
-            fmt=chosen,
-            output=output,
-            percent_columns=percent_columns,
-            title=title,
-            protected_paths=[p.resolve() for p in inputs],
-            excel_safe=excel_safe,
-        )
+    write_output(
+        table,
+        fmt=chosen,
+        output=output,
+        percent_columns=percent_columns,
+        title=title,
+        protected_paths=[p.resolve() for p in inputs],
+        excel_safe=excel_safe,
+    )
     if output is None:
         sys.stdout.flush()
     raise_breaches(breaches)

@@ -27,10 +27,16 @@ def sample(
     years: Annotated[
         float, typer.Option("--years", max=100, help="Length of the history in years.")
     ] = 3.0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the files if the directory holds them.")
+    ] = False,
     debug: Debug = False,
 ) -> None:
-    """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory."""
-    from retcalc.sample import generate, write_sample
+    """Write customers.csv, orders.csv, orders.parquet and returns.csv into a directory.
+
+    A directory already holding any of them is refused unless --force.
+    """
+    from retcalc.sample import check_sample_directory, generate, write_sample
 
     def body() -> None:
         if customers <= 0:
@@ -40,9 +46,10 @@ def sample(
         first = parse_day(start, "--start")
         if output.exists() and not output.is_dir():
             raise UsageError(f"--output {output}: exists and is not a directory")
+        check_sample_directory(output, force=force)  # before the work
         with progress(f"Generating {customers} customers"):
             data = generate(customers=customers, seed=seed, start=first, years=years)
-            paths = write_sample(data, output)
+            paths = write_sample(data, output, force=force)
         for path in paths:
             typer.echo(str(path), err=True)
 

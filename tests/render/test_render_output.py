@@ -105,7 +105,7 @@ def test_unwritable_directory_is_a_retcalc_error(
     def deny(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("tempfile.NamedTemporaryFile", deny)
+    monkeypatch.setattr("tempfile.mkstemp", deny)
     with pytest.raises(RetcalcError, match=r"cannot write .*Permission denied"):
         write_output(small, fmt=OutputFormat.csv, output=tmp_path / "a.csv")
 
