@@ -52,6 +52,7 @@ from retcalc.io.frames import (
     Loaded,
     LoadOptions,
     OrdersPlan,
+    check_money,
     clean_id_columns,
     cleaned_id,
     date_limits,
@@ -59,6 +60,7 @@ from retcalc.io.frames import (
     empty_amount_said,
     id_forms_warning,
     load_orders,
+    money_magnitude,
     no_customer_warning,
     out_of_range,
     plan_orders,
@@ -240,6 +242,7 @@ class _Reader:
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
+        self.money = 0.0  # sum of |amount| + |refund| of the rows kept (see check_money)
         self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
         self.whole: pl.DataFrame | None = None
@@ -333,10 +336,14 @@ class _Reader:
         # Rows summed per order carry their orders' days already (see _read_days).
         wants_days = self.revenue and "order_id" in names and not self._order_keyed()
         self.days = [] if wants_days else None
-        for batch in _batches(self.plan.table, self._rows(query, drop), rows, ordered=False):
+        parsed = self._rows(query, drop)
+        magnitude = money_magnitude(parsed.collect_schema().names())
+        for batch in _batches(self.plan.table, parsed, rows, ordered=False):
             frame = batch.lazy()
             live = frame.filter(~pl.col("_skip"))
             outputs = {"tallies": live.select(*self._tally_exprs(flags))}
+            if magnitude is not None:
+                outputs["money"] = live.filter(pl.col(KEEP)).select(magnitude)
             if ragged:
                 outputs["ragged"] = frame.select(*_first_and_count(pl.col("_ragged")))
             if drop is None:
@@ -358,6 +365,8 @@ class _Reader:
             self.no_date += no_date
             self.no_id += no_id
             self.kept += kept_rows
+            if "money" in found:
+                self.money += float(found["money"].item() or 0.0)
             if drop is None:
                 hashes.append(found["hashes"]["_hash"])
             for name, first in self.evidence.items():
@@ -913,6 +922,7 @@ def load_order_events(
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
     reader.refuse(mark_error)
+    check_money(table, plan.mapping, reader.money)
     ids = id_forms_warning(table, plan.mapping.get(CUSTOMER) or "")
     empty = empty_amount_said(
         table, plan.mapping, reader.empty.row, reader.empty.count, strict=options.strict

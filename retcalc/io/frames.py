@@ -1106,6 +1106,9 @@ def load_orders(
         frame = frame.drop("unit_price")
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
+    magnitude = money_magnitude(frame.columns)
+    if magnitude is not None:
+        check_money(table, mapping, frame.select(magnitude).item())
     return Loaded(
         table,
         mapping,
@@ -1180,6 +1183,34 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no customer rows")
     return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
+
+
+#: The most money, in absolute value, that retcalc sums exactly: totals are sums of
+#: integer millionths in 64 bits (2**63 - 1 micros is 9,223,372,036,854.78 units), with
+#: a margin for each row's rounding to millionths.
+MONEY_LIMIT = 9.2e12
+
+
+def money_magnitude(names: Sequence[str]) -> pl.Expr | None:
+    """Sum over rows of |amount| + |refund_amount| (of those among ``names``): no sum of
+    money that retcalc computes from these rows is larger in absolute value."""
+    parts = [pl.col(c).abs().fill_nan(None) for c in ("amount", "refund_amount") if c in names]
+    if not parts:
+        return None
+    return pl.sum_horizontal(parts).sum()
+
+
+def check_money(table: Table, mapping: ColumnMap, total: float | None) -> None:
+    """Refuse money whose sums could pass :data:`MONEY_LIMIT` (they would wrap around)."""
+    if total is None or total < MONEY_LIMIT:
+        return
+    source = mapping.get("amount") or mapping.get("unit_price") or "amount"
+    raise InputError(
+        f"{table.name}: the amounts of column {source!r} add up to {total:,.0f} in absolute "
+        f"value, more than the {MONEY_LIMIT:,.0f} that retcalc sums exactly (in millionths, "
+        "64 bits); nothing was computed. Count in thousands with --amount-scale 0.001 "
+        "(every figure then reads in thousands), or split the input"
+    )
 
 
 def no_customer_warning(name: str, rows: int) -> str:

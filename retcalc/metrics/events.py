@@ -231,8 +231,10 @@ MICROS = 1_000_000
 
 
 def to_micros(amount: pl.Expr) -> pl.Expr:
-    """An amount as integer micros, rounded per row (sums of these do not drift)."""
-    return (amount * MICROS).round(0).cast(pl.Int64)
+    """An amount as integer micros, rounded per row (sums of these do not drift). An
+    amount beyond 64 bits of micros is null here; the readers refuse such money first
+    (``io.frames.check_money``)."""
+    return (amount * MICROS).round(0).cast(pl.Int64, strict=False)
 
 
 def money(micros: pl.Expr) -> pl.Expr:

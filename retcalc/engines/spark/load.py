@@ -34,7 +34,14 @@ from retcalc.engines import Level
 from retcalc.engines.spark import batches as b
 from retcalc.errors import InputError, UsageError, first_line, more_such
 from retcalc.io import currency, dates
-from retcalc.io.frames import EARLIEST, Loaded, LoadOptions, load_orders, no_customer_warning
+from retcalc.io.frames import (
+    EARLIEST,
+    Loaded,
+    LoadOptions,
+    check_money,
+    load_orders,
+    no_customer_warning,
+)
 from retcalc.io.load import (
     EXTRA,
     PARQUET_MAGIC,
@@ -560,6 +567,11 @@ def _finish_load(
     extra = [b.FILE] if level is Level.lines else []
     rows = _once_per_order(canonical.filter(~F.col("_blank")), sample.order_level)
     rows = rows.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
+    money = [c for c in ("amount", "refund_amount") if c in rows.columns]
+    if money:
+        size = [F.coalesce(F.abs(F.nanvl(F.col(c), F.lit(None))), F.lit(0.0)) for c in money]
+        total = rows.agg(F.sum(sum(size[1:], size[0]))).collect()[0][0]
+        check_money(table, sample.mapping, total)
     if level is Level.lines:
         arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)
