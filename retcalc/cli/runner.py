@@ -39,6 +39,7 @@ from rich.console import Console
 
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
+from retcalc.io import spool
 from retcalc.render import OutputFormat, resolve_format, write_output
 from retcalc.render.atomic import STATE as OUTPUT
 from retcalc.render.xlsx import cut_cells
@@ -215,6 +216,8 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
     except Interrupted as exc:  # a signal while an error was being reported
         _say_stopped(exc.signum)
         raise typer.Exit(exc.exit_status) from None
+    finally:
+        spool.release()  # temporary copies of stdin, pipes and gzip inputs
 
 
 def _say_stopped(signum: int) -> None:

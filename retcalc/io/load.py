@@ -1,7 +1,8 @@
 """Opening an input: a CSV or Parquet path, a directory or glob of files, or ``-``.
 
-Regular files are scanned lazily; standard input, pipes (``<(zcat ...)``),
-gzip files and text that must be re-encoded are read once into memory. CSV
+Regular files are scanned lazily; standard input, pipes (``<(zcat ...)``) and
+gzip files are first copied to a temporary file (:mod:`retcalc.io.spool`) and
+scanned the same way; only text that must be re-encoded is read into memory. CSV
 columns are read as text so that identifiers keep their leading zeros and
 every value is parsed, and reported, by retcalc itself.
 
@@ -16,16 +17,15 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import difflib
 import functools
 import glob
-import gzip
 import io
 import os
 import re
 import stat
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 import polars as pl
 
 from retcalc.errors import InputError, UsageError, first_line
+from retcalc.io import spool
 from retcalc.io.quoting import CsvText, read_error
 
 ROW = "_retcalc_row"
@@ -83,6 +84,7 @@ class Table:
     raw: pl.LazyFrame | None = None  # ``frame`` plus the EXTRA columns of CSV input
     header_lines: tuple[int, ...] = (1,)  # line of the header, per file (after blank lines)
     texts: tuple[CsvText, ...] = ()  # CSV: the text of each file, to say where a read failed
+    spool: Path | None = None  # the temporary copy read (stdin, a pipe, gzip), never shown
 
     @property
     def scan(self) -> pl.LazyFrame:
@@ -475,10 +477,6 @@ def _lone_carriage_returns(data: bytes) -> bytes:
 # Parquet.
 
 
-def _is_parquet_bytes(data: bytes) -> bool:
-    return data.startswith(PARQUET_MAGIC) and data.endswith(PARQUET_MAGIC)
-
-
 def _is_parquet_file(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(4)
@@ -486,34 +484,6 @@ def _is_parquet_file(path: Path) -> bool:
             return False
         handle.seek(-4, 2)
         return handle.read(4) == PARQUET_MAGIC
-
-
-def _parquet_from_bytes(data: bytes, name: str, path: Path | None) -> Table:
-    try:
-        frame = pl.read_parquet(io.BytesIO(data)).lazy()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{name}: cannot read as Parquet: {first_line(exc)}") from None
-    return _finish(name, frame, is_csv=False, path=path)
-
-
-def _from_bytes(data: bytes, name: str, encoding: str, path: Path | None) -> Table:
-    """A whole input held in memory: Parquet, gzip-compressed text, or text."""
-    if data.startswith(GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(
-                f"{name}: is gzip-compressed but cannot be decompressed ({exc}); "
-                "the file may be truncated"
-            ) from None
-    if _is_parquet_bytes(data):
-        return _parquet_from_bytes(data, name, path)
-    if data.startswith(PARQUET_MAGIC):
-        raise InputError(
-            f"{name}: is a truncated Parquet file (it does not end with the Parquet footer); "
-            "copy or export it again"
-        )
-    return _text_from_bytes(data, name, encoding, path)
 
 
 # Opening.
@@ -549,10 +519,7 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
                 "(retcalc retention - < orders.csv) or give a file name"
             )
         stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read()
-        if not data:
-            raise InputError("<stdin>: the input is empty; expected a header row and order rows")
-        return _from_bytes(data, "<stdin>", encoding, None)
+        return _spooled(stream, "<stdin>", encoding, None)
 
     path = Path(spec)
     if any(ch in spec for ch in "*?[") and not path.exists():
@@ -580,39 +547,70 @@ def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = No
         if not stat.S_ISREG(mode):
             # A pipe (<(zcat orders.csv.gz)) or /dev/stdin that is one: read it once.
             with path.open("rb") as handle:
-                data = handle.read()
-            if not data:
-                raise InputError(
-                    f"{spec}: the input is empty; expected a header row and order rows"
-                )
-            return _from_bytes(data, spec, encoding, path)
-        with path.open("rb") as handle:
+                return _spooled(handle, spec, encoding, path)
+    except OSError as exc:
+        raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
+    return _open_file(path, spec, encoding, path)
+
+
+def _spooled(stream: BinaryIO, name: str, encoding: str, path: Path | None) -> Table:
+    """Standard input or a pipe, copied to a temporary file and read as a file."""
+    copy = spool.spool(stream, name)
+    if copy is None:
+        raise InputError(f"{name}: the input is empty; expected a header row and order rows")
+    return _open_file(copy, name, encoding, path, copy=True)
+
+
+def _open_file(
+    real: Path, spec: str, encoding: str, path: Path | None, *, copy: bool = False
+) -> Table:
+    """The regular file ``real``, shown as ``spec``, read lazily where it can be.
+
+    ``path`` is the user's file (None for standard input); ``copy`` says that
+    ``real`` is a temporary copy (:mod:`retcalc.io.spool`), which no message names.
+    """
+    try:
+        table = _open_regular(real, spec, encoding, path, copy=copy)
+    except InputError as exc:
+        if copy:
+            exc.message = exc.message.replace(str(real), spec)
+        raise
+    return dataclasses.replace(table, spool=real) if copy else table
+
+
+def _open_regular(real: Path, spec: str, encoding: str, path: Path | None, *, copy: bool) -> Table:
+    try:
+        with real.open("rb") as handle:
             head = handle.read(65536)
-        parquet_file = _is_parquet_file(path) if head.startswith(PARQUET_MAGIC) else False
+        parquet_file = _is_parquet_file(real) if head.startswith(PARQUET_MAGIC) else False
     except OSError as exc:
         raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
     if parquet_file:
-        return _finish(spec, _scan_parquet([str(path)], spec), is_csv=False, path=path)
+        return _finish(spec, _scan_parquet([str(real)], spec), is_csv=False, path=path)
     if head.startswith(PARQUET_MAGIC):
         raise InputError(
             f"{spec}: is a truncated Parquet file (it does not end with the Parquet footer); "
             "copy or export it again"
         )
-    if path.suffix.lower() in PARQUET_SUFFIXES:
+    if path is not None and path.suffix.lower() in PARQUET_SUFFIXES:
         raise InputError(f"{spec}: is not a Parquet file (it does not start with PAR1)")
-    if head.startswith(GZIP_MAGIC):
-        return _from_bytes(_read(path, spec), spec, encoding, path)
+    if head.startswith(GZIP_MAGIC) and not copy:
+        try:
+            with real.open("rb") as handle:
+                return _spooled(handle, spec, encoding, path)
+        except OSError as exc:
+            raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
     utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if utf16 or encoding.lower() not in UTF8:
-        return _text_from_bytes(_read(path, spec), spec, encoding, path)
+        return _text_from_bytes(_read(real, spec), spec, encoding, path)
     _not_text(head, spec)
     try:
-        invalid = _scan_utf8(path, spec)
+        invalid = _scan_utf8(real, spec)
     except OSError as exc:
         raise InputError(f"{spec}: cannot read the file ({exc.strerror or exc})") from None
     if invalid is not None or (b"\r" in head and b"\n" not in head):
-        return _text_from_bytes(_read(path, spec), spec, encoding, path)
-    frame, header_line, text = _scan_text(path, spec, head)
+        return _text_from_bytes(_read(real, spec), spec, encoding, path)
+    frame, header_line, text = _scan_text(real, spec, head)
     return _finish(spec, frame, is_csv=True, path=path, header_line=header_line, texts=(text,))
 
 
@@ -780,7 +778,7 @@ def engine_for(table: Table) -> Literal["streaming", "in-memory"]:
             f"{ENGINE_VARIABLE}={chosen!r} is not known: use streaming, in-memory or auto"
         )
     size = 0
-    for file in table.files:
+    for file in (*table.files, *((table.spool,) if table.spool is not None else ())):
         with contextlib.suppress(OSError):
             size += file.stat().st_size
     return "streaming" if size >= STREAMING_FROM else "in-memory"
@@ -819,5 +817,9 @@ def reading_error(table: Table, exc: BaseException) -> InputError:
     """The error for ``table`` when reading its rows failed: for CSV, the line whose
     quotes are wrong (see :mod:`retcalc.io.quoting`) when one is found."""
     if table.is_csv and table.texts:
-        return read_error(table.name, table.texts, table.parts, exc)
-    return InputError(f"{table.name}: cannot read the data: {first_line(exc)}")
+        error = read_error(table.name, table.texts, table.parts, exc)
+    else:
+        error = InputError(f"{table.name}: cannot read the data: {first_line(exc)}")
+    if table.spool is not None:
+        error.message = error.message.replace(str(table.spool), table.name)
+    return error
