@@ -1,4 +1,5 @@
-"""The README's machine-format examples are the commands' real output, and every command is documented."""
+"""The machine-format examples of the README and docs/commands.md are the commands' real output,
+and every command is documented."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from retcalc.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+#: The README shows one example per command; docs/commands.md has the others.
+COMMANDS_DOC = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"```console\n\$ (retcalc [^\n]*)\n(.*?)```", re.DOTALL)
 EXAMPLES = [
-    (cmd, out) for cmd, out in BLOCK.findall(README) if "--format csv" in cmd and "|" not in cmd
+    (cmd, out)
+    for cmd, out in BLOCK.findall(README + COMMANDS_DOC)
+    if "--format csv" in cmd and "|" not in cmd
 ]
 
 
