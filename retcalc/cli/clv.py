@@ -373,8 +373,8 @@ def _bgnbd(
         return
     with progress("Summarising customers"):
         # The orders handed over (no reference kept here), so that the summary lets their
-        # rows go once it has read them: at 50M lines of bench/ they held 2.4 GiB through
-        # the summary, the fit and the scoring.
+        # rows go once it has read them, instead of through the summary, the fit and the
+        # scoring.
         summary = rfm_summary(
             inputs.take_orders(), as_of=metric_params.as_of, time_unit=unit, keys=keys
         )

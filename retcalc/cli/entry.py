@@ -12,11 +12,9 @@ import sys
 
 #: Polars' allocator (jemalloc) keeps freed pages for 10 s by default before it returns
 #: them to the system, so one step's freed memory still counts while the next step
-#: allocates its own: with 100 ms, churn over 50M order lines peaked at 4.2 GB instead
-#: of 4.8 GB in the same time (bench/README.md). 1 s keeps most of that (churn 3.8 GB)
-#: and spends less time handing pages back and faulting them in again (cohorts at 50M:
-#: 9-11 s of system time instead of 14-15 s, 2-3 s less wall time, peak 3.4-3.5 GB
-#: instead of 3.3). A value the user sets is kept.
+#: allocates its own. A shorter decay lowers the peaks; 1 s keeps most of that and spends
+#: less time handing pages back and faulting them in again (bench/README.md, "Why the
+#: code is so"). A value the user sets is kept.
 ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:1000,muzzy_decay_ms:0")
 
 

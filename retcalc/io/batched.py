@@ -455,8 +455,8 @@ class _Reader:
     def _read_days(self) -> pl.LazyFrame | None:
         """The purchase days of the orders :meth:`read` read (``ORDER_KEYS, day``; several
         rows of an order may come), handed over: kept per batch, or, for rows summed per
-        order, their purchase rows (not kept a second time while reading: 33M rows at 50M
-        lines of bench/). ``None`` when none were kept."""
+        order, their purchase rows (not kept a second time while reading). ``None`` when
+        none were kept."""
         days, self.days = self.days, None
         if self._order_keyed() and self.revenue:
             summed = pl.concat(

@@ -56,8 +56,7 @@ def mark_from_flag(text: str) -> DecimalMark:
 
 
 #: A text that, trimmed and in lower case, is one of MISSING: one match per value, a
-#: third of the cost of trimming and lowering each value and looking it up (at 10M
-#: values 0.11 s against 0.36 s).
+#: third of the cost of trimming and lowering each value and looking it up.
 _MISSING_RE = r"(?i)^\s*(?:" + "|".join(re.escape(m) for m in MISSING if m) + r")?\s*$"
 
 

@@ -203,8 +203,8 @@ def purchase_runs(purchases: pl.DataFrame, grid: Grid, keys: Sequence[str]) -> p
             (run != run.shift(-1)).fill_null(True).alias("_ends"),
         )
         # Polars' default (streaming) engine runs these running sums, forward fills and
-        # shifts over every purchase day slower than the in-memory engine (1.9 s against
-        # 1.5 s at 50M order lines of bench/) and with a higher peak (0.6 GB more).
+        # shifts over every purchase day slower than the in-memory engine, and with a
+        # higher peak.
         .collect(engine="in-memory")
     )
     ends = covering.filter(pl.col("_ends"))["q"]

@@ -145,12 +145,12 @@ def _per_period(
     Collected once (the floored figures and the totals both read it), one slice of the
     customers at a time (by a hash of the id), each slice sorted on its own (customers
     of different slices never meet), so that only one slice's group-by table and sort
-    are held at once: at 50M order lines the whole table took 1.5 GB above the rest.
+    are held at once.
     Periods are numbered in 32 bits (they are few). When the period's number fits in
     the ``free_bits`` low bits every customer key leaves zero (:func:`_free_key_bits`),
     it goes into them, and the rows are sorted on that one word and summed as runs of
-    it (:func:`_word_sums`; a group-by and a sort on two columns took 7.4-8.5 s at 50M
-    order lines of ``bench/``, on the word 6.1-6.7 s and a peak 0.6 GB lower).
+    it (:func:`_word_sums`), faster and with a lower peak than a group-by and a sort on
+    two columns.
     """
     ps = numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")
     # Hashed even when the id is an integer key: those keep low bits free (zero) for
@@ -200,8 +200,7 @@ def _word_sums(rows: pl.DataFrame, bits: int) -> pl.DataFrame:
     """``rows`` (``WORD, micros, is_purchase``, sorted on the word; see :func:`_per_period`)
     summed per word as runs of equal words and read back as ``customer_id, ps, raw, _hp``:
     each customer's rows together, in period order. A sort and running sums instead of a
-    group-by and a sort of its result (at 50M order lines of ``bench/``, 3.0-3.5 s
-    against 4.6 s)."""
+    group-by and a sort of its result."""
     periods = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
     word = pl.col(WORD)
     return (
@@ -257,8 +256,8 @@ def _first_purchase_flags(keys: Sequence[str]) -> list[pl.Expr]:
     """``FIRST`` and ``LATER`` on :func:`_per_period`'s rows (each customer's together, in
     period order): the period is the customer's first with a purchase; the customer
     purchased in an earlier period. From a running count of the periods with purchases
-    (no join with each customer's first purchase day: at 50M order lines of ``bench/``
-    that join took 5 s of churn's 30)."""
+    (no join with each customer's first purchase day, which was a large share of churn's
+    time)."""
     has = pl.col(HAS)
     seen = has.cast(pl.UInt32).cum_sum() - has.cast(pl.UInt32)  # periods with purchases before
     own = activity.since_group_start(seen, keys)  # ... this customer's
@@ -328,9 +327,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
         raise InputError("churn needs orders with an amount column for its revenue figures")
     # Every row's revenue on its day: both figures sum further (per period, per
     # window), so the rows are not first summed per day. Collected once: the sums per
-    # period read it once per slice, and each read classified the lines again (churn on
-    # 10M lines held in memory: 11.2-11.9 s -> 7.9 s; on a large input read in batches,
-    # already classified, the same time and a peak 0.2-0.3 GB higher at 50M lines).
+    # period read it once per slice, and each read classified the lines again.
     daily = revenue_lines(prep.events, keys, purchase=True).collect().lazy()
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     table = (

@@ -90,7 +90,7 @@ def free_low_bits(h1: pl.Series, h2: pl.Series, bits: int) -> pl.Series | None:
     candidates = itertools.chain(high, [h1])
     keys = next(candidates)
     # The distinct pairs and the first keys' values are counted side by side in one
-    # select (at 50M order lines of bench/, 2.5 s against 2.9 s one after the other).
+    # select (faster than one after the other).
     counts = pl.DataFrame([pair_words(h1, h2).alias("ids"), keys.alias("keys")])
     ids, distinct = counts.select(pl.all().n_unique()).row(0)
     del counts
@@ -129,8 +129,6 @@ def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFra
     if ids.schema[CUSTOMER] == pl.String:
         # The ids gathered are views into the text of every row's id: copied into text of
         # their own (appending nothing copies), so that the rows' text goes with the rows.
-        # At 50M lines of bench/ (36M rows, 13.7M ids) it kept 1,351 MiB through the BG/NBD
-        # summary.
         ids = ids.with_columns(pl.col(CUSTOMER) + "")
     return coded, ids
 
@@ -211,9 +209,7 @@ def in_parts(
     the same as ``compute(frame)``.
 
     A group-by into tens of millions of groups holds its whole table at once; in
-    parts it holds one part's. Grouping the 32.7M sale pieces of ``returns`` on
-    50M lines of ``bench/`` into their orders took 3.6 s and a peak of 2,755 MiB in
-    eight parts, 3.2 s and 4,622 MiB in one (with the pieces, 1.3 GB, in memory).
+    parts it holds one part's.
     ``frame`` is read once per part: it should be in memory, or cheap to read again.
     """
     if parts == 1:

@@ -126,8 +126,8 @@ def one_range(prep: Prepared, params: Params) -> Prepared:
     starts = None if params.window.is_all else window_starts(bounds, params.window)
     grid = Grid(params.period, params.window, bounds, starts)
     # The purchase days of prepare_activity are sorted, as purchase_runs needs: it finds
-    # the runs in one pass (at 10M order lines of bench/, the retention table of the
-    # range took 31-35 s on the lazy group-by of activity.runs, against 0.8 s).
+    # the runs in one pass, far faster than the lazy group-by of activity.runs
+    # (bench/README.md, "Why the code is so").
     runs = activity.purchase_runs(prep.purchases.collect(), grid, prep.keys).lazy()
     first_period = prep.first_period.with_columns(
         grid.period_index(pl.col("first_day")).alias("first_idx")
@@ -148,8 +148,7 @@ def _summed_in_parts(
     """Sums per range (``keys..., IDX``) that ``compute(where)`` gives over the customers
     ``where`` keeps, done in ``parts`` parts of the customers (``keys.part_filters``) and
     added up: the group-bys per customer of a large input hold one part's customers at a
-    time (``kpis`` on 50M lines of ``bench/``: 5,727-5,843 MiB in one part, 3,665-3,771
-    in eight).
+    time.
     """
     done = [compute(where).collect() for where in part_filters(CUSTOMER, parts)]
     if parts == 1:

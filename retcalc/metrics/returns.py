@@ -224,11 +224,9 @@ def line_pieces(
     All the returns metrics read of the lines, in sums that sum again: pieces may
     share their kind, order, keys and day (of several batches of lines, or of lines
     apart). A piece is a run of consecutive lines alike: exports write the lines of
-    an order together, so there are about as few runs as groups (722,338 and 722,294
-    in a batch of a million lines of ``bench/``), found at less than half a group-by's
-    cost. ``runs=False``: a piece per line (for lines in memory, which the metric
-    sums per order anyway: ``returns`` on 10M lines of ``bench/`` took 6.4 s so, 7.3 s
-    in runs, averaged over three runs).
+    an order together, so there are about as few runs as groups, found at less than
+    half a group-by's cost. ``runs=False``: a piece per line (for lines in memory,
+    which the metric sums per order anyway, and faster so).
     """
     negative, cancelled = pl.col("_negative"), pl.col("_cancelled")
     kind = (

@@ -96,9 +96,7 @@ def unique_codes(
 ) -> tuple[NDArray[Scalar], NDArray[np.intp], NDArray[np.intp]]:
     """``np.unique(values, return_inverse=True, return_counts=True)``, the same arrays,
     found by hashing (Polars) and a binary search into the distinct values instead of a
-    sort of every value: the distinct values here are few (counts and ages in days). At
-    13.5M customers (50M order lines of ``bench/``) the fit's preparation took 8.9 s
-    with ``np.unique``, 2.3 s with this."""
+    sort of every value: the distinct values here are few (counts and ages in days)."""
     distinct = np.unique(pl.Series(values).unique().to_numpy())
     codes = np.searchsorted(distinct, values)
     return distinct, codes, np.bincount(codes, minlength=len(distinct))
