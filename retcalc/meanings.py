@@ -277,7 +277,7 @@ def meaning_expr(raw: pl.Expr, values: Mapping[str, str | None]) -> pl.Expr:
     for value, meaning in values.items():
         by_meaning.setdefault(meaning, []).append(value)
     # One membership test per meaning the input uses (a few): lighter on the streaming
-    # engine than ``replace_strict`` (which held about 75 bytes more per row there).
+    # engine than ``replace_strict``, which held more memory per row (bench/results-reading.md).
     chain: Any = pl.when(text.is_null()).then(pl.lit(None, dtype=MEANING))
     for meaning, words in by_meaning.items():
         if meaning != Meaning.paid.value:

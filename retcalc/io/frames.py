@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -789,13 +789,14 @@ def plan_orders(
     need_amount: bool = False,
     dimensions: Sequence[str] = (),
     table: Table | None = None,
-    statuses: pl.DataFrame | None = None,
+    count_statuses: Callable[[str], pl.DataFrame] | None = None,
     census_from_rows: bool = False,
 ) -> OrdersPlan:
     """Open the orders, map their columns and decide how every value is read.
 
-    ``statuses``: each distinct raw status and its rows (``status``, ``len``), when the
-    caller counted them over more rows than ``table`` holds (Spark reads a sample).
+    ``count_statuses``: given the status column, each distinct raw status and its rows
+    (``status``, ``len``), when the caller counts them over more rows than ``table``
+    holds (Spark reads a sample).
     ``census_from_rows``: the caller reads every row into memory and counts the statuses
     there (:func:`meanings_of_rows`), instead of a pass over the status column here."""
     table = table or open_table(spec, encoding=options.encoding)
@@ -816,7 +817,8 @@ def plan_orders(
     formats = _date_columns(table, mapping, ["order_date"], options.date_style)
     warnings: list[str] = [*table.warnings, *_header_warnings(table, mapping)]
     warnings += _id_warnings(table, mapping.get("customer_id") or "")
-    warnings += crowded_id_warning(table, mapping.get("customer_id") or "")
+    first = first_rows(table, mapping)
+    warnings += crowded_id_warning(table, mapping.get("customer_id") or "", first)
 
     def src(canonical: str) -> pl.Expr:
         return pl.col(mapping.get(canonical))  # type: ignore[arg-type]
@@ -844,13 +846,15 @@ def plan_orders(
         columns.append(src("order_id").cast(pl.String).alias("order_id"))
     found: Census | None = None
     status_warnings: list[str] = []
-    if census_from_rows and statuses is None and "status" in mapping:
+    if census_from_rows and count_statuses is None and "status" in mapping:
         # Counted from the rows once read (load_orders): no pass of its own over the input.
         columns.append(src("status").cast(pl.String).alias(RAW_STATUS))
         if "captured" in mapping:
             columns.append(captured_expr(src("captured")).alias(CAPTURED))
     else:
-        found = status_census(table, mapping, options, statuses)
+        source = mapping.get("status")
+        counts = count_statuses(source) if count_statuses and source else None
+        found = status_census(table, mapping, options, counts)
         if found is not None:
             status_warnings = unknown_statuses(
                 found, name=table.name, column=mapping.get("status") or "", strict=options.strict
@@ -860,7 +864,7 @@ def plan_orders(
         )
         if status is not None:
             columns.append(status.alias("status"))
-    level, said = order_level_columns(table, mapping)
+    level, said = order_level_columns(table, mapping, first)
     if options.amount_level == "line":
         level = ()
     elif said:
@@ -925,7 +929,9 @@ def status_expr(
 ORDER_LEVEL_SAMPLE = 100_000
 
 
-def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ...], list[str]]:
+def order_level_columns(
+    table: Table, mapping: ColumnMap, first: pl.DataFrame
+) -> tuple[tuple[str, ...], list[str]]:
     """The mapped columns written per order rather than per line, and what to say.
 
     A recognised export says which of its columns belong to the order. In any other
@@ -933,7 +939,8 @@ def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ..
     of several lines (at least :data:`MULTI_LINE_ORDERS` such orders among the first
     :data:`ORDER_LEVEL_SAMPLE` rows, the lines differing in something else) is read
     as the order's total repeated per line, and counted once per order (said on
-    stderr; ``--amount-level line`` counts it on every line).
+    stderr; ``--amount-level line`` counts it on every line). ``first``: the first rows'
+    mapped columns (:func:`first_rows`).
     """
     if "order_id" not in mapping:
         return (), []
@@ -948,17 +955,16 @@ def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ..
     if "amount" not in mapping:
         return (), []
     order, amount = mapping.get("order_id") or "", mapping.get("amount") or ""
-    rows = table.frame.head(ORDER_LEVEL_SAMPLE).filter(pl.col(order).is_not_null())
     # First the amounts alone: in most files some order's lines differ, and that settles it.
-    sample = collect(
-        table,
-        rows.group_by(pl.col(order))
+    sample = (
+        first.filter(pl.col(order).is_not_null())
+        .group_by(pl.col(order))
         .agg(
             pl.len().alias("lines"),
             pl.col(amount).cast(pl.String).n_unique().alias("amounts"),
             pl.col(amount).is_null().sum().alias("empty"),
         )
-        .filter(pl.col("lines") > 1),
+        .filter(pl.col("lines") > 1)
     )
     same = sample.filter((pl.col("amounts") == 1) & (pl.col("empty") == 0))
     if sample.height < MULTI_LINE_ORDERS or same.height < sample.height:
@@ -969,7 +975,8 @@ def order_level_columns(table: Table, mapping: ColumnMap) -> tuple[tuple[str, ..
         return (), []
     distinct = collect(
         table,
-        rows.filter(pl.col(order).is_in(sample[order].implode()))
+        table.frame.head(ORDER_LEVEL_SAMPLE)
+        .filter(pl.col(order).is_in(sample[order].implode()))
         .group_by(pl.col(order))
         .agg(pl.struct(others).n_unique().alias("rows")),
     )
@@ -1052,17 +1059,17 @@ def load_orders(
     need_amount: bool = False,
     dimensions: Sequence[str] = (),
     table: Table | None = None,
-    statuses: pl.DataFrame | None = None,
+    count_statuses: Callable[[str], pl.DataFrame] | None = None,
 ) -> Loaded:
     """Read orders into ``customer_id, day, amount, refund_amount, quantity, order_id, status, dims``
-    (``statuses``: see :func:`plan_orders`)."""
+    (``count_statuses``: see :func:`plan_orders`)."""
     plan = plan_orders(
         spec,
         options,
         need_amount=need_amount,
         dimensions=dimensions,
         table=table,
-        statuses=statuses,
+        count_statuses=count_statuses,
         census_from_rows=True,
     )
     table, mapping, formats = plan.table, plan.mapping, plan.formats
@@ -1228,13 +1235,18 @@ CROWD_RATIO = 3
 CROWD_CUSTOMERS = 20
 
 
-def crowded_id_warning(table: Table, source: str) -> list[str]:
-    """A warning when one customer id holds an implausible share of the first rows (the
-    same rows for every reader, so every path says the same)."""
-    counts = collect(
-        table,
-        table.frame.head(ORDER_LEVEL_SAMPLE).group_by(pl.col(source).alias("raw")).len(),
-    )
+def first_rows(table: Table, mapping: ColumnMap) -> pl.DataFrame:
+    """The mapped columns of the first :data:`ORDER_LEVEL_SAMPLE` rows, read once for the
+    checks that look at the first rows (the same rows for every reader, so every path
+    says the same)."""
+    names = sorted({s for c in ("customer_id", "order_id", "amount") if (s := mapping.get(c))})
+    return collect(table, table.frame.head(ORDER_LEVEL_SAMPLE).select(names))
+
+
+def crowded_id_warning(table: Table, source: str, first: pl.DataFrame) -> list[str]:
+    """A warning when one customer id holds an implausible share of the first rows
+    (``first``: see :func:`first_rows`)."""
+    counts = first.group_by(pl.col(source).alias("raw")).len()
     # Only the distinct ids are cleaned (ids that clean to the same one are added up).
     counts = (
         counts.with_columns(clean_ids(counts["raw"]).alias("id"))

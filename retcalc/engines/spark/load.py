@@ -51,9 +51,7 @@ from retcalc.io.load import (
     _no_such_file,
     _sniff_separator,
 )
-from retcalc.io.mapping import config_columns, resolve
 from retcalc.meanings import MEANING
-from retcalc.schema import Kind
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
 SAMPLE_ROWS = 20_000
@@ -261,22 +259,11 @@ def _sample_table(raw: Any, name: str, is_csv: bool, files: Sequence[Path]) -> A
     return _finish(name, frame.lazy(), is_csv=is_csv, path=None, files=list(files))
 
 
-def _status_counts(raw: Any, table: Any, options: LoadOptions) -> pl.DataFrame | None:
-    """Each distinct raw status of every row and its rows (``status``, ``len``), counted by
-    Spark: the sample's statuses are not all the file's."""
+def _status_counts(raw: Any, source: str) -> pl.DataFrame:
+    """Each distinct raw status of column ``source`` over every row and its rows
+    (``status``, ``len``), counted by Spark: the sample's statuses are not all the file's."""
     from pyspark.sql import functions as F
 
-    mapping = resolve(
-        table.columns,
-        Kind.orders,
-        name=table.name,
-        flags=options.order_flags,
-        config=config_columns(options.config, Kind.orders),
-        source=options.source,
-    )
-    source = mapping.get("status")
-    if source is None:
-        return None
     counts = raw.groupBy(F.col(f"`{source}`").cast("string").alias("status")).agg(
         F.count(F.lit(1)).alias("len")
     )
@@ -492,7 +479,7 @@ def load_orders_spark(
         need_amount=need_amount,
         dimensions=dimensions,
         table=table,
-        statuses=_status_counts(raw, table, options),
+        count_statuses=functools.partial(_status_counts, raw),
     )
     rates = sample.money.rates
     if rates is not None and rates.days is not None:
