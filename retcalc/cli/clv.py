@@ -288,6 +288,7 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
             start=metric_params.start,
             end=metric_params.end,
             as_of=metric_params.as_of,
+            micros=not per_customer,
         )
         table = customers if per_customer else historical.summary(customers, keys)
     _emit(

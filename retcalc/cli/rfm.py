@@ -58,7 +58,7 @@ def rfm(
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)
         with progress("Scoring customers"):
             # The orders handed over, so that the scoring lets their rows go once read.
-            table = rfm_scores(inputs.take_orders(), params=metric_params)
+            table = rfm_scores(inputs.take_orders(), params=metric_params, micros=not per_customer)
             if not per_customer:
                 table = rfm_segments(table, metric_params.by)
         as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""

@@ -52,7 +52,6 @@ from retcalc.io.frames import (
     Loaded,
     LoadOptions,
     OrdersPlan,
-    check_money,
     clean_id_columns,
     cleaned_id,
     date_limits,
@@ -60,7 +59,8 @@ from retcalc.io.frames import (
     empty_amount_said,
     id_forms_warning,
     load_orders,
-    money_magnitude,
+    money_limits,
+    money_refused,
     no_customer_warning,
     out_of_range,
     plan_orders,
@@ -242,7 +242,7 @@ class _Reader:
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
-        self.money = 0.0  # sum of |amount| + |refund| of the rows kept (see check_money)
+        self.money: dict[str, _Tally] = {}  # amounts too large, per column (money_limits)
         self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
         self.whole: pl.DataFrame | None = None
@@ -337,13 +337,18 @@ class _Reader:
         wants_days = self.revenue and "order_id" in names and not self._order_keyed()
         self.days = [] if wants_days else None
         parsed = self._rows(query, drop)
-        magnitude = money_magnitude(parsed.collect_schema().names())
+        limits = money_limits(parsed.collect_schema().names())
+        self.money = {canonical: _Tally() for canonical, _ in limits}
         for batch in _batches(self.plan.table, parsed, rows, ordered=False):
             frame = batch.lazy()
             live = frame.filter(~pl.col("_skip"))
             outputs = {"tallies": live.select(*self._tally_exprs(flags))}
-            if magnitude is not None:
-                outputs["money"] = live.filter(pl.col(KEEP)).select(magnitude)
+            if limits:
+                outputs["money"] = live.filter(pl.col(KEEP)).select(
+                    e.alias(f"{canonical}{i}")
+                    for canonical, flag in limits
+                    for i, e in enumerate(_first_and_count(flag))
+                )
             if ragged:
                 outputs["ragged"] = frame.select(*_first_and_count(pl.col("_ragged")))
             if drop is None:
@@ -366,7 +371,9 @@ class _Reader:
             self.no_id += no_id
             self.kept += kept_rows
             if "money" in found:
-                self.money += float(found["money"].item() or 0.0)
+                money = found["money"].row(0)
+                for i, tally in enumerate(self.money.values()):
+                    tally.record(money[2 * i], money[2 * i + 1])
             if drop is None:
                 hashes.append(found["hashes"]["_hash"])
             for name, first in self.evidence.items():
@@ -646,12 +653,12 @@ class _Reader:
         # No metric at this level reads a line's amount, only whether the input has
         # amounts (cohorts show money columns then): a column of nulls says so in no space.
         amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
-        # ``revenue`` as the Spark engine gives it: daily_revenue turns it back into the
-        # same integer micros (exact while a row's sum stays under 2e9 units).
+        # As the Spark engine gives them: the metrics read ``micros`` (events.event_micros).
         order = ["order_id"] if self._order_keyed() else []
         return frame.select(
             *group_columns(self.keys),
             *order,
+            "micros",
             (pl.col("micros") / MICROS).alias("revenue"),
             *amount,
         )
@@ -783,9 +790,7 @@ def _run_starts(columns: Sequence[str]) -> pl.Expr:
 def _run_sums(rows: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
     """``columns`` and ``micros`` (the sum of the rows' revenue in integer micros) per run
     of consecutive ``rows`` with the same ``columns``: the difference of a running sum
-    at the run's last row and at the last row before it. The running sum may wrap
-    around 64 bits (Polars' integers wrap); the differences are exact while a run's
-    sum fits, as a group-by's sum must."""
+    at the run's last row and at the last row before it."""
     total = pl.col("_total")
     last = _run_starts(columns).shift(-1, fill_value=True)
     return (
@@ -922,7 +927,9 @@ def load_order_events(
     if repeats is None:
         repeats = reader.repeats(table, checks[1], blank)
     reader.refuse(mark_error)
-    check_money(table, plan.mapping, reader.money)
+    for canonical, tally in reader.money.items():
+        if tally.row is not None:
+            raise money_refused(table, plan.mapping, canonical, tally.count, row=tally.row)
     ids = id_forms_warning(table, plan.mapping.get(CUSTOMER) or "")
     empty = empty_amount_said(
         table, plan.mapping, reader.empty.row, reader.empty.count, strict=options.strict

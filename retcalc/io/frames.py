@@ -35,6 +35,7 @@ from retcalc.meanings import (
     unknown_statuses,
     with_captured,
 )
+from retcalc.metrics.events import LARGEST_AMOUNT
 from retcalc.schema import Kind
 
 __all__ = [
@@ -531,7 +532,7 @@ def date_limits(column: str, latest: dt.date) -> list[tuple[str, pl.Expr]]:
 def out_of_range(
     table: Table, row: int, count: int, source: str, canonical: str, label: str
 ) -> InputError:
-    """The error for ``count`` dates out of range, the first on data row ``row``."""
+    """The error for ``count`` values out of range, the first on data row ``row``."""
     return InputError(
         f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
         f"{_value(table, row, source)!r} {label}{more_such(count)}"
@@ -1112,9 +1113,7 @@ def load_orders(
         frame = frame.drop("unit_price")
     if frame.height == 0:
         raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
-    magnitude = money_magnitude(frame.columns)
-    if magnitude is not None:
-        check_money(table, mapping, frame.select(magnitude).item())
+    check_money(table, mapping, frame)
     return Loaded(
         table,
         mapping,
@@ -1191,32 +1190,50 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
 
 
-#: The most money, in absolute value, that retcalc sums exactly: totals are sums of
-#: integer millionths in 64 bits (2**63 - 1 micros is 9,223,372,036,854.78 units), with
-#: a margin for each row's rounding to millionths.
-MONEY_LIMIT = 9.2e12
+#: What is wrong with an amount of :data:`events.LARGEST_AMOUNT` or more.
+TOO_MUCH_MONEY = (
+    f"is more than the {LARGEST_AMOUNT:,.0f} units that retcalc reads exactly in one row "
+    "(a 64-bit float holds no larger whole number exactly); a typo? Fix or remove the row"
+)
 
 
-def money_magnitude(names: Sequence[str]) -> pl.Expr | None:
-    """Sum over rows of |amount| + |refund_amount| (of those among ``names``): no sum of
-    money that retcalc computes from these rows is larger in absolute value."""
-    parts = [pl.col(c).abs().fill_nan(None) for c in ("amount", "refund_amount") if c in names]
-    if not parts:
-        return None
-    return pl.sum_horizontal(parts).sum()
+def money_limits(names: Sequence[str]) -> list[tuple[str, pl.Expr]]:
+    """Per money column among ``names``: the condition that finds an amount too large
+    to read exactly (sums of smaller amounts are exact: ``events.MICROS``)."""
+    return [
+        (c, (pl.col(c).abs() >= LARGEST_AMOUNT).fill_null(False))
+        for c in ("amount", "refund_amount")
+        if c in names
+    ]
 
 
-def check_money(table: Table, mapping: ColumnMap, total: float | None) -> None:
-    """Refuse money whose sums could pass :data:`MONEY_LIMIT` (they would wrap around)."""
-    if total is None or total < MONEY_LIMIT:
-        return
-    source = mapping.get("amount") or mapping.get("unit_price") or "amount"
-    raise InputError(
-        f"{table.name}: the amounts of column {source!r} add up to {total:,.0f} in absolute "
-        f"value, more than the {MONEY_LIMIT:,.0f} that retcalc sums exactly (in millionths, "
-        "64 bits); nothing was computed. Count in thousands with --amount-scale 0.001 "
-        "(every figure then reads in thousands), or split the input"
+def money_refused(
+    table: Table,
+    mapping: ColumnMap,
+    canonical: str,
+    count: int,
+    *,
+    row: int | None = None,
+    value: float | None = None,
+) -> InputError:
+    """The error for ``count`` amounts of ``canonical`` beyond :func:`money_limits`, the
+    first on data row ``row`` (or, where the row is not known, of size ``value``)."""
+    source = mapping.get(canonical) or mapping.get("unit_price") or canonical
+    if row is not None:
+        where = f", {table.location(row)}: {_value(table, row, source)!r}"
+    else:
+        where = f": an amount of {value or 0:,.0f}"
+    return InputError(
+        f"{table.name}: column {source!r} ({canonical}){where} {TOO_MUCH_MONEY}{more_such(count)}"
     )
+
+
+def check_money(table: Table, mapping: ColumnMap, frame: pl.DataFrame) -> None:
+    """Refuse an amount too large to read exactly, naming its row (``frame`` has ``ROW``)."""
+    for canonical, flag in money_limits(frame.columns):
+        first, count = frame.select(pl.col(ROW).filter(flag).min(), flag.sum()).row(0)
+        if count:
+            raise money_refused(table, mapping, canonical, count, row=first)
 
 
 def no_customer_warning(name: str, rows: int) -> str:

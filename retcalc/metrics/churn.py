@@ -292,7 +292,7 @@ def _with_previous(floored: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
     gone = flagged.filter(~pl.col("_before")).select(
         *group,
         (ps + 1).alias("ps"),
-        pl.lit(0, dtype=pl.Int64).alias("rev"),
+        pl.lit(0, dtype=pl.Int128).alias("rev"),
         rev.alias("prev"),
         pl.lit(False).alias(FIRST),
         pl.lit(False).alias(LATER),

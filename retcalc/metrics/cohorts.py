@@ -24,7 +24,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
-from retcalc.metrics.events import MICROS, revenue_lines
+from retcalc.metrics.events import money, revenue_lines
 from retcalc.metrics.retention import Basis, Prepared, ratio
 
 COHORT_COLUMNS: tuple[str, ...] = (
@@ -184,21 +184,19 @@ def cohort_table(
 
     has_amount = "amount" in prep.events.collect_schema()
     if has_amount:
-        money = (
+        summed = (
             _in_cohort_offsets(revenue_lines(prep.events, keys), members, grid, group)
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
         )
         cells = (
-            cells.join(money, on=cell, how="left")
+            cells.join(summed, on=cell, how="left")
             .with_columns(pl.col("_micros").fill_null(0))
             .sort(cell)
             .with_columns(over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum"))
             .with_columns(
-                # Rounded to the micro unit: Polars divides by a constant through its
-                # reciprocal, which would print 13306.949999999999 for 13306.95.
-                (pl.col("_micros") / MICROS).round(6).alias("revenue"),
-                (ratio("_cum", "cohort_size") / MICROS)
+                money("_micros").alias("revenue"),
+                ratio(money("_cum"), "cohort_size")
                 .round(6)
                 .alias("cumulative_revenue_per_customer"),
             )

@@ -46,7 +46,7 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import MICROS, revenue_lines
+from retcalc.metrics.events import event_micros, money, revenue_lines
 from retcalc.metrics.keys import part_filters, parts_for
 from retcalc.metrics.retention import Params, Prepared, ratio, retention_table
 from retcalc.periods import range_end, window_starts
@@ -83,15 +83,6 @@ RATE_COLUMNS: tuple[str, ...] = (
     "loyal_customer_rate",
     GROWTH,
 )
-
-
-def money(micros: pl.Expr) -> pl.Expr:
-    """Integer micros as currency units, the float nearest to ``micros / 10**6``.
-
-    (Polars divides a column by a constant through its reciprocal, which can land one
-    ulp off, e.g. ``184408.78999999998``; rounding to 6 decimals gives the nearest float.)
-    """
-    return (micros.cast(pl.Float64) / MICROS).round(6)
 
 
 def sequence_columns() -> list[str]:
@@ -356,7 +347,7 @@ def _dso(prep: Prepared, as_of: dt.date | None) -> pl.LazyFrame:
     rows = _in_grid(prep.events.filter(pl.col("is_purchase")), prep.grid).join(
         prep.grid.periods().select(IDX, "period_start", "period_end"), on=IDX, how="left"
     )
-    micros = (pl.col("revenue") * MICROS).round(0).cast(pl.Int64)
+    micros = event_micros(prep.events)
     unpaid = paid.is_null() | (paid >= pl.col("period_end"))
     totals = rows.group_by([*keys, IDX]).agg(
         micros.sum().alias("_credit"),
@@ -425,16 +416,19 @@ def kpi_table(
     table = base
     for figure in figures:
         table = table.join(figure, on=on, how="left")
-    counts = ["customers", "orders", "_repeat", "_loyal", "_micros"]
+    counts = ["customers", "orders", "_repeat", "_loyal"]
     if nps is not None:
         counts.append("nps_responses")
     revenue = money(pl.col("_micros"))
-    table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts).with_columns(
+    table = table.with_columns(
+        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts),
+        pl.col("_micros").fill_null(0).cast(pl.Int128),
+    ).with_columns(
         revenue.alias("revenue"),
         pl.col("customers_end").alias("active_customers"),
         ratio("orders", "customers").alias("purchase_frequency"),
-        (ratio("_micros", "orders") / MICROS).alias("aov"),
-        (ratio("_micros", "customers") / MICROS).alias("revenue_per_customer"),
+        ratio(revenue, "orders").alias("aov"),
+        ratio(revenue, "customers").alias("revenue_per_customer"),
         ratio("_repeat", "customers").alias("repeat_purchase_rate"),
         ratio("_loyal", "customers").alias("loyal_customer_rate"),
     )

@@ -54,7 +54,7 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import MICROS
+from retcalc.metrics.events import MICROS, money, to_micros
 from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
 from retcalc.metrics.retention import Params, _grid_range, ratio
 from retcalc.periods import Window, observed_end
@@ -135,14 +135,7 @@ def _col_or(schema: pl.Schema, name: str, default: pl.Expr) -> pl.Expr:
 
 
 def _micros(expr: pl.Expr) -> pl.Expr:
-    return (expr.abs() * MICROS).round(0).cast(pl.Int64).fill_null(0)
-
-
-def _money_value(micros: pl.Expr) -> pl.Expr:
-    """Integer micros as currency units. Polars divides a long float column by a scalar
-    through its reciprocal (32275020000 / 1e6 -> 32275.019999999997); an exact decimal
-    division gives the nearest float (32275.02)."""
-    return (micros.cast(pl.Decimal(38, 6)) / MICROS).cast(pl.Float64)
+    return to_micros(expr.abs()).fill_null(0)
 
 
 def _money(amount: float) -> str:
@@ -644,8 +637,8 @@ def _finish(frame: pl.LazyFrame, unit_dtype: pl.DataType) -> pl.LazyFrame:
             pl.col(c).fill_null(0.0).cast(unit_dtype) for c in ("units_sold", "units_returned")
         )
         .with_columns(
-            _money_value(pl.col("_gross")).alias("gross_sales"),
-            _money_value(pl.col("_refunded")).alias("refunded"),
+            money(pl.col("_gross")).alias("gross_sales"),
+            money(pl.col("_refunded")).alias("refunded"),
             ratio("units_returned", "units_sold").alias("unit_return_rate"),
             ratio("_refunded", "_gross").alias("value_return_rate"),
             ratio("orders_returned", "orders").alias("order_return_rate"),

@@ -37,9 +37,8 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, over
-from retcalc.metrics.events import MICROS, classify, daily_revenue, purchase_days
+from retcalc.metrics.events import classify, daily_revenue, money, purchase_days, to_micros
 from retcalc.metrics.keys import keyed_lines, with_ids
-from retcalc.metrics.kpis import money
 from retcalc.metrics.retention import Params, ratio
 
 #: Segment of each (R, FM) cell: ``SEGMENT_GRID[r][fm - 1]``.
@@ -122,9 +121,11 @@ def reference_day(orders: pl.LazyFrame, params: Params) -> dt.date:
     return last + dt.timedelta(days=1)
 
 
-def rfm_scores(orders: pl.LazyFrame, *, params: Params) -> pl.DataFrame:
+def rfm_scores(orders: pl.LazyFrame, *, params: Params, micros: bool = False) -> pl.DataFrame:
     """Per customer (per ``--by`` group): recency_days, frequency, monetary, the R, F and M
-    scores, rfm_score and segment (see the module docstring for every formula)."""
+    scores, rfm_score and segment (see the module docstring for every formula).
+    ``micros``: with ``_micros`` too, monetary in exact integer micros (for
+    :func:`rfm_segments`)."""
     group = [*params.by, CUSTOMER]
     as_of = reference_day(orders, params)
     # Grouped, ranked and joined on integer keys, the ids put back before the sort: the
@@ -137,7 +138,8 @@ def rfm_scores(orders: pl.LazyFrame, *, params: Params) -> pl.DataFrame:
         del scores  # the lines go before the ids are put back
         scores = with_ids(keyed, ids).lazy()
         del keyed, ids
-    result = scores.sort(group).select(*params.by, *CUSTOMER_COLUMNS).collect()
+    exact = ["_micros"] if micros else []
+    result = scores.sort(group).select(*params.by, *CUSTOMER_COLUMNS, *exact).collect()
     if result.height == 0:
         window = f"from {params.start} " if params.start else ""
         raise InputError(f"no purchases {window}before {as_of}: nothing to score")
@@ -195,16 +197,15 @@ def rfm_segments(scores: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFra
         {"segment": list(SEGMENTS), "_order": list(range(len(SEGMENTS)))},
         schema={"segment": pl.String, "_order": pl.Int64},
     ).lazy()
-    frame = scores.lazy().with_columns(
-        (pl.col("monetary") * MICROS).round(0).cast(pl.Int64).alias("_micros")
-    )
+    if "_micros" not in scores.columns:  # scores made elsewhere: monetary as read
+        scores = scores.with_columns(to_micros(pl.col("monetary")).alias("_micros"))
+    frame = scores.lazy()
     base = order if not group else frame.select(group).unique().join(order, how="cross")
     per_segment = frame.group_by([*group, "segment"]).agg(
         pl.len().cast(pl.Int64).alias("customers"),
         pl.col("_micros").sum().alias("_micros"),
         pl.col("recency_days").mean().alias("avg_recency_days"),
         pl.col("frequency").mean().alias("avg_frequency"),
-        pl.col("_micros").mean().alias("_avg_micros"),
     )
     return (
         base.join(per_segment, on=[*group, "segment"], how="left")
@@ -212,7 +213,7 @@ def rfm_segments(scores: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFra
         .with_columns(
             ratio("customers", over(pl.col("customers").sum(), group)).alias("share"),
             money(pl.col("_micros")).alias("revenue"),
-            money(pl.col("_avg_micros")).alias("avg_monetary"),
+            ratio(money(pl.col("_micros")), "customers").round(6).alias("avg_monetary"),
         )
         .sort([*group, "_order"])
         .select(*group, *SUMMARY_COLUMNS)

@@ -111,6 +111,7 @@ def test_corpus_values_that_need_reading_right(monkeypatch: pytest.MonkeyPatch) 
     german = ["--customer-col", "Kunde", "--date-col", "Datum", "--amount-col", "Betrag"]
     assert revenue("bom_semicolon_decimal_comma.csv", *german) == [1234.56, 12.5]
     assert revenue("ambiguous_decimal.csv", "--decimal", ",") == [1246.0]
+    assert revenue("huge_totals.csv") == [10_000_000_000_000.0, 10.0]
     result = invoke(["retention", "leading_zeros.csv", "-p", "year", "-f", "csv"])
     assert next(csv.DictReader(io.StringIO(result.stdout)))["new_customers"] == "3"
 

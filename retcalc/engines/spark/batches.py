@@ -264,7 +264,8 @@ def reduce_partition(
     sums = [pl.col("micros").sum()]
     if has_amount:
         sums.append(pl.col("amount").sum().alias("amount"))
-    return events.group_by(group).agg(sums)
+    # Arrow (and so Spark) has no 128-bit integer: micros travel as decimal(38, 0).
+    return events.group_by(group).agg(sums).with_columns(pl.col("micros").cast(pl.Decimal(38, 0)))
 
 
 def reduce_batches(
@@ -287,10 +288,10 @@ def reduce_batches(
 def events_frame(reduced: pl.DataFrame, level: Level) -> pl.DataFrame:
     """The driver's view of the reduced rows: classified events the metrics accept as they are.
 
-    ``revenue`` is the group's micros as a float; ``events.daily_revenue`` turns it
-    back into the same integer (exact while a group's revenue stays under 2e9).
+    ``micros`` is the group's revenue (the metrics read it, ``events.event_micros``),
+    ``revenue`` the same as a float.
     """
-    out = reduced.with_columns((pl.col("micros") / MICROS).alias("revenue")).drop("micros")
+    out = reduced.with_columns((pl.col("micros") / MICROS).alias("revenue"))
     if SOLO in out.columns:
         out = out.drop(SOLO)
     return out

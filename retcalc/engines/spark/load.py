@@ -38,8 +38,8 @@ from retcalc.io.frames import (
     EARLIEST,
     Loaded,
     LoadOptions,
-    check_money,
     load_orders,
+    money_refused,
     no_customer_warning,
 )
 from retcalc.io.load import (
@@ -52,6 +52,7 @@ from retcalc.io.load import (
     _sniff_separator,
 )
 from retcalc.meanings import MEANING
+from retcalc.metrics.events import LARGEST_AMOUNT
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
 SAMPLE_ROWS = 20_000
@@ -342,6 +343,7 @@ def _spark_schema(schema: dict[str, pl.DataType]) -> Any:
         pl.Date: T.DateType(),
         pl.Float64: T.DoubleType(),
         pl.Int64: T.LongType(),
+        pl.Int128: T.DecimalType(38, 0),  # money in micros: Spark sums it exactly
         pl.Boolean: T.BooleanType(),
     }
     return T.StructType([T.StructField(c, kinds[type(t)]) for c, t in schema.items()])
@@ -556,9 +558,14 @@ def _finish_load(
     rows = rows.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
     money = [c for c in ("amount", "refund_amount") if c in rows.columns]
     if money:
-        size = [F.coalesce(F.abs(F.nanvl(F.col(c), F.lit(None))), F.lit(0.0)) for c in money]
-        total = rows.agg(F.sum(sum(size[1:], size[0]))).collect()[0][0]
-        check_money(table, sample.mapping, total)
+        sizes = [F.abs(F.nanvl(F.col(c), F.lit(None))) for c in money]
+        large = [F.sum((size >= F.lit(LARGEST_AMOUNT)).cast("long")) for size in sizes]
+        found = rows.agg(*large, *(F.max(size) for size in sizes)).collect()[0]
+        for i, canonical in enumerate(money):
+            if found[i]:
+                raise money_refused(
+                    table, sample.mapping, canonical, found[i], value=found[len(money) + i]
+                )
     if level is Level.lines:
         arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
         frame = pl.from_arrow(arrow)
@@ -637,7 +644,7 @@ def _reduced_schema(plan: b.Plan, level: Level, keys: Sequence[str]) -> dict[str
         if plan.order_id is not None:
             schema["order_id"] = pl.String()
         schema[b.SOLO] = pl.Int64()
-    schema["micros"] = pl.Int64()
+    schema["micros"] = pl.Int128()
     if plan.has_amount:
         schema["amount"] = pl.Float64()
     return schema

@@ -24,8 +24,8 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.clv import group_sums
-from retcalc.metrics.clv.historical import money, order_count
-from retcalc.metrics.events import CUSTOMER, MICROS, revenue_lines
+from retcalc.metrics.clv.historical import order_count
+from retcalc.metrics.events import CUSTOMER, MICROS, money, revenue_lines, to_micros
 from retcalc.metrics.keys import in_parts, parts_for
 from retcalc.metrics.retention import Prepared, ratio, retention_table
 from retcalc.periods import Period, truncate
@@ -164,11 +164,9 @@ def formula_table(
             .join(costs, on=CUSTOMER, how="inner")
             .group_by(keys or pl.lit(0).alias("_all"))
             .agg(
-                (
-                    (pl.col("cost_to_serve") * MICROS).round(0).cast(pl.Int64).sum()
-                    / pl.len()
-                    / MICROS
-                ).alias("cost_to_serve")
+                (to_micros(pl.col("cost_to_serve")).sum() / pl.len() / MICROS).alias(
+                    "cost_to_serve"
+                )
             )
             .collect()
         )

@@ -25,7 +25,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
+from retcalc.metrics.events import CUSTOMER, classify, event_micros, money, to_micros
 from retcalc.metrics.keys import encode_orders, in_parts, keyed_lines, parts_for, with_ids
 from retcalc.metrics.retention import ratio
 
@@ -46,12 +46,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "revenue_per_customer",
     "mean_tenure_days",
 )
-
-
-def money(micros: str | pl.Expr) -> pl.Expr:
-    """Integer micros as currency units, rounded to the micro (no ``x.98999999999998``)."""
-    expr = pl.col(micros) if isinstance(micros, str) else micros
-    return (expr.cast(pl.Float64) / MICROS).round(6)
 
 
 def order_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
@@ -95,8 +89,10 @@ def per_customer(
     start: dt.date | None = None,
     end: dt.date | None = None,
     as_of: dt.date | None = None,
+    micros: bool = False,
 ) -> pl.DataFrame:
-    """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring)."""
+    """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring);
+    ``micros``: with ``micros`` too, the revenue in exact integer micros (for :func:`summary`)."""
     keys = list(keys)
     group = [*keys, CUSTOMER]
     events = classify(encode_orders(cut(orders, as_of)))
@@ -112,7 +108,9 @@ def per_customer(
         del orders, events  # read: the rows go now if the caller handed them over
         events, ids = keyed_lines(lines)
         del lines
-    frame = in_parts(events, CUSTOMER, lambda part: _customers(part, keys, start, end), parts)
+    frame = in_parts(
+        events, CUSTOMER, lambda part: _customers(part, keys, start, end, micros), parts
+    )
     del events  # the lines, before the ids are put back
     if frame.height == 0:
         raise InputError("no purchases in range: every row is a return, a cancellation or outside")
@@ -122,7 +120,11 @@ def per_customer(
 
 
 def _customers(
-    events: pl.LazyFrame, keys: list[str], start: dt.date | None, end: dt.date | None
+    events: pl.LazyFrame,
+    keys: list[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    micros: bool = False,
 ) -> pl.LazyFrame:
     """:func:`per_customer` of classified ``events``, in no order."""
     group = [*keys, CUSTOMER]
@@ -140,7 +142,7 @@ def _customers(
     revenue = (
         events.filter(in_range(pl.col("revenue_day"), start, end))
         .group_by(group)
-        .agg(to_micros(pl.col("revenue")).sum().alias("micros"))
+        .agg(event_micros(events).sum().alias("micros"))
     )
     return (
         customers.join(revenue, on=group, how="left")
@@ -152,14 +154,15 @@ def _customers(
         .with_columns(
             ratio(money("micros"), "orders").alias("aov"),
         )
-        .select(*group, *CUSTOMER_COLUMNS)
+        .select(*group, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
     )
 
 
 def summary(customers: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
     """One row per group (one row in all without keys) with :data:`SUMMARY_COLUMNS`."""
     keys = list(keys)
-    micros = (pl.col("revenue") * MICROS).round(0).cast(pl.Int64)
+    # Exact when per_customer kept them; else from the revenue figures as read.
+    micros = pl.col("micros") if "micros" in customers.columns else to_micros(pl.col("revenue"))
     aggs = [
         pl.len().cast(pl.Int64).alias("customers"),
         pl.col("orders").sum().alias("orders"),

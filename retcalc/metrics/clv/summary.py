@@ -32,11 +32,11 @@ from retcalc.metrics.events import (
     MICROS,
     classify,
     daily_revenue,
+    event_micros,
     purchase_days,
     run_differences,
     run_ends,
     summed_runs,
-    to_micros,
 )
 from retcalc.metrics.keys import in_parts, keyed_customers, parts_for, with_ids
 from retcalc.periods import observed_end
@@ -219,14 +219,14 @@ def _day_revenue_packed(events: pl.DataFrame, bits: int, first_day: dt.date) -> 
         [
             frame.select(
                 word(pl.col("revenue_day")),
-                to_micros(pl.col("revenue")).alias("micros"),
+                event_micros(frame).alias("micros"),
                 (purchase & ~moved).alias("_purchase"),
             ),
             # A purchase counts on its own day (classify); were one not to, its day
             # would still be a purchase day.
             frame.filter(purchase & moved).select(
                 word(pl.col("day")),
-                pl.lit(0, dtype=pl.Int64).alias("micros"),
+                pl.lit(0, dtype=pl.Int128).alias("micros"),
                 pl.lit(True).alias("_purchase"),
             ),
         ]
