@@ -21,7 +21,7 @@ from retcalc.errors import InputError, RetcalcError, UsageError
 from retcalc.metrics import clv as model
 from retcalc.metrics.clv import formula, historical, holdout
 from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-from retcalc.metrics.retention import Params
+from retcalc.metrics.common import Params
 from retcalc.periods import Period, Window, parse_duration
 from retcalc.render.atomic import atomic_write, check_output_path
 from retcalc.validate import MAX_HORIZON_YEARS

@@ -13,7 +13,7 @@ from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
 from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS, Mode, cohort_table
-from retcalc.metrics.retention import Basis
+from retcalc.metrics.common import Basis
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.charts import print_offset_chart
 from retcalc.render.triangle import Triangle, write_triangle

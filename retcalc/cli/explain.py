@@ -16,7 +16,8 @@ from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import progress, run
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.churn import churn_table
-from retcalc.metrics.retention import Basis, retention_table
+from retcalc.metrics.common import Basis
+from retcalc.metrics.retention import retention_table
 from retcalc.metrics.returns import returns_table
 from retcalc.periods import Period, parse_date_option
 

@@ -15,9 +15,9 @@ from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
 from retcalc.io.nps import load_nps, with_paid_dates
+from retcalc.metrics.common import Basis, prepare_activity
 from retcalc.metrics.keys import encode_orders
 from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS, kpi_table
-from retcalc.metrics.retention import Basis, prepare_activity
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.values import human_frame
 from retcalc.validate import MAX_COUNT

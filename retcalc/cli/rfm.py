@@ -11,7 +11,7 @@ from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run
 from retcalc.engines import Level
 from retcalc.errors import UsageError
-from retcalc.metrics.retention import Basis
+from retcalc.metrics.common import Basis
 from retcalc.metrics.rfm import (
     CUSTOMER_COLUMNS,
     RATE_COLUMNS,

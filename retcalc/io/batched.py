@@ -75,16 +75,9 @@ from retcalc.io.frames import (
 )
 from retcalc.io.load import ROW, Table, collect, engine_for, reading_error, reads_table
 from retcalc.metrics import returns
-from retcalc.metrics.events import (
-    CUSTOMER,
-    MICROS,
-    classify,
-    free_bits,
-    negative_line,
-    run_differences,
-    to_micros,
-)
+from retcalc.metrics.events import CUSTOMER, classify, free_bits, negative_line, run_differences
 from retcalc.metrics.keys import TOP_BIT, free_low_bits, id_hashes
+from retcalc.metrics.money import MICROS, to_micros
 
 #: Rows per batch of the decimal-mark pass: big enough that per-batch work is
 #: vectorised, small enough that a batch stays well under a gigabyte.
@@ -653,7 +646,7 @@ class _Reader:
         # No metric at this level reads a line's amount, only whether the input has
         # amounts (cohorts show money columns then): a column of nulls says so in no space.
         amount = [pl.lit(None, dtype=pl.Null).alias("amount")] if self.has_amount else []
-        # As the Spark engine gives them: the metrics read ``micros`` (events.event_micros).
+        # As the Spark engine gives them: the metrics read ``micros`` (money.event_micros).
         order = ["order_id"] if self._order_keyed() else []
         return frame.select(
             *group_columns(self.keys),

@@ -35,7 +35,7 @@ from retcalc.meanings import (
     unknown_statuses,
     with_captured,
 )
-from retcalc.metrics.events import LARGEST_AMOUNT
+from retcalc.metrics.money import LARGEST_AMOUNT
 from retcalc.schema import Kind
 
 __all__ = [
@@ -1190,7 +1190,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
 
 
-#: What is wrong with an amount of :data:`events.LARGEST_AMOUNT` or more.
+#: What is wrong with an amount of :data:`money.LARGEST_AMOUNT` or more.
 TOO_MUCH_MONEY = (
     f"is more than the {LARGEST_AMOUNT:,.0f} units that retcalc reads exactly in one row "
     "(a 64-bit float holds no larger whole number exactly); a typo? Fix or remove the row"
@@ -1199,7 +1199,7 @@ TOO_MUCH_MONEY = (
 
 def money_limits(names: Sequence[str]) -> list[tuple[str, pl.Expr]]:
     """Per money column among ``names``: the condition that finds an amount too large
-    to read exactly (sums of smaller amounts are exact: ``events.MICROS``)."""
+    to read exactly (sums of smaller amounts are exact: ``money.MICROS``)."""
     return [
         (c, (pl.col(c).abs() >= LARGEST_AMOUNT).fill_null(False))
         for c in ("amount", "refund_amount")

@@ -16,8 +16,9 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
-from retcalc.metrics.events import money, revenue_lines, sorted_days, summed_runs
-from retcalc.metrics.retention import Prepared, complete_flag, ratio
+from retcalc.metrics.common import Prepared, complete_flag, ratio
+from retcalc.metrics.events import revenue_lines, sorted_days, summed_runs
+from retcalc.metrics.money import money
 from retcalc.periods import Period, truncate
 
 CHURN_COLUMNS: tuple[str, ...] = (

@@ -24,8 +24,9 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
-from retcalc.metrics.events import money, revenue_lines
-from retcalc.metrics.retention import Basis, Prepared, ratio
+from retcalc.metrics.common import Basis, Prepared, ratio
+from retcalc.metrics.events import revenue_lines
+from retcalc.metrics.money import money
 
 COHORT_COLUMNS: tuple[str, ...] = (
     "cohort",

@@ -46,9 +46,11 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import event_micros, money, revenue_lines
+from retcalc.metrics.common import Params, Prepared, ratio
+from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.keys import part_filters, parts_for
-from retcalc.metrics.retention import Params, Prepared, ratio, retention_table
+from retcalc.metrics.money import event_micros, money
+from retcalc.metrics.retention import retention_table
 from retcalc.periods import range_end, window_starts
 
 #: The column of the orders holding the day an order was paid (``--paid-col``).

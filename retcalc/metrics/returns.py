@@ -40,7 +40,7 @@ on their row's date either way. A return that matches no sale order (an
 before the data starts) counts on its own date and in the units and money, but
 not in ``orders_returned``.
 
-Money is summed in integer micros (``events.MICROS``).
+Money is summed in integer micros (``money.MICROS``).
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.events import MICROS, money, to_micros
+from retcalc.metrics.common import Params, grid_range, ratio
 from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
-from retcalc.metrics.retention import Params, _grid_range, ratio
+from retcalc.metrics.money import MICROS, money, to_micros
 from retcalc.periods import Window, observed_end
 
 RETURNS_COLUMNS: tuple[str, ...] = (
@@ -648,7 +648,7 @@ def _finish(frame: pl.LazyFrame, unit_dtype: pl.DataType) -> pl.LazyFrame:
 
 def _grid(lines: Lines, params: Params) -> Grid:
     return Grid.build(
-        *_grid_range(params, lines.first_sale, lines.last_sale), params.period, Window(None)
+        *grid_range(params, lines.first_sale, lines.last_sale), params.period, Window(None)
     )
 
 

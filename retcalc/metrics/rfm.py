@@ -37,9 +37,10 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, over
-from retcalc.metrics.events import classify, daily_revenue, money, purchase_days, to_micros
+from retcalc.metrics.common import Params, ratio
+from retcalc.metrics.events import classify, daily_revenue, purchase_days
 from retcalc.metrics.keys import keyed_lines, with_ids
-from retcalc.metrics.retention import Params, ratio
+from retcalc.metrics.money import money, to_micros
 
 #: Segment of each (R, FM) cell: ``SEGMENT_GRID[r][fm - 1]``.
 SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {

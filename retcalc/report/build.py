@@ -25,7 +25,7 @@ from retcalc.metrics import kpis as kpi_metrics
 from retcalc.metrics import retention as retention_metrics
 from retcalc.metrics import returns as returns_metrics
 from retcalc.metrics import rfm as rfm_metrics
-from retcalc.metrics.retention import Basis, Params, Prepared, prepare_activity
+from retcalc.metrics.common import Basis, Params, Prepared, prepare_activity
 from retcalc.render import charts
 from retcalc.report.model import Chart, Omitted, Report, ReportTable, Section, View
 from retcalc.report.output import cap_triangle

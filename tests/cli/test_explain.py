@@ -17,8 +17,9 @@ from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
 from retcalc.metrics.clv import formula, historical
 from retcalc.metrics.clv import summary as clv_summary
 from retcalc.metrics.clv.holdout import HOLDOUT_COLUMNS
+from retcalc.metrics.common import Params, prepare_activity
 from retcalc.metrics.kpis import KPI_COLUMNS
-from retcalc.metrics.retention import RETENTION_COLUMNS, Params, prepare_activity, retention_table
+from retcalc.metrics.retention import RETENTION_COLUMNS, retention_table
 from retcalc.metrics.returns import RETURNS_COLUMNS
 from retcalc.periods import Period
 from tests.reference.duckdb_ref import load_sample_orders

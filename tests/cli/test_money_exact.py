@@ -23,7 +23,8 @@ import polars as pl
 import pytest
 
 from retcalc.io.load import ENGINE_VARIABLE
-from retcalc.metrics.events import daily_revenue, to_micros
+from retcalc.metrics.events import daily_revenue
+from retcalc.metrics.money import to_micros
 from tests.cli.test_cli_contract import fails_cleanly, invoke, ok
 
 PRICE = "9999999999999.99"

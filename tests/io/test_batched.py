@@ -23,7 +23,8 @@ from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
 from retcalc.metrics import keys, returns
 from retcalc.metrics.clv import historical
-from retcalc.metrics.events import classify, free_bits, to_micros
+from retcalc.metrics.events import classify, free_bits
+from retcalc.metrics.money import to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
 from tests.spark.generated import shop
 

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from retcalc.metrics.churn import churn_table
-from retcalc.metrics.retention import Params, prepare_activity, retention_table
+from retcalc.metrics.common import Params, prepare_activity
+from retcalc.metrics.retention import retention_table
 from retcalc.periods import Period, parse_window
 from tests.metrics.naive import naive_tables
 

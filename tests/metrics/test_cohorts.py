@@ -9,7 +9,7 @@ import pytest
 
 from retcalc.errors import InputError
 from retcalc.metrics.cohorts import COHORT_COLUMNS, Mode, cohort_table
-from retcalc.metrics.retention import Params, prepare_activity, prepare_subscription
+from retcalc.metrics.common import Params, prepare_activity, prepare_subscription
 from retcalc.periods import Period
 from tests.metrics.conftest import D, orders
 

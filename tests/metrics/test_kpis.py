@@ -10,8 +10,9 @@ import pytest
 from retcalc.io import nps as nps_io
 from retcalc.metrics import keys as keys_module
 from retcalc.metrics import kpis as kpis_metric
+from retcalc.metrics.common import Params, prepare_activity
 from retcalc.metrics.kpis import kpi_table
-from retcalc.metrics.retention import Params, prepare_activity, retention
+from retcalc.metrics.retention import retention
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from retcalc.metrics.retention import Params, retention
+from retcalc.metrics.common import Params
+from retcalc.metrics.retention import retention
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
 

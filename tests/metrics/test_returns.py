@@ -9,7 +9,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from retcalc.errors import InputError, UsageError
-from retcalc.metrics.retention import Params
+from retcalc.metrics.common import Params
 from retcalc.metrics.returns import RETURNS_COLUMNS, returns_table, top_returns
 from retcalc.periods import Period
 from tests.metrics.conftest import D, orders

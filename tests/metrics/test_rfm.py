@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from retcalc.errors import InputError
-from retcalc.metrics.retention import Params
+from retcalc.metrics.common import Params
 from retcalc.metrics.rfm import (
     SEGMENTS,
     SUMMARY_COLUMNS,

@@ -7,14 +7,10 @@ import pytest
 
 from retcalc.errors import UsageError
 from retcalc.metrics.churn import PeriodNumbers, _free_key_bits, _per_period, churn_table
+from retcalc.metrics.common import Params, prepare_activity, prepare_subscription
 from retcalc.metrics.crr import classic_crr
 from retcalc.metrics.keys import encode_customers
-from retcalc.metrics.retention import (
-    Params,
-    prepare_activity,
-    prepare_subscription,
-    retention_table,
-)
+from retcalc.metrics.retention import retention_table
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
 

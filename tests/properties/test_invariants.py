@@ -31,12 +31,8 @@ from retcalc.errors import InputError
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.metrics.churn import churn_table
 from retcalc.metrics.cohorts import cohort_table
-from retcalc.metrics.retention import (
-    Params,
-    prepare_activity,
-    prepare_subscription,
-    retention_table,
-)
+from retcalc.metrics.common import Params, prepare_activity, prepare_subscription
+from retcalc.metrics.retention import retention_table
 from retcalc.metrics.returns import returns_table
 from retcalc.periods import Period, parse_window
 

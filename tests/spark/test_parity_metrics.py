@@ -23,8 +23,9 @@ from retcalc.metrics.clv import historical
 from retcalc.metrics.clv.formula import formula_table
 from retcalc.metrics.clv.summary import rfm_summary
 from retcalc.metrics.cohorts import Mode, cohort_table
+from retcalc.metrics.common import Params, prepare_activity
 from retcalc.metrics.kpis import kpi_table
-from retcalc.metrics.retention import Params, prepare_activity, retention_table
+from retcalc.metrics.retention import retention_table
 from retcalc.metrics.returns import returns_table
 from retcalc.periods import Period, parse_window
 from tests.spark.compare import assert_same_table

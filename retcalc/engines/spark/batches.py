@@ -35,7 +35,8 @@ from retcalc.io.frames import (
     status_expr,
     with_date_flags,
 )
-from retcalc.metrics.events import CUSTOMER, MICROS, classify, to_micros
+from retcalc.metrics.events import CUSTOMER, classify
+from retcalc.metrics.money import MICROS, to_micros
 
 #: Hidden columns the Spark reader adds: the file a row came from and a row id
 #: that increases in file order within a file.
@@ -288,7 +289,7 @@ def reduce_batches(
 def events_frame(reduced: pl.DataFrame, level: Level) -> pl.DataFrame:
     """The driver's view of the reduced rows: classified events the metrics accept as they are.
 
-    ``micros`` is the group's revenue (the metrics read it, ``events.event_micros``),
+    ``micros`` is the group's revenue (the metrics read it, ``money.event_micros``),
     ``revenue`` the same as a float.
     """
     out = reduced.with_columns((pl.col("micros") / MICROS).alias("revenue"))

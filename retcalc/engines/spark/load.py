@@ -52,7 +52,7 @@ from retcalc.io.load import (
     _sniff_separator,
 )
 from retcalc.meanings import MEANING
-from retcalc.metrics.events import LARGEST_AMOUNT
+from retcalc.metrics.money import LARGEST_AMOUNT
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
 SAMPLE_ROWS = 20_000

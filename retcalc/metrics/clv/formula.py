@@ -25,9 +25,11 @@ import polars as pl
 from retcalc.errors import InputError
 from retcalc.metrics.clv import group_sums
 from retcalc.metrics.clv.historical import order_count
-from retcalc.metrics.events import CUSTOMER, MICROS, money, revenue_lines, to_micros
+from retcalc.metrics.common import Prepared, ratio
+from retcalc.metrics.events import CUSTOMER, revenue_lines
 from retcalc.metrics.keys import in_parts, parts_for
-from retcalc.metrics.retention import Prepared, ratio, retention_table
+from retcalc.metrics.money import MICROS, money, to_micros
+from retcalc.metrics.retention import retention_table
 from retcalc.periods import Period, truncate
 
 FORMULA_COLUMNS: tuple[str, ...] = (

@@ -25,9 +25,10 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.clv.summary import cut
-from retcalc.metrics.events import CUSTOMER, classify, event_micros, money, to_micros
+from retcalc.metrics.common import ratio
+from retcalc.metrics.events import CUSTOMER, classify
 from retcalc.metrics.keys import encode_orders, in_parts, keyed_lines, parts_for, with_ids
-from retcalc.metrics.retention import ratio
+from retcalc.metrics.money import event_micros, money, to_micros
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
     "orders",

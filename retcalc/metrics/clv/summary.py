@@ -29,16 +29,15 @@ from retcalc.errors import InputError
 from retcalc.metrics.events import (
     CUSTOMER,
     DAY_BITS,
-    MICROS,
     classify,
     daily_revenue,
-    event_micros,
     purchase_days,
     run_differences,
     run_ends,
     summed_runs,
 )
 from retcalc.metrics.keys import in_parts, keyed_customers, parts_for, with_ids
+from retcalc.metrics.money import MICROS, event_micros
 from retcalc.periods import observed_end
 
 SUMMARY_COLUMNS: tuple[str, ...] = (

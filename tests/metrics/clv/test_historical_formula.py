@@ -8,7 +8,7 @@ import pytest
 from retcalc.errors import InputError
 from retcalc.metrics import keys
 from retcalc.metrics.clv import formula, historical
-from retcalc.metrics.retention import Params, prepare_activity
+from retcalc.metrics.common import Params, prepare_activity
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
 
