@@ -1,3 +1,89 @@
-"""retcalc: period-based retention, churn, cohorts, CLV and returns from order exports."""
+"""retcalc: period-based retention, churn, cohorts, CLV and returns from order exports.
+
+The Python API (SPEC §7) is re-exported here and imported on first use, so that
+``import retcalc`` stays cheap::
+
+    import retcalc
+    table = retcalc.retention("orders.csv", period="quarter")
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "RetcalcError": "retcalc.errors",
+    "InputError": "retcalc.errors",
+    "UsageError": "retcalc.errors",
+    "RetcalcWarning": "retcalc.errors",
+    "Customers": "retcalc.api",
+    "Orders": "retcalc.api",
+    "churn": "retcalc.api",
+    "clv_bgnbd": "retcalc.api",
+    "clv_formula": "retcalc.api",
+    "clv_historical": "retcalc.api",
+    "cohorts": "retcalc.api",
+    "crr": "retcalc.api",
+    "kpis": "retcalc.api",
+    "read_customers": "retcalc.api",
+    "read_orders": "retcalc.api",
+    "retention": "retcalc.api",
+    "returns": "retcalc.api",
+    "rfm": "retcalc.api",
+}
+
+__all__ = [
+    "Customers",
+    "InputError",
+    "Orders",
+    "RetcalcError",
+    "RetcalcWarning",
+    "UsageError",
+    "churn",
+    "clv_bgnbd",
+    "clv_formula",
+    "clv_historical",
+    "cohorts",
+    "crr",
+    "kpis",
+    "read_customers",
+    "read_orders",
+    "retention",
+    "returns",
+    "rfm",
+]
+
+if TYPE_CHECKING:
+    from retcalc.api import (
+        Customers,
+        Orders,
+        churn,
+        clv_bgnbd,
+        clv_formula,
+        clv_historical,
+        cohorts,
+        crr,
+        kpis,
+        read_customers,
+        read_orders,
+        retention,
+        returns,
+        rfm,
+    )
+    from retcalc.errors import InputError, RetcalcError, RetcalcWarning, UsageError
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'retcalc' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return [*globals(), *__all__]

@@ -40,6 +40,11 @@ class InputError(RetcalcError):
     """An input file that cannot be read or does not hold what is needed."""
 
 
+class RetcalcWarning(UserWarning):
+    """What reading or computing had to guess, said from the Python API (the command
+    line prints the same text on stderr)."""
+
+
 class ThresholdCrossed(RetcalcError):
     """A ``--fail-if`` condition held; the data was still written."""
 

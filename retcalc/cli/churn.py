@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS, churn_table
+from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS
 
 
 @data_command
@@ -30,8 +31,12 @@ def churn(
         metric_params = c.params(common, shows=CHURN_COLUMNS, command="churn")
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True)
         with progress("Computing churn"):
-            prep = c.prepare(common, inputs, metric_params, anonymous=True)
-            table = churn_table(prep)
+            table = api.churn(
+                inputs.orders_api(),
+                customers=inputs.customers_api(),
+                basis=common.basis,
+                **c.metric_options(common),
+            )
         c.emit_with_sparklines(
             table,
             common,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from retcalc import __version__
+from retcalc import __version__, api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
@@ -269,28 +269,20 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
     )
 
 
-def _handed_over(inputs: c.Inputs, *, coded: bool) -> pl.LazyFrame:
-    """The orders, handed over (:meth:`c.Inputs.take_orders`); with ``coded``, under
-    integer customer keys (for a table that shows only totals)."""
-    orders = inputs.take_orders()
-    return c.coded(orders)[0] if coded else orders
-
-
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
     inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=not per_customer)
     keys = metric_params.by
     with progress("Computing historical value"):
-        # The orders handed over (no reference kept here), so that per_customer lets
+        # The orders handed over (no reference kept here), so that the metric lets
         # their rows go once it has read them.
-        customers = historical.per_customer(
-            _handed_over(inputs, coded=not per_customer),
-            keys=keys,
-            start=metric_params.start,
-            end=metric_params.end,
-            as_of=metric_params.as_of,
-            micros=not per_customer,
+        table = api.clv_historical(
+            inputs.orders_api(hand_over=True),
+            start=common.start,
+            end=common.end,
+            as_of=common.as_of,
+            by=keys,
+            per_customer=per_customer,
         )
-        table = customers if per_customer else historical.summary(customers, keys)
     _emit(
         common,
         table,
@@ -305,20 +297,27 @@ def _formula(common: Common, metric_params: Params, *, margin: float, discount: 
     # (unless costs to serve are joined to the customers on them).
     inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=True)
     yearly = dataclasses.replace(metric_params, period=Period.year)
-    customers = inputs.customers_frame()
-    costs = None
-    if customers is not None and "cost_to_serve" in customers.collect_schema():
-        costs = model.customer_costs(customers)
     with progress("Computing the CLV formula"):
-        prep = c.prepare(common, inputs, yearly, anonymous=costs is None)
-        table = formula.formula_table(prep, margin=margin, discount_rate=discount, costs=costs)
+        table = api.clv_formula(
+            inputs.orders_api(),
+            customers=inputs.customers_api(),
+            window=common.active_window,
+            start=common.start,
+            end=common.end,
+            as_of=common.as_of,
+            by=metric_params.by,
+            basis=common.basis,
+            margin=margin,
+            discount_rate=discount,
+        )
+    basis = api.basis_of(inputs.customers_api(), common.basis)
     _warn_negative(table, metric_params.by)
     _emit(
         common,
         table,
         inputs,
         percent_columns=formula.RATE_COLUMNS,
-        title=f"CLV by formula ({prep.basis} basis, window {yearly.window}, complete years)",
+        title=f"CLV by formula ({basis} basis, window {yearly.window}, complete years)",
         keys=metric_params.by,
     )
 

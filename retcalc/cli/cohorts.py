@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
-from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS, Mode, cohort_table
+from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS, Mode
 from retcalc.metrics.common import Basis
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.charts import print_offset_chart
@@ -101,8 +102,16 @@ def cohorts(
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
         inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
         with progress("Computing cohorts"):
-            prep = c.prepare(common, inputs, metric_params, anonymous=True, with_runs=False)
-            table = cohort_table(prep, mode=mode, min_cohort=min_cohort, max_offset=max_offset)
+            table = api.cohorts(
+                inputs.orders_api(),
+                customers=inputs.customers_api(),
+                basis=common.basis,
+                mode=mode,
+                min_cohort=min_cohort,
+                max_offset=max_offset,
+                **c.metric_options(common),
+            )
+        basis = api.basis_of(inputs.customers_api(), common.basis)
         # --fail-if looks at the latest complete cell of each offset (and --by group).
         keys = (*metric_params.by, "offset")
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
@@ -123,13 +132,13 @@ def cohorts(
             )
             return
         breaches = fail_if_breaches(table, common.fail_if or (), keys)
-        joined = "signup" if prep.basis is Basis.subscription else "first purchase"
+        joined = "signup" if basis is Basis.subscription else "first purchase"
         spec = Triangle(
             value=_COLUMN[metric],
             keys=metric_params.by,
             percent=metric is TriangleMetric.retention,
             title=(
-                f"Cohort {_LABEL[metric]} by {common.period} ({prep.basis} basis, mode {mode}); "
+                f"Cohort {_LABEL[metric]} by {common.period} ({basis} basis, mode {mode}); "
                 f"columns: {common.period}s since {joined}"
             ),
             overflow_hint="use --max-offset or a longer --period (e.g. quarter)",

@@ -9,32 +9,21 @@ import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import typer
 
+from retcalc import api
 from retcalc.cli.options import Common
 from retcalc.cli.runner import emit, progress, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, ThresholdCrossed, UsageError
-from retcalc.io import dates
 from retcalc.io.batched import load_order_events, reads_in_batches
-from retcalc.io.currency import MoneyOptions
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.load import HIDDEN, open_table
-from retcalc.io.mapping import load_config
-from retcalc.io.numbers import mark_from_flag
-from retcalc.meanings import parse_status_map
-from retcalc.metrics.events import free_bits
-from retcalc.metrics.keys import encode_customers
-from retcalc.metrics.retention import (
-    Basis,
-    Params,
-    Prepared,
-    prepare_activity,
-    prepare_subscription,
-)
-from retcalc.periods import back, parse_date_option, parse_duration, parse_window
+from retcalc.metrics.common import Params, Prepared
+from retcalc.periods import back, parse_date_option, parse_duration
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.atomic import check_output_path
 from retcalc.render.charts import print_sparklines
@@ -47,6 +36,7 @@ class Inputs:
     orders: Loaded | None
     customers: Loaded | None
     others: tuple[Path, ...] = ()  # the config file: never overwritten by --output either
+    level: Level = Level.lines  # what a row of ``orders`` is (see :class:`Level`)
 
     @property
     def paths(self) -> list[Path]:
@@ -73,40 +63,39 @@ class Inputs:
     def customers_frame(self) -> pl.LazyFrame | None:
         return self.customers.frame.lazy() if self.customers else None
 
+    def orders_api(self, *, hand_over: bool = False) -> api.Orders:
+        """The orders as the Python API takes them; ``hand_over``: the metric may let
+        their rows go once read (:meth:`take_orders`)."""
+        assert self.orders is not None
+        orders = api.Orders(self.orders, self.level, handed_over=hand_over)
+        if hand_over:
+            self.orders = dataclasses.replace(self.orders, frame=self.orders.frame.clear())
+        return orders
 
-def amount_level(text: str) -> str:
-    """``--amount-level``: ``auto`` or ``line``."""
-    value = text.strip().lower()
-    if value not in ("auto", "line"):
-        raise UsageError(
-            f"--amount-level {text!r}: use auto (an amount repeated on every line of an order "
-            "is the order's total) or line (each line's own value)"
-        )
-    return value
+    def customers_api(self) -> api.Customers | None:
+        return api.Customers(self.customers) if self.customers else None
 
 
 def load_options(common: Common) -> LoadOptions:
     """The reading options given on the command line and in the config."""
-    return LoadOptions(
-        order_flags=common.order_flags,
-        customer_flags=common.customer_flags,
-        config=load_config(common.config),
-        date_style=dates.style_from_flag(common.date_format) if common.date_format else None,
-        encoding=common.encoding,
-        source=common.source,
-        tz=dates.check_zone(common.tz) if common.tz else None,
-        decimal=mark_from_flag(common.decimal) if common.decimal else None,
-        dedupe=common.dedupe,
-        as_of=parse_date_option(common.as_of, "--as-of"),
-        status_map=parse_status_map(common.status_map or ()),
+    return api.load_options(
+        columns=common.order_flags,
+        customer_columns=common.customer_flags,
+        config=common.config,
+        statuses=common.status_map or (),
         strict=common.strict,
-        amount_level=amount_level(common.amount_level),
-        money=MoneyOptions(
-            currency=common.currency,
-            fx=common.fx,
-            report_currency=common.report_currency,
-            amount_scale=common.amount_scale,
-        ),
+        date_format=common.date_format,
+        encoding=common.encoding,
+        layout=common.source,
+        tz=common.tz,
+        decimal=common.decimal,
+        dedupe=common.dedupe,
+        as_of=common.as_of,
+        amount_level=common.amount_level,
+        currency=common.currency,
+        fx=common.fx,
+        report_currency=common.report_currency,
+        amount_scale=common.amount_scale,
     )
 
 
@@ -118,37 +107,23 @@ def config_path(common: Common) -> Path | None:
     return default if default.is_file() else None
 
 
+def metric_options(common: Common) -> dict[str, Any]:
+    """The period, window, range and ``--by`` options, as the API's keyword arguments."""
+    return {
+        "period": common.period,
+        "window": common.active_window,
+        "start": common.start,
+        "end": common.end,
+        "as_of": common.as_of,
+        "by": tuple(common.by or ()),
+    }
+
+
 def params(common: Common, *, shows: Collection[str] = (), command: str = "") -> Params:
-    """The period, window and range options as metric parameters; a ``--by`` column
-    named like a column of the ``command``'s table (``shows``) is refused."""
-    by = tuple(dict.fromkeys(common.by or ()))
-    refuse_by_clash(by, shows, command)
-    start = parse_date_option(common.start, "--start")
-    end = parse_date_option(common.end, "--end")
-    as_of = parse_date_option(common.as_of, "--as-of")
-    if start and end and end < start:
-        raise UsageError(f"--end {end} is before --start {start}")
-    if as_of and start and as_of <= start:
-        raise UsageError(f"--as-of {as_of} is not after --start {start}: nothing would be counted")
-    return Params(
-        period=common.period,
-        window=parse_window(common.active_window),
-        start=start,
-        end=end,
-        as_of=as_of,
-        by=by,
-    )
-
-
-def refuse_by_clash(by: Sequence[str], shows: Collection[str], command: str) -> None:
-    """Refuse a ``--by`` column named like a column of the output table ``shows``."""
-    for key in by:
-        if key in shows:
-            raise UsageError(
-                f"--by {key}: the {command} table has a column of that name "
-                f"({', '.join(shows)}); group by a copy of the column under another name "
-                f"(e.g. by_{key})"
-            )
+    """The period, window and range options as metric parameters (checked before any
+    input is read); a ``--by`` column named like a column of the ``command``'s table
+    (``shows``) is refused."""
+    return api.metric_params(**metric_options(common), shows=shows, command=command)
 
 
 def check_fresh(
@@ -256,8 +231,10 @@ def load(
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
     by = tuple(dict.fromkeys(common.by or ()))
+    read_as = Level.lines
     if common.engine is Engine.spark:
         orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
+        read_as = Level.lines if level in (None, Level.pieces) else level
     else:
         if common.spark_master is not None:
             raise UsageError("--spark-master is for --engine spark")
@@ -275,6 +252,7 @@ def load(
                     orders=level is Level.orders,
                     pieces=level is Level.pieces,
                 )
+                read_as = level
             else:
                 orders = load_orders(
                     common.orders, options, need_amount=need_amount, dimensions=by, table=table
@@ -289,7 +267,7 @@ def load(
         for message in customers.warnings:
             warn(message)
     config = config_path(common)
-    inputs = Inputs(orders, customers, (config,) if config is not None else ())
+    inputs = Inputs(orders, customers, (config,) if config is not None else (), level=read_as)
     if common.output is not None and str(common.output) != "-":
         check_output_path(common.output, inputs.paths)
     _attach_dimensions(inputs, by)
@@ -355,22 +333,6 @@ def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
             )
 
 
-def coded(
-    orders: pl.LazyFrame, other: pl.LazyFrame | None = None
-) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
-    """``orders`` and ``other`` (a frame that shares their customer ids, or ``None``) with
-    integer customer keys (``keys.encode_customers``), for a command that never shows a
-    customer id: the same table, computed faster. Collected here (the inputs are in
-    memory); the keys leave low bits free for the orders' days."""
-    lines = orders.collect()
-    bits = free_bits(lines["day"]) if "day" in lines.columns else 0
-    first, second = encode_customers(
-        lines, other.collect() if other is not None else None, free_bits=bits
-    )
-    assert first is not None
-    return first.lazy(), second.lazy() if second is not None else None
-
-
 def prepare(
     common: Common,
     inputs: Inputs,
@@ -379,28 +341,15 @@ def prepare(
     anonymous: bool = False,
     with_runs: bool = True,
 ) -> Prepared:
-    """The groundwork for period metrics on the chosen basis.
-
-    ``anonymous``: the caller shows only totals, never a customer id, so ids are
-    replaced by integer codes first (the same table, computed faster).
-    ``with_runs=False``: the caller never reads the activity runs (cohorts).
-    """
-    customers = inputs.customers_frame()
-    has_signup = customers is not None and "signup_date" in customers.collect_schema()
-    basis = common.basis or (Basis.subscription if has_signup else Basis.activity)
-    if basis is Basis.subscription and (customers is None or not has_signup):
-        raise UsageError("--basis subscription needs --customers with a signup_date column")
-    orders = inputs.orders_frame()
-    assert orders is not None
-    if anonymous:
-        subscribers = customers if basis is Basis.subscription else None
-        orders, coded_customers = coded(orders, subscribers)
-        if coded_customers is not None:
-            customers = coded_customers
-    if basis is Basis.subscription:
-        assert customers is not None
-        return prepare_subscription(customers, orders, metric_params)
-    return prepare_activity(orders, metric_params, with_runs=with_runs)
+    """:func:`retcalc.api.prepare` on the inputs read, on the ``--basis`` asked."""
+    return api.prepare(
+        inputs.orders_api(),
+        inputs.customers_api(),
+        metric_params,
+        basis=common.basis,
+        anonymous=anonymous,
+        with_runs=with_runs,
+    )
 
 
 def emit_with_sparklines(

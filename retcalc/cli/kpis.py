@@ -8,16 +8,16 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.io import dates
-from retcalc.io.nps import load_nps, with_paid_dates
-from retcalc.metrics.common import Basis, prepare_activity
-from retcalc.metrics.keys import encode_orders
-from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS, kpi_table
+from retcalc.io.nps import load_nps
+from retcalc.metrics.common import Basis
+from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.values import human_frame
 from retcalc.validate import MAX_COUNT
@@ -108,8 +108,6 @@ def kpis(
         )
         assert inputs.orders is not None
         style = dates.style_from_flag(common.date_format) if common.date_format else None
-        if paid_col:
-            inputs.orders.frame = with_paid_dates(inputs.orders, paid_col, date_style=style)
         responses = None
         if nps:
             with progress(f"Reading {nps}"):
@@ -117,21 +115,16 @@ def kpis(
             for message in loaded.warnings:
                 warn(message)
             responses = loaded.frame.lazy()
-        orders = inputs.orders_frame()
-        assert orders is not None
         with progress("Computing KPIs"):
-            # No customer or order id is shown: integer keys give the same table, faster.
-            orders, responses = c.coded(encode_orders(orders), responses)
-            # Over one range, kpi_table finds the runs on the range's own grid.
-            prep = prepare_activity(orders, metric_params, with_runs=per_period)
-            table = kpi_table(
-                prep,
-                params=metric_params,
-                per_period=per_period,
+            options = c.metric_options(common)
+            table = api.kpis(
+                inputs.orders_api(),
+                **{**options, "period": common.period if per_period else None},
                 loyal_orders=loyal_orders,
                 by_sequence=by_sequence,
                 nps=responses,
-                dso=paid_col is not None,
+                paid_col=paid_col,
+                date_format=common.date_format,
             )
         what = f"by {common.period}" if per_period else "over the range"
         title = f"KPIs {what} (window {metric_params.window})"

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS, retention_table
+from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS
 
 
 @data_command
@@ -30,15 +31,20 @@ def retention(
         metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")
         inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
         with progress("Computing retention"):
-            prep = c.prepare(common, inputs, metric_params, anonymous=True)
-            table = retention_table(prep)
+            table = api.retention(
+                inputs.orders_api(),
+                customers=inputs.customers_api(),
+                basis=common.basis,
+                **c.metric_options(common),
+            )
+        basis = api.basis_of(inputs.customers_api(), common.basis)
         c.emit_with_sparklines(
             table,
             common,
             inputs,
             rates=RATE_COLUMNS,
             keys=metric_params.by,
-            title=f"Retention by {common.period} ({prep.basis} basis, window {metric_params.window})",
+            title=f"Retention by {common.period} ({basis} basis, window {metric_params.window})",
             chart_title=f"Rates by {common.period}",
             plot=plot,
         )

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import RANGE, Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.io.returns_file import load_returns
-from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS, returns_table, top_returns
+from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS
 from retcalc.validate import MAX_TOP
 
 
@@ -97,31 +98,25 @@ def returns(
             returns_frame = loaded.frame.lazy()
             if loaded.table.path is not None:
                 paths = [*paths, loaded.table.path.resolve()]
-        orders = inputs.orders_frame()
-        assert orders is not None
         with progress("Computing returns"):
-            if top is None:
-                result = returns_table(
-                    orders,
-                    params=metric_params,
-                    returns=returns_frame,
-                    by_return_date=by_return_date,
-                )
-                title = f"Returns by {common.period}"
-            else:
-                result = top_returns(
-                    orders,
-                    params=metric_params,
-                    n=top,
-                    min_units=min_units,
-                    returns=returns_frame,
-                    by_return_date=by_return_date,
-                )
-                title = f"Top {top} {by[0]} by unit return rate (at least {min_units:g} units sold)"
-        for message in result.warnings:
-            warn(message)
+            table = api.returns(
+                inputs.orders_api(),
+                returns=returns_frame,
+                period=common.period,
+                start=common.start,
+                end=common.end,
+                as_of=common.as_of,
+                by=by,
+                by_return_date=by_return_date,
+                top=top,
+                min_units=min_units,
+            )
+        if top is None:
+            title = f"Returns by {common.period}"
+        else:
+            title = f"Top {top} {by[0]} by unit return rate (at least {min_units:g} units sold)"
         emit(
-            result.table,
+            table,
             fmt=common.fmt,
             output=common.output,
             percent_columns=RATE_COLUMNS,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from retcalc import api
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run
@@ -16,8 +17,6 @@ from retcalc.metrics.rfm import (
     CUSTOMER_COLUMNS,
     RATE_COLUMNS,
     SUMMARY_COLUMNS,
-    rfm_scores,
-    rfm_segments,
 )
 
 #: Shared options that rfm refuses rather than ignore.
@@ -58,9 +57,14 @@ def rfm(
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)
         with progress("Scoring customers"):
             # The orders handed over, so that the scoring lets their rows go once read.
-            table = rfm_scores(inputs.take_orders(), params=metric_params, micros=not per_customer)
-            if not per_customer:
-                table = rfm_segments(table, metric_params.by)
+            table = api.rfm(
+                inputs.orders_api(hand_over=True),
+                start=common.start,
+                end=common.end,
+                as_of=common.as_of,
+                by=metric_params.by,
+                per_customer=per_customer,
+            )
         as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""
         emit(
             table,

@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,7 +39,7 @@ import typer
 from rich.console import Console
 
 from retcalc import thresholds
-from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
+from retcalc.errors import ExitStatus, RetcalcError, RetcalcWarning, ThresholdCrossed, first_line
 from retcalc.io import spool
 from retcalc.render import OutputFormat, resolve_format, write_output
 from retcalc.render.atomic import STATE as OUTPUT
@@ -226,9 +227,28 @@ def _say_stopped(signum: int) -> None:
         _stderr.print(message, markup=False, soft_wrap=True)
 
 
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """What the Python API says as :class:`RetcalcWarning`, printed as ``warn`` prints:
+    one line on stderr per warning, each time it is said."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RetcalcWarning)
+        default = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, RetcalcWarning):
+                warn(str(message))
+            else:
+                default(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
 def _run(body: Callable[[], Any], *, debug: bool) -> None:
     try:
-        body()
+        with _warnings_on_stderr():
+            body()
     except ThresholdCrossed as exc:
         _stderr.print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_status) from None

@@ -509,6 +509,11 @@ def _no_such_file(spec: str, path: Path) -> InputError:
     return InputError(f"{spec}: no such file{hint}")
 
 
+def table_from_frame(frame: pl.DataFrame | pl.LazyFrame, name: str) -> Table:
+    """A Polars frame as a table, read as a Parquet file would be (typed columns kept)."""
+    return _finish(name, frame.lazy(), is_csv=False, path=None)
+
+
 def open_table(spec: str, *, encoding: str = "utf8", stdin: BinaryIO | None = None) -> Table:
     """Open ``spec`` (path, directory, glob or ``-``) as a lazily read table."""
     _check_encoding_name(encoding)

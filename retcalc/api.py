@@ -1,0 +1,794 @@
+"""The Python API (SPEC §7): read an export, compute a metric, get a Polars DataFrame.
+
+Every function takes keyword-only parameters named as the command-line options
+(``period=``, ``window=``, ``by=``, ``as_of=``, ``start=``, ``end=``), with the same
+meanings and the same checks. Orders are what :func:`read_orders` returns, or
+anything it reads: a path, or a Polars, pandas or PyArrow frame whose columns are
+canonical (``customer_id``, ``order_date``, ``amount``...) or found the way the
+command line finds them. Errors are :class:`retcalc.RetcalcError` subclasses;
+what reading had to guess is said as a :class:`retcalc.RetcalcWarning`.
+
+The command line is a layer over these functions: it reads with the same readers
+(in batches or on Spark for large inputs), calls them, and renders the result.
+
+>>> import polars as pl, retcalc
+>>> orders = pl.DataFrame({
+...     "customer_id": ["a", "b", "a", "c"],
+...     "order_date": ["2024-01-05", "2024-01-20", "2024-02-03", "2024-02-10"],
+...     "amount": [10.0, 20.0, 15.0, 5.0],
+... })
+>>> retcalc.retention(orders, period="month").select(
+...     "period_start", "customers_start", "new_customers", "retained"
+... ).rows()
+[(datetime.date(2024, 1, 1), 0, 2, 0), (datetime.date(2024, 2, 1), 2, 1, 2)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import warnings
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from retcalc.engines import Level
+from retcalc.errors import InputError, RetcalcWarning, UsageError
+from retcalc.io import dates
+from retcalc.io.currency import MoneyOptions
+from retcalc.io.frames import Loaded, LoadOptions, load_customers, load_orders
+from retcalc.io.load import Table, open_table, table_from_frame
+from retcalc.io.mapping import load_config
+from retcalc.io.numbers import mark_from_flag
+from retcalc.meanings import parse_status_map
+from retcalc.metrics.common import (
+    Basis,
+    Params,
+    Prepared,
+    prepare_activity,
+    prepare_subscription,
+)
+from retcalc.metrics.events import free_bits
+from retcalc.metrics.keys import encode_customers
+from retcalc.periods import Period, Window, parse_date_option, parse_window
+
+__all__ = [
+    "Customers",
+    "Orders",
+    "churn",
+    "cohorts",
+    "read_customers",
+    "read_orders",
+    "retention",
+]
+
+#: What a frame argument may be: Polars, pandas or PyArrow (or a path to read).
+Source = Any
+
+
+@dataclass
+class Orders:
+    """Order rows as read by :func:`read_orders`.
+
+    ``frame`` has the canonical columns (``customer_id``, ``day``, and those found of
+    ``amount``, ``refund_amount``, ``quantity``, ``order_id``, ``status``, and the
+    ``by`` columns), one row per order line kept. ``level`` says what a row is:
+    :attr:`Level.lines` for whatever :func:`read_orders` returns; the command line's
+    batched and Spark readers hand over rows already summed per customer and day
+    (:class:`retcalc.engines.Level`).
+    """
+
+    loaded: Loaded
+    level: Level = Level.lines
+    #: The caller keeps no other reference to the rows: a metric may let them go once it
+    #: has read them (the command line's large inputs), leaving ``frame`` empty.
+    handed_over: bool = False
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        return self.loaded.frame
+
+    def rows(self) -> pl.LazyFrame:
+        """The rows for a metric: handed over when :attr:`handed_over` (``frame`` keeps
+        only the columns then), else a view of ``frame``."""
+        frame = self.loaded.frame
+        if self.handed_over:
+            self.loaded = dataclasses.replace(self.loaded, frame=frame.clear())
+        return frame.lazy()
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self.loaded.warnings)
+
+    def lazy(self) -> pl.LazyFrame:
+        return self.loaded.frame.lazy()
+
+
+@dataclass
+class Customers:
+    """Customer rows as read by :func:`read_customers`: ``customer_id`` and those found of
+    ``signup_date``, ``churn_date``, ``segment``, ``cost_to_serve``."""
+
+    loaded: Loaded
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        return self.loaded.frame
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self.loaded.warnings)
+
+    def lazy(self) -> pl.LazyFrame:
+        return self.loaded.frame.lazy()
+
+
+# Reading.
+
+
+def _table(source: Source, encoding: str) -> tuple[str, Table]:
+    """A path (or ``-``) or a Polars, pandas or PyArrow frame as a table to read."""
+    if isinstance(source, str | Path):
+        spec = str(source)
+        return spec, open_table(spec, encoding=encoding)
+    frame = _polars(source)
+    return "<frame>", table_from_frame(frame, "<frame>")
+
+
+def _polars(source: Source) -> pl.DataFrame | pl.LazyFrame:
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        return source
+    module = type(source).__module__
+    if module.startswith("pandas"):
+        return pl.from_pandas(source)
+    if module.startswith("pyarrow"):
+        converted = pl.from_arrow(source)
+        if isinstance(converted, pl.DataFrame):
+            return converted
+    raise UsageError(
+        f"cannot read a {type(source).__name__}: give a path, or a Polars, pandas or PyArrow table"
+    )
+
+
+def load_options(
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    customer_columns: Mapping[str, str | None] | None = None,
+    config: str | Path | None = None,
+    statuses: Mapping[str, str] | Sequence[str] | None = None,
+    strict: bool = False,
+    date_format: str | None = None,
+    encoding: str = "utf8",
+    layout: str | None = None,
+    tz: str | None = None,
+    decimal: str | None = None,
+    dedupe: bool = False,
+    as_of: str | dt.date | None = None,
+    amount_level: str = "auto",
+    currency: str | None = None,
+    fx: str | None = None,
+    report_currency: str | None = None,
+    amount_scale: float | None = None,
+) -> LoadOptions:
+    """How to read inputs, from the options of the command line (one place for both).
+
+    ``columns``: canonical name -> the input's column (``{"customer_id": "Email"}``),
+    as ``--customer-col`` and the other column flags; ``statuses``: raw status ->
+    meaning (``{"Versandt": "paid"}``) or ``RAW=MEANING`` texts, as ``--status-map``.
+    """
+    if amount_level.strip().lower() not in ("auto", "line"):
+        raise UsageError(
+            f"--amount-level {amount_level!r}: use auto (an amount repeated on every line of "
+            "an order is the order's total) or line (each line's own value)"
+        )
+    status_map = (
+        dict(statuses) if isinstance(statuses, Mapping) else parse_status_map(tuple(statuses or ()))
+    )
+    return LoadOptions(
+        order_flags=dict(columns or {}),
+        customer_flags=dict(customer_columns or {}),
+        config=load_config(Path(config) if config is not None else None),
+        date_style=dates.style_from_flag(date_format) if date_format else None,
+        encoding=encoding,
+        source=layout,
+        tz=dates.check_zone(tz) if tz else None,
+        decimal=mark_from_flag(decimal) if decimal else None,
+        dedupe=dedupe,
+        as_of=_date(as_of, "--as-of"),
+        status_map=status_map,
+        strict=strict,
+        amount_level=amount_level.strip().lower(),
+        money=MoneyOptions(
+            currency=currency, fx=fx, report_currency=report_currency, amount_scale=amount_scale
+        ),
+    )
+
+
+def read_orders(
+    source: Source,
+    *,
+    by: str | Sequence[str] = (),
+    need_amount: bool = False,
+    warn: bool = True,
+    **options: Any,
+) -> Orders:
+    """Read orders from a path (CSV, Parquet, a directory or glob of them) or a frame.
+
+    Reads as the command line does: the export's layout and columns are found
+    (``columns=`` names them otherwise), statuses get their meanings, ids, dates,
+    numbers and currencies are checked. ``by``: columns kept for grouping;
+    ``need_amount``: refuse an input without an amount column. The other keyword
+    options are those of :func:`load_options`. What reading had to guess is said as
+    a :class:`retcalc.RetcalcWarning` (``warn=False``: kept in ``.warnings`` only).
+
+    >>> import polars as pl, retcalc
+    >>> orders = retcalc.read_orders(pl.DataFrame({
+    ...     "Customer": ["a", "b"], "Date": ["2024-01-05", "2024-01-06"], "Total": [1.5, 2]
+    ... }), columns={"customer_id": "Customer", "order_date": "Date", "amount": "Total"})
+    >>> orders.frame.select("customer_id", "day", "amount").rows()
+    [('a', datetime.date(2024, 1, 5), 1.5), ('b', datetime.date(2024, 1, 6), 2.0)]
+    """
+    load = load_options(**options)
+    spec, table = _table(source, load.encoding)
+    loaded = load_orders(spec, load, need_amount=need_amount, dimensions=_by(by), table=table)
+    if warn:
+        _say(loaded.warnings)
+    return Orders(loaded)
+
+
+def read_customers(source: Source, *, warn: bool = True, **options: Any) -> Customers:
+    """Read customers (``customer_id`` and any of ``signup_date``, ``churn_date``,
+    ``segment``, ``cost_to_serve``) from a path or a frame; ``customer_columns=`` names
+    the input's columns, the other options as :func:`read_orders`."""
+    load = load_options(**options)
+    spec, table = _table(source, load.encoding)
+    loaded = load_customers(spec, load, table=table)
+    if warn:
+        _say(loaded.warnings)
+    return Customers(loaded)
+
+
+def _say(messages: Sequence[str]) -> None:
+    for message in messages:
+        warnings.warn(message, RetcalcWarning, stacklevel=3)
+
+
+def _orders(orders: Orders | Source, *, by: Sequence[str], need_amount: bool) -> Orders:
+    """``orders`` as read orders: read now unless :func:`read_orders` read them already."""
+    if isinstance(orders, Orders):
+        frame = orders.frame
+        missing = [d for d in by if d not in frame.columns]
+        if missing:
+            raise InputError(
+                f"by {', '.join(missing)}: no such column in {orders.name} as read; read it "
+                f"with read_orders(..., by=[...]); columns are: {', '.join(frame.columns)}"
+            )
+        if need_amount and orders.level is Level.lines and "amount" not in frame.columns:
+            raise InputError(
+                f"{orders.name}: no amount column found; columns are: "
+                f"{', '.join(frame.columns)}. Name it with columns={{'amount': ...}}"
+            )
+        return orders
+    return read_orders(orders, by=by, need_amount=need_amount)
+
+
+def _customers(customers: Customers | Source | None) -> Customers | None:
+    if customers is None or isinstance(customers, Customers):
+        return customers
+    return read_customers(customers)
+
+
+# Parameters.
+
+
+def _by(by: str | Sequence[str]) -> tuple[str, ...]:
+    """The ``by`` columns as a tuple, each once, in the order given."""
+    return (by,) if isinstance(by, str) else tuple(dict.fromkeys(by))
+
+
+def _date(value: str | dt.date | None, flag: str) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return parse_date_option(value.isoformat(), flag)
+    return parse_date_option(value, flag)
+
+
+def metric_params(
+    *,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    shows: Collection[str] = (),
+    command: str = "",
+) -> Params:
+    """The period, window, range and grouping of a metric, checked as on the command line;
+    a ``by`` column named like a column of the ``command``'s table (``shows``) is refused."""
+    keys = _by(by)
+    for key in keys:
+        if key in shows:
+            raise UsageError(
+                f"--by {key}: the {command} table has a column of that name "
+                f"({', '.join(shows)}); group by a copy of the column under another name "
+                f"(e.g. by_{key})"
+            )
+    first, last, cut = _date(start, "--start"), _date(end, "--end"), _date(as_of, "--as-of")
+    if first and last and last < first:
+        raise UsageError(f"--end {last} is before --start {first}")
+    if cut and first and cut <= first:
+        raise UsageError(f"--as-of {cut} is not after --start {first}: nothing would be counted")
+    try:
+        chosen = Period(period)
+    except ValueError:
+        names = ", ".join(p.value for p in Period)
+        raise UsageError(f"--period {period!r}: use one of {names}") from None
+    return Params(
+        period=chosen,
+        window=window if isinstance(window, Window) else parse_window(window),
+        start=first,
+        end=last,
+        as_of=cut,
+        by=keys,
+    )
+
+
+# The groundwork shared by the period metrics.
+
+
+def coded(
+    orders: pl.LazyFrame, other: pl.LazyFrame | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+    """``orders`` and ``other`` (a frame that shares their customer ids, or ``None``) with
+    integer customer keys (``keys.encode_customers``), for a metric that never shows a
+    customer id: the same table, computed faster. The keys leave low bits free for the
+    orders' days."""
+    lines = orders.collect()
+    bits = free_bits(lines["day"]) if "day" in lines.columns else 0
+    first, second = encode_customers(
+        lines, other.collect() if other is not None else None, free_bits=bits
+    )
+    assert first is not None
+    return first.lazy(), second.lazy() if second is not None else None
+
+
+def basis_of(customers: Customers | None, basis: Basis | str | None = None) -> Basis:
+    """The basis asked, else the subscription basis when the customers have signup dates
+    (SPEC §2.2), else the activity basis."""
+    has_signup = customers is not None and "signup_date" in customers.frame.columns
+    try:
+        chosen = Basis(basis) if basis else None
+    except ValueError:
+        raise UsageError(f"--basis {basis!r}: use activity or subscription") from None
+    if chosen is None:
+        return Basis.subscription if has_signup else Basis.activity
+    if chosen is Basis.subscription and not has_signup:
+        raise UsageError("--basis subscription needs --customers with a signup_date column")
+    return chosen
+
+
+def prepare(
+    orders: Orders,
+    customers: Customers | None,
+    params: Params,
+    *,
+    basis: Basis | str | None = None,
+    anonymous: bool = False,
+    with_runs: bool = True,
+) -> Prepared:
+    """The groundwork for period metrics on the chosen basis (the subscription basis
+    when the customers have signup dates, unless ``basis`` says otherwise).
+
+    ``anonymous``: the caller shows only totals, never a customer id, so ids are
+    replaced by integer codes first. ``with_runs=False``: the caller never reads the
+    activity runs (cohorts).
+    """
+    chosen = basis_of(customers, basis)
+    subscribers = customers.lazy() if customers is not None else None
+    lines = orders.lazy()
+    if anonymous:
+        lines, coded_subscribers = coded(
+            lines, subscribers if chosen is Basis.subscription else None
+        )
+        if coded_subscribers is not None:
+            subscribers = coded_subscribers
+    if chosen is Basis.subscription:
+        assert subscribers is not None
+        return prepare_subscription(subscribers, lines, params)
+    return prepare_activity(lines, params, with_runs=with_runs)
+
+
+# The metrics.
+
+
+def retention(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+) -> pl.DataFrame:
+    """Retention per period (SPEC §2.1, §2.2): customers at the start and end, new,
+    retained, churned, reactivated, returning, and
+
+    - crr = (customers_end - new_customers) / customers_start
+    - retention_rate = retained / customers_start
+    - churn_rate = churned / customers_start
+    - repeat_rate = returning / customers_start
+
+    A customer is active in a period when they bought within ``window`` before its end
+    (activity basis), or were subscribed (subscription basis, with ``customers``
+    holding signup dates).
+    """
+    from retcalc.metrics.retention import RETENTION_COLUMNS, retention_table
+
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=RETENTION_COLUMNS, command="retention",
+    )  # fmt: skip
+    read = _orders(orders, by=params.by, need_amount=False)
+    prep = prepare(read, _customers(customers), params, basis=basis, anonymous=True)
+    return retention_table(prep)
+
+
+def churn(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+) -> pl.DataFrame:
+    """Churn and revenue retention per period (SPEC §2.4): churned customers,
+    churn_rate = churned / customers_start, revenue, previous_revenue, lost_revenue,
+    nrr = revenue kept from last period's customers / previous_revenue, grr (the same
+    without expansion), and the revenue bridge (new, expansion, contraction, churned,
+    reactivation revenue, quick_ratio)."""
+    from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
+
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=CHURN_COLUMNS, command="churn",
+    )  # fmt: skip
+    read = _orders(orders, by=params.by, need_amount=True)
+    prep = prepare(read, _customers(customers), params, basis=basis, anonymous=True)
+    return churn_table(prep)
+
+
+def cohorts(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    mode: str = "on",
+    min_cohort: int = 1,
+    max_offset: int | None = None,
+) -> pl.DataFrame:
+    """Cohorts by first purchase (or signup), one row per cohort and offset (SPEC §2.5):
+    cohort_size, customers who purchased in the offset (``mode="on"``) or in it or any
+    later one (``"on-or-after"``), retention = customers / cohort_size, net revenue and
+    cumulative revenue per customer."""
+    from retcalc.metrics.cohorts import COHORT_COLUMNS, Mode, cohort_table
+
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=COHORT_COLUMNS, command="cohorts",
+    )  # fmt: skip
+    try:
+        chosen = Mode(mode)
+    except ValueError:
+        raise UsageError(f"--mode {mode!r}: use on or on-or-after") from None
+    read = _orders(orders, by=params.by, need_amount=False)
+    prep = prepare(
+        read, _customers(customers), params, basis=basis, anonymous=True, with_runs=False
+    )
+    return cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
+
+
+def with_level(orders: Orders, level: Level) -> Orders:
+    """``orders`` marked as holding rows of ``level`` (the command line's readers)."""
+    return dataclasses.replace(orders, level=level)
+
+
+def _said(messages: Sequence[str]) -> None:
+    """Warnings found while computing, as :class:`RetcalcWarning` (the command line
+    prints them on stderr)."""
+    for message in messages:
+        warnings.warn(message, RetcalcWarning, stacklevel=3)
+
+
+def kpis(
+    orders: Orders | Source,
+    *,
+    period: str | Period | None = None,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    loyal_orders: int = 4,
+    by_sequence: bool = False,
+    nps: pl.LazyFrame | pl.DataFrame | str | Path | None = None,
+    paid_col: str | None = None,
+    date_format: str | None = None,
+) -> pl.DataFrame:
+    """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
+    customers, orders, revenue, new and active customers, churn_rate, crr,
+    purchase_frequency = orders / customers, aov = revenue / orders,
+    revenue_per_customer, repeat_purchase_rate, loyal_customer_rate (at least
+    ``loyal_orders`` orders), the days between purchases, and growth of existing
+    customers' revenue. ``nps``: survey responses (a path, or a frame of
+    ``customer_id, day, score``) add nps, nps_churned, nps_retained; ``paid_col``: the
+    orders' column of paid dates (read with ``date_format``) adds dso."""
+    from retcalc.io.nps import load_nps, with_paid_dates
+    from retcalc.metrics.keys import encode_orders
+    from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, kpi_table
+
+    params = metric_params(
+        period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
+        by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
+    )  # fmt: skip
+    read = _orders(orders, by=params.by, need_amount=True)
+    style = dates.style_from_flag(date_format) if date_format else None
+    lines = read.lazy()
+    if paid_col is not None:
+        lines = with_paid_dates(read.loaded, paid_col, date_style=style).lazy()
+    responses: pl.LazyFrame | None = None
+    if isinstance(nps, str | Path):
+        loaded = load_nps(str(nps), date_style=style)
+        _said(loaded.warnings)
+        responses = loaded.frame.lazy()
+    elif nps is not None:
+        responses = nps.lazy()
+    # No customer or order id is shown: integer keys give the same table, faster.
+    lines, responses = coded(encode_orders(lines), responses)
+    per_period = period is not None
+    # Over one range, kpi_table finds the runs on the range's own grid.
+    prep = prepare_activity(lines, params, with_runs=per_period)
+    return kpi_table(
+        prep,
+        params=params,
+        per_period=per_period,
+        loyal_orders=loyal_orders,
+        by_sequence=by_sequence,
+        nps=responses,
+        dso=paid_col is not None,
+    )
+
+
+def rfm(
+    orders: Orders | Source,
+    *,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    per_customer: bool = False,
+) -> pl.DataFrame:
+    """RFM (SPEC §2.9): per customer, recency_days (to ``as_of``, default the day after
+    the last purchase), frequency (purchase days), monetary (net revenue), their
+    quintile scores 1-5 and the segment; or, without ``per_customer``, per segment:
+    customers, share, revenue and the mean recency, frequency and monetary."""
+    from retcalc.metrics.rfm import CUSTOMER_COLUMNS, SUMMARY_COLUMNS, rfm_scores, rfm_segments
+
+    shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
+    params = metric_params(start=start, end=end, as_of=as_of, by=by, shows=shown, command="rfm")
+    read = _orders(orders, by=params.by, need_amount=True)
+    scores = rfm_scores(read.rows(), params=params, micros=not per_customer)
+    return scores if per_customer else rfm_segments(scores, params.by)
+
+
+def returns(
+    orders: Orders | Source,
+    *,
+    returns: pl.LazyFrame | pl.DataFrame | str | Path | None = None,
+    period: str | Period = Period.month,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    by_return_date: bool = False,
+    top: int | None = None,
+    min_units: float = 20,
+) -> pl.DataFrame:
+    """Returns per period (SPEC §2.7): orders, units sold, gross sales, orders and units
+    returned, refunded, unit_return_rate = units_returned / units_sold,
+    value_return_rate = refunded / gross_sales, order_return_rate = orders_returned /
+    orders. A return counts in the period of its order (``by_return_date``: of the
+    return). ``returns``: a separate returns file (a path) or frame. ``top``: the
+    ``top`` products (``by="product_id"``) or customers by unit_return_rate, among
+    those with at least ``min_units`` units sold."""
+    from retcalc.io.returns_file import load_returns
+    from retcalc.metrics.returns import TOP_KEYS, returns_table, top_returns
+
+    keys = _by(by)
+    if top is not None and not keys:
+        keys = ("product_id",)
+    if top is not None and (len(keys) != 1 or keys[0] not in TOP_KEYS):
+        raise UsageError(f"--top ranks --by product_id or --by customer_id, not --by {keys}")
+    params = metric_params(period=period, start=start, end=end, as_of=as_of, by=keys)
+    read = _orders(orders, by=[k for k in params.by if k != "customer_id"], need_amount=True)
+    given: pl.LazyFrame | None = None
+    if isinstance(returns, str | Path):
+        loaded = load_returns(str(returns), dimensions=params.by)
+        _said(loaded.warnings)
+        given = loaded.frame.lazy()
+    elif returns is not None:
+        given = returns.lazy()
+    if top is None:
+        result = returns_table(
+            read.lazy(), params=params, returns=given, by_return_date=by_return_date
+        )
+    else:
+        result = top_returns(
+            read.lazy(),
+            params=params,
+            n=top,
+            min_units=min_units,
+            returns=given,
+            by_return_date=by_return_date,
+        )
+    _said(result.warnings)
+    return result.table
+
+
+def clv_historical(
+    orders: Orders | Source,
+    *,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    per_customer: bool = False,
+) -> pl.DataFrame:
+    """Historical customer value (SPEC §2.6): per customer, orders, revenue, aov =
+    revenue / orders, first and last order and tenure; without ``per_customer``, per
+    group: customers, orders, revenue, aov, orders_per_customer,
+    revenue_per_customer and mean_tenure_days."""
+    from retcalc.metrics.clv import historical
+
+    params = metric_params(start=start, end=end, as_of=as_of, by=by)
+    read = _orders(orders, by=params.by, need_amount=True)
+    lines = read.rows() if per_customer else coded(read.rows())[0]
+    customers = historical.per_customer(
+        lines,
+        keys=params.by,
+        start=params.start,
+        end=params.end,
+        as_of=params.as_of,
+        micros=not per_customer,
+    )
+    return customers if per_customer else historical.summary(customers, params.by)
+
+
+def clv_formula(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    margin: float = 1.0,
+    discount_rate: float = 0.1,
+) -> pl.DataFrame:
+    """CLV by formula (SPEC §2.6) per group over complete years: aov × purchases a year
+    × ``margin`` × lifetime, lifetime = 1 / the yearly churn rate, discounted at
+    ``discount_rate``; net of ``cost_to_serve`` when the customers have it."""
+    from retcalc.metrics import clv as model
+    from retcalc.metrics.clv import formula
+
+    params = metric_params(
+        period=Period.year, window=window, start=start, end=end, as_of=as_of, by=by
+    )
+    read = _orders(orders, by=params.by, need_amount=True)
+    people = _customers(customers)
+    costs = None
+    if people is not None and "cost_to_serve" in people.frame.columns:
+        costs = model.customer_costs(people.lazy())
+    prep = prepare(read, people, params, basis=basis, anonymous=costs is None)
+    return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
+
+
+def clv_bgnbd(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    per_customer: bool = False,
+    margin: float = 1.0,
+    discount_rate: float = 0.1,
+    horizon: str | Window = "1y",
+    time_unit: str = "day",
+) -> pl.DataFrame:
+    """Predictive CLV (SPEC §2.6, §9): BG/NBD for the purchases and Gamma-Gamma for
+    their value, fitted on every customer's whole history to ``as_of``; per customer
+    (``per_customer``) or per group: expected purchases, p_alive and clv over
+    ``horizon`` × ``margin``, discounted month by month at ``discount_rate`` a year."""
+    from retcalc.metrics import clv as model
+    from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
+    from retcalc.periods import parse_duration
+    from retcalc.validate import MAX_HORIZON_YEARS
+
+    params = metric_params(as_of=as_of, by=by)
+    length = (
+        horizon
+        if isinstance(horizon, Window)
+        else parse_duration(horizon, "--horizon", max_years=MAX_HORIZON_YEARS)
+    )
+    try:
+        unit = TimeUnit(time_unit)
+    except ValueError:
+        raise UsageError(f"--time-unit {time_unit!r}: use day or week") from None
+    read = _orders(orders, by=params.by, need_amount=True)
+    summary = rfm_summary(read.rows(), as_of=params.as_of, time_unit=unit, keys=params.by)
+    fitted = model.fit_models(summary)
+    _said(fitted.warnings)
+    days = model.duration_days(length)
+    scored = model.score(
+        summary,
+        fitted,
+        horizon=days / unit.days,
+        margin=margin,
+        discount_per_month=model.monthly_rate(discount_rate),
+    )
+    years = days / model.DAYS_PER_YEAR
+    people = _customers(customers)
+    has_cost = people is not None and "cost_to_serve" in people.frame.columns
+    if has_cost:
+        assert people is not None
+        scored = model.net_of_cost(scored, model.customer_costs(people.lazy()), years=years)
+    if per_customer:
+        return scored.sort([*params.by, "customer_id"])
+    return model.by_group(scored, params.by, years=years if has_cost else None)
+
+
+def crr(*, start: int, new: int, end: int) -> pl.DataFrame:
+    """The classic customer retention rate on three counts (SPEC §2.1):
+    crr = (end - new) / start, with customers_start, new_customers, customers_end.
+
+    >>> import retcalc
+    >>> retcalc.crr(start=200, new=40, end=180)["crr"].item()
+    0.7
+    """
+    from retcalc.metrics.crr import classic_crr
+
+    return pl.DataFrame(
+        {
+            "customers_start": [start],
+            "new_customers": [new],
+            "customers_end": [end],
+            "crr": [classic_crr(start=start, new=new, end=end)],
+        }
+    )
