@@ -26,6 +26,7 @@ from retcalc.errors import InputError, more_such
 if TYPE_CHECKING:
     from retcalc.io.load import Table
     from retcalc.io.mapping import ColumnMap
+    from retcalc.meanings import Census
 
 #: Dates before this are typos (``0024-01-05``) or spreadsheet zero dates (``1899-12-30``).
 EARLIEST = dt.date(1900, 1, 1)
@@ -279,6 +280,34 @@ def money_refused(
     return InputError(
         f"{column_of(table.name, source, canonical)}{where} {TOO_MUCH_MONEY}{more_such(count)}"
     )
+
+
+# Statuses.
+
+
+def unknown_statuses(found: Census, *, name: str, column: str, strict: bool) -> list[str]:
+    """The warning about statuses no table knows (an error with ``strict``)."""
+    from retcalc.meanings import DESCRIPTIONS, normal_word
+
+    unknown = sorted(found.unknown(), key=lambda item: (-item[1], item[0]))
+    if not unknown:
+        return []
+    listed = ", ".join(
+        f"{raw!r} ({count} row{'s' if count != 1 else ''})" for raw, count in unknown[:8]
+    )
+    if len(unknown) > 8:
+        listed += f" and {len(unknown) - 8} more"
+    example = normal_word(unknown[0][0]) or unknown[0][0]
+    how = (
+        f"map each to a meaning ({', '.join(DESCRIPTIONS)}) with "
+        f"--status-map '{example}=MEANING' or 'statuses:' in retcalc.yaml"
+    )
+    unknown_values = (
+        f"{column_of(name, column, 'status')} has values retcalc does not know: {listed}"
+    )
+    if strict:
+        raise InputError(f"{unknown_values}; {how} (--strict refuses unknown statuses)")
+    return [f"{unknown_values}; counted as paid (a sale). If that is wrong, {how}"]
 
 
 # Warnings about the header and the ids.

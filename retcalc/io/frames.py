@@ -20,7 +20,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.io import checks, currency, dates, numbers
-from retcalc.io.checks import AHEAD, EXACT_FLOAT, date_limits
+from retcalc.io.checks import AHEAD, EXACT_FLOAT, date_limits, unknown_statuses
 from retcalc.io.dimensions import check_by
 from retcalc.io.load import ROW, Table, collect, open_table, reads_table, twin_name
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
@@ -33,7 +33,6 @@ from retcalc.meanings import (
     census,
     config_statuses,
     meaning_expr,
-    unknown_statuses,
     with_captured,
 )
 from retcalc.schema import Kind

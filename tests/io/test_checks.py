@@ -39,6 +39,8 @@ SENTENCES = [
     "mixes a decimal point",
     "and no value in the\\n",
     "Spark does not tell line numbers",
+    "has values retcalc does not know",
+    "refuses unknown statuses",
 ]
 
 
