@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 
-from retcalc.errors import InputError, UsageError
+from retcalc.errors import UsageError
 
 
 class Meaning(StrEnum):
@@ -241,32 +241,6 @@ def census(counts: pl.DataFrame, table: StatusTable) -> Census:
         meaning, origin = table.lookup(raw)
         rows.append((raw, int(count), meaning, origin))
     return Census(tuple(rows))
-
-
-def unknown_statuses(found: Census, *, name: str, column: str, strict: bool) -> list[str]:
-    """The warning about statuses no table knows (an error with ``strict``)."""
-    unknown = sorted(found.unknown(), key=lambda item: (-item[1], item[0]))
-    if not unknown:
-        return []
-    listed = ", ".join(
-        f"{raw!r} ({count} row{'s' if count != 1 else ''})" for raw, count in unknown[:8]
-    )
-    if len(unknown) > 8:
-        listed += f" and {len(unknown) - 8} more"
-    example = normal_word(unknown[0][0]) or unknown[0][0]
-    how = (
-        f"map each to a meaning ({', '.join(DESCRIPTIONS)}) with "
-        f"--status-map '{example}=MEANING' or 'statuses:' in retcalc.yaml"
-    )
-    if strict:
-        raise InputError(
-            f"{name}: column {column!r} (status) has values retcalc does not know: {listed}; "
-            f"{how} (--strict refuses unknown statuses)"
-        )
-    return [
-        f"{name}: column {column!r} (status) has values retcalc does not know: {listed}; "
-        f"counted as paid (a sale). If that is wrong, {how}"
-    ]
 
 
 def meaning_expr(raw: pl.Expr, values: Mapping[str, str | None]) -> pl.Expr:

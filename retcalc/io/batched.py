@@ -46,7 +46,8 @@ from typing import Any
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.io import currency, dates, numbers
+from retcalc.io import checks, currency, dates, numbers
+from retcalc.io.checks import date_limits, money_limits
 from retcalc.io.frames import (
     EMPTY_AMOUNT,
     Loaded,
@@ -54,22 +55,15 @@ from retcalc.io.frames import (
     OrdersPlan,
     clean_id_columns,
     cleaned_id,
-    date_limits,
     empty_amount,
-    empty_amount_said,
     id_forms_warning,
     load_orders,
-    money_limits,
-    money_refused,
-    no_customer_warning,
-    out_of_range,
     plan_orders,
     ragged_error,
     refund_from_adjusted,
     repeat_warning,
     repeated_rows,
     row_checks,
-    unreadable,
     with_date_flags,
     with_mark,
 )
@@ -662,12 +656,12 @@ class _Reader:
         plan, table = self.plan, self.plan.table
         day = self.bad["day"]
         if day.row is not None:
-            raise unreadable(
+            raise checks.unreadable_at(
                 table, day.row, day.count, plan.date_source, "order_date", dates.EXPECTED
             )
         for tally in self.range:
             if tally.row is not None:
-                raise out_of_range(
+                raise checks.out_of_range_at(
                     table, tally.row, tally.count, plan.date_source, "order_date", tally.extra
                 )
         if mark_error is not None:
@@ -676,15 +670,13 @@ class _Reader:
             tally = self.bad[item.canonical]
             if tally.row is not None:
                 expected = plan.numbers.expected(item)
-                raise unreadable(
+                raise checks.unreadable_at(
                     table, tally.row, tally.count, item.source, item.canonical, expected
                 )
         if self.no_rate.row is not None:
             raise self._no_rate_error()
         if self.kept == 0:
-            raise InputError(
-                f"{table.name}: has a header but no order rows with a customer and a date"
-            )
+            raise checks.no_order_rows(table.name)
 
     def _no_rate_error(self) -> InputError:
         """:func:`currency.check_rates`' error, the row read again for its currency and day."""
@@ -707,9 +699,9 @@ class _Reader:
         table = self.plan.table
         out = [repeat_warning(table, repeats, dedupe=self.options.dedupe)] if repeats.height else []
         if self.no_date:
-            out.append(f"{table.name}: {self.no_date} rows have no order date and were left out")
+            out.append(checks.no_date_warning(table.name, self.no_date))
         if self.no_id:
-            out.append(no_customer_warning(table.name, self.no_id))
+            out.append(checks.no_customer_warning(table.name, self.no_id))
         return out
 
     def repeats(self, table: Table, hash_expr: pl.Expr, blank: pl.Expr) -> pl.DataFrame:
@@ -882,13 +874,13 @@ def load_order_events(
         return load_orders(
             spec, options, need_amount=need_amount, dimensions=dimensions, table=table
         )
-    checks = row_checks(table)
-    blank = checks[0]
+    per_row = row_checks(table)
+    blank = per_row[0]
     guessed = _guess_marks(plan, blank, min(rows, SAMPLE_ROWS))
     drop = None
     repeats = None
     if options.dedupe:
-        hashes = collect(table, table.scan.filter(~blank).select(pl.col(ROW), checks[1]))
+        hashes = collect(table, table.scan.filter(~blank).select(pl.col(ROW), per_row[1]))
         repeats = repeated_rows(table, hashes)
         drop = repeats[ROW]
     keys = [d for d in dimensions if d != CUSTOMER and d in _dimension_names(plan)]
@@ -900,7 +892,7 @@ def load_order_events(
         )
     )
     reader = new_reader()
-    query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *checks))
+    query = with_date_flags(table.scan.select(pl.col(ROW), *plan.columns, *per_row))
     with pl.Config(streaming_chunk_size=batch_rows):
         reader.read(query, drop, rows)
         mark_error = _settle_marks(plan, reader.evidence)
@@ -918,13 +910,13 @@ def load_order_events(
     if reader.ragged.row is not None:
         raise ragged_error(table, reader.ragged.row, reader.ragged.count)
     if repeats is None:
-        repeats = reader.repeats(table, checks[1], blank)
+        repeats = reader.repeats(table, per_row[1], blank)
     reader.refuse(mark_error)
     for canonical, tally in reader.money.items():
         if tally.row is not None:
-            raise money_refused(table, plan.mapping, canonical, tally.count, row=tally.row)
+            raise checks.money_refused(table, plan.mapping, canonical, tally.count, row=tally.row)
     ids = id_forms_warning(table, plan.mapping.get(CUSTOMER) or "")
-    empty = empty_amount_said(
+    empty = checks.empty_amount_said(
         table, plan.mapping, reader.empty.row, reader.empty.count, strict=options.strict
     )
     warnings = [*plan.warnings, *plan.status_warnings, *ids, *empty, *reader.warnings(repeats)]

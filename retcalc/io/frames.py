@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from retcalc.errors import InputError, more_such
-from retcalc.io import currency, dates, numbers
+from retcalc.errors import InputError
+from retcalc.io import checks, currency, dates, numbers
+from retcalc.io.checks import AHEAD, EXACT_FLOAT, date_limits, unknown_statuses
 from retcalc.io.dimensions import check_by
 from retcalc.io.load import ROW, Table, collect, open_table, reads_table, twin_name
 from retcalc.io.mapping import EXPORTS, ColumnMap, config_columns, require, resolve
@@ -32,10 +33,8 @@ from retcalc.meanings import (
     census,
     config_statuses,
     meaning_expr,
-    unknown_statuses,
     with_captured,
 )
-from retcalc.metrics.money import LARGEST_AMOUNT
 from retcalc.schema import Kind
 
 __all__ = [
@@ -52,13 +51,6 @@ __all__ = [
 ]
 
 _Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
-
-#: Dates before this are typos (``0024-01-05``) or spreadsheet zero dates (``1899-12-30``).
-EARLIEST = dt.date(1900, 1, 1)
-#: How far after today (or ``--as-of``) a date may lie: a scheduled cancellation, not a typo.
-AHEAD = dt.timedelta(days=366)
-#: Float identifiers from this on cannot hold every digit (2**53).
-EXACT_FLOAT = 2**53
 
 
 @dataclass(frozen=True)
@@ -221,28 +213,14 @@ def _present(raw: pl.Expr) -> pl.Expr:
     return ~numbers.is_missing(raw)
 
 
-def _value(table: Table, row: int, source: str) -> Any:
-    return table.frame.filter(pl.col(ROW) == row).select(source).collect().item()
-
-
 def _first_bad(
     table: Table, frame: pl.DataFrame, flag: str, source: str, canonical: str, expected: str
 ) -> None:
     bad = frame.filter(pl.col(flag)).select(ROW).head(1)
     if bad.height == 0:
         return
-    raise unreadable(table, int(bad.item()), int(frame[flag].sum()), source, canonical, expected)
-
-
-def unreadable(
-    table: Table, row: int, count: int, source: str, canonical: str, expected: str
-) -> InputError:
-    """The error for ``count`` unreadable values of ``source``, the first on data row ``row``."""
-    value = _value(table, row, source)
-    return InputError(
-        f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
-        f"cannot read {value!r}; expected {expected}{more_such(count)}"
-    )
+    count = int(frame[flag].sum())
+    raise checks.unreadable_at(table, int(bad.item()), count, source, canonical, expected)
 
 
 # Numbers.
@@ -373,11 +351,7 @@ class _Numbers:
 
     def expected(self, item: _Number) -> str:
         """What a value of ``item`` should look like, for the error message."""
-        if item.native:
-            return "a finite number"
-        if self.marks.get(item.canonical, ".") == ".":
-            return "a number such as 1234.50 or 1,234.50 (decimal point)"
-        return "a number such as 1234,50 or 1.234,50 (decimal comma)"
+        return checks.number_expected(native=item.native, mark=self.marks.get(item.canonical, "."))
 
     def finish(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Choose each column's mark, stop at the first unreadable value, keep one float column."""
@@ -408,14 +382,9 @@ class _Numbers:
     def _mark(self, item: _Number, found: dict[str, Any], clear: set[DecimalMark]) -> DecimalMark:
         if self.forced is not None:
             return self.forced
-        where = f"{self.table.name}: column {item.source!r} ({item.canonical})"
         if found["point"] is not None and found["comma"] is not None:
-            p, c = found["point"], found["comma"]
-            raise InputError(
-                f"{where} mixes a decimal point ({_value(self.table, p, item.source)!r}, "
-                f"{self.table.location(p)}) and a decimal comma "
-                f"({_value(self.table, c, item.source)!r}, {self.table.location(c)}); "
-                "fix the column, or pass --decimal . or --decimal , to read every value one way"
+            raise checks.mixed_marks(
+                self.table, item.source, item.canonical, found["point"], found["comma"]
             )
         if found["mark"] is not None:
             return DecimalMark(found["mark"])
@@ -424,16 +393,12 @@ class _Numbers:
         if len(clear) == 1:
             return next(iter(clear))  # the file's other number columns tell
         row = found["either"]
-        value = _value(self.table, row, item.source)
+        value = checks.value_at(self.table, row, item.source)
         both = pl.select(
             numbers.point_reading(pl.lit(value)).alias("p"),
             numbers.comma_reading(pl.lit(value)).alias("c"),
         ).row(0)
-        raise InputError(
-            f"{where}, {self.table.location(row)}: {value!r} could be {both[0]:.15g} "
-            f"(decimal point) or {both[1]:.15g} (decimal comma), and no value in the file "
-            "tells which; pass --decimal . or --decimal ,"
-        )
+        raise checks.ambiguous_mark(self.table, item.source, item.canonical, row, value, both)
 
 
 def evidence_kinds(point: pl.Expr, comma: pl.Expr) -> dict[str, pl.Expr]:
@@ -515,30 +480,6 @@ def with_date_flags(frame: _Frame) -> _Frame:
     return frame.with_columns(flags).drop(names) if names else frame
 
 
-def date_limits(column: str, latest: dt.date) -> list[tuple[str, pl.Expr]]:
-    """What is wrong with a date, and the condition that finds it, in the order checked."""
-    return [
-        (
-            "is more than a year in the future; a typo? Fix or remove the row",
-            (pl.col(column) > latest).fill_null(False),
-        ),
-        (
-            "is before 1900; a typo? Fix or remove the row",
-            (pl.col(column) < EARLIEST).fill_null(False),
-        ),
-    ]
-
-
-def out_of_range(
-    table: Table, row: int, count: int, source: str, canonical: str, label: str
-) -> InputError:
-    """The error for ``count`` values out of range, the first on data row ``row``."""
-    return InputError(
-        f"{table.name}: column {source!r} ({canonical}), {table.location(row)}: "
-        f"{_value(table, row, source)!r} {label}{more_such(count)}"
-    )
-
-
 def check_date_range(
     table: Table,
     frame: pl.DataFrame,
@@ -551,7 +492,8 @@ def check_date_range(
     for label, condition in date_limits(column, latest):
         bad = frame.filter(condition).select(ROW)
         if bad.height:
-            raise out_of_range(table, int(bad[ROW][0]), bad.height, source, canonical, label)
+            first = int(bad[ROW][0])
+            raise checks.out_of_range_at(table, first, bad.height, source, canonical, label)
 
 
 # Reading the rows.
@@ -605,13 +547,8 @@ def row_checks(table: Table) -> list[pl.Expr]:
 
 
 def ragged_error(table: Table, row: int, count: int) -> InputError:
-    """The error for ``count`` lines with more fields than the header, the first on ``row``."""
-    return InputError(
-        f"{table.name}: {table.location(row)} has more fields than the header's "
-        f"{len(table.columns)}, so its values would shift columns: a value with an "
-        "unquoted separator (such as 1,234.50 in a comma-separated file)? Quote such "
-        f"values or fix the line{more_such(count, 'lines')}"
-    )
+    """:func:`checks.ragged` for ``count`` lines, the first on data row ``row``."""
+    return checks.ragged(table.name, len(table.columns), count, table.location(row))
 
 
 def repeated_rows(table: Table, hashes: pl.DataFrame) -> pl.DataFrame:
@@ -638,18 +575,8 @@ def repeated_rows(table: Table, hashes: pl.DataFrame) -> pl.DataFrame:
 
 def repeat_warning(table: Table, repeats: pl.DataFrame, *, dedupe: bool) -> str:
     """What to say about the rows of :func:`repeated_rows` (not empty)."""
-    count = repeats.height
-    copy, original = repeats.row(0)
-    example = f"e.g. {table.location(copy)} repeats {table.location(original)}"
-    if dedupe:
-        what = "1 row that repeats" if count == 1 else f"{count} rows that repeat"
-        return f"{table.name}: --dedupe left out {what} an earlier row exactly ({example})"
-    what = "1 row repeats" if count == 1 else f"{count} rows repeat"
-    return (
-        f"{table.name}: {what} an earlier row exactly ({example}); "
-        "they are counted as separate lines. If the same rows were exported twice, "
-        "pass --dedupe"
-    )
+    example = checks.repeat_example(table, *repeats.row(0))
+    return checks.repeat_warning(table.name, repeats.height, example, dedupe=dedupe)
 
 
 def read_rows(
@@ -685,7 +612,7 @@ def require_rows(table: Table, what: str) -> None:
         table.frame.filter(~blank_row(table.columns)).head(1),
     )
     if first.height == 0:
-        raise InputError(f"{table.name}: has a header but no rows; expected {what} below it")
+        raise checks.no_rows(table.name, what)
 
 
 def _header_warnings(table: Table, mapping: ColumnMap) -> list[str]:
@@ -694,10 +621,7 @@ def _header_warnings(table: Table, mapping: ColumnMap) -> list[str]:
     for resolved in mapping.columns.values():
         twin = twin_name(resolved.source, 2)
         if twin in table.columns:
-            out.append(
-                f"{table.name}: column {resolved.source!r} appears more than once in the header; "
-                f"the first is used for {resolved.canonical}"
-            )
+            out.append(checks.twin_header_warning(table.name, resolved.source, resolved.canonical))
     return out
 
 
@@ -708,11 +632,7 @@ def _id_warnings(table: Table, source: str) -> list[str]:
     big = collect(table, table.frame.select((pl.col(source).abs() >= EXACT_FLOAT).sum())).item()
     if not big:
         return []
-    return [
-        f"{table.name}: column {source!r} stores customer ids as floating-point numbers and "
-        f"{big} of them reach 2^53, where a float cannot hold every digit; distinct ids "
-        "may have merged. Store ids as text or integers"
-    ]
+    return [checks.float_ids_warning(table.name, source, big)]
 
 
 @dataclass
@@ -984,12 +904,7 @@ def order_level_columns(
     if distinct.filter(pl.col("rows") > 1).height < sample.height:
         return (), []
     source = mapping.get("amount")
-    return ("amount",), [
-        f"{table.name}: column {source!r} (amount) is the same on every line of each of "
-        f"the {sample.height} orders of several lines in the first rows: read as the "
-        "order's total repeated on its lines, and counted once per order (on its first "
-        "line). If each line carries its own value, pass --amount-level line"
-    ]
+    return ("amount",), [checks.order_total_warning(table.name, source or "", sample.height)]
 
 
 #: Orders of several lines needed before a repeated amount is read as an order total.
@@ -1028,28 +943,6 @@ def empty_amount(mapping: ColumnMap) -> pl.Expr | None:
     return (
         pl.col(name).is_null() & pl.col("customer_id").is_not_null() & pl.col("day").is_not_null()
     )
-
-
-def empty_amount_said(
-    table: Table, mapping: ColumnMap, row: int | None, count: int, *, strict: bool
-) -> list[str]:
-    """What to say of ``count`` rows whose amount holds no value, the first on data row
-    ``row``: a warning, or with ``strict`` an error."""
-    if not count or row is None:
-        return []
-    canonical = "amount" if "amount" in mapping else "unit_price"
-    where = f"{table.name}: column {mapping.get(canonical)!r} ({canonical})"
-    if strict:
-        raise InputError(
-            f"{where}, {table.location(row)}: no value (empty, NaN, NULL or past the end of a short line){more_such(count)}; "
-            "--strict refuses an amount that would count as 0. Fill it in or remove the row"
-        )
-    rows = "1 row has" if count == 1 else f"{count} rows have"
-    return [
-        f"{where}: {rows} no value (empty, NaN, NULL or past the end of a short line; the first on "
-        f"{table.location(row)}), counted as 0. Fill them in or remove the rows; --strict "
-        "refuses them"
-    ]
 
 
 @reads_table
@@ -1091,16 +984,16 @@ def load_orders(
         if {"amount", "unit_price"} & set(plan.order_level):
             empty = empty & first_of_order()
         first, count = frame.select(pl.col(ROW).filter(empty).min(), empty.sum()).row(0)
-        warnings += empty_amount_said(table, mapping, first, count, strict=options.strict)
+        warnings += checks.empty_amount_said(table, mapping, first, count, strict=options.strict)
     frame = refund_from_adjusted(plan.money.convert(frame))
     warnings += repeated
 
     missing_date = frame.filter(pl.col("day").is_null()).height
     if missing_date:
-        warnings.append(f"{table.name}: {missing_date} rows have no order date and were left out")
+        warnings.append(checks.no_date_warning(table.name, missing_date))
     missing_id = frame.filter(pl.col("customer_id").is_null() & pl.col("day").is_not_null()).height
     if missing_id:
-        warnings.append(no_customer_warning(table.name, missing_id))
+        warnings.append(checks.no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
     frame = _in_currency(plan, frame)
     if (
@@ -1112,7 +1005,7 @@ def load_orders(
     if "unit_price" in frame.columns:
         frame = frame.drop("unit_price")
     if frame.height == 0:
-        raise InputError(f"{table.name}: has a header but no order rows with a customer and a date")
+        raise checks.no_order_rows(table.name)
     check_money(table, mapping, frame)
     return Loaded(
         table,
@@ -1183,65 +1076,19 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     warnings += repeated
     missing_id = frame.filter(pl.col("customer_id").is_null()).height
     if missing_id:
-        warnings.append(no_customer_warning(table.name, missing_id))
+        warnings.append(checks.no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null())
     if frame.height == 0:
-        raise InputError(f"{table.name}: has a header but no customer rows")
+        raise checks.no_customer_rows(table.name)
     return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
-
-
-#: What is wrong with an amount of :data:`money.LARGEST_AMOUNT` or more.
-TOO_MUCH_MONEY = (
-    f"is more than the {LARGEST_AMOUNT:,.0f} units that retcalc reads exactly in one row "
-    "(a 64-bit float holds no larger whole number exactly); a typo? Fix or remove the row"
-)
-
-
-def money_limits(names: Sequence[str]) -> list[tuple[str, pl.Expr]]:
-    """Per money column among ``names``: the condition that finds an amount too large
-    to read exactly (sums of smaller amounts are exact: ``money.MICROS``)."""
-    return [
-        (c, (pl.col(c).abs() >= LARGEST_AMOUNT).fill_null(False))
-        for c in ("amount", "refund_amount")
-        if c in names
-    ]
-
-
-def money_refused(
-    table: Table,
-    mapping: ColumnMap,
-    canonical: str,
-    count: int,
-    *,
-    row: int | None = None,
-    value: float | None = None,
-) -> InputError:
-    """The error for ``count`` amounts of ``canonical`` beyond :func:`money_limits`, the
-    first on data row ``row`` (or, where the row is not known, of size ``value``)."""
-    source = mapping.get(canonical) or mapping.get("unit_price") or canonical
-    if row is not None:
-        where = f", {table.location(row)}: {_value(table, row, source)!r}"
-    else:
-        where = f": an amount of {value or 0:,.0f}"
-    return InputError(
-        f"{table.name}: column {source!r} ({canonical}){where} {TOO_MUCH_MONEY}{more_such(count)}"
-    )
 
 
 def check_money(table: Table, mapping: ColumnMap, frame: pl.DataFrame) -> None:
     """Refuse an amount too large to read exactly, naming its row (``frame`` has ``ROW``)."""
-    for canonical, flag in money_limits(frame.columns):
+    for canonical, flag in checks.money_limits(frame.columns):
         first, count = frame.select(pl.col(ROW).filter(flag).min(), flag.sum()).row(0)
         if count:
-            raise money_refused(table, mapping, canonical, count, row=first)
-
-
-def no_customer_warning(name: str, rows: int) -> str:
-    """What to say of ``rows`` order rows left out for want of a customer."""
-    return (
-        f"{name}: {rows} rows have no customer id (empty, or a placeholder such as guest, "
-        "n/a, - or unknown) and were left out"
-    )
+            raise checks.money_refused(table, mapping, canonical, count, row=first)
 
 
 #: A customer id on at least this share of the rows (and CROWD_RATIO times the next
@@ -1278,12 +1125,7 @@ def crowded_id_warning(table: Table, source: str, first: pl.DataFrame) -> list[s
     share = top["len"] / total
     if share < CROWD_SHARE or top["len"] < CROWD_RATIO * second["len"]:
         return []
-    return [
-        f"{table.name}: customer id {top['id']!r} holds {share:.0%} of the rows "
-        f"({top['len']} of the first {total}), far more than any one person would: a "
-        "stand-in for guest checkouts? Its rows count as one customer; if they are not, "
-        "remove them or give them real ids"
-    ]
+    return [checks.crowded_warning(table.name, top, share, total)]
 
 
 def beyond_ascii(text: pl.Expr) -> pl.Expr:
@@ -1328,12 +1170,7 @@ def unicode_merge_warning(name: str, forms: pl.DataFrame, partners: pl.Series) -
         return []
     first = merged["old"][0].to_list()
     example = " and ".join(_shown(t) for t in first[:2])
-    ids = "1 customer id was" if merged.height == 1 else f"{merged.height} customer ids were"
-    return [
-        f"{name}: {ids} written in more than one Unicode form (e.g. {example}); each is "
-        "read as one customer (ids are compared in Unicode NFKC form, without zero-width "
-        "characters)"
-    ]
+    return [checks.unicode_forms_warning(name, merged.height, example)]
 
 
 def _shown(text: str) -> str:

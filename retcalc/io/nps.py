@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from retcalc.errors import InputError
-from retcalc.io import dates
+from retcalc.io import checks, dates
 from retcalc.io.frames import Loaded, clean_id, clean_number
 from retcalc.io.load import ROW, Table, open_table
 from retcalc.io.mapping import suggest
@@ -83,12 +83,7 @@ def _stop_at_first_bad(
     if bad.height == 0:
         return
     row = int(bad.get_column(ROW)[0])
-    value = table.frame.filter(pl.col(ROW) == row).select(source).collect().item()
-    more = f" ({bad.height - 1} more such rows)" if bad.height > 1 else ""
-    raise InputError(
-        f"{table.name}: column {source!r} ({what}), {table.location(row)}: "
-        f"cannot read {value!r}; expected {expected}{more}"
-    )
+    raise checks.unreadable_at(table, row, bad.height, source, what, expected)
 
 
 def _date_style(

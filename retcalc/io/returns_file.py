@@ -19,8 +19,8 @@ import polars as pl
 
 from retcalc.errors import InputError, UsageError
 from retcalc.io import dates
+from retcalc.io.checks import AHEAD, no_date_warning
 from retcalc.io.frames import (
-    AHEAD,
     _first_bad,
     _Numbers,
     check_date_range,
@@ -246,6 +246,6 @@ def load_returns(
         frame = frame.with_columns(pl.lit(0.0).alias("amount"))
     missing_date = frame.filter(pl.col("day").is_null()).height
     if missing_date:
-        warnings.append(f"{table.name}: {missing_date} rows have no return date and were left out")
+        warnings.append(no_date_warning(table.name, missing_date, "return"))
     frame = frame.filter(pl.col("day").is_not_null())
     return LoadedReturns(table, found, frame, fmt, warnings)

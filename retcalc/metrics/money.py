@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import polars as pl
 
+# Defined where the readers refuse larger amounts; here for the metrics that name it.
+from retcalc.io.checks import LARGEST_AMOUNT as LARGEST_AMOUNT
+
 #: Money is summed in integer millionths of the currency unit, so that totals do
 #: not depend on the order of summation (parallel group-bys) and an order netted
 #: to zero by its returns is exactly zero. The integers are 128 bits wide: no sum of
-#: amounts that can be read (below :data:`LARGEST_AMOUNT` each) wraps around.
+#: amounts that can be read (below ``io.checks.LARGEST_AMOUNT`` each) wraps around.
 MICROS = 1_000_000
 
 #: Amounts are read to this many significant digits, as spreadsheets keep them: a
 #: 64-bit float holds any decimal text of up to 15 significant digits exactly enough
 #: to give that text back by rounding (every amount below 10**13 with cents).
 DIGITS = 15
-
-#: The first amount (in absolute value) that a 64-bit float cannot hold to the unit
-#: (2**53); the readers refuse the row (``io.frames.check_money``).
-LARGEST_AMOUNT = float(2**53)
 
 
 def to_micros(amount: pl.Expr) -> pl.Expr:

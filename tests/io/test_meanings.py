@@ -9,6 +9,7 @@ import pytest
 
 from retcalc import meanings
 from retcalc.errors import InputError, UsageError
+from retcalc.io.checks import unknown_statuses
 from retcalc.meanings import (
     BUILT_IN,
     DESCRIPTIONS,
@@ -22,7 +23,6 @@ from retcalc.meanings import (
     meaning_expr,
     normal_word,
     parse_status_map,
-    unknown_statuses,
     with_captured,
 )
 

@@ -32,16 +32,10 @@ import polars as pl
 
 from retcalc.engines import Level
 from retcalc.engines.spark import batches as b
-from retcalc.errors import InputError, UsageError, first_line, more_such
-from retcalc.io import currency, dates
-from retcalc.io.frames import (
-    EARLIEST,
-    Loaded,
-    LoadOptions,
-    load_orders,
-    money_refused,
-    no_customer_warning,
-)
+from retcalc.errors import InputError, UsageError, first_line
+from retcalc.io import checks, currency, dates
+from retcalc.io.checks import EARLIEST, LARGEST_AMOUNT, NO_LINE
+from retcalc.io.frames import Loaded, LoadOptions, load_orders
 from retcalc.io.load import (
     EXTRA,
     PARQUET_MAGIC,
@@ -52,11 +46,9 @@ from retcalc.io.load import (
     _sniff_separator,
 )
 from retcalc.meanings import MEANING
-from retcalc.metrics.money import LARGEST_AMOUNT
 
 #: Rows the driver reads to map columns and detect the date style and decimal marks.
 SAMPLE_ROWS = 20_000
-NO_LINE = "Spark does not tell line numbers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,16 +374,11 @@ def _check(
         F.sum(ragged.cast("long")).alias("ragged_n"),
         F.min(F.when(ragged, F.col(b.ID))).alias("ragged_id"),
     ]
-    checks: list[tuple[str, str, str]] = [("day", plan.day, dates.EXPECTED)]
+    columns: list[tuple[str, str, str]] = [("day", plan.day, dates.EXPECTED)]
     for n in plan.numbers:
-        if n.native:
-            expected = "a finite number"
-        elif marks.get(n.canonical, ".") == ".":
-            expected = "a number such as 1234.50 or 1,234.50 (decimal point)"
-        else:
-            expected = "a number such as 1234,50 or 1.234,50 (decimal comma)"
-        checks.append((n.canonical, n.source, expected))
-    for canonical, _, _ in checks:
+        expected = checks.number_expected(native=n.native, mark=marks.get(n.canonical, "."))
+        columns.append((n.canonical, n.source, expected))
+    for canonical, _, _ in columns:
         bad = F.col(f"_bad_{canonical}") & live
         aggs += [
             F.sum(bad.cast("long")).alias(f"{canonical}_n"),
@@ -400,10 +387,10 @@ def _check(
         ]
     day = F.col("day")
     ranges = {
-        "late": (day > F.lit(latest)) & live,
-        "early": (day < F.lit(EARLIEST)) & live,
+        "late": (checks.TOO_LATE, (day > F.lit(latest)) & live),
+        "early": (checks.TOO_EARLY, (day < F.lit(EARLIEST)) & live),
     }
-    for label, condition in ranges.items():
+    for label, (_, condition) in ranges.items():
         aggs += [
             F.sum(condition.cast("long")).alias(f"{label}_n"),
             first(day.cast("string"), F.when(condition, F.col(b.ID))).alias(f"{label}_value"),
@@ -417,41 +404,30 @@ def _check(
     ]
     row = rows.agg(*aggs).collect()[0].asDict()
     if row["ragged_n"]:
-        raise InputError(
-            f"{file_of(row['ragged_id'])}: a line has more fields than the header's "
-            f"{len(plan.raw_columns)} ({NO_LINE}), so its values would shift columns: a value "
-            "with an unquoted separator (such as 1,234.50 in a comma-separated file)? Quote "
-            f"such values or fix the line{more_such(row['ragged_n'], 'lines')}"
-        )
+        raise checks.ragged(file_of(row["ragged_id"]), len(plan.raw_columns), row["ragged_n"])
 
     def refuse(canonical: str, source: str, label: str, expected: str) -> None:
         count = row[f"{canonical}_n"]
         if count:
-            raise InputError(
-                f"{file_of(row[f'{canonical}_id'])}: column {source!r} ({label}), {NO_LINE}: "
-                f"cannot read {row[f'{canonical}_value']!r}; expected {expected}{more_such(count)}"
-            )
+            file, value = file_of(row[f"{canonical}_id"]), row[f"{canonical}_value"]
+            raise checks.unreadable(file, source, label, NO_LINE, value, expected, count)
 
-    (_, day_source, day_expected), *number_checks = checks
+    (_, day_source, day_expected), *number_checks = columns
     refuse("day", day_source, "order_date", day_expected)
-    for label, text in (
-        ("late", "is more than a year in the future; a typo? Fix or remove the row"),
-        ("early", "is before 1900; a typo? Fix or remove the row"),
-    ):
+    for label, (text, _) in ranges.items():
         if row[f"{label}_n"]:
-            raise InputError(
-                f"{file_of(row[f'{label}_id'])}: column {plan.day!r} (order_date), {NO_LINE}: "
-                f"a date read as {row[f'{label}_value']} {text}{more_such(row[f'{label}_n'])}"
-            )
+            file, shown = file_of(row[f"{label}_id"]), checks.read_as(row[f"{label}_value"])
+            count = row[f"{label}_n"]
+            raise checks.out_of_range(file, plan.day, "order_date", NO_LINE, shown, text, count)
     for canonical, source, expected in number_checks:
         refuse(canonical, source, canonical, expected)
     warnings = []
     if row["no_date"]:
-        warnings.append(f"{name}: {row['no_date']} rows have no order date and were left out")
+        warnings.append(checks.no_date_warning(name, row["no_date"]))
     if row["no_id"]:
-        warnings.append(no_customer_warning(name, row["no_id"]))
+        warnings.append(checks.no_customer_warning(name, row["no_id"]))
     if not row["kept"]:
-        raise InputError(f"{name}: has a header but no order rows with a customer and a date")
+        raise checks.no_order_rows(name)
     return warnings
 
 
@@ -502,9 +478,7 @@ def load_orders_spark(
         raw = raw.dropDuplicates(data_columns)
         repeated = before - raw.count()
         warnings_dedupe = (
-            [f"{spec}: --dedupe left out {repeated} rows that repeat an earlier row exactly"]
-            if repeated
-            else []
+            [checks.repeat_warning(spec, repeated, None, dedupe=True)] if repeated else []
         )
     else:
         warnings_dedupe = []
@@ -556,14 +530,14 @@ def _finish_load(
     extra = [b.FILE] if level is Level.lines else []
     rows = _once_per_order(canonical.filter(~F.col("_blank")), sample.order_level)
     rows = rows.filter(keep).select(*plan.canonical_columns(), *extra, b.ID)
-    money = [c for c in ("amount", "refund_amount") if c in rows.columns]
+    money = [c for c in checks.MONEY_COLUMNS if c in rows.columns]
     if money:
         sizes = [F.abs(F.nanvl(F.col(c), F.lit(None))) for c in money]
         large = [F.sum((size >= F.lit(LARGEST_AMOUNT)).cast("long")) for size in sizes]
         found = rows.agg(*large, *(F.max(size) for size in sizes)).collect()[0]
         for i, canonical in enumerate(money):
             if found[i]:
-                raise money_refused(
+                raise checks.money_refused(
                     table, sample.mapping, canonical, found[i], value=found[len(money) + i]
                 )
     if level is Level.lines:
