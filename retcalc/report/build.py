@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from retcalc import explain
+from retcalc.definitions import COLUMNS
 from retcalc.errors import InputError
 from retcalc.metrics import churn as churn_metrics
 from retcalc.metrics import cohorts as cohort_metrics
@@ -76,7 +76,7 @@ class _LeftOut(Exception):
 
 
 def _d(name: str) -> str:
-    return explain.METRICS[name].definition
+    return COLUMNS[name].meaning
 
 
 def _after_colon(text: str) -> str:
