@@ -44,6 +44,7 @@ class Unit(StrEnum):
     points = "points"  # net promoter score, -100..100
     flag = "flag"  # true or false
     text = "text"
+    table = "table"  # inspect: a list of rows, each column of which has its entry
 
 
 @dataclass(frozen=True)
@@ -91,30 +92,51 @@ def _c(
     return Column(name, unit, command, meaning, formula, also)
 
 
-ACTIVE = "active at x = ordered in [x - W, x), W the --active-window"
+ACTIVE = (
+    "active at x = ordered in [x - W, x), W the --active-window (subscription basis: signed "
+    "up before x, churn_date empty or on or after x)"
+)
 
 COLUMNS: dict[str, Column] = {
     c.name: c
     for c in (
         _c(
+            "period_start",
+            Unit.date,
+            "retention",
+            "the first day s of the period [s, e) (calendar-aligned; weeks start on Monday); "
+            "cohorts: the first day of the cell's period (offset k after the cohort)",
+            also=("churn", "cohorts", "returns", "kpis"),
+        ),
+        _c(
+            "period_end",
+            Unit.date,
+            "retention",
+            "the end e of the period [s, e): the day after its last day",
+            also=("churn", "returns", "kpis"),
+        ),
+        _c(
             "customers_start",
             Unit.count,
             "retention",
-            "customers active at the period start s; active at x = ordered in [x - W, x), W the "
-            "--active-window",
+            f"customers active at the period start s; {ACTIVE}; in crr, the count given with "
+            "--start",
+            also=("churn", "crr"),
         ),
         _c(
             "customers_end",
             Unit.count,
             "retention",
-            "customers active at the period end e; active at x = ordered in [x - W, x), W the "
-            "--active-window",
+            f"customers active at the period end e; {ACTIVE}; in crr, the count given with --end",
+            also=("crr",),
         ),
         _c(
             "new_customers",
             Unit.count,
             "retention",
-            "customers whose first purchase ever is in [s, e)",
+            "customers whose first purchase ever is in [s, e) (subscription basis: whose first "
+            "signup is); kpis: in the range or period; crr: the count given with --new",
+            also=("kpis", "crr"),
         ),
         _c(
             "retained",
@@ -128,6 +150,7 @@ COLUMNS: dict[str, Column] = {
             "retention",
             "customers active at s but not at e",
             formula="{customers_start} - {retained}",
+            also=("churn",),
         ),
         _c(
             "reactivated",
@@ -154,6 +177,7 @@ COLUMNS: dict[str, Column] = {
             "customer retention rate: customers at the end less the new ones, over customers at "
             "the start",
             formula="({customers_end} - {new_customers}) / {customers_start}",
+            also=("kpis", "crr"),
         ),
         _c(
             "retention_rate",
@@ -168,6 +192,7 @@ COLUMNS: dict[str, Column] = {
             "retention",
             "share of the customers at the start no longer active at the end",
             formula="{churned} / {customers_start}",
+            also=("churn", "kpis"),
         ),
         _c(
             "repeat_rate",
@@ -181,7 +206,10 @@ COLUMNS: dict[str, Column] = {
             Unit.flag,
             "retention",
             "false when s - W is before the first purchase in the data (the customer base at s is"
-            " not fully observed) or when e is after the data end",
+            " not fully observed) or when e is after the data end (on the subscription basis or "
+            "with --active-window all, only the second); cohorts and returns: false when the "
+            "cell's or period's end is after the data end",
+            also=("churn", "kpis", "cohorts", "returns"),
         ),
         _c(
             "revenue",
@@ -189,8 +217,8 @@ COLUMNS: dict[str, Column] = {
             "churn",
             "net revenue in the period (returns netted into their order's period); in clv, the "
             "customer's or group's net revenue in the range; in rfm, the summed monetary of the "
-            "segment's customers",
-            also=("kpis", "clv", "rfm"),
+            "segment's customers; in cohorts, the net revenue of the cohort's members in offset k",
+            also=("kpis", "clv", "rfm", "cohorts"),
         ),
         _c(
             "previous_revenue",
@@ -259,16 +287,69 @@ COLUMNS: dict[str, Column] = {
             formula="({new_revenue} + {expansion} + {reactivation_revenue}) / ({contraction} + {churned_revenue})",
         ),
         _c(
+            "cohort",
+            Unit.date,
+            "cohorts",
+            "the first day of the cohort's period: the period of its customers' first purchase "
+            "(or signup)",
+        ),
+        _c(
+            "offset",
+            Unit.periods,
+            "cohorts",
+            "k: periods since the cohort's period (0 = the cohort's period itself)",
+        ),
+        _c(
             "cohort_size",
             Unit.count,
             "cohorts",
             "customers whose first purchase (or signup) is in the cohort's period",
         ),
         _c(
+            "retention",
+            Unit.rate,
+            "cohorts",
+            "share of the cohort who purchased in offset k (--mode on-or-after: in k or a "
+            "later offset)",
+            formula="{customers} / {cohort_size}",
+        ),
+        _c(
             "cumulative_revenue_per_customer",
             Unit.money,
             "cohorts",
             "the cohort's revenue over offsets 0..k divided by the cohort size (the LTV curve)",
+        ),
+        _c(
+            "orders_returned",
+            Unit.count,
+            "returns",
+            "sale orders with at least one return (a return matching no sale order counts in "
+            "the units and money only)",
+        ),
+        _c(
+            "units_sold",
+            Unit.count,
+            "returns",
+            "the quantities of the sale rows (a row without a quantity is one unit)",
+        ),
+        _c(
+            "units_returned",
+            Unit.count,
+            "returns",
+            "the units returned: by the --returns file, negative lines, or returned quantities "
+            "and statuses of sale rows (one source per order, no double counting)",
+        ),
+        _c(
+            "gross_sales",
+            Unit.money,
+            "returns",
+            "the amounts of the sale rows, before returns",
+        ),
+        _c(
+            "refunded",
+            Unit.money,
+            "returns",
+            "the money returned, from the same sources as units_returned",
         ),
         _c(
             "unit_return_rate",
@@ -339,6 +420,34 @@ COLUMNS: dict[str, Column] = {
             "mean gap in days between a customer's consecutive purchase days, pooled",
         ),
         _c(
+            "median_days_1_to_2",
+            Unit.days,
+            "kpis",
+            "--by-sequence: median gap in days between the customers' purchase day 1 and "
+            "2 (of their whole history)",
+        ),
+        _c(
+            "median_days_2_to_3",
+            Unit.days,
+            "kpis",
+            "--by-sequence: median gap in days between the customers' purchase day 2 and "
+            "3 (of their whole history)",
+        ),
+        _c(
+            "median_days_3_to_4",
+            Unit.days,
+            "kpis",
+            "--by-sequence: median gap in days between the customers' purchase day 3 and "
+            "4 (of their whole history)",
+        ),
+        _c(
+            "median_days_4_to_5",
+            Unit.days,
+            "kpis",
+            "--by-sequence: median gap in days between the customers' purchase day 4 and "
+            "5 (of their whole history)",
+        ),
+        _c(
             "existing_customer_revenue_growth",
             Unit.rate,
             "kpis",
@@ -350,6 +459,24 @@ COLUMNS: dict[str, Column] = {
             Unit.points,
             "kpis",
             "net promoter score: % scoring 9-10 minus % scoring 0-6, in points (-100..100)",
+        ),
+        _c(
+            "nps_responses",
+            Unit.count,
+            "kpis",
+            "--nps: the responses dated in the range or period",
+        ),
+        _c(
+            "nps_churned",
+            Unit.points,
+            "kpis",
+            "--nps: nps over the responses of customers active at the start but not at the end",
+        ),
+        _c(
+            "nps_retained",
+            Unit.points,
+            "kpis",
+            "--nps: nps over the responses of customers active at the start and at the end",
         ),
         _c(
             "dso",
@@ -370,16 +497,27 @@ COLUMNS: dict[str, Column] = {
             Unit.count,
             "kpis",
             "customers with a purchase in the range (kpis, clv), in the group (clv), in the "
-            "segment (rfm), or in the calibration frequency group (clv --holdout)",
-            also=("clv", "rfm"),
+            "segment (rfm), or in the calibration frequency group (clv --holdout); cohorts: the "
+            "cohort's members who purchased in offset k (--mode on-or-after: in k or a later "
+            "offset); inspect: the distinct customer ids of the file",
+            also=("clv", "rfm", "cohorts", "inspect"),
         ),
         _c(
             "orders",
             Unit.count,
             "kpis",
             "orders: distinct order_id among purchase rows (a purchase row without one, or a file"
-            " without the column, counts each row as an order)",
-            also=("clv",),
+            " without the column, counts each row as an order); returns: the same among sale rows "
+            "(not pending, failed or cancelled; not a return line); inspect: the distinct "
+            "order ids of the file",
+            also=("clv", "returns", "inspect"),
+        ),
+        _c(
+            "customer_id",
+            Unit.text,
+            "clv",
+            "--per-customer: the customer's id as read (trimmed, emails in lower case)",
+            also=("rfm",),
         ),
         _c(
             "orders_per_customer",
@@ -423,7 +561,8 @@ COLUMNS: dict[str, Column] = {
             "range_end",
             Unit.date,
             "clv",
-            "formula: the last day of the complete calendar years used (kpis: of the range)",
+            "formula: the day after the last of the complete calendar years used, the years "
+            "being [range_start, range_end) (kpis: the last day of the range, included)",
             also=("kpis",),
         ),
         _c(
@@ -536,11 +675,11 @@ COLUMNS: dict[str, Column] = {
         ),
         _c(
             "frequency",
-            Unit.number,
+            Unit.count,
             "rfm",
             "rfm: the customer's purchase days in the range (orders on one day are one). clv "
             "bgnbd: repeat purchase days, purchase days - 1 (as in lifetimes); clv --holdout: the"
-            " calibration frequency of the group's customers (7 = 7 or more)",
+            " calibration frequency of the group's customers (7+ = 7 or more; total = all of them)",
             also=("clv",),
         ),
         _c(
@@ -720,6 +859,93 @@ COLUMNS: dict[str, Column] = {
             "rfm",
             "the mean monetary of the segment's customers",
         ),
+        # --- inspect: the findings about a file (its tables and facts)
+        _c("file", Unit.text, "inspect", "the file read"),
+        _c("kind", Unit.text, "inspect", "orders or customers (--customers)"),
+        _c(
+            "export",
+            Unit.text,
+            "inspect",
+            "the export layout recognised (shopify, stripe, woocommerce, uci-online-retail, etsy, "
+            "square), else null",
+        ),
+        _c(
+            "rows", Unit.count, "inspect", "the file's rows; in statuses, the rows with that status"
+        ),
+        _c(
+            "rows_used",
+            Unit.count,
+            "inspect",
+            "the rows retcalc keeps after reading (the others are said in warnings)",
+        ),
+        _c(
+            "columns",
+            Unit.table,
+            "inspect",
+            "one row per column retcalc knows: column, source, found_by, empty",
+        ),
+        _c(
+            "column",
+            Unit.text,
+            "inspect",
+            "columns: the canonical column (customer_id, order_date, amount...)",
+        ),
+        _c("source", Unit.text, "inspect", "columns: the file's column read as it, null when none"),
+        _c(
+            "found_by",
+            Unit.text,
+            "inspect",
+            "columns: how it was found: synonym (a known header), export:NAME (the export "
+            "layout), flag (an option such as --customer-col) or config",
+        ),
+        _c("empty", Unit.count, "inspect", "columns: the rows where that column is empty"),
+        _c("unmapped", Unit.text, "inspect", "the file's columns retcalc does not use"),
+        _c("warnings", Unit.text, "inspect", "what reading warned about"),
+        _c("date_format", Unit.text, "inspect", "the date format used for order_date, and why"),
+        _c("first_date", Unit.date, "inspect", "the first order day"),
+        _c("last_date", Unit.date, "inspect", "the last order day"),
+        _c("order_ids_with_several_lines", Unit.count, "inspect", "order ids on more than one row"),
+        _c(
+            "order_ids_with_several_customers",
+            Unit.count,
+            "inspect",
+            "order ids on rows of more than one customer",
+        ),
+        _c(
+            "statuses", Unit.table, "inspect", "one row per raw status: status, rows, meaning, from"
+        ),
+        _c("status", Unit.text, "inspect", "statuses: the raw status as written in the file"),
+        _c(
+            "meaning",
+            Unit.text,
+            "inspect",
+            "statuses: what it means (paid, pending, failed, cancelled, refunded, partially_refunded, returned)",
+        ),
+        _c(
+            "from",
+            Unit.text,
+            "inspect",
+            "statuses: which table gave the meaning: user, layout or built-in (unknown: none, "
+            "counted as paid)",
+        ),
+        _c(
+            "currencies",
+            Unit.count,
+            "inspect",
+            "with a currency column: the rows of each currency code",
+        ),
+        _c(
+            "rows_without_currency",
+            Unit.count,
+            "inspect",
+            "with a currency column: the rows whose currency is empty",
+        ),
+        _c(
+            "exact_duplicate_rows",
+            Unit.count,
+            "inspect",
+            "rows that repeat an earlier row exactly (--dedupe drops them)",
+        ),
     )
 }
 
@@ -731,6 +957,11 @@ def lookup(name: str) -> Column | None:
         return found
     folded = {key.lower(): column for key, column in COLUMNS.items()}
     return folded.get(name.strip().lower())
+
+
+#: The lines around the generated table in docs/definitions.md.
+DOCS_START = "<!-- generated from retcalc/definitions.py by scripts/write_definitions.py -->"
+DOCS_END = "<!-- end of generated table -->"
 
 
 def _cell(text: str) -> str:

@@ -287,7 +287,8 @@ def _cohorts(ctx: _Context) -> Section:
     joined = "signup" if ctx.prep.basis is Basis.subscription else "first purchase"
     definition = (
         f"A cohort is the {_d('cohort_size')}; the cell k {ctx.period}s later is the share of "
-        f"them who purchased in that {ctx.period} (retention = customers / cohort_size)."
+        f"them who purchased in that {ctx.period} (retention = "
+        f"{COLUMNS['retention'].formula_text})."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:
