@@ -14,6 +14,7 @@ from retcalc import explain as defs
 from retcalc.cli import common as c
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import progress, run
+from retcalc.definitions import Column, lookup
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.churn import churn_table
 from retcalc.metrics.common import Basis
@@ -24,7 +25,7 @@ from retcalc.periods import Period, parse_date_option
 FILLED = ("retention", "churn", "returns")
 
 
-def _row(metric: defs.Metric, common: Common, period_start: str | None) -> tuple[dict, str]:
+def _row(metric: Column, common: Common, period_start: str | None) -> tuple[dict, str]:
     """The row of the metric's command table for the period containing ``period_start``."""
     params = c.params(common)
     if metric.command == "returns":
@@ -93,20 +94,18 @@ def explain(
         if metric is None:
             width = max(len(name) for name in defs.METRICS)
             for name, m in defs.METRICS.items():
-                out.write(f"{name.ljust(width)}  {m.command:<9}  {m.definition}\n")
+                out.write(f"{name.ljust(width)}  {m.command:<9}  {m.meaning}\n")
             return
-        found = defs.METRICS.get(metric.strip().lower())
+        found = lookup(metric)
         if found is None:
             close = difflib.get_close_matches(metric, list(defs.METRICS), n=3)
             hint = f" (closest: {', '.join(close)})" if close else ""
             raise UsageError(f"no metric {metric!r}{hint}; `retcalc explain` lists every metric")
         printed = ", ".join(f"`retcalc {command}`" for command in found.commands)
         out.write(f"{found.name} (printed by {printed})\n")
-        out.write(f"  {found.definition}\n")
+        out.write(f"  {found.meaning}\n")
         if found.formula:
-            out.write(
-                f"  formula: {found.name} = {found.formula.replace('{', '').replace('}', '')}\n"
-            )
+            out.write(f"  formula: {found.name} = {found.formula_text}\n")
         if orders is None:
             return
         if found.command not in FILLED:
@@ -138,7 +137,7 @@ def explain(
             )
         for name in used:
             if name in defs.METRICS and name != found.name:
-                out.write(f"    {name}: {defs.METRICS[name].definition}\n")
+                out.write(f"    {name}: {defs.METRICS[name].meaning}\n")
         if row.get("complete") is False:
             out.write("  (this period is not complete: see `retcalc explain complete`)\n")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from retcalc import explain
+from retcalc.definitions import COLUMNS
 from retcalc.errors import InputError
 from retcalc.metrics import churn as churn_metrics
 from retcalc.metrics import cohorts as cohort_metrics
@@ -76,7 +76,7 @@ class _LeftOut(Exception):
 
 
 def _d(name: str) -> str:
-    return explain.METRICS[name].definition
+    return COLUMNS[name].meaning
 
 
 def _after_colon(text: str) -> str:
@@ -287,7 +287,8 @@ def _cohorts(ctx: _Context) -> Section:
     joined = "signup" if ctx.prep.basis is Basis.subscription else "first purchase"
     definition = (
         f"A cohort is the {_d('cohort_size')}; the cell k {ctx.period}s later is the share of "
-        f"them who purchased in that {ctx.period} (retention = customers / cohort_size)."
+        f"them who purchased in that {ctx.period} (retention = "
+        f"{COLUMNS['retention'].formula_text})."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:

@@ -1,0 +1,248 @@
+"""The registry of definitions (issue 28, item 4): every printed column has an entry.
+
+Every command runs end to end (CliRunner, JSON) on the shipped sample, with the
+customers and returns files and the options that add columns; every column it
+prints must have an entry in ``retcalc.definitions`` that names that command,
+and every entry must be printed by some run (no stale entries). The metric
+modules' column tuples must be covered too, with the units they imply, and
+docs/definitions.md must carry the registry's table as generated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from retcalc import definitions
+from retcalc.cli.app import app
+from retcalc.definitions import COLUMNS, Unit
+from tests.cli.test_kpis_rfm_cli import NPS
+from tests.cli.test_kpis_rfm_cli import ORDERS as PAID_ORDERS
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_data"
+ORDERS = str(SAMPLE / "orders.csv")
+CUSTOMERS = str(SAMPLE / "customers.csv")
+RETURNS = str(SAMPLE / "returns.csv")
+DOCS = ROOT / "docs" / "definitions.md"
+
+CURRENCY_ORDERS = """\
+order_id,customer_id,order_date,amount,currency
+o1,a,2024-01-05,10.00,EUR
+o2,b,2024-01-06,20.00,USD
+o3,c,2024-01-07,5.00,
+"""
+
+# (command the columns belong to, arguments after the command, --by keys it prints)
+RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
+    ("retention", [ORDERS], ()),
+    ("retention", [ORDERS, "--customers", CUSTOMERS, "--by", "segment"], ("segment",)),
+    ("churn", [ORDERS], ()),
+    ("cohorts", [ORDERS], ()),
+    ("cohorts", [ORDERS, "--mode", "on-or-after"], ()),
+    ("returns", [ORDERS, "--returns", RETURNS], ()),
+    ("returns", [ORDERS, "--top", "5", "--by", "product_id"], ("product_id",)),
+    ("kpis", [ORDERS, "--by-sequence"], ()),
+    ("kpis", [ORDERS, "--period", "month", "--by", "channel"], ("channel",)),
+    ("kpis", ["{paid_orders}", "--nps", "{nps}", "--paid-col", "paid_on"], ()),
+    ("rfm", [ORDERS], ()),
+    ("rfm", [ORDERS, "--per-customer"], ()),
+    ("clv", [ORDERS], ()),
+    ("clv", [ORDERS, "--per-customer"], ()),
+    ("clv", [ORDERS, "-m", "formula", "--customers", CUSTOMERS], ()),
+    ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--by", "segment"], ("segment",)),
+    ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--per-customer"], ()),
+    ("clv", [ORDERS, "-m", "bgnbd", "--holdout", "26w"], ()),
+    ("crr", ["--start", "100", "--new", "20", "--end", "110"], ()),
+]
+
+# The report's tables: the frame of which command, and the keys it adds.
+REPORT_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "kpis": ("kpis", ()),
+    "retention": ("retention", ()),
+    "churn": ("churn", ()),
+    "cohorts": ("cohorts", ()),
+    "clv": ("clv", ()),
+    "clv_segments": ("clv", ("segment",)),
+    "returns": ("returns", ()),
+    "worst_products": ("returns", ("product_id",)),
+}
+
+runner = CliRunner()
+
+
+def _ok(args: Sequence[str]) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, f"{args}: exit {result.exit_code}\n{result.stderr}"
+    return result.stdout
+
+
+def _json(args: Sequence[str]) -> object:
+    return json.loads(_ok(args))
+
+
+def _printed(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """(command, column, where) for every column every run prints."""
+    paid = tmp_path / "paid.csv"
+    paid.write_text(PAID_ORDERS)
+    nps = tmp_path / "nps.csv"
+    nps.write_text(NPS)
+    for command, args, keys in RUNS:
+        filled = [a.format(paid_orders=paid, nps=nps) for a in args]
+        rows = _json([command, *filled, "--format", "json"])
+        rows = rows if isinstance(rows, list) else [rows]
+        assert rows, f"{command} {filled} printed no rows"
+        where = " ".join([command, *filled])
+        for name in dict.fromkeys(k for row in rows for k in row):
+            if name not in keys:
+                yield command, name, where
+    report = tmp_path / "report.json"
+    _ok(["report", ORDERS, "--customers", CUSTOMERS, "--returns", RETURNS, "-o", str(report)])
+    sections = json.loads(report.read_text())["sections"]
+    tables = {key: rows for section in sections.values() for key, rows in section["tables"].items()}
+    assert set(tables) == set(REPORT_TABLES)
+    for key, rows in tables.items():
+        command, keys = REPORT_TABLES[key]
+        for name in dict.fromkeys(k for row in rows for k in row):
+            if name not in keys:
+                yield command, name, f"report table {key}"
+    currency = tmp_path / "currency.csv"
+    currency.write_text(CURRENCY_ORDERS)
+    for args in ([ORDERS], [str(currency)], [CUSTOMERS, "--customers"]):
+        found = _json(["inspect", *args, "--json"])
+        assert isinstance(found, dict)
+        for name, value in found.items():
+            yield "inspect", name, f"inspect {args[0]}"
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                for inner in value[0]:
+                    yield "inspect", inner, f"inspect {args[0]}: {name}"
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
+    return list(_printed(tmp_path_factory.mktemp("registry")))
+
+
+def test_every_printed_column_has_an_entry_naming_its_command(
+    printed: list[tuple[str, str, str]],
+) -> None:
+    missing = sorted({(name, where) for _, name, where in printed if name not in COLUMNS})
+    assert missing == []
+    unnamed = sorted(
+        {(name, command) for command, name, _ in printed if command not in COLUMNS[name].commands}
+    )
+    assert unnamed == []
+
+
+def test_every_entry_is_printed_by_the_commands_it_names(
+    printed: list[tuple[str, str, str]],
+) -> None:
+    seen = {(name, command) for command, name, _ in printed}
+    stale = sorted(
+        (c.name, command)
+        for c in COLUMNS.values()
+        for command in c.commands
+        if (c.name, command) not in seen
+    )
+    assert stale == []
+
+
+def test_formulas_use_registered_columns_of_the_same_command() -> None:
+    from retcalc.explain import fields
+
+    for column in COLUMNS.values():
+        for name in fields(column):
+            assert name in COLUMNS, (column.name, name)
+            assert column.command in COLUMNS[name].commands, (column.name, name)
+
+
+def test_the_metric_modules_column_lists_are_covered() -> None:
+    from retcalc.metrics import churn, cohorts, kpis, retention, returns, rfm
+    from retcalc.metrics import clv as bgnbd
+    from retcalc.metrics.clv import formula, historical, holdout, summary
+
+    lists: dict[str, tuple[str, ...]] = {
+        "retention": retention.RETENTION_COLUMNS,
+        "churn": churn.CHURN_COLUMNS,
+        "cohorts": cohorts.COHORT_COLUMNS,
+        "returns": (*returns.RETURNS_COLUMNS, *returns.TOP_COLUMNS),
+        "kpis": (
+            *kpis.KPI_COLUMNS,
+            *kpis.NPS_COLUMNS,
+            kpis.GROWTH,
+            *kpis.sequence_columns(),
+            "dso",
+        ),
+        "rfm": (*rfm.CUSTOMER_COLUMNS, *rfm.SUMMARY_COLUMNS),
+        "clv": (
+            *historical.CUSTOMER_COLUMNS,
+            *historical.SUMMARY_COLUMNS,
+            *formula.FORMULA_COLUMNS,
+            *formula.COST_COLUMNS,
+            *summary.SUMMARY_COLUMNS,
+            *bgnbd.SCORE_COLUMNS,
+            *bgnbd.COST_COLUMNS,
+            *bgnbd.GROUP_COLUMNS,
+            *bgnbd.GROUP_COST_COLUMNS,
+            *holdout.HOLDOUT_COLUMNS,
+        ),
+    }
+    for command, names in lists.items():
+        for name in names:
+            assert name in COLUMNS, (command, name)
+            assert command in COLUMNS[name].commands, (command, name)
+    rates = {
+        *retention.RATE_COLUMNS,
+        *churn.RATE_COLUMNS,
+        *cohorts.RATE_COLUMNS,
+        *returns.RATE_COLUMNS,
+        *kpis.RATE_COLUMNS,
+        *rfm.RATE_COLUMNS,
+        *formula.RATE_COLUMNS,
+    }
+    assert sorted(n for n in rates if COLUMNS[n].unit is not Unit.rate) == []
+    money = {*churn.MONEY_COLUMNS, *cohorts.MONEY_COLUMNS}
+    assert sorted(n for n in money if COLUMNS[n].unit is not Unit.money) == []
+
+
+def _docs_table(text: str) -> str:
+    start, end = definitions.DOCS_START, definitions.DOCS_END
+    assert start in text and end in text, f"{DOCS} lacks the {start} ... {end} block"
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n") + "\n"
+
+
+def test_docs_definitions_table_is_the_registry() -> None:
+    assert _docs_table(DOCS.read_text()) == definitions.markdown(), (
+        "docs/definitions.md differs from the registry: run "
+        "`python scripts/write_definitions.py` and commit the result"
+    )
+
+
+def test_docs_table_has_one_row_per_entry_with_its_unit_and_commands() -> None:
+    rows = [line for line in _docs_table(DOCS.read_text()).splitlines()[2:]]
+    assert len(rows) == len(COLUMNS)
+    for row, column in zip(rows, COLUMNS.values(), strict=True):
+        cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+        assert cells[0] == f"`{column.name}`"
+        assert cells[1] == column.unit.value
+        assert cells[2].split(", ") == list(column.commands)
+
+
+def _explain_examples() -> list[tuple[str, str]]:
+    block = re.compile(r"```console\n\$ (retcalc explain[^\n]*)\n(.*?)```", re.DOTALL)
+    texts = [(ROOT / "README.md").read_text(), (ROOT / "docs" / "commands.md").read_text()]
+    return [example for text in texts for example in block.findall(text)]
+
+
+@pytest.mark.parametrize(("command", "expected"), _explain_examples())
+def test_explain_examples_in_the_docs_are_real_output(
+    command: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert _ok(shlex.split(command)[1:]) == expected
