@@ -241,7 +241,19 @@ def read_orders(
     """
     load = load_options(**options)
     spec, table = _table(source, load.encoding)
-    loaded = load_orders(spec, load, need_amount=need_amount, dimensions=_by(by), table=table)
+    return _read_table(spec, table, load, by=_by(by), need_amount=need_amount, warn=warn)
+
+
+def _read_table(
+    spec: str,
+    table: Table,
+    load: LoadOptions,
+    *,
+    by: Sequence[str],
+    need_amount: bool,
+    warn: bool = True,
+) -> Orders:
+    loaded = load_orders(spec, load, need_amount=need_amount, dimensions=by, table=table)
     if warn:
         _say(loaded.warnings)
     return Orders(loaded)
@@ -287,6 +299,67 @@ def _customers(customers: Customers | Source | None) -> Customers | None:
     if customers is None or isinstance(customers, Customers):
         return customers
     return read_customers(customers)
+
+
+def attach_dimensions(
+    orders: Loaded, customers: Loaded | None, by: Sequence[str]
+) -> tuple[Loaded, Loaded | None]:
+    """Every ``by`` column on both frames: a column of the customers only is copied to
+    each customer's orders (and one of the orders only to the customers, each
+    customer's first value), so that grouping sees it on either basis."""
+    from retcalc.io.load import HIDDEN
+
+    for dim in by:
+        in_orders = dim in orders.frame.columns and dim not in HIDDEN
+        in_customers = customers is not None and dim in customers.frame.columns
+        if not in_orders and in_customers:
+            assert customers is not None
+            per_customer = customers.frame.select("customer_id", dim).unique(
+                "customer_id", keep="first", maintain_order=True
+            )
+            frame = orders.frame.join(per_customer, on="customer_id", how="left")
+            orders = dataclasses.replace(orders, frame=frame)
+        elif not in_orders:
+            columns = list(orders.table.columns)
+            if customers is not None:
+                columns += [f"{c} (customers)" for c in customers.table.columns]
+            raise InputError(
+                f"--by {dim}: no such column in {orders.name}"
+                + (" or the customers file" if customers else "")
+                + f"; columns are: {', '.join(columns)}"
+            )
+        if customers is not None and dim not in customers.frame.columns:
+            per_customer = orders.frame.select("customer_id", dim).unique(
+                "customer_id", keep="first", maintain_order=True
+            )
+            frame = customers.frame.join(per_customer, on="customer_id", how="left")
+            customers = dataclasses.replace(customers, frame=frame)
+    return orders, customers
+
+
+def _read_with(
+    orders: Orders | Source,
+    customers: Customers | Source | None,
+    *,
+    by: Sequence[str],
+    need_amount: bool,
+) -> tuple[Orders, Customers | None]:
+    """Orders and customers read (unless read already), every ``by`` column on both:
+    a column of the customers file groups the orders too."""
+    people = _customers(customers)
+    if people is None:
+        return _orders(orders, by=by, need_amount=need_amount), None
+    if isinstance(orders, Orders):
+        read = orders
+    else:
+        load = load_options()
+        spec, table = _table(orders, load.encoding)
+        in_orders = [d for d in by if d in table.columns]
+        read = _read_table(spec, table, load, by=in_orders, need_amount=need_amount)
+    lines, subscribers = attach_dimensions(read.loaded, people.loaded, by)
+    read = dataclasses.replace(read, loaded=lines)
+    assert subscribers is not None
+    return _orders(read, by=by, need_amount=need_amount), Customers(subscribers)
 
 
 # Parameters.
@@ -444,8 +517,8 @@ def retention(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=RETENTION_COLUMNS, command="retention",
     )  # fmt: skip
-    read = _orders(orders, by=params.by, need_amount=False)
-    prep = prepare(read, _customers(customers), params, basis=basis, anonymous=True)
+    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    prep = prepare(read, people, params, basis=basis, anonymous=True)
     return retention_table(prep)
 
 
@@ -472,8 +545,8 @@ def churn(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
-    read = _orders(orders, by=params.by, need_amount=True)
-    prep = prepare(read, _customers(customers), params, basis=basis, anonymous=True)
+    read, people = _read_with(orders, customers, by=params.by, need_amount=True)
+    prep = prepare(read, people, params, basis=basis, anonymous=True)
     return churn_table(prep)
 
 
@@ -506,10 +579,8 @@ def cohorts(
         chosen = Mode(mode)
     except ValueError:
         raise UsageError(f"--mode {mode!r}: use on or on-or-after") from None
-    read = _orders(orders, by=params.by, need_amount=False)
-    prep = prepare(
-        read, _customers(customers), params, basis=basis, anonymous=True, with_runs=False
-    )
+    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     return cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
 
 
@@ -711,8 +782,7 @@ def clv_formula(
     params = metric_params(
         period=Period.year, window=window, start=start, end=end, as_of=as_of, by=by
     )
-    read = _orders(orders, by=params.by, need_amount=True)
-    people = _customers(customers)
+    read, people = _read_with(orders, customers, by=params.by, need_amount=True)
     costs = None
     if people is not None and "cost_to_serve" in people.frame.columns:
         costs = model.customer_costs(people.lazy())

@@ -21,7 +21,7 @@ from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, ThresholdCrossed, UsageError
 from retcalc.io.batched import load_order_events, reads_in_batches
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
-from retcalc.io.load import HIDDEN, open_table
+from retcalc.io.load import open_table
 from retcalc.metrics.common import Params, Prepared
 from retcalc.periods import back, parse_date_option, parse_duration
 from retcalc.render import OutputFormat, resolve_format
@@ -270,7 +270,8 @@ def load(
     inputs = Inputs(orders, customers, (config,) if config is not None else (), level=read_as)
     if common.output is not None and str(common.output) != "-":
         check_output_path(common.output, inputs.paths)
-    _attach_dimensions(inputs, by)
+    assert inputs.orders is not None
+    inputs.orders, inputs.customers = api.attach_dimensions(inputs.orders, inputs.customers, by)
     return inputs
 
 
@@ -299,38 +300,6 @@ def _load_on_spark(
         )
     print(f"retcalc: computed on {where}", file=sys.stderr, flush=True)
     return orders
-
-
-def _attach_dimensions(inputs: Inputs, by: tuple[str, ...]) -> None:
-    """Make every ``--by`` column available on the orders (and customers) frames."""
-    assert inputs.orders is not None
-    for dim in by:
-        in_orders = dim in inputs.orders.frame.columns and dim not in HIDDEN
-        in_customers = inputs.customers is not None and dim in inputs.customers.frame.columns
-        if not in_orders and in_customers:
-            assert inputs.customers is not None
-            per_customer = inputs.customers.frame.select("customer_id", dim).unique(
-                "customer_id", keep="first", maintain_order=True
-            )
-            inputs.orders.frame = inputs.orders.frame.join(
-                per_customer, on="customer_id", how="left"
-            )
-        elif not in_orders:
-            columns = list(inputs.orders.table.columns)
-            if inputs.customers is not None:
-                columns += [f"{c} (customers)" for c in inputs.customers.table.columns]
-            raise InputError(
-                f"--by {dim}: no such column in {inputs.orders.name}"
-                + (" or the customers file" if inputs.customers else "")
-                + f"; columns are: {', '.join(columns)}"
-            )
-        if inputs.customers is not None and dim not in inputs.customers.frame.columns:
-            per_customer = inputs.orders.frame.select("customer_id", dim).unique(
-                "customer_id", keep="first", maintain_order=True
-            )
-            inputs.customers.frame = inputs.customers.frame.join(
-                per_customer, on="customer_id", how="left"
-            )
 
 
 def prepare(

@@ -232,3 +232,14 @@ def test_typed_columns_read_as_their_text(case: str) -> None:
     call, args = CASES[case]
     assert as_cli_json(call(typed)) == cli(*args)
     assert as_cli_json(call(typed.to_pandas())) == cli(*args)
+
+
+def test_a_customers_column_groups_the_orders_as_on_the_command_line() -> None:
+    # segment is a column of the customers file only.
+    table = retcalc.retention(ORDERS, customers=CUSTOMERS, by="segment", basis="activity")
+    args = ["retention", str(ORDERS), "--customers", str(CUSTOMERS), "--by", "segment",
+            "--basis", "activity"]  # fmt: skip
+    assert as_cli_json(table) == cli(*args)
+    assert set(table["segment"]) == set(pl.read_csv(CUSTOMERS)["segment"])
+    with pytest.raises(retcalc.InputError, match="--by region: no such column"):
+        retcalc.churn(ORDERS, customers=CUSTOMERS, by="region")
