@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS, churn_table
 
 
 @data_command
@@ -25,6 +23,8 @@ def churn(
     ] = False,
 ) -> None:
     """Churned customers, churn rate, NRR, GRR, lost revenue and the revenue bridge per period."""
+    from retcalc.cli import common as c
+    from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS, churn_table
 
     def body() -> None:
         metric_params = c.params(common, shows=CHURN_COLUMNS, command="churn")

@@ -7,24 +7,35 @@ import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
 from retcalc import __version__
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import InputError, RetcalcError, UsageError
-from retcalc.metrics import clv as model
-from retcalc.metrics.clv import formula, historical, holdout
-from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-from retcalc.metrics.common import Params
+from retcalc.lazy import LazyModule
+from retcalc.metrics.choices import TimeUnit
 from retcalc.periods import Period, Window, parse_duration
 from retcalc.render.atomic import atomic_write, check_output_path
 from retcalc.validate import MAX_HORIZON_YEARS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from retcalc.cli import common as c
+    from retcalc.metrics import clv as model
+    from retcalc.metrics.clv import formula, historical, holdout
+    from retcalc.metrics.common import Params
+else:  # retcalc.lazy: `clv --help` needs none of them
+    pl = LazyModule("polars")
+    c = LazyModule("retcalc.cli.common")
+    model = LazyModule("retcalc.metrics.clv")
+    formula = LazyModule("retcalc.metrics.clv.formula")
+    historical = LazyModule("retcalc.metrics.clv.historical")
+    holdout = LazyModule("retcalc.metrics.clv.holdout")
 
 MODEL = "Model"
 
@@ -376,6 +387,8 @@ def _bgnbd(
         # The orders handed over (no reference kept here), so that the summary lets their
         # rows go once it has read them, instead of through the summary, the fit and the
         # scoring.
+        from retcalc.metrics.clv.summary import rfm_summary
+
         summary = rfm_summary(
             inputs.take_orders(), as_of=metric_params.as_of, time_unit=unit, keys=keys
         )

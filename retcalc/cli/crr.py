@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from retcalc.cli.options import Debug
 from retcalc.cli.runner import emit, run
-from retcalc.metrics.crr import classic_crr
 from retcalc.render import OutputFormat
 from retcalc.validate import MAX_COUNT
 
@@ -38,6 +36,10 @@ def crr(
     """Customer retention rate = (CE - CN) / CS, from counts you already have."""
 
     def body() -> None:
+        import polars as pl
+
+        from retcalc.metrics.crr import classic_crr
+
         rate = classic_crr(start=start, new=new, end=end)
         table = pl.DataFrame(
             {

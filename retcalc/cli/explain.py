@@ -7,18 +7,13 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from retcalc import explain as defs
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import progress, run
 from retcalc.errors import InputError, UsageError
-from retcalc.metrics.churn import churn_table
-from retcalc.metrics.common import Basis
-from retcalc.metrics.retention import retention_table
-from retcalc.metrics.returns import returns_table
+from retcalc.metrics.choices import Basis
 from retcalc.periods import Period, parse_date_option
 
 FILLED = ("retention", "churn", "returns")
@@ -26,6 +21,13 @@ FILLED = ("retention", "churn", "returns")
 
 def _row(metric: defs.Metric, common: Common, period_start: str | None) -> tuple[dict, str]:
     """The row of the metric's command table for the period containing ``period_start``."""
+    import polars as pl
+
+    from retcalc.cli import common as c
+    from retcalc.metrics.churn import churn_table
+    from retcalc.metrics.retention import retention_table
+    from retcalc.metrics.returns import returns_table
+
     params = c.params(common)
     if metric.command == "returns":
         inputs = c.load(common, need_amount=True)

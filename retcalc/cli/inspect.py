@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import run
-from retcalc.io import currency, dates
-from retcalc.io.frames import LoadOptions, load_customers, load_orders
-from retcalc.io.load import ROW, Table, open_table
-from retcalc.io.mapping import ColumnMap, load_config
-from retcalc.meanings import parse_status_map
-from retcalc.render.table import print_table
+from retcalc.lazy import LazyModule
 from retcalc.schema import COLUMNS, Kind
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from retcalc.io import currency
+    from retcalc.io.frames import LoadOptions
+    from retcalc.io.load import Table
+    from retcalc.io.mapping import ColumnMap
+else:  # retcalc.lazy: `inspect --help` needs none of them
+    pl = LazyModule("polars")
+    currency = LazyModule("retcalc.io.currency")
 
 
 def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
+    from retcalc.io.frames import load_customers, load_orders
+    from retcalc.io.load import ROW, open_table
+
     table = open_table(path, encoding=options.encoding)
     loaded = (
         load_orders(path, options, table=table)
@@ -103,6 +111,8 @@ def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
 
 def print_summary(summary: dict[str, object], console: Console) -> None:
     """The findings for people at a terminal: the facts, then the columns as a table."""
+    from retcalc.render.table import print_table
+
     console.print(
         f"[bold]{escape(str(summary['file']))}[/] — {summary['kind']}"
         + (f", recognised as a [bold]{summary['export']}[/] export" if summary["export"] else "")
@@ -168,6 +178,11 @@ def inspect(
 
     def body() -> None:
         from pathlib import Path
+
+        from retcalc.io import dates
+        from retcalc.io.frames import LoadOptions
+        from retcalc.io.mapping import load_config
+        from retcalc.meanings import parse_status_map
 
         options = LoadOptions(
             config=load_config(Path(config) if config else None),

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from retcalc.engines import Engine
-from retcalc.metrics.common import Basis
+from retcalc.metrics.choices import Basis
 from retcalc.periods import Period
 from retcalc.render import OutputFormat
 

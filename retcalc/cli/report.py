@@ -13,23 +13,24 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from retcalc import __version__
-from retcalc.cli import common as c
 from retcalc.cli.options import OUTPUT, Common, data_command
 from retcalc.cli.runner import progress, run, warn
 from retcalc.engines import Engine
 from retcalc.errors import RetcalcError, ThresholdCrossed, UsageError
-from retcalc.io.frames import Loaded, load_customers, load_orders
-from retcalc.io.returns_file import LoadedReturns, load_returns
 from retcalc.periods import parse_date_option
-from retcalc.report.alerts import Alert, check, parse_alert
-from retcalc.report.build import SECTIONS, Sources, build_report
-from retcalc.report.output import ReportFormat, report_format, write_report
-from retcalc.report.spec import AS_OF_RULES, ReportSpec, load_spec, resolve_as_of
+from retcalc.report import SECTIONS
+
+if TYPE_CHECKING:
+    from retcalc.io.frames import Loaded
+    from retcalc.io.returns_file import LoadedReturns
+    from retcalc.report.alerts import Alert
+    from retcalc.report.output import ReportFormat
+    from retcalc.report.spec import ReportSpec
 
 REPORT = "Report"
 ORDERS_HELP = (
@@ -87,6 +88,10 @@ def _settings(
     title: str | None,
     today: dt.date,
 ) -> _Settings:
+    from retcalc.report.alerts import parse_alert
+    from retcalc.report.output import report_format
+    from retcalc.report.spec import AS_OF_RULES, resolve_as_of
+
     orders = common.orders or (spec.orders if spec else None)
     if not orders:
         raise UsageError("report needs the orders: give ORDERS or a --spec with inputs.orders")
@@ -156,6 +161,8 @@ class _Loaded:
 
     @property
     def paths(self) -> list[Path]:
+        from retcalc.cli import common as c
+
         paths = c.Inputs(self.orders, self.customers).paths
         if self.returns is not None:
             paths += [f.resolve() for f in self.returns.table.files]
@@ -163,6 +170,10 @@ class _Loaded:
 
 
 def _load(settings: _Settings, today: dt.date) -> _Loaded:
+    from retcalc.cli import common as c
+    from retcalc.io.frames import load_customers, load_orders
+    from retcalc.io.returns_file import load_returns
+
     common = settings.common
     assert common.orders is not None
     stdin = [s for s in (common.orders, common.customers, settings.returns) if s == "-"]
@@ -252,6 +263,11 @@ def report(
     or last_complete_year. --fail-if takes [TABLE.]COLUMN OP NUMBER and exits 1
     after the report is written.
     """
+    from retcalc.cli import common as c
+    from retcalc.report.alerts import check
+    from retcalc.report.build import Sources, build_report
+    from retcalc.report.output import ReportFormat, write_report
+    from retcalc.report.spec import load_spec
 
     def body() -> None:
         today_date = parse_date_option(today, "--today") or dt.date.today()

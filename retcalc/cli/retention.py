@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS, retention_table
 
 
 @data_command
@@ -25,6 +23,8 @@ def retention(
     ] = False,
 ) -> None:
     """Customers at the start and end of each period, new, retained, churned, reactivated, and the rates."""
+    from retcalc.cli import common as c
+    from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS, retention_table
 
     def body() -> None:
         metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")

@@ -7,13 +7,10 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli import common as c
 from retcalc.cli.options import RANGE, Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import UsageError
-from retcalc.io.returns_file import load_returns
-from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS, returns_table, top_returns
 from retcalc.validate import MAX_TOP
 
 
@@ -54,6 +51,9 @@ def returns(
     ] = 20,
 ) -> None:
     """Unit, value and order return rates per period, or the products that are returned most (--top)."""
+    from retcalc.cli import common as c
+    from retcalc.io.returns_file import load_returns
+    from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS, returns_table, top_returns
 
     def body() -> None:
         by = list(dict.fromkeys(common.by or ()))

@@ -31,18 +31,22 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import polars as pl
 import typer
 from rich.console import Console
 
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
 from retcalc.io import spool
+from retcalc.lazy import LazyModule
 from retcalc.render import OutputFormat, resolve_format, write_output
 from retcalc.render.atomic import STATE as OUTPUT
-from retcalc.render.xlsx import cut_cells
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 _stderr = Console(stderr=True, highlight=False)
 
@@ -311,6 +315,8 @@ def emit(
     breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
     if chosen is OutputFormat.xlsx:
+        from retcalc.render.xlsx import cut_cells
+
         for message in cut_cells(table):
             warn(message)
     write_output(

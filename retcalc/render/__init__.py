@@ -13,17 +13,16 @@ import sys
 from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TextIO
-
-import polars as pl
+from typing import IO, TYPE_CHECKING, TextIO
 
 from retcalc.errors import RetcalcError, UsageError, first_line
+from retcalc.lazy import LazyModule
 from retcalc.render.atomic import atomic_write, check_output_path
-from retcalc.render.binary import write_parquet
-from retcalc.render.html import write_html
-from retcalc.render.table import print_table
-from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
-from retcalc.render.xlsx import write_xlsx
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 __all__ = ["EXTENSIONS", "OutputFormat", "resolve_format", "write_output"]
 
@@ -127,6 +126,8 @@ def write_output(
     try:
         with atomic_write(target) as sink:
             if fmt is OutputFormat.table:
+                from retcalc.render.table import print_table
+
                 wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="\n", write_through=True)
                 try:
                     print_table(df, file=wrapper, percent_columns=percent_columns, title=title)
@@ -175,6 +176,11 @@ def _write_binary(
     title: str | None = None,
 ) -> None:
     """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
+    from retcalc.render.binary import write_parquet
+    from retcalc.render.html import write_html
+    from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
+    from retcalc.render.xlsx import write_xlsx
+
     if fmt is OutputFormat.parquet:
         write_parquet(df, sink)
     elif fmt is OutputFormat.xlsx:
@@ -205,6 +211,8 @@ def _write_stream(
     excel_safe: bool,
 ) -> None:
     """Write to standard output: Rich for tables, the byte buffer for the rest."""
+    from retcalc.render.table import print_table
+
     if fmt is OutputFormat.table:
         print_table(df, file=stream, percent_columns=percent_columns, title=title)
         return

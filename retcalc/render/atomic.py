@@ -29,11 +29,15 @@ import tempfile
 import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import IO
-
-import polars as pl
+from typing import IO, TYPE_CHECKING
 
 from retcalc.errors import UsageError
+from retcalc.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 
 class OutputState:
