@@ -7,8 +7,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import run
@@ -17,6 +15,7 @@ from retcalc.schema import COLUMNS, Kind
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.console import Console
 
     from retcalc.io import currency
     from retcalc.io.frames import LoadOptions
@@ -111,6 +110,8 @@ def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
 
 def print_summary(summary: dict[str, object], console: Console) -> None:
     """The findings for people at a terminal: the facts, then the columns as a table."""
+    from rich.markup import escape
+
     from retcalc.render.table import print_table
 
     console.print(
@@ -178,6 +179,8 @@ def inspect(
 
     def body() -> None:
         from pathlib import Path
+
+        from rich.console import Console
 
         from retcalc.io import dates
         from retcalc.io.frames import LoadOptions

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import signal
@@ -34,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, ThresholdCrossed, first_line
@@ -45,20 +45,28 @@ from retcalc.render.atomic import STATE as OUTPUT
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.console import Console
 else:
     pl = LazyModule("polars")  # see retcalc.lazy
 
-_stderr = Console(stderr=True, highlight=False)
+
+@functools.cache
+def _stderr() -> Console:
+    """Standard error through Rich, made at the first message: a run that says
+    nothing does not import Rich."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def warn(message: str) -> None:
     """A warning on stderr."""
-    _stderr.print(f"retcalc: warning: {message}", markup=False, soft_wrap=True)
+    _stderr().print(f"retcalc: warning: {message}", markup=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
     """An error line on stderr."""
-    _stderr.print(f"retcalc: error: {message}", markup=False, soft_wrap=True)
+    _stderr().print(f"retcalc: error: {message}", markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -67,7 +75,7 @@ def progress(message: str) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    with _stderr.status(message, spinner="dots"):
+    with _stderr().status(message, spinner="dots"):
         yield
 
 
@@ -227,14 +235,14 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
 def _say_stopped(signum: int) -> None:
     message = stopped_message(signum)
     if message is not None:
-        _stderr.print(message, markup=False, soft_wrap=True)
+        _stderr().print(message, markup=False, soft_wrap=True)
 
 
 def _run(body: Callable[[], Any], *, debug: bool) -> None:
     try:
         body()
     except ThresholdCrossed as exc:
-        _stderr.print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
+        _stderr().print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_status) from None
     except RetcalcError as exc:
         if debug:
@@ -277,7 +285,7 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
         # A bug, not the input: one line and exit 70 (not 1, which cron reads as an alert).
         if debug:
             raise
-        _stderr.print(
+        _stderr().print(
             f"retcalc: internal error: {type(exc).__name__}: {first_line(exc)[:300]}; "
             "rerun with --debug for the traceback",
             markup=False,
@@ -345,5 +353,5 @@ def raise_breaches(breaches: Sequence[thresholds.Breach]) -> None:
     """Say every crossed threshold but the first on stderr; raise with the first (exit 1)."""
     if breaches:
         for breach in breaches[1:]:
-            _stderr.print(f"retcalc: {breach.message()}", markup=False, soft_wrap=True)
+            _stderr().print(f"retcalc: {breach.message()}", markup=False, soft_wrap=True)
         raise ThresholdCrossed(breaches[0].message())

@@ -176,16 +176,20 @@ def _write_binary(
     title: str | None = None,
 ) -> None:
     """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
-    from retcalc.render.binary import write_parquet
-    from retcalc.render.html import write_html
+    # Each writer imported when its format is asked for (see retcalc.lazy).
     from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
-    from retcalc.render.xlsx import write_xlsx
 
     if fmt is OutputFormat.parquet:
+        from retcalc.render.binary import write_parquet
+
         write_parquet(df, sink)
     elif fmt is OutputFormat.xlsx:
+        from retcalc.render.xlsx import write_xlsx
+
         write_xlsx(df, sink, percent_columns=percent_columns, title=title)
     elif fmt is OutputFormat.html:
+        from retcalc.render.html import write_html
+
         write_html(df, sink, percent_columns=percent_columns, title=title)
     elif fmt is OutputFormat.csv:
         write_csv(df, sink, separator=",", excel_safe=excel_safe)
@@ -211,9 +215,9 @@ def _write_stream(
     excel_safe: bool,
 ) -> None:
     """Write to standard output: Rich for tables, the byte buffer for the rest."""
-    from retcalc.render.table import print_table
-
     if fmt is OutputFormat.table:
+        from retcalc.render.table import print_table
+
         print_table(df, file=stream, percent_columns=percent_columns, title=title)
         return
     buffer: IO[bytes] | None = getattr(stream, "buffer", None)

@@ -23,7 +23,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import stat
 import tempfile
 import threading
@@ -217,6 +216,8 @@ def _os_error(exc: BaseException, target: Path) -> OSError:
 def _host_tag() -> str:
     """8 hex digits naming this host, so that a directory shared between machines
     never has a live run's temporary file taken for a dead one's."""
+    import socket
+
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
