@@ -153,6 +153,7 @@ def clv(
         str | None,
         typer.Option(
             "--margin",
+            metavar="FRACTION",
             help="Gross margin as a fraction of revenue (0.3 or 30%); default 1 (revenue).",
             rich_help_panel=MODEL,
         ),
@@ -161,6 +162,7 @@ def clv(
         str | None,
         typer.Option(
             "--discount-rate",
+            metavar="RATE",
             help="Yearly discount rate (0.1 or 10%; default 0.1). bgnbd discounts month by month.",
             rich_help_panel=MODEL,
         ),
@@ -169,6 +171,7 @@ def clv(
         str | None,
         typer.Option(
             "--horizon",
+            metavar="DURATION",
             help="bgnbd: how far ahead to predict: 90d, 26w, 6mo, 1y (default 1y = 365 days; at most 100y).",
             rich_help_panel=MODEL,
         ),
@@ -185,6 +188,7 @@ def clv(
         Path | None,
         typer.Option(
             "--params-out",
+            metavar="FILE",
             help="bgnbd: write the fitted parameters to this JSON file (atomically).",
             rich_help_panel=MODEL,
         ),
@@ -193,6 +197,7 @@ def clv(
         Path | None,
         typer.Option(
             "--params-in",
+            metavar="FILE",
             help="bgnbd: score with the parameters in this JSON file instead of fitting.",
             rich_help_panel=MODEL,
         ),
@@ -201,6 +206,7 @@ def clv(
         str | None,
         typer.Option(
             "--holdout",
+            metavar="DURATION",
             help="bgnbd: fit on all but the last DURATION (26w, 6mo) and compare predicted with actual purchases in it.",
             rich_help_panel=MODEL,
         ),

@@ -65,6 +65,7 @@ def cohorts(
         int,
         typer.Option(
             "--min-cohort",
+            metavar="N",
             min=1,
             max=MAX_COUNT,
             help="Hide cohorts with fewer customers.",
@@ -75,6 +76,7 @@ def cohorts(
         int | None,
         typer.Option(
             "--max-offset",
+            metavar="N",
             min=0,
             max=MAX_OFFSET,
             help="Show offsets 0..N only.",

@@ -146,25 +146,31 @@ def print_summary(summary: dict[str, object], console: Console) -> None:
 
 def inspect(
     path: Annotated[
-        str, typer.Argument(help="The file to look at (CSV, Parquet or -).", show_default=False)
+        str,
+        typer.Argument(
+            metavar="FILE", help="The file to look at (CSV, Parquet or -).", show_default=False
+        ),
     ],
     customers: Annotated[
         bool, typer.Option("--customers", help="Read it as a customers file.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
-    config: Annotated[str | None, typer.Option("--config", help="YAML column mapping.")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", metavar="FILE", help="YAML column mapping.")
+    ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Force a known export layout.")
+        str | None, typer.Option("--source", metavar="EXPORT", help="Force a known export layout.")
     ] = None,
     date_format: Annotated[
         str | None,
         typer.Option(
             "--date-format",
+            metavar="FORMAT",
             help="iso, yyyymmdd, dmy, mdy, epoch-s, epoch-ms or a strftime pattern.",
         ),
     ] = None,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Text encoding of CSV input.")
+        str, typer.Option("--encoding", metavar="ENCODING", help="Text encoding of CSV input.")
     ] = "utf8",
     status_map: Annotated[
         list[str] | None,

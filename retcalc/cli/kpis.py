@@ -47,6 +47,7 @@ def kpis(
         int,
         typer.Option(
             "--loyal-orders",
+            metavar="N",
             min=1,
             max=MAX_COUNT,
             help="loyal_customer_rate counts customers with at least this many orders in the range.",
@@ -65,6 +66,7 @@ def kpis(
         str | None,
         typer.Option(
             "--nps",
+            metavar="FILE",
             help="NPS responses (customer_id, date, score 0-10): adds nps, nps_churned, nps_retained.",
             rich_help_panel=KPIS,
         ),
@@ -73,6 +75,7 @@ def kpis(
         str | None,
         typer.Option(
             "--paid-col",
+            metavar="COLUMN",
             help="Orders column holding the date each order was paid: adds dso (days sales outstanding).",
             rich_help_panel=KPIS,
         ),

@@ -42,7 +42,9 @@ ORDERS_HELP = (
 def _orders_optional(command: Callable[..., Any]) -> Callable[..., Any]:
     """Make the shared ORDERS argument optional: a --spec can name the orders instead."""
     signature = inspect.signature(command)
-    annotation = Annotated[str | None, typer.Argument(help=ORDERS_HELP, show_default=False)]
+    annotation = Annotated[
+        str | None, typer.Argument(metavar="ORDERS", help=ORDERS_HELP, show_default=False)
+    ]
     params = [
         p.replace(default=None, annotation=annotation) if p.name == "orders" else p
         for p in signature.parameters.values()
@@ -223,6 +225,7 @@ def report(
         str | None,
         typer.Option(
             "--returns",
+            metavar="FILE",
             help="Separate returns file (order_id or customer_id, return_date, quantity, amount).",
             show_default=False,
         ),
@@ -231,6 +234,7 @@ def report(
         Path | None,
         typer.Option(
             "--spec",
+            metavar="FILE",
             help="YAML report spec (inputs, columns, period, active_window, as_of, sections, fail_if, output); command-line options override it.",
             show_default=False,
             rich_help_panel=REPORT,
@@ -240,6 +244,7 @@ def report(
         list[str] | None,
         typer.Option(
             "--section",
+            metavar="SECTION",
             help=f"Only these sections, in this order (repeatable): {', '.join(SECTIONS)}.",
             show_default=False,
             rich_help_panel=REPORT,
@@ -247,7 +252,9 @@ def report(
     ] = None,
     title: Annotated[
         str | None,
-        typer.Option("--title", help="Title of the report.", rich_help_panel=OUTPUT),
+        typer.Option(
+            "--title", metavar="TEXT", help="Title of the report.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     today: Annotated[
         str | None,

@@ -21,6 +21,7 @@ def returns(
         str | None,
         typer.Option(
             "--returns",
+            metavar="FILE",
             help="Separate returns file (order_id or customer_id, return_date, quantity, amount); - for stdin.",
             show_default=False,
         ),
@@ -37,6 +38,7 @@ def returns(
         int | None,
         typer.Option(
             "--top",
+            metavar="N",
             min=1,
             max=MAX_TOP,
             help="Instead of periods: the N products (or --by customer_id) with the highest unit return rate over the range.",
@@ -46,7 +48,10 @@ def returns(
     min_units: Annotated[
         float,
         typer.Option(
-            "--min-units", min=0, help="With --top: leave out keys with fewer units sold than this."
+            "--min-units",
+            metavar="UNITS",
+            min=0,
+            help="With --top: leave out keys with fewer units sold than this.",
         ),
     ] = 20,
 ) -> None:
