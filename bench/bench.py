@@ -519,6 +519,9 @@ def machine() -> dict[str, str]:
     }
 
 
+STARTUP_SECTION = "## Start-up"
+
+
 def write_results(
     path: Path,
     rows: list[Row],
@@ -599,7 +602,16 @@ def write_results(
         out += ["", f"Correctness at {size} (retcalc's table against DuckDB's, same files):", ""]
         for name, problems in found.items():
             out.append(f"- {name}: " + ("same table" if not problems else "; ".join(problems)))
-    path.write_text("\n".join(out) + "\n")
+    # bench/startup.py's section (`make bench-startup`) is its own: kept as it was.
+    previous = path.read_text().splitlines() if path.exists() else []
+    if STARTUP_SECTION in previous:
+        start = previous.index(STARTUP_SECTION)
+        end = next(
+            (i for i in range(start + 1, len(previous)) if previous[i].startswith("## ")),
+            len(previous),
+        )
+        out += ["", *previous[start:end]]
+    path.write_text("\n".join(out).rstrip("\n") + "\n")
 
 
 def main() -> None:

@@ -2,6 +2,14 @@
 
 SciPy takes about half a second to import and only the CLV models use it; every
 command would pay for it at start-up if the model modules imported it at the top.
+Polars is imported the same way by the modules that ``retcalc --help`` and the
+option declarations need (periods, output formats, the runner), so that help and
+``crr`` start without it::
+
+    if TYPE_CHECKING:
+        import polars as pl
+    else:
+        pl = LazyModule("polars")
 """
 
 from __future__ import annotations

@@ -12,11 +12,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from retcalc.errors import UsageError
+from retcalc.lazy import LazyModule
 from retcalc.validate import MAX_WINDOW_YEARS, parse_day, window_count
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # retcalc.lazy: option parsing needs Period, not Polars
 
 
 class Period(StrEnum):

@@ -6,10 +6,15 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from retcalc.errors import UsageError
+from retcalc.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,

@@ -10,6 +10,7 @@ from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
+from retcalc.cli.help import Command, Group
 from retcalc.cli.inspect import inspect
 from retcalc.cli.kpis import kpis
 from retcalc.cli.report import report
@@ -20,6 +21,7 @@ from retcalc.cli.sample import sample
 
 app = typer.Typer(
     name="retcalc",
+    cls=Group,
     help="Retention, churn and revenue retention from order exports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -44,18 +46,18 @@ def main_callback(
 
 
 # One line per command, in the order of `retcalc --help`.
-app.command()(retention)
-app.command()(churn)
-app.command()(cohorts)
-app.command()(returns)
-app.command()(kpis)
-app.command()(rfm)
-app.command()(clv)
-app.command()(report)
-app.command()(explain)
-app.command()(crr)
-app.command()(inspect)
-app.command()(sample)
+app.command(cls=Command)(retention)
+app.command(cls=Command)(churn)
+app.command(cls=Command)(cohorts)
+app.command(cls=Command)(returns)
+app.command(cls=Command)(kpis)
+app.command(cls=Command)(rfm)
+app.command(cls=Command)(clv)
+app.command(cls=Command)(report)
+app.command(cls=Command)(explain)
+app.command(cls=Command)(crr)
+app.command(cls=Command)(inspect)
+app.command(cls=Command)(sample)
 # (new commands: add the import above and one line here)
 
 

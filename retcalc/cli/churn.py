@@ -6,12 +6,9 @@ from typing import Annotated
 
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS
 
 
 @data_command
@@ -26,6 +23,9 @@ def churn(
     ] = False,
 ) -> None:
     """Churned customers, churn rate, NRR, GRR, lost revenue and the revenue bridge per period."""
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS
 
     def body() -> None:
         metric_params = c.params(common, shows=CHURN_COLUMNS, command="churn")

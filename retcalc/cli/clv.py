@@ -7,24 +7,37 @@ import datetime as dt
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
-from retcalc import __version__, api
-from retcalc.cli import common as c
+from retcalc import __version__
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import InputError, RetcalcError, UsageError
-from retcalc.metrics import clv as model
-from retcalc.metrics.clv import formula, historical, holdout
-from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-from retcalc.metrics.common import Params
+from retcalc.lazy import LazyModule
+from retcalc.metrics.choices import TimeUnit
 from retcalc.periods import Period, Window, parse_duration
 from retcalc.render.atomic import atomic_write, check_output_path
 from retcalc.validate import MAX_HORIZON_YEARS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.metrics import clv as model
+    from retcalc.metrics.clv import formula, historical, holdout
+    from retcalc.metrics.common import Params
+else:  # retcalc.lazy: `clv --help` needs none of them
+    pl = LazyModule("polars")
+    api = LazyModule("retcalc.api")
+    c = LazyModule("retcalc.cli.common")
+    model = LazyModule("retcalc.metrics.clv")
+    formula = LazyModule("retcalc.metrics.clv.formula")
+    historical = LazyModule("retcalc.metrics.clv.historical")
+    holdout = LazyModule("retcalc.metrics.clv.holdout")
 
 MODEL = "Model"
 
@@ -142,6 +155,7 @@ def clv(
         str | None,
         typer.Option(
             "--margin",
+            metavar="FRACTION",
             help="Gross margin as a fraction of revenue (0.3 or 30%); default 1 (revenue).",
             rich_help_panel=MODEL,
         ),
@@ -150,6 +164,7 @@ def clv(
         str | None,
         typer.Option(
             "--discount-rate",
+            metavar="RATE",
             help="Yearly discount rate (0.1 or 10%; default 0.1). bgnbd discounts month by month.",
             rich_help_panel=MODEL,
         ),
@@ -158,6 +173,7 @@ def clv(
         str | None,
         typer.Option(
             "--horizon",
+            metavar="DURATION",
             help="bgnbd: how far ahead to predict: 90d, 26w, 6mo, 1y (default 1y = 365 days; at most 100y).",
             rich_help_panel=MODEL,
         ),
@@ -174,6 +190,7 @@ def clv(
         Path | None,
         typer.Option(
             "--params-out",
+            metavar="FILE",
             help="bgnbd: write the fitted parameters to this JSON file (atomically).",
             rich_help_panel=MODEL,
         ),
@@ -182,6 +199,7 @@ def clv(
         Path | None,
         typer.Option(
             "--params-in",
+            metavar="FILE",
             help="bgnbd: score with the parameters in this JSON file instead of fitting.",
             rich_help_panel=MODEL,
         ),
@@ -190,6 +208,7 @@ def clv(
         str | None,
         typer.Option(
             "--holdout",
+            metavar="DURATION",
             help="bgnbd: fit on all but the last DURATION (26w, 6mo) and compare predicted with actual purchases in it.",
             rich_help_panel=MODEL,
         ),
@@ -375,6 +394,8 @@ def _bgnbd(
         # The orders handed over (no reference kept here), so that the summary lets their
         # rows go once it has read them, instead of through the summary, the fit and the
         # scoring.
+        from retcalc.metrics.clv.summary import rfm_summary
+
         summary = rfm_summary(
             inputs.take_orders(), as_of=metric_params.as_of, time_unit=unit, keys=keys
         )

@@ -8,16 +8,11 @@ from typing import Annotated
 
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
-from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS, Mode
-from retcalc.metrics.common import Basis
+from retcalc.metrics.choices import Basis, Mode
 from retcalc.render import OutputFormat, resolve_format
-from retcalc.render.charts import print_offset_chart
-from retcalc.render.triangle import Triangle, write_triangle
 from retcalc.validate import MAX_COUNT, MAX_OFFSET
 
 COHORTS = "Cohorts"
@@ -70,6 +65,7 @@ def cohorts(
         int,
         typer.Option(
             "--min-cohort",
+            metavar="N",
             min=1,
             max=MAX_COUNT,
             help="Hide cohorts with fewer customers.",
@@ -80,6 +76,7 @@ def cohorts(
         int | None,
         typer.Option(
             "--max-offset",
+            metavar="N",
             min=0,
             max=MAX_OFFSET,
             help="Show offsets 0..N only.",
@@ -96,6 +93,12 @@ def cohorts(
     ] = False,
 ) -> None:
     """Cohorts by first purchase (or signup): customers, retention and revenue per period since."""
+
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS
+    from retcalc.render.charts import print_offset_chart
+    from retcalc.render.triangle import Triangle, write_triangle
 
     def body() -> None:
         metric_params = c.params(common, shows=COHORT_COLUMNS, command="cohorts")

@@ -26,7 +26,6 @@ from retcalc.metrics.common import Params, Prepared
 from retcalc.periods import back, parse_date_option, parse_duration
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.render.atomic import check_output_path
-from retcalc.render.charts import print_sparklines
 
 
 @dataclass
@@ -355,6 +354,8 @@ def emit_with_sparklines(
     except ThresholdCrossed as exc:
         crossed = exc  # the chart belongs under the table all the same
     if draw:
+        from retcalc.render.charts import print_sparklines  # Rich: only when drawn
+
         print_sparklines(table, columns=rates, keys=keys, title=chart_title)
     if crossed is not None:
         raise crossed

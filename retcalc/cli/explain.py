@@ -7,19 +7,14 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from retcalc import explain as defs
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import progress, run
 from retcalc.definitions import Column, lookup
 from retcalc.errors import InputError, UsageError
-from retcalc.metrics.churn import churn_table
-from retcalc.metrics.common import Basis
-from retcalc.metrics.retention import retention_table
-from retcalc.metrics.returns import returns_table
+from retcalc.metrics.choices import Basis
 from retcalc.periods import Period, parse_date_option
 
 FILLED = ("retention", "churn", "returns")
@@ -27,6 +22,13 @@ FILLED = ("retention", "churn", "returns")
 
 def _row(metric: Column, common: Common, period_start: str | None) -> tuple[dict, str]:
     """The row of the metric's command table for the period containing ``period_start``."""
+    import polars as pl
+
+    from retcalc.cli import common as c
+    from retcalc.metrics.churn import churn_table
+    from retcalc.metrics.retention import retention_table
+    from retcalc.metrics.returns import returns_table
+
     params = c.params(common)
     if metric.command == "returns":
         inputs = c.load(common, need_amount=True)
@@ -58,33 +60,43 @@ def _row(metric: Column, common: Common, period_start: str | None) -> tuple[dict
 def explain(
     metric: Annotated[
         str | None,
-        typer.Argument(help="The metric, e.g. crr, churn_rate, nrr. Omit it to list them all."),
+        typer.Argument(
+            metavar="METRIC",
+            help="The metric, e.g. crr, churn_rate, nrr. Omit it to list them all.",
+        ),
     ] = None,
     orders: Annotated[
         str | None,
         typer.Argument(
-            help="Orders file: fill the formula in with its numbers.", show_default=False
+            metavar="ORDERS",
+            help="Orders file: fill the formula in with its numbers.",
+            show_default=False,
         ),
     ] = None,
     period_start: Annotated[
         str | None,
         typer.Option(
             "--period-start",
+            metavar="DATE",
             help="A day in the period to explain (default: the last complete period).",
         ),
     ] = None,
-    customers: Annotated[str | None, typer.Option("--customers", help="Customers file.")] = None,
+    customers: Annotated[
+        str | None, typer.Option("--customers", metavar="FILE", help="Customers file.")
+    ] = None,
     period: Annotated[Period, typer.Option("--period", "-p", help="Period length.")] = Period.month,
     active_window: Annotated[
-        str, typer.Option("--active-window", "-w", help="Activity window.")
+        str, typer.Option("--active-window", "-w", metavar="WINDOW", help="Activity window.")
     ] = "12mo",
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Ignore events from this date.")
+        str | None, typer.Option("--as-of", metavar="DATE", help="Ignore events from this date.")
     ] = None,
     basis: Annotated[
         Basis | None, typer.Option("--basis", help="activity or subscription.")
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML column mapping.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", metavar="FILE", help="YAML column mapping.")
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Print what a metric means; with an orders file, its formula with your numbers."""

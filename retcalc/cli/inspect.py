@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from retcalc.cli.options import Common, Debug
 from retcalc.cli.runner import run
-from retcalc.io import currency, dates
-from retcalc.io.frames import LoadOptions, load_customers, load_orders
-from retcalc.io.load import ROW, Table, open_table
-from retcalc.io.mapping import ColumnMap, load_config
-from retcalc.meanings import parse_status_map
-from retcalc.render.table import print_table
+from retcalc.lazy import LazyModule
 from retcalc.schema import COLUMNS, Kind
+
+if TYPE_CHECKING:
+    import polars as pl
+    from rich.console import Console
+
+    from retcalc.io import currency
+    from retcalc.io.frames import LoadOptions
+    from retcalc.io.load import Table
+    from retcalc.io.mapping import ColumnMap
+else:  # retcalc.lazy: `inspect --help` needs none of them
+    pl = LazyModule("polars")
+    currency = LazyModule("retcalc.io.currency")
 
 
 def _summary(path: str, kind: Kind, options: LoadOptions) -> dict[str, object]:
+    from retcalc.io.frames import load_customers, load_orders
+    from retcalc.io.load import ROW, open_table
+
     table = open_table(path, encoding=options.encoding)
     loaded = (
         load_orders(path, options, table=table)
@@ -103,6 +110,10 @@ def _currencies(table: Table, mapping: ColumnMap) -> dict[str, object]:
 
 def print_summary(summary: dict[str, object], console: Console) -> None:
     """The findings for people at a terminal: the facts, then the columns as a table."""
+    from rich.markup import escape
+
+    from retcalc.render.table import print_table
+
     console.print(
         f"[bold]{escape(str(summary['file']))}[/] — {summary['kind']}"
         + (f", recognised as a [bold]{summary['export']}[/] export" if summary["export"] else "")
@@ -135,25 +146,31 @@ def print_summary(summary: dict[str, object], console: Console) -> None:
 
 def inspect(
     path: Annotated[
-        str, typer.Argument(help="The file to look at (CSV, Parquet or -).", show_default=False)
+        str,
+        typer.Argument(
+            metavar="FILE", help="The file to look at (CSV, Parquet or -).", show_default=False
+        ),
     ],
     customers: Annotated[
         bool, typer.Option("--customers", help="Read it as a customers file.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
-    config: Annotated[str | None, typer.Option("--config", help="YAML column mapping.")] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", metavar="FILE", help="YAML column mapping.")
+    ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Force a known export layout.")
+        str | None, typer.Option("--source", metavar="EXPORT", help="Force a known export layout.")
     ] = None,
     date_format: Annotated[
         str | None,
         typer.Option(
             "--date-format",
+            metavar="FORMAT",
             help="iso, yyyymmdd, dmy, mdy, epoch-s, epoch-ms or a strftime pattern.",
         ),
     ] = None,
     encoding: Annotated[
-        str, typer.Option("--encoding", help="Text encoding of CSV input.")
+        str, typer.Option("--encoding", metavar="ENCODING", help="Text encoding of CSV input.")
     ] = "utf8",
     status_map: Annotated[
         list[str] | None,
@@ -168,6 +185,13 @@ def inspect(
 
     def body() -> None:
         from pathlib import Path
+
+        from rich.console import Console
+
+        from retcalc.io import dates
+        from retcalc.io.frames import LoadOptions
+        from retcalc.io.mapping import load_config
+        from retcalc.meanings import parse_status_map
 
         options = LoadOptions(
             config=load_config(Path(config) if config else None),

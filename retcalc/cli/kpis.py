@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
-from retcalc.io import dates
-from retcalc.io.nps import load_nps
-from retcalc.metrics.common import Basis
-from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS
+from retcalc.metrics.choices import Basis
 from retcalc.render import OutputFormat, resolve_format
-from retcalc.render.values import human_frame
 from retcalc.validate import MAX_COUNT
+
+if TYPE_CHECKING:
+    import polars as pl
 
 KPIS = "KPIs"
 
@@ -32,6 +28,10 @@ def _period_given(ctx: typer.Context) -> bool:
 
 def one_screen(table: pl.DataFrame, percent_columns: tuple[str, ...]) -> pl.DataFrame:
     """A one-row result as ``metric, value`` lines of display text, for the terminal."""
+    import polars as pl
+
+    from retcalc.render.values import human_frame
+
     text = human_frame(table, percent_columns=percent_columns)
     return pl.DataFrame(
         {"metric": text.columns, "value": list(text.row(0))},
@@ -47,6 +47,7 @@ def kpis(
         int,
         typer.Option(
             "--loyal-orders",
+            metavar="N",
             min=1,
             max=MAX_COUNT,
             help="loyal_customer_rate counts customers with at least this many orders in the range.",
@@ -65,6 +66,7 @@ def kpis(
         str | None,
         typer.Option(
             "--nps",
+            metavar="FILE",
             help="NPS responses (customer_id, date, score 0-10): adds nps, nps_churned, nps_retained.",
             rich_help_panel=KPIS,
         ),
@@ -73,6 +75,7 @@ def kpis(
         str | None,
         typer.Option(
             "--paid-col",
+            metavar="COLUMN",
             help="Orders column holding the date each order was paid: adds dso (days sales outstanding).",
             rich_help_panel=KPIS,
         ),
@@ -83,6 +86,12 @@ def kpis(
     One row over the whole range (--start/--end, default the first to the last
     purchase day); with --period given explicitly, one row per period.
     """
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.io import dates
+    from retcalc.io.nps import load_nps
+    from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS
+
     per_period = _period_given(ctx)
 
     def body() -> None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from retcalc.engines import Engine
-from retcalc.metrics.common import Basis
+from retcalc.metrics.choices import Basis
 from retcalc.periods import Period
 from retcalc.render import OutputFormat
 
@@ -38,6 +38,7 @@ class Common:
     orders: Annotated[
         str,
         typer.Argument(
+            metavar="ORDERS",
             help="Orders: a CSV or Parquet file, a directory or glob of Parquet files, or - for stdin.",
             show_default=False,
         ),
@@ -46,6 +47,7 @@ class Common:
         str | None,
         typer.Option(
             "--customers",
+            metavar="FILE",
             help="Customers file (customer_id, signup_date, churn_date, segment, cost_to_serve).",
         ),
     ] = None
@@ -57,6 +59,7 @@ class Common:
         typer.Option(
             "--active-window",
             "-w",
+            metavar="WINDOW",
             help="Active = ordered within this window before the instant: 30d, 8w, 3mo, 1y or all.",
             rich_help_panel=RANGE,
         ),
@@ -65,6 +68,7 @@ class Common:
         str | None,
         typer.Option(
             "--start",
+            metavar="DATE",
             help="First day of the range (YYYY-MM-DD); its period starts the grid.",
             rich_help_panel=RANGE,
         ),
@@ -73,6 +77,7 @@ class Common:
         str | None,
         typer.Option(
             "--end",
+            metavar="DATE",
             help="Last day of the range (YYYY-MM-DD); its period ends the grid.",
             rich_help_panel=RANGE,
         ),
@@ -81,6 +86,7 @@ class Common:
         str | None,
         typer.Option(
             "--as-of",
+            metavar="DATE",
             help="Ignore every event on or after this date (YYYY-MM-DD).",
             rich_help_panel=RANGE,
         ),
@@ -89,6 +95,7 @@ class Common:
         str | None,
         typer.Option(
             "--max-age",
+            metavar="AGE",
             help="Exit 2 when the last order is older than this before --as-of (else today): 2d, 8w, 3mo, 1y. For cron.",
             rich_help_panel=RANGE,
         ),
@@ -97,6 +104,7 @@ class Common:
         list[str] | None,
         typer.Option(
             "--by",
+            metavar="COLUMN",
             help="Split every figure by this column (segment, channel, product_id, ...).",
             rich_help_panel=RANGE,
         ),
@@ -123,6 +131,7 @@ class Common:
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="Write to this file (format from its extension); replaced atomically.",
             rich_help_panel=OUTPUT,
         ),
@@ -131,6 +140,7 @@ class Common:
         list[str] | None,
         typer.Option(
             "--fail-if",
+            metavar="CONDITION",
             help='Exit 1 when the last complete period matches, e.g. "churn_rate > 0.07". Repeatable.',
             rich_help_panel=OUTPUT,
         ),
@@ -146,49 +156,80 @@ class Common:
     customer_col: Annotated[
         str | None,
         typer.Option(
-            "--customer-col", help="Column holding the customer id.", rich_help_panel=MAPPING
+            "--customer-col",
+            metavar="COLUMN",
+            help="Column holding the customer id.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     date_col: Annotated[
         str | None,
-        typer.Option("--date-col", help="Column holding the order date.", rich_help_panel=MAPPING),
+        typer.Option(
+            "--date-col",
+            metavar="COLUMN",
+            help="Column holding the order date.",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     amount_col: Annotated[
         str | None,
         typer.Option(
-            "--amount-col", help="Column holding the net amount.", rich_help_panel=MAPPING
+            "--amount-col",
+            metavar="COLUMN",
+            help="Column holding the net amount.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     order_col: Annotated[
         str | None,
-        typer.Option("--order-col", help="Column holding the order id.", rich_help_panel=MAPPING),
+        typer.Option(
+            "--order-col",
+            metavar="COLUMN",
+            help="Column holding the order id.",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     quantity_col: Annotated[
         str | None,
         typer.Option(
-            "--quantity-col", help="Column holding the quantity.", rich_help_panel=MAPPING
+            "--quantity-col",
+            metavar="COLUMN",
+            help="Column holding the quantity.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     price_col: Annotated[
         str | None,
-        typer.Option("--price-col", help="Column holding the unit price.", rich_help_panel=MAPPING),
+        typer.Option(
+            "--price-col",
+            metavar="COLUMN",
+            help="Column holding the unit price.",
+            rich_help_panel=MAPPING,
+        ),
     ] = None
     status_col: Annotated[
         str | None,
         typer.Option(
-            "--status-col", help="Column holding the order status.", rich_help_panel=MAPPING
+            "--status-col",
+            metavar="COLUMN",
+            help="Column holding the order status.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     refund_col: Annotated[
         str | None,
         typer.Option(
-            "--refund-col", help="Column holding the refunded amount.", rich_help_panel=MAPPING
+            "--refund-col",
+            metavar="COLUMN",
+            help="Column holding the refunded amount.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     currency_col: Annotated[
         str | None,
         typer.Option(
             "--currency-col",
+            metavar="COLUMN",
             help="Column holding the currency code of the row's amounts.",
             rich_help_panel=MAPPING,
         ),
@@ -197,6 +238,7 @@ class Common:
         str | None,
         typer.Option(
             "--signup-col",
+            metavar="COLUMN",
             help="Customers: column holding the signup date.",
             rich_help_panel=MAPPING,
         ),
@@ -204,13 +246,17 @@ class Common:
     churn_col: Annotated[
         str | None,
         typer.Option(
-            "--churn-col", help="Customers: column holding the churn date.", rich_help_panel=MAPPING
+            "--churn-col",
+            metavar="COLUMN",
+            help="Customers: column holding the churn date.",
+            rich_help_panel=MAPPING,
         ),
     ] = None
     config: Annotated[
         Path | None,
         typer.Option(
             "--config",
+            metavar="FILE",
             help="YAML column mapping (default ./retcalc.yaml when present).",
             rich_help_panel=MAPPING,
         ),
@@ -219,6 +265,7 @@ class Common:
         str | None,
         typer.Option(
             "--source",
+            metavar="EXPORT",
             help="Force a known export layout: shopify, stripe, woocommerce, uci-online-retail, etsy, square.",
             rich_help_panel=MAPPING,
         ),
@@ -227,6 +274,7 @@ class Common:
         str | None,
         typer.Option(
             "--date-format",
+            metavar="FORMAT",
             help="iso, yyyymmdd, dmy (31/01/2024), mdy (01/31/2024), epoch-s or epoch-ms when the file cannot tell, or a strftime pattern such as '%d.%m.%Y %H:%M'.",
             rich_help_panel=MAPPING,
         ),
@@ -235,6 +283,7 @@ class Common:
         str,
         typer.Option(
             "--encoding",
+            metavar="ENCODING",
             help="Text encoding of CSV input (e.g. latin-1). Default: UTF-8, else Windows-1252 with a warning.",
             rich_help_panel=MAPPING,
         ),
@@ -243,6 +292,7 @@ class Common:
         str | None,
         typer.Option(
             "--decimal",
+            metavar="MARK",
             help="Decimal mark of numbers written as text: . (1,234.56) or , (1.234,56). Default: detected per column.",
             rich_help_panel=MAPPING,
         ),
@@ -251,6 +301,7 @@ class Common:
         str | None,
         typer.Option(
             "--tz",
+            metavar="ZONE",
             help="Time zone for the calendar (e.g. Europe/Paris): timestamps with an offset, or in a UTC column, are converted to it before taking the date. Default: the date as written.",
             rich_help_panel=MAPPING,
         ),
@@ -293,6 +344,7 @@ class Common:
         str | None,
         typer.Option(
             "--currency",
+            metavar="CODE",
             help="Keep only the rows in this currency (e.g. USD); the others are left out and counted on stderr.",
             rich_help_panel=MONEY,
         ),
@@ -301,6 +353,7 @@ class Common:
         str | None,
         typer.Option(
             "--fx",
+            metavar="FILE",
             help="Exchange rates (CSV or Parquet: currency, rate[, date]) to convert every amount to --report-currency.",
             rich_help_panel=MONEY,
         ),
@@ -309,6 +362,7 @@ class Common:
         str | None,
         typer.Option(
             "--report-currency",
+            metavar="CODE",
             help="The currency --fx converts to; rate = units of it per unit of the row's currency.",
             rich_help_panel=MONEY,
         ),
@@ -317,6 +371,7 @@ class Common:
         float | None,
         typer.Option(
             "--amount-scale",
+            metavar="FACTOR",
             help="Multiply every money column by this (0.01: cents to units; 1: keep as written). Default: 0.01 for *_cents/*_minor columns, else 1.",
             rich_help_panel=MONEY,
         ),
@@ -333,6 +388,7 @@ class Common:
         str | None,
         typer.Option(
             "--spark-master",
+            metavar="URL",
             help="With --engine spark: the master URL (spark://host:7077, yarn, local[4]). Default local[*].",
             rich_help_panel=ENGINE,
         ),

@@ -13,23 +13,24 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from retcalc import __version__
-from retcalc.cli import common as c
 from retcalc.cli.options import OUTPUT, Common, data_command
 from retcalc.cli.runner import progress, run, warn
 from retcalc.engines import Engine
 from retcalc.errors import RetcalcError, ThresholdCrossed, UsageError
-from retcalc.io.frames import Loaded, load_customers, load_orders
-from retcalc.io.returns_file import LoadedReturns, load_returns
 from retcalc.periods import parse_date_option
-from retcalc.report.alerts import Alert, check, parse_alert
-from retcalc.report.build import SECTIONS, Sources, build_report
-from retcalc.report.output import ReportFormat, report_format, write_report
-from retcalc.report.spec import AS_OF_RULES, ReportSpec, load_spec, resolve_as_of
+from retcalc.report import SECTIONS
+
+if TYPE_CHECKING:
+    from retcalc.io.frames import Loaded
+    from retcalc.io.returns_file import LoadedReturns
+    from retcalc.report.alerts import Alert
+    from retcalc.report.output import ReportFormat
+    from retcalc.report.spec import ReportSpec
 
 REPORT = "Report"
 ORDERS_HELP = (
@@ -41,7 +42,9 @@ ORDERS_HELP = (
 def _orders_optional(command: Callable[..., Any]) -> Callable[..., Any]:
     """Make the shared ORDERS argument optional: a --spec can name the orders instead."""
     signature = inspect.signature(command)
-    annotation = Annotated[str | None, typer.Argument(help=ORDERS_HELP, show_default=False)]
+    annotation = Annotated[
+        str | None, typer.Argument(metavar="ORDERS", help=ORDERS_HELP, show_default=False)
+    ]
     params = [
         p.replace(default=None, annotation=annotation) if p.name == "orders" else p
         for p in signature.parameters.values()
@@ -87,6 +90,10 @@ def _settings(
     title: str | None,
     today: dt.date,
 ) -> _Settings:
+    from retcalc.report.alerts import parse_alert
+    from retcalc.report.output import report_format
+    from retcalc.report.spec import AS_OF_RULES, resolve_as_of
+
     orders = common.orders or (spec.orders if spec else None)
     if not orders:
         raise UsageError("report needs the orders: give ORDERS or a --spec with inputs.orders")
@@ -156,6 +163,8 @@ class _Loaded:
 
     @property
     def paths(self) -> list[Path]:
+        from retcalc.cli import common as c
+
         paths = c.Inputs(self.orders, self.customers).paths
         if self.returns is not None:
             paths += [f.resolve() for f in self.returns.table.files]
@@ -163,6 +172,10 @@ class _Loaded:
 
 
 def _load(settings: _Settings, today: dt.date) -> _Loaded:
+    from retcalc.cli import common as c
+    from retcalc.io.frames import load_customers, load_orders
+    from retcalc.io.returns_file import load_returns
+
     common = settings.common
     assert common.orders is not None
     stdin = [s for s in (common.orders, common.customers, settings.returns) if s == "-"]
@@ -212,6 +225,7 @@ def report(
         str | None,
         typer.Option(
             "--returns",
+            metavar="FILE",
             help="Separate returns file (order_id or customer_id, return_date, quantity, amount).",
             show_default=False,
         ),
@@ -220,6 +234,7 @@ def report(
         Path | None,
         typer.Option(
             "--spec",
+            metavar="FILE",
             help="YAML report spec (inputs, columns, period, active_window, as_of, sections, fail_if, output); command-line options override it.",
             show_default=False,
             rich_help_panel=REPORT,
@@ -229,6 +244,7 @@ def report(
         list[str] | None,
         typer.Option(
             "--section",
+            metavar="SECTION",
             help=f"Only these sections, in this order (repeatable): {', '.join(SECTIONS)}.",
             show_default=False,
             rich_help_panel=REPORT,
@@ -236,7 +252,9 @@ def report(
     ] = None,
     title: Annotated[
         str | None,
-        typer.Option("--title", help="Title of the report.", rich_help_panel=OUTPUT),
+        typer.Option(
+            "--title", metavar="TEXT", help="Title of the report.", rich_help_panel=OUTPUT
+        ),
     ] = None,
     today: Annotated[
         str | None,
@@ -252,6 +270,11 @@ def report(
     or last_complete_year. --fail-if takes [TABLE.]COLUMN OP NUMBER and exits 1
     after the report is written.
     """
+    from retcalc.cli import common as c
+    from retcalc.report.alerts import check
+    from retcalc.report.build import Sources, build_report
+    from retcalc.report.output import ReportFormat, write_report
+    from retcalc.report.spec import load_spec
 
     def body() -> None:
         today_date = parse_date_option(today, "--today") or dt.date.today()

@@ -6,12 +6,9 @@ from typing import Annotated
 
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
-from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS
 
 
 @data_command
@@ -26,6 +23,9 @@ def retention(
     ] = False,
 ) -> None:
     """Customers at the start and end of each period, new, retained, churned, reactivated, and the rates."""
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS
 
     def body() -> None:
         metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")

@@ -7,14 +7,10 @@ from typing import Annotated
 
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import RANGE, Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import UsageError
-from retcalc.io.returns_file import load_returns
-from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS
 from retcalc.validate import MAX_TOP
 
 
@@ -25,6 +21,7 @@ def returns(
         str | None,
         typer.Option(
             "--returns",
+            metavar="FILE",
             help="Separate returns file (order_id or customer_id, return_date, quantity, amount); - for stdin.",
             show_default=False,
         ),
@@ -41,6 +38,7 @@ def returns(
         int | None,
         typer.Option(
             "--top",
+            metavar="N",
             min=1,
             max=MAX_TOP,
             help="Instead of periods: the N products (or --by customer_id) with the highest unit return rate over the range.",
@@ -50,11 +48,18 @@ def returns(
     min_units: Annotated[
         float,
         typer.Option(
-            "--min-units", min=0, help="With --top: leave out keys with fewer units sold than this."
+            "--min-units",
+            metavar="UNITS",
+            min=0,
+            help="With --top: leave out keys with fewer units sold than this.",
         ),
     ] = 20,
 ) -> None:
     """Unit, value and order return rates per period, or the products that are returned most (--top)."""
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.io.returns_file import load_returns
+    from retcalc.metrics.returns import RATE_COLUMNS, TOP_KEYS
 
     def body() -> None:
         by = list(dict.fromkeys(common.by or ()))

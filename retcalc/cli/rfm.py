@@ -6,18 +6,11 @@ from typing import Annotated
 
 import typer
 
-from retcalc import api
-from retcalc.cli import common as c
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run
 from retcalc.engines import Level
 from retcalc.errors import UsageError
-from retcalc.metrics.common import Basis
-from retcalc.metrics.rfm import (
-    CUSTOMER_COLUMNS,
-    RATE_COLUMNS,
-    SUMMARY_COLUMNS,
-)
+from retcalc.metrics.choices import Basis
 
 #: Shared options that rfm refuses rather than ignore.
 NOT_USED = {
@@ -45,6 +38,13 @@ def rfm(
     --as-of (default: the day after the last purchase). rfm has no periods and
     no activity window: --period and --active-window are refused.
     """
+    from retcalc import api
+    from retcalc.cli import common as c
+    from retcalc.metrics.rfm import (
+        CUSTOMER_COLUMNS,
+        RATE_COLUMNS,
+        SUMMARY_COLUMNS,
+    )
 
     def body() -> None:
         c.refuse_given(ctx, "rfm", NOT_USED)

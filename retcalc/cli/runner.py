@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import signal
@@ -32,30 +33,41 @@ import time
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import polars as pl
 import typer
-from rich.console import Console
 
 from retcalc import thresholds
 from retcalc.errors import ExitStatus, RetcalcError, RetcalcWarning, ThresholdCrossed, first_line
 from retcalc.io import spool
+from retcalc.lazy import LazyModule
 from retcalc.render import OutputFormat, resolve_format, write_output
 from retcalc.render.atomic import STATE as OUTPUT
-from retcalc.render.xlsx import cut_cells
 
-_stderr = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    import polars as pl
+    from rich.console import Console
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
+
+
+@functools.cache
+def _stderr() -> Console:
+    """Standard error through Rich, made at the first message: a run that says
+    nothing does not import Rich."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def warn(message: str) -> None:
     """A warning on stderr."""
-    _stderr.print(f"retcalc: warning: {message}", markup=False, soft_wrap=True)
+    _stderr().print(f"retcalc: warning: {message}", markup=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
     """An error line on stderr."""
-    _stderr.print(f"retcalc: error: {message}", markup=False, soft_wrap=True)
+    _stderr().print(f"retcalc: error: {message}", markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -64,7 +76,7 @@ def progress(message: str) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    with _stderr.status(message, spinner="dots"):
+    with _stderr().status(message, spinner="dots"):
         yield
 
 
@@ -224,7 +236,7 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
 def _say_stopped(signum: int) -> None:
     message = stopped_message(signum)
     if message is not None:
-        _stderr.print(message, markup=False, soft_wrap=True)
+        _stderr().print(message, markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -250,7 +262,7 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
         with _warnings_on_stderr():
             body()
     except ThresholdCrossed as exc:
-        _stderr.print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
+        _stderr().print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_status) from None
     except RetcalcError as exc:
         if debug:
@@ -293,7 +305,7 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
         # A bug, not the input: one line and exit 70 (not 1, which cron reads as an alert).
         if debug:
             raise
-        _stderr.print(
+        _stderr().print(
             f"retcalc: internal error: {type(exc).__name__}: {first_line(exc)[:300]}; "
             "rerun with --debug for the traceback",
             markup=False,
@@ -331,6 +343,8 @@ def emit(
     breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
     if chosen is OutputFormat.xlsx:
+        from retcalc.render.xlsx import cut_cells
+
         for message in cut_cells(table):
             warn(message)
     write_output(
@@ -359,5 +373,5 @@ def raise_breaches(breaches: Sequence[thresholds.Breach]) -> None:
     """Say every crossed threshold but the first on stderr; raise with the first (exit 1)."""
     if breaches:
         for breach in breaches[1:]:
-            _stderr.print(f"retcalc: {breach.message()}", markup=False, soft_wrap=True)
+            _stderr().print(f"retcalc: {breach.message()}", markup=False, soft_wrap=True)
         raise ThresholdCrossed(breaches[0].message())

@@ -15,17 +15,23 @@ from retcalc.validate import MAX_COUNT, parse_day
 
 def sample(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory to write the files into.")
+        Path,
+        typer.Option(
+            "--output", "-o", metavar="DIRECTORY", help="Directory to write the files into."
+        ),
     ],
     customers: Annotated[
-        int, typer.Option("--customers", max=MAX_COUNT, help="Number of customers.")
+        int, typer.Option("--customers", metavar="N", max=MAX_COUNT, help="Number of customers.")
     ] = 3000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 42,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Random seed (same seed, same files).")
+    ] = 42,
     start: Annotated[
-        str, typer.Option("--start", help="First day of the data (YYYY-MM-DD).")
+        str, typer.Option("--start", metavar="DATE", help="First day of the data (YYYY-MM-DD).")
     ] = "2023-01-01",
     years: Annotated[
-        float, typer.Option("--years", max=100, help="Length of the history in years.")
+        float,
+        typer.Option("--years", metavar="YEARS", max=100, help="Length of the history in years."),
     ] = 3.0,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the files if the directory holds them.")

@@ -68,7 +68,6 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for, reading_error, reads_table
-from retcalc.metrics import returns
 from retcalc.metrics.events import CUSTOMER, classify, free_bits, negative_line, run_differences
 from retcalc.metrics.keys import TOP_BIT, free_low_bits, id_hashes
 from retcalc.metrics.money import MICROS, to_micros
@@ -745,6 +744,8 @@ class _PiecesReader(_Reader):
         return pl.lit(False)  # no line needs its order's (none is kept whole)
 
     def _outputs(self, kept: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        from retcalc.metrics import returns
+
         lines = kept.with_columns(
             *returns.line_columns(kept.collect_schema()), pl.col(ROW).alias("_line")
         )
@@ -758,6 +759,8 @@ class _PiecesReader(_Reader):
         self.parts.append(found["pieces"].rechunk())
 
     def finish(self) -> pl.DataFrame:
+        from retcalc.metrics import returns
+
         frame = pl.concat(self.parts, rechunk=False)
         self.parts = []
         frame = _with_order_keys(frame, returns.ORDER, tag=True)

@@ -18,12 +18,12 @@ cell's period (``k = 0`` is the cohort period itself). Per cohort and offset:
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
+from retcalc.metrics.choices import Mode
 from retcalc.metrics.common import Basis, Prepared, ratio
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.money import money
@@ -44,13 +44,6 @@ RATE_COLUMNS: tuple[str, ...] = ("retention",)
 MONEY_COLUMNS: tuple[str, ...] = ("revenue", "cumulative_revenue_per_customer")
 
 _COHORT_IDX = "_cohort_idx"
-
-
-class Mode(StrEnum):
-    """Which purchases count a cohort member in offset ``k``."""
-
-    on = "on"  # a purchase in offset k
-    on_or_after = "on-or-after"  # a purchase in offset k or any later offset ("unbounded")
 
 
 def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:

@@ -7,22 +7,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import polars as pl
 
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, Grid
+from retcalc.metrics.choices import Basis
 from retcalc.metrics.events import classify, purchase_days
 from retcalc.periods import Period, Window, observed_end, range_end
-
-
-class Basis(StrEnum):
-    """Which definition of "active" to use."""
-
-    activity = "activity"
-    subscription = "subscription"
 
 
 @dataclass(frozen=True)

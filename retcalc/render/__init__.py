@@ -13,17 +13,16 @@ import sys
 from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TextIO
-
-import polars as pl
+from typing import IO, TYPE_CHECKING, TextIO
 
 from retcalc.errors import RetcalcError, UsageError, first_line
+from retcalc.lazy import LazyModule
 from retcalc.render.atomic import atomic_write, check_output_path
-from retcalc.render.binary import write_parquet
-from retcalc.render.html import write_html
-from retcalc.render.table import print_table
-from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
-from retcalc.render.xlsx import write_xlsx
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 __all__ = ["EXTENSIONS", "OutputFormat", "resolve_format", "write_output"]
 
@@ -127,6 +126,8 @@ def write_output(
     try:
         with atomic_write(target) as sink:
             if fmt is OutputFormat.table:
+                from retcalc.render.table import print_table
+
                 wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="\n", write_through=True)
                 try:
                     print_table(df, file=wrapper, percent_columns=percent_columns, title=title)
@@ -175,11 +176,20 @@ def _write_binary(
     title: str | None = None,
 ) -> None:
     """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
+    # Each writer imported when its format is asked for (see retcalc.lazy).
+    from retcalc.render.text import write_csv, write_json, write_markdown, write_ndjson
+
     if fmt is OutputFormat.parquet:
+        from retcalc.render.binary import write_parquet
+
         write_parquet(df, sink)
     elif fmt is OutputFormat.xlsx:
+        from retcalc.render.xlsx import write_xlsx
+
         write_xlsx(df, sink, percent_columns=percent_columns, title=title)
     elif fmt is OutputFormat.html:
+        from retcalc.render.html import write_html
+
         write_html(df, sink, percent_columns=percent_columns, title=title)
     elif fmt is OutputFormat.csv:
         write_csv(df, sink, separator=",", excel_safe=excel_safe)
@@ -206,6 +216,8 @@ def _write_stream(
 ) -> None:
     """Write to standard output: Rich for tables, the byte buffer for the rest."""
     if fmt is OutputFormat.table:
+        from retcalc.render.table import print_table
+
         print_table(df, file=stream, percent_columns=percent_columns, title=title)
         return
     buffer: IO[bytes] | None = getattr(stream, "buffer", None)

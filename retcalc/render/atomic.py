@@ -23,17 +23,20 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import stat
 import tempfile
 import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import IO
-
-import polars as pl
+from typing import IO, TYPE_CHECKING
 
 from retcalc.errors import UsageError
+from retcalc.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = LazyModule("polars")  # see retcalc.lazy
 
 
 class OutputState:
@@ -213,6 +216,8 @@ def _os_error(exc: BaseException, target: Path) -> OSError:
 def _host_tag() -> str:
     """8 hex digits naming this host, so that a directory shared between machines
     never has a live run's temporary file taken for a dead one's."""
+    import socket
+
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 

@@ -6,3 +6,7 @@
 - ``spec``: YAML report specs for cron (``retcalc report --spec``)
 - ``alerts``: ``fail_if`` conditions checked after the report is written
 """
+
+#: The sections of a report, in their order (``--section``); ``build`` makes each one.
+#: Here rather than in ``build`` so that ``retcalc report --help`` names them without Polars.
+SECTIONS: tuple[str, ...] = ("kpis", "retention", "revenue", "cohorts", "clv", "returns")

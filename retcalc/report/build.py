@@ -27,10 +27,10 @@ from retcalc.metrics import returns as returns_metrics
 from retcalc.metrics import rfm as rfm_metrics
 from retcalc.metrics.common import Basis, Params, Prepared, prepare_activity
 from retcalc.render import charts
+from retcalc.report import SECTIONS
 from retcalc.report.model import Chart, Omitted, Report, ReportTable, Section, View
 from retcalc.report.output import cap_triangle
 
-SECTIONS: tuple[str, ...] = ("kpis", "retention", "revenue", "cohorts", "clv", "returns")
 """Section keys in their default order."""
 
 TITLES: dict[str, str] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 from typer.main import get_command
@@ -51,3 +52,32 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("retcalc ")
+
+
+#: Typer's type placeholders: ``<str>``, ``<bool>``, ``<int range>``, ``<list[str]>``,
+#: ``<path>``, ``<day|week>`` (a choice), and a required argument as ``{orders}``.
+PLACEHOLDER = re.compile(r"<[a-z][a-z_ |\[\],.-]*>|\{[a-z_]+\}")
+
+
+@pytest.mark.parametrize("args", [[], *([name] for name in COMMANDS)], ids=["retcalc", *COMMANDS])
+def test_help_names_values_not_types(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "250", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    found = {m.group(0) for m in PLACEHOLDER.finditer(result.stdout)}
+    assert not found, f"retcalc {' '.join(args)} --help shows {sorted(found)}"
+
+
+def test_help_shows_the_metavars_and_choices() -> None:
+    """What replaces the placeholders is still there: names for values, choices listed."""
+    text = one_line(runner.invoke(app, ["kpis", "--help"], env={"COLUMNS": "250"}).stdout)
+    for shown in (
+        "--start DATE",
+        "--by COLUMN",
+        "--loyal-orders N",
+        "--customers FILE",
+        "--period -p [day|week|month|quarter|year]",
+        "[OPTIONS] ORDERS",
+        "--status-map RAW=MEANING",
+    ):
+        assert shown in text
+    assert "--strict Refuse" in text  # a flag: nothing between its name and its help

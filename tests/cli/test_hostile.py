@@ -261,15 +261,15 @@ def test_output_is_replaced_whole_and_leaves_no_temporary_file(orders: Path) -> 
 
 def test_an_interrupted_write_leaves_nothing(orders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM while the output is being written: the temporary file goes, exit 143."""
-    import retcalc.render as render
+    import retcalc.render.text as text
 
-    real = render.write_csv
+    real = text.write_csv
 
     def stopped(df: pl.DataFrame, sink: object, **kwargs: object) -> None:
         real(df, sink, **kwargs)  # type: ignore[arg-type]
         raise runner_module.Interrupted(signal.SIGTERM)
 
-    monkeypatch.setattr(render, "write_csv", stopped)
+    monkeypatch.setattr(text, "write_csv", stopped)
     out = orders.with_name("report.csv")
     result = invoke(["retention", str(orders), "-o", str(out)])
     assert result.exit_code == 143 and result.stderr == ""

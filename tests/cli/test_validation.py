@@ -328,8 +328,8 @@ INTERNAL = (
     ("target", "args"),
     [
         ("retcalc.cli.common.load", ["retention", "orders.csv"]),
-        ("retcalc.cli.report.build_report", ["report", "--spec", "spec.yaml"]),
-        ("retcalc.cli.crr.classic_crr", ["crr", "--start", "10", "--new", "2", "--end", "9"]),
+        ("retcalc.report.build.build_report", ["report", "--spec", "spec.yaml"]),
+        ("retcalc.metrics.crr.classic_crr", ["crr", "--start", "10", "--new", "2", "--end", "9"]),
         ("retcalc.cli.inspect._summary", ["inspect", "orders.csv"]),
         ("retcalc.sample.generate", ["sample", "-o", "s"]),
     ],

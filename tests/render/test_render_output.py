@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import retcalc.render.table
 import retcalc.render.text
 from retcalc.errors import RetcalcError, UsageError
 from retcalc.render import OutputFormat, resolve_format, write_output
@@ -144,7 +145,7 @@ def test_interrupted_write_leaves_the_old_file_and_no_temp(
         sink.write(b"[\n{")
         raise error
 
-    monkeypatch.setattr(retcalc.render, "write_json", half_write)
+    monkeypatch.setattr(retcalc.render.text, "write_json", half_write)
     with pytest.raises(type(error)):
         write_output(small, fmt=OutputFormat.json, output=target)
     assert target.read_text() == "previous run"
@@ -157,7 +158,7 @@ def test_interrupted_table_write_leaves_no_temp(
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(retcalc.render, "print_table", boom)
+    monkeypatch.setattr(retcalc.render.table, "print_table", boom)
     with pytest.raises(KeyboardInterrupt):
         write_output(small, fmt=OutputFormat.table, output=tmp_path / "out.txt")
     assert list(tmp_path.iterdir()) == []

@@ -21,11 +21,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 import polars as pl
 
 from retcalc.errors import InputError
+from retcalc.metrics.choices import TimeUnit
 from retcalc.metrics.events import (
     CUSTOMER,
     DAY_BITS,
@@ -48,18 +48,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "T",
     "monetary_value",
 )
-
-
-class TimeUnit(StrEnum):
-    """The unit of ``recency``, ``T`` and the model's time (``--time-unit``)."""
-
-    day = "day"
-    week = "week"
-
-    @property
-    def days(self) -> int:
-        """Days in one unit."""
-        return 1 if self is TimeUnit.day else 7
 
 
 @dataclass(frozen=True)
