@@ -544,6 +544,7 @@ def kpis(
     nps: pl.LazyFrame | pl.DataFrame | str | Path | None = None,
     paid_col: str | None = None,
     date_format: str | None = None,
+    money: bool = True,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -552,16 +553,20 @@ def kpis(
     ``loyal_orders`` orders), the days between purchases, and growth of existing
     customers' revenue. ``nps``: survey responses (a path, or a frame of
     ``customer_id, day, score``) add nps, nps_churned, nps_retained; ``paid_col``: the
-    orders' column of paid dates (read with ``date_format``) adds dso."""
+    orders' column of paid dates (read with ``date_format``) adds dso. ``money=False``:
+    the counts only, for orders that may have no amount column (revenue, aov,
+    revenue_per_customer and the revenue growth are left out)."""
     from retcalc.io.nps import load_nps, with_paid_dates
     from retcalc.metrics.keys import encode_orders
-    from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, kpi_table
+    from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
+
+    revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
     params = metric_params(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
         by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
     )  # fmt: skip
-    read = _orders(orders, by=params.by, need_amount=True)
+    read = _orders(orders, by=params.by, need_amount=money)
     style = dates.style_from_flag(date_format) if date_format else None
     lines = read.lazy()
     if paid_col is not None:
@@ -578,7 +583,7 @@ def kpis(
     per_period = period is not None
     # Over one range, kpi_table finds the runs on the range's own grid.
     prep = prepare_activity(lines, params, with_runs=per_period)
-    return kpi_table(
+    table = kpi_table(
         prep,
         params=params,
         per_period=per_period,
@@ -587,6 +592,7 @@ def kpis(
         nps=responses,
         dso=paid_col is not None,
     )
+    return table if money else table.drop(revenue_columns, strict=False)
 
 
 def rfm(
