@@ -19,12 +19,16 @@ _EXPORTS = {
     "InputError": "retcalc.errors",
     "UsageError": "retcalc.errors",
     "RetcalcWarning": "retcalc.errors",
+    "BgNbdFit": "retcalc.api",
     "Customers": "retcalc.api",
+    "ModelParams": "retcalc.metrics.clv",
     "Orders": "retcalc.api",
     "churn": "retcalc.api",
     "clv_bgnbd": "retcalc.api",
+    "clv_bgnbd_fit": "retcalc.api",
     "clv_formula": "retcalc.api",
     "clv_historical": "retcalc.api",
+    "clv_holdout": "retcalc.api",
     "cohorts": "retcalc.api",
     "crr": "retcalc.api",
     "kpis": "retcalc.api",
@@ -36,16 +40,20 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BgNbdFit",
     "Customers",
     "InputError",
+    "ModelParams",
     "Orders",
     "RetcalcError",
     "RetcalcWarning",
     "UsageError",
     "churn",
     "clv_bgnbd",
+    "clv_bgnbd_fit",
     "clv_formula",
     "clv_historical",
+    "clv_holdout",
     "cohorts",
     "crr",
     "kpis",
@@ -58,12 +66,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from retcalc.api import (
+        BgNbdFit,
         Customers,
         Orders,
         churn,
         clv_bgnbd,
+        clv_bgnbd_fit,
         clv_formula,
         clv_historical,
+        clv_holdout,
         cohorts,
         crr,
         kpis,
@@ -74,6 +85,7 @@ if TYPE_CHECKING:
         rfm,
     )
     from retcalc.errors import InputError, RetcalcError, RetcalcWarning, UsageError
+    from retcalc.metrics.clv import ModelParams
 
 
 def __getattr__(name: str) -> Any:

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -54,6 +54,11 @@ from retcalc.metrics.common import (
 from retcalc.metrics.events import free_bits
 from retcalc.metrics.keys import encode_customers
 from retcalc.periods import Period, Window, parse_date_option, parse_window
+
+if TYPE_CHECKING:
+    from retcalc.metrics.clv import ModelParams
+    from retcalc.metrics.clv.holdout import Holdout
+    from retcalc.metrics.clv.summary import TimeUnit
 
 __all__ = [
     "Customers",
@@ -610,6 +615,7 @@ def kpis(
     nps: pl.LazyFrame | pl.DataFrame | str | Path | None = None,
     paid_col: str | None = None,
     date_format: str | None = None,
+    money: bool = True,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -618,16 +624,20 @@ def kpis(
     ``loyal_orders`` orders), the days between purchases, and growth of existing
     customers' revenue. ``nps``: survey responses (a path, or a frame of
     ``customer_id, day, score``) add nps, nps_churned, nps_retained; ``paid_col``: the
-    orders' column of paid dates (read with ``date_format``) adds dso."""
+    orders' column of paid dates (read with ``date_format``) adds dso. ``money=False``:
+    the counts only, for orders that may have no amount column (revenue, aov,
+    revenue_per_customer and the revenue growth are left out)."""
     from retcalc.io.nps import load_nps, with_paid_dates
     from retcalc.metrics.keys import encode_orders
-    from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, kpi_table
+    from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
+
+    revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
     params = metric_params(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
         by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
     )  # fmt: skip
-    read = _orders(orders, by=params.by, need_amount=True)
+    read = _orders(orders, by=params.by, need_amount=money)
     style = dates.style_from_flag(date_format) if date_format else None
     lines = read.lazy()
     if paid_col is not None:
@@ -644,7 +654,7 @@ def kpis(
     per_period = period is not None
     # Over one range, kpi_table finds the runs on the range's own grid.
     prep = prepare_activity(lines, params, with_runs=per_period)
-    return kpi_table(
+    table = kpi_table(
         prep,
         params=params,
         per_period=per_period,
@@ -653,6 +663,7 @@ def kpis(
         nps=responses,
         dso=paid_col is not None,
     )
+    return table if money else table.drop(revenue_columns, strict=False)
 
 
 def rfm(
@@ -790,6 +801,141 @@ def clv_formula(
     return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
 
 
+@dataclass
+class BgNbdFit:
+    """What :func:`clv_bgnbd_fit` returns: the models and every customer's score.
+
+    ``params``: the fitted (or given) BG/NBD and Gamma-Gamma parameters
+    (``params.to_dict()`` is what ``--params-out`` writes); ``observation_end``: the
+    last day observed; ``horizon_days``: the horizon in days; ``by``: the grouping.
+    ``customers`` and ``groups`` are the tables :func:`clv_bgnbd` returns with and
+    without ``per_customer``.
+    """
+
+    params: ModelParams
+    observation_end: dt.date
+    horizon_days: float
+    by: tuple[str, ...]
+    scored: pl.DataFrame = dataclasses.field(repr=False)
+    has_cost: bool = False
+
+    @property
+    def customers(self) -> pl.DataFrame:
+        """One row per customer, sorted by the ``by`` columns and ``customer_id``."""
+        return self.scored.sort([*self.by, "customer_id"])
+
+    @property
+    def groups(self) -> pl.DataFrame:
+        """One row per ``by`` group (one row without ``by``)."""
+        return self.by_group()
+
+    def by_group(
+        self, by: str | Sequence[str] | None = None, *, customers: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
+        """The per-group table over other columns: ``customers`` is :attr:`customers`
+        (default) with columns joined to it, ``by`` the columns to group by (default the
+        fit's ``by``). Sums and means as in :func:`clv_bgnbd`."""
+        from retcalc.metrics import clv as model
+
+        keys = self.by if by is None else _by(by)
+        frame = self.scored if customers is None else customers
+        years = self.horizon_days / model.DAYS_PER_YEAR if self.has_cost else None
+        return model.by_group(frame, keys, years=years)
+
+
+def _bgnbd_setup(horizon: str | Window, time_unit: str) -> tuple[Window, TimeUnit]:
+    from retcalc.metrics.clv.summary import TimeUnit
+    from retcalc.periods import parse_duration
+    from retcalc.validate import MAX_HORIZON_YEARS
+
+    length = (
+        horizon
+        if isinstance(horizon, Window)
+        else parse_duration(horizon, "--horizon", max_years=MAX_HORIZON_YEARS)
+    )
+    try:
+        unit = TimeUnit(time_unit)
+    except ValueError:
+        raise UsageError(f"--time-unit {time_unit!r}: use day or week") from None
+    return length, unit
+
+
+def clv_bgnbd_fit(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    margin: float = 1.0,
+    discount_rate: float = 0.1,
+    horizon: str | Window = "1y",
+    time_unit: str = "day",
+    params: ModelParams | None = None,
+) -> BgNbdFit:
+    """:func:`clv_bgnbd` with the models kept: a :class:`BgNbdFit` holding the fitted
+    parameters (to save with ``params.to_dict()``, as ``--params-out``), the per-customer
+    and per-group tables. ``params``: score with these parameters instead of fitting
+    (``ModelParams.from_dict`` reads what ``to_dict`` wrote; ``--params-in``); they need
+    the Gamma-Gamma part.
+
+    >>> import polars as pl, retcalc
+    >>> orders = pl.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "b", "b", "c"],
+    ...     "order_date": ["2024-01-02", "2024-03-01", "2024-01-10", "2024-02-01",
+    ...                    "2024-04-01", "2024-02-15"],
+    ...     "amount": [10.0, 20.0, 5.0, 15.0, 10.0, 30.0],
+    ... })
+    >>> params = retcalc.ModelParams.from_dict({
+    ...     "bgnbd": {"r": 0.2, "alpha": 30.0, "a": 0.5, "b": 1.7},
+    ...     "gamma_gamma": {"p": 1.0, "q": 2.4, "v": 160.0},
+    ... })
+    >>> fit = retcalc.clv_bgnbd_fit(orders, as_of="2024-05-01", params=params)
+    >>> fit.observation_end, fit.customers["customer_id"].to_list()
+    (datetime.date(2024, 4, 30), ['a', 'b', 'c'])
+    >>> fit.groups.select("customers", "repeat_customers").row(0)
+    (3, 2)
+    >>> fit.params.to_dict()["bgnbd"]["r"]
+    0.2
+    """
+    from retcalc.metrics import clv as model
+    from retcalc.metrics.clv.summary import rfm_summary
+
+    metric = metric_params(as_of=as_of, by=by)
+    length, unit = _bgnbd_setup(horizon, time_unit)
+    if params is not None and params.gamma_gamma is None:
+        raise UsageError(
+            "params: no Gamma-Gamma part (p, q, v) to predict the spend with; fit both "
+            "models, or give parameters written by a fit with the spend model"
+        )
+    read = _orders(orders, by=metric.by, need_amount=True)
+    summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
+    fitted = model.fit_models(summary) if params is None else params
+    _said(fitted.warnings)
+    days = model.duration_days(length)
+    scored = model.score(
+        summary,
+        fitted,
+        horizon=days / unit.days,
+        margin=margin,
+        discount_per_month=model.monthly_rate(discount_rate),
+    )
+    people = _customers(customers)
+    has_cost = people is not None and "cost_to_serve" in people.frame.columns
+    if has_cost:
+        assert people is not None
+        years = days / model.DAYS_PER_YEAR
+        scored = model.net_of_cost(scored, model.customer_costs(people.lazy()), years=years)
+        missing = scored.filter(pl.col("cost_to_serve").is_null()).height
+        if missing:
+            _said(
+                [
+                    f"{missing} customers have no cost_to_serve in {people.name}: "
+                    "their clv_net is empty"
+                ]
+            )
+    return BgNbdFit(fitted, summary.observation_end, days, metric.by, scored, has_cost)
+
+
 def clv_bgnbd(
     orders: Orders | Source,
     *,
@@ -801,47 +947,46 @@ def clv_bgnbd(
     discount_rate: float = 0.1,
     horizon: str | Window = "1y",
     time_unit: str = "day",
+    params: ModelParams | None = None,
 ) -> pl.DataFrame:
     """Predictive CLV (SPEC §2.6, §9): BG/NBD for the purchases and Gamma-Gamma for
     their value, fitted on every customer's whole history to ``as_of``; per customer
     (``per_customer``) or per group: expected purchases, p_alive and clv over
-    ``horizon`` × ``margin``, discounted month by month at ``discount_rate`` a year."""
-    from retcalc.metrics import clv as model
-    from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-    from retcalc.periods import parse_duration
-    from retcalc.validate import MAX_HORIZON_YEARS
+    ``horizon`` × ``margin``, discounted month by month at ``discount_rate`` a year;
+    net of ``cost_to_serve`` when the customers have it. ``params``: score with these
+    parameters instead of fitting (:func:`clv_bgnbd_fit` returns the fitted ones)."""
+    fit = clv_bgnbd_fit(
+        orders, customers=customers, as_of=as_of, by=by, margin=margin,
+        discount_rate=discount_rate, horizon=horizon, time_unit=time_unit, params=params,
+    )  # fmt: skip
+    return fit.customers if per_customer else fit.groups
 
-    params = metric_params(as_of=as_of, by=by)
-    length = (
-        horizon
-        if isinstance(horizon, Window)
-        else parse_duration(horizon, "--horizon", max_years=MAX_HORIZON_YEARS)
+
+def clv_holdout(
+    orders: Orders | Source,
+    *,
+    holdout: str | Window,
+    as_of: str | dt.date | None = None,
+    time_unit: str = "day",
+    params: ModelParams | None = None,
+) -> Holdout:
+    """The calibration/holdout check of BG/NBD (``clv --model bgnbd --holdout``): the
+    model is fitted on all but the last ``holdout`` (``"26w"``, ``"6mo"``) before
+    ``as_of`` (default the day after the last purchase), or given as ``params``, and
+    its predicted repeat purchase days in the holdout are compared with the actual
+    ones, per calibration frequency (0 to 6, 7+) and in total. Returns a
+    :class:`~retcalc.metrics.clv.holdout.Holdout`: ``table``, the ``params`` used,
+    ``calibration_end`` and ``end`` (exclusive)."""
+    from retcalc.metrics.clv.holdout import holdout_table
+    from retcalc.periods import parse_duration
+
+    metric = metric_params(as_of=as_of)
+    length = holdout if isinstance(holdout, Window) else parse_duration(holdout, "--holdout")
+    _, unit = _bgnbd_setup("1y", time_unit)
+    read = _orders(orders, by=(), need_amount=True)
+    return holdout_table(
+        read.rows(), holdout=length, as_of=metric.as_of, time_unit=unit, params=params
     )
-    try:
-        unit = TimeUnit(time_unit)
-    except ValueError:
-        raise UsageError(f"--time-unit {time_unit!r}: use day or week") from None
-    read = _orders(orders, by=params.by, need_amount=True)
-    summary = rfm_summary(read.rows(), as_of=params.as_of, time_unit=unit, keys=params.by)
-    fitted = model.fit_models(summary)
-    _said(fitted.warnings)
-    days = model.duration_days(length)
-    scored = model.score(
-        summary,
-        fitted,
-        horizon=days / unit.days,
-        margin=margin,
-        discount_per_month=model.monthly_rate(discount_rate),
-    )
-    years = days / model.DAYS_PER_YEAR
-    people = _customers(customers)
-    has_cost = people is not None and "cost_to_serve" in people.frame.columns
-    if has_cost:
-        assert people is not None
-        scored = model.net_of_cost(scored, model.customer_costs(people.lazy()), years=years)
-    if per_customer:
-        return scored.sort([*params.by, "customer_id"])
-    return model.by_group(scored, params.by, years=years if has_cost else None)
 
 
 def crr(*, start: int, new: int, end: int) -> pl.DataFrame:

@@ -366,8 +366,9 @@ def _bgnbd(
         if per_customer or keys:
             raise UsageError("--holdout prints one comparison table: drop --per-customer / --by")
         with progress("Fitting on the calibration period"):
-            check = holdout.holdout_table(
-                inputs.take_orders(),
+            # The orders handed over (no reference kept here): their rows go once read.
+            check = api.clv_holdout(
+                inputs.orders_api(hand_over=True),
                 holdout=holdout_window,
                 as_of=metric_params.as_of,
                 time_unit=unit,
@@ -390,58 +391,32 @@ def _bgnbd(
             ),
         )
         return
-    with progress("Summarising customers"):
+    if given is not None and given.gamma_gamma is None:
+        raise InputError(f"--params-in {params_in}: no 'gamma_gamma' section (p, q, v)")
+    with progress("Fitting BG/NBD and Gamma-Gamma and scoring customers"):
         # The orders handed over (no reference kept here), so that the summary lets their
-        # rows go once it has read them, instead of through the summary, the fit and the
-        # scoring.
-        from retcalc.metrics.clv.summary import rfm_summary
-
-        summary = rfm_summary(
-            inputs.take_orders(), as_of=metric_params.as_of, time_unit=unit, keys=keys
-        )
-    if given is None:
-        with progress(f"Fitting BG/NBD and Gamma-Gamma on {summary.frame.height} customers"):
-            fitted = model.fit_models(summary)
-        if params_out is not None:
-            _write_params(
-                params_out,
-                fitted,
-                inputs.paths,
-                {"observation_end": str(summary.observation_end)},
-            )
-    else:
-        if given.gamma_gamma is None:
-            raise InputError(f"--params-in {params_in}: no 'gamma_gamma' section (p, q, v)")
-        fitted = given
-    for note in fitted.warnings:
-        warn(note)
-    horizon_days = model.duration_days(horizon)
-    with progress("Scoring customers"):
-        scored = model.score(
-            summary,
-            fitted,
-            horizon=horizon_days / unit.days,
+        # rows go once it has read them, instead of through the fit and the scoring.
+        fit = api.clv_bgnbd_fit(
+            inputs.orders_api(hand_over=True),
+            customers=inputs.customers_api(),
+            as_of=metric_params.as_of,
+            by=keys,
             margin=margin,
-            discount_per_month=model.monthly_rate(discount),
+            discount_rate=discount,
+            horizon=horizon,
+            time_unit=unit,
+            params=given,
         )
-        years = horizon_days / model.DAYS_PER_YEAR
-        customers = inputs.customers_frame()
-        has_cost = customers is not None and "cost_to_serve" in customers.collect_schema()
-        if has_cost:
-            assert customers is not None
-            scored = model.net_of_cost(scored, model.customer_costs(customers), years=years)
-            missing = scored.filter(pl.col("cost_to_serve").is_null()).height
-            if missing:
-                warn(
-                    f"{missing} customers have no cost_to_serve in {common.customers}: "
-                    "their clv_net is empty"
-                )
-        groups = model.by_group(scored, keys, years=years if has_cost else None)
+        groups = fit.groups
+    if params_out is not None:
+        _write_params(
+            params_out, fit.params, inputs.paths, {"observation_end": str(fit.observation_end)}
+        )
     _warn_negative(groups, keys)
-    table = scored.sort([*keys, "customer_id"]) if per_customer else groups
+    table = fit.customers if per_customer else groups
     title = (
-        f"CLV over {horizon} ({horizon_days:g} days), {_params_title(fitted)}, "
-        f"observed to {summary.observation_end}"
+        f"CLV over {horizon} ({fit.horizon_days:g} days), {_params_title(fit.params)}, "
+        f"observed to {fit.observation_end}"
     )
     _emit(
         common,

@@ -290,23 +290,18 @@ def report(
         )
         metric_params = c.params(settings.common)
         loaded = _load(settings, today_date)
+        # Read once: every section calls the Python API on these.
+        inputs = c.Inputs(loaded.orders, loaded.customers)
         sources = Sources(
-            orders=loaded.orders.frame.lazy(),
-            customers=loaded.customers.frame.lazy() if loaded.customers else None,
+            orders=inputs.orders_api(),
+            customers=inputs.customers_api(),
             returns=loaded.returns.frame.lazy() if loaded.returns else None,
-            orders_name=loaded.orders.name,
-            customers_name=loaded.customers.name if loaded.customers else None,
             returns_name=loaded.returns.name if loaded.returns else None,
         )
         with progress("Computing the report"):
-            # The period sections show no customer id: their groundwork is on integer keys
-            # (the same tables, faster). The CLV section keeps the ids: the BG/NBD fit takes
-            # the customers in their ids' order, as `clv --model bgnbd` does.
+            # The basis and range the report states (each section computes its own table).
             prep = c.prepare(
-                settings.common,
-                c.Inputs(loaded.orders, loaded.customers),
-                metric_params,
-                anonymous=True,
+                settings.common, inputs, metric_params, anonymous=True, with_runs=False
             )
             document = build_report(
                 sources,

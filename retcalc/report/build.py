@@ -1,9 +1,10 @@
-"""Assemble the report: run the metrics each section needs, draw its charts.
+"""Assemble the report: its sections' layout, texts and charts around the Python API.
 
 Every table is the frame the matching command prints (``retcalc kpis``,
 ``retention``, ``churn``, ``cohorts``, ``clv --model bgnbd``, ``returns``,
-``returns --top``), computed by the same functions with the same parameters,
-so a figure in the report can be checked against the command. A section whose
+``returns --top``), computed by the same :mod:`retcalc.api` function with the same
+parameters on the orders read once, so a figure in the report can be checked
+against the command. A section whose
 inputs are missing (no amount column, no returns information, a CLV model that
 the data cannot identify) is left out with the reason; it never fails the run.
 """
@@ -12,20 +13,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import polars as pl
 
+from retcalc import api
 from retcalc.definitions import COLUMNS
-from retcalc.errors import InputError
+from retcalc.errors import InputError, RetcalcWarning
 from retcalc.metrics import churn as churn_metrics
 from retcalc.metrics import cohorts as cohort_metrics
 from retcalc.metrics import kpis as kpi_metrics
 from retcalc.metrics import retention as retention_metrics
 from retcalc.metrics import returns as returns_metrics
-from retcalc.metrics import rfm as rfm_metrics
-from retcalc.metrics.common import Basis, Params, Prepared, prepare_activity
+from retcalc.metrics.common import Basis, Params, Prepared
+from retcalc.periods import Window
 from retcalc.render import charts
 from retcalc.report import SECTIONS
 from retcalc.report.model import Chart, Omitted, Report, ReportTable, Section, View
@@ -42,11 +46,8 @@ TITLES: dict[str, str] = {
     "returns": "Returns",
 }
 
-#: Money columns of the KPI table, left out when the orders have no amount.
-KPI_MONEY = ("revenue", "aov", "revenue_per_customer", kpi_metrics.GROWTH)
-
 #: CLV settings of the report: the defaults of ``retcalc clv --model bgnbd``.
-CLV_HORIZON_DAYS = 365.0
+CLV_HORIZON = "1y"  # 365 days
 CLV_DISCOUNT_RATE = 0.10  # a year
 TOP_PRODUCTS = 10
 MIN_UNITS = 20.0
@@ -54,21 +55,27 @@ MIN_UNITS = 20.0
 
 @dataclass(frozen=True)
 class Sources:
-    """The loaded inputs (canonical frames) and the names to show for them."""
+    """The inputs read once, as the Python API takes them, and the names to show."""
 
-    orders: pl.LazyFrame
-    customers: pl.LazyFrame | None = None
+    orders: api.Orders
+    customers: api.Customers | None = None
     returns: pl.LazyFrame | None = None
-    orders_name: str = "orders"
-    customers_name: str | None = None
     returns_name: str | None = None
 
     @property
+    def orders_name(self) -> str:
+        return self.orders.name
+
+    @property
+    def customers_name(self) -> str | None:
+        return self.customers.name if self.customers is not None else None
+
+    @property
     def has_amount(self) -> bool:
-        return "amount" in self.orders.collect_schema()
+        return self.has("amount")
 
     def has(self, column: str) -> bool:
-        return column in self.orders.collect_schema()
+        return column in self.orders.frame.columns
 
 
 class _LeftOut(Exception):
@@ -83,18 +90,16 @@ def _after_colon(text: str) -> str:
     return text.split(": ", 1)[1] if ": " in text else text
 
 
-def _active(prep: Prepared) -> str:
-    if prep.basis is Basis.subscription:
+def _active(basis: Basis, window: Window) -> str:
+    if basis is Basis.subscription:
         return "active = signed up before the instant and not yet churned"
-    return f"active = ordered in the {prep.grid.window} before the instant"
+    return f"active = ordered in the {window} before the instant"
 
 
-def _basis(prep: Prepared) -> str:
+def _basis(basis: Basis, window: Window) -> str:
     """The basis a section's churn is counted on, said in its definition and table titles."""
-    source = (
-        "the customers' signup and churn dates" if prep.basis is Basis.subscription else "orders"
-    )
-    return f"{prep.basis} basis ({source}; {_active(prep)})"
+    source = "the customers' signup and churn dates" if basis is Basis.subscription else "orders"
+    return f"{basis} basis ({source}; {_active(basis, window)})"
 
 
 #: Said in every section that shows churn when the report shows it on two bases.
@@ -118,10 +123,30 @@ def _say_two_bases(built: list[Section]) -> list[Section]:
     ]
 
 
+_T = TypeVar("_T")
+
+
+def _heard(call: Callable[[], _T]) -> tuple[_T, list[str]]:
+    """``call()`` and what it said as :class:`RetcalcWarning` (a section's notes, not
+    lines on stderr)."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", RetcalcWarning)
+        result = call()
+    notes = []
+    for message in said:
+        if issubclass(message.category, RetcalcWarning):
+            notes.append(str(message.message))
+        else:
+            warnings.warn_explicit(
+                message.message, message.category, message.filename, message.lineno
+            )
+    return result, notes
+
+
 @dataclass(frozen=True)
 class _Context:
     sources: Sources
-    prep: Prepared
+    basis: Basis  # the basis chosen for retention, the revenue bridge and cohorts
     params: Params
     draw: bool
 
@@ -129,10 +154,21 @@ class _Context:
     def period(self) -> str:
         return str(self.params.period)
 
-    def activity(self) -> Prepared:
-        if self.prep.basis is Basis.activity:
-            return self.prep
-        return prepare_activity(self.sources.orders, dataclasses.replace(self.params, by=()))
+    @property
+    def window(self) -> Window:
+        return self.params.window
+
+    def options(self, **more: Any) -> dict[str, Any]:
+        """The report's period, window and range as the API's keyword arguments."""
+        p = self.params
+        return {
+            "period": p.period, "window": p.window, "start": p.start, "end": p.end,
+            "as_of": p.as_of, **more,
+        }  # fmt: skip
+
+    def on_basis(self) -> dict[str, Any]:
+        """:meth:`options` with the customers and the chosen basis."""
+        return self.options(customers=self.sources.customers, basis=self.basis)
 
     def need_amount(self, what: str) -> None:
         if not self.sources.has_amount:
@@ -143,12 +179,11 @@ class _Context:
 
 
 def _kpis(ctx: _Context) -> Section:
-    params = dataclasses.replace(ctx.params, by=())
-    activity = ctx.activity()
-    table = kpi_metrics.kpi_table(activity, params=params, per_period=True)
+    # The KPIs count on the activity basis whatever the report's basis (as `retcalc kpis`).
+    activity = Basis.activity
+    table = api.kpis(ctx.sources.orders, **ctx.options(money=ctx.sources.has_amount))
     notes: list[str] = []
     if not ctx.sources.has_amount:
-        table = table.drop([c for c in KPI_MONEY if c in table.columns])
         notes.append(f"{ctx.sources.orders_name} has no amount column: revenue figures left out")
     complete = table.filter(pl.col("complete"))
     latest = complete.tail(1) if complete.height else table.tail(1)
@@ -167,20 +202,18 @@ def _kpis(ctx: _Context) -> Section:
                 "kpis_latest",
                 f"The {'last complete' if complete.height else 'latest (not complete)'} "
                 f"{ctx.period}: {start} to {end - dt.timedelta(days=1)} "
-                f"({activity.basis} basis)",
+                f"({activity} basis)",
                 cards,
                 rates,
                 View.cards,
                 machine=False,
             )
         )
-    tables.append(
-        ReportTable("kpis", f"KPIs by {ctx.period} ({activity.basis} basis)", table, rates)
-    )
+    tables.append(ReportTable("kpis", f"KPIs by {ctx.period} ({activity} basis)", table, rates))
     definition = (
         f"Per {ctx.period}: customers with a purchase in it, their orders and net revenue; aov "
         f"is the {_d('aov')}, repeat purchase rate the {_d('repeat_purchase_rate')}, and churn "
-        f"rate the {_d('churn_rate')}. Churn on the {_basis(activity)}."
+        f"rate the {_d('churn_rate')}. Churn on the {_basis(activity, ctx.window)}."
     )
     return Section(
         "kpis",
@@ -188,16 +221,16 @@ def _kpis(ctx: _Context) -> Section:
         definition,
         tables=tuple(tables),
         notes=tuple(notes),
-        basis=str(activity.basis),
+        basis=str(activity),
     )
 
 
 def _retention(ctx: _Context) -> Section:
-    table = retention_metrics.retention_table(ctx.prep)
+    table = api.retention(ctx.sources.orders, **ctx.on_basis())
     definition = (
         f"Per {ctx.period}: retention rate is the {_d('retention_rate')}, churn rate the "
         f"{_d('churn_rate')}, and crr the {_after_colon(_d('crr'))}. Churn on the "
-        f"{_basis(ctx.prep)}."
+        f"{_basis(ctx.basis, ctx.window)}."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:
@@ -225,13 +258,13 @@ def _retention(ctx: _Context) -> Section:
         tables=(
             ReportTable(
                 "retention",
-                f"Retention by {ctx.period} ({ctx.prep.basis} basis, window {ctx.prep.grid.window})",
+                f"Retention by {ctx.period} ({ctx.basis} basis, window {ctx.window})",
                 table,
                 retention_metrics.RATE_COLUMNS,
             ),
         ),
         charts=chart_list,
-        basis=str(ctx.prep.basis),
+        basis=str(ctx.basis),
     )
 
 
@@ -245,14 +278,12 @@ _LOSSES = (("contraction", "contraction"), ("churned_revenue", "churned"))
 
 def _revenue(ctx: _Context) -> Section:
     ctx.need_amount("revenue retention")
-    if ctx.prep.events is None:
-        raise _LeftOut("revenue retention needs the orders")
-    table = churn_metrics.churn_table(ctx.prep)
+    table = api.churn(ctx.sources.orders, **ctx.on_basis())
     definition = (
         f"Per {ctx.period}: nrr is the {_d('nrr')}, grr caps each customer at their revenue "
         "then, and the bridge splits the change into new, expansion and reactivation revenue "
         "against contraction and churned revenue (quick ratio = gains over losses). Churned "
-        f"customers counted on the {_basis(ctx.prep)}."
+        f"customers counted on the {_basis(ctx.basis, ctx.window)}."
     )
     chart_list: tuple[Chart, ...] = ()
     if ctx.draw and table.height:
@@ -272,19 +303,19 @@ def _revenue(ctx: _Context) -> Section:
         tables=(
             ReportTable(
                 "churn",
-                f"Churn and revenue retention by {ctx.period} ({ctx.prep.basis} basis)",
+                f"Churn and revenue retention by {ctx.period} ({ctx.basis} basis)",
                 table,
                 churn_metrics.RATE_COLUMNS,
             ),
         ),
         charts=chart_list,
-        basis=str(ctx.prep.basis),
+        basis=str(ctx.basis),
     )
 
 
 def _cohorts(ctx: _Context) -> Section:
-    table = cohort_metrics.cohort_table(ctx.prep)
-    joined = "signup" if ctx.prep.basis is Basis.subscription else "first purchase"
+    table = api.cohorts(ctx.sources.orders, **ctx.on_basis())
+    joined = "signup" if ctx.basis is Basis.subscription else "first purchase"
     definition = (
         f"A cohort is the {_d('cohort_size')}; the cell k {ctx.period}s later is the share of "
         f"them who purchased in that {ctx.period} (retention = "
@@ -322,16 +353,15 @@ def _cohorts(ctx: _Context) -> Section:
 def _segments(ctx: _Context, scored: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     """Each scored customer's segment: the customers file's, else the orders', else RFM."""
     customers = ctx.sources.customers
-    if customers is not None and "segment" in customers.collect_schema():
-        source = customers.select("customer_id", "segment")
+    if customers is not None and "segment" in customers.frame.columns:
+        source = customers.lazy().select("customer_id", "segment")
         origin = f"segment column of {ctx.sources.customers_name}"
     elif ctx.sources.has("segment"):
-        source = ctx.sources.orders.select("customer_id", "segment")
+        source = ctx.sources.orders.lazy().select("customer_id", "segment")
         origin = f"segment column of {ctx.sources.orders_name}"
     else:
-        rfm = rfm_metrics.rfm_scores(
-            ctx.sources.orders, params=dataclasses.replace(ctx.params, by=(), start=None, end=None)
-        )
+        # Every purchase up to --as-of, as the CLV model sees them.
+        rfm = api.rfm(ctx.sources.orders, as_of=ctx.params.as_of, per_customer=True)
         source = rfm.lazy().select("customer_id", "segment")
         origin = "RFM segments of retcalc rfm"
     per_customer = (
@@ -347,29 +377,26 @@ def _segments(ctx: _Context, scored: pl.DataFrame) -> tuple[pl.DataFrame, str]:
 
 def _clv(ctx: _Context) -> Section:
     ctx.need_amount("customer value")
-    # Imported here: the model pulls in scipy, which the other sections do not need.
-    from retcalc.metrics import clv as model
-    from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
-
-    summary = rfm_summary(ctx.sources.orders, as_of=ctx.params.as_of, time_unit=TimeUnit.day)
-    fitted = model.fit_models(summary)
-    scored = model.score(
-        summary,
-        fitted,
-        horizon=CLV_HORIZON_DAYS,
-        margin=1.0,
-        discount_per_month=(1.0 + CLV_DISCOUNT_RATE) ** (1.0 / 12.0) - 1.0,
+    # No customers: the report's CLV is before the cost to serve.
+    fit, notes = _heard(
+        lambda: api.clv_bgnbd_fit(
+            ctx.sources.orders,
+            as_of=ctx.params.as_of,
+            horizon=CLV_HORIZON,
+            discount_rate=CLV_DISCOUNT_RATE,
+        )
     )
-    overall = model.by_group(scored, (), years=None)
+    overall = fit.groups
+    scored = fit.customers
     with_segment, origin = _segments(ctx, scored)
-    segments = model.by_group(with_segment, ("segment",), years=None).sort(
+    segments = fit.by_group("segment", customers=with_segment).sort(
         "clv", descending=True, nulls_last=True
     )
     definition = (
         "Each customer's expected net revenue over the next 12 months: BG/NBD expected "
         "purchases times the Gamma-Gamma expected order value, discounted at "
         f"{CLV_DISCOUNT_RATE:.0%} a year, fitted on every purchase up to "
-        f"{summary.observation_end} (retcalc clv --model bgnbd)."
+        f"{fit.observation_end} (retcalc clv --model bgnbd)."
     )
     chart_list: list[Chart] = []
     if ctx.draw:
@@ -400,16 +427,15 @@ def _clv(ctx: _Context) -> Section:
             ),
         ),
         charts=tuple(chart_list),
-        notes=fitted.warnings,
+        notes=tuple(notes),
     )
 
 
 def _returns(ctx: _Context) -> Section:
-    params = dataclasses.replace(ctx.params, by=())
+    options = ctx.options(returns=ctx.sources.returns)
+    del options["window"]  # returns count no activity window
     try:
-        result = returns_metrics.returns_table(
-            ctx.sources.orders, params=params, returns=ctx.sources.returns
-        )
+        table, notes = _heard(lambda: api.returns(ctx.sources.orders, **options))
     except InputError as exc:
         if exc.message == returns_metrics.NO_RETURNS_INFO:
             raise _LeftOut(
@@ -417,23 +443,22 @@ def _returns(ctx: _Context) -> Section:
                 "returned/refunded status, refund columns) and no --returns file was given"
             ) from None
         raise
-    notes = list(result.warnings)
     tables = [
         ReportTable(
             "returns",
             f"Returns by {ctx.period}",
-            result.table,
+            table,
             returns_metrics.RATE_COLUMNS,
         )
     ]
     chart_list: list[Chart] = []
-    if ctx.draw and result.table.height:
+    if ctx.draw and table.height:
         chart_list.append(
             Chart(
                 "returns",
                 f"Return rates by {ctx.period}",
                 charts.line_chart(
-                    result.table,
+                    table,
                     x="period_start",
                     series=[
                         ("unit_return_rate", "unit return rate"),
@@ -445,29 +470,32 @@ def _returns(ctx: _Context) -> Section:
             )
         )
     if ctx.sources.has("product_id"):
-        top = returns_metrics.top_returns(
-            ctx.sources.orders,
-            params=dataclasses.replace(params, by=("product_id",)),
-            n=TOP_PRODUCTS,
-            min_units=MIN_UNITS,
-            returns=ctx.sources.returns,
+        top, said = _heard(
+            lambda: api.returns(
+                ctx.sources.orders,
+                **options,
+                by="product_id",
+                top=TOP_PRODUCTS,
+                min_units=MIN_UNITS,
+            )
         )
+        notes += said
         tables.append(
             ReportTable(
                 "worst_products",
                 f"Top {TOP_PRODUCTS} products by unit return rate "
                 f"(at least {MIN_UNITS:g} units sold)",
-                top.table,
+                top,
                 returns_metrics.RATE_COLUMNS,
             )
         )
-        if ctx.draw and top.table.height:
+        if ctx.draw and top.height:
             chart_list.append(
                 Chart(
                     "worst-products",
                     "Products returned most (unit return rate)",
                     charts.bar_chart(
-                        top.table, label="product_id", value="unit_return_rate", percent=True
+                        top, label="product_id", value="unit_return_rate", percent=True
                     ),
                 )
             )
@@ -510,10 +538,11 @@ def build_report(
     version: str = "",
 ) -> Report:
     """The report's sections in the order given; ``prep`` is the groundwork on the chosen
-    basis (as ``retcalc retention`` would make it), ``charts`` whether to draw images."""
+    basis (:func:`retcalc.api.prepare`), for the basis and the range the report states;
+    ``charts`` whether to draw images."""
     if params.by:
         raise ValueError("a report is not split by --by")
-    ctx = _Context(sources, prep, params, charts)
+    ctx = _Context(sources, prep.basis, params, charts)
     built: list[Section] = []
     omitted: list[Omitted] = []
     for key in sections:
