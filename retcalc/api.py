@@ -287,14 +287,16 @@ def _orders(orders: Orders | Source, *, by: Sequence[str], need_amount: bool) ->
         frame = orders.frame
         missing = [d for d in by if d not in frame.columns]
         if missing:
+            shown = [c for c in frame.columns if not c.startswith("_")]  # not retcalc's own
             raise InputError(
                 f"by {', '.join(missing)}: no such column in {orders.name} as read; read it "
-                f"with read_orders(..., by=[...]); columns are: {', '.join(frame.columns)}"
+                f"with read_orders(..., by=[...]); columns are: {', '.join(shown)}"
             )
         if need_amount and orders.level is Level.lines and "amount" not in frame.columns:
             raise InputError(
                 f"{orders.name}: no amount column found; columns are: "
-                f"{', '.join(frame.columns)}. Name it with columns={{'amount': ...}}"
+                f"{', '.join(orders.loaded.table.columns)}. Name it with --amount-col "
+                "(columns={'amount': ...} in Python)"
             )
         return orders
     return read_orders(orders, by=by, need_amount=need_amount)

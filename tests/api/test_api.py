@@ -243,3 +243,17 @@ def test_a_customers_column_groups_the_orders_as_on_the_command_line() -> None:
     assert set(table["segment"]) == set(pl.read_csv(CUSTOMERS)["segment"])
     with pytest.raises(retcalc.InputError, match="--by region: no such column"):
         retcalc.churn(ORDERS, customers=CUSTOMERS, by="region")
+
+
+def test_messages_name_the_input_columns_never_retcalc_own() -> None:
+    no_money = retcalc.read_orders(
+        pl.DataFrame({"customer_id": ["a"], "order_date": ["2024-01-05"], "sku": ["x"]})
+    )
+    with pytest.raises(retcalc.InputError) as caught:
+        retcalc.churn(no_money)
+    message = caught.value.message
+    assert "no amount column found; columns are: customer_id, order_date, sku." in message
+    with pytest.raises(retcalc.InputError) as caught:
+        retcalc.retention(no_money, by="channel")
+    assert "columns are: customer_id, day" in caught.value.message
+    assert "_retcalc_row" not in caught.value.message
