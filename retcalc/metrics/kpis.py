@@ -46,12 +46,12 @@ import polars as pl
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
-from retcalc.metrics.common import Params, Prepared, ratio
+from retcalc.metrics.common import Params, Prepared, grid_range, ratio
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.keys import part_filters, parts_for
 from retcalc.metrics.money import event_micros, money
 from retcalc.metrics.retention import retention_table
-from retcalc.periods import range_end, window_starts
+from retcalc.periods import window_starts
 
 #: The column of the orders holding the day an order was paid (``--paid-col``).
 PAID = "paid_day"
@@ -97,14 +97,7 @@ def range_bounds(prep: Prepared, params: Params) -> tuple[dt.date, dt.date]:
     ``periods.range_end`` of the last purchase day (the rule of every grid)."""
     assert prep.purchases is not None
     last: dt.date = prep.purchases.select(pl.col("day").max()).collect().item()
-    lo = params.start or prep.data_start
-    hi = range_end(last, end=params.end, as_of=params.as_of)
-    if hi < lo:
-        raise InputError(
-            f"the range is empty: it ends ({hi}) before it starts ({lo}); check --start, --end "
-            "and --as-of"
-        )
-    return lo, hi
+    return grid_range(params, prep.data_start, last)
 
 
 def one_range(prep: Prepared, params: Params) -> Prepared:
