@@ -15,7 +15,6 @@ from typing import Any
 
 from retcalc.errors import InputError, UsageError
 from retcalc.schema import COLUMNS, Kind, normalize
-from retcalc.validate import load_yaml_file
 
 
 @dataclass(frozen=True)
@@ -157,13 +156,15 @@ class ColumnMap:
 
 def load_config(path: Path | None) -> dict[str, Any]:
     """Read the YAML config (``./retcalc.yaml`` when no path is given) with the one safe
-    loader, :func:`retcalc.validate.load_yaml_file`."""
+    loader, :func:`retcalc.yamlsafe.load_yaml_file`."""
     flag = "--config"
     if path is None:
         default = Path("retcalc.yaml")
         if not default.is_file():
             return {}
         path, flag = default, "config"
+    from retcalc.yamlsafe import load_yaml_file  # PyYAML only when a config is read
+
     data, _ = load_yaml_file(path, flag)
     if data is None:
         return {}

@@ -17,7 +17,7 @@ output: reports/retention-{as_of}.html   # {as_of}, {period}, {today}
 title: Monthly retention
 ```
 
-The file is read by :func:`retcalc.validate.load_yaml_file`, PyYAML's safe loader
+The file is read by :func:`retcalc.yamlsafe.load_yaml_file`, PyYAML's safe loader
 (no object construction) with limits on size, depth and alias expansion, so a
 "billion laughs" file is refused at once. Every problem is reported with the
 file, the line and the key path (``sections[2]``, ``columns.orders.customer_id``),
@@ -43,7 +43,8 @@ from retcalc.report.alerts import Alert, parse_alert
 from retcalc.report.build import SECTIONS
 from retcalc.report.output import EXTENSIONS
 from retcalc.schema import COLUMNS, Kind
-from retcalc.validate import load_yaml, parse_day, read_small_file
+from retcalc.validate import parse_day, read_small_file
+from retcalc.yamlsafe import load_yaml
 
 KEYS: tuple[str, ...] = (
     "inputs",

@@ -32,7 +32,7 @@ def test_scipy_is_imported_when_a_model_is_fitted() -> None:
 
 
 #: What help and a formula command must not import: each costs from 0.1 s to seconds.
-HEAVY = ("polars", "numpy", "scipy", "pyarrow", "matplotlib", "xlsxwriter", "pyspark")
+HEAVY = ("polars", "numpy", "scipy", "pyarrow", "matplotlib", "xlsxwriter", "pyspark", "yaml")
 
 
 def _imported_after(*commands: list[str]) -> list[str]:

@@ -32,8 +32,8 @@ from retcalc.validate import (
     MAX_TOP,
     MAX_WINDOW_YEARS,
     MAX_YAML_BYTES,
-    load_yaml,
 )
+from retcalc.yamlsafe import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # a: Jan 10 and Feb 5 2024; b: Jan 20; c: Mar 1.
