@@ -75,34 +75,14 @@ Source = Any
 
 
 @dataclass
-class Orders:
-    """Order rows as read by :func:`read_orders`.
-
-    ``frame`` has the canonical columns (``customer_id``, ``day``, and those found of
-    ``amount``, ``refund_amount``, ``quantity``, ``order_id``, ``status``, and the
-    ``by`` columns), one row per order line kept. ``level`` says what a row is:
-    :attr:`Level.lines` for whatever :func:`read_orders` returns; the command line's
-    batched and Spark readers hand over rows already summed per customer and day
-    (:class:`retcalc.engines.Level`).
-    """
+class _Read:
+    """Rows a reader read, and what it learnt while reading them."""
 
     loaded: Loaded
-    level: Level = Level.lines
-    #: The caller keeps no other reference to the rows: a metric may let them go once it
-    #: has read them (the command line's large inputs), leaving ``frame`` empty.
-    handed_over: bool = False
 
     @property
     def frame(self) -> pl.DataFrame:
         return self.loaded.frame
-
-    def rows(self) -> pl.LazyFrame:
-        """The rows for a metric: handed over when :attr:`handed_over` (``frame`` keeps
-        only the columns then), else a view of ``frame``."""
-        frame = self.loaded.frame
-        if self.handed_over:
-            self.loaded = dataclasses.replace(self.loaded, frame=frame.clear())
-        return frame.lazy()
 
     @property
     def name(self) -> str:
@@ -117,26 +97,35 @@ class Orders:
 
 
 @dataclass
-class Customers:
+class Orders(_Read):
+    """Order rows as read by :func:`read_orders`.
+
+    ``frame`` has the canonical columns (``customer_id``, ``day``, and those found of
+    ``amount``, ``refund_amount``, ``quantity``, ``order_id``, ``status``, and the
+    ``by`` columns), one row per order line kept. ``level`` says what a row is:
+    :attr:`Level.lines` for whatever :func:`read_orders` returns; the command line's
+    batched and Spark readers hand over rows already summed per customer and day
+    (:class:`retcalc.engines.Level`).
+    """
+
+    level: Level = Level.lines
+    #: The caller keeps no other reference to the rows: a metric may let them go once it
+    #: has read them (the command line's large inputs), leaving ``frame`` empty.
+    handed_over: bool = False
+
+    def rows(self) -> pl.LazyFrame:
+        """The rows for a metric: handed over when :attr:`handed_over` (``frame`` keeps
+        only the columns then), else a view of ``frame``."""
+        frame = self.loaded.frame
+        if self.handed_over:
+            self.loaded = dataclasses.replace(self.loaded, frame=frame.clear())
+        return frame.lazy()
+
+
+@dataclass
+class Customers(_Read):
     """Customer rows as read by :func:`read_customers`: ``customer_id`` and those found of
     ``signup_date``, ``churn_date``, ``segment``, ``cost_to_serve``."""
-
-    loaded: Loaded
-
-    @property
-    def frame(self) -> pl.DataFrame:
-        return self.loaded.frame
-
-    @property
-    def name(self) -> str:
-        return self.loaded.name
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return tuple(self.loaded.warnings)
-
-    def lazy(self) -> pl.LazyFrame:
-        return self.loaded.frame.lazy()
 
 
 # Reading.
@@ -277,6 +266,8 @@ def read_customers(source: Source, *, warn: bool = True, **options: Any) -> Cust
 
 
 def _say(messages: Sequence[str]) -> None:
+    """What reading or computing had to guess, as :class:`RetcalcWarning` (the command
+    line prints them on stderr)."""
     for message in messages:
         warnings.warn(message, RetcalcWarning, stacklevel=3)
 
@@ -591,18 +582,6 @@ def cohorts(
     return cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
 
 
-def with_level(orders: Orders, level: Level) -> Orders:
-    """``orders`` marked as holding rows of ``level`` (the command line's readers)."""
-    return dataclasses.replace(orders, level=level)
-
-
-def _said(messages: Sequence[str]) -> None:
-    """Warnings found while computing, as :class:`RetcalcWarning` (the command line
-    prints them on stderr)."""
-    for message in messages:
-        warnings.warn(message, RetcalcWarning, stacklevel=3)
-
-
 def kpis(
     orders: Orders | Source,
     *,
@@ -647,7 +626,7 @@ def kpis(
     responses: pl.LazyFrame | None = None
     if isinstance(nps, str | Path):
         loaded = load_nps(str(nps), date_style=style)
-        _said(loaded.warnings)
+        _say(loaded.warnings)
         responses = loaded.frame.lazy()
     elif nps is not None:
         responses = nps.lazy()
@@ -723,7 +702,7 @@ def returns(
     given: pl.LazyFrame | None = None
     if isinstance(returns, str | Path):
         loaded = load_returns(str(returns), dimensions=params.by)
-        _said(loaded.warnings)
+        _say(loaded.warnings)
         given = loaded.frame.lazy()
     elif returns is not None:
         given = returns.lazy()
@@ -740,7 +719,7 @@ def returns(
             returns=given,
             by_return_date=by_return_date,
         )
-    _said(result.warnings)
+    _say(result.warnings)
     return result.table
 
 
@@ -913,7 +892,7 @@ def clv_bgnbd_fit(
     read = _orders(orders, by=metric.by, need_amount=True)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
     fitted = model.fit_models(summary) if params is None else params
-    _said(fitted.warnings)
+    _say(fitted.warnings)
     days = model.duration_days(length)
     scored = model.score(
         summary,
@@ -930,7 +909,7 @@ def clv_bgnbd_fit(
         scored = model.net_of_cost(scored, model.customer_costs(people.lazy()), years=years)
         missing = scored.filter(pl.col("cost_to_serve").is_null()).height
         if missing:
-            _said(
+            _say(
                 [
                     f"{missing} customers have no cost_to_serve in {people.name}: "
                     "their clv_net is empty"

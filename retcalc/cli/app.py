@@ -45,20 +45,23 @@ def main_callback(
     """Retention, churn and revenue retention from order exports."""
 
 
-# One line per command, in the order of `retcalc --help`.
-app.command(cls=Command)(retention)
-app.command(cls=Command)(churn)
-app.command(cls=Command)(cohorts)
-app.command(cls=Command)(returns)
-app.command(cls=Command)(kpis)
-app.command(cls=Command)(rfm)
-app.command(cls=Command)(clv)
-app.command(cls=Command)(report)
-app.command(cls=Command)(explain)
-app.command(cls=Command)(crr)
-app.command(cls=Command)(inspect)
-app.command(cls=Command)(sample)
-# (new commands: add the import above and one line here)
+# In the order of `retcalc --help` (a new command: its import above and its name here).
+COMMANDS = (
+    retention,
+    churn,
+    cohorts,
+    returns,
+    kpis,
+    rfm,
+    clv,
+    report,
+    explain,
+    crr,
+    inspect,
+    sample,
+)
+for command in COMMANDS:
+    app.command(cls=Command)(command)
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 
-#: Polars' allocator (jemalloc) keeps freed pages for 10 s by default before it returns
-#: them to the system, so one step's freed memory still counts while the next step
-#: allocates its own. A shorter decay lowers the peaks; 1 s keeps most of that and spends
-#: less time handing pages back and faulting them in again (bench/README.md, "Why the
-#: code is so"). A value the user sets is kept.
+#: Polars' allocator (jemalloc) keeps freed pages for a while before it returns them to
+#: the system, so one step's freed memory still counts while the next step allocates its
+#: own. A shorter decay than jemalloc's default lowers the peaks; the one below keeps most
+#: of that and spends less time handing pages back and faulting them in again (measured:
+#: bench/README.md, "Why the code is so"). A value the user sets is kept.
 ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:1000,muzzy_decay_ms:0")
 
 

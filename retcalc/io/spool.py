@@ -12,7 +12,8 @@ deleted when the command ends (:func:`release`, called by the runner) or when
 the process exits.
 
 An endless input (``yes | retcalc retention -``) would fill the disk: past
-``RETCALC_MAX_INPUT_BYTES`` bytes (default 64 GiB) the copy stops with exit 2.
+``RETCALC_MAX_INPUT_BYTES`` bytes (default :data:`DEFAULT_LIMIT`) the copy stops with
+exit 2.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ _open: list[tuple[int, Path | None]] = []
 
 
 def limit() -> int:
-    """The most bytes copied from one input: ``RETCALC_MAX_INPUT_BYTES`` or 64 GiB."""
+    """The most bytes copied from one input: ``RETCALC_MAX_INPUT_BYTES`` or
+    :data:`DEFAULT_LIMIT`."""
     value = os.environ.get(LIMIT_VARIABLE, "").strip()
     if not value:
         return DEFAULT_LIMIT
@@ -53,7 +55,7 @@ def limit() -> int:
     if number <= 0:
         raise UsageError(
             f"{LIMIT_VARIABLE}={value!r} is not a number of bytes; give a whole number "
-            f"such as {DEFAULT_LIMIT} (64 GiB)"
+            f"such as {DEFAULT_LIMIT} ({DEFAULT_LIMIT >> 30} GiB)"
         )
     return number
 

@@ -86,11 +86,12 @@ def rfm_summary(
 ) -> RfmSummary:
     """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring)."""
     keys = tuple(keys)
-    lines = (
-        classify(cut(orders, as_of))
-        .select(CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *keys)
-        .collect()
-    )
+    events = classify(cut(orders, as_of))
+    # Rows a reader summed already keep their exact micros (money.event_micros).
+    exact = ["micros"] if "micros" in events.collect_schema() else []
+    lines = events.select(
+        CUSTOMER, "day", "is_purchase", "revenue", "revenue_day", *exact, *keys
+    ).collect()
     del orders  # read: its rows go now if the caller handed them over (kept no reference)
     # The span of days (for the day words below) and the last purchase day, in one scan.
     first, last, last_day = lines.select(
