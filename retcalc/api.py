@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from retcalc.engines import Level
+from retcalc.engines import Level, Rows
 from retcalc.errors import InputError, RetcalcWarning, UsageError
 from retcalc.io import dates
 from retcalc.io.currency import MoneyOptions
@@ -43,6 +43,8 @@ from retcalc.io.frames import Loaded, LoadOptions, load_customers, load_orders
 from retcalc.io.load import Table, open_table, table_from_frame
 from retcalc.io.mapping import load_config
 from retcalc.io.numbers import mark_from_flag
+from retcalc.kernels.keys import encode_customers
+from retcalc.kernels.words import free_bits
 from retcalc.meanings import parse_status_map
 from retcalc.metrics.common import (
     Basis,
@@ -51,8 +53,6 @@ from retcalc.metrics.common import (
     prepare_activity,
     prepare_subscription,
 )
-from retcalc.metrics.events import free_bits
-from retcalc.metrics.keys import encode_customers
 from retcalc.periods import Period, Window, parse_date_option, parse_window
 
 if TYPE_CHECKING:
@@ -102,24 +102,32 @@ class Orders(_Read):
 
     ``frame`` has the canonical columns (``customer_id``, ``day``, and those found of
     ``amount``, ``refund_amount``, ``quantity``, ``order_id``, ``status``, and the
-    ``by`` columns), one row per order line kept. ``level`` says what a row is:
+    ``by`` columns), one row per order line kept. :attr:`level` says what a row is:
     :attr:`Level.lines` for whatever :func:`read_orders` returns; the command line's
     batched and Spark readers hand over rows already summed per customer and day
-    (:class:`retcalc.engines.Level`).
+    (:class:`retcalc.engines.Holds`, said by the reader).
     """
 
-    level: Level = Level.lines
     #: The caller keeps no other reference to the rows: a metric may let them go once it
     #: has read them (the command line's large inputs), leaving ``frame`` empty.
     handed_over: bool = False
 
-    def rows(self) -> pl.LazyFrame:
-        """The rows for a metric: handed over when :attr:`handed_over` (``frame`` keeps
-        only the columns then), else a view of ``frame``."""
+    @property
+    def level(self) -> Level:
+        return self.loaded.holds.level
+
+    def rows(self) -> Rows:
+        """The rows for a metric, with what they hold: handed over when
+        :attr:`handed_over` (``frame`` keeps only the columns then), else a view of
+        ``frame``."""
         frame = self.loaded.frame
         if self.handed_over:
             self.loaded = dataclasses.replace(self.loaded, frame=frame.clear())
-        return frame.lazy()
+        return Rows(frame.lazy(), self.loaded.holds)
+
+    def view(self) -> Rows:
+        """The rows for a metric, with what they hold, never handed over."""
+        return Rows(self.loaded.frame.lazy(), self.loaded.holds)
 
 
 @dataclass
@@ -420,20 +428,21 @@ def metric_params(
 # The groundwork shared by the period metrics.
 
 
-def coded(
-    orders: pl.LazyFrame, other: pl.LazyFrame | None = None
-) -> tuple[pl.LazyFrame, pl.LazyFrame | None]:
+def coded(orders: Rows, other: pl.LazyFrame | None = None) -> tuple[Rows, pl.LazyFrame | None]:
     """``orders`` and ``other`` (a frame that shares their customer ids, or ``None``) with
     integer customer keys (``keys.encode_customers``), for a metric that never shows a
     customer id: the same table, computed faster. The keys leave low bits free for the
-    orders' days."""
-    lines = orders.collect()
+    orders' days. As they are when their reader keyed them already (a large input
+    without a customers file)."""
+    if orders.keyed:
+        return orders, other
+    lines = orders.frame.collect()
     bits = free_bits(lines["day"]) if "day" in lines.columns else 0
     first, second = encode_customers(
         lines, other.collect() if other is not None else None, free_bits=bits
     )
     assert first is not None
-    return first.lazy(), second.lazy() if second is not None else None
+    return orders.but(first.lazy(), keyed=True), second.lazy() if second is not None else None
 
 
 def basis_of(customers: Customers | None, basis: Basis | str | None = None) -> Basis:
@@ -469,7 +478,7 @@ def prepare(
     """
     chosen = basis_of(customers, basis)
     subscribers = customers.lazy() if customers is not None else None
-    lines = orders.lazy()
+    lines = orders.view()
     if anonymous:
         lines, coded_subscribers = coded(
             lines, subscribers if chosen is Basis.subscription else None
@@ -478,7 +487,7 @@ def prepare(
             subscribers = coded_subscribers
     if chosen is Basis.subscription:
         assert subscribers is not None
-        return prepare_subscription(subscribers, lines, params)
+        return prepare_subscription(subscribers, lines, params, keyed=lines.keyed)
     return prepare_activity(lines, params, with_runs=with_runs)
 
 
@@ -609,7 +618,7 @@ def kpis(
     the counts only, for orders that may have no amount column (revenue, aov,
     revenue_per_customer and the revenue growth are left out)."""
     from retcalc.io.nps import load_nps, with_paid_dates
-    from retcalc.metrics.keys import encode_orders
+    from retcalc.kernels.keys import encode_orders
     from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
 
     revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
@@ -620,9 +629,9 @@ def kpis(
     )  # fmt: skip
     read = _orders(orders, by=params.by, need_amount=money)
     style = dates.style_from_flag(date_format) if date_format else None
-    lines = read.lazy()
+    lines = read.view()
     if paid_col is not None:
-        lines = with_paid_dates(read.loaded, paid_col, date_style=style).lazy()
+        lines = lines.but(with_paid_dates(read.loaded, paid_col, date_style=style).lazy())
     responses: pl.LazyFrame | None = None
     if isinstance(nps, str | Path):
         loaded = load_nps(str(nps), date_style=style)
@@ -708,11 +717,11 @@ def returns(
         given = returns.lazy()
     if top is None:
         result = returns_table(
-            read.lazy(), params=params, returns=given, by_return_date=by_return_date
+            read.view(), params=params, returns=given, by_return_date=by_return_date
         )
     else:
         result = top_returns(
-            read.lazy(),
+            read.view(),
             params=params,
             n=top,
             min_units=min_units,

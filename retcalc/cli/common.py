@@ -35,7 +35,6 @@ class Inputs:
     orders: Loaded | None
     customers: Loaded | None
     others: tuple[Path, ...] = ()  # the config file: never overwritten by --output either
-    level: Level = Level.lines  # what a row of ``orders`` is (see :class:`Level`)
 
     @property
     def paths(self) -> list[Path]:
@@ -66,7 +65,7 @@ class Inputs:
         """The orders as the Python API takes them; ``hand_over``: the metric may let
         their rows go once read (:meth:`take_orders`)."""
         assert self.orders is not None
-        orders = api.Orders(self.orders, self.level, handed_over=hand_over)
+        orders = api.Orders(self.orders, handed_over=hand_over)
         if hand_over:
             self.orders = dataclasses.replace(self.orders, frame=self.orders.frame.clear())
         return orders
@@ -230,10 +229,8 @@ def load(
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
     by = tuple(dict.fromkeys(common.by or ()))
-    read_as = Level.lines
     if common.engine is Engine.spark:
         orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
-        read_as = Level.lines if level in (None, Level.pieces) else level
     else:
         if common.spark_master is not None:
             raise UsageError("--spark-master is for --engine spark")
@@ -251,7 +248,6 @@ def load(
                     orders=level is Level.orders,
                     pieces=level is Level.pieces,
                 )
-                read_as = level
             else:
                 orders = load_orders(
                     common.orders, options, need_amount=need_amount, dimensions=by, table=table
@@ -266,7 +262,7 @@ def load(
         for message in customers.warnings:
             warn(message)
     config = config_path(common)
-    inputs = Inputs(orders, customers, (config,) if config is not None else (), level=read_as)
+    inputs = Inputs(orders, customers, (config,) if config is not None else ())
     if common.output is not None and str(common.output) != "-":
         check_output_path(common.output, inputs.paths)
     assert inputs.orders is not None

@@ -45,6 +45,7 @@ from typing import Any
 
 import polars as pl
 
+from retcalc.engines import Holds, Level
 from retcalc.errors import InputError
 from retcalc.io import checks, currency, dates, numbers
 from retcalc.io.checks import date_limits, money_limits
@@ -68,8 +69,9 @@ from retcalc.io.frames import (
     with_mark,
 )
 from retcalc.io.load import ROW, Table, collect, engine_for, reading_error, reads_table
-from retcalc.metrics.events import CUSTOMER, classify, free_bits, negative_line, run_differences
-from retcalc.metrics.keys import TOP_BIT, free_low_bits, id_hashes
+from retcalc.kernels.keys import TOP_BIT, free_low_bits, id_hashes
+from retcalc.kernels.words import free_bits, run_differences
+from retcalc.metrics.events import CUSTOMER, classify, negative_line
 from retcalc.metrics.money import MICROS, to_micros
 
 #: Rows per batch of the decimal-mark pass: big enough that per-batch work is
@@ -185,7 +187,7 @@ class _Reader:
     """The state of one read: the checks' tallies, the rows kept, the lines kept whole.
 
     ``anonymous``: customers are kept as two 64-bit hashes of their id (see
-    :mod:`retcalc.metrics.keys`) instead of the text; :meth:`finish` checks that
+    :mod:`retcalc.kernels.keys`) instead of the text; :meth:`finish` checks that
     no two ids share the first. ``orders``: rows are summed apart per order
     (:class:`retcalc.engines.Level` ``orders``), the order kept as a 64-bit key.
     """
@@ -627,7 +629,7 @@ class _Reader:
         frame = pl.concat([part.select(columns) for part in self.parts], rechunk=False)
         self.parts = []
         if self.anonymous:
-            # Keys with room for a day's number below them (see events.sorted_days).
+            # Keys with room for a day's number below them (see kernels.words.sorted_days).
             keys = free_low_bits(frame[CUSTOMER], frame[SECOND], free_bits(frame["day"]))
             if keys is None:
                 return None
@@ -804,7 +806,7 @@ def _fewer_days(days: pl.DataFrame, summed: int) -> pl.DataFrame:
 
 
 def _order_keys(order: pl.Expr) -> list[pl.Expr]:
-    """The two hashes of a (cleaned) order id (:func:`retcalc.metrics.keys.id_hashes`), as ``ORDER_KEYS``."""
+    """The two hashes of a (cleaned) order id (:func:`retcalc.kernels.keys.id_hashes`), as ``ORDER_KEYS``."""
     hashes = id_hashes(order.cast(pl.String))
     return [h.alias(name) for h, name in zip(hashes, ORDER_KEYS, strict=True)]
 
@@ -814,9 +816,9 @@ def _with_order_keys(
 ) -> pl.DataFrame:
     """``frame`` with ``name``, a ``UInt64`` key per order, in place of ``ORDER_KEYS``
     (the two hashes of its id, null without one): the first hash where it tells the
-    orders apart (:func:`retcalc.metrics.keys.free_low_bits`), else a number per
+    orders apart (:func:`retcalc.kernels.keys.free_low_bits`), else a number per
     distinct pair of hashes. ``tag``: every key has its top bit set (as
-    :func:`retcalc.metrics.keys.tagged_keys` has), so that none equals a row number."""
+    :func:`retcalc.kernels.keys.tagged_keys` has), so that none equals a row number."""
     first, second = ORDER_KEYS
     top = pl.lit(TOP_BIT if tag else 0, dtype=pl.UInt64)
     if tag:
@@ -860,7 +862,7 @@ def load_order_events(
     all that the metrics at this level read). ``revenue=False`` (retention): only
     purchase rows, ``keys..., customer_id, day, is_purchase``.
     ``anonymous``: ``customer_id`` is the ``UInt64`` key of
-    :func:`retcalc.metrics.keys.encode_customers` rather than the id (for commands
+    :func:`retcalc.kernels.keys.encode_customers` rather than the id (for commands
     that never show an id); when two ids share a key the input is read again with
     the ids. ``orders`` (:class:`retcalc.engines.Level` ``orders``: order counts):
     the rows are summed apart per order, ``order_id`` a ``UInt64`` key per order
@@ -936,6 +938,7 @@ def load_order_events(
             orders=orders,
             pieces=pieces,
         )
+    level = Level.pieces if pieces else Level.orders if orders else Level.days
     return Loaded(
         table,
         plan.mapping,
@@ -944,6 +947,7 @@ def load_order_events(
         warnings,
         plan.numbers.marks,
         repeats.height,
+        holds=Holds(level, keyed=anonymous and not pieces, orders_keyed=orders),
     )
 
 

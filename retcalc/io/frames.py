@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from retcalc.engines import Holds
 from retcalc.errors import InputError
 from retcalc.io import checks, currency, dates, numbers
 from retcalc.io.checks import AHEAD, EXACT_FLOAT, date_limits, unknown_statuses
@@ -102,6 +103,7 @@ class Loaded:
     statuses: Census | None = None  # the raw statuses and their meanings
     order_level: tuple[str, ...] = ()  # columns counted once per order (see once_per_order)
     money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
+    holds: Holds = field(default_factory=Holds)  # what ``frame``'s rows are
 
     @property
     def name(self) -> str:

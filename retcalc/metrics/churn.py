@@ -14,10 +14,11 @@ from collections.abc import Sequence
 import polars as pl
 
 from retcalc.errors import InputError
+from retcalc.kernels.words import free_key_bits, period_sums
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
 from retcalc.metrics.common import Prepared, complete_flag, ratio
-from retcalc.metrics.events import revenue_lines, sorted_days, summed_runs
+from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.money import money
 from retcalc.periods import Period, truncate
 
@@ -77,7 +78,7 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     span = daily.select(
         pl.col("day").min().alias("lo"),
         pl.col("day").max().alias("hi"),
-        _free_key_bits(daily, group).alias("free"),
+        free_key_bits(group, keyed=prep.keyed).alias("free"),
     )
     lo, hi, free = span.collect().row(0)
     if lo is None:
@@ -85,7 +86,15 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     # Periods are numbered (0 for the one holding ``lo``), so that "the period before"
     # is one less: integer work on every row, dates only for the few sums at the end.
     numbers = PeriodNumbers(lo, hi, period)
-    raw = _per_period(daily, group, numbers, free or 0)
+    raw = period_sums(
+        daily,
+        group,
+        numbers.of(pl.col("day")),
+        numbers.starts.len(),
+        has=HAS,
+        keyed=prep.keyed,
+        free_bits=free or 0,
+    )
     totals = raw.group_by([*keys, "ps"]).agg(pl.col("raw").sum().alias("revenue"))
     # The running count of the flags over every row: faster in the in-memory engine.
     floored = (
@@ -132,102 +141,6 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-#: Slices of the customers whose revenue is summed per period one at a time.
-SLICES = 4
-
-
-def _per_period(
-    daily: pl.LazyFrame, group: Sequence[str], numbers: PeriodNumbers, free_bits: int = 0
-) -> pl.DataFrame:
-    """``group..., ps, raw, _hp``: revenue summed per customer (and group) and period
-    number, and whether the customer purchased in the period (``daily``'s ``is_purchase``),
-    each customer's rows together and in period order.
-
-    Collected once (the floored figures and the totals both read it), one slice of the
-    customers at a time (by a hash of the id), each slice sorted on its own (customers
-    of different slices never meet), so that only one slice's group-by table and sort
-    are held at once.
-    Periods are numbered in 32 bits (they are few). When the period's number fits in
-    the ``free_bits`` low bits every customer key leaves zero (:func:`_free_key_bits`),
-    it goes into them, and the rows are sorted on that one word and summed as runs of
-    it (:func:`_word_sums`), faster and with a lower peak than a group-by and a sort on
-    two columns.
-    """
-    ps = numbers.of(pl.col("day")).cast(pl.Int32).alias("ps")
-    # Hashed even when the id is an integer key: those keep low bits free (zero) for
-    # sorted_days, so the key's own remainder would put every customer in one slice.
-    slice_of = pl.col(CUSTOMER).hash() % SLICES
-    bits = (numbers.starts.len() - 1).bit_length()
-    if bits <= free_bits:
-        word = (pl.col(CUSTOMER) | ps.cast(pl.UInt64)).alias(WORD)
-        return pl.concat(
-            _word_sums(
-                daily.filter(slice_of == i)
-                .select(word, "micros", "is_purchase")
-                .sort(WORD)
-                .collect(engine="streaming"),
-                bits,
-            )
-            for i in range(SLICES)
-        )
-    return pl.concat(
-        _ordered(
-            daily.filter(slice_of == i)
-            .group_by([*group, ps])
-            .agg(pl.col("micros").sum().alias("raw"), pl.col("is_purchase").any().alias(HAS))
-            .collect(),
-            group,
-        )
-        for i in range(SLICES)
-    )
-
-
-#: Column of :func:`_per_period`'s sums: a customer key with a period's number in its low bits.
-WORD = "_word"
-
-
-def _free_key_bits(daily: pl.LazyFrame, group: Sequence[str]) -> pl.Expr:
-    """How many low bits every customer key of ``daily`` leaves zero, as the keys of
-    ``keys.free_low_bits`` do: 0 unless the customer is the only group column and a
-    ``UInt64`` key, never null."""
-    if list(group) != [CUSTOMER] or daily.collect_schema()[CUSTOMER] != pl.UInt64:
-        return pl.lit(0)
-    customer = pl.col(CUSTOMER)
-    zeros = customer.bitwise_trailing_zeros().min()
-    return pl.when(customer.null_count() == 0).then(zeros).otherwise(0)
-
-
-def _word_sums(rows: pl.DataFrame, bits: int) -> pl.DataFrame:
-    """``rows`` (``WORD, micros, is_purchase``, sorted on the word; see :func:`_per_period`)
-    summed per word as runs of equal words and read back as ``customer_id, ps, raw, _hp``:
-    each customer's rows together, in period order. A sort and running sums instead of a
-    group-by and a sort of its result."""
-    periods = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-    word = pl.col(WORD)
-    return (
-        summed_runs(rows.lazy(), WORD, "is_purchase")
-        .select(
-            (word & ~periods).alias(CUSTOMER),
-            (word & periods).cast(pl.Int32).alias("ps"),
-            pl.col("micros").alias("raw"),
-            pl.col("is_purchase").alias(HAS),
-        )
-        # Running sums and shifts: faster in the in-memory engine.
-        .collect(engine="in-memory")
-    )
-
-
-def _ordered(frame: pl.DataFrame, group: Sequence[str]) -> pl.DataFrame:
-    """``frame`` (distinct ``group..., ps``) with each customer's rows together and in
-    period order."""
-    if list(group) == [CUSTOMER] and frame.schema[CUSTOMER] == pl.UInt64:
-        # sorted_days packs a customer key and a small day number into one sort word.
-        as_day = frame.with_columns(pl.col("ps").cast(pl.Date).alias("day")).drop("ps")
-        ordered = sorted_days(as_day).with_columns(pl.col("day").cast(pl.Int32).alias("ps"))
-        return ordered.select(*frame.columns)
-    return frame.sort([*group, "ps"])
-
-
 class PeriodNumbers:
     """The periods holding the days from ``lo`` to ``hi``, numbered from 0, and the one after.
 
@@ -254,7 +167,7 @@ class PeriodNumbers:
 
 
 def _first_purchase_flags(keys: Sequence[str]) -> list[pl.Expr]:
-    """``FIRST`` and ``LATER`` on :func:`_per_period`'s rows (each customer's together, in
+    """``FIRST`` and ``LATER`` on :func:`~retcalc.kernels.words.period_sums`'s rows (each customer's together, in
     period order): the period is the customer's first with a purchase; the customer
     purchased in an earlier period. From a running count of the periods with purchases
     (no join with each customer's first purchase day, which was a large share of churn's
@@ -265,7 +178,7 @@ def _first_purchase_flags(keys: Sequence[str]) -> list[pl.Expr]:
     return [(has & (own == 0)).alias(FIRST), (own > 0).alias(LATER)]
 
 
-#: Flags of :func:`_first_purchase_flags`, and :func:`_per_period`'s "purchased in the period".
+#: Flags of :func:`_first_purchase_flags`, and :func:`~retcalc.kernels.words.period_sums`'s "purchased in the period".
 FIRST, LATER, HAS = "_first", "_later", "_hp"
 
 
@@ -273,7 +186,7 @@ def _with_previous(floored: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """``group..., ps, rev, prev, FIRST, LATER`` for every customer and period ``ps`` (a
     number) where that period or the one before it has revenue (``rev``, ``prev``: 0
     where none; the flags false on a period without revenue): the full join of the
-    periods with the periods before them, found on rows ordered as :func:`_per_period`
+    periods with the periods before them, found on rows ordered as :func:`~retcalc.kernels.words.period_sums`
     orders them, each compared with its neighbours."""
     group = [*keys, CUSTOMER]
     ps, rev = pl.col("ps"), pl.col("rev")

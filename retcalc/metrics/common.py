@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, Grid
 from retcalc.metrics.choices import Basis
-from retcalc.metrics.events import classify, purchase_days
+from retcalc.metrics.events import events_of, purchase_days
 from retcalc.periods import Period, Window, observed_end, range_end
 
 
@@ -53,6 +54,8 @@ class Prepared:
     data_start: dt.date
     data_end: dt.date  # exclusive: the first day not observed
     basis: Basis
+    #: ``customer_id`` holds integer keys (:mod:`retcalc.kernels.keys`), not the ids.
+    keyed: bool = False
 
 
 def grid_range(params: Params, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
@@ -67,10 +70,6 @@ def grid_range(params: Params, first: dt.date, last: dt.date) -> tuple[dt.date, 
     return lo, hi
 
 
-def cut_orders(orders: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
-    return orders if as_of is None else orders.filter(pl.col("day") < as_of)
-
-
 def check_keys(keys: Sequence[str]) -> None:
     if CUSTOMER in keys:
         raise UsageError(
@@ -79,7 +78,9 @@ def check_keys(keys: Sequence[str]) -> None:
         )
 
 
-def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = True) -> Prepared:
+def prepare_activity(
+    orders: Rows | pl.LazyFrame, params: Params, *, with_runs: bool = True
+) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active.
 
     ``with_runs=False`` leaves ``runs`` empty, for a command that never reads them
@@ -87,8 +88,9 @@ def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = 
     """
     keys = params.by
     check_keys(keys)
-    events = classify(cut_orders(orders, params.as_of))
-    purchases = purchase_days(events, keys).collect().lazy()
+    orders = as_rows(orders)
+    events = events_of(orders, params.as_of)
+    purchases = purchase_days(events, keys, keyed=orders.keyed).collect().lazy()
     span = purchases.select(
         pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")
     ).collect()
@@ -125,13 +127,19 @@ def prepare_activity(orders: pl.LazyFrame, params: Params, *, with_runs: bool = 
         first,
         data_end,
         Basis.activity,
+        orders.keyed,
     )
 
 
 def prepare_subscription(
-    customers: pl.LazyFrame, orders: pl.LazyFrame | None, params: Params
+    customers: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame | None,
+    params: Params,
+    *,
+    keyed: bool = False,
 ) -> Prepared:
-    """Groundwork on the subscription basis (SPEC §2.2): active while subscribed."""
+    """Groundwork on the subscription basis (SPEC §2.2): active while subscribed.
+    ``keyed``: the customers' (and orders') ``customer_id`` holds integer keys."""
     keys = params.by
     check_keys(keys)
     if "churn_date" not in customers.collect_schema():
@@ -149,8 +157,8 @@ def prepare_subscription(
         subs.select(pl.max_horizontal(pl.col("signup_date").max(), pl.col("churn_date").max()))
     ]
     if orders is not None:
-        events = classify(cut_orders(orders, params.as_of))
-        purchases = purchase_days(events, keys).collect().lazy()
+        events = events_of(as_rows(orders), params.as_of)
+        purchases = purchase_days(events, keys, keyed=keyed).collect().lazy()
         last_candidates.append(purchases.select(pl.col("day").max()))
     span = subs.select(pl.col("signup_date").min()).collect().item()
     if span is None:
@@ -179,6 +187,7 @@ def prepare_subscription(
         span,
         data_end,
         Basis.subscription,
+        keyed,
     )
 
 

@@ -18,10 +18,13 @@ by the readers from whatever the export calls it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 
 import polars as pl
 
+from retcalc.engines import Rows
+from retcalc.kernels.words import sorted_days
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.money import event_micros
 
@@ -51,8 +54,6 @@ def classify(orders: pl.LazyFrame, *, by_order: bool = True) -> pl.LazyFrame:
     (each has a status and is not negative, or has no order id) the result is the same.
     """
     schema = orders.collect_schema()
-    if "is_purchase" in schema:
-        return orders  # already classified where the data is (the Spark engine)
     null_f = pl.lit(None, dtype=pl.Float64)
     amount = _col_or(orders, "amount", null_f)
     refund = _col_or(orders, "refund_amount", null_f)
@@ -136,93 +137,28 @@ def _returns_on_order_day(frame: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([rest, moved], how="vertical")
 
 
-def purchase_days(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+def before(rows: Rows, as_of: dt.date | None) -> Rows:
+    """The rows dated before ``as_of`` (SPEC §2: ``--as-of`` ignores events on or after it)."""
+    return rows if as_of is None else rows.but(rows.frame.filter(pl.col("day") < as_of))
+
+
+def events_of(rows: Rows, as_of: dt.date | None = None) -> pl.LazyFrame:
+    """The classified rows of ``rows`` dated before ``as_of``: as they are when their
+    reader classified them (a large input summed while read, the Spark engine), else
+    :func:`classify`."""
+    rows = before(rows, as_of)
+    return rows.frame if rows.holds.classified else classify(rows.frame)
+
+
+def purchase_days(events: pl.LazyFrame, keys: Sequence[str], *, keyed: bool) -> pl.LazyFrame:
     """Distinct ``(keys..., customer_id, day)`` of purchase rows, each customer's rows
-    together and in day order (text ids: sorted by id; integer keys: in key order)."""
+    together and in day order (text ids: sorted by id; integer keys, ``keyed``: in key
+    order)."""
     cols = [*keys, CUSTOMER]
     purchases = events.filter(pl.col("is_purchase")).select(*cols, "day")
-    if not keys and events.collect_schema()[CUSTOMER] == pl.UInt64:
+    if not keys and keyed:
         return sorted_days(purchases.collect()).lazy()
     return purchases.unique().sort([*cols, "day"])
-
-
-#: Most bits of a packed sort key that may hold the day (2**20 days: 2,870 years).
-DAY_BITS = 20
-
-
-def span_bits(days: pl.Series) -> int:
-    """How many bits hold any day of ``days`` as its distance from the first."""
-    span = days.to_frame("d").select(pl.col("d").max() - pl.col("d").min()).item()
-    return 0 if span is None else int(span.days).bit_length()
-
-
-def free_bits(days: pl.Series) -> int:
-    """How many low bits of the customer keys to leave free for ``days`` (see
-    ``sorted_days``): as many as their distance from the first needs, none past ``DAY_BITS``."""
-    bits = span_bits(days)
-    return bits if bits <= DAY_BITS else 0
-
-
-def sorted_days(frame: pl.DataFrame, day_bits: int | None = None) -> pl.DataFrame:
-    """Distinct ``(customer_id, day)`` rows of ``frame`` (``UInt64`` customer keys), each
-    customer's rows together and in day order.
-
-    A sort on two columns costs several times one on a single integer, so the
-    sort key is one word: the customer key's high bits, then the day's distance
-    from the first day (``day_bits`` bits, by default as few as the days need).
-    When every key's low bits are zero (the keys of ``keys.free_low_bits``) the
-    word holds the whole row: only it is sorted, and the row read back from it.
-    Otherwise the frame is sorted on the word, and customers whose keys agree on
-    the high bits (they would interleave; rare at 44 bits or more) are sorted
-    again on both columns.
-    """
-    if frame.height == 0:
-        return frame
-    needed = span_bits(frame["day"])
-    bits = needed if day_bits is None else day_bits
-    if bits > DAY_BITS or needed > bits:
-        return frame.unique().sort(CUSTOMER, "day")
-    first = frame.select(pl.col("day").min().cast(pl.Int32)).item()  # days since 1970-01-01
-    days = pl.lit((1 << bits) - 1, dtype=pl.UInt64)
-    offset = (pl.col("day").cast(pl.Int32) - first).cast(pl.UInt64)
-    customer = pl.col(CUSTOMER)
-    if frame.columns == [CUSTOMER, "day"] and frame[CUSTOMER].null_count() == 0:
-        free = frame.select((customer & days).max()).item() == 0
-        if free:
-            return _packed_rows(frame.select((customer | offset).alias("_key")), days, first)
-    packed = (customer & ~days) | offset
-    ordered = frame.with_columns(packed.alias("_key")).sort("_key")
-    prefix = pl.col("_key") // (1 << bits)
-    clash = ordered.filter(
-        (prefix == prefix.shift(1)) & (pl.col(CUSTOMER) != pl.col(CUSTOMER).shift(1))
-    ).select(prefix.unique())
-    first = (pl.col("_key") != pl.col("_key").shift(1)).fill_null(True)
-    if clash.height == 0:
-        return ordered.filter(first).drop("_key")
-    shared = prefix.is_in(clash.to_series().implode())
-    alone = ordered.filter(~shared)
-    return pl.concat(
-        [
-            alone.filter(first).drop("_key"),
-            ordered.filter(shared).drop("_key").unique().sort(CUSTOMER, "day"),
-        ]
-    )
-
-
-def _packed_rows(keys: pl.DataFrame, days: pl.Expr, first: int) -> pl.DataFrame:
-    """The distinct rows of ``keys`` (``_key``: a customer key whose low bits, the mask
-    ``days``, hold a day's distance from day number ``first``), sorted, as
-    ``customer_id, day``."""
-    ordered = keys["_key"].sort()
-    key = pl.col("_key")
-    return (
-        ordered.to_frame()
-        .filter((key != key.shift(1)).fill_null(True))
-        .select(
-            (key & ~days).alias(CUSTOMER),
-            ((key & days).cast(pl.Int32) + first).cast(pl.Date).alias("day"),
-        )
-    )
 
 
 def revenue_lines(
@@ -247,34 +183,4 @@ def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
         events.group_by([*keys, CUSTOMER, "revenue_day"])
         .agg(event_micros(events).sum().alias("micros"))
         .rename({"revenue_day": "day"})
-    )
-
-
-def run_ends(value: pl.Expr) -> pl.Expr:
-    """True on the last row of each run of equal ``value``s (sorted rows)."""
-    return (value != value.shift(-1)).fill_null(True)
-
-
-def run_differences(running: pl.Expr) -> pl.Expr:
-    """On the last rows of runs: a running sum's growth over each run."""
-    return running - running.shift(1, fill_value=0)
-
-
-def summed_runs(rows: pl.LazyFrame, word: str, purchase: str) -> pl.LazyFrame:
-    """``word, micros, purchase`` per run of equal ``word``s of ``rows`` (sorted on it):
-    the sum of the run's ``micros`` and whether any of its rows is a purchase. A sort
-    and running sums instead of a group-by (and a sort of its result)."""
-    total, bought = pl.col("_total"), pl.col("_bought")
-    return (
-        rows.select(
-            word,
-            pl.col("micros").cum_sum().alias("_total"),
-            pl.col(purchase).cast(pl.UInt32).cum_sum().alias("_bought"),
-        )
-        .filter(run_ends(pl.col(word)))
-        .select(
-            word,
-            run_differences(total).alias("micros"),
-            (run_differences(bought) > 0).alias(purchase),
-        )
     )

@@ -44,11 +44,11 @@ from dataclasses import replace
 import polars as pl
 
 from retcalc.errors import InputError, UsageError
+from retcalc.kernels.parts import part_filters, parts_for
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.common import Params, Prepared, grid_range, ratio
 from retcalc.metrics.events import revenue_lines
-from retcalc.metrics.keys import part_filters, parts_for
 from retcalc.metrics.money import event_micros, money
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import window_starts
@@ -132,7 +132,7 @@ def _summed_in_parts(
     prep: Prepared, compute: Callable[[pl.Expr], pl.LazyFrame], parts: int
 ) -> pl.LazyFrame:
     """Sums per range (``keys..., IDX``) that ``compute(where)`` gives over the customers
-    ``where`` keeps, done in ``parts`` parts of the customers (``keys.part_filters``) and
+    ``where`` keeps, done in ``parts`` parts of the customers (``parts.part_filters``) and
     added up: the group-bys per customer of a large input hold one part's customers at a
     time.
     """

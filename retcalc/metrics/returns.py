@@ -51,11 +51,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from retcalc.engines import Level, Rows, as_rows
 from retcalc.errors import InputError, UsageError
+from retcalc.kernels.keys import TOP_BIT, tagged_keys
+from retcalc.kernels.parts import grouped_in_parts, parts_for
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.common import Params, grid_range, ratio
-from retcalc.metrics.keys import TOP_BIT, grouped_in_parts, parts_for, tagged_keys
 from retcalc.metrics.money import MICROS, money, to_micros
 from retcalc.periods import Window, observed_end
 
@@ -272,7 +274,7 @@ def line_pieces(
 
 
 def return_lines(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     returns: pl.LazyFrame | None = None,
     keys: Sequence[str] = (),
@@ -288,6 +290,8 @@ def return_lines(
     ``product_id``.
     """
     keys = list(dict.fromkeys(keys))
+    given = as_rows(orders)
+    orders = given.frame
     schema = orders.collect_schema()
     missing = [k for k in keys if k not in schema]
     if missing:
@@ -295,7 +299,7 @@ def return_lines(
     file = returns.collect() if returns is not None else None
     by_customer = file is not None and CUSTOMER in file.columns
     order_ids = None
-    if KIND in schema:
+    if given.level is Level.pieces:
         frame = orders.collect()
     else:
         rows, file = _order_keys(orders.with_row_index("_line").collect(), file)
@@ -653,7 +657,7 @@ def _grid(lines: Lines, params: Params) -> Grid:
 
 
 def returns_table(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     params: Params,
     returns: pl.LazyFrame | None = None,
@@ -691,7 +695,7 @@ def returns_table(
 
 
 def top_returns(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     params: Params,
     n: int,

@@ -35,11 +35,12 @@ import datetime as dt
 
 import polars as pl
 
+from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError
+from retcalc.kernels.keys import keyed_lines, with_ids
 from retcalc.metrics.activity import CUSTOMER, over
 from retcalc.metrics.common import Params, ratio
-from retcalc.metrics.events import classify, daily_revenue, purchase_days
-from retcalc.metrics.keys import keyed_lines, with_ids
+from retcalc.metrics.events import daily_revenue, events_of, purchase_days
 from retcalc.metrics.money import money, to_micros
 
 #: Segment of each (R, FM) cell: ``SEGMENT_GRID[r][fm - 1]``.
@@ -107,7 +108,7 @@ def quintile(worse: pl.Expr, n: pl.Expr) -> pl.Expr:
     )
 
 
-def reference_day(orders: pl.LazyFrame, params: Params) -> dt.date:
+def reference_day(orders: Rows | pl.LazyFrame, params: Params) -> dt.date:
     """The as-of day: ``--as-of``, the day after ``--end``, else the day after the last purchase."""
     cut = params.as_of
     if params.end is not None:
@@ -115,19 +116,22 @@ def reference_day(orders: pl.LazyFrame, params: Params) -> dt.date:
         cut = after_end if cut is None else min(cut, after_end)
     if cut is not None:
         return cut
-    events = classify(orders)
+    events = events_of(as_rows(orders))
     last = events.filter(pl.col("is_purchase")).select(pl.col("day").max()).collect().item()
     if last is None:
         raise InputError("no purchases: every row is a return or a cancellation")
     return last + dt.timedelta(days=1)
 
 
-def rfm_scores(orders: pl.LazyFrame, *, params: Params, micros: bool = False) -> pl.DataFrame:
+def rfm_scores(
+    orders: Rows | pl.LazyFrame, *, params: Params, micros: bool = False
+) -> pl.DataFrame:
     """Per customer (per ``--by`` group): recency_days, frequency, monetary, the R, F and M
     scores, rfm_score and segment (see the module docstring for every formula).
     ``micros``: with ``_micros`` too, monetary in exact integer micros (for
     :func:`rfm_segments`)."""
     group = [*params.by, CUSTOMER]
+    orders = as_rows(orders)
     as_of = reference_day(orders, params)
     # Grouped, ranked and joined on integer keys, the ids put back before the sort: the
     # same table, held in far less memory than on the text ids.
@@ -147,12 +151,12 @@ def rfm_scores(orders: pl.LazyFrame, *, params: Params, micros: bool = False) ->
     return result
 
 
-def _scores(orders: pl.LazyFrame, params: Params, as_of: dt.date) -> pl.LazyFrame:
+def _scores(orders: Rows, params: Params, as_of: dt.date) -> pl.LazyFrame:
     """:func:`rfm_scores`' rows, in no order."""
     keys = list(params.by)
     group = [*keys, CUSTOMER]
-    events = classify(orders.filter(pl.col("day") < as_of))
-    days = purchase_days(events, keys)
+    events = events_of(orders, as_of)
+    days = purchase_days(events, keys, keyed=orders.keyed)
     revenue = daily_revenue(events, keys).filter(pl.col("day") < as_of)
     if params.start is not None:
         lower = pl.lit(params.start, dtype=pl.Date)

@@ -17,13 +17,16 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from retcalc.cli.app import app
+from retcalc.engines import Rows
 from retcalc.io import batched
 from retcalc.io.batched import load_order_events
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ENGINE_VARIABLE
-from retcalc.metrics import keys, returns
+from retcalc.kernels import keys
+from retcalc.kernels.words import free_bits
+from retcalc.metrics import returns
 from retcalc.metrics.clv import historical
-from retcalc.metrics.events import classify, free_bits
+from retcalc.metrics.events import classify
 from retcalc.metrics.money import to_micros
 from tests.cli.test_cli_contract import SHOPIFY, SQUARE, UCI, WOOCOMMERCE
 from tests.spark.generated import shop
@@ -295,7 +298,7 @@ def test_orders_are_kept_apart_and_lines_without_an_id_are_orders_of_their_own(
         assert frame.schema["order_id"] == pl.UInt64
         assert frame.filter(pl.col("order_id").is_null()).height == 2  # the two lines apart
         assert frame.select(pl.col("order_id").drop_nulls().n_unique()).item() == 3
-        table = historical.per_customer(frame.lazy())
+        table = historical.per_customer(Rows(frame.lazy(), loaded.holds))
         assert table.select(*historical.CUSTOMER_COLUMNS).rows() == [
             (4, 25.0, 6.25, dt.date(2024, 1, 5), dt.date(2024, 1, 7), 2)
         ]

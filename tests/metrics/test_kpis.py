@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from retcalc.io import nps as nps_io
-from retcalc.metrics import keys as keys_module
+from retcalc.kernels import parts as parts_module
 from retcalc.metrics import kpis as kpis_metric
 from retcalc.metrics.common import Params, prepare_activity
 from retcalc.metrics.kpis import kpi_table
@@ -270,7 +270,7 @@ def test_the_customers_in_parts_give_the_same_table(
     march = {} if per_period else {"start": D("2024-03-01"), "end": D("2024-03-31")}
     p = params(period=Period.month, by=("channel",), **march)
     whole = kpi_table(prepare_activity(frame, p), params=p, per_period=per_period, by_sequence=True)
-    monkeypatch.setattr(keys_module, "PART_ROWS", 1)
+    monkeypatch.setattr(parts_module, "PART_ROWS", 1)
     parts = kpi_table(prepare_activity(frame, p), params=p, per_period=per_period, by_sequence=True)
     assert parts.equals(whole)
     assert whole["customers"].sum() > 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from retcalc.engines import Holds, Rows
 from retcalc.errors import UsageError
-from retcalc.metrics.churn import PeriodNumbers, _free_key_bits, _per_period, churn_table
+from retcalc.kernels.keys import encode_customers
+from retcalc.kernels.words import free_key_bits, period_sums
+from retcalc.metrics.churn import PeriodNumbers, churn_table
 from retcalc.metrics.common import Params, prepare_activity, prepare_subscription
 from retcalc.metrics.crr import classic_crr
-from retcalc.metrics.keys import encode_customers
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import Period, parse_window
 from tests.metrics.conftest import D, orders
@@ -132,7 +134,8 @@ def test_revenue_bridge_on_integer_keys_is_the_bridge_on_ids(free_bits: int) -> 
     (keyed,) = encode_customers(bridge_orders().collect(), free_bits=free_bits)
     assert keyed is not None
     on_ids = churn_table(prepare_activity(bridge_orders(), params))
-    assert churn_table(prepare_activity(keyed.lazy(), params)).equals(on_ids)
+    coded = Rows(keyed.lazy(), Holds(keyed=True))
+    assert churn_table(prepare_activity(coded, params)).equals(on_ids)
 
 
 def first_purchase_orders() -> pl.LazyFrame:
@@ -157,7 +160,7 @@ def test_new_and_reactivation_revenue_follow_the_first_purchase_not_the_first_re
     if free_bits is not None:  # integer keys, grouped on one word (11) or on two columns
         (keyed,) = encode_customers(lines.collect(), free_bits=free_bits)
         assert keyed is not None
-        lines = keyed.lazy()
+        lines = Rows(keyed.lazy(), Holds(keyed=True))
     table = {
         str(r["period_start"]): r
         for r in churn_table(prepare_activity(lines, params)).iter_rows(named=True)
@@ -193,8 +196,16 @@ def test_revenue_per_period_is_a_group_by_in_customer_and_period_order() -> None
             .sort("customer_id", "ps")
             .collect()
         )
-        free = daily.select(_free_key_bits(daily, ["customer_id"])).collect().item()
-        got = _per_period(daily, ["customer_id"], numbers, free)
+        free = daily.select(free_key_bits(["customer_id"], keyed=True)).collect().item()
+        got = period_sums(
+            daily,
+            ["customer_id"],
+            numbers.of(pl.col("day")),
+            numbers.starts.len(),
+            has="_hp",
+            keyed=True,
+            free_bits=free,
+        )
         assert got.sort("customer_id", "ps").equals(expected)  # the same rows,
         # each customer's together (customers in any order) and in period order
         assert got["customer_id"].rle_id().max() == got["customer_id"].n_unique() - 1

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 
-from retcalc.engines import Level
+from retcalc.engines import Holds, Level
 from retcalc.engines.spark import batches as b
 from retcalc.errors import InputError, UsageError, first_line
 from retcalc.io import checks, currency, dates
@@ -582,6 +582,7 @@ def _finish_load(
         sample.date_formats,
         warnings,
         sample.decimal_marks,
+        holds=Holds(level),
     )
     return loaded
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 import polars as pl
 
 from retcalc.errors import InputError
+from retcalc.kernels.parts import in_parts, parts_for
 from retcalc.metrics.clv import group_sums
 from retcalc.metrics.clv.historical import order_count
 from retcalc.metrics.common import Prepared, ratio
 from retcalc.metrics.events import CUSTOMER, revenue_lines
-from retcalc.metrics.keys import in_parts, parts_for
 from retcalc.metrics.money import MICROS, money, to_micros
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import Period, truncate
@@ -116,7 +116,7 @@ def formula_table(
         return activity.join(revenue, on=year_keys, how="full", coalesce=True)
 
     # Per customer first (their orders, each customer once a year): a large input in
-    # parts of its customers (keys.in_parts), whose figures add up.
+    # parts of its customers (parts.in_parts), whose figures add up.
     events = prep.events
     parts = parts_for(events.select(pl.len()).collect().item())
     if parts > 1:

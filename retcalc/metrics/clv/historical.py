@@ -23,11 +23,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError
-from retcalc.metrics.clv.summary import cut
+from retcalc.kernels.keys import encode_orders, keyed_lines, with_ids
+from retcalc.kernels.parts import in_parts, parts_for
 from retcalc.metrics.common import ratio
-from retcalc.metrics.events import CUSTOMER, classify
-from retcalc.metrics.keys import encode_orders, in_parts, keyed_lines, parts_for, with_ids
+from retcalc.metrics.events import CUSTOMER, before, events_of
 from retcalc.metrics.money import event_micros, money, to_micros
 
 CUSTOMER_COLUMNS: tuple[str, ...] = (
@@ -84,7 +85,7 @@ def in_range(day: pl.Expr, start: dt.date | None, end: dt.date | None) -> pl.Exp
 
 
 def per_customer(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     keys: Sequence[str] = (),
     start: dt.date | None = None,
@@ -96,19 +97,22 @@ def per_customer(
     ``micros``: with ``micros`` too, the revenue in exact integer micros (for :func:`summary`)."""
     keys = list(keys)
     group = [*keys, CUSTOMER]
-    events = classify(encode_orders(cut(orders, as_of)))
+    orders = encode_orders(before(as_rows(orders), as_of))
+    events = events_of(orders)
     # Every figure is a customer's: a large input is done in parts of its customers,
     # each reading the classified lines, kept in memory for them.
-    parts = parts_for(orders.select(pl.len()).collect().item())
+    parts = parts_for(orders.frame.select(pl.len()).collect().item())
     ids = None
     if parts > 1:
         # Grouped on integer keys, the ids put back at the end (the rows are sorted then):
         # the text ids of every line are not held through the parts, nor the orders (if
         # the caller handed them over).
-        lines = events.collect().lazy()
+        lines = orders.but(events.collect().lazy())
         del orders, events  # read: the rows go now if the caller handed them over
-        events, ids = keyed_lines(lines)
+        keyed, ids = keyed_lines(lines)
         del lines
+        events = keyed.frame
+        del keyed
     frame = in_parts(
         events, CUSTOMER, lambda part: _customers(part, keys, start, end, micros), parts
     )

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError, UsageError
 from retcalc.metrics.clv import ModelParams, fit_models, group_sums
 from retcalc.metrics.clv.bgnbd import expected_purchases
-from retcalc.metrics.clv.summary import TimeUnit, cut, rfm_summary
-from retcalc.metrics.events import CUSTOMER, classify, purchase_days
+from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
+from retcalc.metrics.events import CUSTOMER, events_of, purchase_days
 from retcalc.periods import Window, observed_end
 
 TOP_GROUP = 7
@@ -52,7 +53,7 @@ class Holdout:
 
 
 def holdout_table(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     holdout: Window,
     as_of: dt.date | None = None,
@@ -65,7 +66,8 @@ def holdout_table(
     purchase; the calibration ends ``holdout`` before that (calendar
     arithmetic). With ``params`` the model is not refitted.
     """
-    days = purchase_days(classify(cut(orders, as_of)), ()).collect()
+    orders = as_rows(orders)
+    days = purchase_days(events_of(orders, as_of), (), keyed=orders.keyed).collect()
     first, last = days.select(pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")).row(
         0
     )

@@ -24,19 +24,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError
+from retcalc.kernels.keys import keyed_customers, with_ids
+from retcalc.kernels.parts import in_parts, parts_for
+from retcalc.kernels.words import DAY_BITS, run_differences, run_ends, summed_runs
 from retcalc.metrics.choices import TimeUnit
-from retcalc.metrics.events import (
-    CUSTOMER,
-    DAY_BITS,
-    classify,
-    daily_revenue,
-    purchase_days,
-    run_differences,
-    run_ends,
-    summed_runs,
-)
-from retcalc.metrics.keys import in_parts, keyed_customers, parts_for, with_ids
+from retcalc.metrics.events import CUSTOMER, daily_revenue, events_of, purchase_days
 from retcalc.metrics.money import MICROS, event_micros
 from retcalc.periods import observed_end
 
@@ -60,11 +54,6 @@ class RfmSummary:
     keys: tuple[str, ...] = ()
 
 
-def cut(orders: pl.LazyFrame, as_of: dt.date | None) -> pl.LazyFrame:
-    """The order rows before ``as_of`` (SPEC §2: ``--as-of`` ignores events on or after it)."""
-    return orders if as_of is None else orders.filter(pl.col("day") < as_of)
-
-
 def customer_attributes(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """Each customer's ``keys`` values on their first purchase day (the smallest when several)."""
     purchases = events.filter(pl.col("is_purchase"))
@@ -78,7 +67,7 @@ def customer_attributes(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFra
 
 
 def rfm_summary(
-    orders: pl.LazyFrame,
+    orders: Rows | pl.LazyFrame,
     *,
     as_of: dt.date | None = None,
     time_unit: TimeUnit = TimeUnit.day,
@@ -86,7 +75,7 @@ def rfm_summary(
 ) -> RfmSummary:
     """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring)."""
     keys = tuple(keys)
-    events = classify(cut(orders, as_of))
+    events = events_of(as_rows(orders), as_of)
     # Rows a reader summed already keep their exact micros (money.event_micros).
     exact = ["micros"] if "micros" in events.collect_schema() else []
     lines = events.select(
@@ -163,7 +152,7 @@ def rfm_summary(
 def _day_revenue_joined(events: pl.LazyFrame) -> pl.DataFrame:
     """``customer_id, day, micros``: each purchase day of each customer with the net
     revenue counted on it (module docstring), by joins on the customer and the day."""
-    days = purchase_days(events, ()).collect()
+    days = purchase_days(events, (), keyed=True).collect()
     revenue = daily_revenue(events, ()).collect()
     # Revenue dated on a purchase day stays there; the rest (returns without the
     # sale's order id) moves back to the customer's latest purchase day before it.

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from retcalc.errors import InputError
-from retcalc.metrics import keys
+from retcalc.kernels import parts
 from retcalc.metrics.clv import formula, historical
 from retcalc.metrics.common import Params, prepare_activity
 from retcalc.periods import Period, parse_window
@@ -20,7 +20,7 @@ def in_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Whole, and as a large input: in parts of the customers (one row per part, up to
     eight), grouped on integer keys with the ids put back at the end."""
     if request.param:
-        monkeypatch.setattr(keys, "PART_ROWS", 1)
+        monkeypatch.setattr(parts, "PART_ROWS", 1)
 
 
 @pytest.mark.usefixtures("in_parts")
@@ -140,9 +140,9 @@ def test_formula_in_parts_of_the_customers_is_the_same(monkeypatch: pytest.Monke
         {"customer_id": ["A", "B", "D", "E"], "cost_to_serve": [10.0, 20.0, 30.0, 40.0]}
     )
     whole = formula.formula_table(yearly(YEARS), margin=0.5, discount_rate=0.1, costs=costs)  # type: ignore[arg-type]
-    monkeypatch.setattr(keys, "PART_ROWS", 1)
-    parts = formula.formula_table(yearly(YEARS), margin=0.5, discount_rate=0.1, costs=costs)  # type: ignore[arg-type]
-    assert parts.equals(whole)
+    monkeypatch.setattr(parts, "PART_ROWS", 1)
+    in_parts = formula.formula_table(yearly(YEARS), margin=0.5, discount_rate=0.1, costs=costs)  # type: ignore[arg-type]
+    assert in_parts.equals(whole)
     assert (whole["customer_years"].item(), whole["orders"].item()) == (5, 6)
 
 

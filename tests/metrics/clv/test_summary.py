@@ -7,14 +7,15 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from retcalc.errors import InputError
+from retcalc.kernels.keys import keyed_customers, with_ids
+from retcalc.kernels.words import free_bits
 from retcalc.metrics.clv.summary import (
     TimeUnit,
     _day_revenue_joined,
     _day_revenue_packed,
     rfm_summary,
 )
-from retcalc.metrics.events import classify, free_bits
-from retcalc.metrics.keys import keyed_customers, with_ids
+from retcalc.metrics.events import classify
 from tests.metrics.conftest import D, orders
 
 COLUMNS = ("customer_id", "day", "amount", "order_id", "quantity", "status")

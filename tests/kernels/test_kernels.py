@@ -8,9 +8,10 @@ import random
 import polars as pl
 import pytest
 
-from retcalc.metrics import keys as keys_module
-from retcalc.metrics.events import sorted_days
-from retcalc.metrics.keys import (
+from retcalc.engines import Holds, Rows
+from retcalc.kernels import keys as keys_module
+from retcalc.kernels import parts as parts_module
+from retcalc.kernels.keys import (
     TOP_BIT,
     encode_customers,
     encode_orders,
@@ -20,6 +21,7 @@ from retcalc.metrics.keys import (
     tagged_keys,
     with_ids,
 )
+from retcalc.kernels.words import sorted_days
 
 D = dt.date
 
@@ -152,25 +154,29 @@ def test_tagged_keys_set_the_top_bit_and_keep_ids_apart(monkeypatch: pytest.Monk
 
 def test_encode_orders_keys_the_order_ids_and_keeps_nulls() -> None:
     frame = pl.DataFrame({"order_id": ["#1", None, "#2", "#1"], "x": [1, 2, 3, 4]})
-    coded = encode_orders(frame.lazy()).collect()
+    rows = encode_orders(Rows(frame.lazy()))
+    assert rows.holds.orders_keyed
+    coded = rows.frame.collect()
     ids = coded["order_id"].to_list()
     assert coded["order_id"].dtype == pl.UInt64 and coded["x"].to_list() == [1, 2, 3, 4]
     assert ids[1] is None and ids[0] == ids[3] != ids[2]
-    without = pl.DataFrame({"x": [1]}).lazy()
+    without = Rows(pl.DataFrame({"x": [1]}).lazy())
     assert encode_orders(without) is without
+    keyed = Rows(coded.lazy(), Holds(orders_keyed=True))
+    assert encode_orders(keyed) is keyed  # keyed by its reader: as it is
 
 
 def test_parts_grow_with_the_rows_up_to_the_most() -> None:
-    assert [keys_module.parts_for(n) for n in (0, 7_999_999, 8_000_000, 20_000_000, 10**9)] == [
+    assert [parts_module.parts_for(n) for n in (0, 7_999_999, 8_000_000, 20_000_000, 10**9)] == [
         1,
         1,
         2,
         5,
-        keys_module.PARTS,
+        parts_module.PARTS,
     ]
 
 
-@pytest.mark.parametrize("parts", [1, 3, keys_module.PARTS])
+@pytest.mark.parametrize("parts", [1, 3, parts_module.PARTS])
 def test_a_group_by_in_parts_is_the_group_by(parts: int) -> None:
     # Keys with their low 20 bits free (as free_low_bits leaves them), text keys and a
     # null key: each group whole in one part, every row in some part.
@@ -183,7 +189,7 @@ def test_a_group_by_in_parts_is_the_group_by(parts: int) -> None:
         schema_overrides={"key": pl.UInt64},
     )
     for part in ("key", "name"):
-        got = keys_module.grouped_in_parts(
+        got = parts_module.grouped_in_parts(
             frame.lazy(), ["key", "name"], part, [pl.col("value").sum()], parts
         ).sort("key", nulls_last=True)
         assert got.rows() == [
@@ -193,7 +199,7 @@ def test_a_group_by_in_parts_is_the_group_by(parts: int) -> None:
             (11 << 20, "d", 8),
             (None, None, 9),
         ]
-    slots = frame.select((pl.col("key").hash() % keys_module.PARTS).unique().len()).item()
+    slots = frame.select((pl.col("key").hash() % parts_module.PARTS).unique().len()).item()
     assert slots > 1  # low bits free, the keys still spread over the parts
 
 

@@ -11,7 +11,7 @@ customer) works on the keys and puts the ids back at the end
 (:func:`keyed_customers`, :func:`keyed_lines`, :func:`with_ids`).
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
-them free (``events.sorted_days`` then packs a day's number there); a second,
+them free (``kernels.words.sorted_days`` then packs a day's number there); a second,
 independent hash checks it (:func:`free_low_bits`): if two ids share the key but
 not the second hash, the other hash or the whole first hash is tried, and then
 the ids are ranked as text (exact, and slower). The check compares counts (of
@@ -23,9 +23,10 @@ million customers a chance of about 10^-8, and then two customers count as one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
 
 import polars as pl
+
+from retcalc.engines import Rows
 
 CUSTOMER = "customer_id"
 SEEDS = (0x5EED_0001, 0x5EED_0002)
@@ -64,23 +65,22 @@ def tagged_keys(ids: pl.Series) -> pl.Series:
     return _codes(ids, tag=True)
 
 
-def encode_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
+def encode_orders(orders: Rows) -> Rows:
     """``orders`` (collected) with ``order_id`` replaced by :func:`tagged_keys` (a null
     id stays null), for the metrics that only group and join on it; as they are without
-    the column."""
-    schema = orders.collect_schema()
-    if "order_id" not in schema or schema["order_id"] == pl.UInt64:
-        return orders  # no ids, or keys already (a large input summed per order as read)
-    frame = orders.collect()
+    the column, or when their reader keyed the orders already."""
+    if orders.holds.orders_keyed or "order_id" not in orders.frame.collect_schema():
+        return orders
+    frame = orders.frame.collect()
     keys = tagged_keys(frame["order_id"].cast(pl.String))
-    return frame.with_columns(keys.alias("order_id")).lazy()
+    return orders.but(frame.with_columns(keys.alias("order_id")).lazy(), orders_keyed=True)
 
 
 def free_low_bits(h1: pl.Series, h2: pl.Series, bits: int) -> pl.Series | None:
     """Keys with their low ``bits`` bits zero that tell every two ids apart: the high
     bits of ``h1``, else of ``h2``; else ``h1`` whole when it does; else ``None``.
 
-    Keys with free low bits let ``events.sorted_days`` sort each customer's days as
+    Keys with free low bits let ``kernels.words.sorted_days`` sort each customer's days as
     one word holding both. Two of ten million ids share the top 53 bits of a hash
     with a chance of about 1 in 180; of both hashes, about 1 in 30,000. ``h1``,
     ``h2``: both hashes of each id, in any number of copies.
@@ -133,15 +133,15 @@ def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFra
     return coded, ids
 
 
-def keyed_lines(lines: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
-    """``lines`` (in memory) with text customer ids replaced by keys, and the pairs
+def keyed_lines(lines: Rows) -> tuple[Rows, pl.DataFrame | None]:
+    """``lines`` (in memory) with their customer ids replaced by keys, and the pairs
     :func:`with_ids` puts the ids back with (:func:`keyed_customers`); ``lines`` as they
-    are and ``None`` when their ids are keys already. A caller that rebinds ``lines`` to
-    the result lets the text ids go."""
-    if lines.collect_schema()[CUSTOMER] != pl.String:
+    are and ``None`` when they are keyed already. A caller that rebinds ``lines`` to the
+    result lets the text ids go."""
+    if lines.keyed:
         return lines, None
-    coded, ids = keyed_customers(lines.collect())  # in memory: collecting copies nothing
-    return coded.lazy(), ids
+    coded, ids = keyed_customers(lines.frame.collect())  # in memory: collecting copies nothing
+    return lines.but(coded.lazy(), keyed=True), ids
 
 
 def with_ids(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
@@ -166,8 +166,6 @@ def encode_customers(*frames: pl.DataFrame | None, free_bits: int = 0) -> list[p
     out = list(frames)
     if not present:
         return out
-    if all(out[i][CUSTOMER].dtype == pl.UInt64 for i in present):  # type: ignore[index]
-        return out  # keys already (a large input summed under them while read)
     ids = pl.concat([out[i][CUSTOMER].cast(pl.String) for i in present])  # type: ignore[index]
     keys = _codes(ids, free_bits)
     offset = 0
@@ -177,49 +175,3 @@ def encode_customers(*frames: pl.DataFrame | None, free_bits: int = 0) -> list[p
         out[i] = frame.with_columns(keys.slice(offset, frame.height).alias(CUSTOMER))
         offset += frame.height
     return out
-
-
-#: Rows per part of :func:`in_parts`, and the most parts.
-PART_ROWS, PARTS = 4_000_000, 8
-
-
-def parts_for(rows: int) -> int:
-    """How many parts :func:`in_parts` does ``rows`` rows in: one per :data:`PART_ROWS`,
-    one to :data:`PARTS` (each part costs a pass over the frame)."""
-    return max(1, min(PARTS, rows // PART_ROWS))
-
-
-def part_filters(part: str, parts: int) -> list[pl.Expr]:
-    """The filters of :func:`in_parts`' parts: the rows whose ``part`` column's hash
-    leaves each remainder modulo ``parts`` (every row when ``parts`` is 1). Frames
-    filtered alike hold the same values of ``part`` in the same part."""
-    if parts == 1:
-        return [pl.lit(True)]
-    # Hashed, integers too: keys may leave their low bits free (free_low_bits).
-    slot = (pl.col(part).hash() % parts).fill_null(0)  # a null is a value too
-    return [slot == i for i in range(parts)]
-
-
-def in_parts(
-    frame: pl.LazyFrame, part: str, compute: Callable[[pl.LazyFrame], pl.LazyFrame], parts: int
-) -> pl.DataFrame:
-    """``compute`` of each of ``parts`` parts of ``frame`` (:func:`parts_for`,
-    :func:`part_filters`), collected one after the other and put together. For a
-    computation per value of ``part`` (a group-by on columns that include it, say),
-    the same as ``compute(frame)``.
-
-    A group-by into tens of millions of groups holds its whole table at once; in
-    parts it holds one part's.
-    ``frame`` is read once per part: it should be in memory, or cheap to read again.
-    """
-    if parts == 1:
-        return compute(frame).collect()
-    done = [compute(frame.filter(where)).collect() for where in part_filters(part, parts)]
-    return pl.concat(done, rechunk=False)
-
-
-def grouped_in_parts(
-    frame: pl.LazyFrame, by: Sequence[str], part: str, aggs: Sequence[pl.Expr], parts: int
-) -> pl.DataFrame:
-    """``frame.group_by(by).agg(aggs)`` in parts (:func:`in_parts`; ``part`` one of ``by``)."""
-    return in_parts(frame, part, lambda rows: rows.group_by(by).agg(aggs), parts)
