@@ -59,12 +59,15 @@ if TYPE_CHECKING:
     from retcalc.metrics.clv import ModelParams
     from retcalc.metrics.clv.holdout import Holdout
     from retcalc.metrics.clv.summary import TimeUnit
+    from retcalc.metrics.forecast import Forecast
 
 __all__ = [
     "Customers",
     "Orders",
     "churn",
     "cohorts",
+    "forecast",
+    "forecast_fit",
     "read_customers",
     "read_orders",
     "retention",
@@ -589,6 +592,85 @@ def cohorts(
     read, people = _read_with(orders, customers, by=params.by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     return cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
+
+
+def forecast_fit(
+    orders: Orders | Source,
+    *,
+    horizon: int,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    ci: float | None = None,
+    resamples: int = 200,
+    seed: int = 0,
+) -> Forecast:
+    """:func:`forecast` with the fitted parameters kept: a
+    :class:`~retcalc.metrics.forecast.Forecast` holding ``table``, ``params`` (what
+    ``--params-out`` writes: alpha, beta, log-likelihood and n per cohort and pooled)
+    and the ``warnings`` said as :class:`RetcalcWarning`."""
+    from retcalc.metrics.forecast import FORECAST_COLUMNS, INTERVAL_COLUMNS, forecast_table
+    from retcalc.validate import MAX_FORECAST_HORIZON, MAX_RESAMPLES
+
+    if (
+        isinstance(horizon, bool)
+        or not isinstance(horizon, int)
+        or not (1 <= horizon <= MAX_FORECAST_HORIZON)
+    ):
+        raise UsageError(
+            f"--horizon {horizon!r}: give a whole number of periods from 1 to "
+            f"{MAX_FORECAST_HORIZON}, e.g. --horizon 12"
+        )
+    if ci is not None and not 0 < ci < 1:
+        raise UsageError(f"--ci {ci!r}: give a level between 0 and 1, e.g. --ci 0.95")
+    if ci is not None and not 1 <= resamples <= MAX_RESAMPLES:
+        raise UsageError(f"--ci-resamples {resamples!r}: give 1 to {MAX_RESAMPLES}")
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=(*FORECAST_COLUMNS, *INTERVAL_COLUMNS), command="forecast",
+    )  # fmt: skip
+    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    prep = prepare(read, people, params, basis=basis, anonymous=True)
+    result = forecast_table(prep, horizon=horizon, ci=ci, resamples=resamples, seed=seed)
+    _say(result.warnings)
+    return result
+
+
+def forecast(
+    orders: Orders | Source,
+    *,
+    horizon: int,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    ci: float | None = None,
+    resamples: int = 200,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Retention forecasts (SPEC §9): the shifted-beta-geometric model (Fader & Hardie
+    2007) fitted to each cohort's survivors (customers not yet lost: active at every
+    period boundary since their cohort's period) and pooled; one row per cohort and
+    offset up to the oldest cohort's last observed offset + ``horizon``, and pooled rows
+    (``cohort`` null): survivors, retention_rate = survivors / survivors one offset
+    before, survival_rate = survivors / cohort_size, observed or not, and the model's
+    survivors_forecast, retention_rate_forecast = S(k) / S(k - 1) and
+    survival_rate_forecast; with ``ci``, their ``_lo``/``_hi`` from a parametric
+    bootstrap of ``resamples`` draws seeded with ``seed``. See docs/forecast.md."""
+    return forecast_fit(
+        orders, horizon=horizon, customers=customers, period=period, window=window,
+        start=start, end=end, as_of=as_of, by=by, basis=basis, ci=ci,
+        resamples=resamples, seed=seed,
+    ).table  # fmt: skip
 
 
 def kpis(

@@ -105,8 +105,9 @@ COLUMNS: dict[str, Column] = {
             Unit.date,
             "retention",
             "the first day s of the period [s, e) (calendar-aligned; weeks start on Monday); "
-            "cohorts: the first day of the cell's period (offset k after the cohort)",
-            also=("churn", "cohorts", "returns", "kpis"),
+            "cohorts: the first day of the cell's period (offset k after the cohort); forecast: the "
+            "first day of offset k's period, the instant at which survivors are counted",
+            also=("churn", "cohorts", "returns", "kpis", "forecast"),
         ),
         _c(
             "period_end",
@@ -183,8 +184,10 @@ COLUMNS: dict[str, Column] = {
             "retention_rate",
             Unit.rate,
             "retention",
-            "share of the customers at the start still active at the end",
+            "share of the customers at the start still active at the end; forecast: survivors / "
+            "the survivors one offset before (pooled rows: summed over the cohorts observed at k)",
             formula="{retained} / {customers_start}",
+            also=("forecast",),
         ),
         _c(
             "churn_rate",
@@ -291,19 +294,23 @@ COLUMNS: dict[str, Column] = {
             Unit.date,
             "cohorts",
             "the first day of the cohort's period: the period of its customers' first purchase "
-            "(or signup)",
+            "(or signup); forecast: empty on the pooled rows",
+            also=("forecast",),
         ),
         _c(
             "offset",
             Unit.periods,
             "cohorts",
             "k: periods since the cohort's period (0 = the cohort's period itself)",
+            also=("forecast",),
         ),
         _c(
             "cohort_size",
             Unit.count,
             "cohorts",
-            "customers whose first purchase (or signup) is in the cohort's period",
+            "customers whose first purchase (or signup) is in the cohort's period; forecast's "
+            "pooled rows: the customers of every cohort fitted",
+            also=("forecast",),
         ),
         _c(
             "retention",
@@ -318,6 +325,101 @@ COLUMNS: dict[str, Column] = {
             Unit.money,
             "cohorts",
             "the cohort's revenue over offsets 0..k divided by the cohort size (the LTV curve)",
+        ),
+        _c(
+            "survivors",
+            Unit.count,
+            "forecast",
+            "cohort members not yet lost at offset k: active at every period boundary from the "
+            "end of the cohort's period to the start of offset k's (a customer who lapses stays "
+            "lost); the whole cohort at k = 0; empty where not observed",
+        ),
+        _c(
+            "survival_rate",
+            Unit.rate,
+            "forecast",
+            "share of the cohort not yet lost at offset k (pooled rows: the product of the "
+            "pooled retention rates up to k)",
+            formula="{survivors} / {cohort_size}",
+        ),
+        _c(
+            "observed",
+            Unit.flag,
+            "forecast",
+            "true when offset k's survivors are observed: the period before it ends at or before "
+            "the data end",
+        ),
+        _c(
+            "fit",
+            Unit.text,
+            "forecast",
+            "which shifted-beta-geometric parameters give the forecast: cohort (fitted to the "
+            "cohort alone) or pooled (fitted to every cohort of the group; a cohort with too few "
+            "periods or nobody lost)",
+        ),
+        _c(
+            "survivors_forecast",
+            Unit.number,
+            "forecast",
+            "expected survivors under the model: cohort_size × S(k) up to the last observed "
+            "offset K, then survivors at K × S(k) / S(K); S(t) = B(alpha, beta + t) / B(alpha, "
+            "beta)",
+        ),
+        _c(
+            "retention_rate_forecast",
+            Unit.rate,
+            "forecast",
+            "the model's retention from offset k - 1 to k: S(k) / S(k - 1) = (beta + t - 1) / "
+            "(alpha + beta + t - 1), t = k less the offsets the --active-window keeps everyone",
+        ),
+        _c(
+            "survival_rate_forecast",
+            Unit.rate,
+            "forecast",
+            "expected share of the cohort not yet lost at offset k (pooled rows: S(k))",
+            formula="{survivors_forecast} / {cohort_size}",
+        ),
+        _c(
+            "survivors_forecast_lo",
+            Unit.number,
+            "forecast",
+            "--ci: lower end of survivors_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
+        ),
+        _c(
+            "survivors_forecast_hi",
+            Unit.number,
+            "forecast",
+            "--ci: upper end of survivors_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
+        ),
+        _c(
+            "retention_rate_forecast_lo",
+            Unit.rate,
+            "forecast",
+            "--ci: lower end of retention_rate_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
+        ),
+        _c(
+            "retention_rate_forecast_hi",
+            Unit.rate,
+            "forecast",
+            "--ci: upper end of retention_rate_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
+        ),
+        _c(
+            "survival_rate_forecast_lo",
+            Unit.rate,
+            "forecast",
+            "--ci: lower end of survival_rate_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
+        ),
+        _c(
+            "survival_rate_forecast_hi",
+            Unit.rate,
+            "forecast",
+            "--ci: upper end of survival_rate_forecast's interval (parametric bootstrap percentile, seed "
+            "on stderr)",
         ),
         _c(
             "orders_returned",

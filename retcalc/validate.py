@@ -37,6 +37,10 @@ MAX_TOP = 1_000_000
 MAX_COUNT = 10**12
 #: ``cohorts --max-offset``: periods since joining (300 years of days is 109,573).
 MAX_OFFSET = 1_000_000
+#: ``forecast --horizon``: periods projected (a thousand months is 83 years).
+MAX_FORECAST_HORIZON = 1000
+#: ``forecast --ci-resamples``.
+MAX_RESAMPLES = 100_000
 
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 50

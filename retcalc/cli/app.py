@@ -10,6 +10,7 @@ from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
+from retcalc.cli.forecast import forecast
 from retcalc.cli.help import Command, Group
 from retcalc.cli.inspect import inspect
 from retcalc.cli.kpis import kpis
@@ -50,6 +51,7 @@ COMMANDS = (
     retention,
     churn,
     cohorts,
+    forecast,
     returns,
     kpis,
     rfm,

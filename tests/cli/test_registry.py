@@ -46,6 +46,8 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("churn", [ORDERS], ()),
     ("cohorts", [ORDERS], ()),
     ("cohorts", [ORDERS, "--mode", "on-or-after"], ()),
+    ("forecast", [ORDERS, "--customers", CUSTOMERS, "-p", "year", "--horizon", "1"], ()),
+    ("forecast", [ORDERS, "-p", "year", "-w", "1y", "--horizon", "1", "--ci", "0.9"], ()),
     ("returns", [ORDERS, "--returns", RETURNS], ()),
     ("returns", [ORDERS, "--top", "5", "--by", "product_id"], ("product_id",)),
     ("kpis", [ORDERS, "--by-sequence"], ()),
@@ -163,7 +165,7 @@ def test_formulas_use_registered_columns_of_the_same_command() -> None:
 
 
 def test_the_metric_modules_column_lists_are_covered() -> None:
-    from retcalc.metrics import churn, cohorts, kpis, retention, returns, rfm
+    from retcalc.metrics import churn, cohorts, forecast, kpis, retention, returns, rfm
     from retcalc.metrics import clv as bgnbd
     from retcalc.metrics.clv import formula, historical, holdout, summary
 
@@ -171,6 +173,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
         "retention": retention.RETENTION_COLUMNS,
         "churn": churn.CHURN_COLUMNS,
         "cohorts": cohorts.COHORT_COLUMNS,
+        "forecast": (*forecast.FORECAST_COLUMNS, *forecast.INTERVAL_COLUMNS),
         "returns": (*returns.RETURNS_COLUMNS, *returns.TOP_COLUMNS),
         "kpis": (
             *kpis.KPI_COLUMNS,
@@ -201,6 +204,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
         *retention.RATE_COLUMNS,
         *churn.RATE_COLUMNS,
         *cohorts.RATE_COLUMNS,
+        *forecast.RATE_COLUMNS,
         *returns.RATE_COLUMNS,
         *kpis.RATE_COLUMNS,
         *rfm.RATE_COLUMNS,
