@@ -45,13 +45,13 @@ STARTS: tuple[tuple[float, float], ...] = tuple(
 def log_churn_probability(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float64]:
     """``ln P(T = t) = ln B(a + 1, b + t - 1) - ln B(a, b)`` for ``t >= 1``."""
     times = np.asarray(t, dtype=np.float64)
-    return betaln(alpha + 1.0, beta + times - 1.0) - betaln(alpha, beta)  # type: ignore[no-any-return]
+    return betaln(alpha + 1.0, beta + times - 1.0) - betaln(alpha, beta)
 
 
 def log_survival(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float64]:
     """``ln S(t) = ln B(a, b + t) - ln B(a, b)`` for ``t >= 0``."""
     times = np.asarray(t, dtype=np.float64)
-    return betaln(alpha, beta + times) - betaln(alpha, beta)  # type: ignore[no-any-return]
+    return betaln(alpha, beta + times) - betaln(alpha, beta)
 
 
 def churn_probability(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float64]:
@@ -68,7 +68,7 @@ def retention_rate(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float6
     """``r_t = (b + t - 1) / (a + b + t - 1)``: the share of those there at ``t - 1`` still
     there at ``t`` (``t >= 1``)."""
     times = np.asarray(t, dtype=np.float64)
-    return (beta + times - 1.0) / (alpha + beta + times - 1.0)  # type: ignore[no-any-return]
+    return (beta + times - 1.0) / (alpha + beta + times - 1.0)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def log_likelihood(alpha: ArrayLike, beta: ArrayLike, counts: Counts) -> NDArray
     base = betaln(a, b)
     churned = (counts.lost * (betaln(a + 1.0, b + t - 1.0) - base)).sum(axis=-1)
     kept = (counts.alive * (betaln(a, b + k) - base)).sum(axis=-1)
-    return churned + kept  # type: ignore[no-any-return]
+    return churned + kept
 
 
 def _derivatives(
