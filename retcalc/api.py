@@ -1062,6 +1062,28 @@ def clv_holdout(
     )
 
 
+def calc(formula: str, /, **numbers: float) -> pl.DataFrame:
+    """A formula of the hand calculator (``retcalc calc``) on numbers you already have,
+    as one row: ``formula`` is churn, nrr, clv, nps, repeat-rate or return-rate, and
+    ``numbers`` its options' values by name (``start_revenue=`` for
+    ``--start-revenue``). Columns and formulas: :mod:`retcalc.metrics.calc`.
+
+    >>> import retcalc
+    >>> retcalc.calc("churn", start=200, lost=14)["churn_rate"].item()
+    0.07
+    """
+    from retcalc.metrics.calc import FORMULAS
+
+    chosen = FORMULAS.get(formula)
+    if chosen is None:
+        raise UsageError(f"calc {formula!r}: use one of {', '.join(FORMULAS)}")
+    try:
+        row = chosen.compute(**numbers)
+    except TypeError as exc:  # a missing or unknown number
+        raise UsageError(f"calc {formula}: {exc}") from None
+    return pl.DataFrame([row])
+
+
 def crr(*, start: int, new: int, end: int) -> pl.DataFrame:
     """The classic customer retention rate on three counts (SPEC §2.1):
     crr = (end - new) / start, with customers_start, new_customers, customers_end.

@@ -122,7 +122,7 @@ COLUMNS: dict[str, Column] = {
             "retention",
             f"customers active at the period start s; {ACTIVE}; in crr, the count given with "
             "--start",
-            also=("churn", "crr"),
+            also=("churn", "crr", "calc"),
         ),
         _c(
             "customers_end",
@@ -151,7 +151,7 @@ COLUMNS: dict[str, Column] = {
             "retention",
             "customers active at s but not at e",
             formula="{customers_start} - {retained}",
-            also=("churn",),
+            also=("churn", "calc"),
         ),
         _c(
             "reactivated",
@@ -195,7 +195,7 @@ COLUMNS: dict[str, Column] = {
             "retention",
             "share of the customers at the start no longer active at the end",
             formula="{churned} / {customers_start}",
-            also=("churn", "kpis"),
+            also=("churn", "kpis", "calc"),
         ),
         _c(
             "repeat_rate",
@@ -229,6 +229,7 @@ COLUMNS: dict[str, Column] = {
             "churn",
             "revenue in the previous period of the customers who had revenue then (the base of "
             "nrr and grr)",
+            also=("calc",),
         ),
         _c(
             "nrr",
@@ -237,6 +238,7 @@ COLUMNS: dict[str, Column] = {
             "net revenue retention over customers with revenue in the previous period: their "
             "revenue now over their revenue then",
             formula="({previous_revenue} + {expansion} - {contraction} - {churned_revenue}) / {previous_revenue}",
+            also=("calc",),
         ),
         _c(
             "grr",
@@ -245,6 +247,7 @@ COLUMNS: dict[str, Column] = {
             "gross revenue retention: sum of min(revenue now, revenue then) over the customers "
             "with revenue in the previous period, over their revenue then",
             formula="({previous_revenue} - {contraction} - {churned_revenue}) / {previous_revenue}",
+            also=("calc",),
         ),
         _c(
             "lost_revenue",
@@ -263,18 +266,21 @@ COLUMNS: dict[str, Column] = {
             Unit.money,
             "churn",
             "revenue increases of customers who also had revenue in the previous period",
+            also=("calc",),
         ),
         _c(
             "contraction",
             Unit.money,
             "churn",
             "revenue decreases of customers who still have some revenue this period",
+            also=("calc",),
         ),
         _c(
             "churned_revenue",
             Unit.money,
             "churn",
             "previous-period revenue of customers with no revenue this period",
+            also=("calc",),
         ),
         _c(
             "reactivation_revenue",
@@ -480,7 +486,7 @@ COLUMNS: dict[str, Column] = {
             "kpis",
             "average order value: revenue over orders",
             formula="{revenue} / {orders}",
-            also=("clv",),
+            also=("clv", "calc"),
         ),
         _c(
             "purchase_frequency",
@@ -502,6 +508,7 @@ COLUMNS: dict[str, Column] = {
             Unit.rate,
             "kpis",
             "share of customers with two or more orders in the range",
+            also=("calc",),
         ),
         _c(
             "loyal_customer_rate",
@@ -561,12 +568,14 @@ COLUMNS: dict[str, Column] = {
             Unit.points,
             "kpis",
             "net promoter score: % scoring 9-10 minus % scoring 0-6, in points (-100..100)",
+            also=("calc",),
         ),
         _c(
             "nps_responses",
             Unit.count,
             "kpis",
             "--nps: the responses dated in the range or period",
+            also=("calc",),
         ),
         _c(
             "nps_churned",
@@ -602,7 +611,7 @@ COLUMNS: dict[str, Column] = {
             "segment (rfm), or in the calibration frequency group (clv --holdout); cohorts: the "
             "cohort's members who purchased in offset k (--mode on-or-after: in k or a later "
             "offset); inspect: the distinct customer ids of the file",
-            also=("clv", "rfm", "cohorts", "inspect"),
+            also=("clv", "rfm", "cohorts", "inspect", "calc"),
         ),
         _c(
             "orders",
@@ -686,12 +695,14 @@ COLUMNS: dict[str, Column] = {
             "clv",
             "formula: orders per customer and year",
             formula="{orders} / {customer_years}",
+            also=("calc",),
         ),
         _c(
             "margin",
             Unit.rate,
             "clv",
             "the gross margin as a fraction of revenue (--margin, default 1)",
+            also=("calc",),
         ),
         _c(
             "annual_churn_rate",
@@ -699,6 +710,7 @@ COLUMNS: dict[str, Column] = {
             "clv",
             "formula: the mean churn_rate of the complete years (churned / customers at the year "
             "start, on the retention table's basis)",
+            also=("calc",),
         ),
         _c(
             "expected_lifetime_years",
@@ -706,12 +718,14 @@ COLUMNS: dict[str, Column] = {
             "clv",
             "formula: 1 / annual_churn_rate",
             formula="1 / {annual_churn_rate}",
+            also=("calc",),
         ),
         _c(
             "discount_rate",
             Unit.rate,
             "clv",
             "the yearly discount rate (--discount-rate, default 0.1)",
+            also=("calc",),
         ),
         _c(
             "discounted_lifetime_years",
@@ -720,6 +734,7 @@ COLUMNS: dict[str, Column] = {
             "formula: years of value, each earned at its end by a customer still there and "
             "discounted: the sum over k >= 1 of (1 - c)^(k - 1) / (1 + d)^k = 1 / (c + d)",
             formula="1 / ({annual_churn_rate} + {discount_rate})",
+            also=("calc",),
         ),
         _c(
             "clv",
@@ -729,6 +744,7 @@ COLUMNS: dict[str, Column] = {
             "discounted_lifetime_years. --model bgnbd, per customer: margin x "
             "expected_avg_order_value x the expected purchases of each month of --horizon, "
             "discounted month by month at --discount-rate; per group, the sum over customers",
+            also=("calc",),
         ),
         _c(
             "cost_to_serve",
@@ -828,7 +844,9 @@ COLUMNS: dict[str, Column] = {
             "repeat_customers",
             Unit.count,
             "clv",
-            "bgnbd: customers of the group with at least one repeat purchase day",
+            "bgnbd: customers of the group with at least one repeat purchase day; calc "
+            "repeat-rate: customers with two or more orders (--repeat)",
+            also=("calc",),
         ),
         _c(
             "spend_model_customers",
@@ -1047,6 +1065,43 @@ COLUMNS: dict[str, Column] = {
             Unit.count,
             "inspect",
             "rows that repeat an earlier row exactly (--dedupe drops them)",
+        ),
+        _c(
+            "promoters",
+            Unit.count,
+            "calc",
+            "calc nps: responses scoring 9-10 (--promoters)",
+        ),
+        _c(
+            "passives",
+            Unit.count,
+            "calc",
+            "calc nps: responses scoring 7-8 (--passives)",
+        ),
+        _c(
+            "detractors",
+            Unit.count,
+            "calc",
+            "calc nps: responses scoring 0-6 (--detractors)",
+        ),
+        _c(
+            "sold",
+            Unit.number,
+            "calc",
+            "calc return-rate: units, orders or money sold (--sold)",
+        ),
+        _c(
+            "returned",
+            Unit.number,
+            "calc",
+            "calc return-rate: how much of it came back (--returned)",
+        ),
+        _c(
+            "return_rate",
+            Unit.rate,
+            "calc",
+            "calc return-rate: the share of what was sold that came back",
+            formula="{returned} / {sold}",
         ),
     )
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from retcalc import __version__
+from retcalc.cli.calc import calc
 from retcalc.cli.churn import churn
 from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
@@ -64,6 +65,7 @@ COMMANDS = (
 )
 for command in COMMANDS:
     app.command(cls=Command)(command)
+app.add_typer(calc)  # a group: one subcommand a formula
 
 
 def main() -> None:

@@ -62,6 +62,12 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--per-customer"], ()),
     ("clv", [ORDERS, "-m", "bgnbd", "--holdout", "26w"], ()),
     ("crr", ["--start", "100", "--new", "20", "--end", "110"], ()),
+    ("calc", ["churn", "--start", "100", "--lost", "7"], ()),
+    ("calc", ["nrr", "--start-revenue", "100", "--expansion", "5", "--churned", "10"], ()),
+    ("calc", ["clv", "--aov", "50", "--frequency", "2", "--lifetime", "3"], ()),
+    ("calc", ["nps", "--promoters", "5", "--passives", "3", "--detractors", "2"], ()),
+    ("calc", ["repeat-rate", "--customers", "10", "--repeat", "4"], ()),
+    ("calc", ["return-rate", "--sold", "10", "--returned", "1"], ()),
 ]
 
 # The report's tables: the frame of which command, and the keys it adds.
@@ -250,3 +256,20 @@ def test_explain_examples_in_the_docs_are_real_output(
 ) -> None:
     monkeypatch.chdir(ROOT)
     assert _ok(shlex.split(command)[1:]) == expected
+
+
+def test_every_entry_is_named_once() -> None:
+    """COLUMNS is built as a dict: a second entry of a name would replace the first."""
+    import ast
+
+    import retcalc.definitions as definitions
+
+    tree = ast.parse(Path(definitions.__file__).read_text())
+    names = [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "_c"
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
