@@ -53,6 +53,7 @@ from retcalc.metrics.common import (
     prepare_activity,
     prepare_subscription,
 )
+from retcalc.metrics.intervals import with_intervals
 from retcalc.periods import Period, Window, parse_date_option, parse_window
 
 if TYPE_CHECKING:
@@ -374,6 +375,14 @@ def _read_with(
 # Parameters.
 
 
+def _confidence(ci: float | None) -> None:
+    """Refuse a ``ci`` level outside (0, 1) before any data is read."""
+    if ci is not None:
+        from retcalc.metrics.intervals import z_score
+
+        z_score(ci)
+
+
 def _by(by: str | Sequence[str]) -> tuple[str, ...]:
     """The ``by`` columns as a tuple, each once, in the order given."""
     return (by,) if isinstance(by, str) else tuple(dict.fromkeys(by))
@@ -508,6 +517,7 @@ def retention(
     as_of: str | dt.date | None = None,
     by: str | Sequence[str] = (),
     basis: Basis | str | None = None,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """Retention per period (SPEC §2.1, §2.2): customers at the start and end, new,
     retained, churned, reactivated, returning, and
@@ -523,13 +533,14 @@ def retention(
     """
     from retcalc.metrics.retention import RETENTION_COLUMNS, retention_table
 
+    _confidence(ci)
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=RETENTION_COLUMNS, command="retention",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=params.by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return retention_table(prep)
+    return with_intervals(retention_table(prep), "retention", ci)
 
 
 def churn(
@@ -543,6 +554,7 @@ def churn(
     as_of: str | dt.date | None = None,
     by: str | Sequence[str] = (),
     basis: Basis | str | None = None,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """Churn and revenue retention per period (SPEC §2.4): churned customers,
     churn_rate = churned / customers_start, revenue, previous_revenue, lost_revenue,
@@ -551,13 +563,14 @@ def churn(
     reactivation revenue, quick_ratio)."""
     from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
 
+    _confidence(ci)
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=params.by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return churn_table(prep)
+    return with_intervals(churn_table(prep), "churn", ci)
 
 
 def cohorts(
@@ -574,6 +587,7 @@ def cohorts(
     mode: str = "on",
     min_cohort: int = 1,
     max_offset: int | None = None,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """Cohorts by first purchase (or signup), one row per cohort and offset (SPEC §2.5):
     cohort_size, customers who purchased in the offset (``mode="on"``) or in it or any
@@ -581,6 +595,7 @@ def cohorts(
     cumulative revenue per customer."""
     from retcalc.metrics.cohorts import COHORT_COLUMNS, Mode, cohort_table
 
+    _confidence(ci)
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=COHORT_COLUMNS, command="cohorts",
@@ -591,7 +606,8 @@ def cohorts(
         raise UsageError(f"--mode {mode!r}: use on or on-or-after") from None
     read, people = _read_with(orders, customers, by=params.by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
-    return cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
+    table = cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
+    return with_intervals(table, "cohorts", ci)
 
 
 def forecast_fit(
@@ -688,6 +704,7 @@ def kpis(
     paid_col: str | None = None,
     date_format: str | None = None,
     money: bool = True,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -705,6 +722,7 @@ def kpis(
 
     revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
+    _confidence(ci)
     params = metric_params(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
         by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
@@ -734,6 +752,7 @@ def kpis(
         by_sequence=by_sequence,
         nps=responses,
         dso=paid_col is not None,
+        ci=ci,
     )
     return table if money else table.drop(revenue_columns, strict=False)
 
@@ -772,6 +791,7 @@ def returns(
     by_return_date: bool = False,
     top: int | None = None,
     min_units: float = 20,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """Returns per period (SPEC §2.7): orders, units sold, gross sales, orders and units
     returned, refunded, unit_return_rate = units_returned / units_sold,
@@ -788,6 +808,7 @@ def returns(
         keys = ("product_id",)
     if top is not None and (len(keys) != 1 or keys[0] not in TOP_KEYS):
         raise UsageError(f"--top ranks --by product_id or --by customer_id, not --by {keys}")
+    _confidence(ci)
     params = metric_params(period=period, start=start, end=end, as_of=as_of, by=keys)
     read = _orders(orders, by=[k for k in params.by if k != "customer_id"], need_amount=True)
     given: pl.LazyFrame | None = None
@@ -811,7 +832,7 @@ def returns(
             by_return_date=by_return_date,
         )
     _say(result.warnings)
-    return result.table
+    return with_intervals(result.table, "returns", ci)
 
 
 def clv_historical(

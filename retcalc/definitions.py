@@ -1106,6 +1106,27 @@ COLUMNS: dict[str, Column] = {
     )
 }
 
+#: The shares that ``--ci`` gives Wilson score bounds, and the commands that print them
+#: (:data:`retcalc.metrics.intervals.SHARES` names their counts; a test keeps the two alike).
+INTERVAL_RATES: dict[str, tuple[str, ...]] = {
+    "retention_rate": ("retention",),
+    "churn_rate": ("retention", "churn", "kpis"),
+    "repeat_rate": ("retention",),
+    "retention": ("cohorts",),
+    "order_return_rate": ("returns",),
+    "repeat_purchase_rate": ("kpis",),
+    "loyal_customer_rate": ("kpis",),
+}
+for _rate, _commands in INTERVAL_RATES.items():
+    for _side, _end in (("lo", "lower"), ("hi", "upper")):
+        COLUMNS[f"{_rate}_{_side}"] = Column(
+            f"{_rate}_{_side}",
+            Unit.rate,
+            _commands[0],
+            f"--ci LEVEL: the {_end} end of the Wilson score interval of {_rate} at that level",
+            also=_commands[1:],
+        )
+
 
 def lookup(name: str) -> Column | None:
     """The entry of a column name as typed (exact, else case-insensitive)."""

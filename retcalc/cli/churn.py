@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, data_command
+from retcalc.cli.options import Common, Confidence, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
 
@@ -14,6 +14,7 @@ from retcalc.engines import Level
 @data_command
 def churn(
     common: Common,
+    ci: Confidence = None,
     plot: Annotated[
         bool,
         typer.Option(
@@ -33,6 +34,7 @@ def churn(
         with progress("Computing churn"):
             table = api.churn(
                 inputs.orders_api(),
+                ci=ci,
                 customers=inputs.customers_api(),
                 basis=common.basis,
                 **c.metric_options(common),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, data_command
+from retcalc.cli.options import Common, Confidence, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
 from retcalc.metrics.choices import Basis, Mode
@@ -44,6 +44,7 @@ _LABEL = {
 @data_command
 def cohorts(
     common: Common,
+    ci: Confidence = None,
     mode: Annotated[
         Mode,
         typer.Option(
@@ -107,6 +108,7 @@ def cohorts(
         with progress("Computing cohorts"):
             table = api.cohorts(
                 inputs.orders_api(),
+                ci=ci,
                 customers=inputs.customers_api(),
                 basis=common.basis,
                 mode=mode,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from retcalc.cli.options import Common, data_command
+from retcalc.cli.options import Common, Confidence, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
@@ -30,9 +30,9 @@ def one_screen(table: pl.DataFrame, percent_columns: tuple[str, ...]) -> pl.Data
     """A one-row result as ``metric, value`` lines of display text, for the terminal."""
     import polars as pl
 
-    from retcalc.render.values import human_frame
+    from retcalc.render.values import fold_intervals, human_frame
 
-    text = human_frame(table, percent_columns=percent_columns)
+    _, text = fold_intervals(table, human_frame(table, percent_columns=percent_columns))
     return pl.DataFrame(
         {"metric": text.columns, "value": list(text.row(0))},
         schema={"metric": pl.String, "value": pl.String},
@@ -43,6 +43,7 @@ def one_screen(table: pl.DataFrame, percent_columns: tuple[str, ...]) -> pl.Data
 def kpis(
     common: Common,
     ctx: typer.Context,
+    ci: Confidence = None,
     loyal_orders: Annotated[
         int,
         typer.Option(
@@ -128,6 +129,7 @@ def kpis(
             options = c.metric_options(common)
             table = api.kpis(
                 inputs.orders_api(),
+                ci=ci,
                 **{**options, "period": common.period if per_period else None},
                 loyal_orders=loyal_orders,
                 by_sequence=by_sequence,

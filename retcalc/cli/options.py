@@ -31,6 +31,24 @@ MONEY = "Currencies and minor units"
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.", hidden=True)]
 
 
+def _confidence(value: float | None) -> float | None:
+    if value is not None and not 0 < value < 1:  # NaN too
+        raise typer.BadParameter(f"{value:g}: give a confidence level between 0 and 1, e.g. 0.95")
+    return value
+
+
+Confidence = Annotated[
+    float | None,
+    typer.Option(
+        "--ci",
+        callback=_confidence,
+        metavar="LEVEL",
+        help="Add _lo and _hi columns after each share of customers or orders: Wilson score "
+        "intervals at this level (e.g. 0.95).",
+    ),
+]
+
+
 @dataclass
 class Common:
     """The shared options of every data command, as parsed by Typer."""

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import RANGE, Common, data_command
+from retcalc.cli.options import RANGE, Common, Confidence, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import UsageError
@@ -17,6 +17,7 @@ from retcalc.validate import MAX_TOP
 @data_command
 def returns(
     common: Common,
+    ci: Confidence = None,
     returns_file: Annotated[
         str | None,
         typer.Option(
@@ -106,6 +107,7 @@ def returns(
         with progress("Computing returns"):
             table = api.returns(
                 inputs.orders_api(),
+                ci=ci,
                 returns=returns_frame,
                 period=common.period,
                 start=common.start,

@@ -49,6 +49,7 @@ from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.common import Params, Prepared, grid_range, ratio
 from retcalc.metrics.events import revenue_lines
+from retcalc.metrics.intervals import SHARES, interval_columns, placed
 from retcalc.metrics.money import event_micros, money
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import window_starts
@@ -372,8 +373,10 @@ def kpi_table(
     by_sequence: bool = False,
     nps: pl.LazyFrame | None = None,
     dso: bool = False,
+    ci: float | None = None,
 ) -> pl.DataFrame:
     """The KPIs of SPEC §2.8 over the range (one row per group) or per period of the grid.
+    ``ci``: with the Wilson bounds of the shares at that level (:mod:`.intervals`).
 
     ``prep`` is the activity groundwork (``prepare_activity``); ``nps`` holds survey
     responses ``customer_id, day, score``; ``dso`` needs a ``paid_day`` column on
@@ -435,6 +438,9 @@ def kpi_table(
         columns += NPS_COLUMNS
     if dso:
         columns.append("dso")
+    if ci is not None:
+        table = table.with_columns(interval_columns(SHARES["kpis"], ci))
+        columns = placed(columns, SHARES["kpis"])
     table = table.sort(on)
     if per_period:
         return table.select(*keys, "period_start", "period_end", *columns, "complete").collect()

@@ -18,7 +18,7 @@ from typing import IO
 import polars as pl
 
 from retcalc.render.triangle import Triangle, _cells
-from retcalc.render.values import human_frame, is_numeric
+from retcalc.render.values import fold_intervals, human_frame, is_numeric
 
 NULL_MARK = "\u2013"  # en dash
 INCOMPLETE_CAPTION = "* dim: period not complete"
@@ -96,7 +96,7 @@ def html_table(
     dash, rows with ``complete == False`` dimmed. Every cell is escaped data text."""
     if df.width == 0:
         return "<table></table>"
-    text = human_frame(df, percent_columns=percent_columns)
+    df, text = fold_intervals(df, human_frame(df, percent_columns=percent_columns))
     numeric = [is_numeric(dtype) for dtype in df.dtypes]
     head = "".join(
         (

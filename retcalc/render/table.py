@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from retcalc.render.values import human_frame, is_id_column, is_numeric
+from retcalc.render.values import fold_intervals, human_frame, is_id_column, is_numeric
 
 INCOMPLETE_CAPTION = "dim rows: period not complete"
 EMPTY_CAPTION = "no rows"
@@ -142,6 +142,7 @@ def _prepare(df: pl.DataFrame, percent_columns: Collection[str], check_mark: str
     if "period_start" in df.columns:
         shown = shown.drop([c for c in ("period_end", "complete") if c in shown.columns])
     text = human_frame(shown, percent_columns=percent_columns, check_mark=check_mark)
+    shown, text = fold_intervals(shown, text)
     if "period_start" in shown.columns and "complete" in df.columns:
         marks = pl.Series([" *" if flag else "" for flag in incomplete], dtype=pl.String)
         text = text.with_columns(pl.col("period_start") + marks)

@@ -8,7 +8,7 @@ from typing import IO
 
 import polars as pl
 
-from retcalc.render.values import human_frame, is_numeric, machine_frame
+from retcalc.render.values import fold_intervals, human_frame, is_numeric, machine_frame
 
 # Characters that could turn a cell into markup or break the pipe table.
 _MARKDOWN_SPECIAL = r"([\\|`<>&\[\]])"
@@ -45,7 +45,8 @@ def markdown_table(df: pl.DataFrame, *, percent_columns: Collection[str] = ()) -
     """A GitHub pipe table: numbers right-aligned, rates as percentages, nulls empty."""
     if df.width == 0:
         return ""
-    escaped = human_frame(df, percent_columns=percent_columns).select(
+    df, text = fold_intervals(df, human_frame(df, percent_columns=percent_columns))
+    escaped = text.select(
         pl.all()
         .fill_null("")
         .str.replace_all(_MARKDOWN_SPECIAL, r"\$1")

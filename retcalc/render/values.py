@@ -142,13 +142,46 @@ def _human_expr(name: str, dtype: pl.DataType, *, percent: bool, check_mark: str
     return out.cast(pl.String).alias(name)
 
 
+def with_bounds(percent_columns: Collection[str]) -> list[str]:
+    """``percent_columns`` and the ``_lo``/``_hi`` bounds a rate may have (``--ci``)."""
+    return [b for c in percent_columns for b in (c, f"{c}_lo", f"{c}_hi")]
+
+
+def fold_intervals(df: pl.DataFrame, text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A rate with ``_lo`` and ``_hi`` bounds (``--ci``) shown as one cell, ``12.3% (11.1-13.6)``:
+    ``df`` and its display ``text`` (:func:`human_frame`) without the bounds' columns."""
+    rates = [c for c in df.columns if f"{c}_lo" in df.columns and f"{c}_hi" in df.columns]
+    if not rates:
+        return df, text
+    bare = [
+        (
+            pl.col(c)
+            + pl.when(pl.col(f"{c}_lo").is_not_null() & pl.col(f"{c}_hi").is_not_null())
+            .then(
+                pl.concat_str(
+                    pl.lit(" ("),
+                    pl.col(f"{c}_lo").str.strip_suffix("%"),
+                    pl.lit("-"),
+                    pl.col(f"{c}_hi").str.strip_suffix("%"),
+                    pl.lit(")"),
+                )
+            )
+            .otherwise(pl.lit(""))
+        ).alias(c)
+        for c in rates
+    ]
+    drop = [b for c in rates for b in (f"{c}_lo", f"{c}_hi")]
+    return df.drop(drop), text.with_columns(bare).drop(drop)
+
+
 def human_frame(
     df: pl.DataFrame, *, percent_columns: Collection[str] = (), check_mark: str = "✓"
 ) -> pl.DataFrame:
     """Every column as display text, nulls (and NaN/inf) as null: percentages with 1
     decimal, other floats with 2, thousands separators (not on ``*_id`` integers),
-    dates YYYY-MM-DD, booleans yes/no (``complete``: check mark/partial)."""
-    percent = set(percent_columns)
+    dates YYYY-MM-DD, booleans yes/no (``complete``: check mark/partial). A rate's
+    ``_lo``/``_hi`` bounds are percentages too."""
+    percent = set(with_bounds(percent_columns))
     return df.select(
         _human_expr(name, dtype, percent=name in percent, check_mark=check_mark)
         for name, dtype in df.schema.items()
