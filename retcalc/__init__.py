@@ -37,6 +37,9 @@ _EXPORTS = {
     "retention": "retcalc.api",
     "returns": "retcalc.api",
     "rfm": "retcalc.api",
+    "SurvivalFit": "retcalc.api",
+    "survival": "retcalc.api",
+    "survival_fit": "retcalc.api",
 }
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "Orders",
     "RetcalcError",
     "RetcalcWarning",
+    "SurvivalFit",
     "UsageError",
     "churn",
     "clv_bgnbd",
@@ -62,6 +66,8 @@ __all__ = [
     "retention",
     "returns",
     "rfm",
+    "survival",
+    "survival_fit",
 ]
 
 if TYPE_CHECKING:
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
         BgNbdFit,
         Customers,
         Orders,
+        SurvivalFit,
         churn,
         clv_bgnbd,
         clv_bgnbd_fit,
@@ -83,6 +90,8 @@ if TYPE_CHECKING:
         retention,
         returns,
         rfm,
+        survival,
+        survival_fit,
     )
     from retcalc.errors import InputError, RetcalcError, RetcalcWarning, UsageError
     from retcalc.metrics.clv import ModelParams

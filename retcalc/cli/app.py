@@ -18,6 +18,7 @@ from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
 from retcalc.cli.rfm import rfm
 from retcalc.cli.sample import sample
+from retcalc.cli.survival import survival
 
 app = typer.Typer(
     name="retcalc",
@@ -54,6 +55,7 @@ COMMANDS = (
     kpis,
     rfm,
     clv,
+    survival,
     report,
     explain,
     crr,

@@ -60,6 +60,8 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--per-customer"], ()),
     ("clv", [ORDERS, "-m", "bgnbd", "--holdout", "26w"], ()),
     ("crr", ["--start", "100", "--new", "20", "--end", "110"], ()),
+    ("survival", [ORDERS, "--customers", CUSTOMERS], ()),
+    ("survival", [ORDERS, "--summary", "--by", "channel"], ("channel",)),
 ]
 
 # The report's tables: the frame of which command, and the keys it adds.
@@ -163,7 +165,7 @@ def test_formulas_use_registered_columns_of_the_same_command() -> None:
 
 
 def test_the_metric_modules_column_lists_are_covered() -> None:
-    from retcalc.metrics import churn, cohorts, kpis, retention, returns, rfm
+    from retcalc.metrics import churn, cohorts, kpis, retention, returns, rfm, survival
     from retcalc.metrics import clv as bgnbd
     from retcalc.metrics.clv import formula, historical, holdout, summary
 
@@ -192,6 +194,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
             *bgnbd.GROUP_COST_COLUMNS,
             *holdout.HOLDOUT_COLUMNS,
         ),
+        "survival": (*survival.SURVIVAL_COLUMNS, *survival.SUMMARY_COLUMNS),
     }
     for command, names in lists.items():
         for name in names:
@@ -205,6 +208,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
         *kpis.RATE_COLUMNS,
         *rfm.RATE_COLUMNS,
         *formula.RATE_COLUMNS,
+        *survival.RATE_COLUMNS,
     }
     assert sorted(n for n in rates if COLUMNS[n].unit is not Unit.rate) == []
     money = {*churn.MONEY_COLUMNS, *cohorts.MONEY_COLUMNS}
