@@ -49,8 +49,8 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
-import numpy as np
 import polars as pl
 
 from retcalc.errors import InputError, UsageError
@@ -254,10 +254,11 @@ def activity_lifetimes(
     purchases: pl.LazyFrame, keys: Sequence[str], window: Window, seen: Observation
 ) -> pl.DataFrame:
     """One lifetime per customer (and ``keys`` value): from the first purchase day to the
-    first lapse, the lapse of the first purchase not followed by another within its
-    reach (``lapse_day``). ``purchases``: ``keys..., customer_id, day``, before E."""
-    days = purchases.select(*keys, CUSTOMER, "day").unique().collect()
+    first lapse, the reach (``lapse_day``) of the first purchase not followed by another
+    within it. ``purchases``: distinct ``keys..., customer_id, day`` before E, each
+    customer's rows together and in day order (as ``events.purchase_days`` gives them)."""
     group = [*keys, CUSTOMER]
+    days = purchases.select(*group, "day").collect()
     if days.height == 0:
         schema = {c: days.schema[c] for c in group}
         empty = pl.DataFrame(schema={**schema, "origin": pl.Date, "lapse": pl.Date})
@@ -269,7 +270,10 @@ def activity_lifetimes(
             0
         )
         lapse = lapse_day(pl.col("day"), window, lo, hi)
-    nxt = pl.col("day").shift(-1).over(group, order_by="day")
+    # The customer's next purchase day: the next row's, when it is the same customer
+    # (and keys; a null key equals a null key).
+    same = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in group])
+    nxt = pl.when(same).then(pl.col("day").shift(-1))
     spells = (
         days.lazy()
         .with_columns(lapse.alias("_lapse"), nxt.alias("_next"))
@@ -330,9 +334,7 @@ def _risk_changes(lifetimes: pl.DataFrame) -> pl.DataFrame:
 
 def _curve(changes: pl.DataFrame, level: float) -> pl.DataFrame:
     """The Kaplan-Meier rows (``_g`` and SURVIVAL_COLUMNS) from ``_risk_changes``."""
-    from scipy.special import ndtri
-
-    z = float(ndtri(1 - (1 - level) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     n, d = pl.col("at_risk"), pl.col("events")
     s, v = pl.col("survival"), pl.col("_var")
     log_s = s.log()
@@ -422,8 +424,6 @@ def logrank(lifetimes: pl.DataFrame, keys: Sequence[str]) -> LogRank | None:
     """The log-rank test between the ``keys`` groups with at least one counted lifetime
     (module docstring); None with fewer than two such groups, or more than
     MAX_LOGRANK_GROUPS."""
-    from scipy.stats import chi2 as chi_square
-
     counted = _counted(lifetimes)
     if not keys or counted.height == 0:
         return None
@@ -435,6 +435,8 @@ def logrank(lifetimes: pl.DataFrame, keys: Sequence[str]) -> LogRank | None:
     times = changes.filter(pl.col("events") > 0).select(pl.col("days").unique().sort())
     if times.height == 0:
         return LogRank(0.0, k - 1, 1.0)
+    import numpy as np  # only here: the curve needs none of it
+
     # n_g(t): the changes of the days before t, summed; a query row sorts before the
     # changes of its own day, so that the running sum there leaves them out.
     queries = (
@@ -466,7 +468,9 @@ def logrank(lifetimes: pl.DataFrame, keys: Sequence[str]) -> LogRank | None:
     cov = np.diag((share * weight[:, None]).sum(axis=0)) - (share * weight[:, None]).T @ share
     diff = (observed - expected)[:-1]
     stat = float(diff @ np.linalg.pinv(cov[:-1, :-1]) @ diff)
-    return LogRank(stat, k - 1, float(chi_square.sf(stat, k - 1)))
+    from scipy.special import chdtrc  # the chi-square survival function (scipy.stats: slow)
+
+    return LogRank(stat, k - 1, float(chdtrc(k - 1, stat)))
 
 
 def summary(
