@@ -40,6 +40,9 @@ _EXPORTS = {
     "retention": "retcalc.api",
     "returns": "retcalc.api",
     "rfm": "retcalc.api",
+    "SurvivalFit": "retcalc.api",
+    "survival": "retcalc.api",
+    "survival_fit": "retcalc.api",
 }
 
 __all__ = [
@@ -50,6 +53,7 @@ __all__ = [
     "Orders",
     "RetcalcError",
     "RetcalcWarning",
+    "SurvivalFit",
     "UsageError",
     "calc",
     "churn",
@@ -68,6 +72,8 @@ __all__ = [
     "retention",
     "returns",
     "rfm",
+    "survival",
+    "survival_fit",
 ]
 
 if TYPE_CHECKING:
@@ -75,6 +81,7 @@ if TYPE_CHECKING:
         BgNbdFit,
         Customers,
         Orders,
+        SurvivalFit,
         calc,
         churn,
         clv_bgnbd,
@@ -92,6 +99,8 @@ if TYPE_CHECKING:
         retention,
         returns,
         rfm,
+        survival,
+        survival_fit,
     )
     from retcalc.errors import InputError, RetcalcError, RetcalcWarning, UsageError
     from retcalc.metrics.clv import ModelParams

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from retcalc.metrics.clv.holdout import Holdout
     from retcalc.metrics.clv.summary import TimeUnit
     from retcalc.metrics.forecast import Forecast
+    from retcalc.metrics.survival import LogRank
 
 __all__ = [
     "Customers",
@@ -72,6 +73,7 @@ __all__ = [
     "read_customers",
     "read_orders",
     "retention",
+    "survival",
 ]
 
 #: What a frame argument may be: Polars, pandas or PyArrow (or a path to read).
@@ -1103,6 +1105,134 @@ def calc(formula: str, /, **numbers: float) -> pl.DataFrame:
     except TypeError as exc:  # a missing or unknown number
         raise UsageError(f"calc {formula}: {exc}") from None
     return pl.DataFrame([row])
+
+
+@dataclass
+class SurvivalFit:
+    """What :func:`survival_fit` returns.
+
+    ``table``: the Kaplan-Meier curve (what :func:`survival` returns); ``summary``: one
+    row per group with the median lifetime and the log-rank test (``summary=True``);
+    ``lifetimes``: one row per lifetime followed (``by`` keys, ``customer_id``,
+    ``origin``, ``lapse``, ``entry``, ``days``, ``event``, ``counted``); ``logrank``:
+    the test (None without two groups); ``start`` and ``end``: the days observed,
+    ``[start, end)``; ``basis``, ``by`` and ``level`` as used.
+    """
+
+    table: pl.DataFrame
+    summary: pl.DataFrame
+    lifetimes: pl.DataFrame = dataclasses.field(repr=False)
+    logrank: LogRank | None
+    basis: Basis
+    start: dt.date
+    end: dt.date
+    by: tuple[str, ...]
+    level: float
+
+    @property
+    def truncated(self) -> int:
+        """Lifetimes counted from ``start`` on, having begun before it (left truncation)."""
+        return self.lifetimes.filter(pl.col("counted") & (pl.col("entry") > 0)).height
+
+    @property
+    def left_out(self) -> int:
+        """Lifetimes that began and ended before ``start``."""
+        return self.lifetimes.filter(~pl.col("counted")).height
+
+
+def survival_fit(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    ci: float = 0.95,
+) -> SurvivalFit:
+    """:func:`survival` with everything it found: a :class:`SurvivalFit` (the curve, the
+    summary per group, the lifetimes and the log-rank test).
+
+    >>> import polars as pl, retcalc
+    >>> orders = pl.DataFrame({"customer_id": ["a", "b", "c"],
+    ...     "order_date": ["2024-01-01", "2024-01-01", "2024-01-01"]})
+    >>> people = pl.DataFrame({"customer_id": ["a", "b", "c"],
+    ...     "signup_date": ["2024-01-01", "2024-01-01", "2024-01-01"],
+    ...     "churn_date": ["2024-01-11", "2024-01-21", None]})
+    >>> fit = retcalc.survival_fit(orders, customers=people, as_of="2024-02-01")
+    >>> fit.table.select("days", "at_risk", "events", "censored", "survival").rows()
+    [(10, 3, 1, 0, 0.6666666666666666), (20, 2, 1, 0, 0.3333333333333333), (31, 1, 0, 1, 0.3333333333333333)]
+    >>> fit.summary.select("customers", "events", "median_days").row(0)
+    (3, 2, 20)
+    """
+    from retcalc.metrics import survival as km
+    from retcalc.metrics.common import check_keys
+    from retcalc.metrics.events import events_of, purchase_days
+
+    level = km.check_level(ci)
+    params = metric_params(
+        window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=(*km.SURVIVAL_COLUMNS, *km.SUMMARY_COLUMNS), command="survival",
+    )  # fmt: skip
+    check_keys(params.by)
+    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    chosen = basis_of(people, basis)
+    cut = km.cut_day(params.end, params.as_of)
+    rows = read.rows()
+    events = events_of(rows, cut)
+    if chosen is Basis.subscription:
+        assert people is not None
+        purchases = events.filter(pl.col("is_purchase")).select("day")
+        lifetimes, seen = km.follow_subscriptions(
+            people.lazy(), purchases, params.by, start=params.start, cut=cut, name=people.name
+        )
+    else:
+        purchases = purchase_days(events, params.by, keyed=rows.keyed)
+        lifetimes, seen = km.follow_activity(
+            purchases, params.by, params.window, start=params.start, cut=cut
+        )
+    table = km.kaplan_meier(lifetimes, params.by, level=level)
+    test = km.logrank(lifetimes, params.by)
+    groups = km.summary(lifetimes, table, params.by, test)
+    lifetimes = lifetimes.sort([*params.by, "customer_id", "origin"], nulls_last=True)
+    return SurvivalFit(
+        table, groups, lifetimes, test, chosen, seen.start, seen.end, params.by, level
+    )
+
+
+def survival(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    ci: float = 0.95,
+    summary: bool = False,
+) -> pl.DataFrame:
+    """Kaplan-Meier survival of customers (SPEC §9), per ``by`` group: one row per day
+    on which a lifetime ends, with at_risk, events, censored, survival and its
+    log-log (exponential Greenwood) interval at level ``ci``.
+
+    A lifetime runs from signup to churn (subscription basis: ``customers`` with
+    signup dates) or from the first purchase to the first lapse, the last day on
+    which the customer is still active under ``window`` (activity basis). Lifetimes
+    still running at ``as_of`` (else the data's end) are censored there; those begun
+    before ``start`` (else the first purchase day) count from it on (left
+    truncation). ``summary=True``: one row per group instead, with customers,
+    events, censored, the median lifetime (median_days, median_lo, median_hi) and
+    the log-rank test between the groups (logrank_chi2, logrank_df, logrank_p).
+    """
+    fit = survival_fit(
+        orders, customers=customers, window=window, start=start, end=end, as_of=as_of,
+        by=by, basis=basis, ci=ci,
+    )  # fmt: skip
+    return fit.summary if summary else fit.table
 
 
 def crr(*, start: int, new: int, end: int) -> pl.DataFrame:

@@ -610,8 +610,10 @@ COLUMNS: dict[str, Column] = {
             "customers with a purchase in the range (kpis, clv), in the group (clv), in the "
             "segment (rfm), or in the calibration frequency group (clv --holdout); cohorts: the "
             "cohort's members who purchased in offset k (--mode on-or-after: in k or a later "
-            "offset); inspect: the distinct customer ids of the file",
-            also=("clv", "rfm", "cohorts", "inspect", "calc"),
+            "offset); inspect: the distinct customer ids of the file; survival --summary: the "
+            "lifetimes followed in the group (subscription basis: subscriptions, a customer "
+            "with two signups counts twice)",
+            also=("clv", "rfm", "cohorts", "inspect", "survival", "calc"),
         ),
         _c(
             "orders",
@@ -743,7 +745,8 @@ COLUMNS: dict[str, Column] = {
             "customer lifetime value. --model formula: aov x purchases_per_year x margin x "
             "discounted_lifetime_years. --model bgnbd, per customer: margin x "
             "expected_avg_order_value x the expected purchases of each month of --horizon, "
-            "discounted month by month at --discount-rate; per group, the sum over customers",
+            "discounted month by month at --discount-rate; per group, the sum over customers. "
+            "calc clv: the same formula on the numbers given",
             also=("calc",),
         ),
         _c(
@@ -978,6 +981,100 @@ COLUMNS: dict[str, Column] = {
             Unit.money,
             "rfm",
             "the mean monetary of the segment's customers",
+        ),
+        # --- survival: Kaplan-Meier curves of customer lifetimes (SPEC §9)
+        _c(
+            "days",
+            Unit.days,
+            "survival",
+            "days since the lifetime began (signup; activity basis: the first purchase) on "
+            "which at least one lifetime ends, with a lapse or censored",
+        ),
+        _c(
+            "at_risk",
+            Unit.count,
+            "survival",
+            "lifetimes still running at the start of that day: begun (or, left-truncated, "
+            "entered after --start) before it and not ended before it",
+        ),
+        _c(
+            "events",
+            Unit.count,
+            "survival",
+            "lifetimes that end on that day with a lapse seen before --as-of: a churn_date "
+            "(subscription basis) or the last day still active under --active-window after a "
+            "purchase not followed by another (activity basis); --summary: in the group",
+        ),
+        _c(
+            "censored",
+            Unit.count,
+            "survival",
+            "lifetimes still running at --as-of (else the data's end), whose last day observed "
+            "is that day; --summary: in the group",
+        ),
+        _c(
+            "survival",
+            Unit.rate,
+            "survival",
+            "Kaplan-Meier estimate of the share of lifetimes lasting beyond that many days: the "
+            "product over the days so far of (at_risk - events) / at_risk",
+        ),
+        _c(
+            "survival_lo",
+            Unit.rate,
+            "survival",
+            "lower bound of the --ci interval of survival: log-log (exponential Greenwood) "
+            "interval, exp(-exp(log(-log S) + z sqrt(V) / (-log S))), z the normal quantile of "
+            "the level, V the Greenwood sum of events / (at_risk (at_risk - events))",
+        ),
+        _c(
+            "survival_hi",
+            Unit.rate,
+            "survival",
+            "upper bound of the --ci interval of survival: exp(-exp(log(-log S) - z sqrt(V) / "
+            "(-log S))), as survival_lo",
+        ),
+        _c(
+            "median_days",
+            Unit.days,
+            "survival",
+            "--summary: median lifetime, the first day on which survival is 50 % or less; "
+            "empty when survival never falls that low",
+        ),
+        _c(
+            "median_lo",
+            Unit.days,
+            "survival",
+            "--summary: lower bound of the median's --ci interval, the first day on which "
+            "survival_lo is 50 % or less (empty: never)",
+        ),
+        _c(
+            "median_hi",
+            Unit.days,
+            "survival",
+            "--summary: upper bound of the median's --ci interval, the first day on which "
+            "survival_hi is 50 % or less (empty: not reached in the data)",
+        ),
+        _c(
+            "logrank_chi2",
+            Unit.number,
+            "survival",
+            "--summary: the log-rank statistic comparing the --by groups' survival (chi-square"
+            " of observed minus expected events); the same on every row, empty without --by",
+        ),
+        _c(
+            "logrank_df",
+            Unit.count,
+            "survival",
+            "--summary: degrees of freedom of the log-rank test, the groups with a lifetime "
+            "less one",
+        ),
+        _c(
+            "logrank_p",
+            Unit.number,
+            "survival",
+            "--summary: p-value of the log-rank test: the chance of differences at least this "
+            "large between the groups if they all had the same survival",
         ),
         # --- inspect: the findings about a file (its tables and facts)
         _c("file", Unit.text, "inspect", "the file read"),

@@ -20,6 +20,7 @@ from retcalc.cli.retention import retention
 from retcalc.cli.returns import returns
 from retcalc.cli.rfm import rfm
 from retcalc.cli.sample import sample
+from retcalc.cli.survival import survival
 
 app = typer.Typer(
     name="retcalc",
@@ -57,6 +58,7 @@ COMMANDS = (
     kpis,
     rfm,
     clv,
+    survival,
     report,
     explain,
     crr,

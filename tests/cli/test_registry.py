@@ -73,6 +73,8 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("calc", ["nps", "--promoters", "5", "--passives", "3", "--detractors", "2"], ()),
     ("calc", ["repeat-rate", "--customers", "10", "--repeat", "4"], ()),
     ("calc", ["return-rate", "--sold", "10", "--returned", "1"], ()),
+    ("survival", [ORDERS, "--customers", CUSTOMERS], ()),
+    ("survival", [ORDERS, "--summary", "--by", "channel"], ("channel",)),
 ]
 
 # The report's tables: the frame of which command, and the keys it adds.
@@ -176,7 +178,7 @@ def test_formulas_use_registered_columns_of_the_same_command() -> None:
 
 
 def test_the_metric_modules_column_lists_are_covered() -> None:
-    from retcalc.metrics import churn, cohorts, forecast, kpis, retention, returns, rfm
+    from retcalc.metrics import churn, cohorts, forecast, kpis, retention, returns, rfm, survival
     from retcalc.metrics import clv as bgnbd
     from retcalc.metrics.clv import formula, historical, holdout, summary
 
@@ -206,6 +208,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
             *bgnbd.GROUP_COST_COLUMNS,
             *holdout.HOLDOUT_COLUMNS,
         ),
+        "survival": (*survival.SURVIVAL_COLUMNS, *survival.SUMMARY_COLUMNS),
     }
     for command, names in lists.items():
         for name in names:
@@ -220,6 +223,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
         *kpis.RATE_COLUMNS,
         *rfm.RATE_COLUMNS,
         *formula.RATE_COLUMNS,
+        *survival.RATE_COLUMNS,
     }
     assert sorted(n for n in rates if COLUMNS[n].unit is not Unit.rate) == []
     money = {*churn.MONEY_COLUMNS, *cohorts.MONEY_COLUMNS}
