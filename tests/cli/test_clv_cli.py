@@ -130,8 +130,15 @@ def test_params_out_then_params_in_scores_the_same(tmp_path: Path) -> None:
     params = tmp_path / "params.json"
     fitted = ok(invoke([ORDERS, "--model", "bgnbd", "--per-customer", "--params-out", str(params)]))
     saved = json.loads(params.read_text())
-    assert set(saved["bgnbd"]) == {"r", "alpha", "a", "b", "log_likelihood", "customers"}
-    assert set(saved["gamma_gamma"]) == {"p", "q", "v", "log_likelihood", "customers"}
+    assert set(saved["bgnbd"]) == {
+        "r", "alpha", "a", "b", "log_likelihood", "customers", "standard_errors"
+    }  # fmt: skip
+    assert set(saved["bgnbd"]["standard_errors"]) == {"r", "alpha", "a", "b"}
+    assert set(saved["gamma_gamma"]) == {
+        "p", "q", "v", "log_likelihood", "customers", "standard_errors"
+    }  # fmt: skip
+    assert set(saved["gamma_gamma"]["standard_errors"]) == {"p", "q", "v"}
+    assert all(v > 0 for v in saved["gamma_gamma"]["standard_errors"].values())
     assert saved["bgnbd"]["customers"] == 2853 and saved["time_unit"] == "day"
     assert not list(tmp_path.glob(".*.tmp"))
     scored = ok(invoke([ORDERS, "--model", "bgnbd", "--per-customer", "--params-in", str(params)]))

@@ -17,11 +17,10 @@ analytic gradient, so a million customers fit in seconds.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -29,32 +28,47 @@ from numpy.typing import NDArray
 
 from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
+from retcalc.metrics.clv.optimum import (
+    LOG_BOUND,
+    SAME_FIT,
+    Optimum,
+    minimise,
+    penalty,
+    quiet_numerics,
+    standard_errors,
+)
 
-if TYPE_CHECKING:
-    from scipy.optimize import OptimizeResult
-
-optimize = LazyModule("scipy.optimize")
 special = LazyModule("scipy.special")
 
 Array = NDArray[np.float64]
 Scalar = TypeVar("Scalar", bound=np.generic)
 
-#: Log parameters are kept in [-LOG_BOUND, LOG_BOUND] while fitting.
-LOG_BOUND = 20.0
+__all__ = ["LOG_BOUND", "BgNbdParams", "fit", "quiet_numerics"]
 
+#: The limit models at the boundary of the parameter space (module docstring).
+NO_DROPOUT = "no_dropout"
+COMMON_RATE = "common_rate"
+POISSON = "common_rate_no_dropout"
 
-@contextmanager
-def quiet_numerics() -> Iterator[None]:
-    """Silence numpy/scipy floating-point warnings (overflow in a trial step is expected)."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", getattr(special, "SpecialFunctionWarning", RuntimeWarning))
-        yield
+#: Starting points (r, alpha, a, b), alpha in time scaled so that the oldest customer's
+#: T is 1, tried in turn until one converges inside the bounds.
+STARTS: tuple[tuple[float, float, float, float], ...] = (
+    (1.0, 1.0, 1.0, 1.0),
+    (0.5, 0.2, 0.5, 3.0),
+    (2.0, 5.0, 0.2, 10.0),
+    (0.1, 0.05, 2.0, 0.5),
+)
 
 
 @dataclass(frozen=True)
 class BgNbdParams:
-    """Fitted BG/NBD parameters; ``alpha`` is in the time unit the model was fitted in."""
+    """Fitted BG/NBD parameters; ``alpha`` (and ``rate``) in the time unit of the fit.
+
+    ``limit`` names the limit model taken at the boundary (module docstring):
+    ``no_dropout`` (``a`` = 0, ``b`` = ∞), ``common_rate`` (``r`` = ``alpha`` = ∞,
+    every customer buys at ``rate``) or both; ``standard_errors`` maps each
+    fitted parameter to its standard error (None when the Hessian is singular).
+    """
 
     r: float
     alpha: float
@@ -62,19 +76,89 @@ class BgNbdParams:
     b: float
     log_likelihood: float | None = None
     customers: int | None = None
+    limit: str | None = None
+    rate: float | None = None
+    standard_errors: Mapping[str, float | None] | None = field(default=None, compare=False)
+
+    @property
+    def dropout(self) -> bool:
+        """Customers may drop out (not the no-dropout limits)."""
+        return self.limit not in (NO_DROPOUT, POISSON)
+
+    @property
+    def common_rate(self) -> bool:
+        """Every customer buys at the same ``rate`` (the common-rate limits)."""
+        return self.limit in (COMMON_RATE, POISSON)
+
+    def fitted(self) -> dict[str, float]:
+        """The parameters this model has, by name (r, alpha / rate; a, b)."""
+        out = {"rate": float(self.rate or 0.0)} if self.common_rate else {
+            "r": self.r,
+            "alpha": self.alpha,
+        }
+        if self.dropout:
+            out.update(a=self.a, b=self.b)
+        return out
 
     def rescaled(self, factor: float) -> BgNbdParams:
         """The same model with time measured in units ``factor`` times smaller (alpha × factor)."""
+        rate = None if self.rate is None else self.rate / factor
+        errors = self.standard_errors
+        if errors is not None:
+            scale = {"alpha": factor, "rate": 1.0 / factor}
+            errors = {
+                k: None if v is None else v * scale.get(k, 1.0) for k, v in errors.items()
+            }
         return BgNbdParams(
-            self.r, self.alpha * factor, self.a, self.b, self.log_likelihood, self.customers
+            self.r,
+            self.alpha * factor,
+            self.a,
+            self.b,
+            self.log_likelihood,
+            self.customers,
+            self.limit,
+            rate,
+            errors,
         )
 
 
+def _purchase_terms(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> tuple[Array, Array]:
+    """The limit models' log-likelihood of the purchase process (as if alive throughout)
+    and the log odds factor ``(r+x)·ln((alpha+T)/(alpha+t_x))`` (``rate·(T−t_x)`` with a
+    common rate) of having dropped out after the last purchase."""
+    if params.common_rate:
+        rate = float(params.rate or 0.0)
+        return x * np.log(rate) - rate * T, rate * (T - t_x)
+    r, alpha = params.r, params.alpha
+    purchase = (
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        - (r + x) * np.log(alpha + T)
+    )
+    return purchase, (r + x) * np.log((alpha + T) / (alpha + t_x))
+
+
 def log_likelihood(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array:
-    """Per-customer log-likelihood (the formula in the module docstring)."""
+    """Per-customer log-likelihood (the formula in the module docstring; limit models as
+    documented there)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     with quiet_numerics():
         repeat = x > 0
+        if params.limit is not None:
+            purchase, gap = _purchase_terms(params, x, t_x, T)
+            if not params.dropout:
+                return purchase
+            b_x1 = np.where(repeat, b + x - 1.0, 1.0)
+            mix = np.where(repeat, np.logaddexp(0.0, np.log(a) - np.log(b_x1) + gap), 0.0)
+            return (
+                purchase
+                + special.gammaln(a + b)
+                + special.gammaln(b + x)
+                - special.gammaln(b)
+                - special.gammaln(a + b + x)
+                + mix
+            )
         a3 = -(r + x) * np.log(alpha + T)
         b_x1 = np.where(repeat, b + x - 1.0, 1.0)
         a4 = np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x)
@@ -144,8 +228,9 @@ class _Stats:
         )
 
 
-def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
-    """Mean negative log-likelihood and its gradient with respect to the log parameters.
+def _objective(log_params: Array, data: _Stats, penalizer: float = 0.0) -> tuple[float, Array]:
+    """Mean negative log-likelihood (plus ``penalizer · Σ θ²``) and its gradient with
+    respect to the log parameters.
 
     With ``d = ln a − ln(b+x−1) + (r+x)·(ln(alpha+T) − ln(alpha+t_x))`` a repeat buyer's
     last term is ``−(r+x)·ln(alpha+T) + ln(1 + e^d)``, and ``w = 1/(1 + e^−d)`` (the
@@ -186,46 +271,197 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
         g_a += float(w.sum()) / a
         g_b -= float(np.sum(w / b_x1))
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+    return _finish(ll, grad, n, penalizer, np.array([r, alpha, a, b]))
+
+
+def _finish(
+    ll: float, grad: Array, n: int, penalizer: float, natural: Array
+) -> tuple[float, Array]:
+    """Mean negative log-likelihood and its gradient, penalised; a huge value off the map."""
     value = -ll / n
-    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
-        return 1e300, np.zeros(4)
-    return value, -grad / n
+    out = -grad / n
+    if penalizer:
+        extra, extra_grad = penalty(penalizer, natural)
+        value += extra
+        out = out + extra_grad
+    if not np.isfinite(value) or not np.all(np.isfinite(out)):
+        return 1e300, np.zeros(len(grad))
+    return value, out
 
 
-def _minimise(fun: object, start: Array, args: tuple[object, ...], what: str) -> OptimizeResult:
-    """L-BFGS-B on bounded log parameters, polished by a second run; a clear error on failure."""
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    options = {"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20}
-    with quiet_numerics():
-        result = optimize.minimize(
-            fun, start, args=args, jac=True, method="L-BFGS-B", bounds=bounds, options=options
-        )
-        if not np.all(np.isfinite(result.x)):
-            raise InputError(f"the {what} fit did not converge ({result.message})")
-        # A second run from the first optimum tightens the convergence at no risk.
-        result = optimize.minimize(
-            fun, result.x, args=args, jac=True, method="L-BFGS-B", bounds=bounds, options=options
-        )
-    scale = max(1.0, abs(float(result.fun)))
-    grad_ok = bool(np.all(np.abs(result.jac) < 1e-5 * scale))
-    at_bound = bool(np.any(np.abs(result.x) >= LOG_BOUND - 1e-6))
-    if not np.isfinite(result.fun) or result.fun >= 1e299 or not (result.success or grad_ok):
-        raise InputError(
-            f"the {what} fit did not converge on this data (the optimizer stopped: "
-            f"{str(result.message).strip() or 'no progress'}); more customers, more repeat "
-            "purchases or a longer history usually help"
-        )
-    if at_bound:
-        raise InputError(
-            f"the {what} model is not identified by this data (a parameter ran off to "
-            f"{'infinity' if np.any(result.x > 0) else 'zero'}); with more customers, more "
-            "repeat purchases or a longer history it usually fits"
-        )
-    return result
+def _nbd_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
+    """The no-dropout limit (NBD): ``lnΓ(r+x) − lnΓ(r) + r ln alpha − (r+x) ln(alpha+T)``."""
+    r, alpha = np.exp(log_params)
+    ux, xc, n = data.ux, data.x_count, data.n
+    ll = float(xc @ special.gammaln(r + ux)) + n * (r * np.log(alpha) - special.gammaln(r))
+    g_r = float(xc @ special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
+    g_alpha = n * r / alpha
+    ln_T = np.log(alpha + data.uT)
+    inv_T = 1.0 / (alpha + data.uT)
+    ll -= r * float(data.once_count @ ln_T)
+    g_r -= float(data.once_count @ ln_T)
+    g_alpha -= r * float(data.once_count @ inv_T)
+    if len(data.rep_ux):
+        rx = (r + ux)[data.rep_ux]
+        ll -= float(rx @ ln_T[data.rep_T])
+        g_r -= float(ln_T[data.rep_T].sum())
+        g_alpha -= float(rx @ inv_T[data.rep_T])
+    return _finish(ll, np.array([g_r * r, g_alpha * alpha]), n, 0.0, np.zeros(2))
 
 
-def fit(x: Array, t_x: Array, T: Array) -> BgNbdParams:
-    """Maximum-likelihood (r, alpha, a, b) for repeat purchases ``x``, recency ``t_x``, age ``T``."""
+def _common_rate_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
+    """The common-rate limit: ``x ln rate − rate·T`` for the purchases, BG dropout as in the
+    full model with ``rate·(T − t_x)`` for the odds factor."""
+    rate, a, b = np.exp(log_params)
+    ux, xc, n = data.ux, data.x_count, data.n
+    sum_x = float(xc @ ux)
+    sum_T = float(data.once_count @ data.uT) + float(data.uT[data.rep_T].sum())
+    ll = (
+        sum_x * np.log(rate)
+        - rate * sum_T
+        + float(xc @ (special.gammaln(b + ux) - special.gammaln(a + b + ux)))
+        + n * (special.gammaln(a + b) - special.gammaln(b))
+    )
+    g_rate = sum_x / rate - sum_T
+    g_a = n * special.digamma(a + b) - float(xc @ special.digamma(a + b + ux))
+    g_b = n * (special.digamma(a + b) - special.digamma(b)) + float(
+        xc @ (special.digamma(b + ux) - special.digamma(a + b + ux))
+    )
+    if len(data.rep_ux):
+        gap = data.uT[data.rep_T] - data.ut[data.rep_ut]
+        b_x1 = (b + ux - 1.0)[data.rep_ux]
+        d = np.log(a) - np.log(b_x1) + rate * gap
+        ll += float(np.logaddexp(0.0, d).sum())
+        w = special.expit(d)
+        g_rate += float(w @ gap)
+        g_a += float(w.sum()) / a
+        g_b -= float(np.sum(w / b_x1))
+    return _finish(ll, np.array([g_rate * rate, g_a * a, g_b * b]), n, 0.0, np.zeros(3))
+
+
+def _poisson_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
+    """Both limits at once: ``x ln rate − rate·T`` (its maximum is rate = Σx / ΣT)."""
+    (rate,) = np.exp(log_params)
+    sum_x = float(data.x_count @ data.ux)
+    sum_T = float(data.once_count @ data.uT) + float(data.uT[data.rep_T].sum())
+    ll = sum_x * np.log(rate) - rate * sum_T
+    return _finish(ll, np.array([(sum_x / rate - sum_T) * rate]), data.n, 0.0, np.zeros(1))
+
+
+@dataclass(frozen=True)
+class _Limit:
+    name: str
+    objective: object
+    starts: tuple[tuple[float, ...], ...]
+    params: tuple[str, ...]  # natural parameters, in order; "alpha"/"rate" carry time
+
+
+_LIMITS: tuple[_Limit, ...] = (
+    # fewest parameters first: on equal fits the simpler model is taken
+    _Limit(POISSON, _poisson_objective, ((1.0,),), ("rate",)),
+    _Limit(NO_DROPOUT, _nbd_objective, ((1.0, 1.0), (0.5, 0.2), (2.0, 5.0)), ("r", "alpha")),
+    _Limit(
+        COMMON_RATE,
+        _common_rate_objective,
+        ((1.0, 1.0, 1.0), (5.0, 0.5, 3.0), (0.5, 0.2, 10.0)),
+        ("rate", "a", "b"),
+    ),
+)
+
+
+def _fit_limits(data: _Stats) -> tuple[_Limit, Optimum] | None:
+    """The best-fitting limit model (the simpler one on a tie), None if none converges."""
+    best: tuple[_Limit, Optimum] | None = None
+    for limit in _LIMITS:
+        found = minimise(
+            limit.objective,  # type: ignore[arg-type]
+            [np.log(np.array(s)) for s in limit.starts],
+            (data,),
+        )
+        if not found.converged:
+            continue
+        if best is None or found.fun < best[1].fun - SAME_FIT * max(1.0, abs(best[1].fun)):
+            best = (limit, found)
+    return best
+
+
+def _limit_params(limit: _Limit, found: Optimum, scale: float) -> BgNbdParams:
+    """The limit model's parameters, time scaled back (alpha / scale, rate × scale)."""
+    values = dict(zip(limit.params, np.exp(found.x), strict=True))
+    time = {"alpha": 1.0 / scale, "rate": scale}
+    natural = {k: float(v) * time.get(k, 1.0) for k, v in values.items()}
+    return BgNbdParams(
+        r=natural.get("r", math.inf),
+        alpha=natural.get("alpha", math.inf),
+        a=natural.get("a", 0.0),
+        b=natural.get("b", math.inf),
+        limit=limit.name,
+        rate=natural.get("rate"),
+    )
+
+
+def describe_limit(name: str) -> str:
+    """What a limit model means, for the note on stderr."""
+    return {
+        NO_DROPOUT: "no customer drops out (a → 0: the NBD model, p_alive = 1)",
+        COMMON_RATE: "every customer buys at the same rate (r, alpha → ∞ with r/alpha fixed)",
+        POISSON: "every customer buys at the same rate and none drops out (a Poisson "
+        "process, p_alive = 1)",
+    }[name]
+
+
+def failure(what: str, found: Optimum, penalizer: float, tries: int) -> InputError:
+    """The exit-2 message when no start converged: what happened and what to try."""
+    if found.at_bound and found.converged:
+        how = (
+            f"a parameter ran off to {'infinity' if np.any(found.x > 0) else 'zero'} "
+            "and no limit model fits as well"
+        )
+    else:
+        how = f"the optimizer stopped: {found.message}"
+    if penalizer:
+        hint = f"try a larger --penalizer than {penalizer:g} (e.g. {penalizer * 10:g})"
+    else:
+        hint = (
+            "try --penalizer 0.001 (as lifetimes' penalizer_coef: it pulls the parameters "
+            "towards 0; raise it until the fit converges)"
+        )
+    return InputError(
+        f"the {what} fit did not converge on this data from any of {tries} starting points "
+        f"({how}); {hint}, or give it more customers, more repeat purchases or a longer history"
+    )
+
+
+def _errors(
+    names: Sequence[str],
+    objective: object,
+    found: Optimum,
+    args: tuple[object, ...],
+    natural: Array,
+    n: int,
+) -> dict[str, float | None]:
+    """Standard errors by parameter name (all None when the Hessian is singular)."""
+    se = standard_errors(objective, found.x, args, natural, n)  # type: ignore[arg-type]
+    if se is None:
+        return dict.fromkeys(names)
+    return {k: float(v) for k, v in zip(names, se, strict=True)}
+
+
+def fit(
+    x: Array,
+    t_x: Array,
+    T: Array,
+    *,
+    penalizer: float = 0.0,
+    starts: Sequence[Sequence[float]] = STARTS,
+) -> BgNbdParams:
+    """Maximum-likelihood (r, alpha, a, b) for repeat purchases ``x``, recency ``t_x``, age ``T``.
+
+    ``penalizer``: lifetimes' ``penalizer_coef`` (``optimum.py``). ``starts``: the
+    starting points (r, alpha, a, b) in scaled time, tried in turn. Without a
+    penalizer, a fit that runs off towards the boundary is compared with the limit
+    models and the best limit is taken when it fits as well (``limit`` says which).
+    """
     x = np.asarray(x, dtype=np.float64)
     t_x = np.asarray(t_x, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
@@ -244,27 +480,47 @@ def fit(x: Array, t_x: Array, T: Array) -> BgNbdParams:
             "there is no history to fit the BG/NBD model on"
         )
     scale = 1.0 / t_max
-    args = (_Stats.build(x, t_x * scale, T * scale),)
-    start = np.log(np.array([1.0, 1.0, 1.0, 1.0]))
-    result = _minimise(_objective, start, args, "BG/NBD")
-    r, alpha, a, b = np.exp(result.x)
-    fitted = BgNbdParams(
-        float(r),
-        float(alpha) / scale,
-        float(a),
-        float(b),
-        customers=n,
-    )
+    data = _Stats.build(x, t_x * scale, T * scale)
+    args = (data, penalizer)
+    found = minimise(_objective, [np.log(np.asarray(s, dtype=np.float64)) for s in starts], args)
+    if not penalizer and (not found.ok or found.on_ridge):
+        best = _fit_limits(data)
+        if best is not None and best[1].fun <= found.fun + SAME_FIT * max(1.0, abs(found.fun)):
+            limit, at = best
+            model = _limit_params(limit, at, scale)
+            natural = np.array([model.fitted()[k] for k in limit.params])
+            errors = _errors(limit.params, limit.objective, at, (data,), natural, n)
+            total = float(log_likelihood(model, x, t_x, T).sum())
+            return BgNbdParams(
+                model.r, model.alpha, model.a, model.b, total, n, model.limit, model.rate, errors
+            )
+    if not found.ok:
+        raise failure("BG/NBD", found, penalizer, len(starts))
+    r, alpha, a, b = np.exp(found.x)
+    fitted = BgNbdParams(float(r), float(alpha) / scale, float(a), float(b), customers=n)
+    natural = np.array([fitted.r, fitted.alpha, fitted.a, fitted.b])
+    errors = _errors(("r", "alpha", "a", "b"), _objective, found, args, natural, n)
     total = float(log_likelihood(fitted, x, t_x, T).sum())
-    return BgNbdParams(fitted.r, fitted.alpha, fitted.a, fitted.b, total, n)
+    return BgNbdParams(
+        fitted.r, fitted.alpha, fitted.a, fitted.b, total, n, standard_errors=errors
+    )
 
 
 def p_alive(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array:
-    """P(alive | x, t_x, T) = 1 / (1 + [x>0] · a/(b+x−1) · ((alpha+T)/(alpha+t_x))^(r+x))."""
+    """P(alive | x, t_x, T) = 1 / (1 + [x>0] · a/(b+x−1) · ((alpha+T)/(alpha+t_x))^(r+x)).
+
+    No-dropout limits: 1; common-rate limit: ``rate·(T − t_x)`` for the last factor's log.
+    """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    if not params.dropout:
+        return np.ones(len(x))
     with quiet_numerics():
         b_x1 = np.where(x > 0, b + x - 1.0, 1.0)
-        log_odds = (r + x) * np.log((alpha + T) / (alpha + t_x)) + np.log(a / b_x1)
+        if params.limit is not None:
+            gap = _purchase_terms(params, x, t_x, T)[1]
+        else:
+            gap = (r + x) * np.log((alpha + T) / (alpha + t_x))
+        log_odds = gap + np.log(a / b_x1)
         return np.where(x > 0, special.expit(-log_odds), 1.0)
 
 
@@ -312,6 +568,9 @@ def expected_purchases_at(
     x = np.asarray(x, dtype=np.float64)
     t_x = np.asarray(t_x, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
+    if params.limit is not None:
+        yield from _limit_expected_at(params, times, x, t_x, T)
+        return
     with quiet_numerics():
         ux, uT, inverse = _unique_pairs(x, T)
         b_x1 = np.where(x > 0, b + x - 1.0, 1.0)
@@ -328,3 +587,28 @@ def expected_purchases_at(
             log_hyp = _log_hyp_term(params, t, ux, uT)
             bracket = -np.expm1(log_hyp + (r + ux) * np.log((alpha + uT) / (alpha + t + uT)))
             yield (first * bracket)[inverse] / denominator
+
+
+def _limit_expected_at(
+    params: BgNbdParams, times: Sequence[float], x: Array, t_x: Array, T: Array
+) -> Iterator[Array]:
+    """E[X(t) | x, t_x, T] in the limit models (module docstring):
+    no dropout: ``(r+x)·t/(alpha+T)`` (NBD) or ``rate·t`` (Poisson); common rate with
+    dropout: ``(a+b+x−1)/(a−1) · [1 − 1F1(a−1; a+b+x−1; −rate·t)] / (1 + odds)``."""
+    for t in times:
+        if t <= 0:
+            yield np.zeros(len(x))
+        elif params.limit == POISSON:
+            yield np.full(len(x), float(params.rate or 0.0) * t)
+        elif params.limit == NO_DROPOUT:
+            yield (params.r + x) * t / (params.alpha + T)
+        else:
+            a, b, rate = params.a, params.b, float(params.rate or 0.0)
+            with quiet_numerics():
+                ux, x_code, _ = unique_codes(x)
+                c = a + b + ux - 1.0
+                bracket = -(special.hyp1f1(a - 1.0, c, -rate * t) - 1.0)
+                first = (c / (a - 1.0) * bracket)[x_code]
+                alive = p_alive(params, x, t_x, T)
+            # 1 / (1 + odds) is p_alive
+            yield first * alive

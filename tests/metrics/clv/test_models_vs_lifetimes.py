@@ -277,9 +277,12 @@ def test_no_repeat_buyers_is_an_input_error() -> None:
         bgnbd.fit(np.zeros(5), np.zeros(5), np.arange(1.0, 6.0))
 
 
-def test_spend_that_does_not_vary_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="does not vary"):
-        gamma_gamma.fit(np.array([1.0, 2.0]), np.array([5.0, 5.0]))
+def test_spend_that_does_not_vary_at_all_is_the_limit_model() -> None:
+    """Every mean spend the same: p = ∞ too; the expected spend is that spend."""
+    got = gamma_gamma.fit(np.array([1.0, 2.0]), np.array([5.0, 5.0]))
+    assert got.limit == gamma_gamma.COMMON_SPEND_RATE
+    assert got.mean == 5.0 and got.p == np.inf
+    close(gamma_gamma.expected_average_value(got, np.array([1.0, 3.0]), np.array([4.0, 9.0])), [5.0, 5.0])
 
 
 def test_params_round_trip(cdnow: pl.DataFrame) -> None:
