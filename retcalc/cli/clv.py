@@ -204,6 +204,15 @@ def clv(
             rich_help_panel=MODEL,
         ),
     ] = None,
+    penalizer: Annotated[
+        float | None,
+        typer.Option(
+            "--penalizer",
+            metavar="COEF",
+            help="bgnbd: add COEF × the sum of the squared parameters to the mean negative log-likelihood (lifetimes' penalizer_coef), for fits that do not converge; default 0.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     holdout_text: Annotated[
         str | None,
         typer.Option(
@@ -227,6 +236,7 @@ def clv(
             "--params-out": params_out,
             "--params-in": params_in,
             "--holdout": holdout_text,
+            "--penalizer": penalizer,
         }
         if chosen is not Model.bgnbd:
             for flag, value in bg_only.items():
@@ -271,6 +281,7 @@ def clv(
                 params_in=params_in,
                 params_out=params_out,
                 holdout_window=parse_duration(holdout_text, "--holdout") if holdout_text else None,
+                penalizer=penalizer or 0.0,
             )
 
     run(body, debug=common.debug)
@@ -353,6 +364,7 @@ def _bgnbd(
     params_in: Path | None,
     params_out: Path | None,
     holdout_window: Window | None,
+    penalizer: float,
 ) -> None:
     if metric_params.start is not None or metric_params.end is not None:
         raise UsageError(
@@ -373,6 +385,7 @@ def _bgnbd(
                 as_of=metric_params.as_of,
                 time_unit=unit,
                 params=given,
+                penalizer=penalizer,
             )
         if params_out is not None:
             _write_params(
@@ -406,6 +419,7 @@ def _bgnbd(
             horizon=horizon,
             time_unit=unit,
             params=given,
+            penalizer=penalizer,
         )
         groups = fit.groups
     if params_out is not None:

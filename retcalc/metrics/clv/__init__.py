@@ -87,14 +87,15 @@ class ModelParams:
         customer counts; a limit model's name under ``limit`` and its infinite or
         absent parameters as null."""
         b = self.bgnbd
+        beta = b.parts[1] == "beta"
         section: dict[str, Any] = {
             "r": _finite(b.r),
             "alpha": _finite(b.alpha),
-            "a": _finite(b.a) if b.dropout else None,
-            "b": _finite(b.b),
+            "a": _finite(b.a) if beta else None,
+            "b": _finite(b.b) if beta else None,
         }
         if b.limit is not None:
-            section.update(limit=b.limit, rate=b.rate)
+            section.update(limit=b.limit, rate=b.rate, dropout_probability=b.dropout_probability)
         section.update(log_likelihood=b.log_likelihood, customers=b.customers)
         if b.standard_errors is not None:
             section["standard_errors"] = dict(b.standard_errors)
@@ -147,19 +148,24 @@ class ModelParams:
         section = data.get("bgnbd")
         if not isinstance(section, Mapping):
             raise InputError(f"{source}: no 'bgnbd' section with r, alpha, a, b")
-        limit = limit_of(section, "bgnbd", (bgnbd.NO_DROPOUT, bgnbd.COMMON_RATE, bgnbd.POISSON))
-        shape = BgNbdParams(0.0, 0.0, 0.0, 0.0, limit=limit)
-        rate = number(section, "rate", "bgnbd") if shape.common_rate else None
+        limit = limit_of(section, "bgnbd", tuple(bgnbd.LIMIT_PARTS))
+        purchase, dropout = bgnbd.LIMIT_PARTS[limit] if limit else ("gamma", "beta")
+        rate = number(section, "rate", "bgnbd") if purchase == "rate" else None
         r, alpha = (
             (math.inf, math.inf)
-            if shape.common_rate
+            if purchase == "rate"
             else (number(section, "r", "bgnbd"), number(section, "alpha", "bgnbd"))
         )
         a, b_ = (
             (number(section, "a", "bgnbd"), number(section, "b", "bgnbd"))
-            if shape.dropout
-            else (0.0, math.inf)
+            if dropout == "beta"
+            else (0.0 if dropout == "none" else math.inf, math.inf)
         )
+        pi = None
+        if dropout == "common":
+            pi = number(section, "dropout_probability", "bgnbd")
+            if pi >= 1:
+                raise InputError(f"{source}: bgnbd.dropout_probability must be below 1, got {pi}")
         bg = BgNbdParams(
             r=r,
             alpha=alpha,
@@ -169,6 +175,7 @@ class ModelParams:
             customers=section.get("customers"),
             limit=limit,
             rate=rate,
+            dropout_probability=pi,
         )
         gg_section = data.get("gamma_gamma")
         gg = None

@@ -17,6 +17,7 @@ analytic gradient, so a million customers fit in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,8 @@ from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
 from retcalc.metrics.clv.optimum import (
     LOG_BOUND,
-    SAME_FIT,
     Optimum,
+    limit_holds,
     minimise,
     penalty,
     quiet_numerics,
@@ -49,6 +50,17 @@ __all__ = ["LOG_BOUND", "BgNbdParams", "fit", "quiet_numerics"]
 NO_DROPOUT = "no_dropout"
 COMMON_RATE = "common_rate"
 POISSON = "common_rate_no_dropout"
+COMMON_DROPOUT = "common_dropout"
+COMMON_BOTH = "common_rate_common_dropout"
+#: Each limit as (purchase part, dropout part): "gamma" (r, alpha) or "rate" (one rate
+#: for all); "beta" (a, b), "none" (no dropout) or "common" (one dropout probability).
+LIMIT_PARTS: dict[str, tuple[str, str]] = {
+    POISSON: ("rate", "none"),
+    NO_DROPOUT: ("gamma", "none"),
+    COMMON_BOTH: ("rate", "common"),
+    COMMON_DROPOUT: ("gamma", "common"),
+    COMMON_RATE: ("rate", "beta"),
+}
 
 #: Starting points (r, alpha, a, b), alpha in time scaled so that the oldest customer's
 #: T is 1, tried in turn until one converges inside the bounds.
@@ -79,25 +91,36 @@ class BgNbdParams:
     limit: str | None = None
     rate: float | None = None
     standard_errors: Mapping[str, float | None] | None = field(default=None, compare=False)
+    dropout_probability: float | None = None
+
+    @property
+    def parts(self) -> tuple[str, str]:
+        """(purchase part, dropout part), as :data:`LIMIT_PARTS`; ("gamma", "beta") in full."""
+        return LIMIT_PARTS[self.limit] if self.limit is not None else ("gamma", "beta")
 
     @property
     def dropout(self) -> bool:
         """Customers may drop out (not the no-dropout limits)."""
-        return self.limit not in (NO_DROPOUT, POISSON)
+        return self.parts[1] != "none"
 
     @property
     def common_rate(self) -> bool:
         """Every customer buys at the same ``rate`` (the common-rate limits)."""
-        return self.limit in (COMMON_RATE, POISSON)
+        return self.parts[0] == "rate"
 
     def fitted(self) -> dict[str, float]:
-        """The parameters this model has, by name (r, alpha / rate; a, b)."""
-        out = {"rate": float(self.rate or 0.0)} if self.common_rate else {
-            "r": self.r,
-            "alpha": self.alpha,
-        }
-        if self.dropout:
+        """The parameters this model has, by name (r, alpha or rate; a, b or
+        dropout_probability)."""
+        purchase, dropout = self.parts
+        out = (
+            {"rate": float(self.rate or 0.0)}
+            if purchase == "rate"
+            else {"r": self.r, "alpha": self.alpha}
+        )
+        if dropout == "beta":
             out.update(a=self.a, b=self.b)
+        elif dropout == "common":
+            out["dropout_probability"] = float(self.dropout_probability or 0.0)
         return out
 
     def rescaled(self, factor: float) -> BgNbdParams:
@@ -106,9 +129,7 @@ class BgNbdParams:
         errors = self.standard_errors
         if errors is not None:
             scale = {"alpha": factor, "rate": 1.0 / factor}
-            errors = {
-                k: None if v is None else v * scale.get(k, 1.0) for k, v in errors.items()
-            }
+            errors = {k: None if v is None else v * scale.get(k, 1.0) for k, v in errors.items()}
         return BgNbdParams(
             self.r,
             self.alpha * factor,
@@ -119,6 +140,7 @@ class BgNbdParams:
             self.limit,
             rate,
             errors,
+            self.dropout_probability,
         )
 
 
@@ -139,6 +161,16 @@ def _purchase_terms(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> tupl
     return purchase, (r + x) * np.log((alpha + T) / (alpha + t_x))
 
 
+def _log_odds(params: BgNbdParams, x: Array, gap: Array) -> Array:
+    """ln(a/(b+x−1)) + gap (ln(π/(1−π)) + gap with a common dropout probability π): the log
+    odds of having dropped out after the last purchase, for repeat buyers."""
+    if params.parts[1] == "common":
+        pi = float(params.dropout_probability or 0.0)
+        return np.log(pi) - np.log1p(-pi) + gap
+    b_x1 = np.where(x > 0, params.b + x - 1.0, 1.0)
+    return np.log(params.a) - np.log(b_x1) + gap
+
+
 def log_likelihood(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array:
     """Per-customer log-likelihood (the formula in the module docstring; limit models as
     documented there)."""
@@ -149,16 +181,17 @@ def log_likelihood(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array
             purchase, gap = _purchase_terms(params, x, t_x, T)
             if not params.dropout:
                 return purchase
-            b_x1 = np.where(repeat, b + x - 1.0, 1.0)
-            mix = np.where(repeat, np.logaddexp(0.0, np.log(a) - np.log(b_x1) + gap), 0.0)
-            return (
-                purchase
-                + special.gammaln(a + b)
-                + special.gammaln(b + x)
-                - special.gammaln(b)
-                - special.gammaln(a + b + x)
-                + mix
-            )
+            if params.parts[1] == "common":
+                stay = x * np.log1p(-float(params.dropout_probability or 0.0))
+            else:
+                stay = (
+                    special.gammaln(a + b)
+                    + special.gammaln(b + x)
+                    - special.gammaln(b)
+                    - special.gammaln(a + b + x)
+                )
+            mix = np.where(repeat, np.logaddexp(0.0, _log_odds(params, x, gap)), 0.0)
+            return purchase + stay + mix
         a3 = -(r + x) * np.log(alpha + T)
         b_x1 = np.where(repeat, b + x - 1.0, 1.0)
         a4 = np.log(a) - np.log(b_x1) - (r + x) * np.log(alpha + t_x)
@@ -289,114 +322,151 @@ def _finish(
     return value, out
 
 
-def _nbd_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
-    """The no-dropout limit (NBD): ``lnΓ(r+x) − lnΓ(r) + r ln alpha − (r+x) ln(alpha+T)``."""
-    r, alpha = np.exp(log_params)
-    ux, xc, n = data.ux, data.x_count, data.n
-    ll = float(xc @ special.gammaln(r + ux)) + n * (r * np.log(alpha) - special.gammaln(r))
-    g_r = float(xc @ special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
-    g_alpha = n * r / alpha
-    ln_T = np.log(alpha + data.uT)
-    inv_T = 1.0 / (alpha + data.uT)
-    ll -= r * float(data.once_count @ ln_T)
-    g_r -= float(data.once_count @ ln_T)
-    g_alpha -= r * float(data.once_count @ inv_T)
-    if len(data.rep_ux):
-        rx = (r + ux)[data.rep_ux]
-        ll -= float(rx @ ln_T[data.rep_T])
-        g_r -= float(ln_T[data.rep_T].sum())
-        g_alpha -= float(rx @ inv_T[data.rep_T])
-    return _finish(ll, np.array([g_r * r, g_alpha * alpha]), n, 0.0, np.zeros(2))
+@dataclass(frozen=True)
+class _Raw:
+    """Per-customer scaled data for the limit models (fitted only at the boundary)."""
+
+    x: Array
+    t_x: Array
+    T: Array
+    repeat: NDArray[np.bool_]
 
 
-def _common_rate_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
-    """The common-rate limit: ``x ln rate − rate·T`` for the purchases, BG dropout as in the
-    full model with ``rate·(T − t_x)`` for the odds factor."""
-    rate, a, b = np.exp(log_params)
-    ux, xc, n = data.ux, data.x_count, data.n
-    sum_x = float(xc @ ux)
-    sum_T = float(data.once_count @ data.uT) + float(data.uT[data.rep_T].sum())
-    ll = (
-        sum_x * np.log(rate)
-        - rate * sum_T
-        + float(xc @ (special.gammaln(b + ux) - special.gammaln(a + b + ux)))
-        + n * (special.gammaln(a + b) - special.gammaln(b))
-    )
-    g_rate = sum_x / rate - sum_T
-    g_a = n * special.digamma(a + b) - float(xc @ special.digamma(a + b + ux))
-    g_b = n * (special.digamma(a + b) - special.digamma(b)) + float(
-        xc @ (special.digamma(b + ux) - special.digamma(a + b + ux))
-    )
-    if len(data.rep_ux):
-        gap = data.uT[data.rep_T] - data.ut[data.rep_ut]
-        b_x1 = (b + ux - 1.0)[data.rep_ux]
-        d = np.log(a) - np.log(b_x1) + rate * gap
+def _limit_objective(log_params: Array, data: _Raw, parts: tuple[str, str]) -> tuple[float, Array]:
+    """Mean negative log-likelihood of a limit model (module docstring) and its gradient in
+    the log parameters: (r, alpha) or (rate), then (a, b), (odds = π/(1−π)) or nothing."""
+    theta = np.exp(log_params)
+    x, t_x, T, rep = data.x, data.t_x, data.T, data.repeat
+    purchase, dropout = parts
+    grads: list[float] = []
+    d_gap: list[Array] = []
+    if purchase == "gamma":
+        r, alpha = theta[0], theta[1]
+        k = 2
+        ln_T = np.log(alpha + T)
+        ll = float(
+            np.sum(special.gammaln(r + x) - (r + x) * ln_T)
+            + len(x) * (r * np.log(alpha) - special.gammaln(r))
+        )
+        grads += [
+            float(
+                np.sum(special.digamma(r + x) - ln_T)
+                + len(x) * (np.log(alpha) - special.digamma(r))
+            ),
+            float(len(x) * r / alpha - np.sum((r + x) / (alpha + T))),
+        ]
+        ln_ratio = ln_T - np.log(alpha + t_x)
+        gap = (r + x) * ln_ratio
+        d_gap = [ln_ratio, (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))]
+    else:
+        rate = theta[0]
+        k = 1
+        sum_x, sum_T = float(x.sum()), float(T.sum())
+        ll = sum_x * np.log(rate) - rate * sum_T
+        grads.append(sum_x / rate - sum_T)
+        gap = rate * (T - t_x)
+        d_gap = [T - t_x]
+    d_odds: list[Array] = []
+    if dropout == "beta":
+        a, b = theta[k], theta[k + 1]
+        psi_abx = special.digamma(a + b + x)
+        ll += float(
+            np.sum(special.gammaln(b + x) - special.gammaln(a + b + x))
+            + len(x) * (special.gammaln(a + b) - special.gammaln(b))
+        )
+        grads += [
+            float(len(x) * special.digamma(a + b) - psi_abx.sum()),
+            float(
+                np.sum(special.digamma(b + x) - psi_abx)
+                + len(x) * (special.digamma(a + b) - special.digamma(b))
+            ),
+        ]
+        b_x1 = np.where(rep, b + x - 1.0, 1.0)
+        odds = np.log(a) - np.log(b_x1)
+        d_odds = [np.full(len(x), 1.0 / a), -1.0 / b_x1]
+    elif dropout == "common":
+        o = theta[k]
+        ll -= float(x.sum()) * np.log1p(o)
+        grads.append(-float(x.sum()) / (1.0 + o))
+        odds = np.full(len(x), np.log(o))
+        d_odds = [np.full(len(x), 1.0 / o)]
+    if dropout != "none":
+        d = odds[rep] + gap[rep]
         ll += float(np.logaddexp(0.0, d).sum())
         w = special.expit(d)
-        g_rate += float(w @ gap)
-        g_a += float(w.sum()) / a
-        g_b -= float(np.sum(w / b_x1))
-    return _finish(ll, np.array([g_rate * rate, g_a * a, g_b * b]), n, 0.0, np.zeros(3))
+        for j, dg in enumerate(d_gap):
+            grads[j] += float(w @ dg[rep])
+        for j, do in enumerate(d_odds):
+            grads[k + j] += float(w @ do[rep])
+    return _finish(ll, np.array(grads) * theta, len(x), 0.0, np.zeros(len(theta)))
 
 
-def _poisson_objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
-    """Both limits at once: ``x ln rate − rate·T`` (its maximum is rate = Σx / ΣT)."""
-    (rate,) = np.exp(log_params)
-    sum_x = float(data.x_count @ data.ux)
-    sum_T = float(data.once_count @ data.uT) + float(data.uT[data.rep_T].sum())
-    ll = sum_x * np.log(rate) - rate * sum_T
-    return _finish(ll, np.array([(sum_x / rate - sum_T) * rate]), data.n, 0.0, np.zeros(1))
+#: Starting points of the limit models' parts (scaled time), combined index by index.
+_PART_STARTS: dict[str, tuple[tuple[float, ...], ...]] = {
+    "gamma": ((1.0, 1.0), (0.5, 0.2), (2.0, 5.0)),
+    "rate": ((1.0,), (10.0,), (0.1,)),
+    "beta": ((1.0, 1.0), (0.5, 3.0), (0.2, 10.0)),
+    "common": ((0.5,), (0.1,), (2.0,)),
+    "none": ((), (), ()),
+}
+_PART_NAMES = {
+    "gamma": ("r", "alpha"),
+    "rate": ("rate",),
+    "beta": ("a", "b"),
+    "common": ("dropout_odds",),
+    "none": (),
+}
 
 
-@dataclass(frozen=True)
-class _Limit:
-    name: str
-    objective: object
-    starts: tuple[tuple[float, ...], ...]
-    params: tuple[str, ...]  # natural parameters, in order; "alpha"/"rate" carry time
+def _fit_limits(data: _Raw) -> tuple[str, Optimum] | None:
+    """The limit model with the fewest parameters (the order of :data:`LIMIT_PARTS`) that
+    fits as well as the best one (``limit_holds``); None if none converges."""
+    fits: list[tuple[str, Optimum]] = []
+    for name, (purchase, dropout) in LIMIT_PARTS.items():
+        starts = [
+            np.log(np.array(p + d, dtype=np.float64))
+            for p, d in zip(_PART_STARTS[purchase], _PART_STARTS[dropout], strict=True)
+        ]
+        found = minimise(_limit_objective, starts, (data, (purchase, dropout)))  # type: ignore[arg-type]
+        if found.converged:
+            fits.append((name, found))
+    if not fits:
+        return None
+    best = min(found.fun for _, found in fits)
+    n = len(data.x)
+    return next(fit for fit in fits if limit_holds(fit[1].fun, best, n))
 
 
-_LIMITS: tuple[_Limit, ...] = (
-    # fewest parameters first: on equal fits the simpler model is taken
-    _Limit(POISSON, _poisson_objective, ((1.0,),), ("rate",)),
-    _Limit(NO_DROPOUT, _nbd_objective, ((1.0, 1.0), (0.5, 0.2), (2.0, 5.0)), ("r", "alpha")),
-    _Limit(
-        COMMON_RATE,
-        _common_rate_objective,
-        ((1.0, 1.0, 1.0), (5.0, 0.5, 3.0), (0.5, 0.2, 10.0)),
-        ("rate", "a", "b"),
-    ),
-)
-
-
-def _fit_limits(data: _Stats) -> tuple[_Limit, Optimum] | None:
-    """The best-fitting limit model (the simpler one on a tie), None if none converges."""
-    best: tuple[_Limit, Optimum] | None = None
-    for limit in _LIMITS:
-        found = minimise(
-            limit.objective,  # type: ignore[arg-type]
-            [np.log(np.array(s)) for s in limit.starts],
-            (data,),
-        )
-        if not found.converged:
-            continue
-        if best is None or found.fun < best[1].fun - SAME_FIT * max(1.0, abs(best[1].fun)):
-            best = (limit, found)
-    return best
-
-
-def _limit_params(limit: _Limit, found: Optimum, scale: float) -> BgNbdParams:
-    """The limit model's parameters, time scaled back (alpha / scale, rate × scale)."""
-    values = dict(zip(limit.params, np.exp(found.x), strict=True))
+def _limit_params(name: str, found: Optimum, scale: float, data: _Raw, n: int) -> BgNbdParams:
+    """The limit model's parameters, time scaled back (alpha / scale, rate × scale), a
+    common dropout probability π = odds/(1+odds), with their standard errors."""
+    purchase, dropout = LIMIT_PARTS[name]
+    names = _PART_NAMES[purchase] + _PART_NAMES[dropout]
     time = {"alpha": 1.0 / scale, "rate": scale}
-    natural = {k: float(v) * time.get(k, 1.0) for k, v in values.items()}
+    values = {k: float(v) * time.get(k, 1.0) for k, v in zip(names, np.exp(found.x), strict=True)}
+    errors = _errors(
+        names,
+        _limit_objective,
+        found,
+        (data, (purchase, dropout)),
+        np.array([values[k] for k in names]),
+        n,
+    )
+    pi = None
+    if "dropout_odds" in values:
+        odds = values.pop("dropout_odds")
+        pi = odds / (1.0 + odds)
+        se = errors.pop("dropout_odds")
+        errors["dropout_probability"] = None if se is None else se / (1.0 + odds) ** 2
     return BgNbdParams(
-        r=natural.get("r", math.inf),
-        alpha=natural.get("alpha", math.inf),
-        a=natural.get("a", 0.0),
-        b=natural.get("b", math.inf),
-        limit=limit.name,
-        rate=natural.get("rate"),
+        r=values.get("r", math.inf),
+        alpha=values.get("alpha", math.inf),
+        a=values.get("a", 0.0 if dropout == "none" else math.inf),
+        b=values.get("b", math.inf),
+        limit=name,
+        rate=values.get("rate"),
+        standard_errors=errors,
+        dropout_probability=pi,
     )
 
 
@@ -407,6 +477,10 @@ def describe_limit(name: str) -> str:
         COMMON_RATE: "every customer buys at the same rate (r, alpha → ∞ with r/alpha fixed)",
         POISSON: "every customer buys at the same rate and none drops out (a Poisson "
         "process, p_alive = 1)",
+        COMMON_DROPOUT: "every customer has the same dropout probability after a purchase "
+        "(a, b → ∞ with a/(a+b) fixed)",
+        COMMON_BOTH: "every customer buys at the same rate and has the same dropout "
+        "probability (r, alpha → ∞ and a, b → ∞)",
     }[name]
 
 
@@ -484,16 +558,12 @@ def fit(
     args = (data, penalizer)
     found = minimise(_objective, [np.log(np.asarray(s, dtype=np.float64)) for s in starts], args)
     if not penalizer and (not found.ok or found.on_ridge):
-        best = _fit_limits(data)
-        if best is not None and best[1].fun <= found.fun + SAME_FIT * max(1.0, abs(found.fun)):
-            limit, at = best
-            model = _limit_params(limit, at, scale)
-            natural = np.array([model.fitted()[k] for k in limit.params])
-            errors = _errors(limit.params, limit.objective, at, (data,), natural, n)
+        raw = _Raw(x, t_x * scale, T * scale, x > 0)
+        best = _fit_limits(raw)
+        if best is not None and limit_holds(best[1].fun, found.fun, n):
+            model = _limit_params(*best, scale, raw, n)
             total = float(log_likelihood(model, x, t_x, T).sum())
-            return BgNbdParams(
-                model.r, model.alpha, model.a, model.b, total, n, model.limit, model.rate, errors
-            )
+            return dataclasses.replace(model, log_likelihood=total, customers=n)
     if not found.ok:
         raise failure("BG/NBD", found, penalizer, len(starts))
     r, alpha, a, b = np.exp(found.x)
@@ -501,26 +571,23 @@ def fit(
     natural = np.array([fitted.r, fitted.alpha, fitted.a, fitted.b])
     errors = _errors(("r", "alpha", "a", "b"), _objective, found, args, natural, n)
     total = float(log_likelihood(fitted, x, t_x, T).sum())
-    return BgNbdParams(
-        fitted.r, fitted.alpha, fitted.a, fitted.b, total, n, standard_errors=errors
-    )
+    return BgNbdParams(fitted.r, fitted.alpha, fitted.a, fitted.b, total, n, standard_errors=errors)
 
 
 def p_alive(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array:
     """P(alive | x, t_x, T) = 1 / (1 + [x>0] · a/(b+x−1) · ((alpha+T)/(alpha+t_x))^(r+x)).
 
-    No-dropout limits: 1; common-rate limit: ``rate·(T − t_x)`` for the last factor's log.
+    No-dropout limits: 1; the other limits: the odds of :func:`_log_odds`.
     """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if not params.dropout:
         return np.ones(len(x))
     with quiet_numerics():
-        b_x1 = np.where(x > 0, b + x - 1.0, 1.0)
         if params.limit is not None:
-            gap = _purchase_terms(params, x, t_x, T)[1]
+            log_odds = _log_odds(params, x, _purchase_terms(params, x, t_x, T)[1])
         else:
-            gap = (r + x) * np.log((alpha + T) / (alpha + t_x))
-        log_odds = gap + np.log(a / b_x1)
+            b_x1 = np.where(x > 0, b + x - 1.0, 1.0)
+            log_odds = (r + x) * np.log((alpha + T) / (alpha + t_x)) + np.log(a / b_x1)
         return np.where(x > 0, special.expit(-log_odds), 1.0)
 
 
@@ -592,23 +659,35 @@ def expected_purchases_at(
 def _limit_expected_at(
     params: BgNbdParams, times: Sequence[float], x: Array, t_x: Array, T: Array
 ) -> Iterator[Array]:
-    """E[X(t) | x, t_x, T] in the limit models (module docstring):
-    no dropout: ``(r+x)·t/(alpha+T)`` (NBD) or ``rate·t`` (Poisson); common rate with
-    dropout: ``(a+b+x−1)/(a−1) · [1 − 1F1(a−1; a+b+x−1; −rate·t)] / (1 + odds)``."""
+    """E[X(t) | x, t_x, T] in the limit models (module docstring), p_alive times:
+    no dropout: ``(r+x)·t/(alpha+T)`` (NBD) or ``rate·t`` (Poisson); a common dropout
+    probability π: ``(1 − ((alpha+T)/(alpha+T+π·t))^(r+x)) / π`` or
+    ``(1 − e^(−rate·π·t)) / π``; a common rate with Beta dropout:
+    ``(a+b+x−1)/(a−1) · [1 − 1F1(a−1; a+b+x−1; −rate·t)]``."""
+    purchase, dropout = params.parts
+    rate = float(params.rate or 0.0)
+    pi = float(params.dropout_probability or 0.0)
+    with quiet_numerics():
+        alive = p_alive(params, x, t_x, T)
     for t in times:
         if t <= 0:
             yield np.zeros(len(x))
-        elif params.limit == POISSON:
-            yield np.full(len(x), float(params.rate or 0.0) * t)
-        elif params.limit == NO_DROPOUT:
-            yield (params.r + x) * t / (params.alpha + T)
-        else:
-            a, b, rate = params.a, params.b, float(params.rate or 0.0)
-            with quiet_numerics():
+            continue
+        with quiet_numerics():
+            if dropout == "none":
+                if purchase == "rate":
+                    yield np.full(len(x), rate * t)
+                else:
+                    yield (params.r + x) * t / (params.alpha + T)
+            elif dropout == "common":
+                if purchase == "rate":
+                    yield -np.expm1(-rate * pi * t) / pi * alive
+                else:
+                    ratio = np.log((params.alpha + T) / (params.alpha + T + pi * t))
+                    yield -np.expm1((params.r + x) * ratio) / pi * alive
+            else:
+                a, b = params.a, params.b
                 ux, x_code, _ = unique_codes(x)
                 c = a + b + ux - 1.0
-                bracket = -(special.hyp1f1(a - 1.0, c, -rate * t) - 1.0)
-                first = (c / (a - 1.0) * bracket)[x_code]
-                alive = p_alive(params, x, t_x, T)
-            # 1 / (1 + odds) is p_alive
-            yield first * alive
+                bracket = 1.0 - special.hyp1f1(a - 1.0, c, -rate * t)
+                yield (c / (a - 1.0) * bracket)[x_code] * alive

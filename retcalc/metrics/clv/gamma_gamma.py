@@ -15,14 +15,14 @@ customer (note eq. 5) shrinks their own mean towards the population mean::
 
 **The limit at the boundary.** When the customers' mean spends do not vary
 beyond what their own purchases' noise explains, the likelihood grows as
-``q`` and ``v`` go to infinity together, with ``ν₀ = q/v`` (the common
-"spend rate") fixed: every customer has the same ``ν = ν₀`` and a mean of
-``x`` purchases is Gamma(p·x, x·ν₀). Its log-likelihood is::
+``q`` and ``v`` go to infinity together, with ``nu0 = q/v`` (the common
+"spend rate") fixed: every customer has the same ``nu = nu0`` and a mean of
+``x`` purchases is Gamma(p·x, x·nu0). Its log-likelihood is::
 
-    LL = p·x·ln(x·ν₀) − lnΓ(p·x) + (p·x − 1)·ln m − x·ν₀·m
+    LL = p·x·ln(x·nu0) − lnΓ(p·x) + (p·x − 1)·ln m − x·nu0·m
 
-maximised at ``ν₀ = p·Σx / Σx·m``: the population mean spend per purchase
-``p/ν₀`` (the limit of ``v·p/(q−1)``) is ``m̄ = Σ x·m / Σ x``, every repeat
+maximised at ``nu0 = p·Σx / Σx·m``: the population mean spend per purchase
+``p/nu0`` (the limit of ``v·p/(q−1)``) is ``m̄ = Σ x·m / Σ x``, every repeat
 purchase's spend averaged. ``p`` solves ``Σ x·(ln(p·x) − ψ(p·x)) = −Σ x·ln(m/m̄)``
 (one root; ``p`` = ∞ when every ``m`` is the same). In E[M | x, m] the weight
 ``w = p·x/(p·x + q − 1)`` goes to 0, so every customer's expected spend is the
@@ -45,7 +45,7 @@ from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
 from retcalc.metrics.clv.bgnbd import Array, failure, unique_codes
 from retcalc.metrics.clv.optimum import (
-    SAME_FIT,
+    limit_holds,
     minimise,
     penalty,
     quiet_numerics,
@@ -258,17 +258,17 @@ def fit(
             if limit.log_likelihood is None
             else -(limit.log_likelihood + n * math.log(scale)) / n
         )
-        if limit_fun <= found.fun + SAME_FIT * max(1.0, abs(found.fun)):
+        if limit_holds(limit_fun, found.fun, n):
             return limit
     if not found.ok:
         raise failure("Gamma-Gamma", found, penalizer, len(starts))
     p, q, v = np.exp(found.x)
     fitted = GammaGammaParams(float(p), float(q), float(v) * scale)
-    se = standard_errors(
-        _objective, found.x, args, np.array([fitted.p, fitted.q, fitted.v]), n
-    )
-    errors = dict.fromkeys(("p", "q", "v")) if se is None else dict(
-        zip(("p", "q", "v"), map(float, se), strict=True)
+    se = standard_errors(_objective, found.x, args, np.array([fitted.p, fitted.q, fitted.v]), n)
+    errors = (
+        dict.fromkeys(("p", "q", "v"))
+        if se is None
+        else dict(zip(("p", "q", "v"), map(float, se), strict=True))
     )
     total = float(log_likelihood(fitted, x, m).sum())
     return GammaGammaParams(fitted.p, fitted.q, fitted.v, total, n, standard_errors=errors)

@@ -43,9 +43,11 @@ LOG_BOUND = 20.0
 #: Beyond e^±RIDGE a fitted parameter is suspected of running off to the boundary
 #: (the optimizer may stop on a ridge well before LOG_BOUND): the limit models are tried.
 RIDGE = 10.0
-#: A limit model is taken when its mean negative log-likelihood is no worse than the
-#: full model's by more than this (relative): the full model gains nothing over it.
-SAME_FIT = 1e-9
+#: A limit model is taken when its total log-likelihood is within this of the full
+#: model's: half the 95 % point of chi-squared with one degree of freedom, so a
+#: likelihood-ratio test does not reject the limit at 5 %. Among limit models the one
+#: with the fewest parameters within this of the best is taken.
+LIMIT_TOLERANCE = 1.92
 #: Step (in log parameters) of the central differences for the Hessian.
 HESSIAN_STEP = 1e-5
 
@@ -121,6 +123,12 @@ def minimise(fun: Objective, starts: Sequence[Array], args: tuple[object, ...]) 
             best = found
     assert best is not None, "no starting point"
     return best
+
+
+def limit_holds(limit_fun: float, full_fun: float, n: int) -> bool:
+    """Whether a limit model with mean negative log-likelihood ``limit_fun`` fits as well
+    as a full one with ``full_fun`` (:data:`LIMIT_TOLERANCE`, in total log-likelihood)."""
+    return limit_fun * n <= full_fun * n + LIMIT_TOLERANCE
 
 
 def standard_errors(
