@@ -93,8 +93,14 @@ def _write_params(
 
 def _params_title(params: model.ModelParams) -> str:
     b, g = params.bgnbd, params.gamma_gamma
-    text = f"BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}"
-    if g is not None:
+    if b.limit is None:
+        text = f"BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}"
+    else:
+        fitted = " ".join(f"{k}={v:.4g}" for k, v in b.fitted().items())
+        text = f"BG/NBD limit {b.limit} {fitted}"
+    if g is not None and g.limit is not None:
+        text += f"; Gamma-Gamma limit {g.limit} mean={g.mean:.4g}"
+    elif g is not None:
         text += f"; Gamma-Gamma p={g.p:.4g} q={g.q:.4g} v={g.v:.4g}"
     return text
 

@@ -12,7 +12,34 @@ customer's repeat purchases ``x``, recency ``t_x`` and age ``T`` (SPEC §2.7,
 and the parameters maximise its sum over customers. The fit works on log
 parameters (so they stay positive) with time rescaled so that the oldest
 customer has ``T = 1`` (as lifetimes does; ``alpha`` is scaled back), and an
-analytic gradient, so a million customers fit in seconds.
+analytic gradient, so a million customers fit in seconds; ``optimum.py`` tries
+:data:`STARTS` in turn and adds lifetimes' penalizer.
+
+**Limit models at the boundary.** The likelihood can grow without bound
+towards the edge of the parameter space. Each edge is a simpler model, named
+by its purchase part and its dropout part (:data:`LIMIT_PARTS`):
+
+- purchases, ``rate``: r, alpha → ∞ with r/alpha = rate (everyone buys at the
+  same rate): ``lnΓ(r+x) − lnΓ(r) + r ln alpha − (r+x) ln(alpha+T)`` becomes
+  ``x ln rate − rate·T`` and the odds factor ``((alpha+T)/(alpha+t_x))^(r+x)``
+  becomes ``e^(rate·(T−t_x))``;
+- dropout, ``none``: a → 0 or b → ∞ (nobody drops out): the Beta terms and the
+  second mixture term vanish, p_alive = 1;
+- dropout, ``common``: a, b → ∞ with a/(a+b) = π (everyone drops out with
+  probability π after a purchase): the Beta terms become ``x ln(1−π)`` and
+  a/(b+x−1) becomes π/(1−π).
+
+Expected purchases in the next ``t``, times p_alive: ``(r+x)·t/(alpha+T)``
+(no dropout, NBD) or ``rate·t`` (Poisson); ``(1 − ((alpha+T)/(alpha+T+π·t))^(r+x))/π``
+or ``(1 − e^(−rate·π·t))/π`` (common dropout); ``(a+b+x−1)/(a−1) ·
+[1 − 1F1(a−1; a+b+x−1; −rate·t)]`` (common rate, Beta dropout: the confluent
+limit of the 2F1, by Kummer's transformation). Without a penalizer, when no
+start converges inside the bounds or the fit runs past e^±10 (``RIDGE``), the
+limit models are fitted too, and the one with the fewest parameters whose
+log-likelihood is within 1.92 of the best limit's is taken if it is within 1.92
+of the full fit's (``LIMIT_TOLERANCE``: a likelihood-ratio test at 5 % does not
+reject it). The limit's name is in ``limit``; its infinite parameters are
+``math.inf`` (null in JSON).
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ beyond what their own purchases' noise explains, the likelihood grows as
 maximised at ``nu0 = p·Σx / Σx·m``: the population mean spend per purchase
 ``p/nu0`` (the limit of ``v·p/(q−1)``) is ``m̄ = Σ x·m / Σ x``, every repeat
 purchase's spend averaged. ``p`` solves ``Σ x·(ln(p·x) − ψ(p·x)) = −Σ x·ln(m/m̄)``
-(one root; ``p`` = ∞ when every ``m`` is the same). In E[M | x, m] the weight
+(one root; ``p`` = ∞ when every ``m`` is the same). Standard errors:
+``se(m̄) = m̄ / sqrt(p·Σx)`` (m̄ is a weighted mean of Gamma means) and ``se(p)``
+from the curvature of the profile likelihood, ``Σ x²·ψ′(p·x) − Σx/p``. In E[M | x, m] the weight
 ``w = p·x/(p·x + q − 1)`` goes to 0, so every customer's expected spend is the
 population mean ``m̄`` (``limit = "common_spend_rate"``, ``q`` and ``v`` = ∞).
 The full model is fitted first; the limit is taken (with a note) when no start
@@ -206,9 +208,16 @@ def limit_fit(x: Array, m: Array) -> GammaGammaParams:
                     - x * rate * m
                 )
             )
-    return GammaGammaParams(
-        p, math.inf, math.inf, ll, n, COMMON_SPEND_RATE, mean, {"p": None, "mean": None}
-    )
+    errors: dict[str, float | None] = {"p": None, "mean": None}
+    if math.isfinite(p):
+        with quiet_numerics():
+            # the profile likelihood's curvature in p; m̄'s variance given p (exact)
+            info = float(x @ (x * special.polygamma(1, p * x))) - total / p
+        errors = {
+            "p": 1.0 / math.sqrt(info) if info > 0 else None,
+            "mean": mean / math.sqrt(p * total),
+        }
+    return GammaGammaParams(p, math.inf, math.inf, ll, n, COMMON_SPEND_RATE, mean, errors)
 
 
 def describe_limit(params: GammaGammaParams) -> str:

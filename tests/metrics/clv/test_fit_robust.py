@@ -84,6 +84,12 @@ def test_limit_p_solves_its_score_equation() -> None:
 
     assert profile(p) > max(profile(p * 1.01), profile(p * 0.99))
     assert got.log_likelihood == pytest.approx(profile(p), rel=1e-12)
+    # standard errors: m̄ = Σ x·m / Σx with Var(m_i) = m̄²/(p·x_i) given p
+    assert got.standard_errors is not None
+    assert got.standard_errors["mean"] == pytest.approx(13 / np.sqrt(p * 4), rel=1e-12)
+    h = p * 1e-4
+    curvature = -(profile(p + h) - 2 * profile(p) + profile(p - h)) / h**2
+    assert got.standard_errors["p"] == pytest.approx(1 / np.sqrt(curvature), rel=1e-4)
 
 
 def test_limit_model_round_trips_through_json() -> None:
