@@ -215,7 +215,16 @@ def clv(
         typer.Option(
             "--penalizer",
             metavar="COEF",
-            help="bgnbd: add COEF × the sum of the squared parameters to the mean negative log-likelihood (lifetimes' penalizer_coef), for fits that do not converge; default 0.",
+            help="bgnbd: add COEF × the sum of the squared BG/NBD parameters to the mean negative log-likelihood (lifetimes' penalizer_coef), for fits that do not converge; default 0.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    spend_penalizer: Annotated[
+        float | None,
+        typer.Option(
+            "--spend-penalizer",
+            metavar="COEF",
+            help="bgnbd: the same for the Gamma-Gamma spend model (its v is in the currency, so small values, e.g. 1e-6, already weigh); default 0.",
             rich_help_panel=MODEL,
         ),
     ] = None,
@@ -243,6 +252,7 @@ def clv(
             "--params-in": params_in,
             "--holdout": holdout_text,
             "--penalizer": penalizer,
+            "--spend-penalizer": spend_penalizer,
         }
         if chosen is not Model.bgnbd:
             for flag, value in bg_only.items():
@@ -288,6 +298,7 @@ def clv(
                 params_out=params_out,
                 holdout_window=parse_duration(holdout_text, "--holdout") if holdout_text else None,
                 penalizer=penalizer or 0.0,
+                spend_penalizer=spend_penalizer or 0.0,
             )
 
     run(body, debug=common.debug)
@@ -371,6 +382,7 @@ def _bgnbd(
     params_out: Path | None,
     holdout_window: Window | None,
     penalizer: float,
+    spend_penalizer: float,
 ) -> None:
     if metric_params.start is not None or metric_params.end is not None:
         raise UsageError(
@@ -383,6 +395,8 @@ def _bgnbd(
     if holdout_window is not None:
         if per_customer or keys:
             raise UsageError("--holdout prints one comparison table: drop --per-customer / --by")
+        if spend_penalizer:
+            raise UsageError("--holdout fits no spend model: drop --spend-penalizer")
         with progress("Fitting on the calibration period"):
             # The orders handed over (no reference kept here): their rows go once read.
             check = api.clv_holdout(
@@ -426,6 +440,7 @@ def _bgnbd(
             time_unit=unit,
             params=given,
             penalizer=penalizer,
+            spend_penalizer=spend_penalizer,
         )
         groups = fit.groups
     if params_out is not None:

@@ -271,9 +271,10 @@ def test_spend_at_the_boundary_is_the_limit_model_with_a_note(tmp_path: Path) ->
 def test_penalizer_is_written_and_changes_the_fit(tmp_path: Path) -> None:
     plain, penalized = tmp_path / "plain.json", tmp_path / "pen.json"
     ok(invoke([ORDERS, "--model", "bgnbd", "--params-out", str(plain)]))
-    ok(invoke([ORDERS, "--model", "bgnbd", "--penalizer", "0.01", "--params-out", str(penalized)]))
+    ok(invoke([ORDERS, "--model", "bgnbd", "--penalizer", "0.01", "--spend-penalizer", "1e-6",
+               "--params-out", str(penalized)]))  # fmt: skip
     a, b = json.loads(plain.read_text()), json.loads(penalized.read_text())
-    assert "penalizer" not in a and b["penalizer"] == 0.01
+    assert "penalizer" not in a and b["penalizer"] == 0.01 and b["spend_penalizer"] == 1e-6
     # the penalty pulls the parameters towards 0
     assert b["bgnbd"]["a"] < a["bgnbd"]["a"] and b["gamma_gamma"]["v"] < a["gamma_gamma"]["v"]
     holdout = tmp_path / "holdout.json"
@@ -288,8 +289,10 @@ def test_penalizer_is_written_and_changes_the_fit(tmp_path: Path) -> None:
         (["--penalizer", "0.1"], "--penalizer is for the predictive model"),
         (["--model", "bgnbd", "--penalizer", "-1"], "--penalizer -1.0: give a number ≥ 0"),
         (["--model", "bgnbd", "--penalizer", "nan"], "--penalizer nan: give a number ≥ 0"),
+        (["--model", "bgnbd", "--spend-penalizer", "-2"], "--spend-penalizer -2.0: give"),
+        (["--model", "bgnbd", "--holdout", "26w", "--spend-penalizer", "1"], "fits no spend"),
     ],
-    ids=["not-bgnbd", "negative", "nan"],
+    ids=["not-bgnbd", "negative", "nan", "spend-negative", "spend-holdout"],
 )
 def test_penalizer_usage_errors(args: list[str], message: str) -> None:
     assert message in fails_cleanly(invoke([ORDERS, *args]))

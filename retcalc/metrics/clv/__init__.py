@@ -18,6 +18,7 @@ with ``freq="W"``; with ``freq="D"`` lifetimes takes a month as 30 days.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,15 +73,14 @@ class ModelParams:
     time_unit: TimeUnit
     warnings: tuple[str, ...] = field(default=(), compare=False)
     penalizer: float = field(default=0.0, compare=False)
+    spend_penalizer: float = field(default=0.0, compare=False)
 
     def in_unit(self, unit: TimeUnit) -> ModelParams:
         """The same models with time in ``unit`` (only BG/NBD's ``alpha`` carries time)."""
         if unit is self.time_unit:
             return self
         factor = unit.days / self.time_unit.days
-        return ModelParams(
-            self.bgnbd.rescaled(1.0 / factor), self.gamma_gamma, unit, self.warnings, self.penalizer
-        )
+        return dataclasses.replace(self, bgnbd=self.bgnbd.rescaled(1.0 / factor), time_unit=unit)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description: parameters, their standard errors, log-likelihoods,
@@ -115,6 +115,8 @@ class ModelParams:
             out["gamma_gamma"] = spend
         if self.penalizer:
             out["penalizer"] = self.penalizer
+        if self.spend_penalizer:
+            out["spend_penalizer"] = self.spend_penalizer
         return out
 
     @classmethod
@@ -219,13 +221,16 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     )
 
 
-def fit_models(summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.0) -> ModelParams:
+def fit_models(
+    summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.0, spend_penalizer: float = 0.0
+) -> ModelParams:
     """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend.
 
     Repeat buyers whose ``monetary_value`` is 0 or negative (their repeat
     purchases were returned) are left out of the spend model, with a warning.
-    ``penalizer``: lifetimes' ``penalizer_coef``, for both fits. A fit whose
-    maximum is at the boundary gives its limit model, with a note.
+    ``penalizer`` and ``spend_penalizer``: lifetimes' ``penalizer_coef`` of the
+    BG/NBD and the Gamma-Gamma fit. A fit whose maximum is at the boundary gives its
+    limit model, with a note.
     """
     x, t_x, T, m = _arrays(summary.frame)
     bg = bgnbd.fit(x, t_x, T, penalizer=penalizer)
@@ -245,7 +250,7 @@ def fit_models(summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.
             f"{left_out} repeat buyer{'s' if left_out != 1 else ''} with a net spend of 0 or less "
             "(returns) left out of the spend model"
         )
-    gg = gamma_gamma.fit(x[usable], m[usable], penalizer=penalizer)
+    gg = gamma_gamma.fit(x[usable], m[usable], penalizer=spend_penalizer)
     if gg.limit is not None:
         notes.append(gamma_gamma.describe_limit(gg))
     if gg.population_mean is None:
@@ -253,7 +258,7 @@ def fit_models(summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.
             f"the spend model has q = {gg.q:.3g} ≤ 1, so the mean spend is not defined: "
             "expected_avg_order_value and clv are left empty"
         )
-    return ModelParams(bg, gg, summary.time_unit, tuple(notes), penalizer)
+    return ModelParams(bg, gg, summary.time_unit, tuple(notes), penalizer, spend_penalizer)
 
 
 def duration_days(window: Window) -> float:

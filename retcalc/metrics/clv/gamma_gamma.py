@@ -26,7 +26,7 @@ maximised at ``nu0 = p·Σx / Σx·m``: the population mean spend per purchase
 purchase's spend averaged. ``p`` solves ``Σ x·(ln(p·x) − ψ(p·x)) = −Σ x·ln(m/m̄)``
 (one root; ``p`` = ∞ when every ``m`` is the same). Standard errors:
 ``se(m̄) = m̄ / sqrt(p·Σx)`` (m̄ is a weighted mean of Gamma means) and ``se(p)``
-from the curvature of the profile likelihood, ``Σ x²·ψ′(p·x) − Σx/p``. In E[M | x, m] the weight
+from the curvature of the profile likelihood, ``Σ x²·ψ'(p·x) − Σx/p``. In E[M | x, m] the weight
 ``w = p·x/(p·x + q − 1)`` goes to 0, so every customer's expected spend is the
 population mean ``m̄`` (``limit = "common_spend_rate"``, ``q`` and ``v`` = ∞).
 The full model is fitted first; the limit is taken (with a note) when no start

@@ -279,7 +279,7 @@ def test_penalizer_and_standard_errors_match_lifetimes(coef: float, unit: TimeUn
     lt = lifetimes()
     summary = rfm_summary(sample_orders(), time_unit=unit)
     x, t_x, T, m = arrays(summary.frame)
-    params = fit_models(summary, penalizer=coef)
+    params = fit_models(summary, penalizer=coef, spend_penalizer=coef)
     bgf = call(lt.BetaGeoFitter(penalizer_coef=coef).fit, x, t_x, T)
     usable = (x > 0) & (m > 0)
     ggf = call(lt.GammaGammaFitter(penalizer_coef=coef).fit, x[usable], m[usable])
@@ -291,7 +291,7 @@ def test_penalizer_and_standard_errors_match_lifetimes(coef: float, unit: TimeUn
     close([g.p, g.q, g.v], ggf.params_[["p", "q", "v"]].to_numpy(), rtol=1e-5)
     close([g.standard_errors[k] for k in "pqv"], ggf.standard_errors_[list("pqv")].to_numpy(), 1e-4)
     if coef:
-        assert params.to_dict()["penalizer"] == coef
+        assert params.to_dict()["penalizer"] == params.to_dict()["spend_penalizer"] == coef
 
 
 def test_standard_errors_are_the_natural_parameters_hessian(cdnow: pl.DataFrame) -> None:
