@@ -626,19 +626,24 @@ def _unique_pairs(x: Array, T: Array) -> tuple[Array, Array, NDArray[np.intp]]:
     return (keys // len(t_values)).astype(np.float64), t_values[keys % len(t_values)], inverse
 
 
-def _log_hyp_term(params: BgNbdParams, t: float, x: Array, T: Array) -> Array:
-    """ln 2F1(r+x, b+x; a+b+x−1; t/(alpha+T+t)), with Euler's transform where it overflows."""
+def _log_hyp_term(params: BgNbdParams, t: float, x: Array, T: Array) -> tuple[Array, Array]:
+    """ln |2F1(r+x, b+x; a+b+x−1; t/(alpha+T+t))| and its sign, with Euler's transform where
+    it overflows. The value is negative when a+b+x−1 < 0 (a + b < 1, one-time buyers)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     hyp_a, hyp_b, hyp_c = r + x, b + x, a + b + x - 1.0
     z = t / (alpha + T + t)
-    direct = np.log(special.hyp2f1(hyp_a, hyp_b, hyp_c, z))
+    value = special.hyp2f1(hyp_a, hyp_b, hyp_c, z)
+    direct = np.log(np.abs(value))
+    sign = np.sign(value)
     bad = ~np.isfinite(direct)
     if np.any(bad):
-        alt = np.log(
-            special.hyp2f1(hyp_c[bad] - hyp_a[bad], hyp_c[bad] - hyp_b[bad], hyp_c[bad], z[bad])
-        ) + (hyp_c[bad] - hyp_a[bad] - hyp_b[bad]) * np.log1p(-z[bad])
+        alt_value = special.hyp2f1(
+            hyp_c[bad] - hyp_a[bad], hyp_c[bad] - hyp_b[bad], hyp_c[bad], z[bad]
+        )
+        alt = np.log(np.abs(alt_value)) + (hyp_c[bad] - hyp_a[bad] - hyp_b[bad]) * np.log1p(-z[bad])
         direct[bad] = alt
-    return direct
+        sign[bad] = np.sign(alt_value)
+    return direct, sign
 
 
 def expected_purchases(params: BgNbdParams, t: float, x: Array, t_x: Array, T: Array) -> Array:
@@ -678,8 +683,10 @@ def expected_purchases_at(
             yield np.zeros(len(x))
             continue
         with quiet_numerics():
-            log_hyp = _log_hyp_term(params, t, ux, uT)
-            bracket = -np.expm1(log_hyp + (r + ux) * np.log((alpha + uT) / (alpha + t + uT)))
+            log_hyp, sign = _log_hyp_term(params, t, ux, uT)
+            log_term = log_hyp + (r + ux) * np.log((alpha + uT) / (alpha + t + uT))
+            # 1 − sign·e^log_term
+            bracket = np.where(sign < 0, 1.0 + np.exp(log_term), -np.expm1(log_term))
             yield (first * bracket)[inverse] / denominator
 
 

@@ -328,3 +328,22 @@ def test_penalized_scores_are_lifetimes(cdnow: pl.DataFrame) -> None:
     bgf = call(lt.BetaGeoFitter(penalizer_coef=0.05).fit, x, t_x, T)
     scored = score(summary, params, horizon=52.0)
     close(scored["p_alive"], call(bgf.conditional_probability_alive, x, t_x, T), rtol=1e-4)
+
+
+def test_expected_purchases_when_a_plus_b_is_below_one() -> None:
+    """2F1(r, b; a+b−1; z) is negative for one-time buyers when a + b < 1 (lifetimes, and
+    retcalc before, took its log: NaN). Against the series summed term by term."""
+    params = BgNbdParams(0.19, 29.4, 0.29, 0.68)
+    r, alpha, a, b = 0.19, 29.4, 0.29, 0.68
+    T, t = np.array([1094.0, 300.0]), 365.0
+    x = np.zeros(2)
+    got = bgnbd.expected_purchases(params, t, x, x, T)
+    z = t / (alpha + T + t)
+    c = a + b - 1
+    term, series = np.ones(2), np.ones(2)
+    for k in range(400):
+        term = term * (r + k) * (b + k) / ((c + k) * (k + 1)) * z
+        series = series + term
+    assert np.all(series < 0)
+    want = (a + b - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** r * series)
+    close(got, want, rtol=1e-10)
