@@ -349,83 +349,84 @@ def _finish(
     return value, out
 
 
-@dataclass(frozen=True)
-class _Raw:
-    """Per-customer scaled data for the limit models (fitted only at the boundary)."""
-
-    x: Array
-    t_x: Array
-    T: Array
-    repeat: NDArray[np.bool_]
-
-
-def _limit_objective(log_params: Array, data: _Raw, parts: tuple[str, str]) -> tuple[float, Array]:
+def _limit_objective(
+    log_params: Array, data: _Stats, parts: tuple[str, str]
+) -> tuple[float, Array]:
     """Mean negative log-likelihood of a limit model (module docstring) and its gradient in
-    the log parameters: (r, alpha) or (rate), then (a, b), (odds = π/(1−π)) or nothing."""
+    the log parameters: (r, alpha) or (rate), then (a, b), (odds = π/(1−π)) or nothing.
+    Grouped as :func:`_objective`: terms in x alone per distinct x, one-time buyers per
+    distinct T, repeat buyers one by one."""
     theta = np.exp(log_params)
-    x, t_x, T, rep = data.x, data.t_x, data.T, data.repeat
+    ux, xc, n = data.ux, data.x_count, data.n
+    rep_x = ux[data.rep_ux]
+    rep_T = data.uT[data.rep_T]
+    rep_t = data.ut[data.rep_ut]
+    sum_x = float(xc @ ux)
     purchase, dropout = parts
     grads: list[float] = []
     d_gap: list[Array] = []
     if purchase == "gamma":
         r, alpha = theta[0], theta[1]
         k = 2
-        ln_T = np.log(alpha + T)
-        ll = float(
-            np.sum(special.gammaln(r + x) - (r + x) * ln_T)
-            + len(x) * (r * np.log(alpha) - special.gammaln(r))
+        ln_uT = np.log(alpha + data.uT)
+        ln_T = ln_uT[data.rep_T]
+        sum_ln_T = float(data.once_count @ ln_uT) + float(ln_T.sum())
+        ll = (
+            float(xc @ special.gammaln(r + ux))
+            + n * (r * np.log(alpha) - special.gammaln(r))
+            - r * sum_ln_T
+            - float(rep_x @ ln_T)
         )
         grads += [
-            float(
-                np.sum(special.digamma(r + x) - ln_T)
-                + len(x) * (np.log(alpha) - special.digamma(r))
-            ),
-            float(len(x) * r / alpha - np.sum((r + x) / (alpha + T))),
+            float(xc @ special.digamma(r + ux))
+            + n * (np.log(alpha) - special.digamma(r))
+            - sum_ln_T,
+            n * r / alpha
+            - r * float(data.once_count @ (1.0 / (alpha + data.uT)))
+            - float(np.sum((r + rep_x) / (alpha + rep_T))),
         ]
-        ln_ratio = ln_T - np.log(alpha + t_x)
-        gap = (r + x) * ln_ratio
-        d_gap = [ln_ratio, (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))]
+        ln_ratio = ln_T - np.log(alpha + rep_t)
+        gap = (r + rep_x) * ln_ratio
+        d_gap = [ln_ratio, (r + rep_x) * (1.0 / (alpha + rep_T) - 1.0 / (alpha + rep_t))]
     else:
         rate = theta[0]
         k = 1
-        sum_x, sum_T = float(x.sum()), float(T.sum())
+        sum_T = float(data.once_count @ data.uT) + float(rep_T.sum())
         ll = sum_x * np.log(rate) - rate * sum_T
         grads.append(sum_x / rate - sum_T)
-        gap = rate * (T - t_x)
-        d_gap = [T - t_x]
+        gap = rate * (rep_T - rep_t)
+        d_gap = [rep_T - rep_t]
     d_odds: list[Array] = []
+    odds = np.zeros(len(rep_x))
     if dropout == "beta":
         a, b = theta[k], theta[k + 1]
-        psi_abx = special.digamma(a + b + x)
-        ll += float(
-            np.sum(special.gammaln(b + x) - special.gammaln(a + b + x))
-            + len(x) * (special.gammaln(a + b) - special.gammaln(b))
+        psi_abx = special.digamma(a + b + ux)
+        ll += float(xc @ (special.gammaln(b + ux) - special.gammaln(a + b + ux))) + n * (
+            special.gammaln(a + b) - special.gammaln(b)
         )
         grads += [
-            float(len(x) * special.digamma(a + b) - psi_abx.sum()),
-            float(
-                np.sum(special.digamma(b + x) - psi_abx)
-                + len(x) * (special.digamma(a + b) - special.digamma(b))
-            ),
+            float(n * special.digamma(a + b) - xc @ psi_abx),
+            float(xc @ (special.digamma(b + ux) - psi_abx))
+            + n * (special.digamma(a + b) - special.digamma(b)),
         ]
-        b_x1 = np.where(rep, b + x - 1.0, 1.0)
+        b_x1 = b + rep_x - 1.0
         odds = np.log(a) - np.log(b_x1)
-        d_odds = [np.full(len(x), 1.0 / a), -1.0 / b_x1]
+        d_odds = [np.full(len(rep_x), 1.0 / a), -1.0 / b_x1]
     elif dropout == "common":
         o = theta[k]
-        ll -= float(x.sum()) * np.log1p(o)
-        grads.append(-float(x.sum()) / (1.0 + o))
-        odds = np.full(len(x), np.log(o))
-        d_odds = [np.full(len(x), 1.0 / o)]
-    if dropout != "none":
-        d = odds[rep] + gap[rep]
+        ll -= sum_x * np.log1p(o)
+        grads.append(-sum_x / (1.0 + o))
+        odds = np.full(len(rep_x), np.log(o))
+        d_odds = [np.full(len(rep_x), 1.0 / o)]
+    if dropout != "none" and len(rep_x):
+        d = odds + gap
         ll += float(np.logaddexp(0.0, d).sum())
         w = special.expit(d)
         for j, dg in enumerate(d_gap):
-            grads[j] += float(w @ dg[rep])
+            grads[j] += float(w @ dg)
         for j, do in enumerate(d_odds):
-            grads[k + j] += float(w @ do[rep])
-    return _finish(ll, np.array(grads) * theta, len(x), 0.0, np.zeros(len(theta)))
+            grads[k + j] += float(w @ do)
+    return _finish(ll, np.array(grads) * theta, n, 0.0, np.zeros(len(theta)))
 
 
 #: Starting points of the limit models' parts (scaled time), combined index by index.
@@ -445,7 +446,7 @@ _PART_NAMES = {
 }
 
 
-def _fit_limits(data: _Raw) -> tuple[str, Optimum] | None:
+def _fit_limits(data: _Stats) -> tuple[str, Optimum] | None:
     """The limit model with the fewest parameters (the order of :data:`LIMIT_PARTS`) that
     fits as well as the best one (``limit_holds``); None if none converges."""
     fits: list[tuple[str, Optimum]] = []
@@ -460,11 +461,10 @@ def _fit_limits(data: _Raw) -> tuple[str, Optimum] | None:
     if not fits:
         return None
     best = min(found.fun for _, found in fits)
-    n = len(data.x)
-    return next(fit for fit in fits if limit_holds(fit[1].fun, best, n))
+    return next(fit for fit in fits if limit_holds(fit[1].fun, best, data.n))
 
 
-def _limit_params(name: str, found: Optimum, scale: float, data: _Raw, n: int) -> BgNbdParams:
+def _limit_params(name: str, found: Optimum, scale: float, data: _Stats, n: int) -> BgNbdParams:
     """The limit model's parameters, time scaled back (alpha / scale, rate × scale), a
     common dropout probability π = odds/(1+odds), with their standard errors."""
     purchase, dropout = LIMIT_PARTS[name]
@@ -583,14 +583,26 @@ def fit(
     scale = 1.0 / t_max
     data = _Stats.build(x, t_x * scale, T * scale)
     args = (data, penalizer)
-    found = minimise(_objective, [np.log(np.asarray(s, dtype=np.float64)) for s in starts], args)
-    if not penalizer and (not found.ok or found.on_ridge):
-        raw = _Raw(x, t_x * scale, T * scale, x > 0)
-        best = _fit_limits(raw)
-        if best is not None and limit_holds(best[1].fun, found.fun, n):
-            model = _limit_params(*best, scale, raw, n)
-            total = float(log_likelihood(model, x, t_x, T).sum())
-            return dataclasses.replace(model, log_likelihood=total, customers=n)
+    log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
+    # The first start alone; the limits as soon as it converges out on the ridge towards
+    # the boundary, the other starts only if that is not the answer (a start stuck out
+    # there without converging is no sign of the boundary).
+    found = minimise(_objective, log_starts[:1], args)
+    limits: tuple[str, Optimum] | None = None
+    checked = False
+    for attempt in (0, 1):
+        early = found.on_ridge and found.converged
+        if not penalizer and (not found.ok or found.on_ridge) and (early or attempt):
+            if not checked:
+                limits, checked = _fit_limits(data), True
+            if limits is not None and limit_holds(limits[1].fun, found.fun, n):
+                model = _limit_params(*limits, scale, data, n)
+                total = float(log_likelihood(model, x, t_x, T).sum())
+                return dataclasses.replace(model, log_likelihood=total, customers=n)
+        if attempt == 0 and not found.ok and len(log_starts) > 1:
+            other = minimise(_objective, log_starts[1:], args)
+            if other.ok or other.fun < found.fun:
+                found = other
     if not found.ok:
         raise failure("BG/NBD", found, penalizer, len(starts))
     r, alpha, a, b = np.exp(found.x)

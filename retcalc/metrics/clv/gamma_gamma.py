@@ -258,17 +258,27 @@ def fit(
     scale = float(m.mean())
     m_scaled = m / scale
     args = (_Stats.build(x, m_scaled), penalizer, scale)
-    found = minimise(_objective, [np.log(np.asarray(s, dtype=np.float64)) for s in starts], args)
-    if not penalizer and (not found.ok or found.on_ridge):
-        limit = limit_fit(x, m)
-        # the limit's mean negative log-likelihood on the scaled data, as the objective's
-        limit_fun = (
-            -math.inf
-            if limit.log_likelihood is None
-            else -(limit.log_likelihood + n * math.log(scale)) / n
-        )
-        if limit_holds(limit_fun, found.fun, n):
-            return limit
+    log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
+    # As BG/NBD: the first start, the limit once a fit converges out on the ridge, then
+    # the other starts, then the limit again.
+    found = minimise(_objective, log_starts[:1], args)
+    limit: GammaGammaParams | None = None
+    for attempt in (0, 1):
+        early = found.on_ridge and found.converged
+        if not penalizer and (not found.ok or found.on_ridge) and (early or attempt):
+            limit = limit or limit_fit(x, m)
+            # the limit's mean negative log-likelihood on the scaled data, as the objective's
+            limit_fun = (
+                -math.inf
+                if limit.log_likelihood is None
+                else -(limit.log_likelihood + n * math.log(scale)) / n
+            )
+            if limit_holds(limit_fun, found.fun, n):
+                return limit
+        if attempt == 0 and not found.ok and len(log_starts) > 1:
+            other = minimise(_objective, log_starts[1:], args)
+            if other.ok or other.fun < found.fun:
+                found = other
     if not found.ok:
         raise failure("Gamma-Gamma", found, penalizer, len(starts))
     p, q, v = np.exp(found.x)
