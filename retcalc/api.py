@@ -956,6 +956,17 @@ def _bgnbd_setup(horizon: str | Window, time_unit: str) -> tuple[Window, TimeUni
     return length, unit
 
 
+def _penalizer(value: float, params: ModelParams | None, flag: str = "--penalizer") -> float:
+    """``--penalizer`` (``--spend-penalizer``): a number ≥ 0, and only for a fit."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise UsageError(f"{flag} {value!r}: give a number ≥ 0, e.g. 0.001")
+    if value == float("inf"):
+        raise UsageError(f"{flag} inf: give a finite number, e.g. 0.001")
+    if value and params is not None:
+        raise UsageError(f"{flag} is for fitting: drop it with --params-in (params=)")
+    return float(value)
+
+
 def clv_bgnbd_fit(
     orders: Orders | Source,
     *,
@@ -967,12 +978,18 @@ def clv_bgnbd_fit(
     horizon: str | Window = "1y",
     time_unit: str = "day",
     params: ModelParams | None = None,
+    penalizer: float = 0.0,
+    spend_penalizer: float = 0.0,
 ) -> BgNbdFit:
     """:func:`clv_bgnbd` with the models kept: a :class:`BgNbdFit` holding the fitted
     parameters (to save with ``params.to_dict()``, as ``--params-out``), the per-customer
     and per-group tables. ``params``: score with these parameters instead of fitting
     (``ModelParams.from_dict`` reads what ``to_dict`` wrote; ``--params-in``); they need
-    the Gamma-Gamma part.
+    the Gamma-Gamma part. ``penalizer`` and ``spend_penalizer``: lifetimes'
+    ``penalizer_coef`` of the BG/NBD and the Gamma-Gamma fit (``--penalizer``,
+    ``--spend-penalizer``; 0 = plain maximum likelihood). A fit whose maximum is at the
+    boundary of the parameter space gives its limit model, said as a
+    :class:`RetcalcWarning` (docs/commands.md, "Fits at the boundary").
 
     >>> import polars as pl, retcalc
     >>> orders = pl.DataFrame({
@@ -1003,9 +1020,15 @@ def clv_bgnbd_fit(
             "params: no Gamma-Gamma part (p, q, v) to predict the spend with; fit both "
             "models, or give parameters written by a fit with the spend model"
         )
+    coef = _penalizer(penalizer, params)
+    spend_coef = _penalizer(spend_penalizer, params, "--spend-penalizer")
     read = _orders(orders, by=metric.by, need_amount=True)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
-    fitted = model.fit_models(summary) if params is None else params
+    fitted = (
+        model.fit_models(summary, penalizer=coef, spend_penalizer=spend_coef)
+        if params is None
+        else params
+    )
     _say(fitted.warnings)
     days = model.duration_days(length)
     scored = model.score(
@@ -1044,16 +1067,20 @@ def clv_bgnbd(
     horizon: str | Window = "1y",
     time_unit: str = "day",
     params: ModelParams | None = None,
+    penalizer: float = 0.0,
+    spend_penalizer: float = 0.0,
 ) -> pl.DataFrame:
     """Predictive CLV (SPEC §2.6, §9): BG/NBD for the purchases and Gamma-Gamma for
     their value, fitted on every customer's whole history to ``as_of``; per customer
     (``per_customer``) or per group: expected purchases, p_alive and clv over
     ``horizon`` × ``margin``, discounted month by month at ``discount_rate`` a year;
     net of ``cost_to_serve`` when the customers have it. ``params``: score with these
-    parameters instead of fitting (:func:`clv_bgnbd_fit` returns the fitted ones)."""
+    parameters instead of fitting (:func:`clv_bgnbd_fit` returns the fitted ones);
+    ``penalizer``, ``spend_penalizer``: lifetimes' ``penalizer_coef`` of the two fits."""
     fit = clv_bgnbd_fit(
         orders, customers=customers, as_of=as_of, by=by, margin=margin,
         discount_rate=discount_rate, horizon=horizon, time_unit=time_unit, params=params,
+        penalizer=penalizer, spend_penalizer=spend_penalizer,
     )  # fmt: skip
     return fit.customers if per_customer else fit.groups
 
@@ -1065,6 +1092,7 @@ def clv_holdout(
     as_of: str | dt.date | None = None,
     time_unit: str = "day",
     params: ModelParams | None = None,
+    penalizer: float = 0.0,
 ) -> Holdout:
     """The calibration/holdout check of BG/NBD (``clv --model bgnbd --holdout``): the
     model is fitted on all but the last ``holdout`` (``"26w"``, ``"6mo"``) before
@@ -1072,17 +1100,26 @@ def clv_holdout(
     its predicted repeat purchase days in the holdout are compared with the actual
     ones, per calibration frequency (0 to 6, 7+) and in total. Returns a
     :class:`~retcalc.metrics.clv.holdout.Holdout`: ``table``, the ``params`` used,
-    ``calibration_end`` and ``end`` (exclusive)."""
+    ``calibration_end`` and ``end`` (exclusive). ``penalizer`` as in :func:`clv_bgnbd_fit`
+    (the spend model is not fitted)."""
     from retcalc.metrics.clv.holdout import holdout_table
     from retcalc.periods import parse_duration
 
     metric = metric_params(as_of=as_of)
     length = holdout if isinstance(holdout, Window) else parse_duration(holdout, "--holdout")
     _, unit = _bgnbd_setup("1y", time_unit)
+    coef = _penalizer(penalizer, params)
     read = _orders(orders, by=(), need_amount=True)
-    return holdout_table(
-        read.rows(), holdout=length, as_of=metric.as_of, time_unit=unit, params=params
+    check = holdout_table(
+        read.rows(),
+        holdout=length,
+        as_of=metric.as_of,
+        time_unit=unit,
+        params=params,
+        penalizer=coef,
     )
+    _say(check.params.warnings)
+    return check
 
 
 def calc(formula: str, /, **numbers: float) -> pl.DataFrame:

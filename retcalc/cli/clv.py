@@ -93,8 +93,14 @@ def _write_params(
 
 def _params_title(params: model.ModelParams) -> str:
     b, g = params.bgnbd, params.gamma_gamma
-    text = f"BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}"
-    if g is not None:
+    if b.limit is None:
+        text = f"BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}"
+    else:
+        fitted = " ".join(f"{k}={v:.4g}" for k, v in b.fitted().items())
+        text = f"BG/NBD limit {b.limit} {fitted}"
+    if g is not None and g.limit is not None:
+        text += f"; Gamma-Gamma limit {g.limit} mean={g.mean:.4g}"
+    elif g is not None:
         text += f"; Gamma-Gamma p={g.p:.4g} q={g.q:.4g} v={g.v:.4g}"
     return text
 
@@ -204,6 +210,24 @@ def clv(
             rich_help_panel=MODEL,
         ),
     ] = None,
+    penalizer: Annotated[
+        float | None,
+        typer.Option(
+            "--penalizer",
+            metavar="COEF",
+            help="bgnbd: add COEF × the sum of the squared BG/NBD parameters to the mean negative log-likelihood (lifetimes' penalizer_coef), for fits that do not converge; default 0.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
+    spend_penalizer: Annotated[
+        float | None,
+        typer.Option(
+            "--spend-penalizer",
+            metavar="COEF",
+            help="bgnbd: the same for the Gamma-Gamma spend model (its v is in the currency, so small values, e.g. 1e-6, already weigh); default 0.",
+            rich_help_panel=MODEL,
+        ),
+    ] = None,
     holdout_text: Annotated[
         str | None,
         typer.Option(
@@ -227,6 +251,8 @@ def clv(
             "--params-out": params_out,
             "--params-in": params_in,
             "--holdout": holdout_text,
+            "--penalizer": penalizer,
+            "--spend-penalizer": spend_penalizer,
         }
         if chosen is not Model.bgnbd:
             for flag, value in bg_only.items():
@@ -271,6 +297,8 @@ def clv(
                 params_in=params_in,
                 params_out=params_out,
                 holdout_window=parse_duration(holdout_text, "--holdout") if holdout_text else None,
+                penalizer=penalizer or 0.0,
+                spend_penalizer=spend_penalizer or 0.0,
             )
 
     run(body, debug=common.debug)
@@ -353,6 +381,8 @@ def _bgnbd(
     params_in: Path | None,
     params_out: Path | None,
     holdout_window: Window | None,
+    penalizer: float,
+    spend_penalizer: float,
 ) -> None:
     if metric_params.start is not None or metric_params.end is not None:
         raise UsageError(
@@ -365,6 +395,8 @@ def _bgnbd(
     if holdout_window is not None:
         if per_customer or keys:
             raise UsageError("--holdout prints one comparison table: drop --per-customer / --by")
+        if spend_penalizer:
+            raise UsageError("--holdout fits no spend model: drop --spend-penalizer")
         with progress("Fitting on the calibration period"):
             # The orders handed over (no reference kept here): their rows go once read.
             check = api.clv_holdout(
@@ -373,6 +405,7 @@ def _bgnbd(
                 as_of=metric_params.as_of,
                 time_unit=unit,
                 params=given,
+                penalizer=penalizer,
             )
         if params_out is not None:
             _write_params(
@@ -406,6 +439,8 @@ def _bgnbd(
             horizon=horizon,
             time_unit=unit,
             params=given,
+            penalizer=penalizer,
+            spend_penalizer=spend_penalizer,
         )
         groups = fit.groups
     if params_out is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Sequence
@@ -130,8 +131,15 @@ def test_params_out_then_params_in_scores_the_same(tmp_path: Path) -> None:
     params = tmp_path / "params.json"
     fitted = ok(invoke([ORDERS, "--model", "bgnbd", "--per-customer", "--params-out", str(params)]))
     saved = json.loads(params.read_text())
-    assert set(saved["bgnbd"]) == {"r", "alpha", "a", "b", "log_likelihood", "customers"}
-    assert set(saved["gamma_gamma"]) == {"p", "q", "v", "log_likelihood", "customers"}
+    assert set(saved["bgnbd"]) == {
+        "r", "alpha", "a", "b", "log_likelihood", "customers", "standard_errors"
+    }  # fmt: skip
+    assert set(saved["bgnbd"]["standard_errors"]) == {"r", "alpha", "a", "b"}
+    assert set(saved["gamma_gamma"]) == {
+        "p", "q", "v", "log_likelihood", "customers", "standard_errors"
+    }  # fmt: skip
+    assert set(saved["gamma_gamma"]["standard_errors"]) == {"p", "q", "v"}
+    assert all(v > 0 for v in saved["gamma_gamma"]["standard_errors"].values())
     assert saved["bgnbd"]["customers"] == 2853 and saved["time_unit"] == "day"
     assert not list(tmp_path.glob(".*.tmp"))
     scored = ok(invoke([ORDERS, "--model", "bgnbd", "--per-customer", "--params-in", str(params)]))
@@ -216,3 +224,84 @@ def test_take_orders_hands_the_rows_over(tmp_path: Path) -> None:
     assert inputs.orders.frame.height == 0
     assert inputs.orders.frame.columns == taken.columns
     assert inputs.paths == paths and inputs.orders.name == str(path)
+
+
+def flat_spend_shop(customers: int = 300) -> tuple[str, float]:
+    """Orders of 20.00 ± 0.01 (rounding) on random days, and the mean repeat-day spend
+    by hand: every repeat purchase day's spend summed, over the repeat purchase days."""
+    import random
+
+    rng = random.Random(7)
+    lines = ["customer_id,order_date,amount"]
+    repeat_total, repeat_days = 0, 0  # in cents
+    for c in range(customers):
+        days = sorted(rng.sample(range(365), rng.randint(1, 8)))
+        for k, day in enumerate(days):
+            cents = 2000 + rng.choice((-1, 0, 1))
+            date = (dt.date(2024, 1, 1) + dt.timedelta(days=day)).isoformat()
+            lines.append(f"c{c},{date},{cents / 100:.2f}")
+            if k > 0:
+                repeat_total += cents
+                repeat_days += 1
+    return "\n".join(lines) + "\n", repeat_total / repeat_days / 100
+
+
+def test_spend_at_the_boundary_is_the_limit_model_with_a_note(tmp_path: Path) -> None:
+    """Every customer spends the same up to rounding: lifetimes and retcalc gave up; now
+    the spend model is its limit, every expected order value is the population mean, and
+    stderr says so."""
+    text, mean = flat_spend_shop()
+    params = tmp_path / "params.json"
+    args = ["-", "--model", "bgnbd", "--per-customer", "-f", "json", "--params-out", str(params)]
+    result = ok(invoke(args, input=text))
+    assert "limit model is used" in result.stderr
+    assert f"population mean {mean:.6g}" in result.stderr
+    table = json.loads(result.stdout)
+    assert len(table) == 300
+    values = {r["expected_avg_order_value"] for r in table}
+    assert len(values) == 1 and values.pop() == pytest.approx(mean, rel=1e-12)
+    saved = json.loads(params.read_text())["gamma_gamma"]
+    assert saved["limit"] == "common_spend_rate" and saved["q"] is None and saved["v"] is None
+    assert saved["mean"] == pytest.approx(mean, rel=1e-12)
+    again = ok(invoke(["-", "--model", "bgnbd", "--per-customer", "-f", "json",
+                       "--params-in", str(params)], input=text))  # fmt: skip
+    assert again.stdout == result.stdout
+
+
+def test_penalizer_is_written_and_changes_the_fit(tmp_path: Path) -> None:
+    plain, penalized = tmp_path / "plain.json", tmp_path / "pen.json"
+    ok(invoke([ORDERS, "--model", "bgnbd", "--params-out", str(plain)]))
+    ok(invoke([ORDERS, "--model", "bgnbd", "--penalizer", "0.01", "--spend-penalizer", "1e-6",
+               "--params-out", str(penalized)]))  # fmt: skip
+    a, b = json.loads(plain.read_text()), json.loads(penalized.read_text())
+    assert "penalizer" not in a and b["penalizer"] == 0.01 and b["spend_penalizer"] == 1e-6
+    # the penalty pulls the parameters towards 0
+    assert b["bgnbd"]["a"] < a["bgnbd"]["a"] and b["gamma_gamma"]["v"] < a["gamma_gamma"]["v"]
+    holdout = tmp_path / "holdout.json"
+    ok(invoke([ORDERS, "--model", "bgnbd", "--holdout", "26w", "--penalizer", "0.01",
+               "--params-out", str(holdout)]))  # fmt: skip
+    assert json.loads(holdout.read_text())["penalizer"] == 0.01
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--penalizer", "0.1"], "--penalizer is for the predictive model"),
+        (["--model", "bgnbd", "--penalizer", "-1"], "--penalizer -1.0: give a number ≥ 0"),
+        (["--model", "bgnbd", "--penalizer", "nan"], "--penalizer nan: give a number ≥ 0"),
+        (["--model", "bgnbd", "--spend-penalizer", "-2"], "--spend-penalizer -2.0: give"),
+        (["--model", "bgnbd", "--holdout", "26w", "--spend-penalizer", "1"], "fits no spend"),
+    ],
+    ids=["not-bgnbd", "negative", "nan", "spend-negative", "spend-holdout"],
+)
+def test_penalizer_usage_errors(args: list[str], message: str) -> None:
+    assert message in fails_cleanly(invoke([ORDERS, *args]))
+
+
+def test_penalizer_with_params_in_is_refused(tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    ok(invoke([ORDERS, "--model", "bgnbd", "--params-out", str(params)]))
+    stderr = fails_cleanly(
+        invoke([ORDERS, "--model", "bgnbd", "--params-in", str(params), "--penalizer", "0.1"])
+    )
+    assert "--penalizer is for fitting" in stderr

@@ -18,6 +18,7 @@ with ``freq="W"``; with ``freq="D"`` lifetimes takes a month as 30 days.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,38 +72,51 @@ class ModelParams:
     gamma_gamma: GammaGammaParams | None
     time_unit: TimeUnit
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    penalizer: float = field(default=0.0, compare=False)
+    spend_penalizer: float = field(default=0.0, compare=False)
 
     def in_unit(self, unit: TimeUnit) -> ModelParams:
         """The same models with time in ``unit`` (only BG/NBD's ``alpha`` carries time)."""
         if unit is self.time_unit:
             return self
         factor = unit.days / self.time_unit.days
-        return ModelParams(self.bgnbd.rescaled(1.0 / factor), self.gamma_gamma, unit, self.warnings)
+        return dataclasses.replace(self, bgnbd=self.bgnbd.rescaled(1.0 / factor), time_unit=unit)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description: parameters, log-likelihoods, customer counts."""
+        """A JSON-ready description: parameters, their standard errors, log-likelihoods,
+        customer counts; a limit model's name under ``limit`` and its infinite or
+        absent parameters as null."""
         b = self.bgnbd
+        beta = b.parts[1] == "beta"
+        section: dict[str, Any] = {
+            "r": _finite(b.r),
+            "alpha": _finite(b.alpha),
+            "a": _finite(b.a) if beta else None,
+            "b": _finite(b.b) if beta else None,
+        }
+        if b.limit is not None:
+            section.update(limit=b.limit, rate=b.rate, dropout_probability=b.dropout_probability)
+        section.update(log_likelihood=b.log_likelihood, customers=b.customers)
+        if b.standard_errors is not None:
+            section["standard_errors"] = dict(b.standard_errors)
         out: dict[str, Any] = {
             "time_unit": self.time_unit.value,
-            "bgnbd": {
-                "r": b.r,
-                "alpha": b.alpha,
-                "a": b.a,
-                "b": b.b,
-                "log_likelihood": b.log_likelihood,
-                "customers": b.customers,
-            },
+            "bgnbd": section,
             "gamma_gamma": None,
         }
         if self.gamma_gamma is not None:
             g = self.gamma_gamma
-            out["gamma_gamma"] = {
-                "p": g.p,
-                "q": g.q,
-                "v": g.v,
-                "log_likelihood": g.log_likelihood,
-                "customers": g.customers,
-            }
+            spend: dict[str, Any] = {"p": _finite(g.p), "q": _finite(g.q), "v": _finite(g.v)}
+            if g.limit is not None:
+                spend.update(limit=g.limit, mean=g.mean)
+            spend.update(log_likelihood=g.log_likelihood, customers=g.customers)
+            if g.standard_errors is not None:
+                spend["standard_errors"] = dict(g.standard_errors)
+            out["gamma_gamma"] = spend
+        if self.penalizer:
+            out["penalizer"] = self.penalizer
+        if self.spend_penalizer:
+            out["spend_penalizer"] = self.spend_penalizer
         return out
 
     @classmethod
@@ -117,6 +131,14 @@ class ModelParams:
                 raise InputError(f"{source}: {where}.{name} must be positive, got {value!r}")
             return float(value)
 
+        def limit_of(section: Mapping[str, Any], where: str, known: tuple[str, ...]) -> str | None:
+            value = section.get("limit")
+            if value is not None and value not in known:
+                raise InputError(
+                    f"{source}: {where}.limit must be one of {', '.join(known)}, got {value!r}"
+                )
+            return value
+
         if not isinstance(data, Mapping):
             raise InputError(f"{source}: expected a JSON object with 'bgnbd' and 'gamma_gamma'")
         try:
@@ -128,27 +150,66 @@ class ModelParams:
         section = data.get("bgnbd")
         if not isinstance(section, Mapping):
             raise InputError(f"{source}: no 'bgnbd' section with r, alpha, a, b")
+        limit = limit_of(section, "bgnbd", tuple(bgnbd.LIMIT_PARTS))
+        purchase, dropout = bgnbd.LIMIT_PARTS[limit] if limit else ("gamma", "beta")
+        rate = number(section, "rate", "bgnbd") if purchase == "rate" else None
+        r, alpha = (
+            (math.inf, math.inf)
+            if purchase == "rate"
+            else (number(section, "r", "bgnbd"), number(section, "alpha", "bgnbd"))
+        )
+        a, b_ = (
+            (number(section, "a", "bgnbd"), number(section, "b", "bgnbd"))
+            if dropout == "beta"
+            else (0.0 if dropout == "none" else math.inf, math.inf)
+        )
+        pi = None
+        if dropout == "common":
+            pi = number(section, "dropout_probability", "bgnbd")
+            if pi >= 1:
+                raise InputError(f"{source}: bgnbd.dropout_probability must be below 1, got {pi}")
         bg = BgNbdParams(
-            r=number(section, "r", "bgnbd"),
-            alpha=number(section, "alpha", "bgnbd"),
-            a=number(section, "a", "bgnbd"),
-            b=number(section, "b", "bgnbd"),
+            r=r,
+            alpha=alpha,
+            a=a,
+            b=b_,
             log_likelihood=section.get("log_likelihood"),
             customers=section.get("customers"),
+            limit=limit,
+            rate=rate,
+            dropout_probability=pi,
         )
         gg_section = data.get("gamma_gamma")
         gg = None
         if gg_section is not None:
             if not isinstance(gg_section, Mapping):
                 raise InputError(f"{source}: 'gamma_gamma' must hold p, q, v")
-            gg = GammaGammaParams(
-                p=number(gg_section, "p", "gamma_gamma"),
-                q=number(gg_section, "q", "gamma_gamma"),
-                v=number(gg_section, "v", "gamma_gamma"),
-                log_likelihood=gg_section.get("log_likelihood"),
-                customers=gg_section.get("customers"),
-            )
+            spend_limit = limit_of(gg_section, "gamma_gamma", (gamma_gamma.COMMON_SPEND_RATE,))
+            if spend_limit is not None:
+                p = gg_section.get("p")
+                gg = GammaGammaParams(
+                    p=math.inf if p is None else number(gg_section, "p", "gamma_gamma"),
+                    q=math.inf,
+                    v=math.inf,
+                    log_likelihood=gg_section.get("log_likelihood"),
+                    customers=gg_section.get("customers"),
+                    limit=spend_limit,
+                    mean=number(gg_section, "mean", "gamma_gamma"),
+                )
+            else:
+                gg = GammaGammaParams(
+                    p=number(gg_section, "p", "gamma_gamma"),
+                    q=number(gg_section, "q", "gamma_gamma"),
+                    v=number(gg_section, "v", "gamma_gamma"),
+                    log_likelihood=gg_section.get("log_likelihood"),
+                    customers=gg_section.get("customers"),
+                )
         return cls(bg, gg, unit)
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None (JSON null) when it is infinite (a limit model's parameter)."""
+    return value if math.isfinite(value) else None
 
 
 def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -160,17 +221,27 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     )
 
 
-def fit_models(summary: RfmSummary, *, spend: bool = True) -> ModelParams:
+def fit_models(
+    summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.0, spend_penalizer: float = 0.0
+) -> ModelParams:
     """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend.
 
     Repeat buyers whose ``monetary_value`` is 0 or negative (their repeat
     purchases were returned) are left out of the spend model, with a warning.
+    ``penalizer`` and ``spend_penalizer``: lifetimes' ``penalizer_coef`` of the
+    BG/NBD and the Gamma-Gamma fit. A fit whose maximum is at the boundary gives its
+    limit model, with a note.
     """
     x, t_x, T, m = _arrays(summary.frame)
-    bg = bgnbd.fit(x, t_x, T)
-    if not spend:
-        return ModelParams(bg, None, summary.time_unit)
+    bg = bgnbd.fit(x, t_x, T, penalizer=penalizer)
     notes: list[str] = []
+    if bg.limit is not None:
+        notes.append(
+            "the BG/NBD likelihood has its maximum at the boundary of the parameter space, "
+            f"so the limit model is used: {bgnbd.describe_limit(bg.limit)}"
+        )
+    if not spend:
+        return ModelParams(bg, None, summary.time_unit, tuple(notes), penalizer)
     repeat = x > 0
     usable = repeat & (m > 0)
     left_out = int(repeat.sum() - usable.sum())
@@ -179,13 +250,15 @@ def fit_models(summary: RfmSummary, *, spend: bool = True) -> ModelParams:
             f"{left_out} repeat buyer{'s' if left_out != 1 else ''} with a net spend of 0 or less "
             "(returns) left out of the spend model"
         )
-    gg = gamma_gamma.fit(x[usable], m[usable])
+    gg = gamma_gamma.fit(x[usable], m[usable], penalizer=spend_penalizer)
+    if gg.limit is not None:
+        notes.append(gamma_gamma.describe_limit(gg))
     if gg.population_mean is None:
         notes.append(
             f"the spend model has q = {gg.q:.3g} ≤ 1, so the mean spend is not defined: "
             "expected_avg_order_value and clv are left empty"
         )
-    return ModelParams(bg, gg, summary.time_unit, tuple(notes))
+    return ModelParams(bg, gg, summary.time_unit, tuple(notes), penalizer, spend_penalizer)
 
 
 def duration_days(window: Window) -> float:

@@ -11,19 +11,61 @@ scaled back) and an analytic gradient. The expected average order value of a
 customer (note eq. 5) shrinks their own mean towards the population mean::
 
     E[M | x, m] = (1 − w) · v·p/(q−1) + w · m,   w = p·x / (p·x + q − 1)
+                = (p·v + p·x·m) / (p·x + q − 1)
+
+**The limit at the boundary.** When the customers' mean spends do not vary
+beyond what their own purchases' noise explains, the likelihood grows as
+``q`` and ``v`` go to infinity together, with ``nu0 = q/v`` (the common
+"spend rate") fixed: every customer has the same ``nu = nu0`` and a mean of
+``x`` purchases is Gamma(p·x, x·nu0). Its log-likelihood is::
+
+    LL = p·x·ln(x·nu0) − lnΓ(p·x) + (p·x − 1)·ln m − x·nu0·m
+
+maximised at ``nu0 = p·Σx / Σx·m``: the population mean spend per purchase
+``p/nu0`` (the limit of ``v·p/(q−1)``) is ``m̄ = Σ x·m / Σ x``, every repeat
+purchase's spend averaged. ``p`` solves ``Σ x·(ln(p·x) − ψ(p·x)) = −Σ x·ln(m/m̄)``
+(one root; ``p`` = ∞ when every ``m`` is the same). Standard errors:
+``se(m̄) = m̄ / sqrt(p·Σx)`` (m̄ is a weighted mean of Gamma means) and ``se(p)``
+from the curvature of the profile likelihood, ``Σ x²·ψ'(p·x) − Σx/p``. In E[M | x, m] the weight
+``w = p·x/(p·x + q − 1)`` goes to 0, so every customer's expected spend is the
+population mean ``m̄`` (``limit = "common_spend_rate"``, ``q`` and ``v`` = ∞).
+The full model is fitted first; the limit is taken (with a note) when no start
+converges or the fit runs off towards large parameters and the limit fits at
+least as well, and when fewer than two customers or no variation leave
+nothing else to fit. With a ``penalizer`` the optimum is always inside.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
-from retcalc.metrics.clv.bgnbd import Array, _minimise, quiet_numerics, unique_codes
+from retcalc.metrics.clv.bgnbd import Array, failure, unique_codes
+from retcalc.metrics.clv.optimum import (
+    limit_holds,
+    minimise,
+    penalty,
+    quiet_numerics,
+    standard_errors,
+)
 
 special = LazyModule("scipy.special")
+optimize = LazyModule("scipy.optimize")
+
+#: The limit model at the boundary (module docstring).
+COMMON_SPEND_RATE = "common_spend_rate"
+#: Starting points (p, q, v), v in units of the mean spend, tried in turn.
+STARTS: tuple[tuple[float, float, float], ...] = (
+    (1.0, 2.0, 1.0),
+    (5.0, 5.0, 4.0),
+    (0.5, 10.0, 20.0),
+    (10.0, 1.5, 0.1),
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +77,16 @@ class GammaGammaParams:
     v: float
     log_likelihood: float | None = None
     customers: int | None = None
+    limit: str | None = None
+    mean: float | None = None  # the population mean spend in the limit model
+    standard_errors: Mapping[str, float | None] | None = field(default=None, compare=False)
 
     @property
     def population_mean(self) -> float | None:
-        """Mean spend per purchase across customers, v·p/(q−1); None when q ≤ 1 (no mean)."""
+        """Mean spend per purchase across customers, v·p/(q−1) (the limit model's mean);
+        None when q ≤ 1 (no mean)."""
+        if self.limit is not None:
+            return self.mean
         return self.v * self.p / (self.q - 1.0) if self.q > 1.0 else None
 
 
@@ -85,8 +133,12 @@ class _Stats:
         )
 
 
-def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
-    """Mean negative log-likelihood and its gradient with respect to the log parameters."""
+def _objective(
+    log_params: Array, data: _Stats, penalizer: float = 0.0, scale: float = 1.0
+) -> tuple[float, Array]:
+    """Mean negative log-likelihood (plus ``penalizer · (p² + q² + v²)``, ``v`` in the
+    data's currency: ``scale`` times the fitted one) and its gradient with respect to
+    the log parameters."""
     p, q, v = np.exp(log_params)
     n, ux, xc = data.n, data.ux, data.x_count
     pu = p * ux
@@ -110,15 +162,87 @@ def _objective(log_params: Array, data: _Stats) -> tuple[float, Array]:
     g_v = n * q / v - float(np.sum(px_q / xmv))
     grad = np.array([g_p * p, g_q * q, g_v * v])
     value = -ll / n
-    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+    out = -grad / n
+    if penalizer:
+        extra, extra_grad = penalty(penalizer, np.array([p, q, v * scale]))
+        value += extra
+        out = out + extra_grad
+    if not np.isfinite(value) or not np.all(np.isfinite(out)):
         return 1e300, np.zeros(3)
-    return value, -grad / n
+    return value, out
 
 
-def fit(x: Array, m: Array) -> GammaGammaParams:
+def limit_fit(x: Array, m: Array) -> GammaGammaParams:
+    """The limit model (module docstring): the mean ``m̄ = Σx·m / Σx`` and ``p``."""
+    n = len(x)
+    total = float(x.sum())
+    mean = float(x @ m) / total
+    # −Σ x·ln(m/m̄), ≥ 0 by Jensen; log1p keeps it exact for tiny variation
+    spread = -float(x @ np.log1p((m - mean) / mean))
+    with quiet_numerics():
+        if spread > 0:
+
+            def score(log_p: float) -> float:
+                px = np.exp(log_p) * x
+                return float(x @ (np.log(px) - special.digamma(px))) - spread
+
+            guess = math.log(n / (2.0 * spread))  # ln y − ψ(y) ≈ 1/(2y) for large y
+            lo, hi = guess - 2.0, guess + 2.0
+            while score(lo) < 0 and lo > -50:
+                lo -= 4.0
+            while score(hi) > 0 and hi < 50:
+                hi += 4.0
+            p = math.exp(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-14))
+        else:
+            p = math.inf
+    ll = None
+    if math.isfinite(p):
+        rate = p / mean
+        with quiet_numerics():
+            px = p * x
+            ll = float(
+                np.sum(
+                    px * np.log(x * rate)
+                    - special.gammaln(px)
+                    + (px - 1.0) * np.log(m)
+                    - x * rate * m
+                )
+            )
+    errors: dict[str, float | None] = {"p": None, "mean": None}
+    if math.isfinite(p):
+        with quiet_numerics():
+            # the profile likelihood's curvature in p; m̄'s variance given p (exact)
+            info = float(x @ (x * special.polygamma(1, p * x))) - total / p
+        errors = {
+            "p": 1.0 / math.sqrt(info) if info > 0 else None,
+            "mean": mean / math.sqrt(p * total),
+        }
+    return GammaGammaParams(p, math.inf, math.inf, ll, n, COMMON_SPEND_RATE, mean, errors)
+
+
+def describe_limit(params: GammaGammaParams) -> str:
+    """The note on stderr when the spend model is the limit model."""
+    return (
+        "the spend model's likelihood has its maximum at the boundary (q, v → ∞: the "
+        "repeat buyers' mean spends differ no more than their own purchases' noise "
+        "explains), so the limit model is used: every customer's expected spend per "
+        f"purchase is the population mean {params.mean:.6g}"
+    )
+
+
+def fit(
+    x: Array,
+    m: Array,
+    *,
+    penalizer: float = 0.0,
+    starts: Sequence[Sequence[float]] = STARTS,
+) -> GammaGammaParams:
     """Maximum-likelihood (p, q, v) from repeat buyers' purchase counts ``x`` and mean spend ``m``.
 
     Every ``x`` and ``m`` must be positive (the caller leaves the others out).
+    ``penalizer`` is lifetimes' ``penalizer_coef``, ``starts`` the starting points
+    (p, q, v with v in units of the mean spend). The limit model is taken as the
+    module docstring says (``limit`` says so).
     """
     x = np.asarray(x, dtype=np.float64)
     m = np.asarray(m, dtype=np.float64)
@@ -130,26 +254,54 @@ def fit(x: Array, m: Array) -> GammaGammaParams:
     if np.any(x <= 0) or np.any(m <= 0):
         raise ValueError("Gamma-Gamma needs x > 0 and m > 0")
     if n < 2 or float(np.ptp(m)) == 0.0:
-        raise InputError(
-            "the repeat buyers' spend does not vary: the Gamma-Gamma model cannot be fitted "
-            f"({n} repeat buyer{'s' if n != 1 else ''} with a positive spend)"
-        )
+        return limit_fit(x, m)
     scale = float(m.mean())
     m_scaled = m / scale
-    args = (_Stats.build(x, m_scaled),)
-    start = np.log(np.array([1.0, 2.0, 1.0]))
-    result = _minimise(_objective, start, args, "Gamma-Gamma")
-    p, q, v = np.exp(result.x)
+    args = (_Stats.build(x, m_scaled), penalizer, scale)
+    log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
+    # As BG/NBD: the first start, the limit once a fit converges out on the ridge, then
+    # the other starts, then the limit again.
+    found = minimise(_objective, log_starts[:1], args)
+    limit: GammaGammaParams | None = None
+    for attempt in (0, 1):
+        early = found.on_ridge and found.converged
+        if not penalizer and (not found.ok or found.on_ridge) and (early or attempt):
+            limit = limit or limit_fit(x, m)
+            # the limit's mean negative log-likelihood on the scaled data, as the objective's
+            limit_fun = (
+                -math.inf
+                if limit.log_likelihood is None
+                else -(limit.log_likelihood + n * math.log(scale)) / n
+            )
+            if limit_holds(limit_fun, found.fun, n):
+                return limit
+        if attempt == 0 and not found.ok and len(log_starts) > 1:
+            other = minimise(_objective, log_starts[1:], args)
+            if other.ok or other.fun < found.fun:
+                found = other
+    if not found.ok:
+        raise failure("Gamma-Gamma", found, penalizer, len(starts))
+    p, q, v = np.exp(found.x)
     fitted = GammaGammaParams(float(p), float(q), float(v) * scale)
+    se = standard_errors(_objective, found.x, args, np.array([fitted.p, fitted.q, fitted.v]), n)
+    errors = (
+        dict.fromkeys(("p", "q", "v"))
+        if se is None
+        else dict(zip(("p", "q", "v"), map(float, se), strict=True))
+    )
     total = float(log_likelihood(fitted, x, m).sum())
-    return GammaGammaParams(fitted.p, fitted.q, fitted.v, total, n)
+    return GammaGammaParams(fitted.p, fitted.q, fitted.v, total, n, standard_errors=errors)
 
 
 def expected_average_value(params: GammaGammaParams, x: Array, m: Array) -> Array:
-    """E[M | x, m] = (1 − w)·v·p/(q−1) + w·m with w = p·x/(p·x + q − 1); NaN when q ≤ 1."""
+    """E[M | x, m] = (1 − w)·v·p/(q−1) + w·m with w = p·x/(p·x + q − 1); NaN when q ≤ 1.
+
+    In the limit model (w = 0) every customer's is the population mean."""
     mean = params.population_mean
     if mean is None:
         return np.full(len(x), np.nan)
+    if params.limit is not None:
+        return np.full(len(x), mean)
     with quiet_numerics():
         weight = params.p * x / (params.p * x + params.q - 1.0)
         return (1.0 - weight) * mean + weight * m

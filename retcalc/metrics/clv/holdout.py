@@ -59,12 +59,14 @@ def holdout_table(
     as_of: dt.date | None = None,
     time_unit: TimeUnit = TimeUnit.day,
     params: ModelParams | None = None,
+    penalizer: float = 0.0,
 ) -> Holdout:
     """Predicted versus actual holdout purchases by calibration frequency (module docstring).
 
     The data ends (exclusive) at ``as_of``, else the day after the last
     purchase; the calibration ends ``holdout`` before that (calendar
-    arithmetic). With ``params`` the model is not refitted.
+    arithmetic). With ``params`` the model is not refitted; ``penalizer`` is
+    lifetimes' ``penalizer_coef`` for the fit.
     """
     orders = as_rows(orders)
     days = purchase_days(events_of(orders, as_of), (), keyed=orders.keyed).collect()
@@ -83,7 +85,7 @@ def holdout_table(
             f"to {end - dt.timedelta(days=1)}"
         )
     calibration = rfm_summary(orders, as_of=calibration_end, time_unit=time_unit)
-    model = params or fit_models(calibration, spend=False)
+    model = params or fit_models(calibration, spend=False, penalizer=penalizer)
     frame = calibration.frame
     x = frame["frequency"].cast(pl.Float64).to_numpy()
     t = (end - calibration_end).days / time_unit.days

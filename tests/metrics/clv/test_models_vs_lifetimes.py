@@ -65,9 +65,9 @@ def close(got: Any, want: Any, rtol: float = RTOL) -> None:
 # --- data sets ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cdnow() -> pl.DataFrame:
-    """The published CDNOW summary in weeks, with each customer's mean repeat spend."""
+def cdnow_frame() -> pl.DataFrame:
+    """The published CDNOW summary in weeks, with each customer's mean repeat spend
+    (the ``cdnow`` fixture of conftest.py)."""
     path = lifetimes_file("cdnow_customers_summary_with_transactions.csv")
     return pl.read_csv(path).select(
         pl.col("ID").cast(pl.String).alias("customer_id"),
@@ -277,9 +277,15 @@ def test_no_repeat_buyers_is_an_input_error() -> None:
         bgnbd.fit(np.zeros(5), np.zeros(5), np.arange(1.0, 6.0))
 
 
-def test_spend_that_does_not_vary_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="does not vary"):
-        gamma_gamma.fit(np.array([1.0, 2.0]), np.array([5.0, 5.0]))
+def test_spend_that_does_not_vary_at_all_is_the_limit_model() -> None:
+    """Every mean spend the same: p = ∞ too; the expected spend is that spend."""
+    got = gamma_gamma.fit(np.array([1.0, 2.0]), np.array([5.0, 5.0]))
+    assert got.limit == gamma_gamma.COMMON_SPEND_RATE
+    assert got.mean == 5.0 and got.p == np.inf
+    close(
+        gamma_gamma.expected_average_value(got, np.array([1.0, 3.0]), np.array([4.0, 9.0])),
+        [5.0, 5.0],
+    )
 
 
 def test_params_round_trip(cdnow: pl.DataFrame) -> None:
