@@ -1,0 +1,206 @@
+"""``--engine spark`` on a real cluster: a standalone master and a worker on 127.0.0.1
+whose Python has pyspark, polars and pyarrow but not retcalc (``conftest.cluster``).
+
+retcalc ships itself and probes the executors; every command's table equals the
+Polars engine's, on the sample and on a generated shop (--by; day, week, month and
+quarter periods; CSV, messy CSV, Parquet, hive folders, globs). The commands run in one
+driver process (``run_commands``): Spark's JVM starts once for all of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from retcalc.cli.app import app
+from tests.spark.compare import assert_same_table, csv_table
+from tests.spark.conftest import ROOT, SAMPLE, needs_spark
+from tests.spark.generated import shop
+
+# Its own group: one worker of pytest-xdist starts the cluster once, beside the local
+# Spark session of the group "spark".
+pytestmark = [needs_spark, pytest.mark.xdist_group("spark-cluster")]
+
+ORDERS = str(SAMPLE / "orders.csv")
+CUSTOMERS = str(SAMPLE / "customers.csv")
+
+
+def commands(d: Path) -> dict[str, tuple[str, ...]]:
+    """Every command on the sample, and on the generated shop in ``d``."""
+    return {
+        "retention-sample": ("retention", ORDERS, "-p", "quarter", "-w", "90d"),
+        "churn-sample-by-channel": ("churn", ORDERS, "--by", "channel"),
+        "cohorts-sample-conf": ("cohorts", ORDERS, "-p", "quarter"),
+        "kpis-sample-by-segment": (
+            *("kpis", ORDERS, "--customers", CUSTOMERS),
+            *("-p", "quarter", "--by", "segment"),
+        ),
+        "returns-sample-by-channel": ("returns", ORDERS, "--by", "channel"),
+        "rfm-sample-per-customer": ("rfm", ORDERS, "--per-customer"),
+        "clv-sample-by-segment": ("clv", ORDERS, "--customers", CUSTOMERS, "--by", "segment"),
+        "retention-shop-messy-week-by-channel": (
+            *("retention", str(d / "orders_messy.csv")),
+            *("-p", "week", "--by", "channel"),
+        ),
+        "churn-shop-parquet-day": ("churn", str(d / "orders.parquet"), "-p", "day", "-w", "30d"),
+        "cohorts-shop-hive-month-by-channel": (
+            *("cohorts", str(d / "hive"), "-p", "month", "--by", "channel"),
+        ),
+        "kpis-shop-glob-quarter-by-segment": (
+            *("kpis", str(d / "parts" / "*.csv"), "--customers", str(d / "customers.csv")),
+            *("-p", "quarter", "--by", "segment"),
+        ),
+    }
+
+
+#: What only Spark takes: a setting, which does not change the table.
+SPARK_ONLY = {"cohorts-sample-conf": ("--conf", "spark.sql.shuffle.partitions=3")}
+
+
+def run_in_one_driver(
+    steps: list[dict[str, Any]], directory: Path, env: dict[str, str]
+) -> list[dict[str, Any]]:
+    results = directory / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.spark.run_commands", str(results)],
+        input=json.dumps(steps),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(results.read_text())
+
+
+def driver_env(cluster: Any, **extra: str) -> dict[str, str]:
+    """This process's environment (PYTHONPATH included: the driver's retcalc is this
+    checkout's) without its Spark settings, with the cluster's spark-defaults.conf."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SPARK_REMOTE", "PYSPARK_PYTHON", "SPARK_HOME")
+        and not k.startswith("PYSPARK_")
+    }
+    env.update(SPARK_CONF_DIR=cluster.env["SPARK_CONF_DIR"], SPARK_LOCAL_IP="127.0.0.1", **extra)
+    return env
+
+
+def polars_table(args: tuple[str, ...]) -> str:
+    result = CliRunner().invoke(app, [*args, "--format", "csv"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def assert_same(name: str, polars_csv: str, spark: dict[str, Any]) -> None:
+    assert spark["exit_code"] == 0, f"{name}: {spark['stderr'][-2000:]} {spark['exception']}"
+    if spark["stdout"] != polars_csv:  # the last digit of a float may differ: 1e-12
+        assert_same_table(csv_table(polars_csv), csv_table(spark["stdout"]), name)
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shop(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def runs(cluster: Any, worker_python: Path, shop_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every command on the cluster, in one driver; then the probe against a worker
+    Python without polars."""
+    from tests.spark.cluster import worker_python as make_python
+
+    # The cluster's settings come from spark-defaults.conf, as on a real one: one
+    # core and 512 MiB per application (two fit on the worker), the workers' Python.
+    (Path(cluster.env["SPARK_CONF_DIR"]) / "spark-defaults.conf").write_text(
+        f"spark.pyspark.python {worker_python}\n"
+        "spark.cores.max 1\n"
+        "spark.executor.memory 512m\n"
+        "spark.driver.memory 1g\n"
+    )
+    engine = ("--engine", "spark", "--spark-master", cluster.master_url, "--format", "csv")
+    todo = commands(shop_dir)
+    steps: list[dict[str, Any]] = [
+        {"args": [*args, *engine, *SPARK_ONLY.get(name, ())]} for name, args in todo.items()
+    ]
+    names = list(todo)
+    no_polars = make_python(cluster.directory, ("retcalc", "polars"))
+    steps.append({"args": [*todo["retention-sample"], *engine], "python": str(no_polars)})
+    names.append("probe-without-polars")
+    results = run_in_one_driver(steps, cluster.directory, driver_env(cluster))
+    return dict(zip(names, results, strict=True))
+
+
+@pytest.mark.parametrize("name", list(commands(Path("shop"))))
+def test_every_command_on_the_cluster_prints_the_polars_table(
+    runs: dict[str, dict[str, Any]], shop_dir: Path, name: str
+) -> None:
+    spark = runs[name]
+    assert_same(name, polars_table(commands(shop_dir)[name]), spark)
+    assert "retcalc: computed on Spark (spark://127.0.0.1:" in spark["stderr"]
+
+
+def test_the_probe_ran_once_per_session(runs: dict[str, dict[str, Any]]) -> None:
+    first = runs["retention-sample"]
+    assert first["probe_seconds"] is not None and first["probe_seconds"] > 0
+    later = {r["probe_seconds"] for n, r in runs.items() if n != "probe-without-polars"}
+    assert later == {first["probe_seconds"]}  # the session's one probe, not one per command
+
+
+def test_user_settings_stand_and_partitions_follow_the_input(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    # spark-defaults.conf's driver memory, not retcalc's 4g; shuffle partitions sized
+    # from the sample (0.7 MB): the default parallelism (2 on this cluster), until --conf.
+    first = runs["retention-sample"]["conf"]
+    assert first == {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"}
+    assert runs["cohorts-sample-conf"]["conf"]["spark.sql.shuffle.partitions"] == "3"
+
+
+def test_a_worker_python_without_polars_is_named_with_the_install_command(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    failed = runs["probe-without-polars"]
+    assert failed["exit_code"] == 2, failed["stderr"]
+    message = failed["stderr"].strip().splitlines()[-1]
+    assert message.startswith("retcalc: error: the Spark executors cannot run retcalc: ")
+    assert "polars is not installed" in message
+    assert "pip install 'polars>=1.20'" in message
+    assert "pyarrow" not in message.partition("pip install")[2]  # it has pyarrow
+    assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""
+
+
+@pytest.fixture(scope="module")
+def connect_url(cluster: Any, worker_python: Path) -> Any:
+    if importlib.util.find_spec("grpc") is None:
+        pytest.skip(
+            "Spark Connect tests need pyspark's connect extra (grpcio, grpcio-status, "
+            "googleapis-common-protos, zstandard): pip install 'retcalc[spark]'"
+        )
+    server = cluster.start_connect(worker_python)
+    try:
+        yield cluster.connect_url
+    finally:
+        cluster.stop_one(server)
+
+
+def test_spark_connect_on_the_cluster_prints_the_polars_tables(
+    cluster: Any, connect_url: str, shop_dir: Path
+) -> None:
+    todo = commands(shop_dir)
+    names = ["churn-sample-by-channel", "cohorts-shop-hive-month-by-channel"]
+    steps = [{"args": [*todo[n], "--engine", "spark", "--format", "csv"]} for n in names]
+    results = run_in_one_driver(
+        steps, cluster.directory, driver_env(cluster, SPARK_REMOTE=connect_url)
+    )
+    for name, spark in zip(names, results, strict=True):
+        assert_same(name, polars_table(todo[name]), spark)
+        assert f"retcalc: computed on Spark Connect ({connect_url}, " in spark["stderr"]
