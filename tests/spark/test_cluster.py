@@ -135,6 +135,8 @@ def runs(cluster: Any, worker_python: Path, shop_dir: Path) -> dict[str, dict[st
     no_polars = make_python(cluster.directory, ("retcalc", "polars"))
     steps.append({"args": [*todo["retention-sample"], *engine], "python": str(no_polars)})
     names.append("probe-without-polars")
+    steps.append({"args": [*todo["churn-sample-by-channel"], *engine], "python": "/no/python"})
+    names.append("probe-without-python")
     results = run_in_one_driver(steps, cluster.directory, driver_env(cluster))
     return dict(zip(names, results, strict=True))
 
@@ -151,7 +153,7 @@ def test_every_command_on_the_cluster_prints_the_polars_table(
 def test_the_probe_ran_once_per_session(runs: dict[str, dict[str, Any]]) -> None:
     first = runs["retention-sample"]
     assert first["probe_seconds"] is not None and first["probe_seconds"] > 0
-    later = {r["probe_seconds"] for n, r in runs.items() if n != "probe-without-polars"}
+    later = {r["probe_seconds"] for n, r in runs.items() if not n.startswith("probe-")}
     assert later == {first["probe_seconds"]}  # the session's one probe, not one per command
 
 
@@ -204,3 +206,15 @@ def test_spark_connect_on_the_cluster_prints_the_polars_tables(
     for name, spark in zip(names, results, strict=True):
         assert_same(name, polars_table(todo[name]), spark)
         assert f"retcalc: computed on Spark Connect ({connect_url}, " in spark["stderr"]
+
+
+def test_a_worker_python_that_cannot_start_is_named(runs: dict[str, dict[str, Any]]) -> None:
+    failed = runs["probe-without-python"]
+    assert failed["exit_code"] == 2, failed["stderr"]
+    message = failed["stderr"].strip().splitlines()[-1]
+    assert message.startswith(
+        'retcalc: error: the Spark executors cannot run Python: Cannot run program "/no/python"'
+    )
+    assert "--conf spark.pyspark.python=PATH" in message
+    assert "pip install 'polars>=1.20' 'pyarrow>=14'" in message
+    assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""

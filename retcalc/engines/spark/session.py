@@ -407,10 +407,11 @@ def probe(spark: Any) -> dict[str, Any]:
     try:
         answer = spark.range(0, 1, 1, 1).select(task(F.col("id"))).collect()[0][0]
     except Exception as exc:
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         raise UsageError(
-            f"the Spark executors cannot run retcalc's Python code: {_cause(exc)}. The "
-            f"workers' Python (spark.pyspark.python or PYSPARK_PYTHON) must be Python "
-            f"{sys.version_info[0]}.{sys.version_info[1]}, as here, with "
+            f"the Spark executors cannot run Python: {_cause(exc)}; point spark.pyspark.python "
+            f"(--conf spark.pyspark.python=PATH) or PYSPARK_PYTHON at a Python {version} (this "
+            f"one's version) on the workers, with {' and '.join(EXECUTOR_PACKAGES)}: "
             f"{_install(EXECUTOR_PACKAGES)}"
         ) from None
     found = json.loads(answer)
