@@ -25,8 +25,9 @@ from tests.spark.compare import assert_same_table, csv_table
 from tests.spark.conftest import ROOT, SAMPLE, needs_spark
 from tests.spark.generated import shop
 
-# Its own group: one worker of pytest-xdist starts the cluster once, beside the local
-# Spark session of the group "spark".
+# Its own group, beside the local Spark session of the group "spark"; and one test
+# function, so that one pytest-xdist worker starts the cluster even where the group
+# mark is not honoured (pytest-xdist 3.8 under pytest 9.2 does not group).
 pytestmark = [needs_spark, pytest.mark.xdist_group("spark-cluster")]
 
 ORDERS = str(SAMPLE / "orders.csv")
@@ -68,7 +69,7 @@ SPARK_ONLY = {"cohorts-sample-conf": ("--conf", "spark.sql.shuffle.partitions=3"
 def run_in_one_driver(
     steps: list[dict[str, Any]], directory: Path, env: dict[str, str]
 ) -> list[dict[str, Any]]:
-    results = directory / "results.json"
+    results = directory / f"results-{len(list(directory.glob('results-*.json')))}.json"
     done = subprocess.run(
         [sys.executable, "-m", "tests.spark.run_commands", str(results)],
         input=json.dumps(steps),
@@ -107,15 +108,9 @@ def assert_same(name: str, polars_csv: str, spark: dict[str, Any]) -> None:
         assert_same_table(csv_table(polars_csv), csv_table(spark["stdout"]), name)
 
 
-@pytest.fixture(scope="module")
-def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shop(tmp_path_factory.mktemp("shop"))
-
-
-@pytest.fixture(scope="module")
-def runs(cluster: Any, worker_python: Path, shop_dir: Path) -> dict[str, dict[str, Any]]:
+def classic_runs(cluster: Any, worker_python: Path, shop_dir: Path) -> dict[str, dict[str, Any]]:
     """Every command on the cluster, in one driver; then the probe against a worker
-    Python without polars."""
+    Python without polars, and against one that does not exist."""
     from tests.spark.cluster import worker_python as make_python
 
     # The cluster's settings come from spark-defaults.conf, as on a real one: one
@@ -141,80 +136,66 @@ def runs(cluster: Any, worker_python: Path, shop_dir: Path) -> dict[str, dict[st
     return dict(zip(names, results, strict=True))
 
 
-@pytest.mark.parametrize("name", list(commands(Path("shop"))))
-def test_every_command_on_the_cluster_prints_the_polars_table(
-    runs: dict[str, dict[str, Any]], shop_dir: Path, name: str
+def test_on_a_cluster_whose_workers_lack_retcalc(
+    cluster: Any, worker_python: Path, tmp_path: Path, subtests: Any
 ) -> None:
-    spark = runs[name]
-    assert_same(name, polars_table(commands(shop_dir)[name]), spark)
-    assert "retcalc: computed on Spark (spark://127.0.0.1:" in spark["stderr"]
-
-
-def test_the_probe_ran_once_per_session(runs: dict[str, dict[str, Any]]) -> None:
-    first = runs["retention-sample"]
-    assert first["probe_seconds"] is not None and first["probe_seconds"] > 0
-    later = {r["probe_seconds"] for n, r in runs.items() if not n.startswith("probe-")}
-    assert later == {first["probe_seconds"]}  # the session's one probe, not one per command
-
-
-def test_user_settings_stand_and_partitions_follow_the_input(
-    runs: dict[str, dict[str, Any]],
-) -> None:
-    # spark-defaults.conf's driver memory, not retcalc's 4g; shuffle partitions sized
-    # from the sample (0.7 MB): the default parallelism (2 on this cluster), until --conf.
-    first = runs["retention-sample"]["conf"]
-    assert first == {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"}
-    assert runs["cohorts-sample-conf"]["conf"]["spark.sql.shuffle.partitions"] == "3"
-
-
-def test_a_worker_python_without_polars_is_named_with_the_install_command(
-    runs: dict[str, dict[str, Any]],
-) -> None:
-    failed = runs["probe-without-polars"]
-    assert failed["exit_code"] == 2, failed["stderr"]
-    message = failed["stderr"].strip().splitlines()[-1]
-    assert message.startswith("retcalc: error: the Spark executors cannot run retcalc: ")
-    assert "polars is not installed" in message
-    assert "pip install 'polars>=1.20'" in message
-    assert "pyarrow" not in message.partition("pip install")[2]  # it has pyarrow
-    assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""
-
-
-@pytest.fixture(scope="module")
-def connect_url(cluster: Any, worker_python: Path) -> Any:
-    if importlib.util.find_spec("grpc") is None:
-        pytest.skip(
-            "Spark Connect tests need pyspark's connect extra (grpcio, grpcio-status, "
-            "googleapis-common-protos, zstandard): pip install 'retcalc[spark]'"
-        )
-    server = cluster.start_connect(worker_python)
-    try:
-        yield cluster.connect_url
-    finally:
-        cluster.stop_one(server)
-
-
-def test_spark_connect_on_the_cluster_prints_the_polars_tables(
-    cluster: Any, connect_url: str, shop_dir: Path
-) -> None:
+    """The whole cluster in one test (see ``pytestmark``), a subtest per check."""
+    (tmp_path / "shop").mkdir()
+    shop_dir = shop(tmp_path / "shop")
     todo = commands(shop_dir)
-    names = ["churn-sample-by-channel", "cohorts-shop-hive-month-by-channel"]
-    steps = [{"args": [*todo[n], "--engine", "spark", "--format", "csv"]} for n in names]
-    results = run_in_one_driver(
-        steps, cluster.directory, driver_env(cluster, SPARK_REMOTE=connect_url)
-    )
-    for name, spark in zip(names, results, strict=True):
-        assert_same(name, polars_table(todo[name]), spark)
-        assert f"retcalc: computed on Spark Connect ({connect_url}, " in spark["stderr"]
+    runs = classic_runs(cluster, worker_python, shop_dir)
+    for name, args in todo.items():
+        with subtests.test(msg=name):
+            assert_same(name, polars_table(args), runs[name])
+            assert "retcalc: computed on Spark (spark://127.0.0.1:" in runs[name]["stderr"]
 
+    with subtests.test(msg="the probe ran once per session"):
+        first = runs["retention-sample"]["probe_seconds"]
+        assert first is not None and first > 0
+        assert {r["probe_seconds"] for n, r in runs.items() if n in todo} == {first}
 
-def test_a_worker_python_that_cannot_start_is_named(runs: dict[str, dict[str, Any]]) -> None:
-    failed = runs["probe-without-python"]
-    assert failed["exit_code"] == 2, failed["stderr"]
-    message = failed["stderr"].strip().splitlines()[-1]
-    assert message.startswith(
-        'retcalc: error: the Spark executors cannot run Python: Cannot run program "/no/python"'
-    )
-    assert "--conf spark.pyspark.python=PATH" in message
-    assert "pip install 'polars>=1.20' 'pyarrow>=14'" in message
-    assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""
+    with subtests.test(msg="the user's settings stand, partitions follow the input"):
+        # spark-defaults.conf's driver memory, not retcalc's 4g; shuffle partitions sized
+        # from the sample (0.7 MB): the default parallelism (2 on this cluster), until --conf.
+        settings = runs["retention-sample"]["conf"]
+        assert settings == {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": "2"}
+        assert runs["cohorts-sample-conf"]["conf"]["spark.sql.shuffle.partitions"] == "3"
+
+    with subtests.test(msg="a worker Python without polars: what to install"):
+        failed = runs["probe-without-polars"]
+        assert failed["exit_code"] == 2, failed["stderr"]
+        message = failed["stderr"].strip().splitlines()[-1]
+        assert message.startswith("retcalc: error: the Spark executors cannot run retcalc: ")
+        assert "polars is not installed" in message
+        assert "pip install 'polars>=1.20'" in message
+        assert "pyarrow" not in message.partition("pip install")[2]  # it has pyarrow
+        assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""
+
+    with subtests.test(msg="a worker Python that cannot start"):
+        failed = runs["probe-without-python"]
+        assert failed["exit_code"] == 2, failed["stderr"]
+        message = failed["stderr"].strip().splitlines()[-1]
+        assert message.startswith(
+            'retcalc: error: the Spark executors cannot run Python: Cannot run program "/no/python"'
+        )
+        assert "--conf spark.pyspark.python=PATH" in message
+        assert "pip install 'polars>=1.20' 'pyarrow>=14'" in message
+        assert "Traceback" not in failed["stderr"] and failed["stdout"] == ""
+
+    with subtests.test(msg="Spark Connect"):
+        if importlib.util.find_spec("grpc") is None:
+            pytest.skip(
+                "Spark Connect tests need pyspark's connect extra (grpcio, grpcio-status, "
+                "googleapis-common-protos, zstandard): pip install 'retcalc[spark]'"
+            )
+        server = cluster.start_connect(worker_python)
+        try:
+            names = ["churn-sample-by-channel", "cohorts-shop-hive-month-by-channel"]
+            steps = [{"args": [*todo[n], "--engine", "spark", "--format", "csv"]} for n in names]
+            env = driver_env(cluster, SPARK_REMOTE=cluster.connect_url)
+            results = run_in_one_driver(steps, cluster.directory, env)
+        finally:
+            cluster.stop_one(server)
+        for name, spark in zip(names, results, strict=True):
+            assert_same(name, polars_table(todo[name]), spark)
+            assert f"computed on Spark Connect ({cluster.connect_url}, " in spark["stderr"]

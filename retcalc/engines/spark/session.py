@@ -70,8 +70,8 @@ class _State:
     """What retcalc did to one session: shipped and probed once, partitions it sized."""
 
     user_shuffle: bool = False
-    sized: str | None = None
-    probe_seconds: float | None = None
+    sized: str | None = None  # the shuffle partitions retcalc set on it
+    probe_seconds: float | None = None  # shipping and probing took; None: not done yet
 
 
 _STATES: dict[str, _State] = {}
@@ -358,13 +358,19 @@ def package_zip() -> Path:
 
 def ship(spark: Any, path: Path, *, connect: bool) -> None:
     """Put the zip on the executors' ``sys.path`` for every later task of this session."""
-    if connect:
-        spark.addArtifacts(str(path), pyfile=True)
-        return
     before = list(sys.path)
-    spark.sparkContext.addPyFile(str(path))
-    # pyspark also puts it first on this process's path; the driver keeps its own retcalc.
-    sys.path[:] = before
+    try:
+        if connect:
+            spark.addArtifacts(str(path), pyfile=True)
+        else:
+            spark.sparkContext.addPyFile(str(path))
+    except Exception as exc:
+        raise UsageError(
+            f"cannot send retcalc's code ({path}) to the Spark cluster: {first_line(exc)}"
+        ) from None
+    finally:
+        # pyspark also puts it first on this process's path; the driver keeps its own.
+        sys.path[:] = before
 
 
 def _probe_task(modules: tuple[str, ...], packages: tuple[str, ...]) -> Callable[[Any], str]:
