@@ -234,6 +234,8 @@ def load(
     else:
         if common.spark_master is not None:
             raise UsageError("--spark-master is for --engine spark")
+        if common.spark_conf:
+            raise UsageError("--conf is for --engine spark")
         with progress(f"Reading {common.orders}"):
             table = open_table(common.orders, encoding=options.encoding)
             if level in (Level.days, Level.orders, Level.pieces) and reads_in_batches(table):
@@ -284,11 +286,12 @@ def _load_on_spark(
     if level is Level.pieces:
         level = Level.lines  # the metric sums the lines into pieces itself
     from retcalc.engines.spark.load import find_source, load_orders_spark
-    from retcalc.engines.spark.session import get_session
+    from retcalc.engines.spark.session import get_session, parse_conf
 
     find_source(common.orders)  # a missing file or stdin is refused before Spark starts
+    conf = parse_conf(common.spark_conf)
     with progress("Starting Spark"):
-        spark, where = get_session(common.spark_master)
+        spark, where = get_session(common.spark_master, conf)
     with progress(f"Reading {common.orders} on {where}"):
         orders = load_orders_spark(
             spark, common.orders, options, need_amount=need_amount, dimensions=by, level=level

@@ -411,6 +411,15 @@ class Common:
             rich_help_panel=ENGINE,
         ),
     ] = None
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--conf",
+            metavar="KEY=VALUE",
+            help="With --engine spark: a Spark setting, repeatable (--conf spark.executor.memory=8g). It and spark-defaults.conf win over retcalc's defaults (spark.driver.memory=4g; spark.sql.shuffle.partitions one per 128 MiB of input, at least the default parallelism).",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None
     debug: Debug = False
 
     @property

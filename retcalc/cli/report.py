@@ -101,7 +101,7 @@ def _settings(
         raise UsageError(
             "a report is not split by --by; run retention, churn, cohorts... with --by for that"
         )
-    if common.engine is not Engine.polars or common.spark_master is not None:
+    if common.engine is not Engine.polars or common.spark_master or common.spark_conf:
         raise UsageError(
             "a report is computed in this process (--engine polars): its sections share one "
             "read of the orders; run retention, churn, cohorts, kpis, clv... with --engine "

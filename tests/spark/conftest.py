@@ -52,3 +52,38 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone master and one worker (2 cores, 1 GiB: two one-core applications at
+    once) on 127.0.0.1, stopped at the end of the session."""
+    if REASON:
+        pytest.skip(REASON)
+    from tests.spark.cluster import Cluster, base_env
+
+    directory = tmp_path_factory.mktemp("cluster")
+    running = Cluster(directory, base_env(directory))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_python(cluster: Any) -> Path:
+    """The workers' Python: this one, where ``import retcalc`` fails (also from this
+    checkout, also with its PYTHONPATH) but polars, pyarrow and pyspark import."""
+    import subprocess
+
+    from tests.spark.cluster import worker_python
+
+    python = worker_python(cluster.directory)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    hidden = subprocess.run(
+        [str(python), "-c", "import retcalc"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert hidden.returncode != 0 and "No module named 'retcalc'" in hidden.stderr
+    subprocess.run([str(python), "-c", "import polars, pyarrow, pyspark"], env=env, check=True)
+    return python

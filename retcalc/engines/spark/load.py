@@ -32,6 +32,7 @@ import polars as pl
 
 from retcalc.engines import Holds, Level
 from retcalc.engines.spark import batches as b
+from retcalc.engines.spark.session import size_shuffle
 from retcalc.errors import InputError, UsageError, first_line
 from retcalc.io import checks, currency, dates
 from retcalc.io.checks import EARLIEST, LARGEST_AMOUNT, NO_LINE
@@ -445,6 +446,7 @@ def load_orders_spark(
 
     source = find_source(spec)
     raw, is_csv = read_raw(spark, source, options.encoding, spec)
+    size_shuffle(spark, source.files, raw)
     data_columns = [c for c in raw.columns if c not in (b.FILE, b.ID, *EXTRA)]
     extras = [c for c in raw.columns if c in EXTRA]
     table = _sample_table(raw, spec, is_csv, source.files)
