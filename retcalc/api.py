@@ -46,6 +46,7 @@ from retcalc.io.numbers import mark_from_flag
 from retcalc.kernels.keys import encode_customers
 from retcalc.kernels.words import free_bits
 from retcalc.meanings import parse_status_map
+from retcalc.metrics.bootstrap import RESAMPLES, Resampling
 from retcalc.metrics.common import (
     Basis,
     Params,
@@ -53,7 +54,7 @@ from retcalc.metrics.common import (
     prepare_activity,
     prepare_subscription,
 )
-from retcalc.metrics.intervals import with_intervals
+from retcalc.metrics.intervals import RATIOS, with_intervals
 from retcalc.periods import Period, Window, parse_date_option, parse_window
 
 if TYPE_CHECKING:
@@ -383,6 +384,20 @@ def _confidence(ci: float | None) -> None:
         z_score(ci)
 
 
+def _resampling(
+    ci: float | None, resamples: int, seed: int, command: str
+) -> Resampling | None:
+    """The bootstrap of ``command``'s revenue ratios at level ``ci`` (none without it),
+    refused before any data is read when ``resamples`` or ``seed`` is not usable; the
+    level, resamples and seed are said as a warning (stderr on the command line)."""
+    _confidence(ci)
+    if ci is None:
+        return None
+    how = Resampling(ci, resamples, seed)
+    _say([how.said(RATIOS[command])])
+    return how
+
+
 def _by(by: str | Sequence[str]) -> tuple[str, ...]:
     """The ``by`` columns as a tuple, each once, in the order given."""
     return (by,) if isinstance(by, str) else tuple(dict.fromkeys(by))
@@ -555,22 +570,26 @@ def churn(
     by: str | Sequence[str] = (),
     basis: Basis | str | None = None,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Churn and revenue retention per period (SPEC §2.4): churned customers,
     churn_rate = churned / customers_start, revenue, previous_revenue, lost_revenue,
     nrr = revenue kept from last period's customers / previous_revenue, grr (the same
     without expansion), and the revenue bridge (new, expansion, contraction, churned,
-    reactivation revenue, quick_ratio)."""
+    reactivation revenue, quick_ratio). With ``ci``, Wilson bounds of churn_rate and
+    bootstrap bounds of nrr and grr (``ci_resamples`` resamples of the customers,
+    seeded with ``seed``)."""
     from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
 
-    _confidence(ci)
+    resampling = _resampling(ci, ci_resamples, seed, "churn")
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=params.by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return with_intervals(churn_table(prep), "churn", ci)
+    return with_intervals(churn_table(prep, resampling), "churn", ci)
 
 
 def cohorts(
