@@ -384,9 +384,7 @@ def _confidence(ci: float | None) -> None:
         z_score(ci)
 
 
-def _resampling(
-    ci: float | None, resamples: int, seed: int, command: str
-) -> Resampling | None:
+def _resampling(ci: float | None, resamples: int, seed: int, command: str) -> Resampling | None:
     """The bootstrap of ``command``'s revenue ratios at level ``ci`` (none without it),
     refused before any data is read when ``resamples`` or ``seed`` is not usable; the
     level, resamples and seed are said as a warning (stderr on the command line)."""
@@ -724,6 +722,8 @@ def kpis(
     date_format: str | None = None,
     money: bool = True,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -734,13 +734,16 @@ def kpis(
     ``customer_id, day, score``) add nps, nps_churned, nps_retained; ``paid_col``: the
     orders' column of paid dates (read with ``date_format``) adds dso. ``money=False``:
     the counts only, for orders that may have no amount column (revenue, aov,
-    revenue_per_customer and the revenue growth are left out)."""
+    revenue_per_customer and the revenue growth are left out). ``ci``: Wilson bounds
+    of the shares and bootstrap bounds of aov (``ci_resamples`` resamples of the
+    customers, seeded with ``seed``)."""
     from retcalc.io.nps import load_nps, with_paid_dates
     from retcalc.kernels.keys import encode_orders
     from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
 
     revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
+    resampling = _resampling(ci if money else None, ci_resamples, seed, "kpis")
     _confidence(ci)
     params = metric_params(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
@@ -772,6 +775,7 @@ def kpis(
         nps=responses,
         dso=paid_col is not None,
         ci=ci,
+        resampling=resampling,
     )
     return table if money else table.drop(revenue_columns, strict=False)
 

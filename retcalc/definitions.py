@@ -1131,6 +1131,7 @@ for _rate, _commands in INTERVAL_RATES.items():
 BOOTSTRAP_RATES: dict[str, tuple[str, ...]] = {
     "nrr": ("churn",),
     "grr": ("churn",),
+    "aov": ("kpis",),
 }
 for _rate, _commands in BOOTSTRAP_RATES.items():
     for _side, _end in (("lo", "lower"), ("hi", "upper")):

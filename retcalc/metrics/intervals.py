@@ -52,6 +52,7 @@ SHARES: dict[str, dict[str, tuple[str, str]]] = {
 #: Per command: the revenue ratios whose bounds come from the bootstrap over customers.
 RATIOS: dict[str, tuple[str, ...]] = {
     "churn": ("nrr", "grr"),
+    "kpis": ("aov",),
 }
 
 

@@ -108,34 +108,48 @@ def _run(*args: str) -> tuple[list[dict], str]:
     return json.loads(result.stdout), result.stderr
 
 
-def test_churn_bounds_hold_the_ratios_and_name_the_seed() -> None:
-    plain, _ = _run("churn", SAMPLE, "--period", "quarter")
-    rows, said = _run("churn", SAMPLE, "--period", "quarter", "--ci", "0.9", "--ci-resamples", "300")
+@pytest.mark.parametrize(
+    ("command", "extra", "least"),
+    [
+        ("churn", ["--period", "quarter"], 8),
+        ("kpis", ["--period", "quarter"], 12),
+        ("kpis", [], 1),
+    ],
+)
+def test_bounds_hold_the_ratios_and_name_the_seed(
+    command: str, extra: list[str], least: int
+) -> None:
+    plain, _ = _run(command, SAMPLE, *extra)
+    ci = ["--ci", "0.9", "--ci-resamples", "300"]
+    rows, said = _run(command, SAMPLE, *extra, *ci)
     assert "percentile bootstrap over customers, 300 resamples, seed 0" in said
     columns = list(rows[0])
-    for rate in RATIOS["churn"]:
+    for rate in RATIOS[command]:
         at = columns.index(rate)
         assert columns[at + 1 : at + 3] == [f"{rate}_lo", f"{rate}_hi"]
     checked = 0
     for with_ci, without in zip(rows, plain, strict=True):
         assert {k: v for k, v in with_ci.items() if not k.endswith(("_lo", "_hi"))} == without
-        for rate in RATIOS["churn"]:
+        for rate in RATIOS[command]:
             value, lo, hi = with_ci[rate], with_ci[f"{rate}_lo"], with_ci[f"{rate}_hi"]
-            if value is None:  # no revenue in the period before: no ratio, no bounds
+            if value is None:  # a zero denominator: no ratio, no bounds
                 assert lo is None and hi is None
                 continue
             assert lo < value < hi
             checked += 1
-    assert checked >= 8
-    assert plain[0]["nrr"] is None  # the first period: its null bounds are checked above
-    again, _ = _run("churn", SAMPLE, "--period", "quarter", "--ci", "0.9", "--ci-resamples", "300")
+    assert checked >= least
+    again, _ = _run(command, SAMPLE, *extra, *ci)
     assert again == rows
-    other, said = _run(
-        "churn", SAMPLE, "--period", "quarter", "--ci", "0.9", "--ci-resamples", "300",
-        "--seed", "1",
-    )  # fmt: skip
+    other, said = _run(command, SAMPLE, *extra, *ci, "--seed", "1")
     assert "seed 1" in said
-    assert [r["nrr_lo"] for r in other] != [r["nrr_lo"] for r in rows]
+    rate = RATIOS[command][0]
+    assert [r[f"{rate}_lo"] for r in other] != [r[f"{rate}_lo"] for r in rows]
+
+
+def test_churn_first_period_has_no_ratio_and_no_bounds() -> None:
+    rows, _ = _run("churn", SAMPLE, "--period", "quarter", "--ci", "0.9", "--ci-resamples", "50")
+    assert rows[0]["previous_revenue"] == 0
+    assert [rows[0][c] for c in ("nrr", "nrr_lo", "nrr_hi", "grr_lo", "grr_hi")] == [None] * 5
 
 
 def test_bad_resamples_are_refused_before_reading() -> None:
