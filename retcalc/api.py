@@ -815,6 +815,8 @@ def returns(
     top: int | None = None,
     min_units: float = 20,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Returns per period (SPEC §2.7): orders, units sold, gross sales, orders and units
     returned, refunded, unit_return_rate = units_returned / units_sold,
@@ -822,7 +824,9 @@ def returns(
     orders. A return counts in the period of its order (``by_return_date``: of the
     return). ``returns``: a separate returns file (a path) or frame. ``top``: the
     ``top`` products (``by="product_id"``) or customers by unit_return_rate, among
-    those with at least ``min_units`` units sold."""
+    those with at least ``min_units`` units sold. ``ci``: Wilson bounds of
+    order_return_rate and bootstrap bounds of value_return_rate (``ci_resamples``
+    resamples of the customers, seeded with ``seed``)."""
     from retcalc.io.returns_file import load_returns
     from retcalc.metrics.returns import TOP_KEYS, returns_table, top_returns
 
@@ -831,6 +835,7 @@ def returns(
         keys = ("product_id",)
     if top is not None and (len(keys) != 1 or keys[0] not in TOP_KEYS):
         raise UsageError(f"--top ranks --by product_id or --by customer_id, not --by {keys}")
+    resampling = _resampling(ci if top is None else None, ci_resamples, seed, "returns")
     _confidence(ci)
     params = metric_params(period=period, start=start, end=end, as_of=as_of, by=keys)
     read = _orders(orders, by=[k for k in params.by if k != "customer_id"], need_amount=True)
@@ -843,7 +848,11 @@ def returns(
         given = returns.lazy()
     if top is None:
         result = returns_table(
-            read.view(), params=params, returns=given, by_return_date=by_return_date
+            read.view(),
+            params=params,
+            returns=given,
+            by_return_date=by_return_date,
+            resampling=resampling,
         )
     else:
         result = top_returns(

@@ -1132,6 +1132,7 @@ BOOTSTRAP_RATES: dict[str, tuple[str, ...]] = {
     "nrr": ("churn",),
     "grr": ("churn",),
     "aov": ("kpis",),
+    "value_return_rate": ("returns",),
 }
 for _rate, _commands in BOOTSTRAP_RATES.items():
     for _side, _end in (("lo", "lower"), ("hi", "upper")):

@@ -23,6 +23,7 @@ of orders). Its interval:
   0 times) has no ratio there and is left out of that cell's quantiles; a cell
   where every resample is left out (its denominator is 0 on the data: the ratio
   itself is null) gets null bounds.
+- Rows without a customer (null) count as one more customer, resampled as one.
 
 Memory: the sums are a (cells × resamples) array per column; the weights are made
 and used :data:`CHUNK` weights at a time (about 11 bytes each), so a million
@@ -122,14 +123,15 @@ def ratio_bounds(
 
     columns = list(dict.fromkeys(c for pair in ratios.values() for c in pair))
     coded = contributions.select(
-        pl.col(customer).rank("dense").cast(pl.Int64).alias("_unit") - 1,
+        # Rows without a customer are one unit (rank leaves them null: 0 then).
+        pl.col(customer).rank("dense").cast(pl.Int64).fill_null(0).alias("_unit"),
         pl.struct(cells).rank("dense").cast(pl.Int64).alias("_cell") - 1,
         *cells,
         *(pl.col(c).cast(pl.Float64) for c in columns),
     )
     keys = coded.group_by("_cell").agg(pl.col(cells).first()).sort("_cell").drop("_cell")
     n_cells = keys.height
-    n_units = coded["_unit"].n_unique()
+    n_units = int(coded["_unit"].max() or 0) + 1  # type: ignore[arg-type]
     unit, cell = coded["_unit"].to_numpy(), coded["_cell"].to_numpy()
     matrices = {
         c: sparse.csc_matrix(

@@ -53,6 +53,7 @@ SHARES: dict[str, dict[str, tuple[str, str]]] = {
 RATIOS: dict[str, tuple[str, ...]] = {
     "churn": ("nrr", "grr"),
     "kpis": ("aov",),
+    "returns": ("value_return_rate",),
 }
 
 

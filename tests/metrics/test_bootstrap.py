@@ -18,6 +18,7 @@ from retcalc.metrics.bootstrap import Resampling, poisson_table, ratio_bounds, w
 from retcalc.metrics.intervals import RATIOS
 
 SAMPLE = str(Path(__file__).parents[2] / "sample_data" / "orders.csv")
+RETURNS = str(Path(__file__).parents[2] / "sample_data" / "returns.csv")
 runner = CliRunner()
 
 
@@ -114,6 +115,8 @@ def _run(*args: str) -> tuple[list[dict], str]:
         ("churn", ["--period", "quarter"], 8),
         ("kpis", ["--period", "quarter"], 12),
         ("kpis", [], 1),
+        ("returns", ["--period", "quarter"], 12),
+        ("returns", ["--period", "quarter", "--returns", RETURNS, "--by", "channel"], 12),
     ],
 )
 def test_bounds_hold_the_ratios_and_name_the_seed(
@@ -156,3 +159,32 @@ def test_bad_resamples_are_refused_before_reading() -> None:
     result = runner.invoke(app, ["churn", "missing.csv", "--ci", "0.9", "--ci-resamples", "0"])
     assert result.exit_code == 2
     assert "--ci-resamples" in result.stderr
+
+
+@pytest.mark.parametrize("file", [None, RETURNS])
+def test_returns_per_customer_add_up_to_the_table(file: str | None) -> None:
+    # The bootstrap's per-customer gross sales and refunds (a second classification
+    # with the customer as a key) sum to the table's own, period by period.
+    from retcalc import api
+    from retcalc.metrics.activity import CUSTOMER
+    from retcalc.metrics.returns import return_lines
+
+    read = api.read_orders(SAMPLE)
+    given = None
+    if file is not None:
+        from retcalc.io.returns_file import load_returns
+
+        given = load_returns(file).frame.lazy()
+    sums = []
+    for keys in ([], [CUSTOMER]):
+        lines = return_lines(read.view(), returns=given, keys=keys)
+        sums.append(
+            [
+                frame.group_by(pl.col("day").dt.truncate("1q"))
+                .agg(pl.col("micros").sum())
+                .sort("day")
+                for frame in (lines.sales, lines.returns)
+            ]
+        )
+    assert sums[1][0].equals(sums[0][0]) and sums[1][1].equals(sums[0][1])
+    assert sums[0][1].height >= 12
