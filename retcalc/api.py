@@ -386,14 +386,17 @@ def _confidence(ci: float | None) -> None:
 
 def _resampling(ci: float | None, resamples: int, seed: int, command: str) -> Resampling | None:
     """The bootstrap of ``command``'s revenue ratios at level ``ci`` (none without it),
-    refused before any data is read when ``resamples`` or ``seed`` is not usable; the
-    level, resamples and seed are said as a warning (stderr on the command line)."""
+    refused before any data is read when ``resamples`` or ``seed`` is not usable."""
     _confidence(ci)
-    if ci is None:
-        return None
-    how = Resampling(ci, resamples, seed)
-    _say([how.said(RATIOS[command])])
-    return how
+    return None if ci is None else Resampling(ci, resamples, seed)
+
+
+def _resampled(table: pl.DataFrame, how: Resampling | None, command: str) -> pl.DataFrame:
+    """``table``, having said how its bootstrap bounds were made (level, resamples and
+    seed: a warning, stderr on the command line)."""
+    if how is not None:
+        _say([how.said(RATIOS[command])])
+    return table
 
 
 def _by(by: str | Sequence[str]) -> tuple[str, ...]:
@@ -587,7 +590,8 @@ def churn(
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=params.by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return with_intervals(churn_table(prep, resampling), "churn", ci)
+    table = _resampled(churn_table(prep, resampling), resampling, "churn")
+    return with_intervals(table, "churn", ci)
 
 
 def cohorts(
@@ -777,6 +781,7 @@ def kpis(
         ci=ci,
         resampling=resampling,
     )
+    _resampled(table, resampling, "kpis")
     return table if money else table.drop(revenue_columns, strict=False)
 
 
@@ -864,7 +869,7 @@ def returns(
             by_return_date=by_return_date,
         )
     _say(result.warnings)
-    return with_intervals(result.table, "returns", ci)
+    return with_intervals(_resampled(result.table, resampling, "returns"), "returns", ci)
 
 
 def clv_historical(
