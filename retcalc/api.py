@@ -46,6 +46,7 @@ from retcalc.io.numbers import mark_from_flag
 from retcalc.kernels.keys import encode_customers
 from retcalc.kernels.words import free_bits
 from retcalc.meanings import parse_status_map
+from retcalc.metrics.bootstrap import RESAMPLES, Resampling
 from retcalc.metrics.common import (
     Basis,
     Params,
@@ -53,7 +54,7 @@ from retcalc.metrics.common import (
     prepare_activity,
     prepare_subscription,
 )
-from retcalc.metrics.intervals import with_intervals
+from retcalc.metrics.intervals import RATIOS, with_intervals
 from retcalc.periods import Period, Window, parse_date_option, parse_window
 
 if TYPE_CHECKING:
@@ -385,6 +386,21 @@ def _confidence(ci: float | None) -> None:
         z_score(ci)
 
 
+def _resampling(ci: float | None, resamples: int, seed: int, command: str) -> Resampling | None:
+    """The bootstrap of ``command``'s revenue ratios at level ``ci`` (none without it),
+    refused before any data is read when ``resamples`` or ``seed`` is not usable."""
+    _confidence(ci)
+    return None if ci is None else Resampling(ci, resamples, seed)
+
+
+def _resampled(table: pl.DataFrame, how: Resampling | None, command: str) -> pl.DataFrame:
+    """``table``, having said how its bootstrap bounds were made (level, resamples and
+    seed: a warning, stderr on the command line)."""
+    if how is not None:
+        _say([how.said(RATIOS[command])])
+    return table
+
+
 def _by(by: str | Sequence[str]) -> tuple[str, ...]:
     """The ``by`` columns as a tuple, each once, in the order given."""
     return (by,) if isinstance(by, str) else tuple(dict.fromkeys(by))
@@ -557,22 +573,27 @@ def churn(
     by: str | Sequence[str] = (),
     basis: Basis | str | None = None,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Churn and revenue retention per period (SPEC §2.4): churned customers,
     churn_rate = churned / customers_start, revenue, previous_revenue, lost_revenue,
     nrr = revenue kept from last period's customers / previous_revenue, grr (the same
     without expansion), and the revenue bridge (new, expansion, contraction, churned,
-    reactivation revenue, quick_ratio)."""
+    reactivation revenue, quick_ratio). With ``ci``, Wilson bounds of churn_rate and
+    bootstrap bounds of nrr and grr (``ci_resamples`` resamples of the customers,
+    seeded with ``seed``)."""
     from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
 
-    _confidence(ci)
+    resampling = _resampling(ci, ci_resamples, seed, "churn")
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=params.by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return with_intervals(churn_table(prep), "churn", ci)
+    table = _resampled(churn_table(prep, resampling), resampling, "churn")
+    return with_intervals(table, "churn", ci)
 
 
 def cohorts(
@@ -707,6 +728,8 @@ def kpis(
     date_format: str | None = None,
     money: bool = True,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -717,13 +740,16 @@ def kpis(
     ``customer_id, day, score``) add nps, nps_churned, nps_retained; ``paid_col``: the
     orders' column of paid dates (read with ``date_format``) adds dso. ``money=False``:
     the counts only, for orders that may have no amount column (revenue, aov,
-    revenue_per_customer and the revenue growth are left out)."""
+    revenue_per_customer and the revenue growth are left out). ``ci``: Wilson bounds
+    of the shares and bootstrap bounds of aov (``ci_resamples`` resamples of the
+    customers, seeded with ``seed``)."""
     from retcalc.io.nps import load_nps, with_paid_dates
     from retcalc.kernels.keys import encode_orders
     from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
 
     revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
+    resampling = _resampling(ci if money else None, ci_resamples, seed, "kpis")
     _confidence(ci)
     params = metric_params(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
@@ -755,7 +781,9 @@ def kpis(
         nps=responses,
         dso=paid_col is not None,
         ci=ci,
+        resampling=resampling,
     )
+    _resampled(table, resampling, "kpis")
     return table if money else table.drop(revenue_columns, strict=False)
 
 
@@ -794,6 +822,8 @@ def returns(
     top: int | None = None,
     min_units: float = 20,
     ci: float | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Returns per period (SPEC §2.7): orders, units sold, gross sales, orders and units
     returned, refunded, unit_return_rate = units_returned / units_sold,
@@ -801,7 +831,9 @@ def returns(
     orders. A return counts in the period of its order (``by_return_date``: of the
     return). ``returns``: a separate returns file (a path) or frame. ``top``: the
     ``top`` products (``by="product_id"``) or customers by unit_return_rate, among
-    those with at least ``min_units`` units sold."""
+    those with at least ``min_units`` units sold. ``ci``: Wilson bounds of
+    order_return_rate and bootstrap bounds of value_return_rate (``ci_resamples``
+    resamples of the customers, seeded with ``seed``)."""
     from retcalc.io.returns_file import load_returns
     from retcalc.metrics.returns import TOP_KEYS, returns_table, top_returns
 
@@ -810,6 +842,7 @@ def returns(
         keys = ("product_id",)
     if top is not None and (len(keys) != 1 or keys[0] not in TOP_KEYS):
         raise UsageError(f"--top ranks --by product_id or --by customer_id, not --by {keys}")
+    resampling = _resampling(ci if top is None else None, ci_resamples, seed, "returns")
     _confidence(ci)
     params = metric_params(period=period, start=start, end=end, as_of=as_of, by=keys)
     read = _orders(orders, by=[k for k in params.by if k != "customer_id"], need_amount=True)
@@ -822,7 +855,11 @@ def returns(
         given = returns.lazy()
     if top is None:
         result = returns_table(
-            read.view(), params=params, returns=given, by_return_date=by_return_date
+            read.view(),
+            params=params,
+            returns=given,
+            by_return_date=by_return_date,
+            resampling=resampling,
         )
     else:
         result = top_returns(
@@ -834,7 +871,7 @@ def returns(
             by_return_date=by_return_date,
         )
     _say(result.warnings)
-    return with_intervals(result.table, "returns", ci)
+    return with_intervals(_resampled(result.table, resampling, "returns"), "returns", ci)
 
 
 def clv_historical(

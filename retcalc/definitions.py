@@ -1224,6 +1224,24 @@ for _rate, _commands in INTERVAL_RATES.items():
             also=_commands[1:],
         )
 
+#: The revenue ratios with bootstrap bounds under --ci (retcalc.metrics.intervals.RATIOS).
+BOOTSTRAP_RATES: dict[str, tuple[str, ...]] = {
+    "nrr": ("churn",),
+    "grr": ("churn",),
+    "aov": ("kpis",),
+    "value_return_rate": ("returns",),
+}
+for _rate, _commands in BOOTSTRAP_RATES.items():
+    for _side, _end in (("lo", "lower"), ("hi", "upper")):
+        COLUMNS[f"{_rate}_{_side}"] = Column(
+            f"{_rate}_{_side}",
+            COLUMNS[_rate].unit,
+            _commands[0],
+            f"--ci LEVEL: the {_end} end of {_rate}'s percentile bootstrap interval at that "
+            "level (customers resampled with Poisson(1) weights; --ci-resamples, --seed)",
+            also=_commands[1:],
+        )
+
 
 def lookup(name: str) -> Column | None:
     """The entry of a column name as typed (exact, else case-insensitive)."""

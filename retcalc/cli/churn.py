@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, Confidence, data_command
+from retcalc.cli.options import CiResamples, Common, Confidence, Seed, data_command
 from retcalc.cli.runner import progress, run
 from retcalc.engines import Level
 
@@ -15,6 +15,8 @@ from retcalc.engines import Level
 def churn(
     common: Common,
     ci: Confidence = None,
+    ci_resamples: CiResamples = 1000,
+    seed: Seed = 0,
     plot: Annotated[
         bool,
         typer.Option(
@@ -35,6 +37,8 @@ def churn(
             table = api.churn(
                 inputs.orders_api(),
                 ci=ci,
+                ci_resamples=ci_resamples,
+                seed=seed,
                 customers=inputs.customers_api(),
                 basis=common.basis,
                 **c.metric_options(common),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from retcalc.cli.options import Common, Confidence, data_command
+from retcalc.cli.options import CiResamples, Common, Confidence, Seed, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
@@ -44,6 +44,8 @@ def kpis(
     common: Common,
     ctx: typer.Context,
     ci: Confidence = None,
+    ci_resamples: CiResamples = 1000,
+    seed: Seed = 0,
     loyal_orders: Annotated[
         int,
         typer.Option(
@@ -130,6 +132,8 @@ def kpis(
             table = api.kpis(
                 inputs.orders_api(),
                 ci=ci,
+                ci_resamples=ci_resamples,
+                seed=seed,
                 **{**options, "period": common.period if per_period else None},
                 loyal_orders=loyal_orders,
                 by_sequence=by_sequence,

@@ -49,6 +49,28 @@ Confidence = Annotated[
 ]
 
 
+#: ``--ci-resamples`` and ``--seed`` of the commands whose revenue ratios get a bootstrap.
+CiResamples = Annotated[
+    int,
+    typer.Option(
+        "--ci-resamples",
+        metavar="N",
+        min=1,
+        max=100_000,
+        help="With --ci: resamples of the customers for the revenue ratios' bootstrap intervals.",
+    ),
+]
+Seed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        metavar="N",
+        min=0,
+        help="With --ci: the bootstrap's random seed (said on stderr).",
+    ),
+]
+
+
 @dataclass
 class Common:
     """The shared options of every data command, as parsed by Typer."""

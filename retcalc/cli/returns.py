@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import RANGE, Common, Confidence, data_command
+from retcalc.cli.options import RANGE, CiResamples, Common, Confidence, Seed, data_command
 from retcalc.cli.runner import emit, progress, run, warn
 from retcalc.engines import Level
 from retcalc.errors import UsageError
@@ -18,6 +18,8 @@ from retcalc.validate import MAX_TOP
 def returns(
     common: Common,
     ci: Confidence = None,
+    ci_resamples: CiResamples = 1000,
+    seed: Seed = 0,
     returns_file: Annotated[
         str | None,
         typer.Option(
@@ -108,6 +110,8 @@ def returns(
             table = api.returns(
                 inputs.orders_api(),
                 ci=ci,
+                ci_resamples=ci_resamples,
+                seed=seed,
                 returns=returns_frame,
                 period=common.period,
                 start=common.start,

@@ -17,8 +17,10 @@ from retcalc.errors import InputError
 from retcalc.kernels.words import free_key_bits, period_sums
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
+from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Prepared, complete_flag, ratio
 from retcalc.metrics.events import revenue_lines
+from retcalc.metrics.intervals import RATIOS, bounds
 from retcalc.metrics.money import money
 from retcalc.periods import Period, truncate
 
@@ -57,7 +59,9 @@ MONEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
+def revenue_movements(
+    prep: Prepared, daily: pl.LazyFrame, resampling: Resampling | None = None
+) -> pl.LazyFrame:
     """Per group and period start ``ps`` (comparing with the calendar period before it):
 
     - previous_revenue = sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
@@ -69,6 +73,9 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     - churned_revenue: rev_(k-1) of customers in P with rev_k = 0
     - reactivation_revenue: rev_k > 0 of earlier customers with rev_(k-1) = 0
     - quick_ratio = (new + expansion + reactivation) / (contraction + churned)
+
+    With ``resampling``, also nrr's and grr's bootstrap bounds over the customers in P
+    (:mod:`retcalc.metrics.bootstrap`).
     """
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
@@ -125,6 +132,15 @@ def revenue_movements(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
         total(prev, kept & (rev == 0)).alias("churned_revenue"),
         total(rev, (prev == 0) & (rev > 0) & pl.col(LATER)).alias("reactivation_revenue"),
     )
+    if resampling is not None:
+        shares = pairs.filter(kept).select(
+            *group, "ps", rev.alias("_now"), pl.min_horizontal(rev, prev).alias("_floor"), prev
+        )
+        ratios = {"nrr": ("_now", "prev"), "grr": ("_floor", "prev")}
+        found = ratio_bounds(
+            shares.collect(), cells=[*keys, "ps"], customer=CUSTOMER, ratios=ratios, how=resampling
+        )
+        movements = movements.join(found.lazy(), on=[*keys, "ps"], how="left", nulls_equal=True)
     return (
         movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True)
         .with_columns(
@@ -234,8 +250,9 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def churn_table(prep: Prepared) -> pl.DataFrame:
-    """Churn per group and period with the revenue retention of SPEC §2.4."""
+def churn_table(prep: Prepared, resampling: Resampling | None = None) -> pl.DataFrame:
+    """Churn per group and period with the revenue retention of SPEC §2.4; with
+    ``resampling``, nrr's and grr's bootstrap bounds after the columns."""
     keys = list(prep.keys)
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
@@ -247,7 +264,7 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")
         .join(prep.grid.periods(), on=IDX, how="left")
-        .join(revenue_movements(prep, daily), on=[*keys, "period_start"], how="left")
+        .join(revenue_movements(prep, daily, resampling), on=[*keys, "period_start"], how="left")
         .join(lost_revenue(prep, daily), on=[*keys, IDX], how="left")
         .with_columns(money(pl.col(c).fill_null(0)).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
@@ -255,4 +272,5 @@ def churn_table(prep: Prepared) -> pl.DataFrame:
             complete_flag(prep).alias("complete"),
         )
     )
-    return table.sort([*keys, IDX]).select(*keys, *CHURN_COLUMNS).collect()
+    extra = [b for r in RATIOS["churn"] for b in bounds(r)] if resampling is not None else []
+    return table.sort([*keys, IDX]).select(*keys, *CHURN_COLUMNS, *extra).collect()

@@ -15,7 +15,9 @@ does not. n = 0 (or null) gives null bounds, as the rate itself is null.
 Each command's shares are named here once, as the printed columns they are computed
 from (:data:`SHARES`); a rate that is not a share of customers or orders (crr, which
 counts reactivated customers not in its base; revenue ratios; unit return rates)
-gets no Wilson interval.
+gets no Wilson interval. The revenue ratios (:data:`RATIOS`) get a percentile
+bootstrap over customers instead (:mod:`retcalc.metrics.bootstrap`), computed where
+the per-customer sums are; :func:`with_intervals` places their bounds too.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ SHARES: dict[str, dict[str, tuple[str, str]]] = {
         "repeat_purchase_rate": ("_repeat", "customers"),
         "loyal_customer_rate": ("_loyal", "customers"),
     },
+}
+
+
+#: Per command: the revenue ratios whose bounds come from the bootstrap over customers.
+RATIOS: dict[str, tuple[str, ...]] = {
+    "churn": ("nrr", "grr"),
+    "kpis": ("aov",),
+    "returns": ("value_return_rate",),
 }
 
 
@@ -87,7 +97,7 @@ def interval_columns(shares: Mapping[str, tuple[str, str]], level: float) -> lis
     return out
 
 
-def placed(columns: list[str], shares: Mapping[str, tuple[str, str]]) -> list[str]:
+def placed(columns: list[str], shares: Mapping[str, object]) -> list[str]:
     """``columns`` with each share's bounds right after it."""
     out: list[str] = []
     for name in columns:
@@ -99,9 +109,13 @@ def placed(columns: list[str], shares: Mapping[str, tuple[str, str]]) -> list[st
 
 def with_intervals(table: pl.DataFrame, command: str, level: float | None) -> pl.DataFrame:
     """``table`` (a command's output) with the Wilson bounds of its shares right after
-    each, or as it is without ``level``."""
+    each, and the bootstrap bounds it has (:data:`RATIOS`) moved right after their
+    ratios; or as it is without ``level``."""
     if level is None:
         return table
     present = set(table.columns)
     shares = {r: kn for r, kn in SHARES[command].items() if {r, *kn} <= present}
-    return table.with_columns(interval_columns(shares, level)).select(placed(table.columns, shares))
+    ratios = [r for r in RATIOS.get(command, ()) if {r, *bounds(r)} <= present]
+    made = {b for r in ratios for b in bounds(r)}
+    order = placed([c for c in table.columns if c not in made], {**shares, **dict.fromkeys(ratios)})
+    return table.with_columns(interval_columns(shares, level)).select(order)

@@ -47,10 +47,11 @@ from retcalc.errors import InputError, UsageError
 from retcalc.kernels.parts import part_filters, parts_for
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
+from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Params, Prepared, grid_range, ratio
 from retcalc.metrics.events import revenue_lines
-from retcalc.metrics.intervals import SHARES, interval_columns, placed
-from retcalc.metrics.money import event_micros, money
+from retcalc.metrics.intervals import RATIOS, SHARES, interval_columns, placed
+from retcalc.metrics.money import MICROS, event_micros, money
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import window_starts
 
@@ -144,21 +145,25 @@ def _summed_in_parts(
     return pl.concat(done).lazy().group_by(on).agg(pl.exclude(on).sum())
 
 
-def _order_counts(prep: Prepared, loyal_orders: int, parts: int) -> pl.LazyFrame:
-    """customers, orders, and customers with >= 2 / >= ``loyal_orders`` orders per range."""
+def _orders_per_customer(prep: Prepared, where: pl.Expr) -> pl.LazyFrame:
+    """``keys..., CUSTOMER, IDX, orders``: each customer's orders per range, of the
+    customers ``where`` keeps."""
     assert prep.events is not None
     keys = list(prep.keys)
     if "order_id" in prep.events.collect_schema():
         orders = pl.col("order_id").drop_nulls().n_unique() + pl.col("order_id").null_count()
     else:
         orders = pl.len()
+    rows = _in_grid(prep.events.filter(pl.col("is_purchase") & where), prep.grid)
+    return rows.group_by([*keys, CUSTOMER, IDX]).agg(orders.cast(pl.Int64).alias("orders"))
+
+
+def _order_counts(prep: Prepared, loyal_orders: int, parts: int) -> pl.LazyFrame:
+    """customers, orders, and customers with >= 2 / >= ``loyal_orders`` orders per range."""
+    keys = list(prep.keys)
 
     def counts(where: pl.Expr) -> pl.LazyFrame:
-        assert prep.events is not None
-        rows = _in_grid(prep.events.filter(pl.col("is_purchase") & where), prep.grid)
-        per_customer = rows.group_by([*keys, CUSTOMER, IDX]).agg(
-            orders.cast(pl.Int64).alias("orders")
-        )
+        per_customer = _orders_per_customer(prep, where)
         return per_customer.group_by([*keys, IDX]).agg(
             pl.len().cast(pl.Int64).alias("customers"),
             pl.col("orders").sum().alias("orders"),
@@ -175,6 +180,33 @@ def _revenue(prep: Prepared) -> pl.LazyFrame:
     keys = list(prep.keys)
     rows = _in_grid(revenue_lines(prep.events, keys), prep.grid)
     return rows.group_by([*keys, IDX]).agg(pl.col("micros").sum().alias("_micros"))
+
+
+def _aov_bounds(prep: Prepared, resampling: Resampling) -> pl.LazyFrame:
+    """aov's bootstrap bounds per range: each customer's net revenue in the range (as
+    in :func:`_revenue`) over their orders there (as in :func:`_order_counts`)."""
+    assert prep.events is not None
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER, IDX]
+    rows = _in_grid(revenue_lines(prep.events, keys), prep.grid)
+    revenue = rows.group_by(group).agg(pl.col("micros").sum().alias("_micros"))
+    orders = _orders_per_customer(prep, pl.lit(True))
+    per_customer = (
+        revenue.join(orders, on=group, how="full", coalesce=True, nulls_equal=True)
+        .select(
+            *group,
+            (pl.col("_micros").fill_null(0).cast(pl.Float64) / MICROS).alias("_revenue"),
+            pl.col("orders").fill_null(0),
+        )
+        .collect()
+    )
+    return ratio_bounds(
+        per_customer,
+        cells=[*keys, IDX],
+        customer=CUSTOMER,
+        ratios={"aov": ("_revenue", "orders")},
+        how=resampling,
+    ).lazy()
 
 
 def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
@@ -374,9 +406,11 @@ def kpi_table(
     nps: pl.LazyFrame | None = None,
     dso: bool = False,
     ci: float | None = None,
+    resampling: Resampling | None = None,
 ) -> pl.DataFrame:
     """The KPIs of SPEC §2.8 over the range (one row per group) or per period of the grid.
-    ``ci``: with the Wilson bounds of the shares at that level (:mod:`.intervals`).
+    ``ci``: with the Wilson bounds of the shares at that level (:mod:`.intervals`);
+    ``resampling``: with aov's bootstrap bounds (:mod:`.bootstrap`).
 
     ``prep`` is the activity groundwork (``prepare_activity``); ``nps`` holds survey
     responses ``customer_id, day, score``; ``dso`` needs a ``paid_day`` column on
@@ -411,6 +445,8 @@ def kpi_table(
         figures.append(_nps(prep, nps, params.as_of))
     if dso:
         figures.append(_dso(prep, params.as_of))
+    if resampling is not None:
+        figures.append(_aov_bounds(prep, resampling))
     table = base
     for figure in figures:
         table = table.join(figure, on=on, how="left")
@@ -441,6 +477,8 @@ def kpi_table(
     if ci is not None:
         table = table.with_columns(interval_columns(SHARES["kpis"], ci))
         columns = placed(columns, SHARES["kpis"])
+    if resampling is not None:
+        columns = placed(columns, dict.fromkeys(RATIOS["kpis"]))
     table = table.sort(on)
     if per_period:
         return table.select(*keys, "period_start", "period_end", *columns, "complete").collect()

@@ -57,6 +57,7 @@ from retcalc.kernels.keys import TOP_BIT, tagged_keys
 from retcalc.kernels.parts import grouped_in_parts, parts_for
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
+from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Params, grid_range, ratio
 from retcalc.metrics.money import MICROS, money, to_micros
 from retcalc.periods import Window, observed_end
@@ -662,12 +663,15 @@ def returns_table(
     params: Params,
     returns: pl.LazyFrame | None = None,
     by_return_date: bool = False,
+    resampling: Resampling | None = None,
 ) -> ReturnsResult:
     """SPEC §2.6 per group (``params.by``) and period of the grid from the first to the last sale.
 
     unit_return_rate = units_returned / units_sold; value_return_rate = refunded /
     gross_sales; order_return_rate = orders_returned / orders (null when a denominator
-    is 0). ``complete`` is false when the period ends after the data end.
+    is 0). ``complete`` is false when the period ends after the data end. With
+    ``resampling``, value_return_rate's bootstrap bounds (:func:`_value_bounds`) after
+    the columns.
     """
     keys = list(params.by)
     lines = return_lines(
@@ -688,10 +692,54 @@ def returns_table(
         .pipe(_finish, _unit_dtype(sales, rets))
         .with_columns((pl.col("period_end") <= pl.lit(lines.data_end)).alias("complete"))
         .sort([*keys, IDX], nulls_last=True)
-        .select(*keys, *RETURNS_COLUMNS)
+        .select(*keys, *RETURNS_COLUMNS, IDX)
         .collect()
     )
-    return ReturnsResult(table, (*lines.warnings, *_unmatched_warning(rets)))
+    if resampling is not None:
+        found = _value_bounds(orders, returns, params, by_return_date, grid, resampling)
+        table = table.join(found, on=[*keys, IDX], how="left", nulls_equal=True)
+    return ReturnsResult(table.drop(IDX), (*lines.warnings, *_unmatched_warning(rets)))
+
+
+def _value_bounds(
+    orders: Rows | pl.LazyFrame,
+    returns: pl.LazyFrame | None,
+    params: Params,
+    by_return_date: bool,
+    grid: Grid,
+    resampling: Resampling,
+) -> pl.DataFrame:
+    """value_return_rate's bootstrap bounds per group and period (``keys..., IDX``): the
+    sales and returns classified again with the customer as one more key (a return
+    takes its order's customer, as ``--by customer_id`` does), each customer's refunded
+    over their gross sales. Returns no customer can be found for (a returns-file row
+    without customer_id that matches no order) are one more resampled unit."""
+    keys = list(params.by)
+    lines = return_lines(
+        orders,
+        returns=returns,
+        keys=[*keys, CUSTOMER],
+        as_of=params.as_of,
+        by_return_date=by_return_date,
+    )
+    sales, rets = _in_grid(lines.sales, grid), _in_grid(lines.returns, grid)
+    group = list(dict.fromkeys([*keys, CUSTOMER, IDX]))
+    per_customer = (
+        _figures(sales, rets, group)
+        .select(
+            *group,
+            pl.col("_gross").fill_null(0).cast(pl.Float64),
+            pl.col("_refunded").fill_null(0).cast(pl.Float64),
+        )
+        .collect()
+    )
+    return ratio_bounds(
+        per_customer,
+        cells=[*keys, IDX],
+        customer=CUSTOMER,
+        ratios={"value_return_rate": ("_refunded", "_gross")},
+        how=resampling,
+    )
 
 
 def top_returns(
