@@ -31,6 +31,7 @@ _EXPORTS = {
     "clv_historical": "retcalc.api",
     "clv_holdout": "retcalc.api",
     "cohorts": "retcalc.api",
+    "compare": "retcalc.api",
     "crr": "retcalc.api",
     "forecast": "retcalc.api",
     "forecast_fit": "retcalc.api",

@@ -69,6 +69,7 @@ __all__ = [
     "Orders",
     "churn",
     "cohorts",
+    "compare",
     "forecast",
     "forecast_fit",
     "read_customers",
@@ -631,6 +632,215 @@ def cohorts(
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     table = cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
     return with_intervals(table, "cohorts", ci)
+
+
+#: compare's metrics: the shares of customers it can test, and the command whose table
+#: prints each (its counts are named in retcalc.metrics.intervals.SHARES).
+COMPARE_METRICS: dict[str, str] = {
+    "retention_rate": "retention",
+    "churn_rate": "retention",
+    "repeat_rate": "retention",
+}
+#: Revenue ratios: they need a bootstrap over customers, not a test of two shares.
+_REVENUE_RATIOS = ("nrr", "grr", "aov", "value_return_rate")
+
+
+def _between_day(text: str | dt.date, period: Period) -> dt.date:
+    """The first day of the period that ``text`` names: a date, or a label as
+    2025-Q3, 2025-07, 2025-W05 is not taken (give a date in the week), 2025."""
+    import re
+
+    from retcalc.periods import period_start
+
+    if isinstance(text, dt.date):
+        return period_start(text, period)
+    label = text.strip()
+    quarter = re.fullmatch(r"(\d{4})-?Q([1-4])", label, flags=re.IGNORECASE)
+    month = re.fullmatch(r"(\d{4})-(\d{2})", label)
+    if quarter:
+        day = dt.date(int(quarter[1]), 3 * int(quarter[2]) - 2, 1)
+    elif month and 1 <= int(month[2]) <= 12:
+        day = dt.date(int(month[1]), int(month[2]), 1)
+    elif re.fullmatch(r"\d{4}", label):
+        day = dt.date(int(label), 1, 1)
+    else:
+        parsed = parse_date_option(label, "--between")
+        assert parsed is not None
+        day = parsed
+    return period_start(day, period)
+
+
+def _per_customer(orders: Orders, dim: str) -> bool:
+    """Whether every customer's orders carry one value of ``dim`` (a customer attribute)."""
+    frame = orders.frame
+    most = frame.group_by("customer_id").agg(pl.col(dim).n_unique()).get_column(dim).max()
+    return most is None or int(most) <= 1  # type: ignore[arg-type]
+
+
+def check_compare(
+    *,
+    metric: str,
+    alpha: float,
+    by: str | Sequence[str],
+    between: Sequence[str | dt.date] | None,
+) -> tuple[str, ...]:
+    """Refuse :func:`compare`'s options that cannot work, before any data is read;
+    the ``by`` columns as a tuple."""
+    supported = ", ".join(COMPARE_METRICS)
+    if metric in _REVENUE_RATIOS:
+        raise UsageError(
+            f"--metric {metric}: a revenue ratio needs a bootstrap over customers, which "
+            f"compare does not have yet; compare tests shares of customers: {supported}"
+        )
+    if metric not in COMPARE_METRICS:
+        raise UsageError(f"--metric {metric!r}: compare tests one of {supported}")
+    if isinstance(alpha, bool) or not (isinstance(alpha, int | float) and 0 < alpha < 1):
+        raise UsageError(f"--alpha {alpha!r}: give a significance level between 0 and 1, e.g. 0.05")
+    keys = _by(by)
+    if len(keys) > 1:
+        raise UsageError(f"--by {', '.join(keys)}: compare takes one --by column")
+    if between is not None and len(between) != 2:
+        raise UsageError("--between takes two periods, e.g. --between 2025-Q3 2025-Q4")
+    if between is None and not keys:
+        raise UsageError("compare needs --by COLUMN (groups against the rest) or --between A B")
+    return keys
+
+
+def compare(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None = None,
+    by: str | Sequence[str] = (),
+    metric: str = "retention_rate",
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    basis: Basis | str | None = None,
+    alpha: float = 0.05,
+    between: Sequence[str | dt.date] | None = None,
+) -> pl.DataFrame:
+    """Significant differences of a share (SPEC §9; see docs/compare.md).
+
+    With ``by`` (one column): per period and group g, the group's ``metric`` k_g/n_g
+    against the rest of the population's, (k − k_g)/(n − n_g); with ``between=(A,
+    B)``: the same population's share in period B against period A (per group with
+    ``by``). Columns: the period and group keys, ``metric``, the two counts and shares,
+    ``difference`` (group − rest; B − A), its Newcombe hybrid score interval
+    ``difference_lo``/``_hi`` at level 1 − ``alpha``, the pooled two-proportion
+    ``p_value``, ``p_adjusted`` (Holm over all rows) and ``significant`` (p_adjusted
+    < ``alpha``). Shares of customers only: revenue ratios (nrr, grr, aov) need a
+    bootstrap and are refused.
+
+    When ``by`` is a column of the orders on which a customer has several values
+    (channel, product_id), a customer is in every group they bought in; the rest of g
+    is then the metric on the orders outside g (a warning says so).
+    """
+    from retcalc.metrics.compare import BETWEEN_COLUMNS, COMPARE_COLUMNS, GROUP_COLUMNS, compared
+    from retcalc.metrics.intervals import SHARES
+    from retcalc.metrics.retention import RETENTION_COLUMNS
+
+    keys = check_compare(metric=metric, alpha=alpha, by=by, between=between)
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=keys,
+        shows=(*RETENTION_COLUMNS, *COMPARE_COLUMNS), command="compare",
+    )  # fmt: skip
+    command = COMPARE_METRICS[metric]
+    k, n = SHARES[command][metric]
+    read, people = _read_with(orders, customers, by=keys, need_amount=False)
+    options: dict[str, Any] = {
+        "customers": people, "period": params.period, "window": params.window,
+        "start": params.start, "end": params.end, "as_of": params.as_of, "basis": basis,
+    }  # fmt: skip
+    grouped = retention(read, by=keys, **options)
+    periods = ["period_start", "period_end"]
+
+    if between is not None:
+        first, second = (_between_day(p, params.period) for p in between)
+        known = grouped.get_column("period_start").unique().sort()
+        for label, day in zip(between, (first, second), strict=True):
+            if day not in known:
+                shown = ", ".join(str(d) for d in known.to_list())
+                raise UsageError(
+                    f"--between {label}: no {params.period.value} starting {day} in the "
+                    f"table; its periods start on {shown}"
+                )
+        a = grouped.filter(pl.col("period_start") == first).select(
+            *keys, pl.col("period_start").alias("period_a"), pl.col(k).alias("_ka"),
+            pl.col(n).alias("a_n"),
+        )  # fmt: skip
+        b = grouped.filter(pl.col("period_start") == second).select(
+            *keys, pl.col("period_start").alias("period_b"), pl.col(k).alias("_kb"),
+            pl.col(n).alias("b_n"),
+        )  # fmt: skip
+        pairs = (
+            a.join(b, on=list(keys), how="full", coalesce=True) if keys else a.join(b, how="cross")
+        )
+        table = compared(pairs, "_kb", "b_n", "_ka", "a_n", alpha=alpha).with_columns(
+            pl.lit(metric).alias("metric"),
+            pl.when(pl.col("a_n") > 0).then(pl.col("_ka") / pl.col("a_n")).alias("a_rate"),
+            pl.when(pl.col("b_n") > 0).then(pl.col("_kb") / pl.col("b_n")).alias("b_rate"),
+        )
+        return table.sort(list(keys)).select(*keys, "metric", *BETWEEN_COLUMNS, *_test_columns())
+
+    (dim,) = keys
+    one_group_each = basis_of(people, basis) is Basis.subscription or _per_customer(read, dim)
+    counts = grouped.select(*periods, dim, pl.col(k).alias("_kg"), pl.col(n).alias("group_n"))
+    if one_group_each:
+        # Each customer is in one group: the rest is the whole population less the group.
+        whole = retention(read, **options).select(
+            *periods, pl.col(k).alias("_kt"), pl.col(n).alias("_nt")
+        )
+        rows = counts.join(whole, on=periods, how="left").with_columns(
+            (pl.col("_kt") - pl.col("_kg")).alias("_kr"),
+            (pl.col("_nt") - pl.col("group_n")).alias("rest_n"),
+        )
+    else:
+        _say(
+            [
+                f"--by {dim}: some customers have orders in more than one {dim}; each counts "
+                f"in every group they bought in, and the rest of a group is {metric} computed "
+                f"on the orders of the other groups (it may share customers with the group, "
+                "so the two are not independent samples and the p-values are approximate)"
+            ]
+        )
+        grid = {
+            "start": params.start or grouped.get_column("period_start").min(),
+            "end": params.end or grouped.get_column("period_end").max() - dt.timedelta(days=1),  # type: ignore[operator]
+        }
+        rests = []
+        for value in counts.get_column(dim).unique(maintain_order=True).to_list():
+            others = read.frame.filter(~pl.col(dim).eq_missing(pl.lit(value)))
+            rest = retention(
+                Orders(dataclasses.replace(read.loaded, frame=others)),
+                **{**options, **grid},
+            )
+            rests.append(
+                rest.select(
+                    *periods, pl.col(k).alias("_kr"), pl.col(n).alias("rest_n")
+                ).with_columns(pl.lit(value, dtype=counts.schema[dim]).alias(dim))
+            )
+        rest_rows = pl.concat(rests) if rests else None
+        rows = (
+            counts.join(rest_rows, on=[*periods, dim], how="left", nulls_equal=True)
+            if rest_rows is not None
+            else counts.with_columns(_kr=pl.lit(None, pl.Int64), rest_n=pl.lit(None, pl.Int64))
+        ).with_columns(pl.col("_kr").fill_null(0), pl.col("rest_n").fill_null(0))
+    table = compared(rows, "_kg", "group_n", "_kr", "rest_n", alpha=alpha).with_columns(
+        pl.lit(metric).alias("metric"),
+        pl.when(pl.col("group_n") > 0).then(pl.col("_kg") / pl.col("group_n")).alias("group_rate"),
+        pl.when(pl.col("rest_n") > 0).then(pl.col("_kr") / pl.col("rest_n")).alias("rest_rate"),
+    )
+    return table.sort([*periods, dim], nulls_last=True).select(
+        *periods, dim, "metric", *GROUP_COLUMNS, *_test_columns()
+    )
+
+
+def _test_columns() -> tuple[str, ...]:
+    from retcalc.metrics.compare import TEST_COLUMNS
+
+    return TEST_COLUMNS
 
 
 def forecast_fit(

@@ -107,14 +107,14 @@ COLUMNS: dict[str, Column] = {
             "the first day s of the period [s, e) (calendar-aligned; weeks start on Monday); "
             "cohorts: the first day of the cell's period (offset k after the cohort); forecast: the "
             "first day of offset k's period, the instant at which survivors are counted",
-            also=("churn", "cohorts", "returns", "kpis", "forecast"),
+            also=("churn", "cohorts", "returns", "kpis", "forecast", "compare"),
         ),
         _c(
             "period_end",
             Unit.date,
             "retention",
             "the end e of the period [s, e): the day after its last day",
-            also=("churn", "returns", "kpis"),
+            also=("churn", "returns", "kpis", "compare"),
         ),
         _c(
             "customers_start",
@@ -1199,6 +1199,97 @@ COLUMNS: dict[str, Column] = {
             "calc",
             "calc return-rate: the share of what was sold that came back",
             formula="{returned} / {sold}",
+        ),
+        _c(
+            "metric",
+            Unit.text,
+            "compare",
+            "the share compared (--metric): retention_rate, churn_rate or repeat_rate, as the "
+            "retention table defines it",
+        ),
+        _c(
+            "group_n",
+            Unit.count,
+            "compare",
+            "the base of the group's share in the period (customers_start of the --by group)",
+        ),
+        _c(
+            "group_rate",
+            Unit.rate,
+            "compare",
+            "the group's share in the period: its count (retained, churned or returning) over "
+            "group_n",
+        ),
+        _c(
+            "rest_n",
+            Unit.count,
+            "compare",
+            "the base of the rest's share: everybody's customers_start less group_n when each "
+            "customer is in one group (a customer attribute); else customers_start computed on "
+            "the orders of the other groups (may share customers with the group)",
+        ),
+        _c(
+            "rest_rate",
+            Unit.rate,
+            "compare",
+            "the rest's share in the period: everybody's count less the group's over rest_n "
+            "(or the share on the other groups' orders, as rest_n)",
+        ),
+        _c(
+            "period_a",
+            Unit.date,
+            "compare",
+            "--between A B: the first day of period A",
+        ),
+        _c(
+            "period_b",
+            Unit.date,
+            "compare",
+            "--between A B: the first day of period B",
+        ),
+        _c("a_n", Unit.count, "compare", "--between: the share's base in period A"),
+        _c("a_rate", Unit.rate, "compare", "--between: the share in period A"),
+        _c("b_n", Unit.count, "compare", "--between: the share's base in period B"),
+        _c("b_rate", Unit.rate, "compare", "--between: the share in period B"),
+        _c(
+            "difference",
+            Unit.rate,
+            "compare",
+            "group_rate - rest_rate (--between: b_rate - a_rate), in shares (0.05 is 5 points)",
+        ),
+        _c(
+            "difference_lo",
+            Unit.rate,
+            "compare",
+            "lower end of difference's interval at level 1 - alpha: Newcombe's hybrid score "
+            "interval (1998, method 10), d - sqrt((p1 - l1)^2 + (u2 - p2)^2) from the two "
+            "Wilson intervals",
+        ),
+        _c(
+            "difference_hi",
+            Unit.rate,
+            "compare",
+            "upper end of difference's interval: d + sqrt((u1 - p1)^2 + (p2 - l2)^2)",
+        ),
+        _c(
+            "p_value",
+            Unit.number,
+            "compare",
+            "two-sided p-value of the pooled two-proportion z-test of the two shares; empty "
+            "when either base is 0",
+        ),
+        _c(
+            "p_adjusted",
+            Unit.number,
+            "compare",
+            "p_value adjusted by Holm's step-down method over every row shown (m = rows with "
+            "a p_value)",
+        ),
+        _c(
+            "significant",
+            Unit.flag,
+            "compare",
+            "true when p_adjusted < --alpha (default 0.05)",
         ),
     )
 }

@@ -9,6 +9,7 @@ from retcalc.cli.calc import calc
 from retcalc.cli.churn import churn
 from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
+from retcalc.cli.compare import compare
 from retcalc.cli.crr import crr
 from retcalc.cli.explain import explain
 from retcalc.cli.forecast import forecast
@@ -53,6 +54,7 @@ COMMANDS = (
     retention,
     churn,
     cohorts,
+    compare,
     forecast,
     returns,
     kpis,

@@ -67,6 +67,12 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("cohorts", [ORDERS, "--ci", "0.95"], ()),
     ("returns", [ORDERS, "--ci", "0.95"], ()),
     ("kpis", [ORDERS, "--ci", "0.95"], ()),
+    (
+        "compare",
+        [ORDERS, "--customers", CUSTOMERS, "--by", "segment", "-p", "quarter"],
+        ("segment",),
+    ),
+    ("compare", [ORDERS, "-p", "quarter", "--between", "2025-Q2", "2025-Q3"], ()),
     ("calc", ["churn", "--start", "100", "--lost", "7"], ()),
     ("calc", ["nrr", "--start-revenue", "100", "--expansion", "5", "--churned", "10"], ()),
     ("calc", ["clv", "--aov", "50", "--frequency", "2", "--lifetime", "3"], ()),
