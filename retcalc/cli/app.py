@@ -10,6 +10,7 @@ from retcalc.cli.churn import churn
 from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.crr import crr
+from retcalc.cli.customers import customers
 from retcalc.cli.explain import explain
 from retcalc.cli.forecast import forecast
 from retcalc.cli.help import Command, Group
@@ -52,6 +53,7 @@ COMMANDS = (
     retention,
     churn,
     cohorts,
+    customers,
     forecast,
     returns,
     kpis,
