@@ -39,6 +39,7 @@ from retcalc.engines import Level, Rows
 from retcalc.errors import InputError, RetcalcWarning, UsageError
 from retcalc.io import dates
 from retcalc.io.currency import MoneyOptions
+from retcalc.io.dimensions import Dimension, parse_by, read_columns
 from retcalc.io.frames import Loaded, LoadOptions, load_customers, load_orders
 from retcalc.io.load import Table, open_table, table_from_frame
 from retcalc.io.mapping import load_config
@@ -70,6 +71,7 @@ __all__ = [
     "churn",
     "cohorts",
     "compare",
+    "customers",
     "forecast",
     "forecast_fit",
     "read_customers",
@@ -251,7 +253,8 @@ def read_orders(
     """
     load = load_options(**options)
     spec, table = _table(source, load.encoding)
-    return _read_table(spec, table, load, by=_by(by), need_amount=need_amount, warn=warn)
+    columns = read_columns(parse_by(by))
+    return _read_table(spec, table, load, by=columns, need_amount=need_amount, warn=warn)
 
 
 def _read_table(
@@ -288,11 +291,14 @@ def _say(messages: Sequence[str]) -> None:
         warnings.warn(message, RetcalcWarning, stacklevel=3)
 
 
-def _orders(orders: Orders | Source, *, by: Sequence[str], need_amount: bool) -> Orders:
-    """``orders`` as read orders: read now unless :func:`read_orders` read them already."""
+def _orders(orders: Orders | Source, *, by: str | Sequence[str], need_amount: bool) -> Orders:
+    """``orders`` as read orders: read now unless :func:`read_orders` read them already;
+    with the ``first:`` dimensions of ``by`` (``--by`` values) on every row
+    (:func:`with_first_values`)."""
+    dims = parse_by(by)
     if isinstance(orders, Orders):
         frame = orders.frame
-        missing = [d for d in by if d not in frame.columns]
+        missing = [d for d in read_columns(dims) if d not in frame.columns]
         if missing:
             shown = [c for c in frame.columns if not c.startswith("_")]  # not retcalc's own
             raise InputError(
@@ -305,8 +311,29 @@ def _orders(orders: Orders | Source, *, by: Sequence[str], need_amount: bool) ->
                 f"{', '.join(orders.loaded.table.columns)}. Name it with --amount-col "
                 "(columns={'amount': ...} in Python)"
             )
+        return with_first_values(orders, dims)
+    return with_first_values(read_orders(orders, by=by, need_amount=need_amount), dims)
+
+
+def with_first_values(orders: Orders, dims: Sequence[Dimension]) -> Orders:
+    """``orders`` with a column ``first_DIM`` on every row for each ``first:DIM`` of ``dims``:
+    the customer's value of DIM on their first purchase
+    (:func:`retcalc.metrics.events.first_values`), so that grouping by it puts each
+    customer in one group. Rows of customers without a purchase get an empty value."""
+    from retcalc.metrics.events import first_values
+
+    firsts = {d.key: d.column for d in dims if d.first}
+    if not firsts:
         return orders
-    return read_orders(orders, by=by, need_amount=need_amount)
+    if orders.level is Level.pieces:
+        raise UsageError(
+            "--by first:DIM is not available here: these rows were summed per order piece; "
+            "use --by DIM"
+        )
+    frame = orders.loaded.frame.drop(list(firsts), strict=False)
+    values = first_values(Rows(frame.lazy(), orders.loaded.holds), firsts).collect()
+    frame = frame.join(values, on="customer_id", how="left", maintain_order="left")
+    return dataclasses.replace(orders, loaded=dataclasses.replace(orders.loaded, frame=frame))
 
 
 def _customers(customers: Customers | Source | None) -> Customers | None:
@@ -363,17 +390,21 @@ def _read_with(
     people = _customers(customers)
     if people is None:
         return _orders(orders, by=by, need_amount=need_amount), None
+    dims = parse_by(by)
+    columns = read_columns(dims)
     if isinstance(orders, Orders):
         read = orders
     else:
         load = load_options()
         spec, table = _table(orders, load.encoding)
-        in_orders = [d for d in by if d in table.columns]
+        in_orders = [d for d in columns if d in table.columns]
         read = _read_table(spec, table, load, by=in_orders, need_amount=need_amount)
-    lines, subscribers = attach_dimensions(read.loaded, people.loaded, by)
-    read = dataclasses.replace(read, loaded=lines)
+    lines, subscribers = attach_dimensions(read.loaded, people.loaded, columns)
+    read = _orders(dataclasses.replace(read, loaded=lines), by=by, need_amount=need_amount)
+    # A first:DIM value, made on the orders, is each customer's: copied to the customers.
+    lines, subscribers = attach_dimensions(read.loaded, subscribers, [d.key for d in dims])
     assert subscribers is not None
-    return _orders(read, by=by, need_amount=need_amount), Customers(subscribers)
+    return dataclasses.replace(read, loaded=lines), Customers(subscribers)
 
 
 # Parameters.
@@ -403,8 +434,9 @@ def _resampled(table: pl.DataFrame, how: Resampling | None, command: str) -> pl.
 
 
 def _by(by: str | Sequence[str]) -> tuple[str, ...]:
-    """The ``by`` columns as a tuple, each once, in the order given."""
-    return (by,) if isinstance(by, str) else tuple(dict.fromkeys(by))
+    """The columns the ``by`` values group by, each once, in the order given
+    (``first:channel`` groups by ``first_channel``)."""
+    return tuple(d.key for d in parse_by(by))
 
 
 def _date(value: str | dt.date | None, flag: str) -> dt.date | None:
@@ -557,7 +589,7 @@ def retention(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=RETENTION_COLUMNS, command="retention",
     )  # fmt: skip
-    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
     return with_intervals(retention_table(prep), "retention", ci)
 
@@ -591,7 +623,7 @@ def churn(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
-    read, people = _read_with(orders, customers, by=params.by, need_amount=True)
+    read, people = _read_with(orders, customers, by=by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
     table = _resampled(churn_table(prep, resampling), resampling, "churn")
     return with_intervals(table, "churn", ci)
@@ -628,7 +660,7 @@ def cohorts(
         chosen = Mode(mode)
     except ValueError:
         raise UsageError(f"--mode {mode!r}: use on or on-or-after") from None
-    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     table = cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
     return with_intervals(table, "cohorts", ci)
@@ -883,7 +915,7 @@ def forecast_fit(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
         shows=(*FORECAST_COLUMNS, *INTERVAL_COLUMNS), command="forecast",
     )  # fmt: skip
-    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
     result = forecast_table(prep, horizon=horizon, ci=ci, resamples=resamples, seed=seed)
     _say(result.warnings)
@@ -965,7 +997,7 @@ def kpis(
         period=period or Period.month, window=window, start=start, end=end, as_of=as_of,
         by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
     )  # fmt: skip
-    read = _orders(orders, by=params.by, need_amount=money)
+    read = _orders(orders, by=by, need_amount=money)
     style = dates.style_from_flag(date_format) if date_format else None
     lines = read.view()
     if paid_col is not None:
@@ -1014,7 +1046,7 @@ def rfm(
 
     shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
     params = metric_params(start=start, end=end, as_of=as_of, by=by, shows=shown, command="rfm")
-    read = _orders(orders, by=params.by, need_amount=True)
+    read = _orders(orders, by=by, need_amount=True)
     scores = rfm_scores(read.rows(), params=params, micros=not per_customer)
     return scores if per_customer else rfm_segments(scores, params.by)
 
@@ -1047,6 +1079,10 @@ def returns(
     from retcalc.io.returns_file import load_returns
     from retcalc.metrics.returns import TOP_KEYS, returns_table, top_returns
 
+    if any(d.first for d in parse_by(by)):
+        raise UsageError(
+            "returns splits orders and units by what they are: use --by DIM, not first:DIM"
+        )
     keys = _by(by)
     if top is not None and not keys:
         keys = ("product_id",)
@@ -1084,6 +1120,114 @@ def returns(
     return with_intervals(_resampled(result.table, resampling, "returns"), "returns", ci)
 
 
+def customers(
+    orders: Orders | Source,
+    *,
+    period_start: str | dt.date,
+    customers: Customers | Source | None = None,
+    period: str | Period = Period.month,
+    window: str | Window = "12mo",
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    as_of: str | dt.date | None = None,
+    by: str | Sequence[str] = (),
+    basis: Basis | str | None = None,
+    status: str | Sequence[str] = (),
+    with_clv: bool = False,
+    margin: float = 1.0,
+    discount_rate: float = 0.1,
+    horizon: str | Window = "1y",
+) -> pl.DataFrame:
+    """The customers behind the retention table (SPEC §10): one row per customer (per
+    ``by`` group) with their status in the period containing ``period_start``, under
+    :func:`retention`'s definitions: new, retained, churned, reactivated, lapsed or
+    not_yet_acquired, and the flags active_at_start, active_at_end, is_returning and
+    is_new_lost (see :mod:`retcalc.metrics.customers`); counting them gives
+    :func:`retention`'s counts for that period. Then first_order, last_order, orders and
+    revenue up to the period end (or ``as_of``, when earlier), as
+    :func:`clv_historical` counts them. ``status``: keep the customers with any of these
+    statuses (``returning`` and ``new_lost`` select the flags). ``with_clv``: p_alive,
+    expected_purchases and clv from :func:`clv_bgnbd_fit` (``margin``, ``discount_rate``,
+    ``horizon``) fitted on the history up to the period end (to ``as_of`` or the data end
+    when the period ends after it).
+
+    >>> import polars as pl, retcalc
+    >>> orders = pl.DataFrame({
+    ...     "customer_id": ["a", "b", "a", "c"],
+    ...     "order_date": ["2024-01-05", "2024-01-20", "2024-02-03", "2024-02-10"],
+    ...     "amount": [10.0, 20.0, 15.0, 5.0],
+    ... })
+    >>> retcalc.customers(orders, period_start="2024-02-01", window="1mo").select(
+    ...     "customer_id", "status", "is_returning", "orders"
+    ... ).rows()
+    [('a', 'retained', True, 2), ('b', 'churned', False, 1), ('c', 'new', False, 1)]
+    """
+    from retcalc.metrics.clv import historical
+    from retcalc.metrics.customers import (
+        CLV_COLUMNS,
+        CUSTOMER_COLUMNS,
+        HISTORY_COLUMNS,
+        check_statuses,
+        keep_statuses,
+        period_of,
+        status_table,
+    )
+
+    wanted = check_statuses((status,) if isinstance(status, str) else status)
+    day = _date(period_start, "--period-start")
+    if day is None:
+        raise UsageError("--period-start: give the first day of the period (YYYY-MM-DD)")
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=(*CUSTOMER_COLUMNS, *CLV_COLUMNS, "customer_id"), command="customers",
+    )  # fmt: skip
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
+    prep = prepare(read, people, params, basis=basis)
+    k = period_of(prep, day)
+    keys = list(params.by)
+    group = [*keys, "customer_id"]
+    # Everyone the inputs name (before --as-of), acquired or not.
+    known = [prep.events.select(group)] if prep.events is not None else []
+    if people is not None:
+        known.append(people.lazy().select(group))
+    table = status_table(prep, k, pl.concat(known, how="vertical_relaxed")).collect()
+    period_end = prep.grid.bounds[k + 1]
+    cut = period_end if params.as_of is None else min(period_end, params.as_of)
+    lines = read.view()
+    first_purchase = (
+        prep.purchases.select(pl.col("day").min()).collect().item()
+        if prep.purchases is not None
+        else None
+    )
+    if first_purchase is not None and first_purchase < cut:
+        history = historical.per_customer(lines, keys=keys, as_of=cut).select(
+            *group, *HISTORY_COLUMNS
+        )
+    else:
+        history = pl.DataFrame(schema={c: table.schema[c] for c in group}).with_columns(
+            pl.lit(None, dtype=pl.Date).alias("first_order"),
+            pl.lit(None, dtype=pl.Date).alias("last_order"),
+            pl.lit(None, dtype=pl.Int64).alias("orders"),
+            pl.lit(None, dtype=pl.Float64).alias("revenue"),
+        )
+    table = table.join(history, on=group, how="left", nulls_equal=True).with_columns(
+        pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0)
+    )
+    if read.level is Level.lines and "amount" not in read.frame.columns:
+        table = table.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
+    columns = [*group, *CUSTOMER_COLUMNS]
+    if with_clv:
+        fit_cut = period_end if period_end < prep.data_end else params.as_of
+        fit = clv_bgnbd_fit(
+            read, as_of=fit_cut, by=by, margin=margin, discount_rate=discount_rate,
+            horizon=horizon,
+        )  # fmt: skip
+        scores = fit.customers.select(*group, *CLV_COLUMNS)
+        table = table.join(scores, on=group, how="left", nulls_equal=True)
+        columns += CLV_COLUMNS
+    return keep_statuses(table.select(columns).sort(group), wanted)
+
+
 def clv_historical(
     orders: Orders | Source,
     *,
@@ -1100,7 +1244,7 @@ def clv_historical(
     from retcalc.metrics.clv import historical
 
     params = metric_params(start=start, end=end, as_of=as_of, by=by)
-    read = _orders(orders, by=params.by, need_amount=True)
+    read = _orders(orders, by=by, need_amount=True)
     # Handed straight over (no name kept here), so that per_customer lets the rows go
     # once it has read them.
     customers = historical.per_customer(
@@ -1136,7 +1280,7 @@ def clv_formula(
     params = metric_params(
         period=Period.year, window=window, start=start, end=end, as_of=as_of, by=by
     )
-    read, people = _read_with(orders, customers, by=params.by, need_amount=True)
+    read, people = _read_with(orders, customers, by=by, need_amount=True)
     costs = None
     if people is not None and "cost_to_serve" in people.frame.columns:
         costs = model.customer_costs(people.lazy())
@@ -1269,7 +1413,7 @@ def clv_bgnbd_fit(
         )
     coef = _penalizer(penalizer, params)
     spend_coef = _penalizer(spend_penalizer, params, "--spend-penalizer")
-    read = _orders(orders, by=metric.by, need_amount=True)
+    read = _orders(orders, by=by, need_amount=True)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
     fitted = (
         model.fit_models(summary, penalizer=coef, spend_penalizer=spend_coef)

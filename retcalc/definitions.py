@@ -106,15 +106,16 @@ COLUMNS: dict[str, Column] = {
             "retention",
             "the first day s of the period [s, e) (calendar-aligned; weeks start on Monday); "
             "cohorts: the first day of the cell's period (offset k after the cohort); forecast: the "
-            "first day of offset k's period, the instant at which survivors are counted",
-            also=("churn", "cohorts", "returns", "kpis", "forecast", "compare"),
+            "first day of offset k's period, the instant at which survivors are counted; "
+            "customers: of the period that starts on or contains --period-start",
+            also=("churn", "cohorts", "returns", "kpis", "forecast", "compare", "customers"),
         ),
         _c(
             "period_end",
             Unit.date,
             "retention",
             "the end e of the period [s, e): the day after its last day",
-            also=("churn", "returns", "kpis", "compare"),
+            also=("churn", "returns", "kpis", "compare", "customers"),
         ),
         _c(
             "customers_start",
@@ -220,8 +221,10 @@ COLUMNS: dict[str, Column] = {
             "churn",
             "net revenue in the period (returns netted into their order's period); in clv, the "
             "customer's or group's net revenue in the range; in rfm, the summed monetary of the "
-            "segment's customers; in cohorts, the net revenue of the cohort's members in offset k",
-            also=("kpis", "clv", "rfm", "cohorts"),
+            "segment's customers; in cohorts, the net revenue of the cohort's members in offset "
+            "k; in customers, the customer's net revenue (as clv counts it) before the period end"
+            " e (or --as-of, when earlier)",
+            also=("kpis", "clv", "rfm", "cohorts", "customers"),
         ),
         _c(
             "previous_revenue",
@@ -622,15 +625,16 @@ COLUMNS: dict[str, Column] = {
             "orders: distinct order_id among purchase rows (a purchase row without one, or a file"
             " without the column, counts each row as an order); returns: the same among sale rows "
             "(not pending, failed or cancelled; not a return line); inspect: the distinct "
-            "order ids of the file",
-            also=("clv", "returns", "inspect"),
+            "order ids of the file; customers: the customer's orders (as clv counts them) "
+            "before the period end e (or --as-of, when earlier), 0 without any",
+            also=("clv", "returns", "inspect", "customers"),
         ),
         _c(
             "customer_id",
             Unit.text,
             "clv",
             "--per-customer: the customer's id as read (trimmed, emails in lower case)",
-            also=("rfm",),
+            also=("rfm", "customers"),
         ),
         _c(
             "orders_per_customer",
@@ -643,13 +647,17 @@ COLUMNS: dict[str, Column] = {
             "first_order",
             Unit.date,
             "clv",
-            "historical: the customer's first purchase day in the range",
+            "historical: the customer's first purchase day in the range; customers: their "
+            "first purchase day ever, when it is before the period end e (else empty)",
+            also=("customers",),
         ),
         _c(
             "last_order",
             Unit.date,
             "clv",
-            "historical: the customer's last purchase day in the range",
+            "historical: the customer's last purchase day in the range; customers: their last "
+            "purchase day before the period end e (or --as-of, when earlier)",
+            also=("customers",),
         ),
         _c(
             "tenure_days",
@@ -745,9 +753,10 @@ COLUMNS: dict[str, Column] = {
             "customer lifetime value. --model formula: aov x purchases_per_year x margin x "
             "discounted_lifetime_years. --model bgnbd, per customer: margin x "
             "expected_avg_order_value x the expected purchases of each month of --horizon, "
-            "discounted month by month at --discount-rate; per group, the sum over customers. "
-            "calc clv: the same formula on the numbers given",
-            also=("calc",),
+            "discounted month by month at --discount-rate; per group, the sum over customers; "
+            "customers --with-clv: bgnbd's, fitted on the history to the period end. "
+            "calc clv: the formula's on the numbers given",
+            also=("calc", "customers"),
         ),
         _c(
             "cost_to_serve",
@@ -828,13 +837,18 @@ COLUMNS: dict[str, Column] = {
             Unit.rate,
             "clv",
             "bgnbd: the probability that the customer is still active (has not dropped out) at "
-            "the end of the observation, from their frequency, recency and T",
+            "the end of the observation, from their frequency, recency and T; customers "
+            "--with-clv: fitted on the history to the period end (to --as-of or the data end "
+            "when the period ends after it)",
+            also=("customers",),
         ),
         _c(
             "expected_purchases",
             Unit.number,
             "clv",
-            "bgnbd: the expected repeat purchase days over --horizon (per group: the sum)",
+            "bgnbd: the expected repeat purchase days over --horizon (per group: the sum); "
+            "customers --with-clv: over 1 year from the period end",
+            also=("customers",),
         ),
         _c(
             "expected_avg_order_value",
@@ -1131,7 +1145,41 @@ COLUMNS: dict[str, Column] = {
         _c(
             "statuses", Unit.table, "inspect", "one row per raw status: status, rows, meaning, from"
         ),
-        _c("status", Unit.text, "inspect", "statuses: the raw status as written in the file"),
+        _c(
+            "status",
+            Unit.text,
+            "inspect",
+            "statuses: the raw status as written in the file; customers: the customer's status "
+            "in the period [s, e): new (first purchase, or signup, in [s, e)), retained (active "
+            "at s and e), churned (active at s, not at e), reactivated (first purchase before s, "
+            "active at e, not at s), lapsed (first purchase before s, active at neither), "
+            "not_yet_acquired (no first purchase before e)",
+            also=("customers",),
+        ),
+        _c(
+            "active_at_start",
+            Unit.flag,
+            "customers",
+            f"active at the period start s ({ACTIVE}); counted, retention's customers_start",
+        ),
+        _c(
+            "active_at_end",
+            Unit.flag,
+            "customers",
+            "active at the period end e; counted, retention's customers_end",
+        ),
+        _c(
+            "is_returning",
+            Unit.flag,
+            "customers",
+            "active at s and purchased inside [s, e); counted, retention's returning",
+        ),
+        _c(
+            "is_new_lost",
+            Unit.flag,
+            "customers",
+            "new in [s, e) but not active at e; counted, retention's new_lost",
+        ),
         _c(
             "meaning",
             Unit.text,

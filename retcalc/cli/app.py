@@ -11,6 +11,7 @@ from retcalc.cli.clv import clv
 from retcalc.cli.cohorts import cohorts
 from retcalc.cli.compare import compare
 from retcalc.cli.crr import crr
+from retcalc.cli.customers import customers
 from retcalc.cli.explain import explain
 from retcalc.cli.forecast import forecast
 from retcalc.cli.help import Command, Group
@@ -55,6 +56,7 @@ COMMANDS = (
     churn,
     cohorts,
     compare,
+    customers,
     forecast,
     returns,
     kpis,

@@ -327,7 +327,7 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
             start=common.start,
             end=common.end,
             as_of=common.as_of,
-            by=keys,
+            by=tuple(common.by or ()),
             per_customer=per_customer,
         )
     _emit(
@@ -352,7 +352,7 @@ def _formula(common: Common, metric_params: Params, *, margin: float, discount: 
             start=common.start,
             end=common.end,
             as_of=common.as_of,
-            by=metric_params.by,
+            by=tuple(common.by or ()),
             basis=common.basis,
             margin=margin,
             discount_rate=discount,
@@ -433,7 +433,7 @@ def _bgnbd(
             inputs.orders_api(hand_over=True),
             customers=inputs.customers_api(),
             as_of=metric_params.as_of,
-            by=keys,
+            by=tuple(common.by or ()),
             margin=margin,
             discount_rate=discount,
             horizon=horizon,

@@ -20,6 +20,7 @@ from retcalc.cli.runner import emit, progress, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import InputError, ThresholdCrossed, UsageError
 from retcalc.io.batched import load_order_events, reads_in_batches
+from retcalc.io.dimensions import parse_by, read_columns
 from retcalc.io.frames import Loaded, LoadOptions, input_paths, load_customers, load_orders
 from retcalc.io.load import open_table
 from retcalc.metrics.common import Params, Prepared
@@ -228,7 +229,7 @@ def load(
     options = load_options(common)
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
-    by = tuple(dict.fromkeys(common.by or ()))
+    by = read_columns(parse_by(common.by or ()))  # first:DIM reads DIM
     if common.engine is Engine.spark:
         orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
     else:

@@ -62,7 +62,7 @@ def rfm(
                 start=common.start,
                 end=common.end,
                 as_of=common.as_of,
-                by=metric_params.by,
+                by=tuple(common.by or ()),
                 per_customer=per_customer,
             )
         as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""

@@ -11,6 +11,7 @@ commands (``returns`` ranks customers; the period metrics refuse it themselves).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from retcalc.errors import UsageError
 from retcalc.io.mapping import ColumnMap
@@ -50,3 +51,51 @@ def check_by(dimensions: Sequence[str], mapping: ColumnMap, *, name: str) -> Non
                 continue
             what = f"{name} reads {dim!r} as {canonical}, {NOT_DIMENSIONS[canonical]}"
         raise UsageError(f"--by {dim}: {what}, not a dimension; {INSTEAD}")
+
+
+#: ``--by first:DIM``: the customer's value of DIM on their first purchase.
+FIRST = "first:"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One ``--by`` value: ``column`` of the rows, per order (``--by channel``), or the
+    customer's value on their first purchase (``--by first:channel``, ``first``), which
+    groups under the column ``first_channel`` (:attr:`key`)."""
+
+    column: str
+    first: bool = False
+
+    @property
+    def key(self) -> str:
+        """The column the figures are grouped by, and printed under."""
+        return f"first_{self.column}" if self.first else self.column
+
+
+def parse_by(by: str | Sequence[str]) -> tuple[Dimension, ...]:
+    """The ``--by`` values as dimensions, each key once, in the order given."""
+    found: dict[str, Dimension] = {}
+    for text in (by,) if isinstance(by, str) else by:
+        first = text.startswith(FIRST)
+        column = text[len(FIRST) :].strip() if first else text
+        if not column:
+            raise UsageError(
+                f"--by {text!r}: name the column after first:, e.g. --by first:channel"
+            )
+        if first and column == "customer_id":
+            raise UsageError(
+                "--by first:customer_id would make every customer a group of one; "
+                f"{INSTEAD}, e.g. --by first:channel"
+            )
+        dim = Dimension(column, first)
+        if dim.key in found and found[dim.key] != dim:
+            raise UsageError(
+                f"--by {text} and --by {dim.key} would both be printed as {dim.key}: drop one"
+            )
+        found[dim.key] = dim
+    return tuple(found.values())
+
+
+def read_columns(dimensions: Sequence[Dimension]) -> tuple[str, ...]:
+    """The input columns the dimensions are read from, each once."""
+    return tuple(dict.fromkeys(d.column for d in dimensions))

@@ -19,7 +19,7 @@ by the readers from whatever the export calls it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import polars as pl
 
@@ -183,4 +183,19 @@ def daily_revenue(events: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
         events.group_by([*keys, CUSTOMER, "revenue_day"])
         .agg(event_micros(events).sum().alias("micros"))
         .rename({"revenue_day": "day"})
+    )
+
+
+def first_values(rows: Rows, columns: Mapping[str, str]) -> pl.LazyFrame:
+    """``customer_id`` and, for each ``key: column`` of ``columns``, the customer's value
+    of ``column`` on their first purchase (``--by first:DIM``, SPEC §10): the value on the
+    purchase rows of their earliest purchase day; when those rows differ, the smallest
+    (text in character order, numbers by value); empty only when none of them has one.
+    Customers without a purchase have no row."""
+    events = events_of(rows).filter(pl.col("is_purchase"))
+    first_day = events.group_by(CUSTOMER).agg(pl.col("day").min())
+    return (
+        events.join(first_day, on=[CUSTOMER, "day"], how="inner")
+        .group_by(CUSTOMER)
+        .agg(pl.col(column).min().alias(key) for key, column in columns.items())
     )

@@ -161,7 +161,10 @@ def fold_intervals(df: pl.DataFrame, text: pl.DataFrame) -> tuple[pl.DataFrame, 
                 pl.concat_str(
                     pl.lit(" ("),
                     pl.col(f"{c}_lo").str.strip_suffix("%"),
-                    pl.lit("-"),
+                    # "-2.3% (-11.0 to 2.6)": a dash between negative bounds would read as one
+                    pl.when(pl.col(f"{c}_lo").str.starts_with("-"))
+                    .then(pl.lit(" to "))
+                    .otherwise(pl.lit("-")),
                     pl.col(f"{c}_hi").str.strip_suffix("%"),
                     pl.lit(")"),
                 )

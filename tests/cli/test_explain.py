@@ -160,8 +160,16 @@ def test_clv_formulas_reproduce_the_printed_values(args: list[str]) -> None:
 @pytest.mark.parametrize(
     ("name", "commands", "words"),
     [
-        ("p_alive", "`retcalc clv`", "probability that the customer is still active"),
-        ("clv", "`retcalc clv`, `retcalc calc`", "aov x purchases_per_year x margin x discounted"),
+        (
+            "p_alive",
+            "`retcalc clv`, `retcalc customers`",
+            "probability that the customer is still active",
+        ),
+        (
+            "clv",
+            "`retcalc clv`, `retcalc calc`, `retcalc customers`",
+            "aov x purchases_per_year x margin x discounted_lifetime",
+        ),
         ("r_score", "`retcalc rfm`", "recency quintile, 1-5"),
         ("segment", "`retcalc rfm`", "Champions"),
         ("frequency", "`retcalc rfm`, `retcalc clv`", "purchase days - 1"),

@@ -23,6 +23,9 @@ COMMANDS = [
     ["kpis", "--period", "quarter"],
     ["clv", "--model", "historical"],
     ["rfm"],
+    ["retention", "--by", "first:channel", "--period", "quarter"],
+    ["kpis", "--by", "first:channel"],
+    ["customers", "--period-start", "2025-03-01", "--by", "first:channel"],
 ]
 
 

@@ -61,6 +61,8 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--by", "segment"], ("segment",)),
     ("clv", [ORDERS, "-m", "bgnbd", "--customers", CUSTOMERS, "--per-customer"], ()),
     ("clv", [ORDERS, "-m", "bgnbd", "--holdout", "26w"], ()),
+    ("customers", [ORDERS, "--period-start", "2024-03-01"], ()),
+    ("customers", [ORDERS, "--period-start", "2024-03-01", "--with-clv"], ()),
     ("crr", ["--start", "100", "--new", "20", "--end", "110"], ()),
     ("retention", [ORDERS, "--ci", "0.95"], ()),
     ("churn", [ORDERS, "--ci", "0.95"], ()),
@@ -184,7 +186,17 @@ def test_formulas_use_registered_columns_of_the_same_command() -> None:
 
 
 def test_the_metric_modules_column_lists_are_covered() -> None:
-    from retcalc.metrics import churn, cohorts, forecast, kpis, retention, returns, rfm, survival
+    from retcalc.metrics import (
+        churn,
+        cohorts,
+        customers,
+        forecast,
+        kpis,
+        retention,
+        returns,
+        rfm,
+        survival,
+    )
     from retcalc.metrics import clv as bgnbd
     from retcalc.metrics.clv import formula, historical, holdout, summary
 
@@ -215,6 +227,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
             *holdout.HOLDOUT_COLUMNS,
         ),
         "survival": (*survival.SURVIVAL_COLUMNS, *survival.SUMMARY_COLUMNS),
+        "customers": (*customers.CUSTOMER_COLUMNS, *customers.CLV_COLUMNS),
     }
     for command, names in lists.items():
         for name in names:
