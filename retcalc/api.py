@@ -907,8 +907,7 @@ def forecast_fit(
             f"--horizon {horizon!r}: give a whole number of periods from 1 to "
             f"{MAX_FORECAST_HORIZON}, e.g. --horizon 12"
         )
-    if ci is not None and not 0 < ci < 1:
-        raise UsageError(f"--ci {ci!r}: give a level between 0 and 1, e.g. --ci 0.95")
+    _confidence(ci)
     if ci is not None and not 1 <= resamples <= MAX_RESAMPLES:
         raise UsageError(f"--ci-resamples {resamples!r}: give 1 to {MAX_RESAMPLES}")
     params = metric_params(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from retcalc.cli.options import Common, data_command
+from retcalc.cli.options import Common, Seed, data_command
 from retcalc.cli.runner import emit, progress, run
 from retcalc.engines import Level
 from retcalc.validate import MAX_FORECAST_HORIZON, MAX_RESAMPLES
@@ -51,16 +51,7 @@ def forecast(
             rich_help_panel=FORECAST,
         ),
     ] = 200,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed",
-            metavar="N",
-            min=0,
-            help="With --ci: the bootstrap's random seed (said on stderr).",
-            rich_help_panel=FORECAST,
-        ),
-    ] = 0,
+    seed: Seed = 0,
     params_out: Annotated[
         Path | None,
         typer.Option(
