@@ -212,14 +212,19 @@ def test_window_all_never_lapses() -> None:
 
 
 def lapse_by_definition(day: dt.date, window: Window) -> dt.date:
-    """The last x with x - W <= day, by walking forward one day at a time."""
-    x = day
-    while True:
-        after = x + dt.timedelta(days=1)
-        back = pl.select(pl.lit(after).dt.offset_by(window.offset())).item()
-        if back > day:
-            return x
-        x = after
+    """The last x with x - W <= day: x - W grows with x, so the last such x is found by
+    halving the days after ``day`` (a window of at most 800 days here)."""
+
+    def within(k: int) -> bool:
+        x = day + dt.timedelta(days=k)
+        return pl.select(pl.lit(x).dt.offset_by(window.offset())).item() <= day
+
+    lo, hi = 0, 800  # within(lo) holds, within(hi) does not
+    assert within(lo) and not within(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if within(mid) else (lo, mid)
+    return day + dt.timedelta(days=lo)
 
 
 @pytest.mark.parametrize(
