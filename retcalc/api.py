@@ -311,8 +311,22 @@ def _orders(orders: Orders | Source, *, by: str | Sequence[str], need_amount: bo
                 f"{', '.join(orders.loaded.table.columns)}. Name it with --amount-col "
                 "(columns={'amount': ...} in Python)"
             )
-        return with_first_values(orders, dims)
-    return with_first_values(read_orders(orders, by=by, need_amount=need_amount), dims)
+        return _empty_groups(with_first_values(orders, dims), dims)
+    read = with_first_values(read_orders(orders, by=by, need_amount=need_amount), dims)
+    return _empty_groups(read, dims)
+
+
+def _empty_groups(orders: Orders, dims: Sequence[Dimension]) -> Orders:
+    """``orders`` as they are, with a warning for each ``--by`` column empty on some rows."""
+    from retcalc.io.checks import empty_group_warning
+
+    keys = [d.key for d in dims if d.key in orders.frame.columns]
+    if keys:
+        empty = orders.frame.select(pl.col(k).null_count() for k in keys).row(0)
+        _say(
+            [empty_group_warning(orders.name, k, n) for k, n in zip(keys, empty, strict=True) if n]
+        )
+    return orders
 
 
 def with_first_values(orders: Orders, dims: Sequence[Dimension]) -> Orders:
