@@ -324,11 +324,8 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
         # their rows go once it has read them.
         table = api.clv_historical(
             inputs.orders_api(hand_over=True),
-            start=common.start,
-            end=common.end,
-            as_of=common.as_of,
-            by=tuple(common.by or ()),
             per_customer=per_customer,
+            **c.range_options(common),
         )
     _emit(
         common,
@@ -349,11 +346,8 @@ def _formula(common: Common, metric_params: Params, *, margin: float, discount: 
             inputs.orders_api(),
             customers=inputs.customers_api(),
             window=common.active_window,
-            start=common.start,
-            end=common.end,
-            as_of=common.as_of,
-            by=tuple(common.by or ()),
             basis=common.basis,
+            **c.range_options(common),
             margin=margin,
             discount_rate=discount,
         )

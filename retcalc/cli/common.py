@@ -106,16 +106,19 @@ def config_path(common: Common) -> Path | None:
     return default if default.is_file() else None
 
 
-def metric_options(common: Common) -> dict[str, Any]:
-    """The period, window, range and ``--by`` options, as the API's keyword arguments."""
+def range_options(common: Common) -> dict[str, Any]:
+    """The range and ``--by`` options, as the API's keyword arguments."""
     return {
-        "period": common.period,
-        "window": common.active_window,
         "start": common.start,
         "end": common.end,
         "as_of": common.as_of,
         "by": tuple(common.by or ()),
     }
+
+
+def metric_options(common: Common) -> dict[str, Any]:
+    """The period, window, range and ``--by`` options, as the API's keyword arguments."""
+    return {"period": common.period, "window": common.active_window, **range_options(common)}
 
 
 def params(common: Common, *, shows: Collection[str] = (), command: str = "") -> Params:

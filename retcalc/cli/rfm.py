@@ -59,11 +59,8 @@ def rfm(
             # The orders handed over, so that the scoring lets their rows go once read.
             table = api.rfm(
                 inputs.orders_api(hand_over=True),
-                start=common.start,
-                end=common.end,
-                as_of=common.as_of,
-                by=tuple(common.by or ()),
                 per_customer=per_customer,
+                **c.range_options(common),
             )
         as_of = f" as of {metric_params.as_of}" if metric_params.as_of else ""
         emit(
