@@ -311,22 +311,8 @@ def _orders(orders: Orders | Source, *, by: str | Sequence[str], need_amount: bo
                 f"{', '.join(orders.loaded.table.columns)}. Name it with --amount-col "
                 "(columns={'amount': ...} in Python)"
             )
-        return _empty_groups(with_first_values(orders, dims), dims)
-    read = with_first_values(read_orders(orders, by=by, need_amount=need_amount), dims)
-    return _empty_groups(read, dims)
-
-
-def _empty_groups(orders: Orders, dims: Sequence[Dimension]) -> Orders:
-    """``orders`` as they are, with a warning for each ``--by`` column empty on some rows."""
-    from retcalc.io.checks import empty_group_warning
-
-    keys = [d.key for d in dims if d.key in orders.frame.columns]
-    if keys:
-        empty = orders.frame.select(pl.col(k).null_count() for k in keys).row(0)
-        _say(
-            [empty_group_warning(orders.name, k, n) for k, n in zip(keys, empty, strict=True) if n]
-        )
-    return orders
+        return with_first_values(orders, dims)
+    return with_first_values(read_orders(orders, by=by, need_amount=need_amount), dims)
 
 
 def with_first_values(orders: Orders, dims: Sequence[Dimension]) -> Orders:
@@ -604,6 +590,9 @@ def retention(
         shows=RETENTION_COLUMNS, command="retention",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=by, need_amount=False)
+    remote = read.loaded.remote
+    if remote is not None and basis_of(people, basis) is Basis.activity:
+        return with_intervals(remote.retention(params), "retention", ci)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
     return with_intervals(retention_table(prep), "retention", ci)
 
@@ -794,7 +783,7 @@ def compare(
     )  # fmt: skip
     command = COMPARE_METRICS[metric]
     k, n = SHARES[command][metric]
-    read, people = _read_with(orders, customers, by=keys, need_amount=False)
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
     options: dict[str, Any] = {
         "customers": people, "period": params.period, "window": params.window,
         "start": params.start, "end": params.end, "as_of": params.as_of, "basis": basis,
@@ -1618,7 +1607,7 @@ def survival_fit(
         shows=(*km.SURVIVAL_COLUMNS, *km.SUMMARY_COLUMNS), command="survival",
     )  # fmt: skip
     check_keys(params.by)
-    read, people = _read_with(orders, customers, by=params.by, need_amount=False)
+    read, people = _read_with(orders, customers, by=by, need_amount=False)
     chosen = basis_of(people, basis)
     cut = km.cut_day(params.end, params.as_of)
     rows = read.rows()

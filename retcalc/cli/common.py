@@ -159,6 +159,8 @@ def check_fresh(
     if reference == as_of:  # counted to --as-of: the orders it leaves out are not looked at
         frame = frame.filter(pl.col("day") < as_of)
     last: dt.date | None = frame.select(pl.col("day").max()).collect().item()
+    if orders.remote is not None:  # on Spark, already cut at --as-of
+        last = orders.remote.last_day
     if last is None:
         return  # no rows before --as-of: the metric says so
     age = (reference - last).days
@@ -214,6 +216,7 @@ def load(
     level: Level | None = None,
     anonymous: bool = False,
     revenue: bool = True,
+    remote: bool = False,
 ) -> Inputs:
     """Read the orders (and customers) named on the command line.
 
@@ -226,15 +229,21 @@ def load(
     does not run on Spark. ``anonymous``: the command never shows a customer id, so a large
     input without a customers file may be summed under hashed ids
     (:mod:`retcalc.io.batched`). ``revenue=False``: the command reads only purchase
-    days (retention), so a large input keeps nothing else of its lines.
+    days (retention), so a large input keeps nothing else of its lines. ``remote``: the
+    command can run on Spark's executors (:mod:`retcalc.engines.spark.partials`) when the
+    orders alone are read and no ``first:`` dimension is asked, so the rows stay there.
     """
     check_output_early(common)
     options = load_options(common)
     if common.orders == "-" and common.customers == "-":
         raise UsageError("only one input can be read from stdin ('-')")
-    by = read_columns(parse_by(common.by or ()))  # first:DIM reads DIM
+    dims = parse_by(common.by or ())
+    by = read_columns(dims)  # first:DIM reads DIM
     if common.engine is Engine.spark:
-        orders = _load_on_spark(common, options, need_amount=need_amount, by=by, level=level)
+        remote = remote and not common.customers and not any(d.first for d in dims)
+        orders = _load_on_spark(
+            common, options, need_amount=need_amount, by=by, level=level, remote=remote
+        )
     else:
         if common.spark_master is not None:
             raise UsageError("--spark-master is for --engine spark")
@@ -283,6 +292,7 @@ def _load_on_spark(
     need_amount: bool,
     by: tuple[str, ...],
     level: Level | None,
+    remote: bool,
 ) -> Loaded:
     """The orders read and reduced on Spark; stderr says where the work ran."""
     if level is None:
@@ -298,7 +308,13 @@ def _load_on_spark(
         spark, where = get_session(common.spark_master, conf)
     with progress(f"Reading {common.orders} on {where}"):
         orders = load_orders_spark(
-            spark, common.orders, options, need_amount=need_amount, dimensions=by, level=level
+            spark,
+            common.orders,
+            options,
+            need_amount=need_amount,
+            dimensions=by,
+            level=level,
+            remote=remote,
         )
     print(f"retcalc: computed on {where}", file=sys.stderr, flush=True)
     return orders

@@ -30,7 +30,7 @@ def retention(
 
     def body() -> None:
         metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")
-        inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
+        inputs = c.load(common, level=Level.days, anonymous=True, revenue=False, remote=True)
         with progress("Computing retention"):
             table = api.retention(
                 inputs.orders_api(),

@@ -74,12 +74,9 @@ def survival(
                 inputs.orders_api(hand_over=True),
                 customers=inputs.customers_api(),
                 window=common.active_window,
-                start=common.start,
-                end=common.end,
-                as_of=common.as_of,
-                by=metric_params.by,
                 basis=common.basis,
                 ci=ci,
+                **c.range_options(common),
             )
         _say_counts(fit)
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())

@@ -313,15 +313,6 @@ def unknown_statuses(found: Census, *, name: str, column: str, strict: bool) -> 
 # Warnings about the header and the ids.
 
 
-def empty_group_warning(name: str, column: str, rows: int) -> str:
-    """A ``--by`` column empty on some rows: its empty group's figures are not to be trusted."""
-    return (
-        f"{name}: --by {column} is empty on {rows:,} row{'s' if rows != 1 else ''}; the group "
-        "with an empty value is not counted correctly (its figures may show 0): fill the "
-        f"column, or leave those rows out, before grouping by {column}"
-    )
-
-
 def twin_header_warning(name: str, source: str, canonical: str) -> str:
     """What to say of a mapped header ``source`` that appears more than once."""
     return (

@@ -104,6 +104,9 @@ class Loaded:
     order_level: tuple[str, ...] = ()  # columns counted once per order (see once_per_order)
     money: currency.MoneyPlan = field(default_factory=currency.MoneyPlan)
     holds: Holds = field(default_factory=Holds)  # what ``frame``'s rows are
+    #: The rows left on Spark (:class:`retcalc.engines.spark.partials.Remote`); ``frame``
+    #: is then empty, with their columns.
+    remote: Any = None
 
     @property
     def name(self) -> str:

@@ -158,9 +158,9 @@ def runs(coverage: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
 def same_group(keys: Sequence[str], step: int = 1) -> pl.Expr:
     """True where a row has the same keys and customer as the row ``step`` rows before it
     (``step=-1``: the row after it), on sorted input."""
-    same = pl.lit(True)
+    same = pl.int_range(pl.len()).shift(step).is_not_null()  # there is such a row
     for column in [*keys, CUSTOMER]:
-        same = same & (pl.col(column) == pl.col(column).shift(step)).fill_null(False)
+        same = same & pl.col(column).eq_missing(pl.col(column).shift(step))  # empty = empty
     return same
 
 
@@ -274,7 +274,10 @@ def boundary_table(
         boundary_base = groups.join(boundary_base, how="cross")
     active_at = (
         boundary_base.join(
-            active.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left"
+            active.with_columns(pl.col(IDX).cast(pl.Int64)),
+            on=[*keys, IDX],
+            how="left",
+            nulls_equal=True,
         )
         .with_columns(pl.col("d").fill_null(0))
         .sort([*keys, IDX])
@@ -300,7 +303,10 @@ def boundary_table(
     )
     retained = (
         base.join(
-            retained_delta.with_columns(pl.col(IDX).cast(pl.Int64)), on=[*keys, IDX], how="left"
+            retained_delta.with_columns(pl.col(IDX).cast(pl.Int64)),
+            on=[*keys, IDX],
+            how="left",
+            nulls_equal=True,
         )
         .with_columns(pl.col("d").fill_null(0))
         .sort([*keys, IDX])
@@ -317,7 +323,10 @@ def boundary_table(
     entries = active_runs.filter((pl.col("P") >= 1) & (pl.col("P") <= n))
     if "first_idx" not in entries.collect_schema():
         entries = entries.join(
-            first_period.select(*keys, CUSTOMER, "first_idx"), on=[*keys, CUSTOMER], how="left"
+            first_period.select(*keys, CUSTOMER, "first_idx"),
+            on=[*keys, CUSTOMER],
+            how="left",
+            nulls_equal=True,
         )
     entry_idx = pl.col("P").cast(pl.Int64) - 1
     reactivated = _counts(
@@ -343,7 +352,7 @@ def boundary_table(
         new_active,
         new_customers,
     ):
-        table = table.join(part, on=[*keys, IDX], how="left")
+        table = table.join(part, on=[*keys, IDX], how="left", nulls_equal=True)
     counts = [
         "customers_start",
         "customers_end",
@@ -370,7 +379,7 @@ def returning(
         .filter(pl.col(IDX).is_between(0, grid.n_periods - 1))
         .unique()
     )
-    hits = in_period.join(active_runs, on=group, how="inner").filter(
+    hits = in_period.join(active_runs, on=group, how="inner", nulls_equal=True).filter(
         (pl.col("P") <= pl.col(IDX)) & (pl.col(IDX) < pl.col("Q"))
     )
     return hits.group_by([*keys, IDX]).agg(pl.len().cast(pl.Int64).alias("returning"))

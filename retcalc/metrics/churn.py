@@ -142,7 +142,7 @@ def revenue_movements(
         )
         movements = movements.join(found.lazy(), on=[*keys, "ps"], how="left", nulls_equal=True)
     return (
-        movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True)
+        movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True, nulls_equal=True)
         .with_columns(
             ratio("_kept_now", "previous_revenue").alias("nrr"),
             ratio("_kept_floor", "previous_revenue").alias("grr"),
@@ -243,7 +243,7 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     )
     lower = pl.col("window_start").is_null() | (pl.col("day") >= pl.col("window_start"))
     return (
-        exits.join(daily, on=group, how="inner")
+        exits.join(daily, on=group, how="inner", nulls_equal=True)
         .filter(lower & (pl.col("day") < pl.col("period_start")))
         .group_by([*keys, IDX])
         .agg(pl.col("micros").sum().alias("lost_revenue"))
@@ -264,8 +264,13 @@ def churn_table(prep: Prepared, resampling: Resampling | None = None) -> pl.Data
     table = (
         counts.select(*keys, IDX, "customers_start", "churned")
         .join(prep.grid.periods(), on=IDX, how="left")
-        .join(revenue_movements(prep, daily, resampling), on=[*keys, "period_start"], how="left")
-        .join(lost_revenue(prep, daily), on=[*keys, IDX], how="left")
+        .join(
+            revenue_movements(prep, daily, resampling),
+            on=[*keys, "period_start"],
+            how="left",
+            nulls_equal=True,
+        )
+        .join(lost_revenue(prep, daily), on=[*keys, IDX], how="left", nulls_equal=True)
         .with_columns(money(pl.col(c).fill_null(0)).alias(c) for c in MONEY_COLUMNS)
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),

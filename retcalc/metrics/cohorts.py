@@ -61,7 +61,7 @@ def _in_cohort_offsets(
     """Rows of ``frame`` (``group..., day``) with the offset of their day from the customer's
     cohort; rows of non-members, before the cohort period or after the data end are left out."""
     return (
-        frame.join(members, on=group, how="inner")
+        frame.join(members, on=group, how="inner", nulls_equal=True)
         .with_columns((grid.period_index(pl.col("day")) - pl.col(_COHORT_IDX)).alias("offset"))
         .filter((pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods))
     )
@@ -153,7 +153,7 @@ def cohort_table(
         )
     if mode is Mode.on:
         counts = bought.group_by(cell).agg(pl.len().cast(pl.Int64).alias("customers"))
-        cells = cells.join(counts, on=cell, how="left").with_columns(
+        cells = cells.join(counts, on=cell, how="left", nulls_equal=True).with_columns(
             pl.col("customers").fill_null(0)
         )
     else:
@@ -165,7 +165,7 @@ def cohort_table(
             .agg(pl.len().cast(pl.Int64).alias("_last_here"))
         )
         cells = (
-            cells.join(last, on=cell, how="left")
+            cells.join(last, on=cell, how="left", nulls_equal=True)
             .with_columns(pl.col("_last_here").fill_null(0))
             .sort(cell)
             .with_columns(
@@ -184,7 +184,7 @@ def cohort_table(
             .agg(pl.col("micros").sum().alias("_micros"))
         )
         cells = (
-            cells.join(summed, on=cell, how="left")
+            cells.join(summed, on=cell, how="left", nulls_equal=True)
             .with_columns(pl.col("_micros").fill_null(0))
             .sort(cell)
             .with_columns(over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum"))

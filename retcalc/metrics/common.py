@@ -79,27 +79,31 @@ def check_keys(keys: Sequence[str]) -> None:
 
 
 def prepare_activity(
-    orders: Rows | pl.LazyFrame, params: Params, *, with_runs: bool = True
+    orders: Rows | pl.LazyFrame,
+    params: Params,
+    *,
+    with_runs: bool = True,
+    span: tuple[dt.date, dt.date] | None = None,
 ) -> Prepared:
     """Groundwork on the activity basis (SPEC §2.1): purchases make customers active.
 
     ``with_runs=False`` leaves ``runs`` empty, for a command that never reads them
-    (cohorts): finding them is a pass over every purchase day.
+    (cohorts): finding them is a pass over every purchase day. ``span``: the first and
+    last purchase day of all the data when ``orders`` are some customers of it (a
+    kernel's part, SPEC §8), so that every part has the same grid.
     """
     keys = params.by
     check_keys(keys)
     orders = as_rows(orders)
     events = events_of(orders, params.as_of)
     purchases = purchase_days(events, keys, keyed=orders.keyed).collect().lazy()
-    span = purchases.select(
-        pl.col("day").min().alias("lo"), pl.col("day").max().alias("hi")
-    ).collect()
-    first, last = span.row(0)
-    if first is None:
-        cut = f" before --as-of {params.as_of}" if params.as_of else ""
-        raise InputError(
-            f"no purchases{cut}: every row is a return, a cancellation or out of range"
+    if span is None:
+        span = (
+            purchases.select(pl.col("day").min(), pl.col("day").max().alias("hi")).collect().row(0)
         )
+    first, last = span
+    if first is None:
+        raise no_purchases(params.as_of)
     grid = Grid.build(*grid_range(params, first, last), params.period, params.window)
     sorted_days = purchases.collect()
     if with_runs:
@@ -129,6 +133,12 @@ def prepare_activity(
         Basis.activity,
         orders.keyed,
     )
+
+
+def no_purchases(as_of: dt.date | None) -> InputError:
+    """What to say when no row is a purchase (before ``--as-of``)."""
+    cut = f" before --as-of {as_of}" if as_of else ""
+    return InputError(f"no purchases{cut}: every row is a return, a cancellation or out of range")
 
 
 def prepare_subscription(
@@ -193,10 +203,15 @@ def prepare_subscription(
 
 def complete_flag(prep: Prepared) -> pl.Expr:
     """False when ``s - W`` is before the first order in the data or ``e`` after the data end."""
-    ends_in_data = pl.col("period_end") <= pl.lit(prep.data_end)
-    if prep.basis is Basis.subscription or prep.grid.window.is_all:
+    return completeness(prep.basis, prep.grid.window, prep.data_start, prep.data_end)
+
+
+def completeness(basis: Basis, window: Window, data_start: dt.date, data_end: dt.date) -> pl.Expr:
+    """:func:`complete_flag` from its parts: the data's first day and its end (exclusive)."""
+    ends_in_data = pl.col("period_end") <= pl.lit(data_end)
+    if basis is Basis.subscription or window.is_all:
         return ends_in_data
-    return ends_in_data & (pl.col("window_start") >= pl.lit(prep.data_start))
+    return ends_in_data & (pl.col("window_start") >= pl.lit(data_start))
 
 
 def dimension_keys(by: Sequence[str]) -> tuple[str, ...]:

@@ -149,7 +149,7 @@ def survivor_counts(prep: Prepared) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     )
     first = pl.col("first_idx")
     per = (
-        members.join(prep.runs.select(*group, "P", "Q"), on=group, how="left")
+        members.join(prep.runs.select(*group, "P", "Q"), on=group, how="left", nulls_equal=True)
         .group_by([*group, "first_idx"])
         .agg(
             # The run that starts at the end of the cohort's period, if any.
@@ -171,6 +171,7 @@ def survivor_counts(prep: Prepared) -> tuple[pl.DataFrame, pl.DataFrame, int]:
             .group_by([*keys, "first_idx", "capped", "_last"])
             .agg(pl.len().cast(pl.Int64).alias("customers")),
             on=[*keys, "first_idx"],
+            nulls_equal=True,
         )
         .drop("_n")
         .sort([*keys, "first_idx", "capped"])
@@ -460,8 +461,10 @@ def forecast_table(
         notes.append(
             f"intervals at {ci:g}: parametric bootstrap, {resamples} resamples, seed {seed}"
         )
-    table = pl.concat(frames, how="vertical").with_columns(
-        pl.col("period_start").dt.offset_by(pl.format(_step(prep), pl.col("offset")))
+    key_types = prep.first_period.collect_schema()  # an empty key alone would read as Null
+    table = pl.concat(frames, how="vertical_relaxed").with_columns(
+        *(pl.col(k).cast(key_types[k]) for k in keys),
+        pl.col("period_start").dt.offset_by(pl.format(_step(prep), pl.col("offset"))),
     )
     order = [*keys, *FORECAST_COLUMNS, *(INTERVAL_COLUMNS if ci is not None else ())]
     table = table.select(order).sort([*keys, "cohort", "offset"], nulls_last=True)

@@ -288,8 +288,8 @@ def _existing_growth(prep: Prepared, per_period: bool, parts: int) -> pl.LazyFra
             .agg(pl.col("micros").sum().alias("_prev"))
         )
         existing = (
-            now.join(prev, on=[*group, IDX], how="full", coalesce=True)
-            .join(first.filter(where), on=group, how="inner")
+            now.join(prev, on=[*group, IDX], how="full", coalesce=True, nulls_equal=True)
+            .join(first.filter(where), on=group, how="inner", nulls_equal=True)
             .join(starts, on=IDX, how="left")
             .filter(pl.col("first_day") < pl.col("period_start"))
         )
@@ -331,7 +331,7 @@ def _nps(prep: Prepared, responses: pl.LazyFrame, as_of: dt.date | None) -> pl.L
     runs = prep.runs.with_columns(pl.col("P").cast(pl.Int64), pl.col("Q").cast(pl.Int64))
     status = (
         per_customer.select(*group, IDX)
-        .join(runs, on=group, how="inner")
+        .join(runs, on=group, how="inner", nulls_equal=True)
         .filter((pl.col("P") <= pl.col(IDX)) & (pl.col(IDX) < pl.col("Q")))
         .select(
             *group,
@@ -340,7 +340,7 @@ def _nps(prep: Prepared, responses: pl.LazyFrame, as_of: dt.date | None) -> pl.L
             (pl.col("Q") >= pl.col(IDX) + 2).alias("_retained"),
         )
     )
-    marked = per_customer.join(status, on=[*group, IDX], how="left").with_columns(
+    marked = per_customer.join(status, on=[*group, IDX], how="left", nulls_equal=True).with_columns(
         pl.col("_churned").fill_null(False), pl.col("_retained").fill_null(False)
     )
 
@@ -449,7 +449,7 @@ def kpi_table(
         figures.append(_aov_bounds(prep, resampling))
     table = base
     for figure in figures:
-        table = table.join(figure, on=on, how="left")
+        table = table.join(figure, on=on, how="left", nulls_equal=True)
     counts = ["customers", "orders", "_repeat", "_loyal"]
     if nps is not None:
         counts.append("nps_responses")

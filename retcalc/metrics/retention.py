@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics import activity
-from retcalc.metrics.activity import IDX
+from retcalc.metrics.activity import IDX, Grid
 from retcalc.metrics.common import (
     Basis,
     Params,
@@ -49,29 +51,57 @@ def retention_rates() -> list[pl.Expr]:
     ]
 
 
+#: The counts of the table: sums over customers, so the counts of disjoint sets of
+#: customers add up to the counts of their union (SPEC §8: a kernel's partial result).
+COUNT_COLUMNS: tuple[str, ...] = (
+    "customers_start",
+    "new_customers",
+    "customers_end",
+    "retained",
+    "churned",
+    "reactivated",
+    "new_lost",
+    "returning",
+)
+
+
 def retention_table(prep: Prepared) -> pl.DataFrame:
     """SPEC §2.1 per group and period; see ``activity`` for how the counts are made."""
+    return finish_retention(retention_counts(prep), prep.grid, prep.keys, complete_flag(prep))
+
+
+def retention_counts(prep: Prepared) -> pl.LazyFrame:
+    """The kernel: ``keys..., idx`` and the :data:`COUNT_COLUMNS` of the customers in
+    ``prep`` (every period of the grid for each group they are in)."""
     keys = list(prep.keys)
     table = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
     if prep.purchases is not None and prep.basis is Basis.activity:
         back = activity.returning_sorted(prep.purchases.collect(), prep.grid, keys)
-        table = table.join(back, on=[*keys, IDX], how="left").with_columns(
+        table = table.join(back, on=[*keys, IDX], how="left", nulls_equal=True).with_columns(
             pl.col("returning").fill_null(0)
         )
     elif prep.purchases is not None:
         back = activity.returning(prep.purchases, prep.runs, prep.grid, keys)
-        table = table.join(back, on=[*keys, IDX], how="left").with_columns(
+        table = table.join(back, on=[*keys, IDX], how="left", nulls_equal=True).with_columns(
             pl.col("returning").fill_null(0)
         )
     else:
         table = table.with_columns(pl.lit(None, dtype=pl.Int64).alias("returning"))
-    table = table.join(prep.grid.periods(), on=IDX, how="left")
-    result = (
-        table.with_columns(*retention_rates(), complete_flag(prep).alias("complete"))
+    return table.select(*keys, IDX, *COUNT_COLUMNS)
+
+
+def finish_retention(
+    counts: pl.LazyFrame, grid: Grid, keys: Sequence[str], complete: pl.Expr
+) -> pl.DataFrame:
+    """The merge: counts (of one set of customers, or summed over several) as the table,
+    with the periods' dates, the rates and ``complete``."""
+    return (
+        counts.join(grid.periods(), on=IDX, how="left")
+        .with_columns(*retention_rates(), complete.alias("complete"))
         .sort([*keys, IDX])
         .select(*keys, *RETENTION_COLUMNS)
+        .collect()
     )
-    return result.collect()
 
 
 def retention(

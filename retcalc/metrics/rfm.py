@@ -172,6 +172,7 @@ def _scores(orders: Rows, params: Params, as_of: dt.date) -> pl.LazyFrame:
             revenue.group_by(group).agg(pl.col("micros").sum().alias("_micros")),
             on=group,
             how="left",
+            nulls_equal=True,
         )
         .with_columns(
             (pl.lit(as_of, dtype=pl.Date) - pl.col("_last")).dt.total_days().alias("recency_days"),
@@ -213,7 +214,7 @@ def rfm_segments(scores: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFra
         pl.col("frequency").mean().alias("avg_frequency"),
     )
     return (
-        base.join(per_segment, on=[*group, "segment"], how="left")
+        base.join(per_segment, on=[*group, "segment"], how="left", nulls_equal=True)
         .with_columns(pl.col("customers").fill_null(0), pl.col("_micros").fill_null(0))
         .with_columns(
             ratio("customers", over(pl.col("customers").sum(), group)).alias("share"),

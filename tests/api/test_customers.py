@@ -54,7 +54,6 @@ CASES = [
 ]
 
 
-@pytest.mark.filterwarnings("ignore:.*is not counted correctly")  # an empty value, on purpose
 @pytest.mark.parametrize(
     ("basis", "period", "window", "by"), CASES, ids=["-".join([*c[:3], *c[3]]) for c in CASES]
 )

@@ -14,9 +14,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from retcalc.cli.app import app
+from tests.api.test_empty_group import HEADER, ROWS
 from tests.cli.test_cli_contract import SHOPIFY, UCI
 from tests.spark.compare import assert_same_table, csv_table
 from tests.spark.conftest import SAMPLE, needs_spark
+from tests.spark.generated import shop
 
 # One worker runs every Spark test under pytest-xdist: one JVM, started once.
 pytestmark = pytest.mark.xdist_group("spark")
@@ -104,6 +106,46 @@ def test_exports_with_awkward_shapes(spark: Any, tmp_path: Path, text: str) -> N
         ours, theirs = both(command, str(path), "-w", "1mo", "--format", "json")
         assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
         assert ours.stdout == theirs.stdout
+
+
+@needs_spark
+def test_an_empty_group_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "\n".join(r.format("") for r in ROWS) + "\n")
+    for command in ("retention", "churn", "returns", "kpis"):
+        ours, theirs = both(command, str(path), "--by", "channel", "--format", "csv")
+        assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+        assert ours.stdout == theirs.stdout
+        assert "\n,20" in ours.stdout  # the empty group's rows are there
+
+
+@pytest.fixture(scope="module")
+def messy_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shop(tmp_path_factory.mktemp("shop"), customers=300)
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-p", "day", "-w", "30d", "--by", "channel"),
+        ("-p", "week", "-w", "90d"),
+        ("-p", "month", "--by", "channel", "--as-of", "2024-05-01", "--ci", "0.9"),
+        ("-p", "quarter", "-w", "all", "--start", "2022-06-01"),
+    ],
+    ids=["day", "week", "month", "quarter"],
+)
+def test_retention_runs_on_the_executors(
+    spark: Any, messy_shop: Path, args: tuple[str, ...]
+) -> None:
+    from retcalc.engines.spark import partials
+
+    orders = str(messy_shop / "orders_messy.csv")
+    ours, theirs = both("retention", orders, *args, "--format", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+    # Only the partial counts reached the driver: one row per group and period.
+    assert partials.collected["rows"] == ours.stdout.count("\n") - 1
 
 
 @needs_spark

@@ -318,7 +318,7 @@ def _census(raw: Any, source: str, customer: str, amount: str | None) -> currenc
     columns = list(dict.fromkeys(c for c in (source, customer, amount) if c))
     schema = {"code": pl.String(), "valued": pl.Boolean(), "n": pl.Int64(), "first": pl.Int64()}
     parts = raw.select(*columns, b.ID).mapInArrow(
-        lambda it: b.census_batches(it, source, customer, amount), _spark_schema(schema)
+        lambda it: b.census_batches(it, source, customer, amount), spark_schema(schema)
     )
     summed = parts.groupBy("code", "valued").agg(F.sum("n").alias("n"), F.lit(None).alias("first"))
     frame = pl.from_arrow(to_arrow(summed))
@@ -328,7 +328,7 @@ def _census(raw: Any, source: str, customer: str, amount: str | None) -> currenc
     )
 
 
-def _spark_schema(schema: dict[str, pl.DataType]) -> Any:
+def spark_schema(schema: dict[str, pl.DataType]) -> Any:
     from pyspark.sql import types as T
 
     kinds = {
@@ -440,8 +440,11 @@ def load_orders_spark(
     need_amount: bool,
     dimensions: Sequence[str],
     level: Level,
+    remote: bool = False,
 ) -> Loaded:
-    """Orders read, checked and reduced on Spark; see the module docstring."""
+    """Orders read, checked and reduced on Spark; see the module docstring. ``remote``
+    (days level): the reduced rows stay on Spark, partitioned by customer, for a metric
+    that runs on the executors (:mod:`.partials`); ``Loaded.remote`` holds them."""
     from pyspark import StorageLevel
 
     source = find_source(spec)
@@ -488,7 +491,7 @@ def load_orders_spark(
     plan_copy = plan
     source_rows = raw if plan.with_file else raw.drop(b.FILE)
     canonical = source_rows.mapInArrow(
-        lambda it: b.canonical_batches(it, plan_copy), _spark_schema(schema)
+        lambda it: b.canonical_batches(it, plan_copy), spark_schema(schema)
     )
     # Parsed once: the checks and the reduction both read the persisted rows.
     canonical = canonical.persist(StorageLevel.MEMORY_AND_DISK)
@@ -505,6 +508,7 @@ def load_orders_spark(
             options,
             level,
             [*sample.warnings, *warnings_dedupe],
+            remote=remote and level is Level.days,
         )
     finally:
         canonical.unpersist()
@@ -522,6 +526,8 @@ def _finish_load(
     options: LoadOptions,
     level: Level,
     warnings: list[str],
+    *,
+    remote: bool,
 ) -> Loaded:
     from pyspark.sql import functions as F
 
@@ -562,8 +568,12 @@ def _finish_load(
         has_amount = plan.has_amount
         reduced = rows.mapInArrow(
             lambda it: b.reduce_batches(it, level, keys, has_amount=has_amount),
-            _spark_schema(reduced_schema),
+            spark_schema(reduced_schema),
         )
+        if remote:
+            return _left_on_spark(
+                reduced, reduced_schema, keys, has_amount, table, source, sample, warnings
+            )
         if level is Level.days:
             group = b.reduce_keys(level, keys, has_order_id)
             sums = [F.sum("micros").alias("micros")]
@@ -587,6 +597,39 @@ def _finish_load(
         holds=Holds(level),
     )
     return loaded
+
+
+def _left_on_spark(
+    reduced: Any,
+    schema: dict[str, pl.DataType],
+    keys: Sequence[str],
+    has_amount: bool,
+    table: Any,
+    source: Source,
+    sample: Loaded,
+    warnings: list[str],
+) -> Loaded:
+    """The reduced rows kept on Spark, partitioned by customer (each task then has whole
+    customers) and cached; the driver learns only their span of days."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from retcalc.engines.spark.partials import Remote
+
+    rows = reduced.repartition("customer_id").persist(StorageLevel.MEMORY_AND_DISK)
+    bought = F.when(F.col("is_purchase"), F.col("day"))
+    first, last, last_day = rows.agg(F.min(bought), F.max(bought), F.max("day")).first()
+    empty = b.events_frame(pl.DataFrame(schema=schema), Level.days)
+    return Loaded(
+        dataclasses.replace(table, files=source.files),
+        sample.mapping,
+        empty,
+        sample.date_formats,
+        warnings,
+        sample.decimal_marks,
+        holds=Holds(Level.days),
+        remote=Remote(rows, schema, tuple(keys), has_amount, first, last, last_day),
+    )
 
 
 def _once_per_order(rows: Any, columns: Sequence[str]) -> Any:

@@ -352,7 +352,9 @@ def group_sums(
     """
     if keys:
         groups = frame.select(keys).unique().sort(keys).with_row_index("_g")
-        codes = frame.join(groups, on=list(keys), how="left", maintain_order="left")["_g"]
+        codes = frame.join(
+            groups, on=list(keys), how="left", maintain_order="left", nulls_equal=True
+        )["_g"]
         code = codes.cast(pl.Int64).to_numpy()
         groups = groups.drop("_g")
     else:

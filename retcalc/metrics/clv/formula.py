@@ -92,6 +92,7 @@ def formula_table(
             groups.with_columns(pl.Series("annual_churn_rate", total / count)),
             on=on,
             how="left",
+            nulls_equal=True,
         )
     )
     in_years = years.lazy().select(year_keys)
@@ -102,18 +103,18 @@ def formula_table(
         activity = (
             order_count(events, keys)
             .with_columns(year_of)
-            .join(in_years, on=year_keys, how="semi")
+            .join(in_years, on=year_keys, how="semi", nulls_equal=True)
             .group_by(year_keys)
             .agg(pl.col("orders").sum(), pl.col(CUSTOMER).n_unique().alias("customer_years"))
         )
         revenue = (
             revenue_lines(events, keys)
             .with_columns(year_of)
-            .join(in_years, on=year_keys, how="semi")
+            .join(in_years, on=year_keys, how="semi", nulls_equal=True)
             .group_by(year_keys)
             .agg(pl.col("micros").sum())
         )
-        return activity.join(revenue, on=year_keys, how="full", coalesce=True)
+        return activity.join(revenue, on=year_keys, how="full", coalesce=True, nulls_equal=True)
 
     # Per customer first (their orders, each customer once a year): a large input in
     # parts of its customers (parts.in_parts), whose figures add up.
@@ -132,7 +133,7 @@ def formula_table(
     )
     churn_rate = pl.col("annual_churn_rate")
     frame = (
-        churn.join(totals, on=on, how="left")
+        churn.join(totals, on=on, how="left", nulls_equal=True)
         .with_columns(
             money(pl.col("micros").fill_null(0)).alias("revenue"),
             pl.col("orders").fill_null(0),
@@ -160,7 +161,7 @@ def formula_table(
         buyers = (
             order_count(events, keys)
             .with_columns(year_of)
-            .join(in_years, on=year_keys, how="semi")
+            .join(in_years, on=year_keys, how="semi", nulls_equal=True)
             .select(*keys, CUSTOMER)
             .unique()
             .join(costs, on=CUSTOMER, how="inner")
@@ -173,7 +174,7 @@ def formula_table(
             .collect()
         )
         frame = (
-            frame.join(buyers, on=on, how="left")
+            frame.join(buyers, on=on, how="left", nulls_equal=True)
             .with_columns(
                 (
                     pl.col("clv") - pl.col("cost_to_serve") * pl.col("discounted_lifetime_years")

@@ -150,7 +150,7 @@ def _customers(
         .agg(event_micros(events).sum().alias("micros"))
     )
     return (
-        customers.join(revenue, on=group, how="left")
+        customers.join(revenue, on=group, how="left", nulls_equal=True)
         .with_columns(pl.col("micros").fill_null(0))
         .with_columns(
             money("micros").alias("revenue"),
