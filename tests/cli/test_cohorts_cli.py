@@ -295,3 +295,45 @@ def test_money_metric_needs_an_amount(tmp_path: Path) -> None:
     result = invoke(str(path), "--format", "table", "--metric", "ltv")
     assert result.exit_code == 2
     assert "amount" in result.stderr
+
+
+def test_day_brackets_in_json(orders: Path) -> None:
+    # The last day observed is Mar 20. Days since first purchase (days observed): a 0, 26,
+    # 56 (76); b 0 (61); c 0, 20 (21); d 0 (40).
+    result = ok(
+        invoke(str(orders), "--format", "json", "--brackets", "1-30,31-60", "--bracket-unit", "day")
+    )
+    rows = [
+        (r["cohort"], r["bracket"], r["customers"], r["eligible"], r["retention"])
+        for r in json.loads(result.stdout)
+    ]
+    assert rows == [
+        ("2024-01-01", "1-30", 1, 2, 0.5),  # a on day 26
+        ("2024-01-01", "31-60", 1, 2, 0.5),  # a on day 56; b's day 60 is Mar 20, observed
+        # c bought on day 20 but is not eligible (21 days observed); d is and did not buy.
+        ("2024-02-01", "1-30", 1, 1, 0.0),
+        ("2024-02-01", "31-60", 0, 0, None),  # begun for d, over for nobody
+        (None, "1-30", 2, 3, 1 / 3),  # a alone of a, b and d
+        (None, "31-60", 1, 2, 0.5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--brackets", "0-7,5-9"], "--brackets: 5-9 overlaps 0-7"),
+        (["--brackets", "9-2"], "--brackets: '9-2' ends before it starts"),
+        (["--brackets", "0-7,,9"], "an empty bracket"),
+        (["--brackets", "x"], "--brackets: 'x' is not a bracket"),
+        (["--brackets", "0-1", "--mode", "on-or-after"], "--mode on-or-after does not apply"),
+        (["--brackets", "0-1", "--max-offset", "2"], "--brackets and --max-offset"),
+        (["--brackets", "0-1", "--bracket-unit", "week"], "week"),
+        (["--brackets", "0-1", "--metric", "ltv", "-f", "table"], "--metric ltv with --brackets"),
+    ],
+)
+def test_bad_brackets_exit_2(orders: Path, args: list[str], message: str) -> None:
+    result = invoke(str(orders), "--format", "csv", *args)
+    assert result.exit_code == 2, result.stdout
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
