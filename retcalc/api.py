@@ -646,26 +646,42 @@ def cohorts(
     mode: str = "on",
     min_cohort: int = 1,
     max_offset: int | None = None,
+    brackets: str | None = None,
+    bracket_unit: str = "period",
     ci: float | None = None,
 ) -> pl.DataFrame:
     """Cohorts by first purchase (or signup), one row per cohort and offset (SPEC §2.5):
     cohort_size, customers who purchased in the offset (``mode="on"``) or in it or any
-    later one (``"on-or-after"``), retention = customers / cohort_size, net revenue and
-    cumulative revenue per customer."""
-    from retcalc.metrics.cohorts import COHORT_COLUMNS, Mode, cohort_table
+    later one (``"on-or-after"``), eligible (members for whom the offset is over by the
+    data end), retention = eligible_active / eligible, net revenue and cumulative revenue
+    per customer; then the average rows (``cohort`` null) weighted by the eligible.
+    ``brackets="0-7,8-30"``: one row per cohort and bracket of offsets instead
+    (``bracket_unit="day"``: days since the first purchase or signup)."""
+    from retcalc.metrics.choices import parse_brackets
+    from retcalc.metrics.cohorts import BRACKET_COLUMNS, COHORT_COLUMNS, Mode, cohort_table
 
     _confidence(ci)
-    params = metric_params(
-        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
-        shows=COHORT_COLUMNS, command="cohorts",
-    )  # fmt: skip
     try:
         chosen = Mode(mode)
     except ValueError:
         raise UsageError(f"--mode {mode!r}: use on or on-or-after") from None
+    spans = None if brackets is None else parse_brackets(brackets, bracket_unit)
+    if spans is not None and chosen is not Mode.on:
+        raise UsageError(
+            "--brackets counts a purchase within each bracket; --mode on-or-after does not "
+            "apply to it (leave --mode out)"
+        )
+    if spans is not None and max_offset is not None:
+        raise UsageError("--brackets and --max-offset: the brackets choose the offsets, give one")
+    params = metric_params(
+        period=period, window=window, start=start, end=end, as_of=as_of, by=by,
+        shows=COHORT_COLUMNS if spans is None else BRACKET_COLUMNS, command="cohorts",
+    )  # fmt: skip
     read, people = _read_with(orders, customers, by=by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
-    table = cohort_table(prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset)
+    table = cohort_table(
+        prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset, brackets=spans
+    )
     return with_intervals(table, "cohorts", ci)
 
 

@@ -105,7 +105,8 @@ COLUMNS: dict[str, Column] = {
             Unit.date,
             "retention",
             "the first day s of the period [s, e) (calendar-aligned; weeks start on Monday); "
-            "cohorts: the first day of the cell's period (offset k after the cohort); forecast: the "
+            "cohorts: the first day of the cell's period (offset k after the cohort; empty on the "
+            "average rows); forecast: the "
             "first day of offset k's period, the instant at which survivors are counted; "
             "customers: of the period that starts on or contains --period-start",
             also=("churn", "cohorts", "returns", "kpis", "forecast", "compare", "customers"),
@@ -212,7 +213,8 @@ COLUMNS: dict[str, Column] = {
             "false when s - W is before the first purchase in the data (the customer base at s is"
             " not fully observed) or when e is after the data end (on the subscription basis or "
             "with --active-window all, only the second); cohorts and returns: false when the "
-            "cell's or period's end is after the data end",
+            "cell's or period's end is after the data end (cohorts --brackets: when some member's "
+            "bracket is not over; average rows: when some cohort's cell is not complete)",
             also=("churn", "kpis", "cohorts", "returns"),
         ),
         _c(
@@ -222,7 +224,7 @@ COLUMNS: dict[str, Column] = {
             "net revenue in the period (returns netted into their order's period); in clv, the "
             "customer's or group's net revenue in the range; in rfm, the summed monetary of the "
             "segment's customers; in cohorts, the net revenue of the cohort's members in offset "
-            "k; in customers, the customer's net revenue (as clv counts it) before the period end"
+            "k (empty on the average rows); in customers, the customer's net revenue (as clv counts it) before the period end"
             " e (or --as-of, when earlier)",
             also=("kpis", "clv", "rfm", "cohorts", "customers"),
         ),
@@ -303,7 +305,7 @@ COLUMNS: dict[str, Column] = {
             Unit.date,
             "cohorts",
             "the first day of the cohort's period: the period of its customers' first purchase "
-            "(or signup); forecast: empty on the pooled rows",
+            "(or signup); empty on the average rows of cohorts and the pooled rows of forecast",
             also=("forecast",),
         ),
         _c(
@@ -317,23 +319,67 @@ COLUMNS: dict[str, Column] = {
             "cohort_size",
             Unit.count,
             "cohorts",
-            "customers whose first purchase (or signup) is in the cohort's period; forecast's "
+            "customers whose first purchase (or signup) is in the cohort's period; cohorts' "
+            "average rows: summed over the cohorts that have the offset or bracket; forecast's "
             "pooled rows: the customers of every cohort fitted",
             also=("forecast",),
+        ),
+        _c(
+            "eligible",
+            Unit.count,
+            "cohorts",
+            "cohort members for whom offset k (or the bracket) is over before the data end "
+            "(--as-of): offset k's period ends by the data end (then the whole cohort is "
+            "eligible, else none of it); a bracket in days: the member's last day of it is "
+            "before the data end. Average rows: summed over the cohorts",
+        ),
+        _c(
+            "eligible_active",
+            Unit.count,
+            "cohorts",
+            "the eligible members counted in customers (who purchased in offset k, in k or "
+            "later with --mode on-or-after, or in the bracket). Average rows: summed over the "
+            "cohorts",
         ),
         _c(
             "retention",
             Unit.rate,
             "cohorts",
-            "share of the cohort who purchased in offset k (--mode on-or-after: in k or a "
-            "later offset)",
-            formula="{customers} / {cohort_size}",
+            "share of the eligible cohort members who purchased in offset k (--mode "
+            "on-or-after: in k or a later offset; --brackets: in the bracket); empty when no "
+            "member is eligible (the cell is not over). Average rows: every cohort weighted "
+            "by its eligible members",
+            formula="{eligible_active} / {eligible}",
+        ),
+        _c(
+            "bracket",
+            Unit.text,
+            "cohorts",
+            "cohorts --brackets: the bracket START-END of offsets, both included (in periods "
+            "of --period since the cohort's period, or with --bracket-unit day in days since "
+            "the member's first purchase or signup day, day 0 being that day)",
+        ),
+        _c(
+            "bracket_start",
+            Unit.number,
+            "cohorts",
+            "cohorts --brackets: the bracket's first offset (periods, or days with "
+            "--bracket-unit day)",
+        ),
+        _c(
+            "bracket_end",
+            Unit.number,
+            "cohorts",
+            "cohorts --brackets: the bracket's last offset, included (periods, or days with "
+            "--bracket-unit day)",
         ),
         _c(
             "cumulative_revenue_per_customer",
             Unit.money,
             "cohorts",
-            "the cohort's revenue over offsets 0..k divided by the cohort size (the LTV curve)",
+            "the cohort's revenue over offsets 0..k divided by the cohort size (the LTV curve); "
+            "average rows: the revenue of the cohorts with offset k over, divided by their "
+            "eligible members",
         ),
         _c(
             "survivors",
@@ -613,7 +659,7 @@ COLUMNS: dict[str, Column] = {
             "customers with a purchase in the range (kpis, clv), in the group (clv), in the "
             "segment (rfm), or in the calibration frequency group (clv --holdout); cohorts: the "
             "cohort's members who purchased in offset k (--mode on-or-after: in k or a later "
-            "offset); inspect: the distinct customer ids of the file; survival --summary: the "
+            "offset; --brackets: in the bracket), so far as observed; inspect: the distinct customer ids of the file; survival --summary: the "
             "lifetimes followed in the group (subscription basis: subscriptions, a customer "
             "with two signups counts twice)",
             also=("clv", "rfm", "cohorts", "inspect", "survival", "calc"),

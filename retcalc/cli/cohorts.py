@@ -11,7 +11,8 @@ import typer
 from retcalc.cli.options import Common, Confidence, data_command
 from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
 from retcalc.engines import Level
-from retcalc.metrics.choices import Basis, Mode
+from retcalc.errors import UsageError
+from retcalc.metrics.choices import Basis, BracketUnit, Mode
 from retcalc.render import OutputFormat, resolve_format
 from retcalc.validate import MAX_COUNT, MAX_OFFSET
 
@@ -84,6 +85,30 @@ def cohorts(
             rich_help_panel=COHORTS,
         ),
     ] = None,
+    brackets: Annotated[
+        str | None,
+        typer.Option(
+            "--brackets",
+            metavar="A-B,C-D,...",
+            help=(
+                "Bracket retention: the share of each cohort who purchased at least once in "
+                "each bracket of offsets (both ends included), e.g. 0,1-3,4-12; in days with "
+                "--bracket-unit day."
+            ),
+            rich_help_panel=COHORTS,
+        ),
+    ] = None,
+    bracket_unit: Annotated[
+        BracketUnit,
+        typer.Option(
+            "--bracket-unit",
+            help=(
+                "What --brackets counts: period (offsets, as the columns of the triangle) or "
+                "day (days since the customer's first purchase or signup; day 0 is that day)."
+            ),
+            rich_help_panel=COHORTS,
+        ),
+    ] = BracketUnit.period,
     plot: Annotated[
         bool,
         typer.Option(
@@ -97,13 +122,21 @@ def cohorts(
 
     from retcalc import api
     from retcalc.cli import common as c
-    from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS
+    from retcalc.metrics.cohorts import BRACKET_COLUMNS, COHORT_COLUMNS, RATE_COLUMNS
     from retcalc.render.charts import print_offset_chart
-    from retcalc.render.triangle import Triangle, write_triangle
+    from retcalc.render.triangle import INCOMPLETE_CAPTION, Triangle, write_triangle
 
     def body() -> None:
-        metric_params = c.params(common, shows=COHORT_COLUMNS, command="cohorts")
+        shows = COHORT_COLUMNS if brackets is None else BRACKET_COLUMNS
+        metric_params = c.params(common, shows=shows, command="cohorts")
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
+        if brackets is not None and needs_money:
+            raise UsageError(
+                f"--metric {metric} with --brackets: brackets show customers and retention; "
+                "leave --brackets out for revenue by offset"
+            )
+        if brackets is not None and plot:
+            raise UsageError("--plot draws retention by offset; leave --brackets out for it")
         inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
         with progress("Computing cohorts"):
             table = api.cohorts(
@@ -114,11 +147,13 @@ def cohorts(
                 mode=mode,
                 min_cohort=min_cohort,
                 max_offset=max_offset,
+                brackets=brackets,
+                bracket_unit=bracket_unit,
                 **c.metric_options(common),
             )
         basis = api.basis_of(inputs.customers_api(), common.basis)
         # --fail-if looks at the latest complete cell of each offset (and --by group).
-        keys = (*metric_params.by, "offset")
+        keys = (*metric_params.by, "offset" if brackets is None else "bracket")
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
         to_stdout = common.output is None or str(common.output) == "-"
         if plot and not (chosen is OutputFormat.table and to_stdout):
@@ -138,15 +173,32 @@ def cohorts(
             return
         breaches = fail_if_breaches(table, common.fail_if or (), keys)
         joined = "signup" if basis is Basis.subscription else "first purchase"
+        average = "last row: all cohorts, weighted by their eligible customers"
+        if brackets is None:
+            title = (
+                f"Cohort {_LABEL[metric]} by {common.period} ({basis} basis, mode {mode}); "
+                f"columns: {common.period}s since {joined}; {average}"
+            )
+        else:
+            unit = "day" if bracket_unit is BracketUnit.day else common.period
+            since = f"{joined} day" if bracket_unit is BracketUnit.day else joined
+            title = (
+                f"Cohort {_LABEL[metric]} by {common.period} ({basis} basis), in brackets of "
+                f"{unit}s since {since}; {average}"
+            )
         spec = Triangle(
             value=_COLUMN[metric],
             keys=metric_params.by,
             percent=metric is TriangleMetric.retention,
-            title=(
-                f"Cohort {_LABEL[metric]} by {common.period} ({basis} basis, mode {mode}); "
-                f"columns: {common.period}s since {joined}"
-            ),
+            title=title,
             overflow_hint="use --max-offset or a longer --period (e.g. quarter)",
+            column="offset" if brackets is None else "bracket",
+            order="offset" if brackets is None else "bracket_start",
+            incomplete_caption=(
+                INCOMPLETE_CAPTION
+                if brackets is None
+                else "* dim: bracket not over for every customer of the cohort"
+            ),
         )
         write_triangle(table, spec, output=common.output, protected_paths=inputs.paths)
         if plot and to_stdout:

@@ -8,11 +8,29 @@ cell's period (``k = 0`` is the cohort period itself). Per cohort and offset:
 - ``cohort_size``: customers in the cohort
 - ``customers``: cohort members with a purchase day in offset ``k`` (mode ``on``),
   or in offset ``k`` or any later one (mode ``on-or-after``)
-- ``retention`` = customers / cohort_size
+- ``eligible``: cohort members for whom offset ``k`` has fully elapsed before the data
+  end (``--as-of``): the whole cohort when the cell's period is complete, else none
+- ``eligible_active``: the eligible members counted in ``customers``
+- ``retention`` = eligible_active / eligible, null where no member is eligible (a
+  cell not yet over is not pulled down by days nobody could buy in)
 - ``revenue``: net revenue of the cohort's members dated in offset ``k`` (returns
   netted on their revenue day as in ``events``)
 - ``cumulative_revenue_per_customer`` = sum of revenue over offsets ``0..k`` / cohort_size
 - ``complete``: false when the cell's period ends after the data end
+
+**Brackets** (``brackets``): one row per cohort and bracket ``a-b`` of offsets (unit
+``period``: periods since the cohort's period, as ``offset``; unit ``day``: days since
+the customer's first purchase day or signup, day 0 being that day). ``customers``:
+members with a purchase in the bracket; ``eligible``: members whose bracket has fully
+elapsed (its last period ends by the data end; its last day is before it);
+``eligible_active``, ``retention`` as above; ``complete``: every member eligible.
+
+**Average rows** (``cohort`` null, after each group's cohorts): per offset or bracket,
+the sums of the cohorts' ``cohort_size``, ``customers``, ``eligible`` and
+``eligible_active``, so ``retention`` = Σ eligible_active / Σ eligible (each cohort
+weighted by its eligible customers); ``cumulative_revenue_per_customer`` = the eligible
+cohorts' revenue over offsets ``0..k`` / Σ eligible; ``revenue`` and ``period_start``
+null; ``complete`` when every cohort's cell is.
 """
 
 from __future__ import annotations
@@ -23,7 +41,7 @@ import polars as pl
 
 from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
-from retcalc.metrics.choices import Mode
+from retcalc.metrics.choices import Brackets, BracketUnit, Mode
 from retcalc.metrics.common import Basis, Prepared, ratio
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.money import money
@@ -34,16 +52,49 @@ COHORT_COLUMNS: tuple[str, ...] = (
     "period_start",
     "cohort_size",
     "customers",
+    "eligible",
+    "eligible_active",
     "retention",
     "revenue",
     "cumulative_revenue_per_customer",
     "complete",
 )
+BRACKET_COLUMNS: tuple[str, ...] = (
+    "cohort",
+    "bracket",
+    "bracket_start",
+    "bracket_end",
+    "cohort_size",
+    "customers",
+    "eligible",
+    "eligible_active",
+    "retention",
+    "complete",
+)
+#: The counts summed over the cohorts on the average rows.
+_SUMMED = ("cohort_size", "customers", "eligible", "eligible_active")
 
 RATE_COLUMNS: tuple[str, ...] = ("retention",)
 MONEY_COLUMNS: tuple[str, ...] = ("revenue", "cumulative_revenue_per_customer")
 
 _COHORT_IDX = "_cohort_idx"
+_DONE = "_done"  # offsets (periods or days) fully elapsed before the data end
+_BEGUN = "_begun"  # offsets begun before the data end
+_BRACKET = "_bracket"
+
+
+def _elapsed(last_offset: pl.Expr) -> pl.Expr:
+    """Whether a cell whose last offset is ``last_offset`` has fully elapsed for a member
+    (or cohort) that has ``_DONE`` offsets fully observed: the one rule of ``eligible``."""
+    return last_offset < pl.col(_DONE)
+
+
+def _periods_done(prep: Prepared, grid: Grid) -> pl.Expr:
+    """``_DONE`` on the period clock: periods of the grid from the cohort's own that end
+    by the data end (the last period of the grid may not)."""
+    ends = grid.bounds.slice(1)
+    done = int((ends <= prep.data_end).sum())
+    return (pl.lit(done, dtype=pl.Int64) - pl.col(_COHORT_IDX)).alias(_DONE)
 
 
 def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
@@ -99,25 +150,29 @@ def _bought_in_order(
     return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, _COHORT_IDX, "offset")
 
 
-def cohort_table(
-    prep: Prepared,
-    *,
-    mode: Mode = Mode.on,
-    min_cohort: int = 1,
-    max_offset: int | None = None,
-) -> pl.DataFrame:
-    """SPEC §2.5, one row per group, cohort and offset (see the module docstring for the cells).
+def _bracket_of(offset: pl.Expr, brackets: Brackets) -> pl.Expr:
+    """The index of the bracket holding ``offset``, null outside every bracket."""
+    (a, b), *rest = brackets.spans
+    chain = pl.when(offset.is_between(a, b)).then(pl.lit(0, dtype=pl.Int64))
+    for i, (a, b) in enumerate(rest, start=1):
+        chain = chain.when(offset.is_between(a, b)).then(pl.lit(i, dtype=pl.Int64))
+    return chain
 
-    Cohorts shown are those whose period lies on ``prep.grid`` (``--start``/``--end``);
-    every cohort gets every offset up to the period holding the last observed day
-    (``prep.data_end`` - 1), cells without purchases included. ``min_cohort`` hides
-    cohorts with fewer customers; ``max_offset`` drops later offsets (after the
-    on-or-after counts are made, so those still see every later purchase).
-    Without an amount column the revenue columns are null.
-    """
-    if prep.events is None or prep.purchases is None:
-        raise InputError("cohorts need an orders file: the cells count customers who purchased")
-    keys = list(prep.keys)
+
+def _average_rows(cells: pl.LazyFrame, keys: list[str], column: list[str]) -> pl.LazyFrame:
+    """The average row of each group and offset (or bracket): see the module docstring."""
+    aggs = [pl.col(name).sum() for name in _SUMMED]
+    if "_cum" in cells.collect_schema():
+        aggs.append(pl.col("_cum").filter(pl.col("eligible") > 0).sum().fill_null(0).alias("_cum"))
+    return (
+        cells.group_by([*keys, *column])
+        .agg(*aggs, pl.col("complete").all())
+        .with_columns(pl.lit(None, dtype=pl.Int64).alias(_COHORT_IDX))
+    )
+
+
+def _members(prep: Prepared, keys: list[str]) -> tuple[pl.LazyFrame, Grid]:
+    """The shown cohorts' members (``group..., first_day, _cohort_idx``) and their grid."""
     group = [*keys, CUSTOMER]
     shown_from, shown_to = prep.grid.bounds[0], prep.grid.end
     members = (
@@ -127,7 +182,53 @@ def cohort_table(
         .lazy()
     )
     grid = _cohort_grid(prep, members)
-    members = members.select(*group, grid.period_index(pl.col("first_day")).alias(_COHORT_IDX))
+    return members.with_columns(grid.period_index(pl.col("first_day")).alias(_COHORT_IDX)), grid
+
+
+def _bought(prep: Prepared, members: pl.LazyFrame, grid: Grid, keys: list[str]) -> pl.LazyFrame:
+    """``group..., _cohort_idx, offset``: each offset in which a cohort member purchased."""
+    if prep.basis is Basis.activity:
+        shown_from, shown_to = prep.grid.bounds[0], prep.grid.end
+        return _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to)
+    group = [*keys, CUSTOMER]
+    return (
+        _in_cohort_offsets(prep.purchases, members.select(*group, _COHORT_IDX), grid, group)
+        .select(*group, _COHORT_IDX, "offset")
+        .unique()
+    )
+
+
+def _needs_orders(prep: Prepared) -> None:
+    if prep.events is None or prep.purchases is None:
+        raise InputError("cohorts need an orders file: the cells count customers who purchased")
+
+
+def cohort_table(
+    prep: Prepared,
+    *,
+    mode: Mode = Mode.on,
+    min_cohort: int = 1,
+    max_offset: int | None = None,
+    brackets: Brackets | None = None,
+    average: bool = True,
+) -> pl.DataFrame:
+    """SPEC §2.5, one row per group, cohort and offset (see the module docstring for the cells),
+    and with ``average`` the average rows (``cohort`` null) after each group's cohorts.
+
+    Cohorts shown are those whose period lies on ``prep.grid`` (``--start``/``--end``);
+    every cohort gets every offset up to the period holding the last observed day
+    (``prep.data_end`` - 1), cells without purchases included. ``min_cohort`` hides
+    cohorts with fewer customers; ``max_offset`` drops later offsets (after the
+    on-or-after counts are made, so those still see every later purchase).
+    Without an amount column the revenue columns are null. With ``brackets``, one row
+    per cohort and bracket instead (:func:`bracket_table`).
+    """
+    if brackets is not None:
+        return bracket_table(prep, brackets, min_cohort=min_cohort, average=average)
+    _needs_orders(prep)
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER]
+    members, grid = _members(prep, keys)
 
     sizes = (
         members.group_by([*keys, _COHORT_IDX])
@@ -143,14 +244,7 @@ def cohort_table(
     )
     cell = [*keys, _COHORT_IDX, "offset"]
 
-    if prep.basis is Basis.activity:
-        bought = _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to)
-    else:
-        bought = (
-            _in_cohort_offsets(prep.purchases, members, grid, group)
-            .select(*group, _COHORT_IDX, "offset")
-            .unique()
-        )
+    bought = _bought(prep, members, grid, keys)
     if mode is Mode.on:
         counts = bought.group_by(cell).agg(pl.len().cast(pl.Int64).alias("customers"))
         cells = cells.join(counts, on=cell, how="left", nulls_equal=True).with_columns(
@@ -175,11 +269,20 @@ def cohort_table(
             )
             .drop("_last_here")
         )
+    # Every member's offset k elapses together: the cohort is eligible or none of it.
+    elapsed = _elapsed(pl.col("offset"))
+    cells = cells.with_columns(_periods_done(prep, grid)).with_columns(
+        pl.when(elapsed).then(pl.col("cohort_size")).otherwise(0).alias("eligible"),
+        pl.when(elapsed).then(pl.col("customers")).otherwise(0).alias("eligible_active"),
+        elapsed.alias("complete"),
+    )
 
     has_amount = "amount" in prep.events.collect_schema()
     if has_amount:
         summed = (
-            _in_cohort_offsets(revenue_lines(prep.events, keys), members, grid, group)
+            _in_cohort_offsets(
+                revenue_lines(prep.events, keys), members.select(*group, _COHORT_IDX), grid, group
+            )
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
         )
@@ -188,21 +291,29 @@ def cohort_table(
             .with_columns(pl.col("_micros").fill_null(0))
             .sort(cell)
             .with_columns(over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum"))
-            .with_columns(
-                money("_micros").alias("revenue"),
-                ratio(money("_cum"), "cohort_size")
-                .round(6)
-                .alias("cumulative_revenue_per_customer"),
+        )
+
+    if max_offset is not None:
+        cells = cells.filter(pl.col("offset") <= max_offset)
+    parts = [cells]
+    if average:
+        parts.append(_average_rows(cells, keys, ["offset"]))
+    cells = pl.concat(parts, how="diagonal_relaxed")
+    if has_amount:
+        cells = cells.with_columns(
+            money("_micros").alias("revenue"),
+            ratio(
+                money("_cum"),
+                pl.when(pl.col(_COHORT_IDX).is_null()).then("eligible").otherwise("cohort_size"),
             )
+            .round(6)
+            .alias("cumulative_revenue_per_customer"),
         )
     else:
         cells = cells.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name) for name in MONEY_COLUMNS
         )
-
-    if max_offset is not None:
-        cells = cells.filter(pl.col("offset") <= max_offset)
-    periods = grid.periods().select(IDX, "period_start", "period_end")
+    periods = grid.periods().select(IDX, "period_start")
     result = (
         cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX))
         .join(periods, on=IDX, how="left")
@@ -211,11 +322,85 @@ def cohort_table(
             on=_COHORT_IDX,
             how="left",
         )
-        .with_columns(
-            ratio("customers", "cohort_size").alias("retention"),
-            (pl.col("period_end") <= pl.lit(prep.data_end)).alias("complete"),
-        )
-        .sort(cell)
+        .with_columns(ratio("eligible_active", "eligible").alias("retention"))
+        .sort(cell, nulls_last=True)
         .select(*keys, *COHORT_COLUMNS)
     )
     return result.collect()
+
+
+def bracket_table(
+    prep: Prepared, brackets: Brackets, *, min_cohort: int = 1, average: bool = True
+) -> pl.DataFrame:
+    """Bracket retention (see the module docstring): one row per group, cohort and bracket
+    that has begun for a member before the data end, then the average rows."""
+    _needs_orders(prep)
+    keys = list(prep.keys)
+    group = [*keys, CUSTOMER]
+    members, grid = _members(prep, keys)
+    if brackets.unit is BracketUnit.period:
+        members = members.with_columns(
+            _periods_done(prep, grid),
+            (grid.n_periods - pl.col(_COHORT_IDX)).alias(_BEGUN),
+        )
+        active = _bought(prep, members, grid, keys).select(
+            *group, _bracket_of(pl.col("offset"), brackets).alias(_BRACKET)
+        )
+    else:
+        observed = (pl.lit(prep.data_end) - pl.col("first_day")).dt.total_days()
+        members = members.with_columns(observed.alias(_DONE), observed.alias(_BEGUN))
+        days = (pl.col("day") - pl.col("first_day")).dt.total_days()
+        active = prep.purchases.join(members.select(*group, "first_day"), on=group).select(
+            *group, _bracket_of(days, brackets).alias(_BRACKET)
+        )
+    spans = pl.LazyFrame(
+        {
+            _BRACKET: list(range(len(brackets.spans))),
+            "bracket": list(brackets.labels),
+            "bracket_start": [a for a, _ in brackets.spans],
+            "bracket_end": [b for _, b in brackets.spans],
+        },
+        schema={_BRACKET: pl.Int64, "bracket": pl.String, "bracket_start": pl.Int64,
+                "bracket_end": pl.Int64},
+    )  # fmt: skip
+    active = active.drop_nulls(_BRACKET).unique().with_columns(pl.lit(True).alias("_active"))
+    cell = [*keys, _COHORT_IDX, _BRACKET]
+    per_member = (
+        members.select(*group, _COHORT_IDX, _DONE, _BEGUN)
+        .with_columns(pl.len().over([*keys, _COHORT_IDX]).cast(pl.Int64).alias("_size"))
+        .filter(pl.col("_size") >= min_cohort)
+        .join(spans, how="cross")
+        .join(active, on=[*group, _BRACKET], how="left")
+        .with_columns(
+            _elapsed(pl.col("bracket_end")).alias("_eligible"),
+            pl.col("_active").fill_null(False),
+        )
+    )
+    cells = (
+        per_member.group_by([*cell, "bracket", "bracket_start", "bracket_end"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("cohort_size"),
+            pl.col("_active").sum().cast(pl.Int64).alias("customers"),
+            pl.col("_eligible").sum().cast(pl.Int64).alias("eligible"),
+            (pl.col("_active") & pl.col("_eligible")).sum().cast(pl.Int64).alias("eligible_active"),
+            (pl.col("bracket_start") < pl.col(_BEGUN)).any().alias("_begun"),
+        )
+        .filter(pl.col("_begun"))
+        .with_columns((pl.col("eligible") == pl.col("cohort_size")).alias("complete"))
+    )
+    parts = [cells]
+    if average:
+        parts.append(
+            _average_rows(cells, keys, [_BRACKET, "bracket", "bracket_start", "bracket_end"])
+        )
+    periods = grid.periods().select(
+        pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")
+    )
+    return (
+        pl.concat(parts, how="diagonal_relaxed")
+        .join(periods, on=_COHORT_IDX, how="left")
+        .with_columns(ratio("eligible_active", "eligible").alias("retention"))
+        .sort(cell, nulls_last=True)
+        .select(*keys, *BRACKET_COLUMNS)
+        .collect()
+    )

@@ -38,7 +38,7 @@ SHARES: dict[str, dict[str, tuple[str, str]]] = {
         "repeat_rate": ("returning", "customers_start"),
     },
     "churn": {"churn_rate": ("churned", "customers_start")},
-    "cohorts": {"retention": ("customers", "cohort_size")},
+    "cohorts": {"retention": ("eligible_active", "eligible")},
     "returns": {"order_return_rate": ("orders_returned", "orders")},
     # kpis' counts behind churn_rate are not printed: kpi_table passes them itself.
     "kpis": {

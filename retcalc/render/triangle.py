@@ -1,7 +1,8 @@
 """The cohort triangle for people at a terminal: cohorts as rows, offsets as columns.
 
 Takes the long cohort frame (``keys..., cohort, offset, cohort_size, <value>,
-complete``), one row per cell, and pivots it for display: cells are shaded by
+complete``), one row per cell, and pivots it for display (the average rows, ``cohort``
+null, last in each group as ``all``, their size the largest of their cells): cells are shaded by
 value (background intensity), cells of a period that is not complete are dimmed
 and marked ``*``. On a terminal too narrow for every offset, the triangle is
 split into parts of the offsets that fit, each repeating the cohort and its size;
@@ -35,6 +36,7 @@ NULL_MARK = "\u2013"  # en dash
 INCOMPLETE_MARK = "*"
 INCOMPLETE_CAPTION = "* dim: period not complete"
 EMPTY_CAPTION = "no cohorts"
+AVERAGE_LABEL = "all"  # the cohort of the average rows (cohort null)
 
 # Light to dark blue; the text turns white past the middle so it stays readable.
 _LIGHT = (239, 243, 255)
@@ -53,6 +55,10 @@ class Triangle:
     percent: bool = False
     title: str | None = None
     overflow_hint: str = ""
+    #: The column whose values head the cell columns, and the one that orders them.
+    column: str = "offset"
+    order: str = "offset"
+    incomplete_caption: str = INCOMPLETE_CAPTION
 
 
 def _shade_style(t: float | None, incomplete: bool) -> Style:
@@ -64,11 +70,11 @@ def _shade_style(t: float | None, incomplete: bool) -> Style:
     return Style(bgcolor=Color.from_rgb(r, g, b), color="white" if t >= 0.5 else "black")
 
 
-def _shades(df: pl.DataFrame, value: str) -> pl.Expr:
+def _shades(df: pl.DataFrame, value: str, order: str) -> pl.Expr:
     """value / scale clipped to [0, 1]; the scale is the largest complete value after
     offset 0 (offset 0 is the cohort itself, 100 % retention, and would wash out the rest)."""
     complete = df.filter(pl.col("complete").fill_null(True))
-    later = complete.filter(pl.col("offset") >= 1).get_column(value).drop_nulls()
+    later = complete.filter(pl.col(order) >= 1).get_column(value).drop_nulls()
     pool = later if later.len() else complete.get_column(value).drop_nulls()
     scale = pool.max() if pool.len() else None
     if not isinstance(scale, int | float) or scale <= 0:
@@ -79,7 +85,7 @@ def _shades(df: pl.DataFrame, value: str) -> pl.Expr:
 @dataclass(frozen=True)
 class _Cells:
     leading: pl.DataFrame  # display text of keys..., cohort, size
-    offsets: list[int]
+    offsets: list[str]
     text: pl.DataFrame  # one column per offset (named str(offset)); null beyond the data
     shade: pl.DataFrame
     incomplete: pl.DataFrame
@@ -87,10 +93,15 @@ class _Cells:
 
 def _cells(df: pl.DataFrame, spec: Triangle) -> _Cells:
     index = [*spec.keys, "cohort", "cohort_size"]
-    long = df.sort([*spec.keys, "cohort", "offset"])
+    row = [*spec.keys, "cohort"]
+    long = df.sort([*row, spec.order], nulls_last=True).with_columns(
+        pl.col("cohort_size").max().over(row),
+        pl.col("cohort").cast(pl.String).fill_null(AVERAGE_LABEL),
+    )
     rows = long.select(index).unique(maintain_order=True)
     leading = human_frame(rows).rename({"cohort_size": "size"})
-    offsets: list[int] = sorted(long.get_column("offset").unique().to_list())
+    by_order = long.sort(spec.order).get_column(spec.column).cast(pl.String)
+    offsets: list[str] = by_order.unique(maintain_order=True).to_list()
     if long.height == 0:
         empty = pl.DataFrame()
         return _Cells(leading, offsets, empty, empty, empty)
@@ -99,7 +110,7 @@ def _cells(df: pl.DataFrame, spec: Triangle) -> _Cells:
     )
     long = long.with_columns(
         text.get_column(spec.value).alias(_TEXT),
-        _shades(long, spec.value).alias(_SHADE),
+        _shades(long, spec.value, spec.order).alias(_SHADE),
         pl.col("complete").not_().fill_null(False).alias(_INCOMPLETE),
     ).with_columns(
         # The mark keeps incomplete cells recognisable where dim text is not shown (files, pipes).
@@ -108,10 +119,12 @@ def _cells(df: pl.DataFrame, spec: Triangle) -> _Cells:
         .otherwise(pl.col(_TEXT))
         .alias(_TEXT)
     )
-    names = [str(o) for o in offsets]
+    names = offsets
 
     def wide(column: str) -> pl.DataFrame:
-        pivoted = long.pivot(on="offset", index=index, values=column, maintain_order=True)
+        pivoted = long.with_columns(pl.col(spec.column).cast(pl.String)).pivot(
+            on=spec.column, index=index, values=column, maintain_order=True
+        )
         return pivoted.select(names)
 
     return _Cells(leading, offsets, wide(_TEXT), wide(_SHADE), wide(_INCOMPLETE))
@@ -123,7 +136,7 @@ def build_triangle(df: pl.DataFrame, spec: Triangle, *, unicode: bool = True) ->
     of it (a table's title wraps at the table's width)."""
     cells = _cells(df, spec)
     widths = {name: f.natural for name, f in _fits(cells).items()}
-    return _table(df, cells, widths, notes=_notes(df), unicode=unicode)
+    return _table(df, cells, widths, notes=_notes(df, spec), unicode=unicode)
 
 
 def _fits(cells: _Cells) -> dict[str, Fit]:
@@ -137,11 +150,11 @@ def _fits(cells: _Cells) -> dict[str, Fit]:
     return fits
 
 
-def _notes(df: pl.DataFrame) -> list[str]:
+def _notes(df: pl.DataFrame, spec: Triangle) -> list[str]:
     if df.height == 0:
         return [EMPTY_CAPTION]
     if bool(df.get_column("complete").not_().fill_null(False).any()):
-        return [INCOMPLETE_CAPTION]
+        return [spec.incomplete_caption]
     return []
 
 
@@ -207,7 +220,7 @@ def print_triangle(
     cells = _cells(df, spec)
     fits = _fits(cells)
     title = Text(spec.title, style="table.title") if spec.title else None
-    notes = _notes(df)
+    notes = _notes(df, spec)
     if console.is_terminal:
         groups = split_columns(fits, list(cells.leading.columns), console.width)
         if len(groups) > 1:

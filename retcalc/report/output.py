@@ -186,10 +186,14 @@ def _md_text(text: str) -> str:
 
 
 def cohort_pivot(frame: pl.DataFrame, value: str) -> pl.DataFrame:
-    """The long cohort frame as ``cohort, cohort_size, 0, 1, ...`` (one column per offset)."""
+    """The long cohort frame as ``cohort, cohort_size, 0, 1, ...`` (one column per offset);
+    the average rows (``cohort`` null) as one row, last, its size the largest of its cells."""
     if frame.height == 0:
         return frame.select("cohort", "cohort_size")
     offsets = sorted(frame.get_column("offset").unique().to_list())
+    frame = frame.sort("cohort", "offset", nulls_last=True).with_columns(
+        pl.col("cohort_size").max().over("cohort")
+    )
     wide = frame.pivot(
         on="offset", index=["cohort", "cohort_size"], values=value, maintain_order=True
     )

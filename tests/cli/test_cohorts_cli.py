@@ -37,6 +37,8 @@ COLUMNS = [
     "period_start",
     "cohort_size",
     "customers",
+    "eligible",
+    "eligible_active",
     "retention",
     "revenue",
     "cumulative_revenue_per_customer",
@@ -44,12 +46,18 @@ COLUMNS = [
 ]
 
 EXPECTED = [
-    # cohort, offset, period_start, size, customers, retention, revenue, cum/customer, complete
-    ("2024-01-01", 0, "2024-01-01", 2, 2, 1.0, 22.0, 11.0, True),
-    ("2024-01-01", 1, "2024-02-01", 2, 0, 0.0, 0.0, 11.0, True),
-    ("2024-01-01", 2, "2024-03-01", 2, 1, 0.5, 20.0, 21.0, False),
-    ("2024-02-01", 0, "2024-02-01", 2, 2, 1.0, 64.0, 32.0, True),
-    ("2024-02-01", 1, "2024-03-01", 2, 1, 0.5, 6.0, 35.0, False),
+    # cohort, offset, period_start, size, customers, eligible, eligible_active, retention,
+    # revenue, cum/customer, complete. March is not over: no customer is eligible in it.
+    ("2024-01-01", 0, "2024-01-01", 2, 2, 2, 2, 1.0, 22.0, 11.0, True),
+    ("2024-01-01", 1, "2024-02-01", 2, 0, 2, 0, 0.0, 0.0, 11.0, True),
+    ("2024-01-01", 2, "2024-03-01", 2, 1, 0, 0, None, 20.0, 21.0, False),
+    ("2024-02-01", 0, "2024-02-01", 2, 2, 2, 2, 1.0, 64.0, 32.0, True),
+    ("2024-02-01", 1, "2024-03-01", 2, 1, 0, 0, None, 6.0, 35.0, False),
+    # The average rows: sums over the cohorts; cumulative revenue of the eligible cohorts
+    # per eligible customer: (22 + 64) / 4, then January's 22 / 2.
+    (None, 0, None, 4, 4, 4, 4, 1.0, None, 21.5, True),
+    (None, 1, None, 4, 1, 2, 0, 0.0, None, 11.0, False),
+    (None, 2, None, 2, 1, 0, 0, None, None, None, False),
 ]
 
 runner = CliRunner()
@@ -81,7 +89,10 @@ def test_csv(orders: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == COLUMNS
     assert [tuple(r.values()) for r in rows] == [
-        tuple("true" if v is True else "false" if v is False else str(v) for v in row)
+        tuple(
+            "true" if v is True else "false" if v is False else "" if v is None else str(v)
+            for v in row
+        )
         for row in EXPECTED
     ]
     assert result.stderr == ""
@@ -117,6 +128,8 @@ def test_mode_min_cohort_max_offset(orders: Path) -> None:
         ("2024-01-01", 1, 1),  # a buys again in March
         ("2024-02-01", 0, 2),
         ("2024-02-01", 1, 1),
+        (None, 0, 4),
+        (None, 1, 2),
     ]
     hidden = json.loads(ok(invoke(str(orders), "--format", "json", "--min-cohort", "3")).stdout)
     assert hidden == []
@@ -129,8 +142,10 @@ def test_by_channel_comes_first(orders: Path) -> None:
     assert frame.select("channel", "cohort", "cohort_size").rows() == [
         ("app", "2024-01-01", 1),
         ("app", "2024-02-01", 1),
+        ("app", None, 2),  # each channel's average row
         ("web", "2024-01-01", 1),
         ("web", "2024-02-01", 1),
+        ("web", None, 2),
     ]
 
 
@@ -161,8 +176,13 @@ def test_triangle_renders(orders: Path) -> None:
     )
     lines = [line.split() for line in out.splitlines()]
     assert ["cohort", "size", "0", "1", "2"] in lines
-    assert ["2024-01-01", "2", "100.0%", "0.0%", "50.0%*"] in lines
-    assert ["2024-02-01", "2", "100.0%", "50.0%*"] in lines
+    # March is not over: no eligible customer, no retention (the count is under --metric customers).
+    assert ["2024-01-01", "2", "100.0%", "0.0%", "\u2013"] in lines
+    assert ["2024-02-01", "2", "100.0%", "\u2013"] in lines
+    assert ["all", "4", "100.0%", "0.0%*", "\u2013"] in lines
+    assert lines.index(["all", "4", "100.0%", "0.0%*", "\u2013"]) > lines.index(
+        ["2024-02-01", "2", "100.0%", "\u2013"]
+    )
     assert "* dim: period not complete" in out
 
 
@@ -170,7 +190,7 @@ def test_triangle_renders(orders: Path) -> None:
     ("metric", "january", "february"),
     [
         ("customers", ["2", "0", "1*"], ["2", "1*"]),
-        ("retention", ["100.0%", "0.0%", "50.0%*"], ["100.0%", "50.0%*"]),
+        ("retention", ["100.0%", "0.0%", "\u2013"], ["100.0%", "\u2013"]),
         ("revenue", ["22.00", "0.00", "20.00*"], ["64.00", "6.00*"]),
         ("ltv", ["11.00", "11.00", "21.00*"], ["32.00", "35.00*"]),
     ],
@@ -271,7 +291,49 @@ def test_money_metric_needs_an_amount(tmp_path: Path) -> None:
     path = tmp_path / "plain.csv"
     path.write_text("customer_id,order_date\na,2024-01-05\na,2024-02-05\n")
     counts = ok(invoke(str(path), "--format", "json"))
-    assert [r["revenue"] for r in json.loads(counts.stdout)] == [None, None]
+    assert [r["revenue"] for r in json.loads(counts.stdout)] == [None] * 4  # 2 cells, 2 averages
     result = invoke(str(path), "--format", "table", "--metric", "ltv")
     assert result.exit_code == 2
     assert "amount" in result.stderr
+
+
+def test_day_brackets_in_json(orders: Path) -> None:
+    # The last day observed is Mar 20. Days since first purchase (days observed): a 0, 26,
+    # 56 (76); b 0 (61); c 0, 20 (21); d 0 (40).
+    result = ok(
+        invoke(str(orders), "--format", "json", "--brackets", "1-30,31-60", "--bracket-unit", "day")
+    )
+    rows = [
+        (r["cohort"], r["bracket"], r["customers"], r["eligible"], r["retention"])
+        for r in json.loads(result.stdout)
+    ]
+    assert rows == [
+        ("2024-01-01", "1-30", 1, 2, 0.5),  # a on day 26
+        ("2024-01-01", "31-60", 1, 2, 0.5),  # a on day 56; b's day 60 is Mar 20, observed
+        # c bought on day 20 but is not eligible (21 days observed); d is and did not buy.
+        ("2024-02-01", "1-30", 1, 1, 0.0),
+        ("2024-02-01", "31-60", 0, 0, None),  # begun for d, over for nobody
+        (None, "1-30", 2, 3, 1 / 3),  # a alone of a, b and d
+        (None, "31-60", 1, 2, 0.5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--brackets", "0-7,5-9"], "--brackets: 5-9 overlaps 0-7"),
+        (["--brackets", "9-2"], "--brackets: '9-2' ends before it starts"),
+        (["--brackets", "0-7,,9"], "an empty bracket"),
+        (["--brackets", "x"], "--brackets: 'x' is not a bracket"),
+        (["--brackets", "0-1", "--mode", "on-or-after"], "--mode on-or-after does not apply"),
+        (["--brackets", "0-1", "--max-offset", "2"], "--brackets and --max-offset"),
+        (["--brackets", "0-1", "--bracket-unit", "week"], "week"),
+        (["--brackets", "0-1", "--metric", "ltv", "-f", "table"], "--metric ltv with --brackets"),
+    ],
+)
+def test_bad_brackets_exit_2(orders: Path, args: list[str], message: str) -> None:
+    result = invoke(str(orders), "--format", "csv", *args)
+    assert result.exit_code == 2, result.stdout
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

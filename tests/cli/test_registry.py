@@ -46,6 +46,7 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("churn", [ORDERS], ()),
     ("cohorts", [ORDERS], ()),
     ("cohorts", [ORDERS, "--mode", "on-or-after"], ()),
+    ("cohorts", [ORDERS, "--brackets", "0-6,7-30", "--bracket-unit", "day"], ()),
     ("forecast", [ORDERS, "--customers", CUSTOMERS, "-p", "year", "--horizon", "1"], ()),
     ("forecast", [ORDERS, "-p", "year", "-w", "1y", "--horizon", "1", "--ci", "0.9"], ()),
     ("returns", [ORDERS, "--returns", RETURNS], ()),
@@ -203,7 +204,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
     lists: dict[str, tuple[str, ...]] = {
         "retention": retention.RETENTION_COLUMNS,
         "churn": churn.CHURN_COLUMNS,
-        "cohorts": cohorts.COHORT_COLUMNS,
+        "cohorts": (*cohorts.COHORT_COLUMNS, *cohorts.BRACKET_COLUMNS),
         "forecast": (*forecast.FORECAST_COLUMNS, *forecast.INTERVAL_COLUMNS),
         "returns": (*returns.RETURNS_COLUMNS, *returns.TOP_COLUMNS),
         "kpis": (

@@ -18,6 +18,7 @@ import pytest
 from retcalc.engines import Holds, Level, Rows
 from retcalc.io.frames import LoadOptions, load_orders
 from retcalc.io.load import ROW
+from retcalc.metrics.choices import parse_brackets
 from retcalc.metrics.churn import churn_table
 from retcalc.metrics.clv import historical
 from retcalc.metrics.clv.formula import formula_table
@@ -116,6 +117,12 @@ def test_period_metrics_on_days(frames: Any, name: str, by: tuple[str, ...]) -> 
             for mode in Mode:
                 assert_same_table(
                     cohort_table(a, mode=mode), cohort_table(b, mode=mode), "cohorts " + what
+                )
+            for brackets in (parse_brackets("0,1-2,3-6"), parse_brackets("1-7,8-30", "day")):
+                assert_same_table(
+                    cohort_table(a, brackets=brackets),
+                    cohort_table(b, brackets=brackets),
+                    f"cohorts --brackets {brackets} " + what,
                 )
 
 
