@@ -738,13 +738,10 @@ def check_compare(
     """Refuse :func:`compare`'s options that cannot work, before any data is read;
     the ``by`` columns as a tuple."""
     supported = ", ".join(COMPARE_METRICS)
-    if metric in _REVENUE_RATIOS:
+    if metric not in COMPARE_METRICS and metric not in _REVENUE_RATIOS:
         raise UsageError(
-            f"--metric {metric}: a revenue ratio needs a bootstrap over customers, which "
-            f"compare does not have yet; compare tests shares of customers: {supported}"
+            f"--metric {metric!r}: compare tests one of {supported}, {', '.join(_REVENUE_RATIOS)}"
         )
-    if metric not in COMPARE_METRICS:
-        raise UsageError(f"--metric {metric!r}: compare tests one of {supported}")
     if isinstance(alpha, bool) or not (isinstance(alpha, int | float) and 0 < alpha < 1):
         raise UsageError(f"--alpha {alpha!r}: give a significance level between 0 and 1, e.g. 0.05")
     keys = _by(by)
@@ -771,8 +768,10 @@ def compare(
     basis: Basis | str | None = None,
     alpha: float = 0.05,
     between: Sequence[str | dt.date] | None = None,
+    ci_resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> pl.DataFrame:
-    """Significant differences of a share (SPEC §9; see docs/compare.md).
+    """Significant differences of a share or a revenue ratio (SPEC §9; see docs/compare.md).
 
     With ``by`` (one column): per period and group g, the group's ``metric`` k_g/n_g
     against the rest of the population's, (k − k_g)/(n − n_g); with ``between=(A,
@@ -781,8 +780,11 @@ def compare(
     ``difference`` (group − rest; B − A), its Newcombe hybrid score interval
     ``difference_lo``/``_hi`` at level 1 − ``alpha``, the pooled two-proportion
     ``p_value``, ``p_adjusted`` (Holm over all rows) and ``significant`` (p_adjusted
-    < ``alpha``). Shares of customers only: revenue ratios (nrr, grr, aov) need a
-    bootstrap and are refused.
+    < ``alpha``). A revenue ratio (nrr, grr, aov, value_return_rate) is tested by the
+    bootstrap over customers instead (``ci_resamples`` resamples, seeded with
+    ``seed``): the percentile interval of the resampled differences and a bootstrap
+    p-value (:func:`retcalc.metrics.compare.bootstrap_p`); the rest of a group is the
+    other groups pooled.
 
     When ``by`` is a column of the orders on which a customer has several values
     (channel, product_id), a customer is in every group they bought in; the rest of g
@@ -793,6 +795,13 @@ def compare(
     from retcalc.metrics.retention import RETENTION_COLUMNS
 
     keys = check_compare(metric=metric, alpha=alpha, by=by, between=between)
+    if metric in _REVENUE_RATIOS:
+        return _compare_ratio(
+            orders, customers=customers, keys=keys, metric=metric, alpha=alpha,
+            between=between, how=Resampling(1 - alpha, ci_resamples, seed), basis=basis,
+            options={"period": period, "start": start, "end": end, "as_of": as_of},
+            window=window,
+        )  # fmt: skip
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=keys,
         shows=(*RETENTION_COLUMNS, *COMPARE_COLUMNS), command="compare",
@@ -885,6 +894,92 @@ def compare(
     )
     return table.sort([*periods, dim], nulls_last=True).select(
         *periods, dim, "metric", *GROUP_COLUMNS, *_test_columns()
+    )
+
+
+#: The command whose table holds each revenue ratio compare tests.
+_RATIO_COMMANDS = {"nrr": "churn", "grr": "churn", "aov": "kpis", "value_return_rate": "returns"}
+
+
+def _compare_ratio(
+    orders: Orders | Source,
+    *,
+    customers: Customers | Source | None,
+    keys: tuple[str, ...],
+    metric: str,
+    alpha: float,
+    between: Sequence[str | dt.date] | None,
+    how: Resampling,
+    basis: Basis | str | None,
+    options: dict[str, Any],
+    window: str | Window,
+) -> pl.DataFrame:
+    """:func:`compare` of a revenue ratio: its command's table computed by ``keys``
+    with the bootstrap's draws kept (:func:`retcalc.metrics.bootstrap.capturing`), each
+    row's cell read from its ``<metric>_lo``."""
+    from retcalc.metrics.bootstrap import capturing
+    from retcalc.metrics.compare import (
+        BETWEEN_COLUMNS,
+        GROUP_COLUMNS,
+        ratio_against_rest,
+        ratio_between,
+    )
+
+    command = _RATIO_COMMANDS[metric]
+    ci = {"ci": how.level, "ci_resamples": how.resamples, "seed": how.seed}
+    if command != "churn" and customers is not None:
+        raise UsageError(
+            f"--metric {metric} is computed from the orders alone: leave out --customers "
+            "(a --by column must be a column of the orders)"
+        )
+    with capturing() as draws:
+        if command == "churn":
+            table = churn(
+                orders, customers=customers, by=keys, basis=basis, window=window, **options, **ci
+            )
+        elif command == "kpis":
+            table = kpis(orders, by=keys, window=window, **options, **ci)
+        else:
+            table = returns(orders, by=keys, **options, **ci)
+    periods = ["period_start", "period_end"]
+    cell = pl.col(f"{metric}_lo").cast(pl.Int64).alias("_cell")
+    if not draws:  # no customer in any cell: no row has a ratio
+        draws_of = None
+    else:
+        (draws_of,) = draws
+    if between is not None:
+        period = metric_params(period=options["period"]).period
+        first, second = (_between_day(p, period) for p in between)
+        known = table.get_column("period_start").unique().sort()
+        for label, day in zip(between, (first, second), strict=True):
+            if day not in known:
+                shown = ", ".join(str(d) for d in known.to_list())
+                raise UsageError(
+                    f"--between {label}: no {period.value} starting {day} in the "
+                    f"table; its periods start on {shown}"
+                )
+        a = table.filter(pl.col("period_start") == first).select(
+            *keys, pl.col("period_start").alias("period_a"), cell.alias("_cell_a")
+        )
+        b = table.filter(pl.col("period_start") == second).select(
+            *keys, pl.col("period_start").alias("period_b"), cell.alias("_cell_b")
+        )
+        pairs = (
+            a.join(b, on=list(keys), how="full", coalesce=True, nulls_equal=True)
+            if keys
+            else a.join(b, how="cross")
+        )
+        pairs = pairs.with_columns(pl.lit(metric).alias("metric"))
+        if draws_of is None:
+            raise UsageError(f"--metric {metric}: no customer has a {metric} in these periods")
+        found = ratio_between(pairs, draws_of, metric, alpha=alpha)
+        return found.sort(list(keys)).select(*keys, "metric", *BETWEEN_COLUMNS, *_test_columns())
+    rows = table.select(*periods, *keys, cell).with_columns(pl.lit(metric).alias("metric"))
+    if draws_of is None:
+        raise UsageError(f"--metric {metric}: no customer has a {metric} in these periods")
+    found = ratio_against_rest(rows, draws_of, metric, period="period_start", alpha=alpha)
+    return found.sort([*periods, *keys], nulls_last=True).select(
+        *periods, *keys, "metric", *GROUP_COLUMNS, *_test_columns()
     )
 
 

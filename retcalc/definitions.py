@@ -1298,14 +1298,17 @@ COLUMNS: dict[str, Column] = {
             "metric",
             Unit.text,
             "compare",
-            "the share compared (--metric): retention_rate, churn_rate or repeat_rate, as the "
-            "retention table defines it",
+            "the figure compared (--metric): a share (retention_rate, churn_rate or "
+            "repeat_rate, as the retention table defines it) or a revenue ratio (nrr, grr as "
+            "churn, aov as kpis, value_return_rate as returns)",
         ),
         _c(
             "group_n",
             Unit.count,
             "compare",
-            "the base of the group's share in the period (customers_start of the --by group)",
+            "the base of the group's share in the period (customers_start of the --by group); "
+            "for a revenue ratio, the customers in the ratio's sums (nrr, grr: with revenue "
+            "in the period before)",
         ),
         _c(
             "group_rate",
@@ -1320,14 +1323,16 @@ COLUMNS: dict[str, Column] = {
             "compare",
             "the base of the rest's share: everybody's customers_start less group_n when each "
             "customer is in one group (a customer attribute); else customers_start computed on "
-            "the orders of the other groups (may share customers with the group)",
+            "the orders of the other groups (may share customers with the group); for a revenue "
+            "ratio, the customers in the other groups' sums",
         ),
         _c(
             "rest_rate",
             Unit.rate,
             "compare",
             "the rest's share in the period: everybody's count less the group's over rest_n "
-            "(or the share on the other groups' orders, as rest_n)",
+            "(or the share on the other groups' orders, as rest_n); a revenue ratio: the other "
+            "groups' numerators over their denominators, pooled",
         ),
         _c(
             "period_a",
@@ -1357,20 +1362,24 @@ COLUMNS: dict[str, Column] = {
             "compare",
             "lower end of difference's interval at level 1 - alpha: Newcombe's hybrid score "
             "interval (1998, method 10), d - sqrt((p1 - l1)^2 + (u2 - p2)^2) from the two "
-            "Wilson intervals",
+            "Wilson intervals; for a revenue ratio, the alpha/2 quantile of the differences "
+            "under the bootstrap's resamples of customers (--ci-resamples, --seed)",
         ),
         _c(
             "difference_hi",
             Unit.rate,
             "compare",
-            "upper end of difference's interval: d + sqrt((u1 - p1)^2 + (p2 - l2)^2)",
+            "upper end of difference's interval: d + sqrt((u1 - p1)^2 + (p2 - l2)^2); for a "
+            "revenue ratio, the 1 - alpha/2 quantile of the resampled differences",
         ),
         _c(
             "p_value",
             Unit.number,
             "compare",
             "two-sided p-value of the pooled two-proportion z-test of the two shares; empty "
-            "when either base is 0",
+            "when either base is 0; for a revenue ratio, the bootstrap's two-sided p: "
+            "min(1, 2 min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (B + 1)) over the B resamples "
+            "with a difference d*",
         ),
         _c(
             "p_adjusted",

@@ -378,3 +378,18 @@ def emit_with_sparklines(
         print_sparklines(table, columns=rates, keys=keys, title=chart_title)
     if crossed is not None:
         raise crossed
+
+
+def plot_targets(common: Common, plot: bool) -> tuple[bool, bool]:
+    """Where ``--plot`` draws: (under a terminal table on standard output, into an
+    html page's images); neither for other outputs (said on stderr)."""
+    chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+    to_stdout = common.output is None or str(common.output) == "-"
+    text = plot and chosen is OutputFormat.table and to_stdout
+    page = plot and chosen is OutputFormat.html
+    if plot and not (text or page):
+        warn(
+            "--plot draws under a table on standard output or into an html page; "
+            "no chart with this output"
+        )
+    return text, page

@@ -30,7 +30,7 @@ def compare(
         typer.Option(
             "--metric",
             metavar="RATE",
-            help="The share to compare: retention_rate, churn_rate or repeat_rate (revenue ratios are not supported yet).",
+            help="What to compare: a share (retention_rate, churn_rate, repeat_rate; a two-proportion test) or a revenue ratio (nrr, grr, aov, value_return_rate; a bootstrap over customers).",
             rich_help_panel=COMPARE,
         ),
     ] = "retention_rate",
@@ -53,6 +53,27 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    ci_resamples: Annotated[
+        int,
+        typer.Option(
+            "--ci-resamples",
+            metavar="N",
+            min=1,
+            max=100_000,
+            help="Revenue ratios: resamples of the customers for the bootstrap.",
+            rich_help_panel=COMPARE,
+        ),
+    ] = 1000,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            metavar="N",
+            min=0,
+            help="Revenue ratios: the bootstrap's random seed (said on stderr).",
+            rich_help_panel=COMPARE,
+        ),
+    ] = 0,
 ) -> None:
     """Significant differences of a share: each --by group against the rest per period, or two periods (--between), with intervals and Holm-adjusted p-values."""
     from retcalc import api
@@ -65,7 +86,11 @@ def compare(
         metric_params = c.params(
             common, shows=(*RETENTION_COLUMNS, *COMPARE_COLUMNS), command="compare"
         )
-        inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
+        if metric in api.COMPARE_METRICS:
+            inputs = c.load(common, level=Level.days, anonymous=True, revenue=False)
+        else:  # a revenue ratio: read as its own command reads the orders
+            level = {"aov": Level.orders, "value_return_rate": Level.lines}.get(metric, Level.days)
+            inputs = c.load(common, need_amount=True, level=level, anonymous=True)
         with progress("Comparing"):
             table = api.compare(
                 inputs.orders_api(),
@@ -74,6 +99,8 @@ def compare(
                 metric=metric,
                 alpha=alpha,
                 between=between,
+                ci_resamples=ci_resamples,
+                seed=seed,
                 **c.metric_options(common),
             )
         what = (
@@ -85,7 +112,7 @@ def compare(
             table,
             fmt=common.fmt,
             output=common.output,
-            percent_columns=RATES,
+            percent_columns=RATES if metric != "aov" else (),
             title=f"{metric}: {what}, by {common.period} (Holm-adjusted, alpha {alpha})",
             inputs=inputs.paths,
             excel_safe=common.excel_safe,

@@ -61,6 +61,14 @@ def forecast(
             rich_help_panel=FORECAST,
         ),
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Draw the pooled survival by offset: observed, then the forecast (dim in the terminal; dashed, with its --ci band, in --format html).",
+            rich_help_panel=FORECAST,
+        ),
+    ] = False,
 ) -> None:
     """Retention forecasts: a shifted-beta-geometric model per cohort and pooled, the cohort triangle filled in and projected."""
 
@@ -87,6 +95,14 @@ def forecast(
         if params_out is not None:
             _write_params(params_out, result.params, inputs.paths)
         basis = api.basis_of(inputs.customers_api(), common.basis)
+        text, page = c.plot_targets(common, plot)
+        keys = tuple(metric_params.by)
+        chart_title = f"Pooled survival by offset ({common.period}s): observed and forecast"
+        images = ()
+        if page:
+            from retcalc.render.charts import forecast_chart
+
+            images = ((chart_title, forecast_chart(result.table, keys=keys)),)
         emit(
             result.table,
             fmt=common.fmt,
@@ -100,7 +116,12 @@ def forecast(
             excel_safe=common.excel_safe,
             fail_if=common.fail_if or (),
             keys=(*metric_params.by, "cohort"),
+            images=images,
         )
+        if text:
+            from retcalc.render.charts import forecast_lines, print_text
+
+            print_text(forecast_lines(result.table, keys=keys), title=chart_title)
 
     run(body, debug=common.debug)
 

@@ -338,8 +338,10 @@ def emit(
     excel_safe: bool = False,
     fail_if: Sequence[str] = (),
     keys: Sequence[str] = (),
+    images: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """Write ``table`` to stdout or ``output``, then apply ``--fail-if``."""
+    """Write ``table`` to stdout or ``output``, then apply ``--fail-if``; ``images``:
+    charts for an html page (``--plot``)."""
     breaches = fail_if_breaches(table, fail_if, keys)
     chosen = resolve_format(fmt, output, stdout_is_tty=sys.stdout.isatty())
     if chosen is OutputFormat.xlsx:
@@ -355,6 +357,7 @@ def emit(
         title=title,
         protected_paths=[p.resolve() for p in inputs],
         excel_safe=excel_safe,
+        images=images,
     )
     if output is None:
         sys.stdout.flush()

@@ -46,6 +46,14 @@ def survival(
             rich_help_panel=SURVIVAL,
         ),
     ] = 0.95,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Draw the survival curves per group: a sparkline with the last day's interval in the terminal; the step function with its Greenwood band in --format html.",
+            rich_help_panel=SURVIVAL,
+        ),
+    ] = False,
 ) -> None:
     """Kaplan-Meier survival of customers: how many are still subscribed (or active) N days on.
 
@@ -80,6 +88,17 @@ def survival(
             )
         _say_counts(fit)
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())
+        if plot and summary:
+            warn("--plot draws the curves: not with --summary")
+        text, page = c.plot_targets(common, plot and not summary)
+        chart_title = "Kaplan-Meier survival by days since " + (
+            "signup" if fit.basis == "subscription" else "the first purchase"
+        )
+        images = ()
+        if page:
+            from retcalc.render.charts import survival_chart
+
+            images = ((chart_title, survival_chart(fit.table, keys=fit.by)),)
         emit(
             fit.summary if summary else fit.table,
             fmt=chosen,
@@ -90,7 +109,12 @@ def survival(
             excel_safe=common.excel_safe,
             fail_if=common.fail_if or (),
             keys=metric_params.by,
+            images=images,
         )
+        if text:
+            from retcalc.render.charts import print_text, survival_lines
+
+            print_text(survival_lines(fit.table, keys=fit.by), title=chart_title)
         if chosen is OutputFormat.table and not summary:
             print(f"retcalc: {_medians_line(fit)}", file=sys.stderr, flush=True)
 

@@ -34,8 +34,10 @@ consumed in customer order).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -107,17 +109,52 @@ def _table() -> np.ndarray:
     return _TABLE[0]
 
 
-def ratio_bounds(
+@dataclass(frozen=True)
+class Draws:
+    """The resampled sums behind :func:`ratio_bounds`, for ``compare`` (SPEC §9).
+
+    ``cells``: the cell keys, one row per cell, in cell-number order (row i is cell i),
+    with ``_n``: the customers (resampled units) with a row in the cell. ``members``:
+    the distinct (``_unit``, ``_cell``) pairs. ``sums[column]``: a cells × (1 + resamples)
+    array, column 0 the sum on the data itself (every weight 1), column 1 + j the sum
+    under resample j; the same customer has the same weight in every cell of a resample.
+    ``ratios``: each rate's (numerator, denominator) columns.
+    """
+
+    cells: pl.DataFrame
+    members: pl.DataFrame
+    sums: Mapping[str, np.ndarray]
+    ratios: Mapping[str, tuple[str, str]]
+
+
+#: Set by :func:`capturing`: the draws of every :func:`ratio_bounds` run inside it.
+_CAPTURED: ContextVar[list[Draws] | None] = ContextVar("retcalc_bootstrap_draws", default=None)
+
+
+@contextlib.contextmanager
+def capturing() -> Iterator[list[Draws]]:
+    """Inside, :func:`ratio_bounds` keeps its :class:`Draws` in the list given and, instead
+    of bounds, puts the cell's number (row of ``Draws.cells``) in both ``<rate>_lo`` and
+    ``<rate>_hi``: a metric table computed inside names, on each row, the cell whose
+    draws are its own (``compare`` reads them so; the table's bounds are not bounds)."""
+    found: list[Draws] = []
+    token = _CAPTURED.set(found)
+    try:
+        yield found
+    finally:
+        _CAPTURED.reset(token)
+
+
+def resampled_sums(
     contributions: pl.DataFrame,
     *,
     cells: Sequence[str],
     customer: str,
     ratios: Mapping[str, tuple[str, str]],
     how: Resampling,
-) -> pl.DataFrame:
-    """``cells..., <rate>_lo, <rate>_hi`` for every rate in ``ratios`` (name: numerator
-    and denominator columns of ``contributions``, one row per customer and cell; a
-    customer may have several rows in a cell, they add up), one row per cell present."""
+) -> Draws:
+    """The :class:`Draws` of ``contributions`` (one row per customer and cell; a customer
+    may have several rows in a cell, they add up)."""
     import numpy as np
     from scipy import sparse
 
@@ -129,7 +166,14 @@ def ratio_bounds(
         *cells,
         *(pl.col(c).cast(pl.Float64) for c in columns),
     )
-    keys = coded.group_by("_cell").agg(pl.col(cells).first()).sort("_cell").drop("_cell")
+    members = coded.select("_unit", "_cell").unique()
+    keys = (
+        coded.group_by("_cell")
+        .agg(pl.col(cells).first())
+        .join(members.group_by("_cell").agg(pl.len().alias("_n")), on="_cell")
+        .sort("_cell")
+        .drop("_cell")
+    )
     n_cells = keys.height
     n_units = int(coded["_unit"].max() or 0) + 1  # type: ignore[arg-type]
     unit, cell = coded["_unit"].to_numpy(), coded["_cell"].to_numpy()
@@ -140,7 +184,9 @@ def ratio_bounds(
         for c in columns
     }
     b = how.resamples
-    sums = {c: np.zeros((n_cells, b)) for c in columns}
+    sums = {c: np.zeros((n_cells, 1 + b)) for c in columns}
+    for c, m in matrices.items():
+        sums[c][:, 0] = np.asarray(m.sum(axis=1)).ravel()
     rng = np.random.default_rng(how.seed)
     step = max(1, CHUNK // b)
     buffer = np.empty((step, b))
@@ -149,12 +195,36 @@ def ratio_bounds(
         w = buffer[: last - first]
         np.copyto(w, weights(rng, last - first, b))
         for c, m in matrices.items():
-            sums[c] += m[:, first:last] @ w
+            sums[c][:, 1:] += m[:, first:last] @ w
+    return Draws(keys, members, sums, dict(ratios))
+
+
+def ratio_bounds(
+    contributions: pl.DataFrame,
+    *,
+    cells: Sequence[str],
+    customer: str,
+    ratios: Mapping[str, tuple[str, str]],
+    how: Resampling,
+) -> pl.DataFrame:
+    """``cells..., <rate>_lo, <rate>_hi`` for every rate in ``ratios`` (name: numerator
+    and denominator columns of ``contributions``, one row per customer and cell; a
+    customer may have several rows in a cell, they add up), one row per cell present.
+    Inside :func:`capturing`, the cell numbers instead of the bounds."""
+    import numpy as np
+
+    draws = resampled_sums(contributions, cells=cells, customer=customer, ratios=ratios, how=how)
+    keys = draws.cells.drop("_n")
+    captured = _CAPTURED.get()
+    if captured is not None:
+        captured.append(draws)
+        number = pl.int_range(pl.len()).cast(pl.Float64)
+        return keys.with_columns(number.alias(f"{r}_{end}") for r in ratios for end in ("lo", "hi"))
     q = [(1 - how.level) / 2, (1 + how.level) / 2]
     out: dict[str, np.ndarray] = {}
+    n_cells = keys.height
     for rate, (num, den) in ratios.items():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            star = np.where(sums[den] != 0, sums[num] / sums[den], np.nan)
+        star = resampled_ratio(draws.sums[num][:, 1:], draws.sums[den][:, 1:])
         defined = ~np.isnan(star).all(axis=1)
         lo = np.full(n_cells, np.nan)
         hi = np.full(n_cells, np.nan)
@@ -164,3 +234,11 @@ def ratio_bounds(
     return keys.with_columns(
         pl.Series(name, values, dtype=pl.Float64).fill_nan(None) for name, values in out.items()
     )
+
+
+def resampled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is 0 (no ratio there)."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator != 0, numerator / denominator, np.nan)

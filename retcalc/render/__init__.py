@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import io
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
@@ -98,8 +98,12 @@ def write_output(
     protected_paths: Collection[Path] = (),
     excel_safe: bool = False,
     stdout: TextIO | None = None,
+    images: Sequence[tuple[str, bytes]] = (),
 ) -> None:
     """Write ``df`` as ``fmt`` to ``output`` (atomically) or to ``stdout``.
+
+    ``images``: ``(title, SVG)`` charts that the ``html`` page shows under the table
+    (other formats leave them out).
 
     ``percent_columns`` are fractions shown as percentages in table/markdown
     (machine formats keep the fraction). ``protected_paths`` are the input files,
@@ -116,6 +120,7 @@ def write_output(
                 percent_columns=percent_columns,
                 title=title,
                 excel_safe=excel_safe,
+                images=images,
             )
         except (OSError, pl.exceptions.PolarsError) as exc:
             if closed_pipe(exc):
@@ -142,6 +147,7 @@ def write_output(
                     percent_columns=percent_columns,
                     excel_safe=excel_safe,
                     title=title,
+                    images=images,
                 )
     except (OSError, pl.exceptions.PolarsError) as exc:
         if closed_pipe(exc):
@@ -174,6 +180,7 @@ def _write_binary(
     percent_columns: Collection[str],
     excel_safe: bool,
     title: str | None = None,
+    images: Sequence[tuple[str, bytes]] = (),
 ) -> None:
     """Write every format but ``table`` to a byte stream (UTF-8 for text)."""
     # Each writer imported when its format is asked for (see retcalc.lazy).
@@ -190,7 +197,7 @@ def _write_binary(
     elif fmt is OutputFormat.html:
         from retcalc.render.html import write_html
 
-        write_html(df, sink, percent_columns=percent_columns, title=title)
+        write_html(df, sink, percent_columns=percent_columns, title=title, images=images)
     elif fmt is OutputFormat.csv:
         write_csv(df, sink, separator=",", excel_safe=excel_safe)
     elif fmt is OutputFormat.tsv:
@@ -213,6 +220,7 @@ def _write_stream(
     percent_columns: Collection[str],
     title: str | None,
     excel_safe: bool,
+    images: Sequence[tuple[str, bytes]] = (),
 ) -> None:
     """Write to standard output: Rich for tables, the byte buffer for the rest."""
     if fmt is OutputFormat.table:
@@ -239,6 +247,7 @@ def _write_stream(
             percent_columns=percent_columns,
             excel_safe=excel_safe,
             title=title,
+            images=images,
         )
         stream.write(data.getvalue().decode("utf-8"))
         stream.flush()
@@ -251,5 +260,6 @@ def _write_stream(
         percent_columns=percent_columns,
         excel_safe=excel_safe,
         title=title,
+        images=images,
     )
     buffer.flush()

@@ -118,6 +118,19 @@ def _money_axis(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
 
 
+def bounds_of(df: pl.DataFrame, column: str) -> tuple[str, str] | None:
+    """``(<column>_lo, <column>_hi)`` when ``df`` has both (``--ci``), else None."""
+    lo, hi = f"{column}_lo", f"{column}_hi"
+    return (lo, hi) if lo in df.columns and hi in df.columns else None
+
+
+def _band(
+    ax: Axes, xs: Sequence[float], lo: Sequence[float], hi: Sequence[float], colour: str, **kw: Any
+) -> None:
+    """The interval from ``lo`` to ``hi`` as a shaded area (a ``PolyCollection``)."""
+    ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, linewidth=0, **kw)
+
+
 def line_chart(
     df: pl.DataFrame,
     *,
@@ -128,7 +141,24 @@ def line_chart(
     complete: str = "complete",
 ) -> bytes:
     """Each ``(column, label)`` of ``series`` as a line over ``x``; points of rows whose
-    ``complete`` is false are hollow."""
+    ``complete`` is false are hollow; a column with ``_lo``/``_hi`` bounds in ``df``
+    (``--ci``) gets its interval as a band."""
+    with _drawing():
+        return _svg(
+            line_figure(df, x=x, series=series, percent=percent, title=title, complete=complete)
+        )
+
+
+def line_figure(
+    df: pl.DataFrame,
+    *,
+    x: str,
+    series: Sequence[tuple[str, str]],
+    percent: bool = True,
+    title: str | None = None,
+    complete: str = "complete",
+) -> Figure:
+    """:func:`line_chart`'s figure."""
     labels = _labels(df.get_column(x))
     flags = (
         df.get_column(complete).fill_null(True).to_list()
@@ -141,6 +171,10 @@ def line_chart(
         ax = fig.add_subplot()
         for (column, label), colour in zip(series, _PALETTE, strict=False):
             values = _floats(df.get_column(column))
+            bounds = bounds_of(df, column)
+            if bounds is not None:
+                lo, hi = (_floats(df.get_column(b)) for b in bounds)
+                _band(ax, positions, lo, hi, colour, gid=f"band:{column}")
             ax.plot(positions, values, color=colour, linewidth=1.6, label=label)
             for complete_points in (True, False):
                 xs = [p for p, f in zip(positions, flags, strict=True) if f is complete_points]
@@ -158,7 +192,107 @@ def line_chart(
         ax.legend(loc="best", ncols=min(len(series), 4))
         if title:
             ax.set_title(title, loc="left", fontsize=10)
-        return _svg(fig)
+        return fig
+
+
+def forecast_chart(
+    df: pl.DataFrame, *, keys: Sequence[str] = (), title: str | None = None
+) -> bytes:
+    """``retcalc forecast``'s pooled survival per group: see :func:`forecast_figure`."""
+    with _drawing():
+        return _svg(forecast_figure(df, keys=keys, title=title))
+
+
+def forecast_figure(
+    df: pl.DataFrame, *, keys: Sequence[str] = (), title: str | None = None
+) -> Figure:
+    """Per ``keys`` group, the pooled rows of a forecast table (``cohort`` null): the
+    observed survival_rate by offset as a solid line, and survival_rate_forecast from
+    the last observed offset on as a dashed line (``gid`` ``forecast:<group>``) with its
+    ``_lo``/``_hi`` interval as a band (``gid`` ``band:<group>``) when present."""
+    pooled = df.filter(pl.col("cohort").is_null())
+    bounds = bounds_of(pooled, "survival_rate_forecast")
+    with _drawing():
+        fig = _figure(9.0, 3.6)
+        ax = fig.add_subplot()
+        for (group, part), colour in zip(_group_names(pooled, keys), _PALETTE * 8, strict=False):
+            part = part.sort("offset")
+            name = group or "all"
+            seen = part.filter(pl.col("observed").fill_null(False))
+            last = seen.get_column("offset").max()
+            ahead = part.filter(pl.col("offset") >= (last if last is not None else 0))
+            xs = _floats(ahead.get_column("offset"))
+            if bounds is not None:
+                lo, hi = (_floats(ahead.get_column(b)) for b in bounds)
+                _band(ax, xs, lo, hi, colour, gid=f"band:{name}")
+            ax.plot(
+                _floats(seen.get_column("offset")),
+                _floats(seen.get_column("survival_rate")),
+                color=colour,
+                linewidth=1.6,
+                marker="o",
+                markersize=3,
+                label=f"{group}: observed" if group else "observed",
+            )
+            ax.plot(
+                xs,
+                _floats(ahead.get_column("survival_rate_forecast")),
+                color=colour,
+                linewidth=1.6,
+                linestyle="--",
+                label=f"{group}: forecast" if group else "forecast",
+                gid=f"forecast:{name}",
+            )
+        _percent_axis(ax)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("offset (periods since the cohort's own)")
+        ax.set_ylabel("survival rate")
+        ax.legend(loc="best", ncols=2, fontsize=8)
+        if title:
+            ax.set_title(title, loc="left", fontsize=10)
+        return fig
+
+
+def survival_chart(
+    df: pl.DataFrame, *, keys: Sequence[str] = (), title: str | None = None
+) -> bytes:
+    """``retcalc survival``'s curves: see :func:`survival_figure`."""
+    with _drawing():
+        return _svg(survival_figure(df, keys=keys, title=title))
+
+
+def survival_figure(
+    df: pl.DataFrame, *, keys: Sequence[str] = (), title: str | None = None
+) -> Figure:
+    """Per ``keys`` group, the Kaplan-Meier table (``days``, ``survival``,
+    ``survival_lo``, ``survival_hi``) as a step function from (0, 100 %) (``gid``
+    ``survival:<group>``; ``drawstyle`` ``steps-post``: the survival holds until the
+    next event day) with the Greenwood log-log interval as a band drawn the same way
+    (``gid`` ``band:<group>``)."""
+    with _drawing():
+        fig = _figure(9.0, 3.6)
+        ax = fig.add_subplot()
+        for (group, part), colour in zip(_group_names(df, keys), _PALETTE * 8, strict=False):
+            part = part.sort("days")
+            name = group or "all"
+            xs = [0.0, *_floats(part.get_column("days"))]
+            ys = [1.0, *_floats(part.get_column("survival"))]
+            if "survival_lo" in part.columns and "survival_hi" in part.columns:
+                lo = [1.0, *_floats(part.get_column("survival_lo"))]
+                hi = [1.0, *_floats(part.get_column("survival_hi"))]
+                _band(ax, xs, lo, hi, colour, step="post", gid=f"band:{name}")
+            ax.step(
+                xs, ys, where="post", color=colour, linewidth=1.4,
+                label=group or "survival", gid=f"survival:{name}",
+            )  # fmt: skip
+        _percent_axis(ax)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("days")
+        ax.set_ylabel("survival")
+        ax.legend(loc="best", fontsize=8)
+        if title:
+            ax.set_title(title, loc="left", fontsize=10)
+        return fig
 
 
 def bridge_chart(
@@ -420,11 +554,127 @@ def sparklines(
             lo, hi = series.min(), series.max()
             out.append(
                 f"  last {_value_text(latest[0] if latest else None, percent)}"
-                f"  min {_value_text(lo if isinstance(lo, float) else None, percent)}"
+                + _last_bounds(complete_rows, column, percent)
+                + f"  min {_value_text(lo if isinstance(lo, float) else None, percent)}"
                 f"  max {_value_text(hi if isinstance(hi, float) else None, percent)}",
                 style="dim",
             )
     return out
+
+
+def _last_bounds(rows: pl.DataFrame, column: str, percent: bool) -> str:
+    """`` (lo-hi)``: the interval of ``column``'s last non-null value in ``rows`` when it
+    has ``--ci`` bounds, else nothing."""
+    bounds = bounds_of(rows, column)
+    if bounds is None:
+        return ""
+    known = rows.filter(pl.col(column).is_not_null()).tail(1)
+    if known.height == 0:
+        return ""
+    lo, hi = (known.get_column(b).cast(pl.Float64).item() for b in bounds)
+    return f" ({_value_text(lo, percent)}\u2013{_value_text(hi, percent)})"
+
+
+def _span_text(lo: float | None, hi: float | None, percent: bool = True) -> str:
+    return f"{_value_text(lo, percent)}\u2013{_value_text(hi, percent)}"
+
+
+def forecast_lines(df: pl.DataFrame, *, keys: Sequence[str] = ()) -> Text:
+    """Per group, the pooled rows of a forecast table (``cohort`` null) as one sparkline
+    over the offsets, on one scale: observed survival_rate in full, then from the first
+    offset not observed survival_rate_forecast, dim (the projection); with the last
+    observed value and the last projected one with its interval (``--ci``)."""
+    pooled = df.filter(pl.col("cohort").is_null())
+    bounds = bounds_of(pooled, "survival_rate_forecast")
+    out = Text()
+    for n, (group, part) in enumerate(_group_names(pooled, keys)):
+        part = part.sort("offset")
+        if n:
+            out.append("\n")
+        seen = part.get_column("observed").fill_null(False)
+        values = _floats(
+            part.select(
+                pl.when(pl.col("observed").fill_null(False))
+                .then(pl.col("survival_rate"))
+                .otherwise(pl.col("survival_rate_forecast"))
+            ).to_series()
+        )
+        offsets = part.get_column("offset").to_list()
+        projected = (~seen).to_list()
+        observed = part.filter(seen & pl.col("survival_rate").is_not_null())
+        ahead = part.filter(~seen)
+        head = f"{group}: " if group else ""
+        out.append(
+            f"{head}survival by offset {offsets[0]} to {offsets[-1]} (dim: forecast)",
+            style="bold",
+        )
+        out.append("\n  ")
+        out.append_text(sparkline(values, projected))
+        if observed.height:
+            last = observed.tail(1)
+            out.append(
+                f"  observed to offset {last['offset'].item()}: "
+                f"{_value_text(last['survival_rate'].item(), True)}",
+                style="dim",
+            )
+        if ahead.height:
+            last = ahead.tail(1)
+            band = (
+                f" ({_span_text(*(last[b].item() for b in bounds))})" if bounds is not None else ""
+            )
+            out.append(
+                f"  forecast at offset {last['offset'].item()}: "
+                f"{_value_text(last['survival_rate_forecast'].item(), True)}{band}",
+                style="dim",
+            )
+    return out
+
+
+def survival_lines(df: pl.DataFrame, *, keys: Sequence[str] = (), points: int = 40) -> Text:
+    """Per group, a Kaplan-Meier table (``days``, ``survival``, ``_lo``, ``_hi``) as a
+    sparkline of the survival at ``points`` evenly spaced days from the first to the
+    last day of any group (the step function read at each), with the survival and its
+    interval on the last day."""
+    out = Text()
+    top = df.get_column("days").max()
+    first = df.get_column("days").min()
+    if top is None or first is None:
+        return out
+    step = max(1, math.ceil((int(top) - int(first) + 1) / points))  # type: ignore[arg-type]
+    grid = pl.DataFrame({"days": list(range(int(first), int(top) + 1, step))})  # type: ignore[arg-type]
+    for n, (group, part) in enumerate(_group_names(df, keys)):
+        part = part.sort("days")
+        if n:
+            out.append("\n")
+        end = part.get_column("days").max()
+        read = grid.join_asof(
+            part.select(pl.col("days").cast(grid.schema["days"]), "survival"), on="days"
+        ).with_columns(  # past the group's last day the curve is not known
+            pl.when(pl.col("days") <= end).then(pl.col("survival"))
+        )
+        head = f"{group}: " if group else ""
+        out.append(f"{head}survival, day {first} to {top} every {step} days", style="bold")
+        out.append("\n  ")
+        out.append_text(sparkline(_floats(read.get_column("survival"))))
+        last = part.tail(1)
+        band = (
+            f" ({_span_text(last['survival_lo'].item(), last['survival_hi'].item())})"
+            if "survival_lo" in part.columns
+            else ""
+        )
+        out.append(
+            f"  day {last['days'].item()}: {_value_text(last['survival'].item(), True)}{band}",
+            style="dim",
+        )
+    return out
+
+
+def print_text(chart: Text, *, title: str | None = None, console: Console | None = None) -> None:
+    """Print a chart made here (under a table)."""
+    console = _console(None, console)
+    if title:
+        console.print(Text(title, style="table.title"))
+    console.print(chart, soft_wrap=not console.is_terminal)
 
 
 def print_sparklines(

@@ -258,8 +258,16 @@ def write_html(
     *,
     percent_columns: Collection[str] = (),
     title: str | None = None,
+    images: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """``--format html``: a standalone page holding the table (UTF-8)."""
+    """``--format html``: a standalone page holding the table (UTF-8), and under it the
+    ``images`` (``(title, SVG)``: ``--plot``)."""
+    from retcalc.render.charts import SVG_MIME
+
     heading = [f"<h1>{escape(title)}</h1>"] if title else []
-    document = page(title or "retcalc", [*heading, html_table(df, percent_columns=percent_columns)])
+    figures = [image(svg, mime=SVG_MIME, alt=alt, caption=alt) for alt, svg in images]
+    document = page(
+        title or "retcalc",
+        [*heading, html_table(df, percent_columns=percent_columns), *figures],
+    )
     sink.write(document.encode("utf-8"))

@@ -130,8 +130,6 @@ def test_the_api_gives_the_same_table() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--by", "tier", "--metric", "nrr"], "revenue ratio needs a bootstrap"),
-        (["--by", "tier", "--metric", "aov"], "retention_rate, churn_rate, repeat_rate"),
         (["--by", "tier", "--metric", "crr"], "compare tests one of"),
         (["--by", "tier", "--alpha", "1.5"], "--alpha"),
         ([], "needs --by COLUMN"),
@@ -144,3 +142,104 @@ def test_refusals_exit_2(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+# --------------------------------------------------------------- revenue ratios
+
+
+def shop(amounts: dict[str, list[tuple[str, float]]]) -> str:
+    """Orders of customers named by tier (a1, b1, ...): per customer its (day, amount)."""
+    lines = ["customer_id,order_date,amount,tier"]
+    for customer, orders in amounts.items():
+        lines += [f"{customer},{day},{amount},{customer[0].upper()}" for day, amount in orders]
+    return "\n".join(lines) + "\n"
+
+
+# January: six customers of tier A spend 100 on one order each, six of B spend 10. In
+# every resample (with customers of both) A's aov is 100 and the rest's 10.
+APART = shop(
+    {f"a{i}": [("2024-01-05", 100)] for i in range(6)}
+    | {f"b{i}": [("2024-01-05", 10)] for i in range(6)}
+)
+# Every customer spends 50: every resampled difference is 0.
+SAME = shop({f"{t}{i}": [("2024-01-05", 50)] for t in "ab" for i in range(4)})
+
+
+def test_aov_of_groups_that_clearly_differ() -> None:
+    result = invoke(APART, "--by", "tier", "--metric", "aov", "--ci-resamples", "999")
+    got = {r["tier"]: r for r in rows(result)}
+    assert "999 resamples, seed 0" in result.stderr
+    a, b = got["A"], got["B"]
+    assert (a["group_n"], a["group_rate"], a["rest_n"], a["rest_rate"]) == (6, 100.0, 6, 10.0)
+    assert (b["difference"], b["difference_lo"], b["difference_hi"]) == (-90.0, -90.0, -90.0)
+    # No resampled difference on 0's side: p = 2 (1 + 0) / (B' + 1), B' ≤ 999 the
+    # resamples with customers of both tiers (all but about e⁻⁶ of them); Holm × 2.
+    for row in (a, b):
+        assert 2 / 1000 <= row["p_value"] <= 2 / 980
+        assert row["p_adjusted"] == pytest.approx(2 * max(a["p_value"], b["p_value"]))
+        assert row["significant"] is True
+
+
+def test_aov_of_identical_groups_has_p_1() -> None:
+    got = rows(invoke(SAME, "--by", "tier", "--metric", "aov", "--ci-resamples", "200"))
+    for row in got:
+        assert (row["group_rate"], row["rest_rate"], row["difference"]) == (50.0, 50.0, 0.0)
+        assert (row["p_value"], row["p_adjusted"], row["significant"]) == (1.0, 1.0, False)
+
+
+def test_the_bootstrap_is_reproducible_from_its_seed() -> None:
+    # Same spending in both tiers, but not equal between customers: the draws vary.
+    data = shop(
+        {f"{t}{i}": [("2024-01-05", 10 * (i + 1)), ("2024-02-05", 7 * (i + 2))]
+         for t in "ab" for i in range(5)}
+    )  # fmt: skip
+    args = ("--by", "tier", "--metric", "aov", "--ci-resamples", "300")
+    first = rows(invoke(data, *args, "--seed", "7"))
+    assert rows(invoke(data, *args, "--seed", "7")) == first
+    other = rows(invoke(data, *args, "--seed", "8"))
+    assert [r["difference_lo"] for r in other] != [r["difference_lo"] for r in first]
+    assert [r["difference"] for r in other] == [r["difference"] for r in first] == [0.0] * 4
+    assert all(r["p_value"] > 0.2 and r["significant"] is False for r in first)
+    # Holm over all four rows (two months × two tiers), by hand.
+    p = sorted((r["p_value"], i) for i, r in enumerate(first))
+    adjusted, top = {}, 0.0
+    for j, (value, i) in enumerate(p):
+        top = max(top, min(1.0, (4 - j) * value))
+        adjusted[i] = top
+    assert [r["p_adjusted"] for r in first] == [pytest.approx(adjusted[i]) for i in range(4)]
+
+
+def test_nrr_group_against_the_rest_by_hand() -> None:
+    # January: a1, a2, b1, b2 spend 100 each. February: a1 150, a2 50 (A keeps 200 of
+    # 200: nrr 1.0); b1 50, b2 nothing (B keeps 50 of 200: 0.25).
+    data = shop(
+        {"a1": [("2024-01-05", 100), ("2024-02-05", 150)],
+         "a2": [("2024-01-05", 100), ("2024-02-05", 50)],
+         "b1": [("2024-01-05", 100), ("2024-02-05", 50)],
+         "b2": [("2024-01-05", 100)]}
+    )  # fmt: skip
+    got = rows(invoke(data, "--by", "tier", "--metric", "nrr", "--ci-resamples", "200"))
+    feb = {r["tier"]: r for r in got if r["period_start"] == "2024-02-01"}
+    a = feb["A"]
+    assert (a["group_n"], a["group_rate"], a["rest_n"], a["rest_rate"]) == (2, 1.0, 2, 0.25)
+    assert a["difference"] == 0.75 and a["difference_lo"] <= 0.75 <= a["difference_hi"]
+    assert feb["B"]["difference"] == -0.75
+
+
+def test_aov_between_two_months() -> None:
+    # The same four customers spend 100 in January and 10 in February: b_rate − a_rate is
+    # −90 in every resample.
+    data = shop({f"a{i}": [("2024-01-05", 100), ("2024-02-05", 10)] for i in range(4)})
+    result = invoke(data, "--between", "2024-01", "2024-02", "--metric", "aov")
+    (row,) = rows(result)
+    assert (row["a_n"], row["a_rate"], row["b_n"], row["b_rate"]) == (4, 100.0, 4, 10.0)
+    assert (row["difference"], row["difference_lo"], row["difference_hi"]) == (-90.0, -90.0, -90.0)
+    assert row["p_value"] < 0.01 and row["significant"] is True
+
+
+def test_the_api_compares_revenue_ratios() -> None:
+    with pytest.warns(retcalc.RetcalcWarning, match="50 resamples, seed 0"):
+        table = retcalc.compare(
+            pl.read_csv(APART.encode()), by="tier", metric="aov", period="month", ci_resamples=50
+        )
+    assert table.get_column("group_rate").to_list() == [100.0, 10.0]
