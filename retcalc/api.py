@@ -926,7 +926,7 @@ def _compare_ratio(
     )
 
     command = _RATIO_COMMANDS[metric]
-    ci = {"ci": how.level, "ci_resamples": how.resamples, "seed": how.seed}
+    ci: dict[str, Any] = {"ci": how.level, "ci_resamples": how.resamples, "seed": how.seed}
     if command != "churn" and customers is not None:
         raise UsageError(
             f"--metric {metric} is computed from the orders alone: leave out --customers "

@@ -98,7 +98,7 @@ def forecast(
         text, page = c.plot_targets(common, plot)
         keys = tuple(metric_params.by)
         chart_title = f"Pooled survival by offset ({common.period}s): observed and forecast"
-        images = ()
+        images: tuple[tuple[str, bytes], ...] = ()
         if page:
             from retcalc.render.charts import forecast_chart
 

@@ -94,7 +94,7 @@ def survival(
         chart_title = "Kaplan-Meier survival by days since " + (
             "signup" if fit.basis == "subscription" else "the first purchase"
         )
-        images = ()
+        images: tuple[tuple[str, bytes], ...] = ()
         if page:
             from retcalc.render.charts import survival_chart
 

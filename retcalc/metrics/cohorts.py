@@ -152,11 +152,10 @@ def _bought_in_order(
 
 def _bracket_of(offset: pl.Expr, brackets: Brackets) -> pl.Expr:
     """The index of the bracket holding ``offset``, null outside every bracket."""
-    (a, b), *rest = brackets.spans
-    chain = pl.when(offset.is_between(a, b)).then(pl.lit(0, dtype=pl.Int64))
-    for i, (a, b) in enumerate(rest, start=1):
-        chain = chain.when(offset.is_between(a, b)).then(pl.lit(i, dtype=pl.Int64))
-    return chain
+    index = pl.lit(None, dtype=pl.Int64)
+    for i, (a, b) in enumerate(brackets.spans):  # brackets do not overlap: order is free
+        index = pl.when(offset.is_between(a, b)).then(pl.lit(i, dtype=pl.Int64)).otherwise(index)
+    return index
 
 
 def _average_rows(cells: pl.LazyFrame, keys: list[str], column: list[str]) -> pl.LazyFrame:
@@ -187,20 +186,23 @@ def _members(prep: Prepared, keys: list[str]) -> tuple[pl.LazyFrame, Grid]:
 
 def _bought(prep: Prepared, members: pl.LazyFrame, grid: Grid, keys: list[str]) -> pl.LazyFrame:
     """``group..., _cohort_idx, offset``: each offset in which a cohort member purchased."""
+    _, purchases = _needs_orders(prep)
     if prep.basis is Basis.activity:
         shown_from, shown_to = prep.grid.bounds[0], prep.grid.end
-        return _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to)
+        return _bought_in_order(purchases, grid, keys, shown_from, shown_to)
     group = [*keys, CUSTOMER]
     return (
-        _in_cohort_offsets(prep.purchases, members.select(*group, _COHORT_IDX), grid, group)
+        _in_cohort_offsets(purchases, members.select(*group, _COHORT_IDX), grid, group)
         .select(*group, _COHORT_IDX, "offset")
         .unique()
     )
 
 
-def _needs_orders(prep: Prepared) -> None:
+def _needs_orders(prep: Prepared) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """``prep``'s events and purchases, refused when there are none."""
     if prep.events is None or prep.purchases is None:
         raise InputError("cohorts need an orders file: the cells count customers who purchased")
+    return prep.events, prep.purchases
 
 
 def cohort_table(
@@ -225,7 +227,7 @@ def cohort_table(
     """
     if brackets is not None:
         return bracket_table(prep, brackets, min_cohort=min_cohort, average=average)
-    _needs_orders(prep)
+    events, _ = _needs_orders(prep)
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
     members, grid = _members(prep, keys)
@@ -277,11 +279,11 @@ def cohort_table(
         elapsed.alias("complete"),
     )
 
-    has_amount = "amount" in prep.events.collect_schema()
+    has_amount = "amount" in events.collect_schema()
     if has_amount:
         summed = (
             _in_cohort_offsets(
-                revenue_lines(prep.events, keys), members.select(*group, _COHORT_IDX), grid, group
+                revenue_lines(events, keys), members.select(*group, _COHORT_IDX), grid, group
             )
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
@@ -334,7 +336,7 @@ def bracket_table(
 ) -> pl.DataFrame:
     """Bracket retention (see the module docstring): one row per group, cohort and bracket
     that has begun for a member before the data end, then the average rows."""
-    _needs_orders(prep)
+    _, purchases = _needs_orders(prep)
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
     members, grid = _members(prep, keys)
@@ -350,7 +352,7 @@ def bracket_table(
         observed = (pl.lit(prep.data_end) - pl.col("first_day")).dt.total_days()
         members = members.with_columns(observed.alias(_DONE), observed.alias(_BEGUN))
         days = (pl.col("day") - pl.col("first_day")).dt.total_days()
-        active = prep.purchases.join(members.select(*group, "first_day"), on=group).select(
+        active = purchases.join(members.select(*group, "first_day"), on=group).select(
             *group, _bracket_of(days, brackets).alias(_BRACKET)
         )
     spans = pl.LazyFrame(

@@ -636,12 +636,11 @@ def survival_lines(df: pl.DataFrame, *, keys: Sequence[str] = (), points: int = 
     last day of any group (the step function read at each), with the survival and its
     interval on the last day."""
     out = Text()
-    top = df.get_column("days").max()
-    first = df.get_column("days").min()
-    if top is None or first is None:
+    if df.get_column("days").drop_nulls().is_empty():
         return out
-    step = max(1, math.ceil((int(top) - int(first) + 1) / points))  # type: ignore[arg-type]
-    grid = pl.DataFrame({"days": list(range(int(first), int(top) + 1, step))})  # type: ignore[arg-type]
+    first, top = (int(v) for v in df.select(pl.col("days").min(), pl.col("days").max()).row(0))
+    step = max(1, math.ceil((top - first + 1) / points))
+    grid = pl.DataFrame({"days": list(range(first, top + 1, step))})
     for n, (group, part) in enumerate(_group_names(df, keys)):
         part = part.sort("days")
         if n:

@@ -53,10 +53,7 @@ def test_counts_of_parts_add_up_to_the_whole(
     ]
     assert all(c.height for c in counts)  # every part has customers
     summed = (
-        pl.concat(counts)
-        .group_by([*by, IDX])
-        .agg(pl.col(c).sum() for c in COUNT_COLUMNS)
-        .lazy()
+        pl.concat(counts).group_by([*by, IDX]).agg(pl.col(c).sum() for c in COUNT_COLUMNS).lazy()
     )
     merged = finish_retention(summed, whole.grid, by, complete_flag(whole))
     expected = retcalc.retention(orders, period=period, window=window, by=by)
