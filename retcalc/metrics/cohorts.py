@@ -36,6 +36,7 @@ null; ``complete`` when every cohort's cell is.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -89,12 +90,21 @@ def _elapsed(last_offset: pl.Expr) -> pl.Expr:
     return last_offset < pl.col(_DONE)
 
 
-def _periods_done(prep: Prepared, grid: Grid) -> pl.Expr:
+def _periods_done(data_end: dt.date, grid: Grid) -> pl.Expr:
     """``_DONE`` on the period clock: periods of the grid from the cohort's own that end
     by the data end (the last period of the grid may not)."""
     ends = grid.bounds.slice(1)
-    done = int((ends <= prep.data_end).sum())
+    done = int((ends <= data_end).sum())
     return (pl.lit(done, dtype=pl.Int64) - pl.col(_COHORT_IDX)).alias(_DONE)
+
+
+def data_grid(prep: Prepared) -> Grid:
+    """The cohorts' grid of the whole data: from the range's first period (no cohort is
+    shown before it) to the period holding the last observed day; the grid of
+    :func:`cohort_counts` for every part of the customers (SPEC §8)."""
+    last = prep.data_end - dt.timedelta(days=1)
+    first: dt.date = prep.grid.bounds[0]
+    return Grid.build(min(first, last), last, prep.grid.period, prep.grid.window)
 
 
 def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
@@ -170,8 +180,11 @@ def _average_rows(cells: pl.LazyFrame, keys: list[str], column: list[str]) -> pl
     )
 
 
-def _members(prep: Prepared, keys: list[str]) -> tuple[pl.LazyFrame, Grid]:
-    """The shown cohorts' members (``group..., first_day, _cohort_idx``) and their grid."""
+def _members(
+    prep: Prepared, keys: list[str], grid: Grid | None = None
+) -> tuple[pl.LazyFrame, Grid]:
+    """The shown cohorts' members (``group..., first_day, _cohort_idx``) and their grid
+    (``grid`` when given)."""
     group = [*keys, CUSTOMER]
     shown_from, shown_to = prep.grid.bounds[0], prep.grid.end
     members = (
@@ -180,7 +193,7 @@ def _members(prep: Prepared, keys: list[str]) -> tuple[pl.LazyFrame, Grid]:
         .collect()
         .lazy()
     )
-    grid = _cohort_grid(prep, members)
+    grid = grid or _cohort_grid(prep, members)
     return members.with_columns(grid.period_index(pl.col("first_day")).alias(_COHORT_IDX)), grid
 
 
@@ -227,16 +240,33 @@ def cohort_table(
     """
     if brackets is not None:
         return bracket_table(prep, brackets, min_cohort=min_cohort, average=average)
+    members, grid = _members(prep, list(prep.keys))
+    return finish_cohorts(
+        cohort_counts(prep, mode=mode, members=members, grid=grid),
+        grid,
+        prep.keys,
+        prep.data_end,
+        min_cohort=min_cohort,
+        max_offset=max_offset,
+        average=average,
+    )
+
+
+def cohort_counts(
+    prep: Prepared, *, mode: Mode, members: pl.LazyFrame | None = None, grid: Grid | None = None
+) -> pl.LazyFrame:
+    """The kernel (SPEC §8): per group, cohort (``_cohort_idx`` on ``grid``) and offset,
+    the counts of ``prep``'s customers: ``cohort_size``, ``customers`` and, with an amount
+    column, the revenue ``_micros``; sums over customers, so the counts of disjoint sets of
+    customers add up. ``grid`` (by default from the cohorts' first day) may start earlier,
+    when it is the whole data's and ``prep`` holds some of its customers."""
     events, _ = _needs_orders(prep)
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
-    members, grid = _members(prep, keys)
-
-    sizes = (
-        members.group_by([*keys, _COHORT_IDX])
-        .agg(pl.len().cast(pl.Int64).alias("cohort_size"))
-        .filter(pl.col("cohort_size") >= min_cohort)
-    )
+    if members is None or grid is None:
+        members, own = _members(prep, keys, grid)
+        grid = grid or own
+    sizes = members.group_by([*keys, _COHORT_IDX]).agg(pl.len().cast(pl.Int64).alias("cohort_size"))
     cells = (
         sizes.with_columns(
             pl.int_ranges(0, grid.n_periods - pl.col(_COHORT_IDX), dtype=pl.Int64).alias("offset")
@@ -271,16 +301,7 @@ def cohort_table(
             )
             .drop("_last_here")
         )
-    # Every member's offset k elapses together: the cohort is eligible or none of it.
-    elapsed = _elapsed(pl.col("offset"))
-    cells = cells.with_columns(_periods_done(prep, grid)).with_columns(
-        pl.when(elapsed).then(pl.col("cohort_size")).otherwise(0).alias("eligible"),
-        pl.when(elapsed).then(pl.col("customers")).otherwise(0).alias("eligible_active"),
-        elapsed.alias("complete"),
-    )
-
-    has_amount = "amount" in events.collect_schema()
-    if has_amount:
+    if "amount" in events.collect_schema():
         summed = (
             _in_cohort_offsets(
                 revenue_lines(events, keys), members.select(*group, _COHORT_IDX), grid, group
@@ -288,13 +309,39 @@ def cohort_table(
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
         )
-        cells = (
-            cells.join(summed, on=cell, how="left", nulls_equal=True)
-            .with_columns(pl.col("_micros").fill_null(0))
-            .sort(cell)
-            .with_columns(over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum"))
+        cells = cells.join(summed, on=cell, how="left", nulls_equal=True).with_columns(
+            pl.col("_micros").fill_null(0)
         )
+    return cells
 
+
+def finish_cohorts(
+    counts: pl.LazyFrame,
+    grid: Grid,
+    keys: Sequence[str],
+    data_end: dt.date,
+    *,
+    min_cohort: int = 1,
+    max_offset: int | None = None,
+    average: bool = True,
+) -> pl.DataFrame:
+    """The merge: the kernel's counts (of one set of customers, or summed over several)
+    as the table of :func:`cohort_table`."""
+    keys = list(keys)
+    cell = [*keys, _COHORT_IDX, "offset"]
+    cells = counts.filter(pl.col("cohort_size") >= min_cohort)
+    # Every member's offset k elapses together: the cohort is eligible or none of it.
+    elapsed = _elapsed(pl.col("offset"))
+    cells = cells.with_columns(_periods_done(data_end, grid)).with_columns(
+        pl.when(elapsed).then(pl.col("cohort_size")).otherwise(0).alias("eligible"),
+        pl.when(elapsed).then(pl.col("customers")).otherwise(0).alias("eligible_active"),
+        elapsed.alias("complete"),
+    )
+    has_amount = "_micros" in cells.collect_schema()
+    if has_amount:
+        cells = cells.sort(cell).with_columns(
+            over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum")
+        )
     if max_offset is not None:
         cells = cells.filter(pl.col("offset") <= max_offset)
     parts = [cells]
@@ -342,7 +389,7 @@ def bracket_table(
     members, grid = _members(prep, keys)
     if brackets.unit is BracketUnit.period:
         members = members.with_columns(
-            _periods_done(prep, grid),
+            _periods_done(prep.data_end, grid),
             (grid.n_periods - pl.col(_COHORT_IDX)).alias(_BEGUN),
         )
         active = _bought(prep, members, grid, keys).select(

@@ -14,6 +14,8 @@ import pytest
 import retcalc
 from retcalc.api import metric_params
 from retcalc.metrics.activity import IDX
+from retcalc.metrics.choices import Mode
+from retcalc.metrics.cohorts import cohort_counts, data_grid, finish_cohorts
 from retcalc.metrics.common import complete_flag, prepare_activity
 from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
 from retcalc.sample import generate, write_sample
@@ -59,3 +61,39 @@ def test_counts_of_parts_add_up_to_the_whole(
     expected = retcalc.retention(orders, period=period, window=window, by=by)
     assert merged.equals(expected)
     assert expected["customers_start"].sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("period", "mode", "by", "parts"),
+    [("month", "on", (), 3), ("quarter", "on-or-after", ("channel",), 4), ("week", "on", (), 2)],
+)
+def test_cohort_counts_of_parts_add_up_to_the_whole(
+    shop: Path, period: str, mode: str, by: tuple[str, ...], parts: int
+) -> None:
+    orders = retcalc.read_orders(shop, by=list(by))
+    params = metric_params(period=period, start="2023-06-10", by=by)
+    rows = orders.rows()
+    whole = prepare_activity(rows, params, with_runs=False)
+    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
+    grid = data_grid(whole)
+    part_of = pl.col("customer_id").hash(seed=2) % parts
+    counts = [
+        cohort_counts(
+            prepare_activity(
+                rows.but(rows.frame.filter(part_of == i)), params, with_runs=False, span=span
+            ),
+            mode=Mode(mode),
+            grid=grid,
+        ).collect()
+        for i in range(parts)
+    ]
+    cell = [*by, "_cohort_idx", "offset"]
+    summed = (
+        pl.concat(counts).group_by(cell).agg(pl.col("cohort_size", "customers", "_micros").sum())
+    )
+    merged = finish_cohorts(summed.lazy(), grid, by, whole.data_end, min_cohort=5)
+    expected = retcalc.cohorts(
+        orders, period=period, start="2023-06-10", by=by, mode=mode, min_cohort=5
+    )
+    assert merged.equals(expected)
+    assert expected["customers"].sum() > 0
