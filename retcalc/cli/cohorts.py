@@ -8,8 +8,16 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, Confidence, data_command
-from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
+from retcalc.cli.options import Common, Confidence, ConventionOption, data_command
+from retcalc.cli.runner import (
+    emit,
+    fail_if_breaches,
+    note,
+    progress,
+    raise_breaches,
+    run,
+    warn,
+)
 from retcalc.engines import Level
 from retcalc.metrics.choices import Basis, Mode
 from retcalc.render import OutputFormat, resolve_format
@@ -45,6 +53,7 @@ _LABEL = {
 def cohorts(
     common: Common,
     ci: Confidence = None,
+    convention: ConventionOption = None,
     mode: Annotated[
         Mode,
         typer.Option(
@@ -98,10 +107,13 @@ def cohorts(
     from retcalc import api
     from retcalc.cli import common as c
     from retcalc.metrics.cohorts import COHORT_COLUMNS, RATE_COLUMNS
+    from retcalc.metrics.conventions import check_period, convention_for, said
     from retcalc.render.charts import print_offset_chart
     from retcalc.render.triangle import Triangle, write_triangle
 
     def body() -> None:
+        rules = convention_for(convention, "cohorts")
+        check_period(rules, common.period)
         metric_params = c.params(common, shows=COHORT_COLUMNS, command="cohorts")
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
         inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
@@ -114,8 +126,11 @@ def cohorts(
                 mode=mode,
                 min_cohort=min_cohort,
                 max_offset=max_offset,
+                convention=convention,
                 **c.metric_options(common),
             )
+        if convention is not None:
+            note(said(rules, "cohorts"))
         basis = api.basis_of(inputs.customers_api(), common.basis)
         # --fail-if looks at the latest complete cell of each offset (and --by group).
         keys = (*metric_params.by, "offset")

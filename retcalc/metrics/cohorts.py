@@ -13,6 +13,14 @@ cell's period (``k = 0`` is the cohort period itself). Per cohort and offset:
   netted on their revenue day as in ``events``)
 - ``cumulative_revenue_per_customer`` = sum of revenue over offsets ``0..k`` / cohort_size
 - ``complete``: false when the cell's period ends after the data end
+
+Under a convention with ``rolling_days`` (Amplitude's, :mod:`.conventions`) the
+offset of a purchase on day ``d`` is ``(d - f) // L`` for a customer whose first
+purchase (or signup) day is ``f``, with ``L`` = 1, 7 or 30 days for a day, week
+or month; the cohort stays the calendar period of ``f``. A cell's ``period_start``
+is then ``cohort + k * L`` days (where offset ``k`` starts for a member who joined
+on the cohort's first day), and it is complete when ``k + 1`` steps have passed
+since the cohort's last day: ``cohort_end - 1 + (k + 1) * L <= data end``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
 from retcalc.metrics.choices import Mode
 from retcalc.metrics.common import Basis, Prepared, ratio
+from retcalc.metrics.conventions import DEFAULT, ROLLING_DAYS, Convention, check_period
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.money import money
 
@@ -55,15 +64,35 @@ def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
     return Grid.build(min(first, last), last, prep.grid.period, prep.grid.window)
 
 
+def _offset(grid: Grid, day: pl.Expr, first_day: pl.Expr, cohort: pl.Expr, step: int | None) -> pl.Expr:
+    """The offset of ``day``: calendar periods since the cohort period (``step`` None), or
+    whole ``step``-day steps since the customer's ``first_day``."""
+    if step is None:
+        return grid.period_index(day) - cohort
+    return (day - first_day).dt.total_days().cast(pl.Int64) // step
+
+
 def _in_cohort_offsets(
-    frame: pl.LazyFrame, members: pl.LazyFrame, grid: Grid, group: list[str]
+    frame: pl.LazyFrame,
+    members: pl.LazyFrame,
+    grid: Grid,
+    group: list[str],
+    step: int | None = None,
+    data_end: dt.date | None = None,
 ) -> pl.LazyFrame:
     """Rows of ``frame`` (``group..., day``) with the offset of their day from the customer's
-    cohort; rows of non-members, before the cohort period or after the data end are left out."""
+    cohort; rows of non-members, before the cohort period or after the data end are left out.
+    ``step``: offsets in days from the first day (``members`` then has ``first_day``), up
+    to the day before ``data_end``."""
+    offset = _offset(grid, pl.col("day"), pl.col("first_day"), pl.col(_COHORT_IDX), step)
+    if step is None:
+        kept = pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
+    else:
+        kept = pl.col("day") < pl.lit(data_end)
     return (
         frame.join(members, on=group, how="inner")
-        .with_columns((grid.period_index(pl.col("day")) - pl.col(_COHORT_IDX)).alias("offset"))
-        .filter((pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods))
+        .with_columns(offset.alias("offset"))
+        .filter((pl.col("offset") >= 0) & kept)
     )
 
 
@@ -73,8 +102,10 @@ def _bought_in_order(
     keys: list[str],
     shown_from: dt.date,
     shown_to: dt.date,
+    step: int | None = None,
 ) -> pl.LazyFrame:
-    """``group..., cohort, offset``: each offset in which a cohort member purchased, once.
+    """``group..., cohort, offset``: each offset in which a cohort member purchased, once
+    (``step``: offsets in days from the first purchase day, :func:`_offset`).
 
     On the activity basis a customer's cohort is the period of their first purchase
     day, and ``purchases`` holds each customer's days together and in order (as
@@ -86,7 +117,7 @@ def _bought_in_order(
     same = same_group(keys)
     first_day = pl.when(~same).then(day).forward_fill()
     cohort = grid.period_index(first_day)
-    offset = grid.period_index(day) - cohort
+    offset = _offset(grid, day, first_day, cohort, step)
     framed = purchases.with_columns(
         same.alias("_same"),
         first_day.alias("_first"),
@@ -95,7 +126,12 @@ def _bought_in_order(
     )
     changed = ~pl.col("_same") | (pl.col("offset") != pl.col("offset").shift(1))
     member = (pl.col("_first") >= shown_from) & (pl.col("_first") < shown_to)
-    in_grid = (pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods)
+    if step is None:
+        in_grid = (pl.col("offset") >= 0) & (
+            pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
+        )
+    else:  # every purchase day is before the data end, so within the cohort's cells
+        in_grid = pl.col("offset") >= 0
     return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, _COHORT_IDX, "offset")
 
 
@@ -105,8 +141,10 @@ def cohort_table(
     mode: Mode = Mode.on,
     min_cohort: int = 1,
     max_offset: int | None = None,
+    convention: Convention = DEFAULT,
 ) -> pl.DataFrame:
     """SPEC §2.5, one row per group, cohort and offset (see the module docstring for the cells).
+    ``convention`` with ``rolling_days``: offsets in days from each first day (module docstring).
 
     Cohorts shown are those whose period lies on ``prep.grid`` (``--start``/``--end``);
     every cohort gets every offset up to the period holding the last observed day
@@ -127,27 +165,47 @@ def cohort_table(
         .lazy()
     )
     grid = _cohort_grid(prep, members)
-    members = members.select(*group, grid.period_index(pl.col("first_day")).alias(_COHORT_IDX))
+    step: int | None = None
+    if convention.rolling_days:
+        check_period(convention, grid.period)
+        step = ROLLING_DAYS[grid.period]
+    members = members.select(
+        *group,
+        grid.period_index(pl.col("first_day")).alias(_COHORT_IDX),
+        *(["first_day"] if step is not None else []),
+    )
 
     sizes = (
         members.group_by([*keys, _COHORT_IDX])
         .agg(pl.len().cast(pl.Int64).alias("cohort_size"))
         .filter(pl.col("cohort_size") >= min_cohort)
     )
-    cells = (
-        sizes.with_columns(
-            pl.int_ranges(0, grid.n_periods - pl.col(_COHORT_IDX), dtype=pl.Int64).alias("offset")
+    periods = grid.periods().select(IDX, "period_start", "period_end")
+    if step is None:
+        count = grid.n_periods - pl.col(_COHORT_IDX)
+    else:  # the steps from the cohort's first day that start before the data end
+        days = (pl.lit(prep.data_end) - pl.col("_cohort_start")).dt.total_days()
+        count = (days.cast(pl.Int64) + step - 1) // step
+        sizes = sizes.join(
+            periods.select(
+                pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("_cohort_start")
+            ),
+            on=_COHORT_IDX,
+            how="left",
         )
+    cells = (
+        sizes.with_columns(pl.int_ranges(0, count, dtype=pl.Int64).alias("offset"))
         .explode("offset")
+        .drop("_cohort_start", strict=False)
         .sort([*keys, _COHORT_IDX, "offset"])
     )
     cell = [*keys, _COHORT_IDX, "offset"]
 
     if prep.basis is Basis.activity:
-        bought = _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to)
+        bought = _bought_in_order(prep.purchases, grid, keys, shown_from, shown_to, step)
     else:
         bought = (
-            _in_cohort_offsets(prep.purchases, members, grid, group)
+            _in_cohort_offsets(prep.purchases, members, grid, group, step, prep.data_end)
             .select(*group, _COHORT_IDX, "offset")
             .unique()
         )
@@ -179,7 +237,9 @@ def cohort_table(
     has_amount = "amount" in prep.events.collect_schema()
     if has_amount:
         summed = (
-            _in_cohort_offsets(revenue_lines(prep.events, keys), members, grid, group)
+            _in_cohort_offsets(
+                revenue_lines(prep.events, keys), members, grid, group, step, prep.data_end
+            )
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
         )
@@ -202,18 +262,31 @@ def cohort_table(
 
     if max_offset is not None:
         cells = cells.filter(pl.col("offset") <= max_offset)
-    periods = grid.periods().select(IDX, "period_start", "period_end")
-    result = (
-        cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX))
-        .join(periods, on=IDX, how="left")
-        .join(
-            periods.select(pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")),
-            on=_COHORT_IDX,
-            how="left",
+    cohort_of = periods.select(
+        pl.col(IDX).alias(_COHORT_IDX),
+        pl.col("period_start").alias("cohort"),
+        pl.col("period_end").alias("_cohort_end"),
+    )
+    if step is None:
+        placed = cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX)).join(
+            periods, on=IDX, how="left"
         )
+        complete = pl.col("period_end") <= pl.lit(prep.data_end)
+    else:
+        placed = cells
+        steps = pl.duration(days=pl.col("offset") * step)
+        last_member_end = pl.col("_cohort_end") - pl.duration(days=1) + steps + pl.duration(days=step)
+        complete = last_member_end <= pl.lit(prep.data_end)
+    result = (
+        placed.join(cohort_of, on=_COHORT_IDX, how="left")
         .with_columns(
             ratio("customers", "cohort_size").alias("retention"),
-            (pl.col("period_end") <= pl.lit(prep.data_end)).alias("complete"),
+            complete.alias("complete"),
+            *(
+                [(pl.col("cohort") + pl.duration(days=pl.col("offset") * step)).alias("period_start")]
+                if step is not None
+                else []
+            ),
         )
         .sort(cell)
         .select(*keys, *COHORT_COLUMNS)

@@ -16,6 +16,7 @@ from retcalc.metrics.common import (
     prepare_subscription,
     ratio,
 )
+from retcalc.metrics.conventions import DEFAULT, Convention
 
 RETENTION_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -49,10 +50,14 @@ def retention_rates() -> list[pl.Expr]:
     ]
 
 
-def retention_table(prep: Prepared) -> pl.DataFrame:
-    """SPEC §2.1 per group and period; see ``activity`` for how the counts are made."""
+def retention_table(prep: Prepared, *, convention: Convention = DEFAULT) -> pl.DataFrame:
+    """SPEC §2.1 per group and period; see ``activity`` for how the counts are made.
+    ``convention`` (:mod:`.conventions`): with ``join_and_churn``, ``churned`` (and so
+    churn_rate) also counts the period's ``new_lost``."""
     keys = list(prep.keys)
     table = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
+    if convention.join_and_churn:
+        table = table.with_columns(pl.col("churned") + pl.col("new_lost"))
     if prep.purchases is not None and prep.basis is Basis.activity:
         back = activity.returning_sorted(prep.purchases.collect(), prep.grid, keys)
         table = table.join(back, on=[*keys, IDX], how="left").with_columns(
