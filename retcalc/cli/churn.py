@@ -36,7 +36,7 @@ def churn(
     """Churned customers, churn rate, NRR, GRR, lost revenue and the revenue bridge per period."""
     from retcalc import api
     from retcalc.cli import common as c
-    from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS, churn_columns
+    from retcalc.metrics.churn import RATE_COLUMNS, churn_columns
     from retcalc.metrics.conventions import convention_for, said
 
     def body() -> None:

@@ -64,7 +64,9 @@ def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
     return Grid.build(min(first, last), last, prep.grid.period, prep.grid.window)
 
 
-def _offset(grid: Grid, day: pl.Expr, first_day: pl.Expr, cohort: pl.Expr, step: int | None) -> pl.Expr:
+def _offset(
+    grid: Grid, day: pl.Expr, first_day: pl.Expr, cohort: pl.Expr, step: int | None
+) -> pl.Expr:
     """The offset of ``day``: calendar periods since the cohort period (``step`` None), or
     whole ``step``-day steps since the customer's ``first_day``."""
     if step is None:
@@ -275,7 +277,9 @@ def cohort_table(
     else:
         placed = cells
         steps = pl.duration(days=pl.col("offset") * step)
-        last_member_end = pl.col("_cohort_end") - pl.duration(days=1) + steps + pl.duration(days=step)
+        last_member_end = (
+            pl.col("_cohort_end") - pl.duration(days=1) + steps + pl.duration(days=step)
+        )
         complete = last_member_end <= pl.lit(prep.data_end)
     result = (
         placed.join(cohort_of, on=_COHORT_IDX, how="left")
@@ -283,7 +287,11 @@ def cohort_table(
             ratio("customers", "cohort_size").alias("retention"),
             complete.alias("complete"),
             *(
-                [(pl.col("cohort") + pl.duration(days=pl.col("offset") * step)).alias("period_start")]
+                [
+                    (pl.col("cohort") + pl.duration(days=pl.col("offset") * step)).alias(
+                        "period_start"
+                    )
+                ]
                 if step is not None
                 else []
             ),

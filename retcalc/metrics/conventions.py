@@ -75,13 +75,10 @@ class Convention:
                 "revenue / previous_revenue"
             )
         if command == "churn" and self.revenue_churn is RevenueChurn.gross:
-            said.append(
-                "revenue_churn_rate = (churned + contraction) revenue / previous_revenue"
-            )
+            said.append("revenue_churn_rate = (churned + contraction) revenue / previous_revenue")
         if command == "cohorts" and self.rolling_days:
             said.append(
-                "offsets count 1-day, 7-day or 30-day steps from each customer's first "
-                "purchase day"
+                "offsets count 1-day, 7-day or 30-day steps from each customer's first purchase day"
             )
         return said
 

@@ -49,10 +49,10 @@ from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Params, Prepared, grid_range, ratio
+from retcalc.metrics.conventions import DEFAULT, Convention
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.intervals import RATIOS, SHARES, interval_columns, placed
 from retcalc.metrics.money import MICROS, event_micros, money
-from retcalc.metrics.conventions import DEFAULT, Convention
 from retcalc.metrics.retention import retention_table
 from retcalc.periods import window_starts
 
