@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -91,3 +92,16 @@ def test_amplitude_cohorts_on_the_command_line() -> None:
     jan = {r["offset"]: r["customers"] for r in rows if r["cohort"] == "2024-01-01"}
     assert jan == {0: 4, 1: 3}
     assert "convention amplitude: offsets count" in result.stderr
+
+
+def test_explain_fills_the_vendor_figure_in_and_names_the_convention(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS)
+    result = runner.invoke(
+        app,
+        ["explain", "revenue_churn_rate", str(orders), "--convention", "chartmogul"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "convention chartmogul: revenue_churn_rate = (churned + contraction" in result.stdout
+    assert "revenue_churn_rate = 0.1000 (10.0 %)" in result.stdout
