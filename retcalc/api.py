@@ -569,6 +569,7 @@ def retention(
     by: str | Sequence[str] = (),
     basis: Basis | str | None = None,
     ci: float | None = None,
+    convention: str | None = None,
 ) -> pl.DataFrame:
     """Retention per period (SPEC §2.1, §2.2): customers at the start and end, new,
     retained, churned, reactivated, returning, and
@@ -580,10 +581,13 @@ def retention(
 
     A customer is active in a period when they bought within ``window`` before its end
     (activity basis), or were subscribed (subscription basis, with ``customers``
-    holding signup dates).
+    holding signup dates). ``convention``: a vendor's definitions where they differ
+    (``"chartmogul"``, ``"baremetrics"``; docs/conventions.md).
     """
+    from retcalc.metrics.conventions import convention_for
     from retcalc.metrics.retention import RETENTION_COLUMNS, retention_table
 
+    rules = convention_for(convention, "retention")
     _confidence(ci)
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
@@ -592,9 +596,9 @@ def retention(
     read, people = _read_with(orders, customers, by=by, need_amount=False)
     remote = read.loaded.remote
     if remote is not None and basis_of(people, basis) is Basis.activity:
-        return with_intervals(remote.retention(params), "retention", ci)
+        return with_intervals(remote.retention(params, convention=rules), "retention", ci)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    return with_intervals(retention_table(prep), "retention", ci)
+    return with_intervals(retention_table(prep, convention=rules), "retention", ci)
 
 
 def churn(
@@ -611,6 +615,7 @@ def churn(
     ci: float | None = None,
     ci_resamples: int = RESAMPLES,
     seed: int = 0,
+    convention: str | None = None,
 ) -> pl.DataFrame:
     """Churn and revenue retention per period (SPEC §2.4): churned customers,
     churn_rate = churned / customers_start, revenue, previous_revenue, lost_revenue,
@@ -618,9 +623,13 @@ def churn(
     without expansion), and the revenue bridge (new, expansion, contraction, churned,
     reactivation revenue, quick_ratio). With ``ci``, Wilson bounds of churn_rate and
     bootstrap bounds of nrr and grr (``ci_resamples`` resamples of the customers,
-    seeded with ``seed``)."""
+    seeded with ``seed``). ``convention``: a vendor's definitions where they differ
+    (``"chartmogul"``, ``"baremetrics"``; docs/conventions.md), which add
+    revenue_churn_rate."""
     from retcalc.metrics.churn import CHURN_COLUMNS, churn_table
+    from retcalc.metrics.conventions import convention_for
 
+    rules = convention_for(convention, "churn")
     resampling = _resampling(ci, ci_resamples, seed, "churn")
     params = metric_params(
         period=period, window=window, start=start, end=end, as_of=as_of, by=by,
@@ -628,7 +637,7 @@ def churn(
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=by, need_amount=True)
     prep = prepare(read, people, params, basis=basis, anonymous=True)
-    table = _resampled(churn_table(prep, resampling), resampling, "churn")
+    table = _resampled(churn_table(prep, resampling, convention=rules), resampling, "churn")
     return with_intervals(table, "churn", ci)
 
 
@@ -649,6 +658,7 @@ def cohorts(
     brackets: str | None = None,
     bracket_unit: str = "period",
     ci: float | None = None,
+    convention: str | None = None,
 ) -> pl.DataFrame:
     """Cohorts by first purchase (or signup), one row per cohort and offset (SPEC §2.5):
     cohort_size, customers who purchased in the offset (``mode="on"``) or in it or any
@@ -656,10 +666,15 @@ def cohorts(
     data end), retention = eligible_active / eligible, net revenue and cumulative revenue
     per customer; then the average rows (``cohort`` null) weighted by the eligible.
     ``brackets="0-7,8-30"``: one row per cohort and bracket of offsets instead
-    (``bracket_unit="day"``: days since the first purchase or signup)."""
+    (``bracket_unit="day"``: days since the first purchase or signup).
+    ``convention="amplitude"``: offsets in 1-, 7- or 30-day steps from each customer's
+    first day (docs/conventions.md)."""
     from retcalc.metrics.choices import parse_brackets
     from retcalc.metrics.cohorts import BRACKET_COLUMNS, COHORT_COLUMNS, Mode, cohort_table
+    from retcalc.metrics.conventions import check_period, convention_for
 
+    rules = convention_for(convention, "cohorts")
+    check_period(rules, str(period))
     _confidence(ci)
     try:
         chosen = Mode(mode)
@@ -671,6 +686,11 @@ def cohorts(
             "--brackets counts a purchase within each bracket; --mode on-or-after does not "
             "apply to it (leave --mode out)"
         )
+    if spans is not None and rules.rolling_days:
+        raise UsageError(
+            f"--brackets with --convention {convention}: give the brackets in days "
+            "(--bracket-unit day) instead of the convention's rolling periods"
+        )
     if spans is not None and max_offset is not None:
         raise UsageError("--brackets and --max-offset: the brackets choose the offsets, give one")
     params = metric_params(
@@ -680,7 +700,12 @@ def cohorts(
     read, people = _read_with(orders, customers, by=by, need_amount=False)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     table = cohort_table(
-        prep, mode=chosen, min_cohort=min_cohort, max_offset=max_offset, brackets=spans
+        prep,
+        mode=chosen,
+        min_cohort=min_cohort,
+        max_offset=max_offset,
+        brackets=spans,
+        convention=rules,
     )
     return with_intervals(table, "cohorts", ci)
 
@@ -1085,6 +1110,7 @@ def kpis(
     ci: float | None = None,
     ci_resamples: int = RESAMPLES,
     seed: int = 0,
+    convention: str | None = None,
 ) -> pl.DataFrame:
     """Business KPIs (SPEC §2.8) over the range, or per period when ``period`` is given:
     customers, orders, revenue, new and active customers, churn_rate, crr,
@@ -1097,11 +1123,14 @@ def kpis(
     the counts only, for orders that may have no amount column (revenue, aov,
     revenue_per_customer and the revenue growth are left out). ``ci``: Wilson bounds
     of the shares and bootstrap bounds of aov (``ci_resamples`` resamples of the
-    customers, seeded with ``seed``)."""
+    customers, seeded with ``seed``). ``convention``: a vendor's churn_rate where it
+    differs (``"chartmogul"``, ``"baremetrics"``; docs/conventions.md)."""
     from retcalc.io.nps import load_nps, with_paid_dates
     from retcalc.kernels.keys import encode_orders
+    from retcalc.metrics.conventions import convention_for
     from retcalc.metrics.kpis import GROWTH, KPI_COLUMNS, NPS_COLUMNS, kpi_table
 
+    rules = convention_for(convention, "kpis")
     revenue_columns = ("revenue", "aov", "revenue_per_customer", GROWTH)
 
     resampling = _resampling(ci if money else None, ci_resamples, seed, "kpis")
@@ -1137,6 +1166,7 @@ def kpis(
         dso=paid_col is not None,
         ci=ci,
         resampling=resampling,
+        convention=rules,
     )
     _resampled(table, resampling, "kpis")
     return table if money else table.drop(revenue_columns, strict=False)

@@ -151,7 +151,8 @@ COLUMNS: dict[str, Column] = {
             "churned",
             Unit.count,
             "retention",
-            "customers active at s but not at e",
+            "customers active at s but not at e (--convention baremetrics also counts new_lost: "
+            "customers who joined and left in the period)",
             formula="{customers_start} - {retained}",
             also=("churn", "calc"),
         ),
@@ -297,8 +298,20 @@ COLUMNS: dict[str, Column] = {
             "quick_ratio",
             Unit.ratio,
             "churn",
-            "revenue gained over revenue lost",
+            "revenue gained over revenue lost (--convention baremetrics leaves reactivation "
+            "revenue out of the gains)",
             formula="({new_revenue} + {expansion} + {reactivation_revenue}) / ({contraction} + {churned_revenue})",
+        ),
+        _c(
+            "revenue_churn_rate",
+            Unit.rate,
+            "churn",
+            "printed only with --convention chartmogul or baremetrics (docs/conventions.md): "
+            "revenue lost from the previous period's customers over their previous revenue; "
+            "chartmogul nets expansion and reactivation revenue out of the loss ((churned_revenue "
+            "+ contraction - expansion - reactivation_revenue) / previous_revenue, its Net MRR "
+            "Churn Rate), baremetrics does not ((churned_revenue + contraction) / "
+            "previous_revenue, its Revenue Churn)",
         ),
         _c(
             "cohort",
@@ -312,7 +325,8 @@ COLUMNS: dict[str, Column] = {
             "offset",
             Unit.periods,
             "cohorts",
-            "k: periods since the cohort's period (0 = the cohort's period itself)",
+            "k: periods since the cohort's period (0 = the cohort's period itself); with "
+            "--convention amplitude, whole 1-, 7- or 30-day steps since the customer's first day",
             also=("forecast",),
         ),
         _c(

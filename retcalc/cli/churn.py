@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import CiResamples, Common, Confidence, Seed, data_command
-from retcalc.cli.runner import progress, run
+from retcalc.cli.options import (
+    CiResamples,
+    Common,
+    Confidence,
+    ConventionOption,
+    Seed,
+    data_command,
+)
+from retcalc.cli.runner import note, progress, run
 from retcalc.engines import Level
 
 
@@ -17,6 +24,7 @@ def churn(
     ci: Confidence = None,
     ci_resamples: CiResamples = 1000,
     seed: Seed = 0,
+    convention: ConventionOption = None,
     plot: Annotated[
         bool,
         typer.Option(
@@ -28,10 +36,12 @@ def churn(
     """Churned customers, churn rate, NRR, GRR, lost revenue and the revenue bridge per period."""
     from retcalc import api
     from retcalc.cli import common as c
-    from retcalc.metrics.churn import CHURN_COLUMNS, RATE_COLUMNS
+    from retcalc.metrics.churn import RATE_COLUMNS, churn_columns
+    from retcalc.metrics.conventions import convention_for, said
 
     def body() -> None:
-        metric_params = c.params(common, shows=CHURN_COLUMNS, command="churn")
+        rules = convention_for(convention, "churn")
+        metric_params = c.params(common, shows=churn_columns(rules), command="churn")
         inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True)
         with progress("Computing churn"):
             table = api.churn(
@@ -41,8 +51,11 @@ def churn(
                 seed=seed,
                 customers=inputs.customers_api(),
                 basis=common.basis,
+                convention=convention,
                 **c.metric_options(common),
             )
+        if convention is not None:
+            note(said(rules, "churn"))
         c.emit_with_sparklines(
             table,
             common,

@@ -8,8 +8,16 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, Confidence, data_command
-from retcalc.cli.runner import emit, fail_if_breaches, progress, raise_breaches, run, warn
+from retcalc.cli.options import Common, Confidence, ConventionOption, data_command
+from retcalc.cli.runner import (
+    emit,
+    fail_if_breaches,
+    note,
+    progress,
+    raise_breaches,
+    run,
+    warn,
+)
 from retcalc.engines import Level
 from retcalc.errors import UsageError
 from retcalc.metrics.choices import Basis, BracketUnit, Mode
@@ -46,6 +54,7 @@ _LABEL = {
 def cohorts(
     common: Common,
     ci: Confidence = None,
+    convention: ConventionOption = None,
     mode: Annotated[
         Mode,
         typer.Option(
@@ -123,10 +132,13 @@ def cohorts(
     from retcalc import api
     from retcalc.cli import common as c
     from retcalc.metrics.cohorts import BRACKET_COLUMNS, COHORT_COLUMNS, RATE_COLUMNS
+    from retcalc.metrics.conventions import check_period, convention_for, said
     from retcalc.render.charts import print_offset_chart
     from retcalc.render.triangle import INCOMPLETE_CAPTION, Triangle, write_triangle
 
     def body() -> None:
+        rules = convention_for(convention, "cohorts")
+        check_period(rules, common.period)
         shows = COHORT_COLUMNS if brackets is None else BRACKET_COLUMNS
         metric_params = c.params(common, shows=shows, command="cohorts")
         needs_money = metric in (TriangleMetric.revenue, TriangleMetric.ltv)
@@ -149,8 +161,11 @@ def cohorts(
                 max_offset=max_offset,
                 brackets=brackets,
                 bracket_unit=bracket_unit,
+                convention=convention,
                 **c.metric_options(common),
             )
+        if convention is not None:
+            note(said(rules, "cohorts"))
         basis = api.basis_of(inputs.customers_api(), common.basis)
         # --fail-if looks at the latest complete cell of each offset (and --by group).
         keys = (*metric_params.by, "offset" if brackets is None else "bracket")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from retcalc import explain as defs
-from retcalc.cli.options import Common, Debug
+from retcalc.cli.options import Common, ConventionOption, Debug
 from retcalc.cli.runner import progress, run
 from retcalc.definitions import Column, lookup
 from retcalc.errors import InputError, UsageError
@@ -20,12 +20,16 @@ from retcalc.periods import Period, parse_date_option
 FILLED = ("retention", "churn", "returns")
 
 
-def _row(metric: Column, common: Common, period_start: str | None) -> tuple[dict, str]:
-    """The row of the metric's command table for the period containing ``period_start``."""
+def _row(
+    metric: Column, common: Common, period_start: str | None, convention: object = None
+) -> tuple[dict, str]:
+    """The row of the metric's command table for the period containing ``period_start``
+    (under ``convention``, a :class:`~retcalc.metrics.conventions.Convention`)."""
     import polars as pl
 
     from retcalc.cli import common as c
     from retcalc.metrics.churn import churn_table
+    from retcalc.metrics.conventions import DEFAULT, Convention
     from retcalc.metrics.retention import retention_table
     from retcalc.metrics.returns import returns_table
 
@@ -38,7 +42,11 @@ def _row(metric: Column, common: Common, period_start: str | None) -> tuple[dict
     else:
         inputs = c.load(common, need_amount=metric.command == "churn")
         prep = c.prepare(common, inputs, params)
-        table = retention_table(prep) if metric.command == "retention" else churn_table(prep)
+        rules = convention if isinstance(convention, Convention) else DEFAULT
+        if metric.command == "retention":
+            table = retention_table(prep, convention=rules)
+        else:
+            table = churn_table(prep, convention=rules)
         where = f"{common.orders} ({common.period}, window {params.window}, {prep.basis} basis)"
     if table.height == 0:
         raise InputError(f"{common.orders}: no periods to explain")
@@ -97,6 +105,7 @@ def explain(
     config: Annotated[
         Path | None, typer.Option("--config", metavar="FILE", help="YAML column mapping.")
     ] = None,
+    convention: ConventionOption = None,
     debug: Debug = False,
 ) -> None:
     """Print what a metric means; with an orders file, its formula with your numbers."""
@@ -118,6 +127,12 @@ def explain(
         out.write(f"  {found.meaning}\n")
         if found.formula:
             out.write(f"  formula: {found.name} = {found.formula_text}\n")
+        rules = None
+        if convention is not None:
+            from retcalc.metrics.conventions import convention_for, said
+
+            rules = convention_for(convention, found.command)
+            out.write(f"  {said(rules, found.command)}\n")
         if orders is None:
             return
         if found.command not in FILLED:
@@ -137,7 +152,7 @@ def explain(
             config=config,
         )
         with progress(f"Reading {orders}"):
-            row, where = _row(found, common, period_start)
+            row, where = _row(found, common, period_start, rules)
         out.write(f"\nFor the period {row['period_start']} to {row['period_end']} of {where}:\n")
         out.write(f"  {defs.filled(found, row)}\n")
         used = defs.fields(found)

@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from retcalc.cli.options import CiResamples, Common, Confidence, Seed, data_command
-from retcalc.cli.runner import emit, fail_if_breaches, progress, run, warn
+from retcalc.cli.options import (
+    CiResamples,
+    Common,
+    Confidence,
+    ConventionOption,
+    Seed,
+    data_command,
+)
+from retcalc.cli.runner import emit, fail_if_breaches, note, progress, run, warn
 from retcalc.engines import Engine, Level
 from retcalc.errors import ThresholdCrossed, UsageError
 from retcalc.metrics.choices import Basis
@@ -46,6 +53,7 @@ def kpis(
     ci: Confidence = None,
     ci_resamples: CiResamples = 1000,
     seed: Seed = 0,
+    convention: ConventionOption = None,
     loyal_orders: Annotated[
         int,
         typer.Option(
@@ -93,11 +101,13 @@ def kpis(
     from retcalc.cli import common as c
     from retcalc.io import dates
     from retcalc.io.nps import load_nps
+    from retcalc.metrics.conventions import convention_for, said
     from retcalc.metrics.kpis import KPI_COLUMNS, NPS_COLUMNS, RATE_COLUMNS
 
     per_period = _period_given(ctx)
 
     def body() -> None:
+        rules = convention_for(convention, "kpis")
         metric_params = c.params(common, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis")
         if common.basis is Basis.subscription:
             raise UsageError(
@@ -140,7 +150,10 @@ def kpis(
                 nps=responses,
                 paid_col=paid_col,
                 date_format=common.date_format,
+                convention=convention,
             )
+        if convention is not None:
+            note(said(rules, "kpis"))
         what = f"by {common.period}" if per_period else "over the range"
         title = f"KPIs {what} (window {metric_params.window})"
         chosen = resolve_format(common.fmt, common.output, stdout_is_tty=sys.stdout.isatty())

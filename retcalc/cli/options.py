@@ -18,6 +18,7 @@ import typer
 
 from retcalc.engines import Engine
 from retcalc.metrics.choices import Basis
+from retcalc.metrics.conventions import Vendor
 from retcalc.periods import Period
 from retcalc.render import OutputFormat
 
@@ -45,6 +46,17 @@ Confidence = Annotated[
         metavar="LEVEL",
         help="Add _lo and _hi columns after each share of customers or orders: Wilson score "
         "intervals at this level (e.g. 0.95).",
+    ),
+]
+
+
+#: ``--convention`` of churn, retention, kpis and cohorts (docs/conventions.md).
+ConventionOption = Annotated[
+    Vendor | None,
+    typer.Option(
+        "--convention",
+        help="A vendor's definitions where they differ from retcalc's: chartmogul or "
+        "baremetrics (churn, retention, kpis), amplitude (cohorts). See docs/conventions.md.",
     ),
 ]
 

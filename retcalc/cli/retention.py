@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from retcalc.cli.options import Common, Confidence, data_command
-from retcalc.cli.runner import progress, run
+from retcalc.cli.options import Common, Confidence, ConventionOption, data_command
+from retcalc.cli.runner import note, progress, run
 from retcalc.engines import Level
 
 
@@ -15,6 +15,7 @@ from retcalc.engines import Level
 def retention(
     common: Common,
     ci: Confidence = None,
+    convention: ConventionOption = None,
     plot: Annotated[
         bool,
         typer.Option(
@@ -26,9 +27,11 @@ def retention(
     """Customers at the start and end of each period, new, retained, churned, reactivated, and the rates."""
     from retcalc import api
     from retcalc.cli import common as c
+    from retcalc.metrics.conventions import convention_for, said
     from retcalc.metrics.retention import RATE_COLUMNS, RETENTION_COLUMNS
 
     def body() -> None:
+        rules = convention_for(convention, "retention")
         metric_params = c.params(common, shows=RETENTION_COLUMNS, command="retention")
         inputs = c.load(common, level=Level.days, anonymous=True, revenue=False, remote=True)
         with progress("Computing retention"):
@@ -37,8 +40,11 @@ def retention(
                 ci=ci,
                 customers=inputs.customers_api(),
                 basis=common.basis,
+                convention=convention,
                 **c.metric_options(common),
             )
+        if convention is not None:
+            note(said(rules, "retention"))
         basis = api.basis_of(inputs.customers_api(), common.basis)
         c.emit_with_sparklines(
             table,

@@ -65,6 +65,11 @@ def warn(message: str) -> None:
     _stderr().print(f"retcalc: warning: {message}", markup=False, soft_wrap=True)
 
 
+def note(message: str) -> None:
+    """A note on stderr: what the run did that the data does not show (no warning)."""
+    _stderr().print(f"retcalc: note: {message}", markup=False, soft_wrap=True)
+
+
 def error(message: str) -> None:
     """An error line on stderr."""
     _stderr().print(f"retcalc: error: {message}", markup=False, soft_wrap=True)

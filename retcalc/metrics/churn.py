@@ -19,6 +19,7 @@ from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, day_number, same_group
 from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Prepared, complete_flag, ratio
+from retcalc.metrics.conventions import DEFAULT, Convention, RevenueChurn
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.intervals import RATIOS, bounds
 from retcalc.metrics.money import money
@@ -46,6 +47,17 @@ CHURN_COLUMNS: tuple[str, ...] = (
 
 RATE_COLUMNS: tuple[str, ...] = ("churn_rate", "nrr", "grr")
 
+#: Printed after quick_ratio under a convention that defines a revenue churn rate.
+REVENUE_CHURN = "revenue_churn_rate"
+
+
+def churn_columns(convention: Convention = DEFAULT) -> tuple[str, ...]:
+    """The columns of churn's table under ``convention``."""
+    if convention.revenue_churn is None:
+        return CHURN_COLUMNS
+    at = CHURN_COLUMNS.index("quick_ratio") + 1
+    return (*CHURN_COLUMNS[:at], REVENUE_CHURN, *CHURN_COLUMNS[at:])
+
 
 MONEY_COLUMNS: tuple[str, ...] = (
     "revenue",
@@ -60,7 +72,10 @@ MONEY_COLUMNS: tuple[str, ...] = (
 
 
 def revenue_movements(
-    prep: Prepared, daily: pl.LazyFrame, resampling: Resampling | None = None
+    prep: Prepared,
+    daily: pl.LazyFrame,
+    resampling: Resampling | None = None,
+    convention: Convention = DEFAULT,
 ) -> pl.LazyFrame:
     """Per group and period start ``ps`` (comparing with the calendar period before it):
 
@@ -72,7 +87,11 @@ def revenue_movements(
     - expansion / contraction: rises / falls of rev_k against rev_(k-1) > 0 (rev_k > 0)
     - churned_revenue: rev_(k-1) of customers in P with rev_k = 0
     - reactivation_revenue: rev_k > 0 of earlier customers with rev_(k-1) = 0
-    - quick_ratio = (new + expansion + reactivation) / (contraction + churned)
+    - quick_ratio = (new + expansion + reactivation) / (contraction + churned); without
+      reactivation when ``convention.quick_ratio_reactivation`` is false
+    - revenue_churn_rate, under a ``convention`` that defines one: net =
+      (churned + contraction - expansion - reactivation) / previous_revenue, gross =
+      (churned + contraction) / previous_revenue
 
     With ``resampling``, also nrr's and grr's bootstrap bounds over the customers in P
     (:mod:`retcalc.metrics.bootstrap`).
@@ -141,15 +160,23 @@ def revenue_movements(
             shares.collect(), cells=[*keys, "ps"], customer=CUSTOMER, ratios=ratios, how=resampling
         )
         movements = movements.join(found.lazy(), on=[*keys, "ps"], how="left", nulls_equal=True)
+    gains = pl.col("new_revenue") + pl.col("expansion")
+    if convention.quick_ratio_reactivation:
+        gains = gains + pl.col("reactivation_revenue")
+    losses = pl.col("contraction") + pl.col("churned_revenue")
+    extra = []
+    if convention.revenue_churn is RevenueChurn.net:
+        net = losses - pl.col("expansion") - pl.col("reactivation_revenue")
+        extra.append(ratio(net, "previous_revenue").alias(REVENUE_CHURN))
+    elif convention.revenue_churn is RevenueChurn.gross:
+        extra.append(ratio(losses, "previous_revenue").alias(REVENUE_CHURN))
     return (
         movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True, nulls_equal=True)
         .with_columns(
             ratio("_kept_now", "previous_revenue").alias("nrr"),
             ratio("_kept_floor", "previous_revenue").alias("grr"),
-            ratio(
-                pl.col("new_revenue") + pl.col("expansion") + pl.col("reactivation_revenue"),
-                pl.col("contraction") + pl.col("churned_revenue"),
-            ).alias("quick_ratio"),
+            ratio(gains, losses).alias("quick_ratio"),
+            *extra,
         )
         .drop("_kept_now", "_kept_floor")
         .with_columns(numbers.start(pl.col("ps")).alias("ps"))
@@ -250,9 +277,16 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def churn_table(prep: Prepared, resampling: Resampling | None = None) -> pl.DataFrame:
+def churn_table(
+    prep: Prepared,
+    resampling: Resampling | None = None,
+    *,
+    convention: Convention = DEFAULT,
+) -> pl.DataFrame:
     """Churn per group and period with the revenue retention of SPEC §2.4; with
-    ``resampling``, nrr's and grr's bootstrap bounds after the columns."""
+    ``resampling``, nrr's and grr's bootstrap bounds after the columns. ``convention``
+    (:mod:`.conventions`): with ``join_and_churn``, ``churned`` also counts the period's
+    ``new_lost``; its quick ratio and revenue churn rate as it defines them."""
     keys = list(prep.keys)
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
@@ -261,11 +295,14 @@ def churn_table(prep: Prepared, resampling: Resampling | None = None) -> pl.Data
     # period read it once per slice, and each read classified the lines again.
     daily = revenue_lines(prep.events, keys, purchase=True).collect().lazy()
     counts = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
+    churned = pl.col("churned")
+    if convention.join_and_churn:
+        churned = churned + pl.col("new_lost")
     table = (
-        counts.select(*keys, IDX, "customers_start", "churned")
+        counts.select(*keys, IDX, "customers_start", churned.alias("churned"))
         .join(prep.grid.periods(), on=IDX, how="left")
         .join(
-            revenue_movements(prep, daily, resampling),
+            revenue_movements(prep, daily, resampling, convention),
             on=[*keys, "period_start"],
             how="left",
             nulls_equal=True,
@@ -278,4 +315,5 @@ def churn_table(prep: Prepared, resampling: Resampling | None = None) -> pl.Data
         )
     )
     extra = [b for r in RATIOS["churn"] for b in bounds(r)] if resampling is not None else []
-    return table.sort([*keys, IDX]).select(*keys, *CHURN_COLUMNS, *extra).collect()
+    columns = churn_columns(convention)
+    return table.sort([*keys, IDX]).select(*keys, *columns, *extra).collect()

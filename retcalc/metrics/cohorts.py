@@ -31,6 +31,15 @@ the sums of the cohorts' ``cohort_size``, ``customers``, ``eligible`` and
 weighted by its eligible customers); ``cumulative_revenue_per_customer`` = the eligible
 cohorts' revenue over offsets ``0..k`` / Σ eligible; ``revenue`` and ``period_start``
 null; ``complete`` when every cohort's cell is.
+
+Under a convention with ``rolling_days`` (Amplitude's, :mod:`.conventions`) the
+offset of a purchase on day ``d`` is ``(d - f) // L`` for a customer whose first
+purchase (or signup) day is ``f``, with ``L`` = 1, 7 or 30 days for a day, week
+or month; the cohort stays the calendar period of ``f``. A cell's ``period_start``
+is then ``cohort + k * L`` days (where offset ``k`` starts for a member who joined
+on the cohort's first day), and it is complete when ``k + 1`` steps have passed
+since the cohort's last day: ``cohort_end - 1 + (k + 1) * L <= data end``. The eligible members of
+such a cell are the whole cohort when it is complete, as for calendar offsets.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from retcalc.errors import InputError
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid, over, same_group
 from retcalc.metrics.choices import Brackets, BracketUnit, Mode
 from retcalc.metrics.common import Basis, Prepared, ratio
+from retcalc.metrics.conventions import DEFAULT, ROLLING_DAYS, Convention, check_period
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.money import money
 
@@ -98,6 +108,16 @@ def _periods_done(data_end: dt.date, grid: Grid) -> pl.Expr:
     return (pl.lit(done, dtype=pl.Int64) - pl.col(_COHORT_IDX)).alias(_DONE)
 
 
+def _steps_done(data_end: dt.date, grid: Grid, step: int) -> pl.Expr:
+    """``_DONE`` on a clock of ``step`` days: the steps fully elapsed by the data end for
+    the cohort's last possible member (joined on the cohort period's last day)."""
+    ends = grid.periods().select(pl.col(IDX), pl.col("period_end"))
+    last_day = pl.col(_COHORT_IDX).replace_strict(
+        ends.collect()[IDX], ends.collect()["period_end"], default=None
+    ) - pl.duration(days=1)
+    return ((pl.lit(data_end) - last_day).dt.total_days() // step).alias(_DONE)
+
+
 def data_grid(prep: Prepared) -> Grid:
     """The cohorts' grid of the whole data: from the range's first period (no cohort is
     shown before it) to the period holding the last observed day; the grid of
@@ -116,15 +136,37 @@ def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
     return Grid.build(min(first, last), last, prep.grid.period, prep.grid.window)
 
 
+def _offset(
+    grid: Grid, day: pl.Expr, first_day: pl.Expr, cohort: pl.Expr, step: int | None
+) -> pl.Expr:
+    """The offset of ``day``: calendar periods since the cohort period (``step`` None), or
+    whole ``step``-day steps since the customer's ``first_day``."""
+    if step is None:
+        return grid.period_index(day) - cohort
+    return (day - first_day).dt.total_days().cast(pl.Int64) // step
+
+
 def _in_cohort_offsets(
-    frame: pl.LazyFrame, members: pl.LazyFrame, grid: Grid, group: list[str]
+    frame: pl.LazyFrame,
+    members: pl.LazyFrame,
+    grid: Grid,
+    group: list[str],
+    step: int | None = None,
+    data_end: dt.date | None = None,
 ) -> pl.LazyFrame:
     """Rows of ``frame`` (``group..., day``) with the offset of their day from the customer's
-    cohort; rows of non-members, before the cohort period or after the data end are left out."""
+    cohort; rows of non-members, before the cohort period or after the data end are left out.
+    ``step``: offsets in days from the first day (``members`` then has ``first_day``), up
+    to the day before ``data_end``."""
+    offset = _offset(grid, pl.col("day"), pl.col("first_day"), pl.col(_COHORT_IDX), step)
+    if step is None:
+        kept = pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
+    else:
+        kept = pl.col("day") < pl.lit(data_end)
     return (
         frame.join(members, on=group, how="inner", nulls_equal=True)
-        .with_columns((grid.period_index(pl.col("day")) - pl.col(_COHORT_IDX)).alias("offset"))
-        .filter((pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods))
+        .with_columns(offset.alias("offset"))
+        .filter((pl.col("offset") >= 0) & kept)
     )
 
 
@@ -134,8 +176,10 @@ def _bought_in_order(
     keys: list[str],
     shown_from: dt.date,
     shown_to: dt.date,
+    step: int | None = None,
 ) -> pl.LazyFrame:
-    """``group..., cohort, offset``: each offset in which a cohort member purchased, once.
+    """``group..., cohort, offset``: each offset in which a cohort member purchased, once
+    (``step``: offsets in days from the first purchase day, :func:`_offset`).
 
     On the activity basis a customer's cohort is the period of their first purchase
     day, and ``purchases`` holds each customer's days together and in order (as
@@ -147,7 +191,7 @@ def _bought_in_order(
     same = same_group(keys)
     first_day = pl.when(~same).then(day).forward_fill()
     cohort = grid.period_index(first_day)
-    offset = grid.period_index(day) - cohort
+    offset = _offset(grid, day, first_day, cohort, step)
     framed = purchases.with_columns(
         same.alias("_same"),
         first_day.alias("_first"),
@@ -156,7 +200,12 @@ def _bought_in_order(
     )
     changed = ~pl.col("_same") | (pl.col("offset") != pl.col("offset").shift(1))
     member = (pl.col("_first") >= shown_from) & (pl.col("_first") < shown_to)
-    in_grid = (pl.col("offset") >= 0) & (pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods)
+    if step is None:
+        in_grid = (pl.col("offset") >= 0) & (
+            pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
+        )
+    else:  # every purchase day is before the data end, so within the cohort's cells
+        in_grid = pl.col("offset") >= 0
     return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, _COHORT_IDX, "offset")
 
 
@@ -197,15 +246,18 @@ def _members(
     return members.with_columns(grid.period_index(pl.col("first_day")).alias(_COHORT_IDX)), grid
 
 
-def _bought(prep: Prepared, members: pl.LazyFrame, grid: Grid, keys: list[str]) -> pl.LazyFrame:
-    """``group..., _cohort_idx, offset``: each offset in which a cohort member purchased."""
+def _bought(
+    prep: Prepared, members: pl.LazyFrame, grid: Grid, keys: list[str], step: int | None = None
+) -> pl.LazyFrame:
+    """``group..., _cohort_idx, offset``: each offset in which a cohort member purchased
+    (``step``: offsets in days from the first day, :func:`_offset`)."""
     _, purchases = _needs_orders(prep)
     if prep.basis is Basis.activity:
         shown_from, shown_to = prep.grid.bounds[0], prep.grid.end
-        return _bought_in_order(purchases, grid, keys, shown_from, shown_to)
+        return _bought_in_order(purchases, grid, keys, shown_from, shown_to, step)
     group = [*keys, CUSTOMER]
     return (
-        _in_cohort_offsets(purchases, members.select(*group, _COHORT_IDX), grid, group)
+        _in_cohort_offsets(purchases, members, grid, group, step, prep.data_end)
         .select(*group, _COHORT_IDX, "offset")
         .unique()
     )
@@ -226,9 +278,11 @@ def cohort_table(
     max_offset: int | None = None,
     brackets: Brackets | None = None,
     average: bool = True,
+    convention: Convention = DEFAULT,
 ) -> pl.DataFrame:
     """SPEC §2.5, one row per group, cohort and offset (see the module docstring for the cells),
     and with ``average`` the average rows (``cohort`` null) after each group's cohorts.
+    ``convention`` with ``rolling_days``: offsets in days from each first day (module docstring).
 
     Cohorts shown are those whose period lies on ``prep.grid`` (``--start``/``--end``);
     every cohort gets every offset up to the period holding the last observed day
@@ -241,25 +295,41 @@ def cohort_table(
     if brackets is not None:
         return bracket_table(prep, brackets, min_cohort=min_cohort, average=average)
     members, grid = _members(prep, list(prep.keys))
+    step = rolling_step(convention, grid)
     return finish_cohorts(
-        cohort_counts(prep, mode=mode, members=members, grid=grid),
+        cohort_counts(prep, mode=mode, members=members, grid=grid, step=step),
         grid,
         prep.keys,
         prep.data_end,
         min_cohort=min_cohort,
         max_offset=max_offset,
         average=average,
+        step=step,
     )
 
 
+def rolling_step(convention: Convention, grid: Grid) -> int | None:
+    """The days of an offset under ``convention`` (None: calendar periods)."""
+    if not convention.rolling_days:
+        return None
+    check_period(convention, grid.period)
+    return ROLLING_DAYS[grid.period]
+
+
 def cohort_counts(
-    prep: Prepared, *, mode: Mode, members: pl.LazyFrame | None = None, grid: Grid | None = None
+    prep: Prepared,
+    *,
+    mode: Mode,
+    members: pl.LazyFrame | None = None,
+    grid: Grid | None = None,
+    step: int | None = None,
 ) -> pl.LazyFrame:
     """The kernel (SPEC §8): per group, cohort (``_cohort_idx`` on ``grid``) and offset,
     the counts of ``prep``'s customers: ``cohort_size``, ``customers`` and, with an amount
     column, the revenue ``_micros``; sums over customers, so the counts of disjoint sets of
     customers add up. ``grid`` (by default from the cohorts' first day) may start earlier,
-    when it is the whole data's and ``prep`` holds some of its customers."""
+    when it is the whole data's and ``prep`` holds some of its customers. ``step``: offsets
+    in days from each member's first day (:func:`rolling_step`)."""
     events, _ = _needs_orders(prep)
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
@@ -267,16 +337,24 @@ def cohort_counts(
         members, own = _members(prep, keys, grid)
         grid = grid or own
     sizes = members.group_by([*keys, _COHORT_IDX]).agg(pl.len().cast(pl.Int64).alias("cohort_size"))
-    cells = (
-        sizes.with_columns(
-            pl.int_ranges(0, grid.n_periods - pl.col(_COHORT_IDX), dtype=pl.Int64).alias("offset")
+    if step is None:
+        count = grid.n_periods - pl.col(_COHORT_IDX)
+    else:  # the steps from the cohort's first day that start before the data end
+        starts = grid.periods().select(
+            pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("_cohort_start")
         )
+        sizes = sizes.join(starts, on=_COHORT_IDX, how="left")
+        days = (pl.lit(prep.data_end) - pl.col("_cohort_start")).dt.total_days()
+        count = (days.cast(pl.Int64) + step - 1) // step
+    cells = (
+        sizes.with_columns(pl.int_ranges(0, count, dtype=pl.Int64).alias("offset"))
         .explode("offset")
+        .drop("_cohort_start", strict=False)
         .sort([*keys, _COHORT_IDX, "offset"])
     )
     cell = [*keys, _COHORT_IDX, "offset"]
 
-    bought = _bought(prep, members, grid, keys)
+    bought = _bought(prep, members, grid, keys, step)
     if mode is Mode.on:
         counts = bought.group_by(cell).agg(pl.len().cast(pl.Int64).alias("customers"))
         cells = cells.join(counts, on=cell, how="left", nulls_equal=True).with_columns(
@@ -304,7 +382,7 @@ def cohort_counts(
     if "amount" in events.collect_schema():
         summed = (
             _in_cohort_offsets(
-                revenue_lines(events, keys), members.select(*group, _COHORT_IDX), grid, group
+                revenue_lines(events, keys), members, grid, group, step, prep.data_end
             )
             .group_by(cell)
             .agg(pl.col("micros").sum().alias("_micros"))
@@ -324,6 +402,7 @@ def finish_cohorts(
     min_cohort: int = 1,
     max_offset: int | None = None,
     average: bool = True,
+    step: int | None = None,
 ) -> pl.DataFrame:
     """The merge: the kernel's counts (of one set of customers, or summed over several)
     as the table of :func:`cohort_table`."""
@@ -332,7 +411,8 @@ def finish_cohorts(
     cells = counts.filter(pl.col("cohort_size") >= min_cohort)
     # Every member's offset k elapses together: the cohort is eligible or none of it.
     elapsed = _elapsed(pl.col("offset"))
-    cells = cells.with_columns(_periods_done(data_end, grid)).with_columns(
+    done = _periods_done(data_end, grid) if step is None else _steps_done(data_end, grid, step)
+    cells = cells.with_columns(done).with_columns(
         pl.when(elapsed).then(pl.col("cohort_size")).otherwise(0).alias("eligible"),
         pl.when(elapsed).then(pl.col("customers")).otherwise(0).alias("eligible_active"),
         elapsed.alias("complete"),
@@ -363,15 +443,20 @@ def finish_cohorts(
             pl.lit(None, dtype=pl.Float64).alias(name) for name in MONEY_COLUMNS
         )
     periods = grid.periods().select(IDX, "period_start")
-    result = (
-        cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX))
-        .join(periods, on=IDX, how="left")
-        .join(
-            periods.select(pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")),
-            on=_COHORT_IDX,
-            how="left",
+    cohort_of = periods.select(
+        pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")
+    )
+    if step is None:
+        placed = cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX)).join(
+            periods, on=IDX, how="left"
         )
-        .with_columns(ratio("eligible_active", "eligible").alias("retention"))
+        dated = placed.join(cohort_of, on=_COHORT_IDX, how="left")
+    else:  # where offset k starts for a member who joined on the cohort's first day
+        dated = cells.join(cohort_of, on=_COHORT_IDX, how="left").with_columns(
+            (pl.col("cohort") + pl.duration(days=pl.col("offset") * step)).alias("period_start")
+        )
+    result = (
+        dated.with_columns(ratio("eligible_active", "eligible").alias("retention"))
         .sort(cell, nulls_last=True)
         .select(*keys, *COHORT_COLUMNS)
     )

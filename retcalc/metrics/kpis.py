@@ -49,6 +49,7 @@ from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.bootstrap import Resampling, ratio_bounds
 from retcalc.metrics.common import Params, Prepared, grid_range, ratio
+from retcalc.metrics.conventions import DEFAULT, Convention
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.intervals import RATIOS, SHARES, interval_columns, placed
 from retcalc.metrics.money import MICROS, event_micros, money
@@ -407,6 +408,7 @@ def kpi_table(
     dso: bool = False,
     ci: float | None = None,
     resampling: Resampling | None = None,
+    convention: Convention = DEFAULT,
 ) -> pl.DataFrame:
     """The KPIs of SPEC §2.8 over the range (one row per group) or per period of the grid.
     ``ci``: with the Wilson bounds of the shares at that level (:mod:`.intervals`);
@@ -431,7 +433,7 @@ def kpi_table(
     keys = list(prep.keys)
     on = [*keys, IDX]
     base = (
-        retention_table(prep)
+        retention_table(prep, convention=convention)
         .lazy()
         .join(prep.grid.periods().select(IDX, "period_start"), on="period_start", how="left")
     )

@@ -18,6 +18,7 @@ from retcalc.metrics.common import (
     prepare_subscription,
     ratio,
 )
+from retcalc.metrics.conventions import DEFAULT, Convention
 
 RETENTION_COLUMNS: tuple[str, ...] = (
     "period_start",
@@ -65,16 +66,21 @@ COUNT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def retention_table(prep: Prepared) -> pl.DataFrame:
+def retention_table(prep: Prepared, *, convention: Convention = DEFAULT) -> pl.DataFrame:
     """SPEC §2.1 per group and period; see ``activity`` for how the counts are made."""
-    return finish_retention(retention_counts(prep), prep.grid, prep.keys, complete_flag(prep))
+    counts = retention_counts(prep, convention=convention)
+    return finish_retention(counts, prep.grid, prep.keys, complete_flag(prep))
 
 
-def retention_counts(prep: Prepared) -> pl.LazyFrame:
+def retention_counts(prep: Prepared, *, convention: Convention = DEFAULT) -> pl.LazyFrame:
     """The kernel: ``keys..., idx`` and the :data:`COUNT_COLUMNS` of the customers in
-    ``prep`` (every period of the grid for each group they are in)."""
+    ``prep`` (every period of the grid for each group they are in). ``convention``
+    (:mod:`.conventions`): with ``join_and_churn``, ``churned`` (and so churn_rate) also
+    counts the period's ``new_lost``."""
     keys = list(prep.keys)
     table = activity.boundary_table(prep.runs, prep.first_period, prep.grid, keys, prep.groups)
+    if convention.join_and_churn:
+        table = table.with_columns(pl.col("churned") + pl.col("new_lost"))
     if prep.purchases is not None and prep.basis is Basis.activity:
         back = activity.returning_sorted(prep.purchases.collect(), prep.grid, keys)
         table = table.join(back, on=[*keys, IDX], how="left", nulls_equal=True).with_columns(

@@ -67,6 +67,7 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("crr", ["--start", "100", "--new", "20", "--end", "110"], ()),
     ("retention", [ORDERS, "--ci", "0.95"], ()),
     ("churn", [ORDERS, "--ci", "0.95"], ()),
+    ("churn", [ORDERS, "--convention", "chartmogul"], ()),
     ("cohorts", [ORDERS, "--ci", "0.95"], ()),
     ("returns", [ORDERS, "--ci", "0.95"], ()),
     ("kpis", [ORDERS, "--ci", "0.95"], ()),
@@ -203,7 +204,7 @@ def test_the_metric_modules_column_lists_are_covered() -> None:
 
     lists: dict[str, tuple[str, ...]] = {
         "retention": retention.RETENTION_COLUMNS,
-        "churn": churn.CHURN_COLUMNS,
+        "churn": (*churn.CHURN_COLUMNS, churn.REVENUE_CHURN),
         "cohorts": (*cohorts.COHORT_COLUMNS, *cohorts.BRACKET_COLUMNS),
         "forecast": (*forecast.FORECAST_COLUMNS, *forecast.INTERVAL_COLUMNS),
         "returns": (*returns.RETURNS_COLUMNS, *returns.TOP_COLUMNS),

@@ -132,8 +132,9 @@ def messy_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("-p", "week", "-w", "90d"),
         ("-p", "month", "--by", "channel", "--as-of", "2024-05-01", "--ci", "0.9"),
         ("-p", "quarter", "-w", "all", "--start", "2022-06-01"),
+        ("-p", "month", "-w", "1mo", "--convention", "baremetrics"),
     ],
-    ids=["day", "week", "month", "quarter"],
+    ids=["day", "week", "month", "quarter", "baremetrics"],
 )
 def test_retention_runs_on_the_executors(
     spark: Any, messy_shop: Path, args: tuple[str, ...]

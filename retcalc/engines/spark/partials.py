@@ -21,6 +21,7 @@ import polars as pl
 
 from retcalc.engines import Holds, Level, Rows
 from retcalc.engines.spark import batches as b
+from retcalc.metrics.conventions import DEFAULT, Convention
 
 #: Rows and bytes of Arrow data the driver collected for the last metric run on the
 #: executors in this process: the test of SPEC §8 ("only partials reach the driver")
@@ -41,7 +42,7 @@ class Remote:
     last: dt.date | None
     last_day: dt.date | None  # the last day of any row (stale-data check)
 
-    def retention(self, params: Any) -> pl.DataFrame:
+    def retention(self, params: Any, *, convention: Convention = DEFAULT) -> pl.DataFrame:
         """The retention table (activity basis) of ``params`` computed on the executors."""
         from retcalc.metrics.activity import IDX, Grid
         from retcalc.metrics.choices import Basis
@@ -56,7 +57,7 @@ class Remote:
         schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
         schema[IDX] = pl.Int64()
         schema.update({c: pl.Int64() for c in COUNT_COLUMNS})
-        kernel = _Kernel(self.schema, self.has_amount, params, span)
+        kernel = _Kernel(self.schema, self.has_amount, params, span, convention)
         summed = self._sums(kernel, schema, [*keys, IDX], COUNT_COLUMNS)
         grid = Grid.build(*grid_range(params, *span), params.period, params.window)
         data_end = observed_end(self.last, params.as_of)
@@ -93,6 +94,7 @@ class _Kernel:
     has_amount: bool
     params: Any
     span: tuple[dt.date, dt.date]
+    convention: Convention
 
     def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
         from retcalc.metrics.common import prepare_activity
@@ -102,7 +104,8 @@ class _Kernel:
         if days is None or not days["is_purchase"].any():
             return
         prep = prepare_activity(Rows(days.lazy(), Holds(Level.days)), self.params, span=self.span)
-        yield from retention_counts(prep).collect().to_arrow().to_batches()
+        counts = retention_counts(prep, convention=self.convention)
+        yield from counts.collect().to_arrow().to_batches()
 
 
 def _partition_days(
