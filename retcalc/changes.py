@@ -104,8 +104,8 @@ def _manifest_at(path: Path, what: str) -> dict[str, Any]:
         found = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
-            f"{what}: no manifest at {path}; run the command with --manifest {path} "
-            "(or name the manifest with --old-manifest / --new-manifest)"
+            f"{what}: no manifest at {path}; diff needs each output's manifest: write it with "
+            f"the command's --manifest {path}, or name it with --old-manifest / --new-manifest"
         ) from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read it as a manifest (JSON): {exc}") from None
@@ -115,7 +115,7 @@ def _manifest_at(path: Path, what: str) -> dict[str, Any]:
 def _checked_manifest(found: Any, name: str) -> dict[str, Any]:
     if not isinstance(found, dict) or found.get(mf.FORMAT_KEY) != mf.FORMAT:
         raise InputError(
-            f"{name}: is not a retcalc manifest (no \"{mf.FORMAT_KEY}\": {mf.FORMAT}); "
+            f'{name}: is not a retcalc manifest (no "{mf.FORMAT_KEY}": {mf.FORMAT}); '
             "give the file a command wrote with --manifest"
         )
     return found
@@ -209,8 +209,10 @@ def manifest_changes(old: Run, new: Run) -> list[str]:
     for role in dict.fromkeys([*inputs_a, *inputs_b]):
         ia, ib = inputs_a.get(role), inputs_b.get(role)
         if ia is None or ib is None:
-            out.append(f"input {role}: {'none' if ia is None else ia.get('name')} -> "
-                       f"{'none' if ib is None else ib.get('name')}")
+            out.append(
+                f"input {role}: {'none' if ia is None else ia.get('name')} -> "
+                f"{'none' if ib is None else ib.get('name')}"
+            )
             continue
         ha = [f.get("sha256") for f in ia.get("files") or []]
         hb = [f.get("sha256") for f in ib.get("files") or []]
@@ -219,7 +221,9 @@ def manifest_changes(old: Run, new: Run) -> list[str]:
             ra, rb = ia.get("rows") or {}, ib.get("rows") or {}
             if ra and rb:
                 rows = f"; rows read {ra.get('read')} -> {rb.get('read')}, used {ra.get('used')} -> {rb.get('used')}"
-            out.append(f"input {role}: content changed ({ia.get('name')} -> {ib.get('name')}{rows})")
+            out.append(
+                f"input {role}: content changed ({ia.get('name')} -> {ib.get('name')}{rows})"
+            )
     for key in ("data_start", "data_end"):
         if a.get(key) != b.get(key):
             out.append(f"{key}: {a.get(key)} -> {b.get(key)}")
@@ -380,9 +384,7 @@ def order_changes(old_path: str, new_path: str) -> pl.DataFrame:
     a, b = _order_prints(old_path), _order_prints(new_path)
     prints = [c for c in a.columns if c != "order_id" and c in b.columns]
     both = a.join(b, on="order_id", how="full", coalesce=True, suffix="_new")
-    differs = pl.any_horizontal(
-        *(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in prints)
-    )
+    differs = pl.any_horizontal(*(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in prints))
     change = (
         pl.when(pl.col("_lines").is_null())
         .then(pl.lit("added"))
@@ -419,9 +421,11 @@ def attribute(cells: pl.DataFrame, changes: pl.DataFrame, window: str | None) ->
         )
         .group_by("_start", "_end")
         .agg(
-            pl.col("order_id").filter(pl.col("change") == kind).sort().str.join(", ").alias(
-                f"orders_{kind}"
-            )
+            pl.col("order_id")
+            .filter(pl.col("change") == kind)
+            .sort()
+            .str.join(", ")
+            .alias(f"orders_{kind}")
             for kind in ("added", "removed", "changed")
         )
     )
@@ -447,7 +451,9 @@ def _denominators() -> dict[str, str]:
     return out
 
 
-def effects(old: pl.DataFrame, new: pl.DataFrame, *, by: list[str], keys: list[str]) -> pl.DataFrame:
+def effects(
+    old: pl.DataFrame, new: pl.DataFrame, *, by: list[str], keys: list[str]
+) -> pl.DataFrame:
     """Per period (the keys without ``by``) and rate, the pooled rate's change split into
     rate and mix effects (see the module's docstring)."""
     rest = [k for k in keys if k not in by]
@@ -468,39 +474,72 @@ def effects(old: pl.DataFrame, new: pl.DataFrame, *, by: list[str], keys: list[s
         )
     parts = []
     for rate, den in rates.items():
-        a = old.select(*keys, pl.col(rate).cast(pl.Float64).fill_nan(None).alias("r_old"),
-                       pl.col(den).cast(pl.Float64).alias("d_old"))
-        b = new.select(*keys, pl.col(rate).cast(pl.Float64).fill_nan(None).alias("r_new"),
-                       pl.col(den).cast(pl.Float64).alias("d_new"))
+        a = old.select(
+            *keys,
+            pl.col(rate).cast(pl.Float64).fill_nan(None).alias("r_old"),
+            pl.col(den).cast(pl.Float64).alias("d_old"),
+        )
+        b = new.select(
+            *keys,
+            pl.col(rate).cast(pl.Float64).fill_nan(None).alias("r_new"),
+            pl.col(den).cast(pl.Float64).alias("d_new"),
+        )
         g = a.join(b, on=keys, how="full", coalesce=True, nulls_equal=True).with_columns(
             pl.col("d_old").fill_null(0.0), pl.col("d_new").fill_null(0.0)
         )
         # A group absent (or of no base) in one run: weight 0 there, its rate the other's.
         g = g.with_columns(
-            pl.when(pl.col("d_old") > 0).then("r_old").otherwise(pl.col("r_new")).fill_null(0.0).alias("r_old"),
-            pl.when(pl.col("d_new") > 0).then("r_new").otherwise(pl.col("r_old")).fill_null(0.0).alias("r_new"),
+            pl.when(pl.col("d_old") > 0)
+            .then("r_old")
+            .otherwise(pl.col("r_new"))
+            .fill_null(0.0)
+            .alias("r_old"),
+            pl.when(pl.col("d_new") > 0)
+            .then("r_new")
+            .otherwise(pl.col("r_old"))
+            .fill_null(0.0)
+            .alias("r_new"),
         )
         over = rest or None
         g = g.with_columns(
-            (pl.col("d_old") / pl.col("d_old").sum().over(over) if over else pl.col("d_old") / pl.col("d_old").sum()).fill_nan(0.0).alias("w_old"),
-            (pl.col("d_new") / pl.col("d_new").sum().over(over) if over else pl.col("d_new") / pl.col("d_new").sum()).fill_nan(0.0).alias("w_new"),
+            (
+                pl.col("d_old") / pl.col("d_old").sum().over(over)
+                if over
+                else pl.col("d_old") / pl.col("d_old").sum()
+            )
+            .fill_nan(0.0)
+            .alias("w_old"),
+            (
+                pl.col("d_new") / pl.col("d_new").sum().over(over)
+                if over
+                else pl.col("d_new") / pl.col("d_new").sum()
+            )
+            .fill_nan(0.0)
+            .alias("w_new"),
         )
         agg = [
             (pl.col("w_old") * pl.col("r_old")).sum().alias("old"),
             (pl.col("w_new") * pl.col("r_new")).sum().alias("new"),
             (pl.col("w_old") * (pl.col("r_new") - pl.col("r_old"))).sum().alias("rate_effect"),
-            ((pl.col("w_new") - pl.col("w_old")) * pl.col("r_new")).sum().alias("mix_effect"),
             (pl.col("d_old").sum() > 0).alias("_had"),
             (pl.col("d_new").sum() > 0).alias("_has"),
         ]
         frame = g.group_by(rest, maintain_order=True).agg(agg) if rest else g.select(agg)
-        frame = frame.filter(pl.col("_had") & pl.col("_has")).with_columns(
-            pl.lit(rate).alias("column"), (pl.col("new") - pl.col("old")).alias("delta")
+        # mix = sum (w_new - w_old) r_new = delta - rate algebraically; taken as the
+        # difference so that rate + mix is delta to the last digit.
+        frame = (
+            frame.filter(pl.col("_had") & pl.col("_has"))
+            .with_columns(
+                pl.lit(rate).alias("column"), (pl.col("new") - pl.col("old")).alias("delta")
+            )
+            .with_columns((pl.col("delta") - pl.col("rate_effect")).alias("mix_effect"))
         )
         parts.append(frame.select(*rest, *EFFECT_COLUMNS))
     out = pl.concat(parts, how="vertical_relaxed")
-    moved = (pl.col("delta").abs() > TOLERANCE) | (pl.col("rate_effect").abs() > TOLERANCE) | (
-        pl.col("mix_effect").abs() > TOLERANCE
+    moved = (
+        (pl.col("delta").abs() > TOLERANCE)
+        | (pl.col("rate_effect").abs() > TOLERANCE)
+        | (pl.col("mix_effect").abs() > TOLERANCE)
     )
     return out.filter(moved).sort([*rest, "column"]) if rest else out.filter(moved)
 
@@ -558,20 +597,36 @@ def diff_runs(
         cells, notes = cell_changes(a, b, keys=keys, old_run=old, table=name)
         result.notes += notes
         if is_report:
-            cells = cells.with_columns(pl.lit(name).alias("table")).select("table", pl.all().exclude("table"))
+            cells = cells.with_columns(pl.lit(name).alias("table")).select(
+                "table", pl.all().exclude("table")
+            )
         frames.append(cells)
-    result.notes += [f"table {n}: only in the new report" for n in new.tables if n not in old.tables]
+    result.notes += [
+        f"table {n}: only in the new report" for n in new.tables if n not in old.tables
+    ]
     cells = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     if cells.width == 0:
-        cells = pl.DataFrame(schema={"column": pl.String, "old": pl.Float64, "new": pl.Float64,
-                                     "delta": pl.Float64, "restated": pl.Boolean,
-                                     "_start": pl.Date, "_end": pl.Date})
+        cells = pl.DataFrame(
+            schema={
+                "column": pl.String,
+                "old": pl.Float64,
+                "new": pl.Float64,
+                "delta": pl.Float64,
+                "restated": pl.Boolean,
+                "_start": pl.Date,
+                "_end": pl.Date,
+            }
+        )
     result.restated = int(cells["restated"].sum() or 0)
     if orders is not None:
         changes = order_changes(*orders)
         window = old.parameters.get("active_window")
         cells = attribute(cells, changes, None if window is None else str(window))
-    keys = [c for c in cells.columns if c not in (*CELL_COLUMNS, *ORDER_COLUMNS, "_start", "_end", "table")]
+    keys = [
+        c
+        for c in cells.columns
+        if c not in (*CELL_COLUMNS, *ORDER_COLUMNS, "_start", "_end", "table")
+    ]
     head = ["table"] if "table" in cells.columns else []
     tail = [c for c in ORDER_COLUMNS if c in cells.columns]
     result.cells = cells.select(*head, *keys, *CELL_COLUMNS, *tail)

@@ -118,7 +118,11 @@ def file_entry(path: Path, shown: str | None = None) -> dict[str, Any]:
         raise RetcalcError(
             f"{path}: cannot read it for the manifest: {exc.strerror or exc}"
         ) from None
-    return {"path": shown if shown is not None else str(path), "bytes": size, "sha256": digest.hexdigest()}
+    return {
+        "path": shown if shown is not None else str(path),
+        "bytes": size,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def _files(loaded: Loaded) -> list[dict[str, Any]]:

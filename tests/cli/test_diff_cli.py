@@ -327,31 +327,49 @@ def test_effects_split_the_pooled_rate_into_rate_and_mix(tmp_path: Path) -> None
         assert r["new"] - r["old"] == pytest.approx(r["delta"], abs=1e-12)
 
 
-def test_the_effects_of_the_api_add_up_on_random_groups() -> None:
+def test_the_effects_match_the_shift_share_sums_on_random_groups() -> None:
     import random
 
     from retcalc.changes import effects
 
     rng = random.Random(7)
 
-    def frame(groups: int) -> pl.DataFrame:
-        rows = []
+    def groups(n: int) -> dict[tuple[int, str], tuple[int, float | None]]:
+        out = {}
         for p in range(3):
-            for g in range(groups):
+            for g in range(n):
                 d = rng.randint(0, 20)
-                rows.append(
-                    {
-                        "period_start": p,
-                        "g": f"g{g}",
-                        "customers_start": d,
-                        "retention_rate": rng.random() if d else None,
-                    }
-                )
-        return pl.DataFrame(rows)
+                out[(p, f"g{g}")] = (d, rng.random() if d else None)
+        return out
 
-    out = effects(frame(3), frame(4), by=["g"], keys=["g", "period_start"])
-    total = out["rate_effect"] + out["mix_effect"]
-    assert (total - out["delta"]).abs().max() < 1e-12  # type: ignore[operator]
+    def frame(cells: dict[tuple[int, str], tuple[int, float | None]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            [
+                {"period_start": p, "g": g, "customers_start": d, "retention_rate": r}
+                for (p, g), (d, r) in cells.items()
+            ]
+        )
+
+    old, new = groups(3), groups(4)  # g3 is new
+    out = effects(frame(old), frame(new), by=["g"], keys=["g", "period_start"])
+    got = {
+        r["period_start"]: r
+        for r in out.filter(pl.col("column") == "retention_rate").rows(named=True)
+    }
+    for p in range(3):
+        d_old = {g: d for (q, g), (d, _) in old.items() if q == p}
+        d_new = {g: d for (q, g), (d, _) in new.items() if q == p}
+        r_old = {g: r for (q, g), (_, r) in old.items() if q == p}
+        r_new = {g: r for (q, g), (_, r) in new.items() if q == p}
+        w_old = {g: d / sum(d_old.values()) for g, d in d_old.items()}
+        w_new = {g: d / sum(d_new.values()) for g, d in d_new.items()}
+        rate = sum(w_old[g] * (r_new[g] - r_old[g]) for g in w_old if w_old[g] and w_new.get(g))
+        mix = sum((w_new[g] - w_old.get(g, 0.0)) * r_new[g] for g in w_new if w_new[g])
+        # a group with weight in OLD only: its rate carried over, so mix takes -w_old r_old
+        mix += sum(-w_old[g] * r_old[g] for g in w_old if w_old[g] and not w_new.get(g))
+        assert got[p]["rate_effect"] == pytest.approx(rate, abs=1e-12)
+        assert got[p]["mix_effect"] == pytest.approx(mix, abs=1e-12)
+        assert got[p]["rate_effect"] + got[p]["mix_effect"] == got[p]["delta"]
 
 
 # ------------------------------------------------------------------------- refusals
