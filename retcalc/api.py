@@ -59,6 +59,7 @@ from retcalc.metrics.intervals import RATIOS, with_intervals
 from retcalc.periods import Period, Window, parse_date_option, parse_window
 
 if TYPE_CHECKING:
+    from retcalc.changes import Result as DiffResult
     from retcalc.metrics.clv import ModelParams
     from retcalc.metrics.clv.holdout import Holdout
     from retcalc.metrics.clv.summary import TimeUnit
@@ -72,11 +73,13 @@ __all__ = [
     "cohorts",
     "compare",
     "customers",
+    "diff",
     "forecast",
     "forecast_fit",
     "read_customers",
     "read_orders",
     "retention",
+    "run_manifest",
     "survival",
 ]
 
@@ -1824,3 +1827,51 @@ def crr(*, start: int, new: int, end: int) -> pl.DataFrame:
             "crr": [classic_crr(start=start, new=new, end=end)],
         }
     )
+
+
+def diff(
+    old: str,
+    new: str,
+    *,
+    old_manifest: str | None = None,
+    new_manifest: str | None = None,
+    orders: tuple[str, str] | None = None,
+    effects: bool = False,
+) -> DiffResult:
+    """What changed between two runs (``retcalc diff``): two JSON reports, or two command
+    outputs each with its manifest (``--manifest``; by default ``OUTPUT.manifest.json``).
+
+    ``.cells``: the changed cells (the rows' keys, ``column``, ``old``, ``new``, ``delta``,
+    ``restated``; with ``orders=(OLD_INPUT, NEW_INPUT)`` the orders added, removed and
+    changed behind each restated cell); with ``effects=True`` the rate and mix effects of
+    a ``--by`` output instead. ``.changes``: the parameters, definitions and inputs that
+    differ, one sentence each; ``.restated``: how many cells were restated.
+    See :mod:`retcalc.changes` for the rules.
+    """
+    from retcalc.changes import diff as run_diff
+
+    return run_diff(
+        old,
+        new,
+        old_manifest=old_manifest,
+        new_manifest=new_manifest,
+        orders=orders,
+        effects=effects,
+    )
+
+
+def run_manifest(
+    orders: Orders,
+    *,
+    command: str,
+    parameters: dict[str, Any] | None = None,
+    customers: Customers | None = None,
+) -> dict[str, Any]:
+    """The manifest (SPEC §10) of a run over ``orders`` (and ``customers``) read by
+    :func:`read_orders`: what ``--manifest`` writes. ``parameters``: the run's options."""
+    from retcalc import manifest as mf
+
+    inputs = [("orders", orders.loaded)]
+    if customers is not None:
+        inputs.append(("customers", customers.loaded))
+    return mf.build(command=command, parameters=dict(parameters or {}), inputs=inputs)

@@ -1179,7 +1179,9 @@ COLUMNS: dict[str, Column] = {
             "column",
             Unit.text,
             "inspect",
-            "columns: the canonical column (customer_id, order_date, amount...)",
+            "inspect columns: the canonical column (customer_id, order_date, amount...); diff: "
+            "the column of the compared output whose figure changed (with --effects, the rate)",
+            also=("diff",),
         ),
         _c("source", Unit.text, "inspect", "columns: the file's column read as it, null when none"),
         _c(
@@ -1408,6 +1410,64 @@ COLUMNS: dict[str, Column] = {
             "compare",
             "true when p_adjusted < --alpha (default 0.05)",
         ),
+        _c(
+            "table",
+            Unit.text,
+            "diff",
+            "two reports: the section and table of the cell, SECTION/TABLE (retention/retention)",
+        ),
+        _c(
+            "old",
+            Unit.number,
+            "diff",
+            "the figure in OLD (with --effects, the pooled rate of the groups in OLD: sum of "
+            "w_old * r_old, w a group's share of the rate's denominator); empty when OLD has "
+            "none",
+        ),
+        _c("new", Unit.number, "diff", "the figure in NEW (with --effects, sum of w_new * r_new)"),
+        _c("delta", Unit.number, "diff", "new - old: the change of the figure"),
+        _c(
+            "restated",
+            Unit.flag,
+            "diff",
+            "true when the cell's period had ended in the OLD run (its end on or before OLD's "
+            "data end: --as-of, else the day after its last order): a complete period's figure "
+            "changed",
+        ),
+        _c(
+            "orders_added",
+            Unit.text,
+            "diff",
+            "--orders: ids of the orders in NEW_INPUT and not OLD_INPUT dated in [s - W, e) "
+            "of a restated cell's period [s, e) (W the run's --active-window), comma-separated",
+        ),
+        _c(
+            "orders_removed",
+            Unit.text,
+            "diff",
+            "--orders: ids of the orders in OLD_INPUT and not NEW_INPUT, dated as for orders_added",
+        ),
+        _c(
+            "orders_changed",
+            Unit.text,
+            "diff",
+            "--orders: ids of the orders in both whose customer, first day, amount, refund, "
+            "quantity, status or number of lines differ, dated as for orders_added",
+        ),
+        _c(
+            "rate_effect",
+            Unit.rate,
+            "diff",
+            "--effects: the change of the pooled rate due to the groups' rates: sum of w_old * "
+            "(r_new - r_old); rate_effect + mix_effect = delta",
+        ),
+        _c(
+            "mix_effect",
+            Unit.rate,
+            "diff",
+            "--effects: the change of the pooled rate due to the groups' weights: sum of "
+            "(w_new - w_old) * r_new; a group in one run only has weight 0 in the other",
+        ),
     )
 }
 
@@ -1480,3 +1540,20 @@ def markdown() -> str:
         printed = ", ".join(c.commands)
         lines.append(f"| `{c.name}` | {c.unit} | {printed} | {_cell(c.meaning)} | {formula} |")
     return "\n".join(lines) + "\n"
+
+
+def _registry_version() -> str:
+    """A fingerprint of what every column means: the first 12 hex digits of the SHA-256 of
+    each entry's name, unit, meaning and formula, in the registry's order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for c in COLUMNS.values():
+        digest.update("\x1f".join((c.name, str(c.unit), c.meaning, c.formula or "")).encode())
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:12]
+
+
+#: The definitions' version a run's manifest records (``retcalc diff`` says when two runs
+#: differ in it): it changes whenever a column is added or its meaning or formula changes.
+VERSION: str = _registry_version()

@@ -12,6 +12,7 @@ from retcalc.cli.cohorts import cohorts
 from retcalc.cli.compare import compare
 from retcalc.cli.crr import crr
 from retcalc.cli.customers import customers
+from retcalc.cli.diff import diff
 from retcalc.cli.explain import explain
 from retcalc.cli.forecast import forecast
 from retcalc.cli.help import Command, Group
@@ -63,6 +64,7 @@ COMMANDS = (
     rfm,
     clv,
     survival,
+    diff,
     report,
     explain,
     crr,

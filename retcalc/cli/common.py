@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 import typer
 
-from retcalc import api
+from retcalc import api, manifest
 from retcalc.cli.options import Common
 from retcalc.cli.runner import emit, progress, warn
 from retcalc.engines import Engine, Level
@@ -195,6 +195,12 @@ def refuse_given(ctx: typer.Context, command: str, reasons: Mapping[str, str]) -
 def check_output_early(common: Common) -> None:
     """Refuse an output that cannot be written before any work: an unknown extension, or
     Parquet bytes to a terminal."""
+    given = common.manifest is not None and common.output is not None
+    if given and common.manifest.resolve() == common.output.resolve():  # type: ignore[union-attr]
+        raise UsageError(
+            f"--manifest {common.manifest} is also the --output: name another file "
+            f"(e.g. {common.output}{manifest.SUFFIX})"
+        )
     if common.output is not None and str(common.output) != "-":
         resolve_format(common.fmt, common.output, stdout_is_tty=False)
         return
@@ -270,12 +276,14 @@ def load(
     for message in orders.warnings:
         warn(message)
     check_fresh(common, orders)
+    manifest.record("orders", orders)
     customers = None
     if common.customers:
         with progress(f"Reading {common.customers}"):
             customers = load_customers(common.customers, options)
         for message in customers.warnings:
             warn(message)
+        manifest.record("customers", customers)
     config = config_path(common)
     inputs = Inputs(orders, customers, (config,) if config is not None else ())
     if common.output is not None and str(common.output) != "-":

@@ -188,6 +188,15 @@ class Common:
             rich_help_panel=OUTPUT,
         ),
     ] = None
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            metavar="FILE",
+            help="Also write the run's manifest (JSON: version, command, parameters, inputs with size and SHA-256, rows read/used/dropped, data range) to FILE; retcalc diff compares two runs by it.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = None
     fail_if: Annotated[
         list[str] | None,
         typer.Option(
@@ -508,7 +517,11 @@ def data_command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
+        from retcalc import manifest
+
         common = Common(**{k: v for k, v in kwargs.items() if k in shared_names})
+        # Every parameter, as parsed: the run's manifest records them (SPEC §10).
+        manifest.begin(func.__name__, kwargs, common.manifest)
         return func(common, **{k: v for k, v in kwargs.items() if k not in shared_names})
 
     wrapper.__signature__ = inspect.Signature([*positional, *own, *optional])  # type: ignore[attr-defined]

@@ -216,6 +216,29 @@ def _load(settings: _Settings, today: dt.date) -> _Loaded:
     return _Loaded(orders, customers, returns)
 
 
+def _record(settings: _Settings, loaded: _Loaded, params: Any) -> None:
+    """The report's inputs and resolved settings, for its manifest (SPEC §10)."""
+    from retcalc import manifest
+
+    manifest.record("orders", loaded.orders)
+    if loaded.customers is not None:
+        manifest.record("customers", loaded.customers)
+    if settings.returns:
+        manifest.record_file("returns", settings.returns)
+    common = settings.common
+    for name, value in {
+        "period": params.period,
+        "active_window": common.active_window,
+        "as_of": params.as_of,
+        "start": common.start,
+        "end": common.end,
+        "sections": list(settings.sections),
+        "output": settings.output,
+        "fmt": settings.fmt,
+    }.items():
+        manifest.resolved(name, value)
+
+
 @_orders_optional
 @data_command
 def report(
@@ -270,6 +293,7 @@ def report(
     or last_complete_year. --fail-if takes [TABLE.]COLUMN OP NUMBER and exits 1
     after the report is written.
     """
+    from retcalc import manifest
     from retcalc.cli import common as c
     from retcalc.report.alerts import check
     from retcalc.report.build import Sources, build_report
@@ -290,6 +314,7 @@ def report(
         )
         metric_params = c.params(settings.common)
         loaded = _load(settings, today_date)
+        _record(settings, loaded, metric_params)
         # Read once: every section calls the Python API on these.
         inputs = c.Inputs(loaded.orders, loaded.customers)
         sources = Sources(
@@ -329,8 +354,14 @@ def report(
                 ) from None
         for left_out in document.omitted:
             warn(f"{left_out.title} left out: {left_out.reason}")
+        run_manifest = manifest.build()
+        document = dataclasses.replace(document, manifest=run_manifest)
         with progress(f"Writing {output}"):
             written = write_report(document, output, settings.fmt, protected_paths=loaded.paths)
+            if settings.fmt is not ReportFormat.json:  # JSON holds it; beside the others
+                beside = output.with_name(output.name + manifest.SUFFIX)
+                manifest.write(beside, run_manifest, loaded.paths)
+                written.append(beside)
         for path in written:
             typer.echo(f"wrote {path}", err=True)
         crossed = check(document, settings.alerts)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from retcalc import thresholds
+from retcalc import manifest, thresholds
 from retcalc.errors import ExitStatus, RetcalcError, RetcalcWarning, ThresholdCrossed, first_line
 from retcalc.io import spool
 from retcalc.lazy import LazyModule
@@ -235,6 +235,7 @@ def run(body: Callable[[], Any], *, debug: bool = False) -> None:
         _say_stopped(exc.signum)
         raise typer.Exit(exc.exit_status) from None
     finally:
+        manifest.RUN.reset()  # a run's manifest is written by _run or not at all
         spool.release()  # temporary copies of stdin, pipes and gzip inputs
 
 
@@ -266,7 +267,9 @@ def _run(body: Callable[[], Any], *, debug: bool) -> None:
     try:
         with _warnings_on_stderr():
             body()
+            manifest.finish()  # after the output: a manifest describes what was written
     except ThresholdCrossed as exc:
+        manifest.finish()  # the output was written before the threshold was checked
         _stderr().print(f"retcalc: {exc.message}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_status) from None
     except RetcalcError as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -183,6 +184,44 @@ def no_order_rows(name: str) -> InputError:
 def no_customer_rows(name: str) -> InputError:
     """The error for customers none of whose rows has a customer id."""
     return InputError(f"{name}: has a header but no customer rows")
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """The rows of an input: read (not blank; a repeated row dropped by ``--dedupe`` is
+    read and dropped), used (handed to the metrics) and dropped, by reason (in the
+    words of ``DROPPED_*`` below). read = used + sum(dropped)."""
+
+    read: int
+    used: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+#: Why rows of an input were dropped, as a run's manifest names them (the warnings above
+#: and below say the same on stderr).
+DROPPED_REPEATED = "repeated row (--dedupe)"
+DROPPED_NO_DATE = "no order date"
+DROPPED_NO_ID = "no customer id"
+DROPPED_CURRENCY = "other currency (--currency)"
+
+
+def row_counts(
+    read: int,
+    used: int,
+    *,
+    repeated: int = 0,
+    no_date: int = 0,
+    no_id: int = 0,
+    currency: int = 0,
+) -> RowCounts:
+    """The rows read, used and dropped (only the reasons that dropped a row)."""
+    reasons = {
+        DROPPED_REPEATED: repeated,
+        DROPPED_NO_DATE: no_date,
+        DROPPED_NO_ID: no_id,
+        DROPPED_CURRENCY: currency,
+    }
+    return RowCounts(read, used, {k: int(v) for k, v in reasons.items() if v})
 
 
 def no_date_warning(name: str, rows: int, what: str = "order") -> str:

@@ -107,6 +107,7 @@ class Loaded:
     #: The rows left on Spark (:class:`retcalc.engines.spark.partials.Remote`); ``frame``
     #: is then empty, with their columns.
     remote: Any = None
+    rows: checks.RowCounts | None = None  # None where the reader does not count them (Spark)
 
     @property
     def name(self) -> str:
@@ -974,6 +975,7 @@ def load_orders(
     table, mapping, formats = plan.table, plan.mapping, plan.formats
     columns, number_columns, date_source = plan.columns, plan.numbers, plan.date_source
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    read = frame.height + (duplicates if options.dedupe else 0)
     frame, found, said = meanings_of_rows(frame, plan, options)
     warnings = [*plan.warnings, *said]
     warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
@@ -1000,7 +1002,16 @@ def load_orders(
     if missing_id:
         warnings.append(checks.no_customer_warning(table.name, missing_id))
     frame = frame.filter(pl.col("customer_id").is_not_null() & pl.col("day").is_not_null())
+    before_currency = frame.height
     frame = _in_currency(plan, frame)
+    counts = checks.row_counts(
+        read,
+        frame.height,
+        repeated=duplicates if options.dedupe else 0,
+        no_date=missing_date,
+        no_id=missing_id,
+        currency=before_currency - frame.height,
+    )
     if (
         "amount" not in frame.columns
         and "unit_price" in frame.columns
@@ -1023,6 +1034,7 @@ def load_orders(
         statuses=found,
         order_level=plan.order_level,
         money=plan.money,
+        rows=counts,
     )
 
 
@@ -1070,6 +1082,7 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     )
     columns += number_columns.exprs()
     frame, repeated, duplicates = read_rows(table, columns, dedupe=options.dedupe)
+    read = frame.height + (duplicates if options.dedupe else 0)
     warnings += id_forms_warning(table, mapping.get("customer_id") or "", frame["customer_id"])
     frame = frame.with_columns(clean_ids(frame["customer_id"]))
     for canonical in formats:
@@ -1085,7 +1098,12 @@ def load_customers(spec: str, options: LoadOptions, *, table: Table | None = Non
     frame = frame.filter(pl.col("customer_id").is_not_null())
     if frame.height == 0:
         raise checks.no_customer_rows(table.name)
-    return Loaded(table, mapping, frame, formats, warnings, number_columns.marks, duplicates)
+    counts = checks.row_counts(
+        read, frame.height, repeated=duplicates if options.dedupe else 0, no_id=missing_id
+    )
+    return Loaded(
+        table, mapping, frame, formats, warnings, number_columns.marks, duplicates, rows=counts
+    )
 
 
 def check_money(table: Table, mapping: ColumnMap, frame: pl.DataFrame) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import polars as pl
 
@@ -73,6 +74,7 @@ class Report:
     order: tuple[str, ...] = ()  # section keys as requested, left-out ones included
     footer: str = ""
     meta: dict[str, str | None] = field(default_factory=dict)
+    manifest: dict[str, Any] | None = None  # the run's (retcalc.manifest); JSON holds it
 
     def table(self, name: str) -> ReportTable | None:
         """The table called ``name``, if a section has it."""

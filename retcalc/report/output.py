@@ -8,8 +8,9 @@
 - ``.xlsx``: a ``report`` sheet (facts, definitions, notes), then one sheet per
   table; rates formatted as percentages, header rows frozen, text kept as text.
 - ``.json``: ``{"report": {...}, "sections": {KEY: {"tables": {NAME: [rows]}}},
-  "omitted": {KEY: reason}}``; each table's rows are what the matching command
-  writes with ``--format json``.
+  "omitted": {KEY: reason}, "manifest": {...}}``; each table's rows are what the
+  matching command writes with ``--format json``; ``manifest`` is the run's
+  (:mod:`retcalc.manifest`; the other kinds write it beside the report).
 
 Every file is written through ``render.atomic`` (a temporary file, then a
 rename) and never over an input file.
@@ -289,6 +290,7 @@ def to_json(report: Report) -> str:
         "report": report.meta,
         "sections": sections,
         "omitted": {o.key: o.reason for o in report.omitted},
+        **({"manifest": report.manifest} if report.manifest is not None else {}),
     }
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -137,6 +137,7 @@ def _printed(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         for name in dict.fromkeys(k for row in rows for k in row):
             if name not in keys:
                 yield command, name, f"report table {key}"
+    yield from _diff_printed(tmp_path)
     currency = tmp_path / "currency.csv"
     currency.write_text(CURRENCY_ORDERS)
     for args in ([ORDERS], [str(currency)], [CUSTOMERS, "--customers"]):
@@ -147,6 +148,45 @@ def _printed(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 for inner in value[0]:
                     yield "inspect", inner, f"inspect {args[0]}: {name}"
+
+
+def _diff_printed(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """diff's columns: two retention runs by channel (the second on the first 6000 lines),
+    their cells with --orders, and their effects; the compared output's keys aside."""
+    lines = Path(ORDERS).read_text().splitlines(keepends=True)
+    runs = []
+    for name, text in (("old", "".join(lines[:6000])), ("new", "".join(lines))):
+        orders = tmp_path / f"diff_{name}.csv"
+        orders.write_text(text)
+        out = tmp_path / f"diff_{name}.json"
+        _ok(
+            [
+                "retention",
+                str(orders),
+                "--by",
+                "channel",
+                "-o",
+                str(out),
+                "--manifest",
+                f"{out}.manifest.json",
+            ]
+        )
+        runs.append((orders, out))
+    (old_orders, old), (new_orders, new) = runs
+    reports = []
+    for name, orders in (("old", old_orders), ("new", new_orders)):
+        out = tmp_path / f"diff_report_{name}.json"
+        _ok(["report", str(orders), "--section", "retention", "-o", str(out)])
+        reports.append(str(out))
+    for name in dict.fromkeys(k for row in _json(["diff", *reports, "-f", "json"]) for k in row):
+        if name != "period_start":
+            yield "diff", name, "diff of two reports"
+    for extra in (["--orders", str(old_orders), str(new_orders)], ["--effects"]):
+        rows = _json(["diff", str(old), str(new), *extra, "--format", "json"])
+        assert isinstance(rows, list) and rows
+        for name in dict.fromkeys(k for row in rows for k in row):
+            if name not in ("channel", "period_start"):
+                yield "diff", name, f"diff {extra[0]}"
 
 
 @pytest.fixture(scope="module")

@@ -160,7 +160,8 @@ def test_markdown_report_tables_and_charts(shop: Shop, tmp_path: Path) -> None:
         assert f"]({name.replace(' ', '%20')})" in text
         assert (tmp_path / name).read_bytes().lstrip().startswith(b"<?xml")
     written = [line for line in result.stderr.splitlines() if line.startswith("wrote ")]
-    assert written[-1] == f"wrote {out}"  # the report last, after its charts
+    # the report after its charts, then the run's manifest beside it
+    assert written[-2:] == [f"wrote {out}", f"wrote {out}.manifest.json"]
     assert "## Revenue retention and the revenue bridge" in text and "## Returns" in text
     assert "## Cohorts" not in text
 
