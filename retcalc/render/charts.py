@@ -638,7 +638,8 @@ def survival_lines(df: pl.DataFrame, *, keys: Sequence[str] = (), points: int = 
     out = Text()
     if df.get_column("days").drop_nulls().is_empty():
         return out
-    first, top = (int(v) for v in df.select(pl.col("days").min(), pl.col("days").max()).row(0))
+    span = df.select(pl.col("days").min().alias("lo"), pl.col("days").max().alias("hi"))
+    first, top = (int(v) for v in span.row(0))
     step = max(1, math.ceil((top - first + 1) / points))
     grid = pl.DataFrame({"days": list(range(first, top + 1, step))})
     for n, (group, part) in enumerate(_group_names(df, keys)):

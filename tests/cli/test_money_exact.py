@@ -72,7 +72,8 @@ def test_churn_at_ten_to_the_fifteen(tmp_path: Path, engine: str) -> None:
 
 
 def test_cohorts_at_ten_to_the_fifteen(tmp_path: Path, engine: str) -> None:
-    first, second = run(tmp_path, big15(), "cohorts")
+    rows = run(tmp_path, big15(), "cohorts")
+    first, second = (r for r in rows if r["cohort"] is not None)  # not the average rows
     assert (first["cohort_size"], first["revenue"]) == (5, 10**15)
     assert first["cumulative_revenue_per_customer"] == 2 * 10**14
     assert second["revenue"] == 0.5
