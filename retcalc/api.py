@@ -701,6 +701,12 @@ def cohorts(
         shows=COHORT_COLUMNS if spans is None else BRACKET_COLUMNS, command="cohorts",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=by, need_amount=False)
+    remote = read.loaded.remote
+    if remote is not None and spans is None and basis_of(people, basis) is Basis.activity:
+        table = remote.cohorts(
+            params, mode=chosen, min_cohort=min_cohort, max_offset=max_offset, convention=rules
+        )
+        return with_intervals(table, "cohorts", ci)
     prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
     table = cohort_table(
         prep,

@@ -149,7 +149,13 @@ def cohorts(
             )
         if brackets is not None and plot:
             raise UsageError("--plot draws retention by offset; leave --brackets out for it")
-        inputs = c.load(common, need_amount=needs_money, level=Level.days, anonymous=True)
+        inputs = c.load(
+            common,
+            need_amount=needs_money,
+            level=Level.days,
+            anonymous=True,
+            remote=brackets is None,
+        )
         with progress("Computing cohorts"):
             table = api.cohorts(
                 inputs.orders_api(),

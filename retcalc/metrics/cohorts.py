@@ -82,13 +82,15 @@ BRACKET_COLUMNS: tuple[str, ...] = (
     "retention",
     "complete",
 )
+#: The counts of a cell (besides the revenue ``_micros``): sums over customers.
+CELL_COUNTS = ("cohort_size", "customers")
 #: The counts summed over the cohorts on the average rows.
 _SUMMED = ("cohort_size", "customers", "eligible", "eligible_active")
 
 RATE_COLUMNS: tuple[str, ...] = ("retention",)
 MONEY_COLUMNS: tuple[str, ...] = ("revenue", "cumulative_revenue_per_customer")
 
-_COHORT_IDX = "_cohort_idx"
+COHORT_IDX = "_cohort_idx"
 _DONE = "_done"  # offsets (periods or days) fully elapsed before the data end
 _BEGUN = "_begun"  # offsets begun before the data end
 _BRACKET = "_bracket"
@@ -105,26 +107,27 @@ def _periods_done(data_end: dt.date, grid: Grid) -> pl.Expr:
     by the data end (the last period of the grid may not)."""
     ends = grid.bounds.slice(1)
     done = int((ends <= data_end).sum())
-    return (pl.lit(done, dtype=pl.Int64) - pl.col(_COHORT_IDX)).alias(_DONE)
+    return (pl.lit(done, dtype=pl.Int64) - pl.col(COHORT_IDX)).alias(_DONE)
 
 
 def _steps_done(data_end: dt.date, grid: Grid, step: int) -> pl.Expr:
     """``_DONE`` on a clock of ``step`` days: the steps fully elapsed by the data end for
     the cohort's last possible member (joined on the cohort period's last day)."""
     ends = grid.periods().select(pl.col(IDX), pl.col("period_end"))
-    last_day = pl.col(_COHORT_IDX).replace_strict(
+    last_day = pl.col(COHORT_IDX).replace_strict(
         ends.collect()[IDX], ends.collect()["period_end"], default=None
     ) - pl.duration(days=1)
     return ((pl.lit(data_end) - last_day).dt.total_days() // step).alias(_DONE)
 
 
-def data_grid(prep: Prepared) -> Grid:
-    """The cohorts' grid of the whole data: from the range's first period (no cohort is
-    shown before it) to the period holding the last observed day; the grid of
-    :func:`cohort_counts` for every part of the customers (SPEC §8)."""
-    last = prep.data_end - dt.timedelta(days=1)
-    first: dt.date = prep.grid.bounds[0]
-    return Grid.build(min(first, last), last, prep.grid.period, prep.grid.window)
+def data_grid(ranged: Grid, data_end: dt.date) -> Grid:
+    """The cohorts' grid of the whole data: from the first period of the range's grid
+    (``ranged``: no cohort is shown before it) to the period holding the last observed day
+    (before ``data_end``); the grid of :func:`cohort_counts` for every part of the
+    customers (SPEC §8)."""
+    last = data_end - dt.timedelta(days=1)
+    first: dt.date = ranged.bounds[0]
+    return Grid.build(min(first, last), last, ranged.period, ranged.window)
 
 
 def _cohort_grid(prep: Prepared, members: pl.LazyFrame) -> Grid:
@@ -158,9 +161,9 @@ def _in_cohort_offsets(
     cohort; rows of non-members, before the cohort period or after the data end are left out.
     ``step``: offsets in days from the first day (``members`` then has ``first_day``), up
     to the day before ``data_end``."""
-    offset = _offset(grid, pl.col("day"), pl.col("first_day"), pl.col(_COHORT_IDX), step)
+    offset = _offset(grid, pl.col("day"), pl.col("first_day"), pl.col(COHORT_IDX), step)
     if step is None:
-        kept = pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
+        kept = pl.col(COHORT_IDX) + pl.col("offset") < grid.n_periods
     else:
         kept = pl.col("day") < pl.lit(data_end)
     return (
@@ -195,18 +198,16 @@ def _bought_in_order(
     framed = purchases.with_columns(
         same.alias("_same"),
         first_day.alias("_first"),
-        cohort.alias(_COHORT_IDX),
+        cohort.alias(COHORT_IDX),
         offset.alias("offset"),
     )
     changed = ~pl.col("_same") | (pl.col("offset") != pl.col("offset").shift(1))
     member = (pl.col("_first") >= shown_from) & (pl.col("_first") < shown_to)
     if step is None:
-        in_grid = (pl.col("offset") >= 0) & (
-            pl.col(_COHORT_IDX) + pl.col("offset") < grid.n_periods
-        )
+        in_grid = (pl.col("offset") >= 0) & (pl.col(COHORT_IDX) + pl.col("offset") < grid.n_periods)
     else:  # every purchase day is before the data end, so within the cohort's cells
         in_grid = pl.col("offset") >= 0
-    return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, _COHORT_IDX, "offset")
+    return framed.filter(changed & member & in_grid).select(*keys, CUSTOMER, COHORT_IDX, "offset")
 
 
 def _bracket_of(offset: pl.Expr, brackets: Brackets) -> pl.Expr:
@@ -225,7 +226,7 @@ def _average_rows(cells: pl.LazyFrame, keys: list[str], column: list[str]) -> pl
     return (
         cells.group_by([*keys, *column])
         .agg(*aggs, pl.col("complete").all())
-        .with_columns(pl.lit(None, dtype=pl.Int64).alias(_COHORT_IDX))
+        .with_columns(pl.lit(None, dtype=pl.Int64).alias(COHORT_IDX))
     )
 
 
@@ -243,7 +244,7 @@ def _members(
         .lazy()
     )
     grid = grid or _cohort_grid(prep, members)
-    return members.with_columns(grid.period_index(pl.col("first_day")).alias(_COHORT_IDX)), grid
+    return members.with_columns(grid.period_index(pl.col("first_day")).alias(COHORT_IDX)), grid
 
 
 def _bought(
@@ -258,7 +259,7 @@ def _bought(
     group = [*keys, CUSTOMER]
     return (
         _in_cohort_offsets(purchases, members, grid, group, step, prep.data_end)
-        .select(*group, _COHORT_IDX, "offset")
+        .select(*group, COHORT_IDX, "offset")
         .unique()
     )
 
@@ -336,23 +337,23 @@ def cohort_counts(
     if members is None or grid is None:
         members, own = _members(prep, keys, grid)
         grid = grid or own
-    sizes = members.group_by([*keys, _COHORT_IDX]).agg(pl.len().cast(pl.Int64).alias("cohort_size"))
+    sizes = members.group_by([*keys, COHORT_IDX]).agg(pl.len().cast(pl.Int64).alias("cohort_size"))
     if step is None:
-        count = grid.n_periods - pl.col(_COHORT_IDX)
+        count = grid.n_periods - pl.col(COHORT_IDX)
     else:  # the steps from the cohort's first day that start before the data end
         starts = grid.periods().select(
-            pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("_cohort_start")
+            pl.col(IDX).alias(COHORT_IDX), pl.col("period_start").alias("_cohort_start")
         )
-        sizes = sizes.join(starts, on=_COHORT_IDX, how="left")
+        sizes = sizes.join(starts, on=COHORT_IDX, how="left")
         days = (pl.lit(prep.data_end) - pl.col("_cohort_start")).dt.total_days()
         count = (days.cast(pl.Int64) + step - 1) // step
     cells = (
         sizes.with_columns(pl.int_ranges(0, count, dtype=pl.Int64).alias("offset"))
         .explode("offset")
         .drop("_cohort_start", strict=False)
-        .sort([*keys, _COHORT_IDX, "offset"])
+        .sort([*keys, COHORT_IDX, "offset"])
     )
-    cell = [*keys, _COHORT_IDX, "offset"]
+    cell = [*keys, COHORT_IDX, "offset"]
 
     bought = _bought(prep, members, grid, keys, step)
     if mode is Mode.on:
@@ -363,7 +364,7 @@ def cohort_counts(
     else:
         # Counted at every offset up to their last purchase offset: a reverse cumulative sum.
         last = (
-            bought.group_by([*group, _COHORT_IDX])
+            bought.group_by([*group, COHORT_IDX])
             .agg(pl.col("offset").max())
             .group_by(cell)
             .agg(pl.len().cast(pl.Int64).alias("_last_here"))
@@ -373,7 +374,7 @@ def cohort_counts(
             .with_columns(pl.col("_last_here").fill_null(0))
             .sort(cell)
             .with_columns(
-                over(pl.col("_last_here").cum_sum(reverse=True), [*keys, _COHORT_IDX]).alias(
+                over(pl.col("_last_here").cum_sum(reverse=True), [*keys, COHORT_IDX]).alias(
                     "customers"
                 )
             )
@@ -407,7 +408,7 @@ def finish_cohorts(
     """The merge: the kernel's counts (of one set of customers, or summed over several)
     as the table of :func:`cohort_table`."""
     keys = list(keys)
-    cell = [*keys, _COHORT_IDX, "offset"]
+    cell = [*keys, COHORT_IDX, "offset"]
     cells = counts.filter(pl.col("cohort_size") >= min_cohort)
     # Every member's offset k elapses together: the cohort is eligible or none of it.
     elapsed = _elapsed(pl.col("offset"))
@@ -420,7 +421,7 @@ def finish_cohorts(
     has_amount = "_micros" in cells.collect_schema()
     if has_amount:
         cells = cells.sort(cell).with_columns(
-            over(pl.col("_micros").cum_sum(), [*keys, _COHORT_IDX]).alias("_cum")
+            over(pl.col("_micros").cum_sum(), [*keys, COHORT_IDX]).alias("_cum")
         )
     if max_offset is not None:
         cells = cells.filter(pl.col("offset") <= max_offset)
@@ -433,7 +434,7 @@ def finish_cohorts(
             money("_micros").alias("revenue"),
             ratio(
                 money("_cum"),
-                pl.when(pl.col(_COHORT_IDX).is_null()).then("eligible").otherwise("cohort_size"),
+                pl.when(pl.col(COHORT_IDX).is_null()).then("eligible").otherwise("cohort_size"),
             )
             .round(6)
             .alias("cumulative_revenue_per_customer"),
@@ -444,15 +445,15 @@ def finish_cohorts(
         )
     periods = grid.periods().select(IDX, "period_start")
     cohort_of = periods.select(
-        pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")
+        pl.col(IDX).alias(COHORT_IDX), pl.col("period_start").alias("cohort")
     )
     if step is None:
-        placed = cells.with_columns((pl.col(_COHORT_IDX) + pl.col("offset")).alias(IDX)).join(
+        placed = cells.with_columns((pl.col(COHORT_IDX) + pl.col("offset")).alias(IDX)).join(
             periods, on=IDX, how="left"
         )
-        dated = placed.join(cohort_of, on=_COHORT_IDX, how="left")
+        dated = placed.join(cohort_of, on=COHORT_IDX, how="left")
     else:  # where offset k starts for a member who joined on the cohort's first day
-        dated = cells.join(cohort_of, on=_COHORT_IDX, how="left").with_columns(
+        dated = cells.join(cohort_of, on=COHORT_IDX, how="left").with_columns(
             (pl.col("cohort") + pl.duration(days=pl.col("offset") * step)).alias("period_start")
         )
     result = (
@@ -475,7 +476,7 @@ def bracket_table(
     if brackets.unit is BracketUnit.period:
         members = members.with_columns(
             _periods_done(prep.data_end, grid),
-            (grid.n_periods - pl.col(_COHORT_IDX)).alias(_BEGUN),
+            (grid.n_periods - pl.col(COHORT_IDX)).alias(_BEGUN),
         )
         active = _bought(prep, members, grid, keys).select(
             *group, _bracket_of(pl.col("offset"), brackets).alias(_BRACKET)
@@ -498,10 +499,10 @@ def bracket_table(
                 "bracket_end": pl.Int64},
     )  # fmt: skip
     active = active.drop_nulls(_BRACKET).unique().with_columns(pl.lit(True).alias("_active"))
-    cell = [*keys, _COHORT_IDX, _BRACKET]
+    cell = [*keys, COHORT_IDX, _BRACKET]
     per_member = (
-        members.select(*group, _COHORT_IDX, _DONE, _BEGUN)
-        .with_columns(pl.len().over([*keys, _COHORT_IDX]).cast(pl.Int64).alias("_size"))
+        members.select(*group, COHORT_IDX, _DONE, _BEGUN)
+        .with_columns(pl.len().over([*keys, COHORT_IDX]).cast(pl.Int64).alias("_size"))
         .filter(pl.col("_size") >= min_cohort)
         .join(spans, how="cross")
         .join(active, on=[*group, _BRACKET], how="left")
@@ -528,11 +529,11 @@ def bracket_table(
             _average_rows(cells, keys, [_BRACKET, "bracket", "bracket_start", "bracket_end"])
         )
     periods = grid.periods().select(
-        pl.col(IDX).alias(_COHORT_IDX), pl.col("period_start").alias("cohort")
+        pl.col(IDX).alias(COHORT_IDX), pl.col("period_start").alias("cohort")
     )
     return (
         pl.concat(parts, how="diagonal_relaxed")
-        .join(periods, on=_COHORT_IDX, how="left")
+        .join(periods, on=COHORT_IDX, how="left")
         .with_columns(ratio("eligible_active", "eligible").alias("retention"))
         .sort(cell, nulls_last=True)
         .select(*keys, *BRACKET_COLUMNS)

@@ -75,7 +75,7 @@ def test_cohort_counts_of_parts_add_up_to_the_whole(
     rows = orders.rows()
     whole = prepare_activity(rows, params, with_runs=False)
     span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
-    grid = data_grid(whole)
+    grid = data_grid(whole.grid, whole.data_end)
     part_of = pl.col("customer_id").hash(seed=2) % parts
     counts = [
         cohort_counts(

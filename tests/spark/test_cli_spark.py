@@ -150,6 +150,29 @@ def test_retention_runs_on_the_executors(
 
 
 @needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-p", "month", "--by", "channel", "-f", "json"),
+        ("-p", "quarter", "--mode", "on-or-after", "--start", "2022-09-01", "--min-cohort", "5"),
+        ("-p", "week", "--max-offset", "6", "--as-of", "2023-06-01"),
+        ("-p", "month", "--convention", "amplitude", "--metric", "ltv"),
+    ],
+    ids=["month-by", "quarter-on-or-after", "week", "amplitude"],
+)
+def test_cohorts_run_on_the_executors(spark: Any, messy_shop: Path, args: tuple[str, ...]) -> None:
+    from retcalc.engines.spark import partials
+
+    orders = str(messy_shop / "orders_messy.csv")
+    shown = args if "-f" in args else (*args, "--format", "csv")
+    partials.collected.update(rows=0, bytes=0)
+    ours, theirs = both("cohorts", orders, *shown)
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+    assert partials.collected["rows"] > 0  # the cells' sums came from the executors
+
+
+@needs_spark
 def test_missing_column_names_it(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text("customer_id,amount\nc1,10\n")

@@ -1,20 +1,23 @@
 """Metrics on the executors (SPEC §8): each task runs a metric's kernel on the rows of
-whole customers and returns additive partial counts; Spark sums them per group and
-period, and the driver turns the sums into the table (rates, dates, ``complete``).
+whole customers and returns additive partial counts; Spark sums them per cell (group and
+period, or group, cohort and offset), and the driver turns the sums into the table
+(rates, dates, ``complete``).
 
-The kernel is the Polars engine's own code (:func:`retcalc.metrics.retention.
-retention_counts` over :func:`retcalc.metrics.common.prepare_activity`), run on each
-partition with the grid of the whole data (its first and last purchase day, found by
-a small first pass), so both engines agree by construction: on Polars the same kernel
-runs on one partition holding every customer. What reaches the driver is one row per
-group and period, whatever the number of order lines.
+The kernels are the Polars engine's own code (:func:`retcalc.metrics.retention.
+retention_counts`, :func:`retcalc.metrics.cohorts.cohort_counts`, over
+:func:`retcalc.metrics.common.prepare_activity`), run on each partition with the grid of
+the whole data (its first and last purchase day, found by a small first pass), so both
+engines agree by construction: on Polars the same kernel runs on one partition holding
+every customer. What reaches the driver is one row per cell, whatever the number of
+order lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -42,40 +45,90 @@ class Remote:
     last: dt.date | None
     last_day: dt.date | None  # the last day of any row (stale-data check)
 
+    def span(self, params: Any) -> tuple[dt.date, dt.date]:
+        """The first and last purchase day, refused as the Polars engine does without any."""
+        from retcalc.metrics.common import no_purchases
+
+        if self.first is None or self.last is None:
+            raise no_purchases(params.as_of)
+        return self.first, self.last
+
     def retention(self, params: Any, *, convention: Convention = DEFAULT) -> pl.DataFrame:
         """The retention table (activity basis) of ``params`` computed on the executors."""
         from retcalc.metrics.activity import IDX, Grid
         from retcalc.metrics.choices import Basis
-        from retcalc.metrics.common import completeness, grid_range, no_purchases
-        from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention
+        from retcalc.metrics.common import completeness, grid_range
+        from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
         from retcalc.periods import observed_end
 
-        if self.first is None or self.last is None:
-            raise no_purchases(params.as_of)
-        span = (self.first, self.last)
+        first, last = span = self.span(params)
         keys = tuple(params.by)
         schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
         schema[IDX] = pl.Int64()
         schema.update({c: pl.Int64() for c in COUNT_COLUMNS})
-        kernel = _Kernel(self.schema, self.has_amount, params, span, convention)
-        summed = self._sums(kernel, schema, [*keys, IDX], COUNT_COLUMNS)
+        counts = functools.partial(retention_counts, convention=convention)
+        summed = self._sums(_Kernel(self, params, span, counts, schema), schema, [*keys, IDX])
         grid = Grid.build(*grid_range(params, *span), params.period, params.window)
-        data_end = observed_end(self.last, params.as_of)
-        complete = completeness(Basis.activity, params.window, self.first, data_end)
+        data_end = observed_end(last, params.as_of)
+        complete = completeness(Basis.activity, params.window, first, data_end)
         return finish_retention(summed.lazy(), grid, keys, complete)
 
-    def _sums(
+    def cohorts(
         self,
-        kernel: _Kernel,
-        schema: dict[str, pl.DataType],
-        group: Sequence[str],
-        counts: Sequence[str],
+        params: Any,
+        *,
+        mode: Any,
+        min_cohort: int,
+        max_offset: int | None,
+        convention: Convention = DEFAULT,
     ) -> pl.DataFrame:
+        """The cohort table (activity basis, offsets) of ``params`` computed on the executors."""
+        from retcalc.metrics.activity import Grid
+        from retcalc.metrics.cohorts import (
+            CELL_COUNTS,
+            COHORT_IDX,
+            cohort_counts,
+            data_grid,
+            finish_cohorts,
+            rolling_step,
+        )
+        from retcalc.metrics.common import grid_range
+        from retcalc.periods import observed_end
+
+        span = self.span(params)
+        data_end = observed_end(span[1], params.as_of)
+        ranged = Grid.build(*grid_range(params, *span), params.period, params.window)
+        grid = data_grid(ranged, data_end)
+        step = rolling_step(convention, grid)
+        keys = tuple(params.by)
+        schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
+        schema.update({COHORT_IDX: pl.Int64(), "offset": pl.Int64()})
+        schema.update({c: pl.Int64() for c in CELL_COUNTS})
+        if self.has_amount:
+            schema["_micros"] = pl.Int128()
+        counts = functools.partial(cohort_counts, mode=mode, grid=grid, step=step)
+        kernel = _Kernel(self, params, span, counts, schema, with_runs=False)
+        summed = self._sums(kernel, schema, [*keys, COHORT_IDX, "offset"])
+        return finish_cohorts(
+            summed.lazy(),
+            grid,
+            keys,
+            data_end,
+            min_cohort=min_cohort,
+            max_offset=max_offset,
+            step=step,
+        )
+
+    def _sums(
+        self, kernel: _Kernel, schema: dict[str, pl.DataType], group: Sequence[str]
+    ) -> pl.DataFrame:
+        """The kernel's counts over every partition, summed per ``group`` by Spark."""
         from pyspark.sql import functions as F
 
         from retcalc.engines.spark.load import spark_schema, to_arrow
 
         partials = self.rows.mapInArrow(kernel, spark_schema(schema))
+        counts = [c for c in schema if c not in group]
         summed = partials.groupBy(*group).agg(*(F.sum(c).alias(c) for c in counts))
         arrow = to_arrow(summed)
         collected.update(rows=arrow.num_rows, bytes=arrow.nbytes)
@@ -86,26 +139,37 @@ class Remote:
         return frame.cast({c: t for c, t in schema.items()})
 
 
-@dataclasses.dataclass(frozen=True)
 class _Kernel:
-    """``mapInArrow`` body: the retention counts of one partition's customers."""
+    """``mapInArrow`` body: ``counts`` of one partition's customers, prepared on the whole
+    data's span of days, as the columns of ``schema``."""
 
-    schema: dict[str, pl.DataType]
-    has_amount: bool
-    params: Any
-    span: tuple[dt.date, dt.date]
-    convention: Convention
+    def __init__(
+        self,
+        remote: Remote,
+        params: Any,
+        span: tuple[dt.date, dt.date],
+        counts: Callable[..., pl.LazyFrame],
+        schema: dict[str, pl.DataType],
+        *,
+        with_runs: bool = True,
+    ) -> None:
+        self.schema, self.has_amount = remote.schema, remote.has_amount  # not the Spark frame
+        self.params, self.span, self.counts, self.with_runs = params, span, counts, with_runs
+        self.columns = list(schema)  # Spark takes the kernel's columns by position
 
     def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
         from retcalc.metrics.common import prepare_activity
-        from retcalc.metrics.retention import retention_counts
 
         days = _partition_days(batches, self.schema, self.has_amount)
         if days is None or not days["is_purchase"].any():
             return
-        prep = prepare_activity(Rows(days.lazy(), Holds(Level.days)), self.params, span=self.span)
-        counts = retention_counts(prep, convention=self.convention)
-        yield from counts.collect().to_arrow().to_batches()
+        rows = Rows(days.lazy(), Holds(Level.days))
+        prep = prepare_activity(rows, self.params, with_runs=self.with_runs, span=self.span)
+        counts = self.counts(prep).select(self.columns).collect()
+        # Arrow (and so Spark) has no 128-bit integer: micros travel as decimal(38, 0).
+        wide = [c for c, t in counts.schema.items() if t == pl.Int128]
+        counts = counts.with_columns(pl.col(wide).cast(pl.Decimal(38, 0)))
+        yield from counts.to_arrow().to_batches()
 
 
 def _partition_days(
