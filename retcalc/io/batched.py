@@ -230,6 +230,7 @@ class _Reader:
         self.no_date = 0
         self.no_id = 0
         self.kept = 0
+        self.other_currency = 0  # kept rows of a currency --currency leaves out
         self.money: dict[str, _Tally] = {}  # amounts too large, per column (money_limits)
         self.hashes: pl.Series | None = None
         self.parts: list[pl.DataFrame] = []
@@ -354,10 +355,11 @@ class _Reader:
             tallies = found["tallies"].row(0)
             for i, (tally, _) in enumerate(flags):
                 tally.record(tallies[2 * i], tallies[2 * i + 1])
-            no_date, no_id, kept_rows = (int(n or 0) for n in tallies[-3:])
+            no_date, no_id, kept_rows, other = (int(n or 0) for n in tallies[-4:])
             self.no_date += no_date
             self.no_id += no_id
             self.kept += kept_rows
+            self.other_currency += other
             if "money" in found:
                 money = found["money"].row(0)
                 for i, tally in enumerate(self.money.values()):
@@ -517,8 +519,10 @@ class _Reader:
 
     def _tally_exprs(self, flags: Sequence[tuple[_Tally, pl.Expr]]) -> list[pl.Expr]:
         """Every fault's first row and count, then the rows without a date, without a
-        customer, and with both (the rows kept)."""
+        customer, with both (the rows kept), and of those the rows in another currency."""
         day, customer = pl.col("day"), pl.col(CUSTOMER)
+        in_currency = self.plan.money.kept()
+        other = pl.lit(False) if in_currency is None else ~in_currency
         return [
             *(
                 expr.alias(f"{kind}{i}")
@@ -528,6 +532,7 @@ class _Reader:
             day.is_null().sum().alias("no_date"),
             (customer.is_null() & day.is_not_null()).sum().alias("no_id"),
             (customer.is_not_null() & day.is_not_null()).sum().alias("kept"),
+            (customer.is_not_null() & day.is_not_null() & other).sum().alias("other"),
         ]
 
     def _slim(self, lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -925,6 +930,15 @@ def load_order_events(
         table, plan.mapping, reader.empty.row, reader.empty.count, strict=options.strict
     )
     warnings = [*plan.warnings, *plan.status_warnings, *ids, *empty, *reader.warnings(repeats)]
+    repeated = repeats.height if options.dedupe else 0
+    counts = checks.row_counts(
+        reader.no_date + reader.no_id + reader.kept + repeated,
+        reader.kept - reader.other_currency,
+        repeated=repeated,
+        no_date=reader.no_date,
+        no_id=reader.no_id,
+        currency=reader.other_currency,
+    )
     frame = reader.finish()
     if frame is None:  # two ids share a 64-bit hash: read again, keeping the ids
         return load_order_events(
@@ -948,6 +962,7 @@ def load_order_events(
         plan.numbers.marks,
         repeats.height,
         holds=Holds(level, keyed=anonymous and not pieces, orders_keyed=orders),
+        rows=counts,
     )
 
 

@@ -20,9 +20,9 @@ from retcalc.metrics.common import (
 )
 from retcalc.metrics.conventions import DEFAULT, Convention
 
-RETENTION_COLUMNS: tuple[str, ...] = (
-    "period_start",
-    "period_end",
+#: The counts of the table: sums over customers, so the counts of disjoint sets of
+#: customers add up to the counts of their union (SPEC §8: a kernel's partial result).
+COUNT_COLUMNS: tuple[str, ...] = (
     "customers_start",
     "new_customers",
     "customers_end",
@@ -31,6 +31,12 @@ RETENTION_COLUMNS: tuple[str, ...] = (
     "reactivated",
     "new_lost",
     "returning",
+)
+
+RETENTION_COLUMNS: tuple[str, ...] = (
+    "period_start",
+    "period_end",
+    *COUNT_COLUMNS,
     "crr",
     "retention_rate",
     "churn_rate",
@@ -50,20 +56,6 @@ def retention_rates() -> list[pl.Expr]:
         ratio("churned", "customers_start").alias("churn_rate"),
         ratio("returning", "customers_start").alias("repeat_rate"),
     ]
-
-
-#: The counts of the table: sums over customers, so the counts of disjoint sets of
-#: customers add up to the counts of their union (SPEC §8: a kernel's partial result).
-COUNT_COLUMNS: tuple[str, ...] = (
-    "customers_start",
-    "new_customers",
-    "customers_end",
-    "retained",
-    "churned",
-    "reactivated",
-    "new_lost",
-    "returning",
-)
 
 
 def retention_table(prep: Prepared, *, convention: Convention = DEFAULT) -> pl.DataFrame:

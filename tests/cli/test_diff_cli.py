@@ -28,6 +28,7 @@ from typer.testing import CliRunner, Result
 
 from retcalc import __version__, definitions
 from retcalc.cli.app import app
+from retcalc.io.load import ENGINE_VARIABLE
 
 OLD = """\
 order_id,customer_id,order_date,amount,status
@@ -85,7 +86,11 @@ def cells(result: Result) -> list[dict[str, object]]:
 # --------------------------------------------------------------------------- manifest
 
 
-def test_the_manifest_names_the_input_its_hash_and_its_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["in-memory", "streaming"])
+def test_the_manifest_names_the_input_its_hash_and_its_rows(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENGINE_VARIABLE, engine)  # streaming: the batched reader counts
     # OLD's 7 rows, a row without a customer id, one without a date, a blank line (no
     # row) and o2 again (dropped by --dedupe): 10 rows read, 7 used.
     text = OLD + ",,2024-02-01,5,paid\no9,d,,5,paid\n\no2,b,2024-01-10,20,paid\n"
@@ -417,3 +422,23 @@ def test_every_diff_column_has_an_entry_naming_diff(runs: dict[str, Path]) -> No
     for name in cells(result)[0]:
         if name != "period_start":  # the key of the compared output
             assert "diff" in definitions.COLUMNS[name].commands, name
+
+
+@pytest.mark.parametrize("engine", ["in-memory", "streaming"])
+def test_rows_of_another_currency_are_counted_as_dropped(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENGINE_VARIABLE, engine)
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,order_date,amount,currency\n1,a,2024-01-05,10,EUR\n"
+        "2,b,2024-01-06,10,USD\n3,,2024-01-07,5,EUR\n4,c,,5,EUR\n5,a,2024-02-05,7,EUR\n"
+    )
+    manifest = tmp_path / "run.json"
+    ok(["retention", orders, "--currency", "EUR", "-f", "csv", "--manifest", manifest])
+    (entry,) = json.loads(manifest.read_text())["inputs"]
+    assert entry["rows"] == {
+        "read": 5,
+        "used": 2,
+        "dropped": {"no order date": 1, "no customer id": 1, "other currency (--currency)": 1},
+    }

@@ -4,6 +4,7 @@ errors and exit codes are the same; stderr says where the work ran."""
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import subprocess
 import sys
@@ -170,6 +171,37 @@ def test_cohorts_run_on_the_executors(spark: Any, messy_shop: Path, args: tuple[
     assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
     assert partials.collected["rows"] > 0  # the cells' sums came from the executors
+
+
+@needs_spark
+def test_the_manifest_counts_rows_as_the_polars_engine(spark: Any, tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,order_date,amount,currency\n1,a,2024-01-05,10,EUR\n"
+        "2,b,2024-01-06,10,USD\n3,,2024-01-07,5,EUR\n4,c,,5,EUR\n5,a,2024-02-05,7,EUR\n"
+        "1,a,2024-01-05,10,EUR\n"
+    )
+    found = []
+    for engine in ("polars", "spark"):
+        manifest = tmp_path / f"{engine}.json"
+        args = ("retention", str(orders), "--currency", "EUR", "--dedupe", "-f", "csv")
+        result = run(*args, "--engine", engine, "--manifest", str(manifest))
+        assert result.exit_code == 0, result.stderr
+        found.append(json.loads(manifest.read_text())["inputs"][0]["rows"])
+    assert (
+        found[0]
+        == found[1]
+        == {
+            "read": 6,
+            "used": 2,
+            "dropped": {
+                "repeated row (--dedupe)": 1,
+                "no order date": 1,
+                "no customer id": 1,
+                "other currency (--currency)": 1,
+            },
+        }
+    )
 
 
 @needs_spark

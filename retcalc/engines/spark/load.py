@@ -355,9 +355,16 @@ def _display_file(uri: str | None, fallback: str) -> str:
 
 
 def _check(
-    rows: Any, raw: Any, plan: b.Plan, name: str, latest: Any, marks: dict[str, str]
-) -> list[str]:
-    """One pass over every row: refuse what the Polars loader refuses; return the warnings.
+    rows: Any,
+    raw: Any,
+    plan: b.Plan,
+    name: str,
+    latest: Any,
+    marks: dict[str, str],
+    repeated: int,
+) -> tuple[list[str], checks.RowCounts]:
+    """One pass over every row: refuse what the Polars loader refuses; return the warnings
+    and the rows read, used and dropped (``repeated``: dropped by ``--dedupe`` before).
 
     The first offending row of each kind is the one with the smallest row id;
     its file is looked up in ``raw`` only when there is one to report.
@@ -403,6 +410,9 @@ def _check(
         F.sum((live & day.isNotNull() & ~has_id).cast("long")).alias("no_id"),
         F.sum((live & day.isNotNull() & has_id).cast("long")).alias("kept"),
     ]
+    if plan.money.keep is not None:
+        elsewhere = live & day.isNotNull() & has_id & ~F.col(b.IN_CURRENCY)
+        aggs.append(F.sum(elsewhere.cast("long")).alias("other_currency"))
     row = rows.agg(*aggs).collect()[0].asDict()
     if row["ragged_n"]:
         raise checks.ragged(file_of(row["ragged_id"]), len(plan.raw_columns), row["ragged_n"])
@@ -429,7 +439,16 @@ def _check(
         warnings.append(checks.no_customer_warning(name, row["no_id"]))
     if not row["kept"]:
         raise checks.no_order_rows(name)
-    return warnings
+    other: int = row.get("other_currency") or 0
+    counts = checks.row_counts(
+        row["no_date"] + row["no_id"] + row["kept"] + repeated,
+        row["kept"] - other,
+        repeated=repeated,
+        no_date=row["no_date"],
+        no_id=row["no_id"],
+        currency=other,
+    )
+    return warnings, counts
 
 
 def load_orders_spark(
@@ -486,7 +505,7 @@ def load_orders_spark(
             [checks.repeat_warning(spec, repeated, None, dedupe=True)] if repeated else []
         )
     else:
-        warnings_dedupe = []
+        repeated, warnings_dedupe = 0, []
     schema = plan.output_schema()
     plan_copy = plan
     source_rows = raw if plan.with_file else raw.drop(b.FILE)
@@ -508,6 +527,7 @@ def load_orders_spark(
             options,
             level,
             [*sample.warnings, *warnings_dedupe],
+            repeated,
             remote=remote and level is Level.days,
         )
     finally:
@@ -526,12 +546,16 @@ def _finish_load(
     options: LoadOptions,
     level: Level,
     warnings: list[str],
+    repeated: int,
     *,
     remote: bool,
 ) -> Loaded:
     from pyspark.sql import functions as F
 
-    warnings += _check(canonical, raw, plan, spec, options.latest_date, sample.decimal_marks)
+    found, counts = _check(
+        canonical, raw, plan, spec, options.latest_date, sample.decimal_marks, repeated
+    )
+    warnings += found
     keep = ~F.col("_blank") & F.col("day").isNotNull() & F.col("customer_id").isNotNull()
     if plan.money.keep is not None:
         keep = keep & F.col(b.IN_CURRENCY)
@@ -572,7 +596,7 @@ def _finish_load(
         )
         if remote:
             return _left_on_spark(
-                reduced, reduced_schema, keys, has_amount, table, source, sample, warnings
+                reduced, reduced_schema, keys, has_amount, table, source, sample, warnings, counts
             )
         if level is Level.days:
             group = b.reduce_keys(level, keys, has_order_id)
@@ -595,6 +619,7 @@ def _finish_load(
         warnings,
         sample.decimal_marks,
         holds=Holds(level),
+        rows=counts,
     )
     return loaded
 
@@ -608,6 +633,7 @@ def _left_on_spark(
     source: Source,
     sample: Loaded,
     warnings: list[str],
+    counts: checks.RowCounts,
 ) -> Loaded:
     """The reduced rows kept on Spark, partitioned by customer (each task then has whole
     customers) and cached; the driver learns only their span of days."""
@@ -628,6 +654,7 @@ def _left_on_spark(
         warnings,
         sample.decimal_marks,
         holds=Holds(Level.days),
+        rows=counts,
         remote=Remote(rows, schema, tuple(keys), has_amount, first, last, last_day),
     )
 
