@@ -107,7 +107,7 @@ class Loaded:
     #: The rows left on Spark (:class:`retcalc.engines.spark.partials.Remote`); ``frame``
     #: is then empty, with their columns.
     remote: Any = None
-    rows: checks.RowCounts | None = None  # None where the reader does not count them (Spark)
+    rows: checks.RowCounts | None = None  # None where no reader counted them
 
     @property
     def name(self) -> str:
