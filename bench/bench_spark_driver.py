@@ -10,7 +10,8 @@ For each data set and command, one fresh process runs ``retcalc COMMAND DATA
 
 and the wall time. The output is compared byte for byte with the Polars engine's.
 Commands that run on the executors (retention, cohorts) should show collected rows
-that do not grow with the lines, and a flat driver.
+that do not grow with the lines, and a flat driver; churn, which still collects its
+summed rows to the driver (not counted in ``collected``: "–"), is the reference.
 
 Usage: ``.venv/bin/python bench/bench_spark_driver.py DATA_DIR [DATA_DIR ...]
 [--master local[2]] [--results bench/results-spark-driver.md]`` where each DATA_DIR
@@ -30,7 +31,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-COMMANDS = ("retention", "cohorts")
+#: The commands that run on the executors, and churn: it still collects its summed rows
+#: (one per customer and day) and runs on the driver, the reference.
+COMMANDS = ("retention", "cohorts", "churn")
 
 #: Runs retcalc in this process, then writes what the driver held, as JSON, to the file
 #: named by RETCALC_PROBE_OUT.
@@ -66,17 +69,23 @@ def run(argv: list[str], out: Path) -> dict[str, float]:
     return {"wall": wall, **json.loads(probe.read_text())}
 
 
+def _count(n: float) -> str:
+    """A count with thousands separators; "–" for none collected (not run on executors)."""
+    return f"{int(n):,}" if n else "–"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="+")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--results", default=str(HERE / "results-spark-driver.md"))
+    parser.add_argument("--commands", default=",".join(COMMANDS))
     args = parser.parse_args()
     rows = []
     for folder in map(Path, args.data):
         lines = json.loads((folder / "manifest.json").read_text())["lines"]
         source = str(folder / "parquet")
-        for command in COMMANDS:
+        for command in args.commands.split(","):
             polars_out = Path(f"/tmp/driver-{command}-{lines}.polars.csv")
             spark_out = Path(f"/tmp/driver-{command}-{lines}.spark.csv")
             base = [command, source, "--format", "csv"]
@@ -101,7 +110,7 @@ def main() -> None:
     for lines, command, f, same in rows:
         text.append(
             f"| {lines:,} | {command} | {f['wall']:.1f} | {f['peak_mib']:.0f} | "
-            f"{f['rows']:,} | {f['bytes']:,} | {'yes' if same else 'NO'} |"
+            f"{_count(f['rows'])} | {_count(f['bytes'])} | {'yes' if same else 'NO'} |"
         )
     Path(args.results).write_text("\n".join(text) + "\n")
     print(f"wrote {args.results}")
