@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from retcalc import __version__
-from retcalc.cli.options import OUTPUT, Common, data_command
+from retcalc.cli.options import OUTPUT, Common, Confidence, data_command
 from retcalc.cli.runner import progress, run, warn
 from retcalc.engines import Engine
 from retcalc.errors import RetcalcError, ThresholdCrossed, UsageError
@@ -78,6 +78,7 @@ class _Settings:
     fmt: ReportFormat
     as_of_rule: bool  # --as-of or the spec's as_of is a rule (today, last_complete_month...)
     max_age_flag: str  # where the age limit comes from, for the message
+    ci: float | None = None  # --ci, or the spec's ci
 
 
 def _settings(
@@ -89,6 +90,7 @@ def _settings(
     sections: list[str] | None,
     title: str | None,
     today: dt.date,
+    ci: float | None = None,
 ) -> _Settings:
     from retcalc.report.alerts import parse_alert
     from retcalc.report.output import report_format
@@ -152,6 +154,7 @@ def _settings(
         fmt=report_format(str(common.fmt) if common.fmt else None, kind_of),
         as_of_rule=as_of_text in AS_OF_RULES,
         max_age_flag="--max-age" if common.max_age or spec is None else f"max_age in {spec.path}",
+        ci=ci if ci is not None else (spec.ci if spec else None),
     )
 
 
@@ -283,6 +286,7 @@ def report(
         str | None,
         typer.Option("--today", help="Pretend today is this date (YYYY-MM-DD).", hidden=True),
     ] = None,
+    ci: Confidence = None,
 ) -> None:
     """One report file: KPIs, retention and churn, revenue bridge, cohorts, CLV and returns, with charts.
 
@@ -311,6 +315,7 @@ def report(
             sections=sections,
             title=title,
             today=today_date,
+            ci=ci,
         )
         metric_params = c.params(settings.common)
         loaded = _load(settings, today_date)
@@ -337,6 +342,7 @@ def report(
                 title=settings.title,
                 today=today_date,
                 version=__version__,
+                ci=settings.ci,
             )
         output = settings.output
         if output is None:

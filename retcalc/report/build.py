@@ -149,6 +149,7 @@ class _Context:
     basis: Basis  # the basis chosen for retention, the revenue bridge and cohorts
     params: Params
     draw: bool
+    ci: float | None = None  # --ci: the rates' intervals, in the tables and as bands
 
     @property
     def period(self) -> str:
@@ -226,7 +227,7 @@ def _kpis(ctx: _Context) -> Section:
 
 
 def _retention(ctx: _Context) -> Section:
-    table = api.retention(ctx.sources.orders, **ctx.on_basis())
+    table = api.retention(ctx.sources.orders, ci=ctx.ci, **ctx.on_basis())
     definition = (
         f"Per {ctx.period}: retention rate is the {_d('retention_rate')}, churn rate the "
         f"{_d('churn_rate')}, and crr the {_after_colon(_d('crr'))}. Churn on the "
@@ -248,7 +249,8 @@ def _retention(ctx: _Context) -> Section:
                 "retention",
                 f"Retention rate, churn rate and crr by {ctx.period}",
                 svg,
-                "Hollow points: period not complete.",
+                "Hollow points: period not complete."
+                + (f" Shaded: the {ctx.ci:g} interval." if ctx.ci is not None else ""),
             ),
         )
     return Section(
@@ -278,7 +280,7 @@ _LOSSES = (("contraction", "contraction"), ("churned_revenue", "churned"))
 
 def _revenue(ctx: _Context) -> Section:
     ctx.need_amount("revenue retention")
-    table = api.churn(ctx.sources.orders, **ctx.on_basis())
+    table = api.churn(ctx.sources.orders, ci=ctx.ci, **ctx.on_basis())
     definition = (
         f"Per {ctx.period}: nrr is the {_d('nrr')}, grr caps each customer at their revenue "
         "then, and the bridge splits the change into new, expansion and reactivation revenue "
@@ -314,7 +316,7 @@ def _revenue(ctx: _Context) -> Section:
 
 
 def _cohorts(ctx: _Context) -> Section:
-    table = api.cohorts(ctx.sources.orders, **ctx.on_basis())
+    table = api.cohorts(ctx.sources.orders, ci=ctx.ci, **ctx.on_basis())
     joined = "signup" if ctx.basis is Basis.subscription else "first purchase"
     definition = (
         f"A cohort is the {_d('cohort_size')}; the cell k {ctx.period}s later is the share of "
@@ -536,13 +538,14 @@ def build_report(
     title: str | None = None,
     today: dt.date | None = None,
     version: str = "",
+    ci: float | None = None,
 ) -> Report:
     """The report's sections in the order given; ``prep`` is the groundwork on the chosen
     basis (:func:`retcalc.api.prepare`), for the basis and the range the report states;
     ``charts`` whether to draw images."""
     if params.by:
         raise ValueError("a report is not split by --by")
-    ctx = _Context(sources, prep.basis, params, charts)
+    ctx = _Context(sources, prep.basis, params, charts, ci)
     built: list[Section] = []
     omitted: list[Omitted] = []
     for key in sections:

@@ -57,6 +57,7 @@ KEYS: tuple[str, ...] = (
     "fail_if",
     "output",
     "title",
+    "ci",
 )
 INPUTS: tuple[str, ...] = ("orders", "customers", "returns")
 AS_OF_RULES: dict[str, Period | None] = {
@@ -98,6 +99,7 @@ class ReportSpec:
     fail_if: tuple[Alert, ...] = ()
     output: str | None = None  # the pattern as written, relative to the spec's directory
     title: str | None = None
+    ci: float | None = None  # intervals on the rates (--ci), drawn as bands
 
     def output_path(self, *, as_of: dt.date, period: Period, today: dt.date) -> Path:
         """The output pattern filled in, relative to the spec's directory."""
@@ -348,6 +350,11 @@ def parse_spec(text: str, *, path: Path) -> ReportSpec:
         values["output"] = pattern
     if "title" in spec:
         values["title"] = check.text(spec["title"], "title")
+    if "ci" in spec:
+        level = spec["ci"]
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+            raise check.fail("ci", f"a confidence level between 0 and 1 (0.95), not {level!r}")
+        values["ci"] = float(level)
     return ReportSpec(path=path, **values)
 
 

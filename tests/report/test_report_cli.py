@@ -317,3 +317,36 @@ def test_html_to_stdout_is_refused_for_reports(shop: Shop) -> None:
     result = invoke("report", str(shop.orders), "-o", "-", "-f", "html")
     assert result.exit_code == 2
     assert "give --output FILE" in result.stderr
+
+
+def _charts(page: Path) -> dict[str, str]:
+    """The report page's SVG charts by their alt text."""
+    import base64
+    import re
+
+    found = re.findall(
+        r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"',
+        page.read_text(encoding="utf-8"),
+    )
+    return {alt: base64.b64decode(data).decode() for data, alt in found}
+
+
+def test_ci_puts_the_intervals_in_the_tables_and_bands_on_the_chart(
+    shop: Shop, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    ok(full(shop, out, "--ci", "0.9", "--section", "retention", "--section", "cohorts"))
+    tables = {
+        k: v["tables"] for k, v in json.loads(out.read_text(encoding="utf-8"))["sections"].items()
+    }
+    inputs = [str(shop.orders), "--customers", str(shop.customers), "--ci", "0.9"]
+    assert tables["retention"]["retention"] == command_json("retention", *inputs)
+    assert tables["cohorts"]["cohorts"] == command_json("cohorts", *inputs)
+    assert "retention_rate_lo" in tables["retention"]["retention"][0]
+    band = "opacity: 0.18"  # charts.band's shading
+    with_ci, without = tmp_path / "ci.html", tmp_path / "plain.html"
+    ok(full(shop, with_ci, "--ci", "0.9", "--section", "retention"))
+    ok(full(shop, without, "--section", "retention"))
+    (drawn,) = (svg for alt, svg in _charts(with_ci).items() if alt.startswith("Retention"))
+    (plain,) = (svg for alt, svg in _charts(without).items() if alt.startswith("Retention"))
+    assert band in drawn and band not in plain

@@ -150,6 +150,8 @@ GOOD = "inputs:\n  orders: orders.csv\noutput: r.html\n"
             GOOD + "title: yes\n",
             "line 4: title: expected text, got true (a yes/no value; quote it)",
         ),
+        (GOOD + "ci: 95\n", "line 4: ci: a confidence level between 0 and 1 (0.95), not 95"),
+        (GOOD + "ci: yes\n", "line 4: ci: a confidence level between 0 and 1"),
         ("inputs:\n  orders: [\n", "line 3, column 1: not valid YAML"),
         ("- a\n- b\n", "line 1: expected a mapping with inputs"),
         ("", "the spec is empty"),
@@ -213,3 +215,8 @@ def test_a_date_as_of_may_be_written_unquoted(tmp_path: Path) -> None:
 def test_alert_tables(text: str, table: str, column: str) -> None:
     alert = parse_alert(text)
     assert (alert.table, alert.condition.column) == (table, column)
+
+
+def test_a_confidence_level(tmp_path: Path) -> None:
+    assert parse_spec(GOOD + "ci: 0.9\n", path=tmp_path / "r.yaml").ci == 0.9
+    assert parse_spec(GOOD, path=tmp_path / "r.yaml").ci is None
