@@ -413,6 +413,16 @@ def _read_with(
 # Parameters.
 
 
+def _on_driver(orders: Orders) -> Orders:
+    """``orders`` with their rows here: rows left on Spark for the executors
+    (:class:`retcalc.engines.spark.partials.Remote`) are collected, summed per customer
+    and day, for a computation that needs every customer at once (a bootstrap, brackets)."""
+    remote = orders.loaded.remote
+    if remote is None:
+        return orders
+    return dataclasses.replace(orders, loaded=remote.collected(orders.loaded))
+
+
 def _confidence(ci: float | None) -> None:
     """Refuse a ``ci`` level outside (0, 1) before any data is read."""
     if ci is not None:
@@ -600,7 +610,7 @@ def retention(
     remote = read.loaded.remote
     if remote is not None and basis_of(people, basis) is Basis.activity:
         return with_intervals(remote.retention(params, convention=rules), "retention", ci)
-    prep = prepare(read, people, params, basis=basis, anonymous=True)
+    prep = prepare(_on_driver(read), people, params, basis=basis, anonymous=True)
     return with_intervals(retention_table(prep, convention=rules), "retention", ci)
 
 
@@ -639,7 +649,10 @@ def churn(
         shows=CHURN_COLUMNS, command="churn",
     )  # fmt: skip
     read, people = _read_with(orders, customers, by=by, need_amount=True)
-    prep = prepare(read, people, params, basis=basis, anonymous=True)
+    remote = read.loaded.remote
+    if remote is not None and resampling is None and basis_of(people, basis) is Basis.activity:
+        return with_intervals(remote.churn(params, convention=rules), "churn", ci)
+    prep = prepare(_on_driver(read), people, params, basis=basis, anonymous=True)
     table = _resampled(churn_table(prep, resampling, convention=rules), resampling, "churn")
     return with_intervals(table, "churn", ci)
 
@@ -707,7 +720,7 @@ def cohorts(
             params, mode=chosen, min_cohort=min_cohort, max_offset=max_offset, convention=rules
         )
         return with_intervals(table, "cohorts", ci)
-    prep = prepare(read, people, params, basis=basis, anonymous=True, with_runs=False)
+    prep = prepare(_on_driver(read), people, params, basis=basis, anonymous=True, with_runs=False)
     table = cohort_table(
         prep,
         mode=chosen,

@@ -42,7 +42,7 @@ def churn(
     def body() -> None:
         rules = convention_for(convention, "churn")
         metric_params = c.params(common, shows=churn_columns(rules), command="churn")
-        inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True)
+        inputs = c.load(common, need_amount=True, level=Level.days, anonymous=True, remote=True)
         with progress("Computing churn"):
             table = api.churn(
                 inputs.orders_api(),

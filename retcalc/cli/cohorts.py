@@ -154,7 +154,7 @@ def cohorts(
             need_amount=needs_money,
             level=Level.days,
             anonymous=True,
-            remote=brackets is None,
+            remote=True,
         )
         with progress("Computing cohorts"):
             table = api.cohorts(

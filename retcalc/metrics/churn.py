@@ -72,12 +72,10 @@ MONEY_COLUMNS: tuple[str, ...] = (
 
 
 def revenue_movements(
-    prep: Prepared,
-    daily: pl.LazyFrame,
-    resampling: Resampling | None = None,
-    convention: Convention = DEFAULT,
+    prep: Prepared, daily: pl.LazyFrame, resampling: Resampling | None = None
 ) -> pl.LazyFrame:
-    """Per group and period start ``ps`` (comparing with the calendar period before it):
+    """Per group and period start ``ps`` (comparing with the calendar period before it),
+    the sums (in micros) of which :func:`revenue_ratios` makes the ratios:
 
     - previous_revenue = sum over P of rev_(k-1), P = customers with rev_(k-1) > 0
     - nrr = sum over P of rev_k / previous_revenue
@@ -160,28 +158,31 @@ def revenue_movements(
             shares.collect(), cells=[*keys, "ps"], customer=CUSTOMER, ratios=ratios, how=resampling
         )
         movements = movements.join(found.lazy(), on=[*keys, "ps"], how="left", nulls_equal=True)
+    return (
+        movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True, nulls_equal=True)
+        .with_columns(numbers.start(pl.col("ps")).alias("ps"))
+        .rename({"ps": "period_start"})
+    )
+
+
+def revenue_ratios(convention: Convention = DEFAULT) -> list[pl.Expr]:
+    """nrr, grr, quick_ratio (and revenue_churn_rate under a ``convention`` that defines
+    one) from the sums of :func:`revenue_movements` (see its docstring)."""
     gains = pl.col("new_revenue") + pl.col("expansion")
     if convention.quick_ratio_reactivation:
         gains = gains + pl.col("reactivation_revenue")
     losses = pl.col("contraction") + pl.col("churned_revenue")
-    extra = []
+    found = [
+        ratio("_kept_now", "previous_revenue").alias("nrr"),
+        ratio("_kept_floor", "previous_revenue").alias("grr"),
+        ratio(gains, losses).alias("quick_ratio"),
+    ]
     if convention.revenue_churn is RevenueChurn.net:
         net = losses - pl.col("expansion") - pl.col("reactivation_revenue")
-        extra.append(ratio(net, "previous_revenue").alias(REVENUE_CHURN))
+        found.append(ratio(net, "previous_revenue").alias(REVENUE_CHURN))
     elif convention.revenue_churn is RevenueChurn.gross:
-        extra.append(ratio(losses, "previous_revenue").alias(REVENUE_CHURN))
-    return (
-        movements.join(totals.lazy(), on=[*keys, "ps"], how="full", coalesce=True, nulls_equal=True)
-        .with_columns(
-            ratio("_kept_now", "previous_revenue").alias("nrr"),
-            ratio("_kept_floor", "previous_revenue").alias("grr"),
-            ratio(gains, losses).alias("quick_ratio"),
-            *extra,
-        )
-        .drop("_kept_now", "_kept_floor")
-        .with_columns(numbers.start(pl.col("ps")).alias("ps"))
-        .rename({"ps": "period_start"})
-    )
+        found.append(ratio(losses, "previous_revenue").alias(REVENUE_CHURN))
+    return found
 
 
 class PeriodNumbers:
@@ -277,6 +278,18 @@ def lost_revenue(prep: Prepared, daily: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+#: The sums of churn's kernel (besides the group and period): counts of customers and
+#: money in micros, each a sum over customers, so the sums of disjoint sets of customers
+#: add up (SPEC §8).
+SUM_COLUMNS: tuple[str, ...] = (
+    "customers_start",
+    "churned",
+    *MONEY_COLUMNS,
+    "_kept_now",
+    "_kept_floor",
+)
+
+
 def churn_table(
     prep: Prepared,
     resampling: Resampling | None = None,
@@ -287,6 +300,21 @@ def churn_table(
     ``resampling``, nrr's and grr's bootstrap bounds after the columns. ``convention``
     (:mod:`.conventions`): with ``join_and_churn``, ``churned`` also counts the period's
     ``new_lost``; its quick ratio and revenue churn rate as it defines them."""
+    sums = churn_counts(prep, resampling, convention=convention)
+    return finish_churn(
+        sums, prep.grid, prep.keys, complete_flag(prep), convention, resampled=resampling
+    )
+
+
+def churn_counts(
+    prep: Prepared,
+    resampling: Resampling | None = None,
+    *,
+    convention: Convention = DEFAULT,
+) -> pl.LazyFrame:
+    """The kernel: ``keys..., idx`` and the :data:`SUM_COLUMNS` of the customers in
+    ``prep`` (every period of the grid for each group they are in); with ``resampling``
+    also the bootstrap bounds (not sums: only for all the customers at once)."""
     keys = list(prep.keys)
     if prep.events is None:
         raise InputError("churn needs orders with an amount column for its revenue figures")
@@ -298,22 +326,44 @@ def churn_table(
     churned = pl.col("churned")
     if convention.join_and_churn:
         churned = churned + pl.col("new_lost")
-    table = (
+    extra = [b for r in RATIOS["churn"] for b in bounds(r)] if resampling is not None else []
+    sums = [c for c in SUM_COLUMNS if c not in ("customers_start", "churned")]
+    return (
         counts.select(*keys, IDX, "customers_start", churned.alias("churned"))
-        .join(prep.grid.periods(), on=IDX, how="left")
+        .join(prep.grid.periods().select(IDX, "period_start"), on=IDX, how="left")
         .join(
-            revenue_movements(prep, daily, resampling, convention),
+            revenue_movements(prep, daily, resampling),
             on=[*keys, "period_start"],
             how="left",
             nulls_equal=True,
         )
         .join(lost_revenue(prep, daily), on=[*keys, IDX], how="left", nulls_equal=True)
-        .with_columns(money(pl.col(c).fill_null(0)).alias(c) for c in MONEY_COLUMNS)
+        .with_columns(pl.col(c).fill_null(0) for c in sums)
+        .select(*keys, IDX, *SUM_COLUMNS, *extra)
+    )
+
+
+def finish_churn(
+    sums: pl.LazyFrame,
+    grid: activity.Grid,
+    keys: Sequence[str],
+    complete: pl.Expr,
+    convention: Convention = DEFAULT,
+    *,
+    resampled: Resampling | None = None,
+) -> pl.DataFrame:
+    """The merge: the kernel's sums (of one set of customers, or added over several) as
+    churn's table: money from micros, the rates, the periods' dates and ``complete``."""
+    keys = list(keys)
+    extra = [b for r in RATIOS["churn"] for b in bounds(r)] if resampled is not None else []
+    table = (
+        sums.join(grid.periods(), on=IDX, how="left")
         .with_columns(
             ratio("churned", "customers_start").alias("churn_rate"),
-            complete_flag(prep).alias("complete"),
+            complete.alias("complete"),
         )
+        .with_columns(revenue_ratios(convention))
+        .with_columns(money(c).alias(c) for c in MONEY_COLUMNS)
     )
-    extra = [b for r in RATIOS["churn"] for b in bounds(r)] if resampling is not None else []
     columns = churn_columns(convention)
     return table.sort([*keys, IDX]).select(*keys, *columns, *extra).collect()

@@ -15,6 +15,7 @@ import retcalc
 from retcalc.api import metric_params
 from retcalc.metrics.activity import IDX
 from retcalc.metrics.choices import Mode
+from retcalc.metrics.churn import SUM_COLUMNS, churn_counts, finish_churn
 from retcalc.metrics.cohorts import cohort_counts, data_grid, finish_cohorts
 from retcalc.metrics.common import complete_flag, prepare_activity
 from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
@@ -97,3 +98,29 @@ def test_cohort_counts_of_parts_add_up_to_the_whole(
     )
     assert merged.equals(expected)
     assert expected["customers"].sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("period", "window", "by", "parts"),
+    [("month", "12mo", (), 3), ("quarter", "90d", ("channel",), 4), ("week", "all", (), 2)],
+)
+def test_churn_sums_of_parts_add_up_to_the_whole(
+    shop: Path, period: str, window: str, by: tuple[str, ...], parts: int
+) -> None:
+    orders = retcalc.read_orders(shop, by=list(by))
+    params = metric_params(period=period, window=window, by=by)
+    rows = orders.rows()
+    whole = prepare_activity(rows, params)
+    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
+    part_of = pl.col("customer_id").hash(seed=3) % parts
+    sums = [
+        churn_counts(
+            prepare_activity(rows.but(rows.frame.filter(part_of == i)), params, span=span)
+        ).collect()
+        for i in range(parts)
+    ]
+    added = pl.concat(sums).group_by([*by, IDX]).agg(pl.col(c).sum() for c in SUM_COLUMNS)
+    merged = finish_churn(added.lazy(), whole.grid, by, complete_flag(whole))
+    expected = retcalc.churn(orders, period=period, window=window, by=by)
+    assert merged.equals(expected)
+    assert expected["previous_revenue"].sum() > 0

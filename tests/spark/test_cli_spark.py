@@ -174,6 +174,33 @@ def test_cohorts_run_on_the_executors(spark: Any, messy_shop: Path, args: tuple[
 
 
 @needs_spark
+@pytest.mark.parametrize(
+    ("args", "on_executors"),
+    [
+        (("churn", "-p", "quarter", "--by", "channel"), True),
+        (("churn", "-p", "week", "-w", "90d", "--as-of", "2024-03-01"), True),
+        (("churn", "-p", "month", "--convention", "baremetrics", "-w", "1mo"), True),
+        (("churn", "-p", "quarter", "--ci", "0.9", "--ci-resamples", "30"), False),
+        (("cohorts", "--brackets", "0-1,2-5"), False),
+    ],
+    ids=["churn-by", "churn-week", "churn-baremetrics", "churn-ci", "cohorts-brackets"],
+)
+def test_churn_on_the_executors_and_what_needs_the_rows(
+    spark: Any, messy_shop: Path, args: tuple[str, ...], on_executors: bool
+) -> None:
+    """A bootstrap (--ci) or brackets need every customer's rows: those are collected."""
+    from retcalc.engines.spark import partials
+
+    partials.collected.update(rows=0, bytes=0)
+    command, *rest = args
+    ours, theirs = both(command, str(messy_shop / "orders_messy.csv"), *rest, "--format", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    if ours.stdout != theirs.stdout:  # the last digit of a float may differ: 1e-12
+        assert_same_table(csv_table(ours.stdout), csv_table(theirs.stdout), " ".join(args))
+    assert (partials.collected["rows"] > 0) is on_executors
+
+
+@needs_spark
 def test_the_manifest_counts_rows_as_the_polars_engine(spark: Any, tmp_path: Path) -> None:
     orders = tmp_path / "orders.csv"
     orders.write_text(

@@ -73,6 +73,44 @@ class Remote:
         complete = completeness(Basis.activity, params.window, first, data_end)
         return finish_retention(summed.lazy(), grid, keys, complete)
 
+    def churn(self, params: Any, *, convention: Convention = DEFAULT) -> pl.DataFrame:
+        """Churn's table (activity basis) of ``params`` computed on the executors."""
+        from retcalc.metrics.activity import IDX, Grid
+        from retcalc.metrics.choices import Basis
+        from retcalc.metrics.churn import MONEY_COLUMNS, SUM_COLUMNS, churn_counts, finish_churn
+        from retcalc.metrics.common import completeness, grid_range
+        from retcalc.periods import observed_end
+
+        first, last = span = self.span(params)
+        keys = tuple(params.by)
+        schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
+        schema[IDX] = pl.Int64()
+        money = (*MONEY_COLUMNS, "_kept_now", "_kept_floor")
+        schema.update({c: pl.Int128() if c in money else pl.Int64() for c in SUM_COLUMNS})
+        counts = functools.partial(churn_counts, convention=convention)
+        summed = self._sums(_Kernel(self, params, span, counts, schema), schema, [*keys, IDX])
+        grid = Grid.build(*grid_range(params, *span), params.period, params.window)
+        data_end = observed_end(last, params.as_of)
+        complete = completeness(Basis.activity, params.window, first, data_end)
+        return finish_churn(summed.lazy(), grid, keys, complete, convention)
+
+    def collected(self, loaded: Any) -> Any:
+        """``loaded`` with the rows themselves, summed per customer and day as the default
+        reading hands them to the metrics (for what needs every customer's rows at once)."""
+        from pyspark.sql import functions as F
+
+        from retcalc.engines.spark.load import to_arrow
+
+        group = [c for c in self.schema if c not in ("micros", "amount")]
+        sums = [F.sum("micros").alias("micros")]
+        if self.has_amount:
+            sums.append(F.sum("amount").alias("amount"))
+        frame = pl.from_arrow(to_arrow(self.rows.groupBy(*group).agg(*sums)))
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.cast({c: t for c, t in self.schema.items() if c in frame.columns})
+        rows = b.events_frame(frame, Level.days)
+        return dataclasses.replace(loaded, frame=rows, remote=None)
+
     def cohorts(
         self,
         params: Any,
