@@ -9,8 +9,8 @@ For each data set and command, one fresh process runs ``retcalc COMMAND DATA
   (``retcalc.engines.spark.partials.collected``: the partial sums of the cells);
 
 and the wall time. The output is compared byte for byte with the Polars engine's.
-Commands that run on the executors (retention, cohorts) should show collected rows
-that do not grow with the lines, and a flat driver; churn, which still collects its
+Commands that run on the executors (retention, churn, cohorts) should show collected
+rows that do not grow with the lines, and a flat driver; kpis, which still collects its
 summed rows to the driver (not counted in ``collected``: "–"), is the reference.
 
 Usage: ``.venv/bin/python bench/bench_spark_driver.py DATA_DIR [DATA_DIR ...]
@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-#: The commands that run on the executors, and churn: it still collects its summed rows
-#: (one per customer and day) and runs on the driver, the reference.
-COMMANDS = ("retention", "cohorts", "churn")
+#: The commands that run on the executors, and kpis: it still collects its summed rows
+#: (one per customer, day and order) and runs on the driver, the reference.
+COMMANDS = ("retention", "cohorts", "churn", "kpis")
 
 #: Runs retcalc in this process, then writes what the driver held, as JSON, to the file
 #: named by RETCALC_PROBE_OUT.
