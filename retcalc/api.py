@@ -768,6 +768,22 @@ def _between_day(text: str | dt.date, period: Period) -> dt.date:
     return period_start(day, period)
 
 
+def _between_days(
+    between: Sequence[str | dt.date], period: Period, table: pl.DataFrame
+) -> tuple[dt.date, dt.date]:
+    """The first days of ``--between A B``'s periods, refused unless ``table`` has both."""
+    first, second = (_between_day(p, period) for p in between)
+    known = table.get_column("period_start").unique().sort()
+    for label, day in zip(between, (first, second), strict=True):
+        if day not in known:
+            shown = ", ".join(str(d) for d in known.to_list())
+            raise UsageError(
+                f"--between {label}: no {period.value} starting {day} in the table; its "
+                f"periods start on {shown}"
+            )
+    return first, second
+
+
 def _per_customer(orders: Orders, dim: str) -> bool:
     """Whether every customer's orders carry one value of ``dim`` (a customer attribute)."""
     frame = orders.frame
@@ -864,15 +880,7 @@ def compare(
     periods = ["period_start", "period_end"]
 
     if between is not None:
-        first, second = (_between_day(p, params.period) for p in between)
-        known = grouped.get_column("period_start").unique().sort()
-        for label, day in zip(between, (first, second), strict=True):
-            if day not in known:
-                shown = ", ".join(str(d) for d in known.to_list())
-                raise UsageError(
-                    f"--between {label}: no {params.period.value} starting {day} in the "
-                    f"table; its periods start on {shown}"
-                )
+        first, second = _between_days(between, params.period, grouped)
         a = grouped.filter(pl.col("period_start") == first).select(
             *keys, pl.col("period_start").alias("period_a"), pl.col(k).alias("_ka"),
             pl.col(n).alias("a_n"),
@@ -996,15 +1004,7 @@ def _compare_ratio(
         (draws_of,) = draws
     if between is not None:
         period = metric_params(period=options["period"]).period
-        first, second = (_between_day(p, period) for p in between)
-        known = table.get_column("period_start").unique().sort()
-        for label, day in zip(between, (first, second), strict=True):
-            if day not in known:
-                shown = ", ".join(str(d) for d in known.to_list())
-                raise UsageError(
-                    f"--between {label}: no {period.value} starting {day} in the "
-                    f"table; its periods start on {shown}"
-                )
+        first, second = _between_days(between, period, table)
         a = table.filter(pl.col("period_start") == first).select(
             *keys, pl.col("period_start").alias("period_a"), cell.alias("_cell_a")
         )
