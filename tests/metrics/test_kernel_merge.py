@@ -6,7 +6,9 @@ of the whole shop."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -17,7 +19,7 @@ from retcalc.metrics.activity import IDX
 from retcalc.metrics.choices import Mode
 from retcalc.metrics.churn import SUM_COLUMNS, churn_counts, finish_churn
 from retcalc.metrics.cohorts import cohort_counts, data_grid, finish_cohorts
-from retcalc.metrics.common import complete_flag, prepare_activity
+from retcalc.metrics.common import Prepared, complete_flag, prepare_activity
 from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
 from retcalc.sample import generate, write_sample
 
@@ -27,6 +29,34 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("shop")
     write_sample(generate(customers=300, seed=5, start=dt.date(2023, 1, 1), years=2), directory)
     return directory / "orders.csv"
+
+
+def by_parts(
+    orders: retcalc.Orders,
+    params: Any,
+    parts: int,
+    seed: int,
+    kernel: Callable[[Prepared], pl.LazyFrame],
+    *,
+    with_runs: bool = True,
+) -> tuple[Prepared, list[pl.DataFrame]]:
+    """The whole shop prepared, and ``kernel`` on each of ``parts`` sets of its customers
+    (split by a hash of the id) prepared on the whole shop's span of days."""
+    rows = orders.rows()
+    whole = prepare_activity(rows, params, with_runs=with_runs)
+    assert whole.purchases is not None
+    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
+    part_of = pl.col("customer_id").hash(seed=seed) % parts
+    found = [
+        kernel(
+            prepare_activity(
+                rows.but(rows.frame.filter(part_of == i)), params, with_runs=with_runs, span=span
+            )
+        ).collect()
+        for i in range(parts)
+    ]
+    assert all(f.height for f in found)  # every part has customers
+    return whole, found
 
 
 @pytest.mark.parametrize(
@@ -43,18 +73,7 @@ def test_counts_of_parts_add_up_to_the_whole(
 ) -> None:
     orders = retcalc.read_orders(shop, by=list(by))
     params = metric_params(period=period, window=window, by=by)
-    rows = orders.rows()
-    whole = prepare_activity(rows, params)
-    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
-    assert span[1] is not None
-    part_of = pl.col("customer_id").hash(seed=1) % parts
-    counts = [
-        retention_counts(
-            prepare_activity(rows.but(rows.frame.filter(part_of == i)), params, span=span)
-        ).collect()
-        for i in range(parts)
-    ]
-    assert all(c.height for c in counts)  # every part has customers
+    whole, counts = by_parts(orders, params, parts, 1, retention_counts)
     summed = (
         pl.concat(counts).group_by([*by, IDX]).agg(pl.col(c).sum() for c in COUNT_COLUMNS).lazy()
     )
@@ -73,21 +92,12 @@ def test_cohort_counts_of_parts_add_up_to_the_whole(
 ) -> None:
     orders = retcalc.read_orders(shop, by=list(by))
     params = metric_params(period=period, start="2023-06-10", by=by)
-    rows = orders.rows()
-    whole = prepare_activity(rows, params, with_runs=False)
-    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
+
+    def kernel(prep: Prepared) -> pl.LazyFrame:  # every part on the whole data's grid
+        return cohort_counts(prep, mode=Mode(mode), grid=data_grid(prep.grid, prep.data_end))
+
+    whole, counts = by_parts(orders, params, parts, 2, kernel, with_runs=False)
     grid = data_grid(whole.grid, whole.data_end)
-    part_of = pl.col("customer_id").hash(seed=2) % parts
-    counts = [
-        cohort_counts(
-            prepare_activity(
-                rows.but(rows.frame.filter(part_of == i)), params, with_runs=False, span=span
-            ),
-            mode=Mode(mode),
-            grid=grid,
-        ).collect()
-        for i in range(parts)
-    ]
     cell = [*by, "_cohort_idx", "offset"]
     summed = (
         pl.concat(counts).group_by(cell).agg(pl.col("cohort_size", "customers", "_micros").sum())
@@ -109,16 +119,7 @@ def test_churn_sums_of_parts_add_up_to_the_whole(
 ) -> None:
     orders = retcalc.read_orders(shop, by=list(by))
     params = metric_params(period=period, window=window, by=by)
-    rows = orders.rows()
-    whole = prepare_activity(rows, params)
-    span = (whole.data_start, whole.purchases.select(pl.col("day").max()).collect().item())
-    part_of = pl.col("customer_id").hash(seed=3) % parts
-    sums = [
-        churn_counts(
-            prepare_activity(rows.but(rows.frame.filter(part_of == i)), params, span=span)
-        ).collect()
-        for i in range(parts)
-    ]
+    whole, sums = by_parts(orders, params, parts, 3, churn_counts)
     added = pl.concat(sums).group_by([*by, IDX]).agg(pl.col(c).sum() for c in SUM_COLUMNS)
     merged = finish_churn(added.lazy(), whole.grid, by, complete_flag(whole))
     expected = retcalc.churn(orders, period=period, window=window, by=by)

@@ -598,19 +598,7 @@ def _finish_load(
             return _left_on_spark(
                 reduced, reduced_schema, keys, has_amount, table, source, sample, warnings, counts
             )
-        if level is Level.days:
-            group = b.reduce_keys(level, keys, has_order_id)
-            sums = [F.sum("micros").alias("micros")]
-            if has_amount:
-                sums.append(F.sum("amount").alias("amount"))
-            reduced = reduced.groupBy(*group).agg(*sums)
-        arrow = to_arrow(reduced)
-        collected = pl.from_arrow(arrow)
-        assert isinstance(collected, pl.DataFrame)
-        collected = collected.cast(
-            {c: t for c, t in reduced_schema.items() if c in collected.columns}
-        )
-        frame = b.events_frame(collected, level)
+        frame = collect_reduced(reduced, reduced_schema, level, has_amount=has_amount)
     loaded = Loaded(
         dataclasses.replace(table, files=source.files),
         sample.mapping,
@@ -622,6 +610,26 @@ def _finish_load(
         rows=counts,
     )
     return loaded
+
+
+def collect_reduced(
+    reduced: Any, schema: dict[str, pl.DataType], level: Level, *, has_amount: bool
+) -> pl.DataFrame:
+    """The reduced rows (of ``schema``) on the driver as the metrics' events; at the days
+    level summed per customer and day first (a day's rows come from several order
+    partitions)."""
+    from pyspark.sql import functions as F
+
+    if level is Level.days:
+        group = [c for c in schema if c not in ("micros", "amount")]
+        sums = [F.sum("micros").alias("micros")]
+        if has_amount:
+            sums.append(F.sum("amount").alias("amount"))
+        reduced = reduced.groupBy(*group).agg(*sums)
+    collected = pl.from_arrow(to_arrow(reduced))
+    assert isinstance(collected, pl.DataFrame)
+    collected = collected.cast({c: t for c, t in schema.items() if c in collected.columns})
+    return b.events_frame(collected, level)
 
 
 def _left_on_spark(

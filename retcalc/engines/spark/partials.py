@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -56,29 +56,30 @@ class Remote:
 
     def retention(self, params: Any, *, convention: Convention = DEFAULT) -> pl.DataFrame:
         """The retention table (activity basis) of ``params`` computed on the executors."""
-        from retcalc.metrics.activity import IDX, Grid
-        from retcalc.metrics.choices import Basis
-        from retcalc.metrics.common import completeness, grid_range
         from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
-        from retcalc.periods import observed_end
 
-        first, last = span = self.span(params)
-        keys = tuple(params.by)
-        schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
-        schema[IDX] = pl.Int64()
-        schema.update({c: pl.Int64() for c in COUNT_COLUMNS})
         counts = functools.partial(retention_counts, convention=convention)
-        summed = self._sums(_Kernel(self, params, span, counts, schema), schema, [*keys, IDX])
-        grid = Grid.build(*grid_range(params, *span), params.period, params.window)
-        data_end = observed_end(last, params.as_of)
-        complete = completeness(Basis.activity, params.window, first, data_end)
-        return finish_retention(summed.lazy(), grid, keys, complete)
+        sums = dict.fromkeys(COUNT_COLUMNS, pl.Int64())
+        summed, grid, complete = self._per_period(params, counts, sums)
+        return finish_retention(summed, grid, params.by, complete)
 
     def churn(self, params: Any, *, convention: Convention = DEFAULT) -> pl.DataFrame:
         """Churn's table (activity basis) of ``params`` computed on the executors."""
+        from retcalc.metrics.churn import MONEY_COLUMNS, SUM_COLUMNS, churn_counts, finish_churn
+
+        counts = functools.partial(churn_counts, convention=convention)
+        money = (*MONEY_COLUMNS, "_kept_now", "_kept_floor")
+        sums = {c: pl.Int128() if c in money else pl.Int64() for c in SUM_COLUMNS}
+        summed, grid, complete = self._per_period(params, counts, sums)
+        return finish_churn(summed, grid, params.by, complete, convention)
+
+    def _per_period(
+        self, params: Any, counts: Callable[..., pl.LazyFrame], sums: Mapping[str, pl.DataType]
+    ) -> tuple[pl.LazyFrame, Any, pl.Expr]:
+        """A per-period kernel's ``sums`` per group and period over every partition, the
+        grid of the whole data and its ``complete`` flag: what the merge takes."""
         from retcalc.metrics.activity import IDX, Grid
         from retcalc.metrics.choices import Basis
-        from retcalc.metrics.churn import MONEY_COLUMNS, SUM_COLUMNS, churn_counts, finish_churn
         from retcalc.metrics.common import completeness, grid_range
         from retcalc.periods import observed_end
 
@@ -86,30 +87,20 @@ class Remote:
         keys = tuple(params.by)
         schema: dict[str, pl.DataType] = {k: self.schema[k] for k in keys}
         schema[IDX] = pl.Int64()
-        money = (*MONEY_COLUMNS, "_kept_now", "_kept_floor")
-        schema.update({c: pl.Int128() if c in money else pl.Int64() for c in SUM_COLUMNS})
-        counts = functools.partial(churn_counts, convention=convention)
+        schema.update(sums)
         summed = self._sums(_Kernel(self, params, span, counts, schema), schema, [*keys, IDX])
         grid = Grid.build(*grid_range(params, *span), params.period, params.window)
-        data_end = observed_end(last, params.as_of)
-        complete = completeness(Basis.activity, params.window, first, data_end)
-        return finish_churn(summed.lazy(), grid, keys, complete, convention)
+        complete = completeness(
+            Basis.activity, params.window, first, observed_end(last, params.as_of)
+        )
+        return summed.lazy(), grid, complete
 
     def collected(self, loaded: Any) -> Any:
         """``loaded`` with the rows themselves, summed per customer and day as the default
         reading hands them to the metrics (for what needs every customer's rows at once)."""
-        from pyspark.sql import functions as F
+        from retcalc.engines.spark.load import collect_reduced
 
-        from retcalc.engines.spark.load import to_arrow
-
-        group = [c for c in self.schema if c not in ("micros", "amount")]
-        sums = [F.sum("micros").alias("micros")]
-        if self.has_amount:
-            sums.append(F.sum("amount").alias("amount"))
-        frame = pl.from_arrow(to_arrow(self.rows.groupBy(*group).agg(*sums)))
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.cast({c: t for c, t in self.schema.items() if c in frame.columns})
-        rows = b.events_frame(frame, Level.days)
+        rows = collect_reduced(self.rows, self.schema, Level.days, has_amount=self.has_amount)
         return dataclasses.replace(loaded, frame=rows, remote=None)
 
     def cohorts(
