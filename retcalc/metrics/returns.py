@@ -274,6 +274,84 @@ def line_pieces(
     )
 
 
+@dataclass(frozen=True)
+class _Pieces:
+    """What the returns metrics read of the orders: the pieces of their lines
+    (:func:`line_pieces` with ``_order`` keys), the returns file with the same keys, and
+    the order lines' ids by line number (for a file matched by customer)."""
+
+    frame: pl.DataFrame
+    file: pl.DataFrame | None
+    order_ids: pl.Series | None
+
+
+def _pieces(
+    orders: Rows | pl.LazyFrame, returns: pl.LazyFrame | None, keys: Sequence[str]
+) -> _Pieces:
+    """``orders`` (lines, or pieces already) and the returns file as :class:`_Pieces`."""
+    given = as_rows(orders)
+    frame = given.frame
+    schema = frame.collect_schema()
+    missing = [k for k in keys if k not in schema]
+    if missing:
+        raise InputError(f"--by {missing[0]}: the orders have no such column")
+    file = returns.collect() if returns is not None else None
+    by_customer = file is not None and CUSTOMER in file.columns
+    if given.level is Level.pieces:
+        return _Pieces(frame.collect(), file, None)
+    rows, file = _order_keys(frame.with_row_index("_line").collect(), file)
+    # The customer rides along where a return may take its order's.
+    customer = [CUSTOMER] if by_customer and CUSTOMER not in keys else []
+    lines = rows.lazy().with_columns(line_columns(schema))
+    pieces = line_pieces(lines, [ORDER], [*keys, *customer], runs=False).collect()
+    # By line number: ties between a customer's orders.
+    order_ids = rows["order_id"] if by_customer and "order_id" in schema else None
+    return _Pieces(pieces, file, order_ids)
+
+
+#: Columns of :func:`span_of`: the first and last sale day (before --as-of), and whether
+#: any line carries returns information (whatever its date).
+SPAN_COLUMNS: dict[str, pl.DataType] = {
+    "first": pl.Date(),
+    "last": pl.Date(),
+    "informs": pl.Boolean(),
+}
+
+
+def span_of(pieces: pl.DataFrame, as_of: dt.date | None) -> pl.DataFrame:
+    """:data:`SPAN_COLUMNS` of ``pieces`` (:func:`line_pieces`), one row: of parts of
+    the orders, their minimum, maximum and any give the whole's (:func:`sale_span`)."""
+    sale = pl.col(KIND) == SALE
+    if as_of is not None:
+        sale = sale & (pl.col("day") < as_of)
+    return pieces.select(
+        pl.col("day").filter(sale).min().alias("first"),
+        pl.col("day").filter(sale).max().alias("last"),
+        pl.col("_informs").any().alias("informs"),
+    ).cast(SPAN_COLUMNS)
+
+
+def lines_span(lines: pl.LazyFrame, as_of: dt.date | None) -> pl.DataFrame:
+    """:func:`span_of` the order lines ``lines`` (canonical, as read)."""
+    schema = lines.collect_schema()
+    read = lines.with_row_index("_line").with_columns(line_columns(schema))
+    return span_of(line_pieces(read, [], [], runs=False).collect(), as_of)
+
+
+def sale_span(
+    span: pl.DataFrame, *, has_file: bool, as_of: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The first and last sale day of :func:`span_of`'s row; refused when no line carries
+    returns information (and no returns file is given), or when nothing was sold."""
+    first, last, informs = span.row(0) if span.height else (None, None, None)
+    if not has_file and not informs:
+        raise InputError(NO_RETURNS_INFO)
+    if first is None or last is None:
+        cut = f" before --as-of {as_of}" if as_of else ""
+        raise InputError(f"no sales{cut}: every row is a return line or cancelled")
+    return first, last
+
+
 def return_lines(
     orders: Rows | pl.LazyFrame,
     *,
@@ -291,56 +369,49 @@ def return_lines(
     ``product_id``.
     """
     keys = list(dict.fromkeys(keys))
-    given = as_rows(orders)
-    orders = given.frame
-    schema = orders.collect_schema()
-    missing = [k for k in keys if k not in schema]
-    if missing:
-        raise InputError(f"--by {missing[0]}: the orders have no such column")
-    file = returns.collect() if returns is not None else None
-    by_customer = file is not None and CUSTOMER in file.columns
-    order_ids = None
-    if given.level is Level.pieces:
-        frame = orders.collect()
-    else:
-        rows, file = _order_keys(orders.with_row_index("_line").collect(), file)
-        # The customer rides along where a return may take its order's.
-        customer = [CUSTOMER] if by_customer and CUSTOMER not in keys else []
-        lines = rows.lazy().with_columns(line_columns(schema))
-        frame = line_pieces(lines, [ORDER], [*keys, *customer], runs=False).collect()
-        if by_customer and "order_id" in schema:
-            order_ids = rows["order_id"]  # by line number: ties between a customer's orders
-        del rows
-    return _from_pieces(
-        frame, file, keys, as_of=as_of, by_return_date=by_return_date, order_ids=order_ids
+    pieces = _pieces(orders, returns, keys)
+    has_file = pieces.file is not None
+    first, last = sale_span(span_of(pieces.frame, as_of), has_file=has_file, as_of=as_of)
+    found = _classified(pieces, keys, as_of=as_of, by_return_date=by_return_date)
+    return Lines(
+        found.sales.collect(),
+        found.returns,
+        first,
+        last,
+        _data_end(last, found.last_return, as_of),
+        _totals_warnings(found.dropped, found.over_orders, found.over_units),
     )
 
 
-def _from_pieces(
-    frame: pl.DataFrame,
-    file: pl.DataFrame | None,
-    keys: list[str],
-    *,
-    as_of: dt.date | None,
-    by_return_date: bool,
-    order_ids: pl.Series | None,
-) -> Lines:
-    """:func:`return_lines` from the pieces of the order lines (``frame``)."""
-    if file is None and not frame.select(pl.col("_informs").any()).item():
-        raise InputError(NO_RETURNS_INFO)
-    pieces = frame.lazy()
+@dataclass(frozen=True)
+class _Classes:
+    """Orders classified (:func:`_classified`): sales and returns as :class:`Lines` has
+    them, and the figures of the whole behind the warnings and the data end."""
+
+    sales: pl.LazyFrame
+    returns: pl.DataFrame
+    dropped: int  # return lines of cancelled orders left out
+    over_orders: int  # orders with more units returned than sold
+    over_units: float  # how many more
+    last_return: dt.date | None  # the last return's own day
+
+
+def _classified(
+    given: _Pieces, keys: list[str], *, as_of: dt.date | None, by_return_date: bool
+) -> _Classes:
+    """Sales and returns of the pieces of WHOLE orders (every line of each order, and
+    its rows of the returns file): nothing here looks across orders, but a returns-file
+    row matched by customer to the customer's latest order."""
+    file, order_ids = given.file, given.order_ids
+    pieces = given.frame.lazy()
     if as_of is not None:
         pieces = pieces.filter(pl.col("day") < as_of)
         if file is not None:
             file = file.filter(pl.col("day") < as_of)
 
     sale_rows = pieces.filter(pl.col(KIND) == SALE)
-    order_parts = parts_for(frame.height)  # for the group-bys into orders (the pieces in memory)
-    span = sale_rows.select(pl.col("day").min(), pl.col("day").max().alias("last")).collect()
-    first, last = span.row(0)
-    if first is None:
-        cut = f" before --as-of {as_of}" if as_of else ""
-        raise InputError(f"no sales{cut}: every row is a return line or cancelled")
+    # For the group-bys into orders (the pieces in memory).
+    order_parts = parts_for(given.frame.height)
 
     # One row per sale order: its first day and sums, and what its returns may borrow
     # (its customer and dimension values, only when they are asked for).
@@ -474,22 +545,38 @@ def _from_pieces(
         .agg(pl.col("units").sum(), pl.col("_sold_units").first())
         .filter(pl.col("units") > pl.col("_sold_units") + 1e-9)
     )
+    excess = over.select((pl.col("units") - pl.col("_sold_units")).sum()).item()
+    last_return = attributed["_own_day"].max()
+    return _Classes(
+        sales,
+        rets,
+        dropped,
+        over.height,
+        float(excess or 0.0),
+        last_return if isinstance(last_return, dt.date) else None,
+    )
+
+
+def _totals_warnings(dropped: int, over_orders: int, over_units: float) -> tuple[str, ...]:
+    """The warnings of :class:`_Classes`' figures of the whole."""
     warnings: list[str] = []
     if dropped:
         warnings.append(
             f"{_count(dropped, 'return line')} of cancelled orders left out "
             "(cancelled orders count in neither sales nor returns)"
         )
-    if over.height:
-        excess = over.select((pl.col("units") - pl.col("_sold_units")).sum()).item()
+    if over_orders:
         warnings.append(
-            f"{_count(over.height, 'order')} with more units returned than sold "
-            f"({_units(excess)} units more in all); their returns are counted as recorded"
+            f"{_count(over_orders, 'order')} with more units returned than sold "
+            f"({_units(over_units)} units more in all); their returns are counted as recorded"
         )
-    last_return = attributed["_own_day"].max()
-    last_event = max(last, last_return) if isinstance(last_return, dt.date) else last
-    data_end = observed_end(last_event, as_of)
-    return Lines(sales.collect(), rets, first, last, data_end, tuple(warnings))
+    return tuple(warnings)
+
+
+def _data_end(last_sale: dt.date, last_return: dt.date | None, as_of: dt.date | None) -> dt.date:
+    """The data end (exclusive): the day after the last sale or return, or ``as_of``."""
+    last_event = max(last_sale, last_return) if last_return is not None else last_sale
+    return observed_end(last_event, as_of)
 
 
 def _file_returns(
@@ -597,18 +684,26 @@ def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.LazyFrame:
     )
 
 
-def _unmatched_warning(rets: pl.LazyFrame) -> list[str]:
-    loose = rets.filter(~pl.col("matched")).collect()
-    if loose.height == 0:
+def _unmatched_warning(lines: int, units: float, micros: int) -> list[str]:
+    """The warning on ``lines`` return lines (``units`` units, ``micros`` refunded)
+    without a matching sale order."""
+    if not lines:
         return []
-    lines = int(loose["_lines"].sum())
     return [
-        f"{_count(lines, 'return line')} ({_units(float(loose['units'].sum()))} units, "
-        f"{_money(float(loose['micros'].sum()) / MICROS)} refunded) without a matching sale order (an "
+        f"{_count(lines, 'return line')} ({_units(units)} units, "
+        f"{_money(float(micros) / MICROS)} refunded) without a matching sale order (an "
         "order_id not among the sales, e.g. a cancellation invoice or an order placed before the "
         "data starts): counted on their own dates in units_returned and refunded, not in "
         "orders_returned"
     ]
+
+
+def _loose(rets: pl.LazyFrame) -> list[str]:
+    """:func:`_unmatched_warning` of the returns ``rets`` (:class:`Lines`)."""
+    loose = rets.filter(~pl.col("matched")).collect()
+    return _unmatched_warning(
+        int(loose["_lines"].sum()), float(loose["units"].sum()), int(loose["micros"].sum())
+    )
 
 
 def _unit_dtype(*frames: pl.LazyFrame) -> pl.DataType:
@@ -651,10 +746,151 @@ def _finish(frame: pl.LazyFrame, unit_dtype: pl.DataType) -> pl.LazyFrame:
     )
 
 
+def sales_grid(params: Params, first_sale: dt.date, last_sale: dt.date) -> Grid:
+    """The periods of the returns table: from the first to the last sale (or as asked)."""
+    return Grid.build(*grid_range(params, first_sale, last_sale), params.period, Window(None))
+
+
 def _grid(lines: Lines, params: Params) -> Grid:
-    return Grid.build(
-        *grid_range(params, lines.first_sale, lines.last_sale), params.period, Window(None)
+    return sales_grid(params, lines.first_sale, lines.last_sale)
+
+
+#: Columns of :func:`_figures`.
+FIGURES = ("orders", "orders_returned", "units_sold", "units_returned", "_gross", "_refunded")
+#: The kernel's sums per cell (keys..., ``IDX``; :func:`returns_counts`): the figures
+#: of :func:`_figures`, the count of rows with a fraction of a unit, and the return lines
+#: without a matching sale order (lines, units, micros).
+CELL_SUMS: dict[str, pl.DataType] = {
+    "orders": pl.Int64(),
+    "orders_returned": pl.Int64(),
+    "units_sold": pl.Float64(),
+    "units_returned": pl.Float64(),
+    "_gross": pl.Int128(),
+    "_refunded": pl.Int128(),
+    "_fractional": pl.Int64(),
+    "_loose_lines": pl.Int64(),
+    "_loose_units": pl.Float64(),
+    "_loose_micros": pl.Int128(),
+}
+#: The kernel's sums of the whole, on its row with a null ``IDX`` (see :class:`_Classes`).
+TOTAL_SUMS: dict[str, pl.DataType] = {
+    "_dropped": pl.Int64(),
+    "_over_orders": pl.Int64(),
+    "_over_units": pl.Float64(),
+}
+#: The last return's own day, on the same row: of parts, the latest (not a sum).
+LAST_RETURN = "_last_return"
+
+
+def counts_schema(keys: Sequence[str]) -> dict[str, pl.DataType]:
+    """The columns of :func:`returns_counts` with ``keys``."""
+    schema: dict[str, pl.DataType] = {k: pl.String() for k in keys}
+    schema[IDX] = pl.Int64()
+    schema.update(CELL_SUMS)
+    schema.update(TOTAL_SUMS)
+    schema[LAST_RETURN] = pl.Date()
+    return schema
+
+
+def returns_counts(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str],
+    grid: Grid,
+    as_of: dt.date | None = None,
+    by_return_date: bool = False,
+    returns: pl.LazyFrame | None = None,
+) -> pl.DataFrame:
+    """The kernel of :func:`returns_table` (SPEC §8) over WHOLE orders (every line of
+    each order; with ``returns``, its rows too): additive sums per cell (``keys...,
+    IDX`` of ``grid``, the grid of the whole data) and of the whole (the row with a null
+    ``IDX``), :func:`counts_schema`. Counts of parts of the orders, summed per cell (the
+    last return: its latest), give :func:`finish_returns` the whole's table."""
+    keys = list(dict.fromkeys(keys))
+    return _counts(
+        _pieces(orders, returns, keys), keys, grid, as_of=as_of, by_return_date=by_return_date
     )
+
+
+def _counts(
+    pieces: _Pieces, keys: list[str], grid: Grid, *, as_of: dt.date | None, by_return_date: bool
+) -> pl.DataFrame:
+    found = _classified(pieces, keys, as_of=as_of, by_return_date=by_return_date)
+    sales, rets = _in_grid(found.sales, grid), _in_grid(found.returns, grid)
+    group = [*keys, IDX]
+    fractional = (
+        pl.concat([sales.select(*group, "_whole"), rets.select(*group, "_whole")])
+        .group_by(group)
+        .agg((~pl.col("_whole")).sum().alias("_fractional"))
+    )
+    loose = (
+        rets.filter(~pl.col("matched"))
+        .group_by(group)
+        .agg(
+            pl.col("_lines").sum().alias("_loose_lines"),
+            pl.col("units").sum().alias("_loose_units"),
+            pl.col("micros").sum().alias("_loose_micros"),
+        )
+    )
+    schema = counts_schema(keys)
+    cells = (
+        _figures(sales, rets, group)
+        .join(fractional, on=group, how="left", nulls_equal=True)
+        .join(loose, on=group, how="left", nulls_equal=True)
+        .with_columns(pl.col(c).fill_null(0) for c in CELL_SUMS)
+        .collect()
+    )
+    total = pl.DataFrame(
+        {
+            "_dropped": [found.dropped],
+            "_over_orders": [found.over_orders],
+            "_over_units": [found.over_units],
+            LAST_RETURN: [found.last_return],
+        }
+    )
+    return pl.concat([cells, total], how="diagonal_relaxed").cast(schema).select(list(schema))
+
+
+def finish_returns(
+    summed: pl.DataFrame,
+    grid: Grid,
+    keys: Sequence[str],
+    *,
+    last_sale: dt.date,
+    as_of: dt.date | None,
+) -> ReturnsResult:
+    """The merge of :func:`returns_counts`: the returns table (with ``IDX``) and its
+    warnings from the kernel's counts summed per cell (``summed``; its last return the
+    latest of the parts'), on ``grid`` from the first to the last sale (``last_sale``)."""
+    keys = list(dict.fromkeys(keys))
+    group = [*keys, IDX]
+    cells = summed.filter(pl.col(IDX).is_not_null())
+    whole = summed.filter(pl.col(IDX).is_null())
+    last_return = whole[LAST_RETURN].max()
+    data_end = _data_end(
+        last_sale, last_return if isinstance(last_return, dt.date) else None, as_of
+    )
+    periods = grid.periods().drop("window_start")
+    base = cells.lazy().select(keys).unique().join(periods, how="cross") if keys else periods
+    figures = cells.lazy().select(*group, *FIGURES)
+    unit_dtype = pl.Int64() if not cells["_fractional"].sum() else pl.Float64()
+    table = (
+        base.join(figures, on=group, how="left", nulls_equal=True)
+        .pipe(_finish, unit_dtype)
+        .with_columns((pl.col("period_end") <= pl.lit(data_end)).alias("complete"))
+        .sort(group, nulls_last=True)
+        .select(*keys, *RETURNS_COLUMNS, IDX)
+        .collect()
+    )
+    warnings = _totals_warnings(
+        int(whole["_dropped"].sum()), int(whole["_over_orders"].sum()), whole["_over_units"].sum()
+    )
+    loose = _unmatched_warning(
+        int(cells["_loose_lines"].sum()),
+        float(cells["_loose_units"].sum()),
+        int(cells["_loose_micros"].sum()),
+    )
+    return ReturnsResult(table, (*warnings, *loose))
 
 
 def returns_table(
@@ -673,32 +909,20 @@ def returns_table(
     ``resampling``, value_return_rate's bootstrap bounds (:func:`_value_bounds`) after
     the columns.
     """
-    keys = list(params.by)
-    lines = return_lines(
-        orders, returns=returns, keys=keys, as_of=params.as_of, by_return_date=by_return_date
-    )
-    grid = _grid(lines, params)
-    sales, rets = _in_grid(lines.sales, grid), _in_grid(lines.returns, grid)
-    periods = grid.periods().drop("window_start")
-    if keys:
-        groups = pl.concat([sales.select(keys), rets.select(keys)]).unique()
-        base = groups.join(periods, how="cross")
-    else:
-        base = periods
-    table = (
-        base.join(
-            _figures(sales, rets, [*keys, IDX]), on=[*keys, IDX], how="left", nulls_equal=True
-        )
-        .pipe(_finish, _unit_dtype(sales, rets))
-        .with_columns((pl.col("period_end") <= pl.lit(lines.data_end)).alias("complete"))
-        .sort([*keys, IDX], nulls_last=True)
-        .select(*keys, *RETURNS_COLUMNS, IDX)
-        .collect()
-    )
+    keys = list(dict.fromkeys(params.by))
+    as_of = params.as_of
+    pieces = _pieces(orders, returns, keys)
+    has_file = pieces.file is not None
+    first, last = sale_span(span_of(pieces.frame, as_of), has_file=has_file, as_of=as_of)
+    grid = sales_grid(params, first, last)
+    counts = _counts(pieces, keys, grid, as_of=as_of, by_return_date=by_return_date)
+    del pieces
+    result = finish_returns(counts, grid, keys, last_sale=last, as_of=as_of)
+    table = result.table
     if resampling is not None:
         found = _value_bounds(orders, returns, params, by_return_date, grid, resampling)
         table = table.join(found, on=[*keys, IDX], how="left", nulls_equal=True)
-    return ReturnsResult(table.drop(IDX), (*lines.warnings, *_unmatched_warning(rets)))
+    return ReturnsResult(table.drop(IDX), result.warnings)
 
 
 def _value_bounds(
@@ -780,4 +1004,4 @@ def top_returns(
         .select(key, *TOP_COLUMNS)
         .collect()
     )
-    return ReturnsResult(table, (*lines.warnings, *_unmatched_warning(rets)))
+    return ReturnsResult(table, (*lines.warnings, *_loose(rets)))
