@@ -1264,6 +1264,12 @@ def returns(
         given = loaded.frame.lazy()
     elif returns is not None:
         given = returns.lazy()
+    remote = read.loaded.remote
+    if remote is not None and given is None and resampling is None and top is None:
+        result = remote.returns(params, by_return_date=by_return_date)
+        _say(result.warnings)
+        return with_intervals(result.table, "returns", ci)
+    read = _on_driver(read)  # a returns file, --ci and --top need rows across orders
     if top is None:
         result = returns_table(
             read.view(),

@@ -84,6 +84,8 @@ def returns(
             dataclasses.replace(chosen, by=[d for d in by if d != "customer_id"]),
             need_amount=True,
             level=Level.lines if whole else Level.pieces,
+            # On Spark, the executors compute the table unless rows across orders are needed.
+            remote=returns_file is None and ci is None and top is None,
         )
         paths = inputs.paths
         returns_frame = None

@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner, Result
 
+import retcalc
 from retcalc.cli.app import app
+from retcalc.errors import RetcalcWarning
 from tests.api.test_empty_group import HEADER, ROWS
 from tests.cli.test_cli_contract import SHOPIFY, UCI
 from tests.spark.compare import assert_same_table, csv_table
@@ -197,6 +200,84 @@ def test_churn_on_the_executors_and_what_needs_the_rows(
     assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
     if ours.stdout != theirs.stdout:  # the last digit of a float may differ: 1e-12
         assert_same_table(csv_table(ours.stdout), csv_table(theirs.stdout), " ".join(args))
+    assert (partials.collected["rows"] > 0) is on_executors
+
+
+def _warnings(stderr: str) -> list[str]:
+    return sorted(set(line for line in stderr.splitlines() if line.startswith("retcalc: warning")))
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-p", "month"),
+        ("-p", "week", "--by", "channel", "--by-return-date"),
+        ("-p", "quarter", "--by", "product_id", "--as-of", "2023-09-01"),
+        ("-p", "month", "--by", "customer_id", "--start", "2023-06-01"),
+        ("-p", "day", "--start", "2024-03-01", "-f", "json"),
+    ],
+    ids=["month", "week-by-return-date", "quarter-by-product", "by-customer", "day"],
+)
+def test_returns_run_on_the_executors(spark: Any, messy_shop: Path, args: tuple[str, ...]) -> None:
+    """Only each cell's sums (and one row of the whole's) reach the driver, not the lines."""
+    from retcalc.api import metric_params
+    from retcalc.engines.spark import partials
+    from retcalc.metrics import returns as r
+
+    orders = str(messy_shop / "orders_messy.csv")
+    shown = args if "-f" in args else (*args, "--format", "csv")
+    partials.collected.update(rows=0, bytes=0)
+    ours, theirs = both("returns", orders, *shown)
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+    assert _warnings(ours.stderr) == _warnings(theirs.stderr)
+    # The cells: the Polars kernel on the whole shop (one part) has as many rows.
+    options = dict(zip(args[::2], args[1::2], strict=False))
+    by = [options["--by"]] if "--by" in options else []
+    with pytest.warns(RetcalcWarning, match="no customer id"):
+        read = retcalc.read_orders(orders, by=[k for k in by if k != "customer_id"])
+    lines = read.view().frame
+    params = metric_params(
+        period=options["-p"], by=by, start=options.get("--start"), as_of=options.get("--as-of")
+    )
+    first, last = r.sale_span(r.lines_span(lines, params.as_of), has_file=False, as_of=None)
+    grid = r.sales_grid(params, first, last)
+    cells = r.returns_counts(
+        lines,
+        keys=by,
+        grid=grid,
+        as_of=params.as_of,
+        by_return_date="--by-return-date" in args,
+    )
+    assert partials.collected["rows"] == cells.height
+    assert cells.height < lines.select(pl.len()).collect().item() / 2
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    ("args", "on_executors"),
+    [
+        (("--by", "channel"), True),
+        (("--ci", "0.9", "--ci-resamples", "20"), False),
+        (("--top", "5", "--min-units", "2"), False),
+        (("--returns", str(SAMPLE / "returns.csv")), False),
+    ],
+    ids=["by-channel", "ci", "top", "returns-file"],
+)
+def test_returns_collect_what_needs_rows_across_orders(
+    spark: Any, args: tuple[str, ...], on_executors: bool
+) -> None:
+    """A bootstrap (--ci), --top and a returns file (matched by customer too) are
+    computed on the driver from the lines collected."""
+    from retcalc.engines.spark import partials
+
+    partials.collected.update(rows=0, bytes=0)
+    ours, theirs = both("returns", ORDERS, *args, "--format", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    if ours.stdout != theirs.stdout:  # the last digit of a float may differ: 1e-12
+        assert_same_table(csv_table(ours.stdout), csv_table(theirs.stdout), " ".join(args))
+    assert _warnings(ours.stderr) == _warnings(theirs.stderr)
     assert (partials.collected["rows"] > 0) is on_executors
 
 

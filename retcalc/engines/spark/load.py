@@ -463,7 +463,8 @@ def load_orders_spark(
 ) -> Loaded:
     """Orders read, checked and reduced on Spark; see the module docstring. ``remote``
     (days level): the reduced rows stay on Spark, partitioned by customer, for a metric
-    that runs on the executors (:mod:`.partials`); ``Loaded.remote`` holds them."""
+    that runs on the executors (:mod:`.partials`); ``Loaded.remote`` holds them. At the
+    lines level (returns), the lines stay there, partitioned by order."""
     from pyspark import StorageLevel
 
     source = find_source(spec)
@@ -528,7 +529,7 @@ def load_orders_spark(
             level,
             [*sample.warnings, *warnings_dedupe],
             repeated,
-            remote=remote and level is Level.days,
+            remote=remote and level in (Level.days, Level.lines),
         )
     finally:
         canonical.unpersist()
@@ -572,22 +573,21 @@ def _finish_load(
                 raise checks.money_refused(
                     table, sample.mapping, canonical, found[i], value=found[len(money) + i]
                 )
-    if level is Level.lines:
-        arrow = to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID))
-        frame = pl.from_arrow(arrow)
-        assert isinstance(frame, pl.DataFrame)
-        if "status" in frame.columns:  # Arrow carries it as text; Polars keeps meanings so
-            frame = frame.with_columns(pl.col("status").cast(MEANING))
+    keys = [name for name, _ in plan.dims]
+    left = None
+    if level is Level.lines and remote:
+        from retcalc.engines.spark.returns_remote import lines_left_on_spark
+
+        schema = plan.output_schema()
+        lines = {c: schema[c] for c in [*plan.canonical_columns(), b.FILE, b.ID]}
+        left = lines_left_on_spark(_by_order(rows, plan), lines, keys, plan.has_amount, options)
+        frame = as_lines(pl.DataFrame(schema=lines).drop(b.FILE, b.ID))
+    elif level is Level.lines:
+        frame = collect_lines(rows)
     else:
         if options.as_of is not None:
             rows = rows.filter(F.col("day") < F.lit(options.as_of))
-        keys = [name for name, _ in plan.dims]
-        has_order_id = plan.order_id is not None
-        if has_order_id:
-            spread = F.coalesce(
-                F.col("order_id"), F.concat(F.lit("\x00"), F.col(b.ID).cast("string"))
-            )
-            rows = rows.repartition(spread)
+        rows = _by_order(rows, plan)
         reduced_schema = _reduced_schema(plan, level, keys)
         has_amount = plan.has_amount
         reduced = rows.mapInArrow(
@@ -608,8 +608,35 @@ def _finish_load(
         sample.decimal_marks,
         holds=Holds(level),
         rows=counts,
+        remote=left,
     )
     return loaded
+
+
+def _by_order(rows: Any, plan: b.Plan) -> Any:
+    """``rows`` partitioned by order id (a row without one anywhere): each partition then
+    holds every line of its orders."""
+    from pyspark.sql import functions as F
+
+    if plan.order_id is None:
+        return rows
+    spread = F.coalesce(F.col("order_id"), F.concat(F.lit("\x00"), F.col(b.ID).cast("string")))
+    return rows.repartition(spread)
+
+
+def collect_lines(rows: Any) -> pl.DataFrame:
+    """The canonical order lines (with ``FILE`` and ``ID``) on the driver, in file order."""
+    frame = pl.from_arrow(to_arrow(rows.orderBy(b.FILE, b.ID).drop(b.FILE, b.ID)))
+    assert isinstance(frame, pl.DataFrame)
+    return as_lines(frame)
+
+
+def as_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """Canonical order lines from Arrow as the metrics take them: Arrow carries the
+    status as text, Polars keeps meanings so."""
+    if "status" in frame.columns:
+        return frame.with_columns(pl.col("status").cast(MEANING))
+    return frame
 
 
 def collect_reduced(

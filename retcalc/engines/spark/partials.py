@@ -45,6 +45,8 @@ class Remote:
     first: dt.date | None  # the first and last purchase day
     last: dt.date | None
     last_day: dt.date | None  # the last day of any row (stale-data check)
+    #: ``lines``: the canonical order lines, partitioned by order (for returns).
+    level: Level = Level.days
 
     def span(self, params: Any) -> tuple[dt.date, dt.date]:
         """The first and last purchase day, refused as the Polars engine does without any."""
@@ -97,9 +99,12 @@ class Remote:
 
     def collected(self, loaded: Any) -> Any:
         """``loaded`` with the rows themselves, summed per customer and day as the default
-        reading hands them to the metrics (for what needs every customer's rows at once)."""
-        from retcalc.engines.spark.load import collect_reduced
+        reading hands them to the metrics (for what needs every customer's rows at once);
+        the lines, in file order, for lines."""
+        from retcalc.engines.spark.load import collect_lines, collect_reduced
 
+        if self.level is Level.lines:
+            return dataclasses.replace(loaded, frame=collect_lines(self.rows), remote=None)
         rows = collect_reduced(self.rows, self.schema, Level.days, has_amount=self.has_amount)
         return dataclasses.replace(loaded, frame=rows, remote=None)
 
@@ -150,16 +155,23 @@ class Remote:
         )
 
     def _sums(
-        self, kernel: _Kernel, schema: dict[str, pl.DataType], group: Sequence[str]
+        self,
+        kernel: Callable[[Iterable[Any]], Iterator[Any]],
+        schema: dict[str, pl.DataType],
+        group: Sequence[str],
+        *,
+        latest: Sequence[str] = (),
     ) -> pl.DataFrame:
-        """The kernel's counts over every partition, summed per ``group`` by Spark."""
+        """The kernel's counts over every partition, summed per ``group`` by Spark
+        (``latest``: their maximum)."""
         from pyspark.sql import functions as F
 
         from retcalc.engines.spark.load import spark_schema, to_arrow
 
         partials = self.rows.mapInArrow(kernel, spark_schema(schema))
         counts = [c for c in schema if c not in group]
-        summed = partials.groupBy(*group).agg(*(F.sum(c).alias(c) for c in counts))
+        added = [(F.max(c) if c in latest else F.sum(c)).alias(c) for c in counts]
+        summed = partials.groupBy(*group).agg(*added)
         arrow = to_arrow(summed)
         collected.update(rows=arrow.num_rows, bytes=arrow.nbytes)
         frame = pl.from_arrow(arrow)
@@ -167,6 +179,13 @@ class Remote:
         if frame.width == 0:  # no partial at all: Arrow gives no schema
             return pl.DataFrame(schema=schema)
         return frame.cast({c: t for c, t in schema.items()})
+
+    def returns(self, params: Any, *, by_return_date: bool = False) -> Any:
+        """The returns table (a :class:`~retcalc.metrics.returns.ReturnsResult`) of
+        ``params`` computed on the executors, from order lines (``level`` lines)."""
+        from retcalc.engines.spark.returns_remote import returns_on_executors
+
+        return returns_on_executors(self, params, by_return_date=by_return_date)
 
 
 class _Kernel:
