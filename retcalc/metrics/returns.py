@@ -41,6 +41,13 @@ before the data starts) counts on its own date and in the units and money, but
 not in ``orders_returned``.
 
 Money is summed in integer micros (``money.MICROS``).
+
+**Kernel and merge** (SPEC §8): :func:`returns_counts` runs on the lines of a set of
+whole orders and gives additive sums per group and period (:data:`CELL_SUMS`) and of
+the whole (:data:`TOTAL_SUMS`, the last return's day); :func:`finish_returns` makes the
+table and the warnings of their sums. The grid comes from the first and last sale day
+(:func:`span_of`, a first pass). :func:`returns_table` is the kernel on one part
+holding every order; ``--engine spark`` runs it on each partition of orders.
 """
 
 from __future__ import annotations
@@ -328,7 +335,7 @@ def span_of(pieces: pl.DataFrame, as_of: dt.date | None) -> pl.DataFrame:
         pl.col("day").filter(sale).min().alias("first"),
         pl.col("day").filter(sale).max().alias("last"),
         pl.col("_informs").any().alias("informs"),
-    ).cast(SPAN_COLUMNS)
+    ).cast({c: t for c, t in SPAN_COLUMNS.items()})
 
 
 def lines_span(lines: pl.LazyFrame, as_of: dt.date | None) -> pl.DataFrame:
@@ -676,7 +683,7 @@ def _order_keys(
     return frame, file
 
 
-def _in_grid(frame: pl.DataFrame, grid: Grid) -> pl.LazyFrame:
+def _in_grid(frame: pl.DataFrame | pl.LazyFrame, grid: Grid) -> pl.LazyFrame:
     return (
         frame.lazy()
         .with_columns(grid.period_index(pl.col("day")).alias(IDX))
@@ -848,7 +855,8 @@ def _counts(
             LAST_RETURN: [found.last_return],
         }
     )
-    return pl.concat([cells, total], how="diagonal_relaxed").cast(schema).select(list(schema))
+    added = pl.concat([cells, total], how="diagonal_relaxed")
+    return added.cast({c: t for c, t in schema.items()}).select(list(schema))
 
 
 def finish_returns(
@@ -883,7 +891,9 @@ def finish_returns(
         .collect()
     )
     warnings = _totals_warnings(
-        int(whole["_dropped"].sum()), int(whole["_over_orders"].sum()), whole["_over_units"].sum()
+        int(whole["_dropped"].sum()),
+        int(whole["_over_orders"].sum()),
+        float(whole["_over_units"].sum()),
     )
     loose = _unmatched_warning(
         int(cells["_loose_lines"].sum()),

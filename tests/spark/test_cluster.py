@@ -51,6 +51,10 @@ def commands(d: Path) -> dict[str, tuple[str, ...]]:
             *("retention", str(d / "orders_messy.csv")),
             *("-p", "week", "--by", "channel"),
         ),
+        "returns-shop-messy-week-by-product": (
+            *("returns", str(d / "orders_messy.csv")),
+            *("-p", "week", "--by", "product_id", "--by-return-date"),
+        ),
         "churn-shop-parquet-day": ("churn", str(d / "orders.parquet"), "-p", "day", "-w", "30d"),
         "cohorts-shop-hive-month-by-channel": (
             *("cohorts", str(d / "hive"), "-p", "month", "--by", "channel"),

@@ -10,7 +10,8 @@ retention_counts`, :func:`retcalc.metrics.churn.churn_counts`,
 the whole data (its first and last purchase day, found by a small first pass), so both
 engines agree by construction: on Polars the same kernel runs on one partition holding
 every customer. What reaches the driver is one row per cell, whatever the number of
-order lines.
+order lines. ``returns`` keeps the order lines themselves, partitioned by order
+(:mod:`.returns_remote`).
 """
 
 from __future__ import annotations

@@ -65,20 +65,19 @@ def returns_on_executors(remote: Remote, params: Any, *, by_return_date: bool) -
 
     keys = list(dict.fromkeys(params.by))
     as_of = params.as_of
-    span = functools.partial(r.lines_span, as_of=as_of)
+    of_lines = functools.partial(r.lines_span, as_of=as_of)
     spans = remote.rows.mapInArrow(
-        _OnLines(remote.schema, span, r.SPAN_COLUMNS), spark_schema(r.SPAN_COLUMNS)
+        _OnLines(remote.schema, of_lines, r.SPAN_COLUMNS), spark_schema(r.SPAN_COLUMNS)
     )
     found = spans.agg(
         F.min("first").alias("first"),
         F.max("last").alias("last"),
         F.bool_or("informs").alias("informs"),
     )
-    first, last = r.sale_span(
-        pl.from_arrow(to_arrow(found)).cast(r.SPAN_COLUMNS),  # type: ignore[union-attr]
-        has_file=False,
-        as_of=as_of,
-    )
+    span = pl.from_arrow(to_arrow(found))
+    assert isinstance(span, pl.DataFrame)
+    span = span.cast({c: t for c, t in r.SPAN_COLUMNS.items()})
+    first, last = r.sale_span(span, has_file=False, as_of=as_of)
     grid = r.sales_grid(params, first, last)
     schema = r.counts_schema(keys)
     counts = functools.partial(
@@ -114,7 +113,9 @@ class _OnLines:
         assert isinstance(frame, pl.DataFrame)
         if frame.height == 0:
             return
-        frame = frame.cast(self.schema).sort(b.FILE, b.ID).drop(b.FILE, b.ID)
+        frame = (
+            frame.cast({c: t for c, t in self.schema.items()}).sort(b.FILE, b.ID).drop(b.FILE, b.ID)
+        )
         out = self.body(as_lines(frame).lazy()).select(self.columns)
         # Arrow (and so Spark) has no 128-bit integer: micros travel as decimal(38, 0).
         wide = [c for c, t in out.schema.items() if t == pl.Int128]
