@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,8 @@ def main() -> None:
     parser.add_argument("--results", default=str(HERE / "results-spark-driver.md"))
     parser.add_argument("--commands", default=",".join(COMMANDS))
     args = parser.parse_args()
+    # A kill stops the cluster too (the ``finally`` of ``cluster``), as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.cluster:
         with cluster(args.driver_memory, args.executor_memory) as (master, env):
             rows = _measure(args.data, args.commands.split(","), master, env)
