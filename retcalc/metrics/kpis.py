@@ -464,6 +464,11 @@ def _dso(prep: Prepared, as_of: dt.date | None) -> pl.LazyFrame:
     )
 
 
+def check_loyal_orders(loyal_orders: int) -> None:
+    if loyal_orders < 1:
+        raise UsageError(f"--loyal-orders must be at least 1, not {loyal_orders}")
+
+
 def kpi_counts(
     prep: Prepared,
     *,
@@ -647,8 +652,7 @@ def kpi_table(
     """
     if prep.events is None or prep.purchases is None:
         raise InputError("kpis needs an orders file")
-    if loyal_orders < 1:
-        raise UsageError(f"--loyal-orders must be at least 1, not {loyal_orders}")
+    check_loyal_orders(loyal_orders)
     # The classified rows feed every part below: classify them once.
     prep = replace(prep, events=prep.events.collect().lazy())
     if not per_period:
