@@ -35,7 +35,7 @@ def messy_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         ("-p", "month", "--by", "channel", "--by-sequence"),
         ("-p", "week", "-w", "90d", "--as-of", "2024-03-01"),
-        ("-p", "quarter", "--start", "2022-06-01", "--ci", "0.9", "--ci-resamples", "0"),
+        ("-p", "quarter", "--start", "2022-06-01", "--loyal-orders", "2"),
         ("-p", "day", "-w", "30d", "--convention", "baremetrics"),
         ("--by", "channel", "--by-sequence", "--loyal-orders", "3"),
         ("--start", "2023-01-01", "--end", "2023-12-31", "-w", "90d"),
@@ -59,7 +59,9 @@ def test_kpis_run_on_the_executors(spark: Any, messy_shop: Path, args: tuple[str
     else:  # one range: from --start to --end, or the whole history
         longest = 365 if "--end" in args else 900
     ranks = 5 if "--by-sequence" in args else 1
-    assert ranges < received <= ranges * (1 + ranks * longest)
+    assert ranges <= received <= ranges * (1 + ranks * longest)
+    if longest > 1:  # two purchase days never fall in one day: no gap per day
+        assert received > ranges
 
 
 @needs_spark

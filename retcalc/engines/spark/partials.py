@@ -203,10 +203,12 @@ class Remote:
         )
         kernel = _Kernel(self, params, span, counts, schema, with_runs=per_period)
         summed = self._sums(kernel, schema, group)
+        grid, complete = _kpi_grid(params, span, per_period)
         return k.finish_kpis(
             summed.lazy(),
-            *_kpi_grid(params, span, per_period),
+            grid,
             keys,
+            complete,
             per_period=per_period,
             by_sequence=by_sequence,
             ci=ci,
