@@ -508,18 +508,9 @@ def kpi_counts(
         pl.col(c).fill_null(0).cast(pl.Int128 if c in MICROS_SUMS else pl.Int64) for c in CELL_SUMS
     )
     histogram = _gap_histogram(prep, by_sequence)
-    group = partial_group(keys, by_sequence)
-    columns = [*group, *COUNT_COLUMNS, *CELL_SUMS, GAPS]
-    nothing = {SEQ: pl.Int64, GAP: pl.Int64, GAPS: pl.Int64}
-    schema = {**cells.collect_schema(), **nothing}
-    nothing.update({c: schema[c] for c in [*COUNT_COLUMNS, *CELL_SUMS]})
-
-    def complete(frame: pl.LazyFrame) -> pl.LazyFrame:
-        have = frame.collect_schema()
-        missing = [pl.lit(None, dtype=t).alias(c) for c, t in nothing.items() if c not in have]
-        return frame.with_columns(missing).select(columns)
-
-    return pl.concat([complete(cells), complete(histogram)])
+    columns = [*partial_group(keys, by_sequence), *COUNT_COLUMNS, *CELL_SUMS, GAPS]
+    # A range's row has no gap (null), a gap's row no range sums (null).
+    return pl.concat([cells, histogram], how="diagonal").select(columns)
 
 
 def partial_group(keys: Sequence[str], by_sequence: bool) -> list[str]:

@@ -5,7 +5,8 @@ period, or group, cohort and offset), and the driver turns the sums into the tab
 
 The kernels are the Polars engine's own code (:func:`retcalc.metrics.retention.
 retention_counts`, :func:`retcalc.metrics.churn.churn_counts`,
-:func:`retcalc.metrics.cohorts.cohort_counts`, over
+:func:`retcalc.metrics.cohorts.cohort_counts`, :func:`retcalc.metrics.kpis.kpi_counts`
+(whose histograms of day gaps give exact medians), over
 :func:`retcalc.metrics.common.prepare_activity`), run on each partition with the grid of
 the whole data (its first and last purchase day, found by a small first pass), so both
 engines agree by construction: on Polars the same kernel runs on one partition holding
