@@ -1162,6 +1162,19 @@ def kpis(
         by=by, shows=(*KPI_COLUMNS, *NPS_COLUMNS), command="kpis",
     )  # fmt: skip
     read = _orders(orders, by=by, need_amount=money)
+    per_period = period is not None
+    remote = read.loaded.remote
+    if remote is not None and nps is None and paid_col is None and resampling is None:
+        table = remote.kpis(
+            params,
+            per_period=per_period,
+            loyal_orders=loyal_orders,
+            by_sequence=by_sequence,
+            ci=ci,
+            convention=rules,
+        )
+        return table if money else table.drop(revenue_columns, strict=False)
+    read = _on_driver(read)  # NPS, dso and aov's bootstrap need every customer's rows
     style = dates.style_from_flag(date_format) if date_format else None
     lines = read.view()
     if paid_col is not None:
@@ -1175,7 +1188,6 @@ def kpis(
         responses = nps.lazy()
     # No customer or order id is shown: integer keys give the same table, faster.
     lines, responses = coded(encode_orders(lines), responses)
-    per_period = period is not None
     # Over one range, kpi_table finds the runs on the range's own grid.
     prep = prepare_activity(lines, params, with_runs=per_period)
     table = kpi_table(

@@ -121,12 +121,14 @@ def kpis(
                 "--paid-col reads a second date per order line: not available with --engine spark yet"
             )
         # --paid-col reads every line's second date; the responses' ids must meet the
-        # orders' as text (both are coded together below).
+        # orders' as text (both are coded together below). On Spark the KPIs run on the
+        # executors, but NPS and aov's bootstrap (--ci) need every customer's rows.
         inputs = c.load(
             common,
             need_amount=True,
             level=Level.lines if paid_col else Level.orders,
             anonymous=not nps,
+            remote=not nps and ci is None,
         )
         assert inputs.orders is not None
         style = dates.style_from_flag(common.date_format) if common.date_format else None

@@ -33,12 +33,17 @@ ones of ``events``, ``activity`` and ``retention``; nothing is redefined here.
   takes the latest paid date of its order)
 
 Every ratio is null when its denominator is 0.
+
+SPEC §8: :func:`kpi_counts` is the kernel (over a set of whole customers: retention's
+counts, the order counts, revenue and R_now / R_prev in micros per range, and a histogram
+of the day gaps, from which the medians are exact) and :func:`finish_kpis` the merge. NPS,
+dso and aov's bootstrap need every customer's rows at once: they are computed beside it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import polars as pl
@@ -48,12 +53,12 @@ from retcalc.kernels.parts import part_filters, parts_for
 from retcalc.metrics import activity
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
 from retcalc.metrics.bootstrap import Resampling, ratio_bounds
-from retcalc.metrics.common import Params, Prepared, grid_range, ratio
+from retcalc.metrics.common import Params, Prepared, complete_flag, grid_range, ratio
 from retcalc.metrics.conventions import DEFAULT, Convention
 from retcalc.metrics.events import revenue_lines
 from retcalc.metrics.intervals import RATIOS, SHARES, interval_columns, placed
 from retcalc.metrics.money import MICROS, event_micros, money
-from retcalc.metrics.retention import retention_table
+from retcalc.metrics.retention import COUNT_COLUMNS, finish_retention, retention_counts
 from retcalc.periods import window_starts
 
 #: The column of the orders holding the day an order was paid (``--paid-col``).
@@ -79,6 +84,22 @@ KPI_COLUMNS: tuple[str, ...] = (
     "mean_days_between_purchases",
 )
 GROWTH = "existing_customer_revenue_growth"
+
+#: The kernel's sums per range besides retention's counts (:func:`kpi_counts`), and
+#: those in micros.
+CELL_SUMS: tuple[str, ...] = (
+    "customers",
+    "orders",
+    "_repeat",
+    "_loyal",
+    "_micros",
+    "_now",
+    "_prev",
+)
+MICROS_SUMS: tuple[str, ...] = ("_micros", "_now", "_prev")
+#: The gap histogram's columns: the later purchase day's rank in the customer's history
+#: (with --by-sequence), the gap in days, how many gaps.
+SEQ, GAP, GAPS = "_seq", "_gap", "_gaps"
 NPS_COLUMNS: tuple[str, ...] = ("nps_responses", "nps", "nps_churned", "nps_retained")
 
 RATE_COLUMNS: tuple[str, ...] = (
@@ -95,25 +116,35 @@ def sequence_columns() -> list[str]:
     return [f"median_days_{k}_to_{k + 1}" for k in range(1, MAX_SEQUENCE)]
 
 
-def range_bounds(prep: Prepared, params: Params) -> tuple[dt.date, dt.date]:
+def range_bounds(
+    prep: Prepared, params: Params, last: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
     """First and last day of the range: ``--start``, else the first purchase day; and
-    ``periods.range_end`` of the last purchase day (the rule of every grid)."""
+    ``periods.range_end`` of the last purchase day (the rule of every grid). ``last``:
+    the last purchase day of all the data when ``prep`` holds some customers of it."""
     assert prep.purchases is not None
-    last: dt.date = prep.purchases.select(pl.col("day").max()).collect().item()
+    if last is None:
+        last = prep.purchases.select(pl.col("day").max()).collect().item()
+    assert last is not None
     return grid_range(params, prep.data_start, last)
 
 
-def one_range(prep: Prepared, params: Params) -> Prepared:
-    """The groundwork on a single period ``[range_start, range_end + 1 day)``.
+def range_grid(params: Params, lo: dt.date, hi: dt.date) -> Grid:
+    """The grid of one period ``[lo, hi + 1 day)``."""
+    bounds = pl.Series("boundary", [lo, hi + dt.timedelta(days=1)], dtype=pl.Date)
+    starts = None if params.window.is_all else window_starts(bounds, params.window)
+    return Grid(params.period, params.window, bounds, starts)
+
+
+def one_range(prep: Prepared, params: Params, last: dt.date | None = None) -> Prepared:
+    """The groundwork on a single period ``[range_start, range_end + 1 day)``; ``last``
+    as in :func:`range_bounds` (a kernel's part takes the whole data's range).
 
     The activity runs are rebuilt with ``activity`` on that one-period grid, so
     "active at the range start / end" is exactly SPEC §2.1's definition.
     """
     assert prep.purchases is not None
-    lo, hi = range_bounds(prep, params)
-    bounds = pl.Series("boundary", [lo, hi + dt.timedelta(days=1)], dtype=pl.Date)
-    starts = None if params.window.is_all else window_starts(bounds, params.window)
-    grid = Grid(params.period, params.window, bounds, starts)
+    grid = range_grid(params, *range_bounds(prep, params, last))
     # The purchase days of prepare_activity are sorted, as purchase_runs needs: it finds
     # the runs in one pass, far faster than the lazy group-by of activity.runs
     # (bench/README.md, "Why the code is so").
@@ -210,8 +241,11 @@ def _aov_bounds(prep: Prepared, resampling: Resampling) -> pl.LazyFrame:
     ).lazy()
 
 
-def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
-    """Pooled median and mean gap between consecutive purchase days inside each range."""
+def _gap_histogram(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
+    """``keys..., IDX, [SEQ], GAP, GAPS``: how many gaps of each length in days lie
+    between consecutive purchase days inside each range; by ``SEQ`` (the later day's
+    rank in the customer's history, :data:`MAX_SEQUENCE` + 1 for any later one) with
+    ``by_sequence``."""
     assert prep.purchases is not None
     keys = list(prep.keys)
     grid = prep.grid
@@ -222,11 +256,11 @@ def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
     days = (
         prep.purchases.with_columns(
             pl.when(same).then(pl.col("day").shift(1)).alias("_prev"),
-            (activity.since_group_start(row, keys) + 1).alias("_seq"),
+            (activity.since_group_start(row, keys) + 1).alias(SEQ),
         )
         .filter(pl.col("_prev").is_not_null())
         .with_columns(
-            (pl.col("day") - pl.col("_prev")).dt.total_days().alias("_gap"),
+            (pl.col("day") - pl.col("_prev")).dt.total_days().cast(pl.Int64).alias(GAP),
             grid.period_index(pl.col("day")).alias(IDX),
             grid.period_index(pl.col("_prev")).alias("_prev_idx"),
         )
@@ -234,17 +268,46 @@ def _gaps(prep: Prepared, by_sequence: bool) -> pl.LazyFrame:
             (pl.col(IDX) == pl.col("_prev_idx")) & pl.col(IDX).is_between(0, grid.n_periods - 1)
         )
     )
-    gap = pl.col("_gap").cast(pl.Float64)
+    group = _histogram_group(keys, by_sequence)
+    if by_sequence:
+        days = days.with_columns(pl.col(SEQ).clip(upper_bound=MAX_SEQUENCE + 1))
+    return days.group_by(group).agg(pl.len().cast(pl.Int64).alias(GAPS))
+
+
+def _histogram_group(keys: Sequence[str], by_sequence: bool) -> list[str]:
+    return [*keys, IDX, *([SEQ] if by_sequence else []), GAP]
+
+
+def _median_of(count: pl.Expr) -> pl.Expr:
+    """The median of gaps counted by ``count`` (on a group's histogram rows): the middle
+    value, or the mean of the two middle values of an even count (as Polars' median);
+    null without any gap."""
+    order = pl.col(GAP)
+    count = count.sort_by(order)
+    gap = order.sort_by(order).cast(pl.Float64)
+    n = count.sum()
+    below = count.cum_sum()
+    low, high = (gap.filter(below > k).first() for k in ((n - 1) // 2, n // 2))
+    return pl.when(n > 0).then((low + high) / 2.0)
+
+
+def _gap_figures(histogram: pl.LazyFrame, keys: Sequence[str], by_sequence: bool) -> pl.LazyFrame:
+    """Pooled median and mean gap per range from the summed histogram (and the median
+    between the k-th and (k+1)-th purchase day with ``by_sequence``)."""
+    count = pl.col(GAPS)
+    n = count.sum()
     aggs = [
-        gap.median().alias("median_days_between_purchases"),
-        gap.mean().alias("mean_days_between_purchases"),
+        _median_of(count).alias("median_days_between_purchases"),
+        pl.when(n > 0)
+        .then((pl.col(GAP) * count).sum().cast(pl.Float64) / n.cast(pl.Float64))
+        .alias("mean_days_between_purchases"),
     ]
     if by_sequence:
         aggs += [
-            gap.filter(pl.col("_seq") == k + 1).median().alias(name)
+            _median_of(pl.when(pl.col(SEQ) == k + 1).then(count).otherwise(0)).alias(name)
             for k, name in enumerate(sequence_columns(), start=1)
         ]
-    return days.group_by([*keys, IDX]).agg(aggs)
+    return histogram.group_by([*keys, IDX]).agg(aggs)
 
 
 def _previous_starts(prep: Prepared, per_period: bool) -> pl.Series:
@@ -261,8 +324,9 @@ def _previous_starts(prep: Prepared, per_period: bool) -> pl.Series:
     return pl.concat([head, grid.bounds[: grid.n_periods]])
 
 
-def _existing_growth(prep: Prepared, per_period: bool, parts: int) -> pl.LazyFrame:
-    """existing_customer_revenue_growth per range (see the module docstring)."""
+def _growth_sums(prep: Prepared, per_period: bool, parts: int) -> pl.LazyFrame:
+    """R_now and R_prev (micros) of existing_customer_revenue_growth per range (see the
+    module docstring) as ``_now`` and ``_prev``."""
     assert prep.events is not None
     keys = list(prep.keys)
     group = [*keys, CUSTOMER]
@@ -299,13 +363,16 @@ def _existing_growth(prep: Prepared, per_period: bool, parts: int) -> pl.LazyFra
             pl.col("_prev").fill_null(0).sum().alias("_prev"),
         )
 
-    return _summed_in_parts(prep, totals, parts).select(
-        *keys,
-        IDX,
+    return _summed_in_parts(prep, totals, parts)
+
+
+def _growth() -> pl.Expr:
+    """existing_customer_revenue_growth from its sums; null when R_prev <= 0."""
+    return (
         pl.when(pl.col("_prev") > 0)
         .then(pl.col("_now").cast(pl.Float64) / pl.col("_prev").cast(pl.Float64) - 1.0)
         .otherwise(None)
-        .alias(GROWTH),
+        .alias(GROWTH)
     )
 
 
@@ -397,6 +464,158 @@ def _dso(prep: Prepared, as_of: dt.date | None) -> pl.LazyFrame:
     )
 
 
+def check_loyal_orders(loyal_orders: int) -> None:
+    if loyal_orders < 1:
+        raise UsageError(f"--loyal-orders must be at least 1, not {loyal_orders}")
+
+
+def kpi_counts(
+    prep: Prepared,
+    *,
+    per_period: bool,
+    loyal_orders: int = 4,
+    by_sequence: bool = False,
+    convention: Convention = DEFAULT,
+) -> pl.LazyFrame:
+    """The kernel (SPEC §8): additive partials of the customers in ``prep``, prepared on
+    the grid of its ranges (:func:`one_range` for one range), in two kinds of rows:
+
+    - per range (``keys..., IDX``, ``GAP`` null): retention's ``COUNT_COLUMNS`` and the
+      :data:`CELL_SUMS` (customers, orders, those with >= 2 and >= ``loyal_orders``
+      orders, revenue, the existing customers' R_now and R_prev, in micros);
+    - per range (``SEQ`` with ``by_sequence``) and gap length ``GAP`` in days: ``GAPS``,
+      how many gaps of that length (a histogram: the medians are exact from it).
+
+    Summed per :func:`partial_group` over sets of whole customers, they are the partials
+    of their union, which :func:`finish_kpis` turns into the table.
+    """
+    assert prep.events is not None
+    # The classified rows feed every part below: classify them once.
+    events = prep.events.collect()
+    parts = parts_for(events.height)
+    prep = replace(prep, events=events.lazy())
+    keys = list(prep.keys)
+    on = [*keys, IDX]
+    cells = retention_counts(prep, convention=convention)
+    figures = [
+        _order_counts(prep, loyal_orders, parts),
+        _revenue(prep),
+        _growth_sums(prep, per_period, parts),
+    ]
+    for figure in figures:
+        cells = cells.join(figure, on=on, how="left", nulls_equal=True)
+    cells = cells.with_columns(
+        pl.col(c).fill_null(0).cast(pl.Int128 if c in MICROS_SUMS else pl.Int64) for c in CELL_SUMS
+    )
+    histogram = _gap_histogram(prep, by_sequence)
+    columns = [*partial_group(keys, by_sequence), *COUNT_COLUMNS, *CELL_SUMS, GAPS]
+    # A range's row has no gap (null), a gap's row no range sums (null).
+    return pl.concat([cells, histogram], how="diagonal").select(columns)
+
+
+def partial_group(keys: Sequence[str], by_sequence: bool) -> list[str]:
+    """What :func:`kpi_counts`' rows are summed per: ``keys..., IDX, [SEQ], GAP``."""
+    return _histogram_group(keys, by_sequence)
+
+
+def kpi_partials(
+    prep: Prepared,
+    *,
+    params: Params,
+    per_period: bool,
+    last: dt.date,
+    loyal_orders: int = 4,
+    by_sequence: bool = False,
+    convention: Convention = DEFAULT,
+) -> pl.LazyFrame:
+    """:func:`kpi_counts` of a part of the customers prepared on the whole data's span
+    (``prepare_activity(..., span=...)``; ``last``: its last purchase day): one range is
+    the whole data's range, not the part's."""
+    if not per_period:
+        prep = one_range(prep, params, last)
+    return kpi_counts(
+        prep,
+        per_period=per_period,
+        loyal_orders=loyal_orders,
+        by_sequence=by_sequence,
+        convention=convention,
+    )
+
+
+def finish_kpis(
+    partials: pl.LazyFrame,
+    grid: Grid,
+    keys: Sequence[str],
+    complete: pl.Expr,
+    *,
+    per_period: bool,
+    by_sequence: bool = False,
+    figures: Sequence[pl.LazyFrame] = (),
+    nps: bool = False,
+    dso: bool = False,
+    ci: float | None = None,
+    resampling: Resampling | None = None,
+) -> pl.DataFrame:
+    """The merge: :func:`kpi_counts`' partials (of one set of customers, or summed per
+    :func:`partial_group` over several) as the table on ``grid`` (the ranges'). ``figures``:
+    more columns per range (``keys..., IDX``) computed from every customer's rows at once:
+    the NPS columns (``nps``), dso (``dso``), aov's bootstrap bounds (``resampling``)."""
+    keys = list(keys)
+    on = [*keys, IDX]
+    cells = partials.filter(pl.col(GAP).is_null())
+    histogram = partials.filter(pl.col(GAP).is_not_null())
+    base = (
+        finish_retention(cells.select(*on, *COUNT_COLUMNS), grid, keys, complete)
+        .lazy()
+        .join(grid.periods().select(IDX, "period_start"), on="period_start", how="left")
+    )
+    table = base.join(cells.select(*on, *CELL_SUMS), on=on, how="left", nulls_equal=True)
+    table = table.join(
+        _gap_figures(histogram, keys, by_sequence), on=on, how="left", nulls_equal=True
+    )
+    for figure in figures:
+        table = table.join(figure, on=on, how="left", nulls_equal=True)
+    counts = ["customers", "orders", "_repeat", "_loyal"]
+    if nps:
+        counts.append("nps_responses")
+    revenue = money(pl.col("_micros"))
+    table = table.with_columns(
+        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts),
+        *(pl.col(c).fill_null(0).cast(pl.Int128) for c in MICROS_SUMS),
+    ).with_columns(
+        revenue.alias("revenue"),
+        pl.col("customers_end").alias("active_customers"),
+        ratio("orders", "customers").alias("purchase_frequency"),
+        ratio(revenue, "orders").alias("aov"),
+        ratio(revenue, "customers").alias("revenue_per_customer"),
+        ratio("_repeat", "customers").alias("repeat_purchase_rate"),
+        ratio("_loyal", "customers").alias("loyal_customer_rate"),
+        _growth(),
+    )
+    columns = list(KPI_COLUMNS)
+    if by_sequence:
+        columns += sequence_columns()
+    columns.append(GROWTH)
+    if nps:
+        columns += NPS_COLUMNS
+    if dso:
+        columns.append("dso")
+    if ci is not None:
+        table = table.with_columns(interval_columns(SHARES["kpis"], ci))
+        columns = placed(columns, SHARES["kpis"])
+    if resampling is not None:
+        columns = placed(columns, dict.fromkeys(RATIOS["kpis"]))
+    table = table.sort(on)
+    if per_period:
+        return table.select(*keys, "period_start", "period_end", *columns, "complete").collect()
+    return table.select(
+        *keys,
+        pl.col("period_start").alias("range_start"),
+        (pl.col("period_end") - pl.duration(days=1)).alias("range_end"),
+        *columns,
+    ).collect()
+
+
 def kpi_table(
     prep: Prepared,
     *,
@@ -418,75 +637,41 @@ def kpi_table(
     responses ``customer_id, day, score``; ``dso`` needs a ``paid_day`` column on
     the orders. One range: ``range_start, range_end`` (the last day, inclusive)
     then the KPIs; per period: ``period_start, period_end`` (exclusive), the KPIs
-    and ``complete``.
+    and ``complete``. The kernel (:func:`kpi_counts`) runs on every customer at once,
+    then the merge (:func:`finish_kpis`); NPS, dso and aov's bootstrap are computed
+    from the rows here.
     """
     if prep.events is None or prep.purchases is None:
         raise InputError("kpis needs an orders file")
-    if loyal_orders < 1:
-        raise UsageError(f"--loyal-orders must be at least 1, not {loyal_orders}")
+    check_loyal_orders(loyal_orders)
     # The classified rows feed every part below: classify them once.
-    events = prep.events.collect()
-    parts = parts_for(events.height)
-    prep = replace(prep, events=events.lazy())
+    prep = replace(prep, events=prep.events.collect().lazy())
     if not per_period:
         prep = one_range(prep, params)
-    keys = list(prep.keys)
-    on = [*keys, IDX]
-    base = (
-        retention_table(prep, convention=convention)
-        .lazy()
-        .join(prep.grid.periods().select(IDX, "period_start"), on="period_start", how="left")
+    partials = kpi_counts(
+        prep,
+        per_period=per_period,
+        loyal_orders=loyal_orders,
+        by_sequence=by_sequence,
+        convention=convention,
     )
-    figures = [
-        _order_counts(prep, loyal_orders, parts),
-        _revenue(prep),
-        _gaps(prep, by_sequence),
-        _existing_growth(prep, per_period, parts),
-    ]
+    figures = []
     if nps is not None:
         figures.append(_nps(prep, nps, params.as_of))
     if dso:
         figures.append(_dso(prep, params.as_of))
     if resampling is not None:
         figures.append(_aov_bounds(prep, resampling))
-    table = base
-    for figure in figures:
-        table = table.join(figure, on=on, how="left", nulls_equal=True)
-    counts = ["customers", "orders", "_repeat", "_loyal"]
-    if nps is not None:
-        counts.append("nps_responses")
-    revenue = money(pl.col("_micros"))
-    table = table.with_columns(
-        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts),
-        pl.col("_micros").fill_null(0).cast(pl.Int128),
-    ).with_columns(
-        revenue.alias("revenue"),
-        pl.col("customers_end").alias("active_customers"),
-        ratio("orders", "customers").alias("purchase_frequency"),
-        ratio(revenue, "orders").alias("aov"),
-        ratio(revenue, "customers").alias("revenue_per_customer"),
-        ratio("_repeat", "customers").alias("repeat_purchase_rate"),
-        ratio("_loyal", "customers").alias("loyal_customer_rate"),
+    return finish_kpis(
+        partials,
+        prep.grid,
+        prep.keys,
+        complete_flag(prep),
+        per_period=per_period,
+        by_sequence=by_sequence,
+        figures=figures,
+        nps=nps is not None,
+        dso=dso,
+        ci=ci,
+        resampling=resampling,
     )
-    columns = list(KPI_COLUMNS)
-    if by_sequence:
-        columns += sequence_columns()
-    columns.append(GROWTH)
-    if nps is not None:
-        columns += NPS_COLUMNS
-    if dso:
-        columns.append("dso")
-    if ci is not None:
-        table = table.with_columns(interval_columns(SHARES["kpis"], ci))
-        columns = placed(columns, SHARES["kpis"])
-    if resampling is not None:
-        columns = placed(columns, dict.fromkeys(RATIOS["kpis"]))
-    table = table.sort(on)
-    if per_period:
-        return table.select(*keys, "period_start", "period_end", *columns, "complete").collect()
-    return table.select(
-        *keys,
-        pl.col("period_start").alias("range_start"),
-        (pl.col("period_end") - pl.duration(days=1)).alias("range_end"),
-        *columns,
-    ).collect()

@@ -5,7 +5,8 @@ period, or group, cohort and offset), and the driver turns the sums into the tab
 
 The kernels are the Polars engine's own code (:func:`retcalc.metrics.retention.
 retention_counts`, :func:`retcalc.metrics.churn.churn_counts`,
-:func:`retcalc.metrics.cohorts.cohort_counts`, over
+:func:`retcalc.metrics.cohorts.cohort_counts`, :func:`retcalc.metrics.kpis.kpi_counts`
+(whose histograms of day gaps give exact medians), over
 :func:`retcalc.metrics.common.prepare_activity`), run on each partition with the grid of
 the whole data (its first and last purchase day, found by a small first pass), so both
 engines agree by construction: on Polars the same kernel runs on one partition holding
@@ -189,6 +190,50 @@ class Remote:
 
         return returns_on_executors(self, params, by_return_date=by_return_date)
 
+    def kpis(
+        self,
+        params: Any,
+        *,
+        per_period: bool,
+        loyal_orders: int = 4,
+        by_sequence: bool = False,
+        ci: float | None = None,
+        convention: Convention = DEFAULT,
+    ) -> pl.DataFrame:
+        """kpis' table (SPEC §2.8) of ``params`` computed on the executors: per range, the
+        kernel's sums and its histogram of day gaps (:func:`retcalc.metrics.kpis.kpi_counts`)."""
+        from retcalc.metrics import kpis as k
+
+        k.check_loyal_orders(loyal_orders)
+        span = self.span(params)
+        keys = tuple(params.by)
+        group = k.partial_group(keys, by_sequence)
+        schema: dict[str, pl.DataType] = {c: self.schema.get(c, pl.Int64()) for c in group}
+        schema.update({c: pl.Int64() for c in k.COUNT_COLUMNS})
+        schema.update({c: pl.Int128() if c in k.MICROS_SUMS else pl.Int64() for c in k.CELL_SUMS})
+        schema[k.GAPS] = pl.Int64()
+        counts = functools.partial(
+            k.kpi_partials,
+            params=params,
+            per_period=per_period,
+            last=span[1],
+            loyal_orders=loyal_orders,
+            by_sequence=by_sequence,
+            convention=convention,
+        )
+        kernel = _Kernel(self, params, span, counts, schema, with_runs=per_period)
+        summed = self._sums(kernel, schema, group)
+        grid, complete = _kpi_grid(params, span, per_period)
+        return k.finish_kpis(
+            summed.lazy(),
+            grid,
+            keys,
+            complete,
+            per_period=per_period,
+            by_sequence=by_sequence,
+            ci=ci,
+        )
+
 
 class _Kernel:
     """``mapInArrow`` body: ``counts`` of one partition's customers, prepared on the whole
@@ -245,3 +290,23 @@ def partition_events(
     if has_amount:
         sums.append(pl.col("amount").sum())
     return b.events_frame(frame.group_by(keys).agg(sums), level)
+
+
+def _kpi_grid(params: Any, span: tuple[dt.date, dt.date], per_period: bool) -> tuple[Any, pl.Expr]:
+    """kpis' grid of ranges (each period, or the one range) and its ``complete`` flag."""
+    from retcalc.metrics.activity import Grid
+    from retcalc.metrics.choices import Basis
+    from retcalc.metrics.common import completeness, grid_range
+    from retcalc.metrics.kpis import range_grid
+    from retcalc.periods import observed_end
+
+    lo, hi = grid_range(params, *span)
+    grid = (
+        Grid.build(lo, hi, params.period, params.window)
+        if per_period
+        else range_grid(params, lo, hi)
+    )
+    complete = completeness(
+        Basis.activity, params.window, span[0], observed_end(span[1], params.as_of)
+    )
+    return grid, complete
