@@ -151,9 +151,14 @@ def rfm_scores(
     exact = ["_micros"] if micros else []
     result = scores.sort(group).select(*params.by, *CUSTOMER_COLUMNS, *exact).collect()
     if result.height == 0:
-        window = f"from {params.start} " if params.start else ""
-        raise InputError(f"no purchases {window}before {as_of}: nothing to score")
+        raise nothing_to_score(params, as_of)
     return result
+
+
+def nothing_to_score(params: Params, as_of: dt.date) -> InputError:
+    """The refusal when no customer has a purchase day in ``[start, as_of)``."""
+    window = f"from {params.start} " if params.start else ""
+    return InputError(f"no purchases {window}before {as_of}: nothing to score")
 
 
 def _scores(orders: Rows, params: Params, as_of: dt.date) -> pl.LazyFrame:
