@@ -1224,7 +1224,10 @@ def rfm(
     shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
     params = metric_params(start=start, end=end, as_of=as_of, by=by, shows=shown, command="rfm")
     read = _orders(orders, by=by, need_amount=True)
-    scores = rfm_scores(read.rows(), params=params, micros=not per_customer)
+    remote = read.loaded.remote
+    if remote is not None and not per_customer:
+        return remote.rfm(params)
+    scores = rfm_scores(_on_driver(read).rows(), params=params, micros=not per_customer)
     return scores if per_customer else rfm_segments(scores, params.by)
 
 

@@ -54,7 +54,14 @@ def rfm(
             raise UsageError("rfm scores purchases; drop --basis subscription")
         # A large input is read in batches, summed per customer and day; the segment
         # summary shows no customer id, so its customers may be hashed ids.
-        inputs = c.load(common, need_amount=True, level=Level.days, anonymous=not per_customer)
+        # On Spark, the rows stay on the executors (the summary is computed there).
+        inputs = c.load(
+            common,
+            need_amount=True,
+            level=Level.days,
+            anonymous=not per_customer,
+            remote=True,
+        )
         with progress("Scoring customers"):
             # The orders handed over, so that the scoring lets their rows go once read.
             table = api.rfm(

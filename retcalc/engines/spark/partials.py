@@ -157,6 +157,13 @@ class Remote:
             step=step,
         )
 
+    def rfm(self, params: Any) -> pl.DataFrame:
+        """rfm's segment summary of ``params`` computed on the executors (the passes of
+        :mod:`retcalc.engines.spark.rfm_remote`)."""
+        from retcalc.engines.spark import rfm_remote
+
+        return rfm_remote.segments(self, params)
+
     def _sums(
         self,
         kernel: Callable[[Iterable[Any]], Iterator[Any]],
