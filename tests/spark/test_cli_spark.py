@@ -454,3 +454,20 @@ def test_currencies_on_both_engines(spark: Any, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "rates by date" in result.stderr
+
+
+@needs_spark
+def test_rows_left_out_are_said_once_counted_over_every_row(spark: Any, tmp_path: Path) -> None:
+    """The sample's own counts of rows without a date or customer are not said beside the
+    counts over every row."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "order_id,customer_id,order_date,amount\n1,a,2024-01-05,10\n2,,2024-01-06,10\n"
+        "3,guest,2024-01-07,5\n4,b,,5\n5,a,2024-02-05,7\n"
+    )
+    ours, theirs = both("retention", str(orders), "-f", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    said = [line for line in theirs.stderr.splitlines() if "warning" in line]
+    assert said == [line for line in ours.stderr.splitlines() if "warning" in line]
+    assert sum("2 rows have no customer id" in line for line in said) == 1
+    assert sum("1 rows have no order date" in line for line in said) == 1

@@ -527,12 +527,23 @@ def load_orders_spark(
             spec,
             options,
             level,
-            [*sample.warnings, *warnings_dedupe],
+            [*_of_every_row(sample, spec), *warnings_dedupe],
             repeated,
             remote=remote and level in (Level.days, Level.orders, Level.lines),
         )
     finally:
         canonical.unpersist()
+
+
+def _of_every_row(sample: Loaded, name: str) -> list[str]:
+    """The sample's warnings but those of its rows without a date or a customer id: the
+    check of every row (:func:`_check`) says those, counted over the whole input."""
+    dropped = sample.rows.dropped if sample.rows is not None else {}
+    counted = {
+        checks.no_date_warning(name, dropped.get(checks.DROPPED_NO_DATE, 0)),
+        checks.no_customer_warning(name, dropped.get(checks.DROPPED_NO_ID, 0)),
+    }
+    return [w for w in sample.warnings if w not in counted]
 
 
 def _finish_load(
