@@ -173,3 +173,50 @@ def test_returns_on_lines(frames: Any, name: str) -> None:
                 returns_table(theirs.lazy(), params=params).table,
                 f"returns {name} {period} {by}",
             )
+
+
+@pytest.mark.parametrize("level", [Level.days, Level.orders])
+def test_rows_left_on_spark_are_the_rows_collected(
+    spark: Any, frames: Any, shop_dir: Path, level: Level
+) -> None:
+    """Rows left on the executors (``remote=True``), partitioned by customer, hold what the
+    default load collects: each partition's rows as a kernel gets them
+    (``partials.partition_events``) together make the collected frame, at both levels."""
+    from retcalc.engines.spark.load import load_orders_spark, spark_schema, to_arrow
+    from retcalc.engines.spark.partials import partition_events
+
+    by = ("channel",)
+    _, collected = frames("shop-messy", level, by)
+    loaded = load_orders_spark(
+        spark,
+        str(INPUTS["shop-messy"](shop_dir)),
+        LoadOptions(),
+        need_amount=True,
+        dimensions=by,
+        level=level,
+        remote=True,
+    )
+    remote = loaded.remote
+    assert remote is not None and remote.level is level and loaded.holds.level is level
+    assert loaded.frame.height == 0  # nothing reached the driver
+    back = remote.collected(loaded).frame
+    order = [c for c in collected.columns if c not in ("revenue",)]
+    assert_same_table(back.sort(order, nulls_last=True), collected.sort(order, nulls_last=True))
+    # Partition by partition, as the kernels get them on the executors.
+    schema, has_amount = remote.schema, remote.has_amount  # not the Spark frame
+    out = {c: t for c, t in collected.schema.items() if c != "revenue"}
+
+    def events(batches: Any) -> Any:
+        found = partition_events(batches, schema, level, has_amount)
+        if found is not None:
+            wide = [c for c, t in found.schema.items() if t == pl.Int128]
+            found = found.select(list(out)).with_columns(pl.col(wide).cast(pl.Decimal(38, 0)))
+            yield from found.to_arrow().to_batches()
+
+    per_task = pl.from_arrow(to_arrow(remote.rows.mapInArrow(events, spark_schema(out))))
+    assert isinstance(per_task, pl.DataFrame)
+    per_task = per_task.cast(out)
+    assert_same_table(
+        per_task.sort(order, nulls_last=True),
+        collected.drop("revenue").sort(order, nulls_last=True),
+    )

@@ -462,8 +462,8 @@ def load_orders_spark(
     remote: bool = False,
 ) -> Loaded:
     """Orders read, checked and reduced on Spark; see the module docstring. ``remote``
-    (days level): the reduced rows stay on Spark, partitioned by customer, for a metric
-    that runs on the executors (:mod:`.partials`); ``Loaded.remote`` holds them."""
+    (days or orders level): the reduced rows stay on Spark, partitioned by customer, for a
+    metric that runs on the executors (:mod:`.partials`); ``Loaded.remote`` holds them."""
     from pyspark import StorageLevel
 
     source = find_source(spec)
@@ -528,7 +528,7 @@ def load_orders_spark(
             level,
             [*sample.warnings, *warnings_dedupe],
             repeated,
-            remote=remote and level is Level.days,
+            remote=remote and level in (Level.days, Level.orders),
         )
     finally:
         canonical.unpersist()
@@ -596,7 +596,16 @@ def _finish_load(
         )
         if remote:
             return _left_on_spark(
-                reduced, reduced_schema, keys, has_amount, table, source, sample, warnings, counts
+                reduced,
+                reduced_schema,
+                level,
+                keys,
+                has_amount,
+                table,
+                source,
+                sample,
+                warnings,
+                counts,
             )
         frame = collect_reduced(reduced, reduced_schema, level, has_amount=has_amount)
     loaded = Loaded(
@@ -635,6 +644,7 @@ def collect_reduced(
 def _left_on_spark(
     reduced: Any,
     schema: dict[str, pl.DataType],
+    level: Level,
     keys: Sequence[str],
     has_amount: bool,
     table: Any,
@@ -653,7 +663,7 @@ def _left_on_spark(
     rows = reduced.repartition("customer_id").persist(StorageLevel.MEMORY_AND_DISK)
     bought = F.when(F.col("is_purchase"), F.col("day"))
     first, last, last_day = rows.agg(F.min(bought), F.max(bought), F.max("day")).first()
-    empty = b.events_frame(pl.DataFrame(schema=schema), Level.days)
+    empty = b.events_frame(pl.DataFrame(schema=schema), level)
     return Loaded(
         dataclasses.replace(table, files=source.files),
         sample.mapping,
@@ -661,9 +671,9 @@ def _left_on_spark(
         sample.date_formats,
         warnings,
         sample.decimal_marks,
-        holds=Holds(Level.days),
+        holds=Holds(level),
         rows=counts,
-        remote=Remote(rows, schema, tuple(keys), has_amount, first, last, last_day),
+        remote=Remote(rows, schema, level, tuple(keys), has_amount, first, last, last_day),
     )
 
 

@@ -36,10 +36,12 @@ collected = {"rows": 0, "bytes": 0}
 @dataclasses.dataclass(frozen=True)
 class Remote:
     """Order rows left on Spark, reduced per order partition (:func:`batches.reduce_batches`)
-    and partitioned by customer, with what the driver knows of them."""
+    to ``level`` (days, or orders: kept apart per order id) and partitioned by customer,
+    with what the driver knows of them."""
 
     rows: Any  # a Spark frame with the columns of ``schema``
     schema: dict[str, pl.DataType]
+    level: Level
     keys: tuple[str, ...]  # the --by columns the rows carry
     has_amount: bool
     first: dt.date | None  # the first and last purchase day
@@ -96,11 +98,11 @@ class Remote:
         return summed.lazy(), grid, complete
 
     def collected(self, loaded: Any) -> Any:
-        """``loaded`` with the rows themselves, summed per customer and day as the default
-        reading hands them to the metrics (for what needs every customer's rows at once)."""
+        """``loaded`` with the rows themselves, as the default reading hands them to the
+        metrics at ``level`` (for what needs every customer's rows at once)."""
         from retcalc.engines.spark.load import collect_reduced
 
-        rows = collect_reduced(self.rows, self.schema, Level.days, has_amount=self.has_amount)
+        rows = collect_reduced(self.rows, self.schema, self.level, has_amount=self.has_amount)
         return dataclasses.replace(loaded, frame=rows, remote=None)
 
     def cohorts(
@@ -183,17 +185,18 @@ class _Kernel:
         *,
         with_runs: bool = True,
     ) -> None:
-        self.schema, self.has_amount = remote.schema, remote.has_amount  # not the Spark frame
+        # What the task needs of ``remote``, not the Spark frame.
+        self.schema, self.level, self.has_amount = remote.schema, remote.level, remote.has_amount
         self.params, self.span, self.counts, self.with_runs = params, span, counts, with_runs
         self.columns = list(schema)  # Spark takes the kernel's columns by position
 
     def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
         from retcalc.metrics.common import prepare_activity
 
-        days = _partition_days(batches, self.schema, self.has_amount)
-        if days is None or not days["is_purchase"].any():
+        events = partition_events(batches, self.schema, self.level, self.has_amount)
+        if events is None or not events["is_purchase"].any():
             return
-        rows = Rows(days.lazy(), Holds(Level.days))
+        rows = Rows(events.lazy(), Holds(self.level))
         prep = prepare_activity(rows, self.params, with_runs=self.with_runs, span=self.span)
         counts = self.counts(prep).select(self.columns).collect()
         # Arrow (and so Spark) has no 128-bit integer: micros travel as decimal(38, 0).
@@ -202,11 +205,12 @@ class _Kernel:
         yield from counts.to_arrow().to_batches()
 
 
-def _partition_days(
-    batches: Iterable[Any], schema: dict[str, pl.DataType], has_amount: bool
+def partition_events(
+    batches: Iterable[Any], schema: dict[str, pl.DataType], level: Level, has_amount: bool
 ) -> pl.DataFrame | None:
-    """A partition's reduced rows summed per customer and day, as the driver's
-    :func:`batches.events_frame` makes them (None for an empty partition)."""
+    """A partition's reduced rows summed per reduced row's group (a day's, or an order's,
+    rows come from several order partitions), as :func:`load.collect_reduced` hands them
+    to the metrics at ``level`` (None for an empty partition)."""
     import pyarrow as pa
 
     parts = list(batches)
@@ -221,4 +225,4 @@ def _partition_days(
     sums = [pl.col("micros").sum()]
     if has_amount:
         sums.append(pl.col("amount").sum())
-    return b.events_frame(frame.group_by(keys).agg(sums), Level.days)
+    return b.events_frame(frame.group_by(keys).agg(sums), level)
