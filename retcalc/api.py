@@ -1410,6 +1410,12 @@ def clv_historical(
 
     params = metric_params(start=start, end=end, as_of=as_of, by=by)
     read = _orders(orders, by=by, need_amount=True)
+    remote = read.loaded.remote
+    if remote is not None and not per_customer:
+        from retcalc.engines.spark import clv_remote
+
+        return clv_remote.historical(remote, params)
+    read = _on_driver(read)
     # Handed straight over (no name kept here), so that per_customer lets the rows go
     # once it has read them.
     customers = historical.per_customer(
@@ -1449,7 +1455,7 @@ def clv_formula(
     costs = None
     if people is not None and "cost_to_serve" in people.frame.columns:
         costs = model.customer_costs(people.lazy())
-    prep = prepare(read, people, params, basis=basis, anonymous=costs is None)
+    prep = prepare(_on_driver(read), people, params, basis=basis, anonymous=costs is None)
     return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
 
 
@@ -1461,25 +1467,35 @@ class BgNbdFit:
     (``params.to_dict()`` is what ``--params-out`` writes); ``observation_end``: the
     last day observed; ``horizon_days``: the horizon in days; ``by``: the grouping.
     ``customers`` and ``groups`` are the tables :func:`clv_bgnbd` returns with and
-    without ``per_customer``.
+    without ``per_customer``. Fitted with ``per_customer=False`` on orders left on Spark
+    (``--engine spark``), only ``groups`` is there (``table``, computed on the executors).
     """
 
     params: ModelParams
     observation_end: dt.date
     horizon_days: float
     by: tuple[str, ...]
-    scored: pl.DataFrame = dataclasses.field(repr=False)
+    scored: pl.DataFrame | None = dataclasses.field(repr=False)
     has_cost: bool = False
+    table: pl.DataFrame | None = dataclasses.field(default=None, repr=False)
 
     @property
     def customers(self) -> pl.DataFrame:
         """One row per customer, sorted by the ``by`` columns and ``customer_id``."""
-        return self.scored.sort([*self.by, "customer_id"])
+        return self._scored().sort([*self.by, "customer_id"])
 
     @property
     def groups(self) -> pl.DataFrame:
         """One row per ``by`` group (one row without ``by``)."""
-        return self.by_group()
+        return self.by_group() if self.table is None else self.table
+
+    def _scored(self) -> pl.DataFrame:
+        if self.scored is None:
+            raise UsageError(
+                "the customers' scores stayed on the Spark executors (per_customer=False): "
+                "fit with per_customer=True for them"
+            )
+        return self.scored
 
     def by_group(
         self, by: str | Sequence[str] | None = None, *, customers: pl.DataFrame | None = None
@@ -1490,7 +1506,7 @@ class BgNbdFit:
         from retcalc.metrics import clv as model
 
         keys = self.by if by is None else _by(by)
-        frame = self.scored if customers is None else customers
+        frame = self._scored() if customers is None else customers
         years = self.horizon_days / model.DAYS_PER_YEAR if self.has_cost else None
         return model.by_group(frame, keys, years=years)
 
@@ -1536,10 +1552,12 @@ def clv_bgnbd_fit(
     params: ModelParams | None = None,
     penalizer: float = 0.0,
     spend_penalizer: float = 0.0,
+    per_customer: bool = True,
 ) -> BgNbdFit:
     """:func:`clv_bgnbd` with the models kept: a :class:`BgNbdFit` holding the fitted
     parameters (to save with ``params.to_dict()``, as ``--params-out``), the per-customer
-    and per-group tables. ``params``: score with these parameters instead of fitting
+    and per-group tables (``per_customer=False``: the per-group table only, which on
+    orders left on Spark is fitted and scored on the executors, SPEC §8). ``params``: score with these parameters instead of fitting
     (``ModelParams.from_dict`` reads what ``to_dict`` wrote; ``--params-in``); they need
     the Gamma-Gamma part. ``penalizer`` and ``spend_penalizer``: lifetimes'
     ``penalizer_coef`` of the BG/NBD and the Gamma-Gamma fit (``--penalizer``,
@@ -1579,6 +1597,21 @@ def clv_bgnbd_fit(
     coef = _penalizer(penalizer, params)
     spend_coef = _penalizer(spend_penalizer, params, "--spend-penalizer")
     read = _orders(orders, by=by, need_amount=True)
+    days = model.duration_days(length)
+    people = _customers(customers)
+    has_cost = people is not None and "cost_to_serve" in people.frame.columns
+    remote = read.loaded.remote
+    if remote is not None and not per_customer and not has_cost:
+        from retcalc.engines.spark import clv_remote
+
+        fitted, end, table = clv_remote.bgnbd(
+            remote, params, keys=metric.by, as_of=metric.as_of, time_unit=unit,
+            penalizer=coef, spend_penalizer=spend_coef, horizon=days / unit.days,
+            margin=margin, discount_per_month=model.monthly_rate(discount_rate),
+        )  # fmt: skip
+        _say(fitted.warnings)
+        return BgNbdFit(fitted, end, days, metric.by, None, table=table)
+    read = _on_driver(read)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
     fitted = (
         model.fit_models(summary, penalizer=coef, spend_penalizer=spend_coef)
@@ -1586,7 +1619,6 @@ def clv_bgnbd_fit(
         else params
     )
     _say(fitted.warnings)
-    days = model.duration_days(length)
     scored = model.score(
         summary,
         fitted,
@@ -1594,8 +1626,6 @@ def clv_bgnbd_fit(
         margin=margin,
         discount_per_month=model.monthly_rate(discount_rate),
     )
-    people = _customers(customers)
-    has_cost = people is not None and "cost_to_serve" in people.frame.columns
     if has_cost:
         assert people is not None
         years = days / model.DAYS_PER_YEAR
@@ -1636,7 +1666,7 @@ def clv_bgnbd(
     fit = clv_bgnbd_fit(
         orders, customers=customers, as_of=as_of, by=by, margin=margin,
         discount_rate=discount_rate, horizon=horizon, time_unit=time_unit, params=params,
-        penalizer=penalizer, spend_penalizer=spend_penalizer,
+        penalizer=penalizer, spend_penalizer=spend_penalizer, per_customer=per_customer,
     )  # fmt: skip
     return fit.customers if per_customer else fit.groups
 
@@ -1665,7 +1695,7 @@ def clv_holdout(
     length = holdout if isinstance(holdout, Window) else parse_duration(holdout, "--holdout")
     _, unit = _bgnbd_setup("1y", time_unit)
     coef = _penalizer(penalizer, params)
-    read = _orders(orders, by=(), need_amount=True)
+    read = _on_driver(_orders(orders, by=(), need_amount=True))
     check = holdout_table(
         read.rows(),
         holdout=length,

@@ -317,7 +317,14 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
 
 
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
-    inputs = c.load(common, need_amount=True, level=Level.orders, anonymous=not per_customer)
+    # The group table runs on Spark's executors (SPEC §8); --per-customer collects.
+    inputs = c.load(
+        common,
+        need_amount=True,
+        level=Level.orders,
+        anonymous=not per_customer,
+        remote=not per_customer,
+    )
     keys = metric_params.by
     with progress("Computing historical value"):
         # The orders handed over (no reference kept here), so that the metric lets
@@ -383,7 +390,10 @@ def _bgnbd(
             "--start/--end do not apply to --model bgnbd (it needs each customer's whole "
             "history): use --as-of to end the observation"
         )
-    inputs = c.load(common, need_amount=True, level=Level.days)
+    # The fit and the group table run on Spark's executors (SPEC §8); --per-customer and
+    # --holdout collect the rows.
+    remote = not per_customer and holdout_window is None
+    inputs = c.load(common, need_amount=True, level=Level.days, remote=remote)
     given = _read_params(params_in) if params_in else None
     keys = metric_params.by
     if holdout_window is not None:
@@ -435,6 +445,7 @@ def _bgnbd(
             params=given,
             penalizer=penalizer,
             spend_penalizer=spend_penalizer,
+            per_customer=per_customer,
         )
         groups = fit.groups
     if params_out is not None:

@@ -67,6 +67,9 @@ GROUP_COLUMNS: tuple[str, ...] = (
     "clv",
     "clv_per_customer",
 )
+#: The columns :func:`by_group` sums per group (the table's), and with costs to serve.
+SUMMED_COLUMNS: tuple[str, ...] = ("_repeat", "_spend", "p_alive", "expected_purchases", "clv")
+SUMMED_COST_COLUMNS: tuple[str, ...] = ("_cost", "clv_net")
 GROUP_COST_COLUMNS: tuple[str, ...] = (
     "customers_with_cost",
     "cost_to_serve",
@@ -236,6 +239,11 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 #: :func:`fit_counts`' columns: ``_model`` 0 for a BG/NBD row (frequency, recency, T),
 #: 1 for a Gamma-Gamma row of a repeat buyer (frequency, monetary_value); ``customers``.
 FIT_COLUMNS: tuple[str, ...] = ("_model", "frequency", "recency", "T", "monetary_value")
+FIT_SCHEMA: dict[str, pl.DataType] = {
+    "_model": pl.Int64(),
+    **{c: pl.Float64() for c in FIT_COLUMNS[1:]},
+    "customers": pl.Int64(),
+}
 
 
 def fit_counts(summary: pl.LazyFrame) -> pl.LazyFrame:
@@ -410,7 +418,13 @@ def net_of_cost(scored: pl.DataFrame, costs: pl.LazyFrame, *, years: float) -> p
 
 #: :func:`sum_parts`' columns besides the keys: the column summed, a binary exponent,
 #: the sum of the mantissas of its values with that exponent, and their number.
-PART_COLUMNS: tuple[str, ...] = ("_column", "_exp", "_mant", "_count")
+PART_SCHEMA: dict[str, pl.DataType] = {
+    "_column": pl.String(),
+    "_exp": pl.Int64(),
+    "_mant": pl.Int128(),
+    "_count": pl.Int64(),
+}
+PART_COLUMNS: tuple[str, ...] = tuple(PART_SCHEMA)
 #: The exponents of +inf and -inf (their mantissa 1), which make the sum infinite.
 INFINITE = (1 << 20, (1 << 20) + 1)
 
@@ -444,8 +458,7 @@ def sum_parts(frame: pl.DataFrame, keys: Sequence[str], columns: Sequence[str]) 
             part = pl.concat([frame.select(keys), part], how="horizontal")
         parts.append(part.with_columns(pl.lit(column).alias("_column")).filter(pl.Series(known)))
     if not parts:
-        schema = {"_column": pl.String, "_exp": pl.Int64, "_mant": pl.Int128, "_count": pl.Int64}
-        return pl.DataFrame(schema={**frame.select(keys).schema, **schema})
+        return pl.DataFrame(schema={**frame.select(keys).schema, **PART_SCHEMA})
     return (
         pl.concat(parts)
         .group_by([*keys, "_column", "_exp"])
@@ -525,7 +538,16 @@ def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) 
     a known cost, ``clv_net`` the sum of their net CLVs, and
     ``net_clv_negative`` flags a group whose ``clv_net`` is below 0.
     """
-    keys = list(keys)
+    frame, columns, with_cost = summed_columns(scored, years=years)
+    groups, sums = group_sums(frame, keys, columns)
+    return group_table(groups, sums, keys, with_cost=with_cost)
+
+
+def summed_columns(
+    scored: pl.DataFrame, *, years: float | None
+) -> tuple[pl.DataFrame, list[str], bool]:
+    """:func:`by_group`'s kernel side: the scored customers with the columns whose sums
+    per group make the table, those columns, and whether the cost columns are among them."""
     with_cost = years is not None and "clv_net" in scored.columns
     frame = scored.with_columns(
         (pl.col("frequency") > 0).cast(pl.Float64).alias("_repeat"),
@@ -533,12 +555,24 @@ def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) 
         .cast(pl.Float64)
         .alias("_spend"),
     )
-    columns = ["_repeat", "_spend", "p_alive", "expected_purchases", "clv"]
+    columns = list(SUMMED_COLUMNS)
     if with_cost:
         assert years is not None
         frame = frame.with_columns((pl.col("cost_to_serve") * years).alias("_cost"))
-        columns += ["_cost", "clv_net"]
-    groups, sums = group_sums(frame, keys, columns)
+        columns += SUMMED_COST_COLUMNS
+    return frame, columns, with_cost
+
+
+def group_table(
+    groups: pl.DataFrame,
+    sums: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    keys: Sequence[str],
+    *,
+    with_cost: bool,
+) -> pl.DataFrame:
+    """:func:`by_group`'s merge side: the table from the groups and the sums of
+    :func:`summed_columns`' columns (:func:`merge_sums`)."""
+    keys = list(keys)
 
     def total(column: str) -> pl.Series:
         value, count = sums[column]

@@ -172,7 +172,13 @@ def _customers(
 
 #: The kernel's additive sums per group: customers, orders, net revenue in integer
 #: micros and tenure days (summed; their mean is the merge's).
-SUM_COLUMNS: tuple[str, ...] = ("customers", "orders", "_micros", "_tenure_days")
+SUM_SCHEMA: dict[str, pl.DataType] = {
+    "customers": pl.Int64(),
+    "orders": pl.Int64(),
+    "_micros": pl.Int128(),
+    "_tenure_days": pl.Int64(),
+}
+SUM_COLUMNS: tuple[str, ...] = tuple(SUM_SCHEMA)
 
 
 def group_sums(customers: pl.LazyFrame, keys: Sequence[str] = ()) -> pl.LazyFrame:

@@ -1,0 +1,188 @@
+"""``clv`` on the executors (SPEC §8): each task runs a kernel of the Polars engine on the
+rows of its whole customers (:class:`~retcalc.engines.spark.partials.Remote`, partitioned
+by customer), Spark sums the kernel's additive rows, and the driver merges them.
+
+- historical (group table): :func:`retcalc.metrics.clv.historical.historical_counts`
+  per task, :func:`~retcalc.metrics.clv.historical.finish_historical` on the driver; one
+  row per ``--by`` group reaches it.
+- bgnbd (group table): a first pass counts the customers of each distinct
+  ``(x, t_x, T)`` and ``(x, m)`` (:func:`retcalc.metrics.clv.fit_counts`), the driver fits
+  both models on the counts (:func:`~retcalc.metrics.clv.fit_from_counts`: the fit on
+  every customer); a second pass scores each task's customers with the fitted parameters
+  and sums the table's columns exactly (:func:`~retcalc.metrics.clv.sum_parts`), merged
+  by :func:`~retcalc.metrics.clv.merge_sums`. The driver receives the distinct values and
+  a few dozen rows per group, not the customers.
+
+Each task summarises its customers over the whole data's observation end (its last
+purchase day, known from the load's first pass), so both engines agree by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import polars as pl
+
+from retcalc.engines import Holds, Rows
+from retcalc.engines.spark import partials
+from retcalc.engines.spark.partials import Remote
+
+
+class _Customers:
+    """``mapInArrow`` body: ``compute`` of one partition's customers (their rows as the
+    metrics take them at the remote's level) as the columns of ``schema``."""
+
+    def __init__(
+        self,
+        remote: Remote,
+        compute: Callable[[Rows], pl.DataFrame],
+        schema: dict[str, pl.DataType],
+    ) -> None:
+        # What the task needs of ``remote``, not the Spark frame.
+        self.schema, self.level, self.has_amount = remote.schema, remote.level, remote.has_amount
+        self.compute = compute
+        self.columns = list(schema)  # Spark takes the columns by position
+
+    def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
+        events = partials.partition_events(batches, self.schema, self.level, self.has_amount)
+        if events is None or not events["is_purchase"].any():
+            return
+        out = self.compute(Rows(events.lazy(), Holds(self.level))).select(self.columns)
+        # Arrow (and so Spark) has no 128-bit integer: micros travel as decimal(38, 0).
+        wide = [c for c, t in out.schema.items() if t == pl.Int128]
+        out = out.with_columns(pl.col(wide).cast(pl.Decimal(38, 0)))
+        yield from out.to_arrow().to_batches()
+
+
+def _summed(
+    remote: Remote,
+    compute: Callable[[Rows], pl.DataFrame],
+    schema: dict[str, pl.DataType],
+    group: Sequence[str],
+) -> pl.DataFrame:
+    """``compute`` over every partition's customers, summed per ``group`` by Spark."""
+    return remote._sums(_Customers(remote, compute, schema), schema, group)  # type: ignore[arg-type]
+
+
+def historical(remote: Remote, params: Any) -> pl.DataFrame:
+    """``clv --model historical``'s group table of ``params`` computed on the executors."""
+    from retcalc.metrics.clv.historical import SUM_SCHEMA, finish_historical
+
+    keys = tuple(params.by)
+    schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
+    schema.update(SUM_SCHEMA)
+    compute = functools.partial(
+        _historical_counts, keys=keys, start=params.start, end=params.end, as_of=params.as_of
+    )
+    summed = _summed(remote, compute, schema, keys)
+    return finish_historical(summed, keys)
+
+
+def _historical_counts(rows: Rows, **options: Any) -> pl.DataFrame:
+    from retcalc.metrics.clv.historical import historical_counts
+
+    return historical_counts(rows, **options).collect()
+
+
+def bgnbd(
+    remote: Remote,
+    params: Any | None,
+    *,
+    keys: Sequence[str],
+    as_of: dt.date | None,
+    time_unit: Any,
+    penalizer: float,
+    spend_penalizer: float,
+    horizon: float,
+    margin: float,
+    discount_per_month: float,
+) -> tuple[Any, dt.date, pl.DataFrame]:
+    """``clv --model bgnbd``'s models (``params``, else fitted on the executors' counts of
+    distinct values), its observation end and its group table (scored on the executors).
+    ``partials.collected`` counts what both passes sent to the driver."""
+    from retcalc.metrics.clv import PART_SCHEMA, SUMMED_COLUMNS, group_table, merge_sums
+
+    end = observation_end(remote, as_of)
+    partials.collected.update(rows=0, bytes=0)
+    received = [0, 0]
+
+    def count(frame: pl.DataFrame) -> pl.DataFrame:
+        received[0] += partials.collected["rows"]
+        received[1] += partials.collected["bytes"]
+        return frame
+
+    summary = functools.partial(
+        _summary, as_of=as_of, time_unit=time_unit, keys=tuple(keys), last_purchase=remote.last
+    )
+    if params is None:
+        from retcalc.metrics.clv import FIT_COLUMNS, FIT_SCHEMA, fit_from_counts
+
+        compute = functools.partial(_fit_counts, summary=summary)
+        counts = count(_summed(remote, compute, dict(FIT_SCHEMA), FIT_COLUMNS))
+        params = fit_from_counts(
+            counts, time_unit, penalizer=penalizer, spend_penalizer=spend_penalizer
+        )
+    keys = tuple(keys)
+    schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
+    schema.update(PART_SCHEMA)
+    compute = functools.partial(
+        _score_parts,
+        summary=summary,
+        fitted=params,
+        horizon=horizon,
+        margin=margin,
+        discount_per_month=discount_per_month,
+    )
+    parts = count(_summed(remote, compute, schema, [*keys, "_column", "_exp"]))
+    partials.collected.update(rows=received[0], bytes=received[1])
+    groups, sums = merge_sums(parts, keys, SUMMED_COLUMNS)
+    return params, end, group_table(groups, sums, keys, with_cost=False)
+
+
+def observation_end(remote: Remote, as_of: dt.date | None) -> dt.date:
+    """The last day observed: the day before ``as_of``, else the last purchase day
+    (``summary.rfm_summary``'s), refused as the Polars engine does without purchases."""
+    from retcalc.errors import InputError
+    from retcalc.periods import observed_end
+
+    if remote.last is None:
+        when = f" before --as-of {as_of}" if as_of else ""
+        raise InputError(
+            f"no purchases{when}: every row is a return, a cancellation or out of range"
+        )
+    return observed_end(remote.last, as_of) - dt.timedelta(days=1)
+
+
+def _summary(rows: Rows, **options: Any) -> Any:
+    """The task's customers summarised over the whole data's observation end."""
+    from retcalc.metrics.clv.summary import rfm_summary
+
+    return rfm_summary(rows, **options)
+
+
+def _fit_counts(rows: Rows, *, summary: Callable[[Rows], Any]) -> pl.DataFrame:
+    from retcalc.metrics.clv import fit_counts
+
+    return fit_counts(summary(rows).frame.lazy()).collect()
+
+
+def _score_parts(
+    rows: Rows,
+    *,
+    summary: Callable[[Rows], Any],
+    fitted: Any,
+    horizon: float,
+    margin: float,
+    discount_per_month: float,
+) -> pl.DataFrame:
+    from retcalc.metrics.clv import score, sum_parts, summed_columns
+
+    summarised = summary(rows)
+    scored = score(
+        summarised, fitted, horizon=horizon, margin=margin, discount_per_month=discount_per_month
+    )
+    frame, columns, _ = summed_columns(scored, years=None)
+    return sum_parts(frame, summarised.keys, columns)
