@@ -1401,16 +1401,24 @@ def clv_historical(
     as_of: str | dt.date | None = None,
     by: str | Sequence[str] = (),
     per_customer: bool = False,
+    write_to: str | Path | None = None,
 ) -> pl.DataFrame:
     """Historical customer value (SPEC §2.6): per customer, orders, revenue, aov =
     revenue / orders, first and last order and tenure; without ``per_customer``, per
     group: customers, orders, revenue, aov, orders_per_customer,
-    revenue_per_customer and mean_tenure_days."""
+    revenue_per_customer and mean_tenure_days. ``write_to``: with ``per_customer`` on
+    orders left on Spark (``--engine spark``), the executors write the per-customer
+    table there as a Parquet directory instead (SPEC §8); the frame returned is then
+    ``path`` and ``customers`` (written)."""
     from retcalc.metrics.clv import historical
 
     params = metric_params(start=start, end=end, as_of=as_of, by=by)
     read = _orders(orders, by=by, need_amount=True)
     remote = read.loaded.remote
+    if write_to is not None:
+        clv_remote = _written_by_executors(remote, per_customer)
+        written = clv_remote.write_historical(remote, params, Path(write_to))
+        return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
     if remote is not None and not per_customer:
         from retcalc.engines.spark import clv_remote
 
@@ -1459,6 +1467,19 @@ def clv_formula(
     return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
 
 
+def _written_by_executors(remote: Any, per_customer: bool) -> Any:
+    """The module that has the executors write per-customer rows, when ``remote`` rows
+    are there to write (``write_to=``)."""
+    if remote is None or not per_customer:
+        raise UsageError(
+            "write_to is for per_customer on orders left on Spark (--engine spark, orders "
+            "only): the executors write the rows; otherwise write the table returned"
+        )
+    from retcalc.engines.spark import clv_remote
+
+    return clv_remote
+
+
 @dataclass
 class BgNbdFit:
     """What :func:`clv_bgnbd_fit` returns: the models and every customer's score.
@@ -1478,6 +1499,7 @@ class BgNbdFit:
     scored: pl.DataFrame | None = dataclasses.field(repr=False)
     has_cost: bool = False
     table: pl.DataFrame | None = dataclasses.field(default=None, repr=False)
+    written: int | None = None  # customers the executors wrote (write_to=)
 
     @property
     def customers(self) -> pl.DataFrame:
@@ -1492,8 +1514,8 @@ class BgNbdFit:
     def _scored(self) -> pl.DataFrame:
         if self.scored is None:
             raise UsageError(
-                "the customers' scores stayed on the Spark executors (per_customer=False): "
-                "fit with per_customer=True for them"
+                "the customers' scores stayed on the Spark executors (per_customer=False, "
+                "or write_to=): fit with per_customer=True for them"
             )
         return self.scored
 
@@ -1553,11 +1575,14 @@ def clv_bgnbd_fit(
     penalizer: float = 0.0,
     spend_penalizer: float = 0.0,
     per_customer: bool = True,
+    write_to: str | Path | None = None,
 ) -> BgNbdFit:
     """:func:`clv_bgnbd` with the models kept: a :class:`BgNbdFit` holding the fitted
     parameters (to save with ``params.to_dict()``, as ``--params-out``), the per-customer
     and per-group tables (``per_customer=False``: the per-group table only, which on
-    orders left on Spark is fitted and scored on the executors, SPEC §8). ``params``: score with these parameters instead of fitting
+    orders left on Spark is fitted and scored on the executors, SPEC §8). ``write_to``:
+    on orders left on Spark, the executors write the per-customer table there as a
+    Parquet directory (``written`` says how many customers) instead of keeping it. ``params``: score with these parameters instead of fitting
     (``ModelParams.from_dict`` reads what ``to_dict`` wrote; ``--params-in``); they need
     the Gamma-Gamma part. ``penalizer`` and ``spend_penalizer``: lifetimes'
     ``penalizer_coef`` of the BG/NBD and the Gamma-Gamma fit (``--penalizer``,
@@ -1601,16 +1626,25 @@ def clv_bgnbd_fit(
     people = _customers(customers)
     has_cost = people is not None and "cost_to_serve" in people.frame.columns
     remote = read.loaded.remote
-    if remote is not None and not per_customer and not has_cost:
+    on_executors = remote is not None and not per_customer and not has_cost
+    if write_to is not None:
+        _written_by_executors(None if has_cost else remote, True)
+    if on_executors or write_to is not None:
         from retcalc.engines.spark import clv_remote
 
-        fitted, end, table = clv_remote.bgnbd(
-            remote, params, keys=metric.by, as_of=metric.as_of, time_unit=unit,
-            penalizer=coef, spend_penalizer=spend_coef, horizon=days / unit.days,
+        scoring = dict(
+            keys=metric.by, as_of=metric.as_of, time_unit=unit, horizon=days / unit.days,
             margin=margin, discount_per_month=model.monthly_rate(discount_rate),
         )  # fmt: skip
+        fitted, end, table = clv_remote.bgnbd(
+            remote, params, penalizer=coef, spend_penalizer=spend_coef,
+            groups=write_to is None, **scoring,
+        )  # fmt: skip
         _say(fitted.warnings)
-        return BgNbdFit(fitted, end, days, metric.by, None, table=table)
+        written = None
+        if write_to is not None:
+            written = clv_remote.write_bgnbd(remote, fitted, Path(write_to), **scoring)
+        return BgNbdFit(fitted, end, days, metric.by, None, table=table, written=written)
     read = _on_driver(read)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
     fitted = (

@@ -422,6 +422,16 @@ def sent_for_bgnbd(orders: Path, by: tuple[str, ...], as_of: str | None, unit: s
     return fit_counts(summary.frame.lazy()).collect().height + sum_parts(frame, by, columns).height
 
 
+def fit_rows(orders: Path) -> int:
+    """The distinct (x, t_x, T) and (x, m) values the fit receives."""
+    import retcalc
+    from retcalc.metrics.clv import fit_counts
+    from retcalc.metrics.clv.summary import rfm_summary
+
+    summary = rfm_summary(retcalc.read_orders(orders).rows())
+    return fit_counts(summary.frame.lazy()).collect().height
+
+
 @needs_spark
 @pytest.mark.parametrize(
     ("args", "by", "as_of", "unit"),
@@ -501,3 +511,59 @@ def test_clv_bgnbd_scores_given_parameters_on_the_executors(
     assert ours.stdout == theirs.stdout
     # No fit: only the scores' sums, per group, column and binary exponent.
     assert 0 < partials.collected["rows"] <= 3 * 5 * 64
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [("--by", "channel"), ("--start", "2023-01-01"), ("--model", "bgnbd", "--by", "channel")],
+    ids=["historical-by", "historical-start", "bgnbd-by"],
+)
+def test_clv_per_customer_written_by_the_executors(
+    spark: Any, messy_shop: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    import polars as pl
+
+    from retcalc.engines.spark import partials
+
+    orders = str(messy_shop / "orders.csv")
+    ours = run("clv", orders, *args, "--per-customer", "--output", str(tmp_path / "ours.parquet"))
+    assert ours.exit_code == 0, ours.stderr
+    expected = pl.read_parquet(tmp_path / "ours.parquet")
+    target = tmp_path / "customers"
+    for attempt in (1, 2):  # a second run replaces the directory the first one wrote
+        partials.collected.update(rows=-1, bytes=-1)
+        theirs = run(
+            "clv", orders, *args, "--per-customer", "--engine", "spark",
+            "--output", str(target), "--format", "parquet",
+        )  # fmt: skip
+        assert theirs.exit_code == 0, theirs.stderr
+        assert theirs.stdout == ""
+        assert f"{expected.height} customers written to {target}" in theirs.stderr
+        written = pl.read_parquet(target / "*.parquet")
+        assert written.equals(expected), attempt
+        # No customer's row reached the driver (bgnbd: the fit's distinct values only).
+        if "bgnbd" in args:
+            assert partials.collected["rows"] == fit_rows(messy_shop / "orders.csv")
+        else:
+            assert partials.collected["rows"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers", "ours.parquet"]
+
+
+@needs_spark
+def test_clv_per_customer_directory_refusals(spark: Any, messy_shop: Path, tmp_path: Path) -> None:
+    orders = str(messy_shop / "orders.csv")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    spark_args = ("--per-customer", "--engine", "spark", "--format", "parquet")
+    refused = run("clv", orders, *spark_args, "--output", str(busy))
+    assert refused.exit_code == 2
+    assert "holds other files (notes.txt)" in refused.stderr
+    assert (busy / "notes.txt").read_text() == "mine"
+    inside = run("clv", orders, *spark_args, "--output", str(messy_shop))
+    assert inside.exit_code == 2 and "refusing to write over input" in inside.stderr
+    fail_if = run(
+        "clv", orders, *spark_args, "--output", str(tmp_path / "x"), "--fail-if", "orders<1"
+    )
+    assert fail_if.exit_code == 2 and "--fail-if is not checked" in fail_if.stderr

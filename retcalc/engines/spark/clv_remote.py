@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -99,10 +103,12 @@ def bgnbd(
     horizon: float,
     margin: float,
     discount_per_month: float,
-) -> tuple[Any, dt.date, pl.DataFrame]:
+    groups: bool = True,
+) -> tuple[Any, dt.date, pl.DataFrame | None]:
     """``clv --model bgnbd``'s models (``params``, else fitted on the executors' counts of
-    distinct values), its observation end and its group table (scored on the executors).
-    ``partials.collected`` counts what both passes sent to the driver."""
+    distinct values), its observation end and its group table (scored on the executors;
+    None without ``groups``). ``partials.collected`` counts what both passes sent to the
+    driver."""
     from retcalc.metrics.clv import PART_SCHEMA, SUMMED_COLUMNS, group_table, merge_sums
 
     end = observation_end(remote, as_of)
@@ -125,6 +131,9 @@ def bgnbd(
         params = fit_from_counts(
             counts, time_unit, penalizer=penalizer, spend_penalizer=spend_penalizer
         )
+    if not groups:
+        partials.collected.update(rows=received[0], bytes=received[1])
+        return params, end, None
     keys = tuple(keys)
     schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
     schema.update(PART_SCHEMA)
@@ -186,3 +195,160 @@ def _score_parts(
     )
     frame, columns, _ = summed_columns(scored, years=None)
     return sum_parts(frame, summarised.keys, columns)
+
+
+#: A Parquet directory the executors wrote (Spark's layout), which a new one may replace.
+_SPARK_FILES = re.compile(r"(part-.*|\..*\.crc|_SUCCESS)")
+
+
+def write_historical(remote: Remote, params: Any, path: Path) -> int:
+    """``clv --model historical --per-customer``: the executors write each customer's row
+    (the default engine's table, sorted by group and customer) as a Parquet directory at
+    ``path``; the number of customers written. No row reaches the driver."""
+    from retcalc.metrics.clv.historical import CUSTOMER_COLUMNS
+
+    keys = tuple(params.by)
+    schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
+    schema["customer_id"] = pl.String()
+    types = (pl.Int64(), pl.Float64(), pl.Float64(), pl.Date(), pl.Date(), pl.Int64())
+    schema.update(dict(zip(CUSTOMER_COLUMNS, types, strict=True)))
+    compute = functools.partial(
+        _customer_rows, keys=keys, start=params.start, end=params.end, as_of=params.as_of
+    )
+    partials.collected.update(rows=0, bytes=0)  # nothing is collected
+    written = _write(remote, compute, schema, [*keys, "customer_id"], path)
+    if not written:
+        from retcalc.errors import InputError
+
+        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    return written
+
+
+def _customer_rows(rows: Rows, *, keys: tuple[str, ...], **options: Any) -> pl.DataFrame:
+    from retcalc.metrics.clv.historical import customer_rows
+
+    return customer_rows(rows, keys=keys, **options).collect()
+
+
+def write_bgnbd(
+    remote: Remote,
+    params: Any,
+    path: Path,
+    *,
+    keys: Sequence[str],
+    as_of: dt.date | None,
+    time_unit: Any,
+    horizon: float,
+    margin: float,
+    discount_per_month: float,
+) -> int:
+    """``clv --model bgnbd --per-customer``: the executors score their customers with
+    ``params`` and write each one's row (the default engine's table, sorted by group and
+    customer) as a Parquet directory at ``path``; the number of customers written."""
+    from retcalc.metrics.clv import SCORE_COLUMNS
+    from retcalc.metrics.clv.summary import SUMMARY_COLUMNS
+
+    keys = tuple(keys)
+    schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
+    schema["customer_id"] = pl.String()
+    types = (pl.Date(), pl.Date(), pl.Int64(), pl.Float64(), pl.Float64(), pl.Float64())
+    schema.update(dict(zip(SUMMARY_COLUMNS, types, strict=True)))
+    schema.update({c: pl.Float64() for c in SCORE_COLUMNS})
+    summary = functools.partial(
+        _summary, as_of=as_of, time_unit=time_unit, keys=keys, last_purchase=remote.last
+    )
+    compute = functools.partial(
+        _scored,
+        summary=summary,
+        fitted=params,
+        horizon=horizon,
+        margin=margin,
+        discount_per_month=discount_per_month,
+    )
+    return _write(remote, compute, schema, [*keys, "customer_id"], path)
+
+
+def _scored(
+    rows: Rows,
+    *,
+    summary: Callable[[Rows], Any],
+    fitted: Any,
+    horizon: float,
+    margin: float,
+    discount_per_month: float,
+) -> pl.DataFrame:
+    from retcalc.metrics.clv import score
+
+    return score(
+        summary(rows), fitted, horizon=horizon, margin=margin, discount_per_month=discount_per_month
+    )
+
+
+def _write(
+    remote: Remote,
+    compute: Callable[[Rows], pl.DataFrame],
+    schema: dict[str, pl.DataType],
+    order: Sequence[str],
+    path: Path,
+) -> int:
+    """``compute``'s rows of every partition's customers (floats cleaned as the default
+    engine's Parquet has them), sorted by ``order``, written by the executors as a Parquet
+    directory beside ``path`` and then renamed to it; the number of rows."""
+    from retcalc.engines.spark.load import spark_schema
+    from retcalc.render.values import clean_floats
+
+    target = Path(path)
+    _check_target(target)
+    cleaned = functools.partial(_cleaned, compute=compute, clean=clean_floats)
+    rows = remote.rows.mapInArrow(_Customers(remote, cleaned, schema), spark_schema(schema))
+    temporary = target.parent / f".{target.name}.retcalc-{os.getpid()}.tmp"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    try:
+        rows.orderBy(*order).write.parquet(str(temporary.resolve()))
+        written = int(rows.sparkSession.read.parquet(str(temporary.resolve())).count())
+        _replace(temporary, target)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return written
+
+
+def _cleaned(
+    rows: Rows, *, compute: Callable[[Rows], pl.DataFrame], clean: Callable[..., pl.DataFrame]
+) -> pl.DataFrame:
+    return clean(compute(rows))
+
+
+def _check_target(target: Path) -> None:
+    """Refuse a ``path`` that is a file, or a directory holding anything but a Parquet
+    directory Spark wrote (which is replaced)."""
+    from retcalc.errors import UsageError
+
+    if target.is_dir():
+        foreign = [p.name for p in target.iterdir() if not _SPARK_FILES.fullmatch(p.name)]
+        if foreign:
+            raise UsageError(
+                f"--output {target}: the directory holds other files ({', '.join(sorted(foreign)[:3])}); "
+                "name a new directory (with --engine spark, --per-customer writes a Parquet "
+                "directory)"
+            )
+    elif target.exists():
+        raise UsageError(
+            f"--output {target} is a file: with --engine spark, --per-customer writes a "
+            "Parquet directory; name a new directory or remove the file"
+        )
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {target}: no directory {target.parent}")
+
+
+def _replace(new: Path, target: Path) -> None:
+    """``new`` renamed to ``target``; an earlier Spark Parquet directory there is moved
+    aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.retcalc-{os.getpid()}.old"
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old)

@@ -197,6 +197,22 @@ def group_sums(customers: pl.LazyFrame, keys: Sequence[str] = ()) -> pl.LazyFram
     return customers.group_by(keys).agg(aggs) if keys else customers.select(aggs)
 
 
+def customer_rows(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+    micros: bool = False,
+) -> pl.LazyFrame:
+    """:func:`per_customer`'s rows of the customers of ``orders`` (every row of each
+    customer in it), in no order, none when none bought in range: what a kernel writes
+    for its customers, or sums (:func:`historical_counts`)."""
+    events = events_of(encode_orders(before(as_rows(orders), as_of)))
+    return _customers(events, list(keys), start, end, micros)
+
+
 def historical_counts(
     orders: Rows | pl.LazyFrame,
     *,
@@ -207,11 +223,8 @@ def historical_counts(
 ) -> pl.LazyFrame:
     """The kernel: :data:`SUM_COLUMNS` per group of the customers of ``orders`` (every
     row of each customer in it), in no order; a group without customers has no row."""
-    keys = list(keys)
-    events = events_of(encode_orders(before(as_rows(orders), as_of)))
-    return group_sums(_customers(events, keys, start, end, micros=True), keys).filter(
-        pl.col("customers") > 0
-    )
+    rows = customer_rows(orders, keys=keys, start=start, end=end, as_of=as_of, micros=True)
+    return group_sums(rows, keys).filter(pl.col("customers") > 0)
 
 
 def finish_historical(summed: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
