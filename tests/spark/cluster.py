@@ -169,7 +169,7 @@ class Cluster:
                 with urllib.request.urlopen(url, timeout=2) as answer:
                     if ready(json.load(answer)):
                         return
-            except OSError:
+            except (OSError, ValueError):  # not listening yet, or an empty page while starting
                 pass
             time.sleep(0.25)
         raise RuntimeError(f"the standalone cluster did not start: see {self.directory}/*.log")
