@@ -1422,15 +1422,29 @@ def clv_historical(
     as_of: str | dt.date | None = None,
     by: str | Sequence[str] = (),
     per_customer: bool = False,
+    write_to: str | Path | None = None,
 ) -> pl.DataFrame:
     """Historical customer value (SPEC §2.6): per customer, orders, revenue, aov =
     revenue / orders, first and last order and tenure; without ``per_customer``, per
     group: customers, orders, revenue, aov, orders_per_customer,
-    revenue_per_customer and mean_tenure_days."""
+    revenue_per_customer and mean_tenure_days. ``write_to``: with ``per_customer`` on
+    orders left on Spark (``--engine spark``), the executors write the per-customer
+    table there as a Parquet directory instead (SPEC §8); the frame returned is then
+    ``path`` and ``customers`` (written)."""
     from retcalc.metrics.clv import historical
 
     params = metric_params(start=start, end=end, as_of=as_of, by=by)
     read = _orders(orders, by=by, need_amount=True)
+    remote = read.loaded.remote
+    if write_to is not None:
+        clv_remote = _written_by_executors(remote, per_customer)
+        written = clv_remote.write_historical(remote, params, Path(write_to))
+        return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
+    if remote is not None and not per_customer:
+        from retcalc.engines.spark import clv_remote
+
+        return clv_remote.historical(remote, params)
+    read = _on_driver(read)
     # Handed straight over (no name kept here), so that per_customer lets the rows go
     # once it has read them.
     customers = historical.per_customer(
@@ -1470,8 +1484,21 @@ def clv_formula(
     costs = None
     if people is not None and "cost_to_serve" in people.frame.columns:
         costs = model.customer_costs(people.lazy())
-    prep = prepare(read, people, params, basis=basis, anonymous=costs is None)
+    prep = prepare(_on_driver(read), people, params, basis=basis, anonymous=costs is None)
     return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
+
+
+def _written_by_executors(remote: Any, per_customer: bool) -> Any:
+    """The module that has the executors write per-customer rows, when ``remote`` rows
+    are there to write (``write_to=``)."""
+    if remote is None or not per_customer:
+        raise UsageError(
+            "write_to is for per_customer on orders left on Spark (--engine spark, orders "
+            "only): the executors write the rows; otherwise write the table returned"
+        )
+    from retcalc.engines.spark import clv_remote
+
+    return clv_remote
 
 
 @dataclass
@@ -1482,25 +1509,36 @@ class BgNbdFit:
     (``params.to_dict()`` is what ``--params-out`` writes); ``observation_end``: the
     last day observed; ``horizon_days``: the horizon in days; ``by``: the grouping.
     ``customers`` and ``groups`` are the tables :func:`clv_bgnbd` returns with and
-    without ``per_customer``.
+    without ``per_customer``. Fitted with ``per_customer=False`` on orders left on Spark
+    (``--engine spark``), only ``groups`` is there (``table``, computed on the executors).
     """
 
     params: ModelParams
     observation_end: dt.date
     horizon_days: float
     by: tuple[str, ...]
-    scored: pl.DataFrame = dataclasses.field(repr=False)
+    scored: pl.DataFrame | None = dataclasses.field(repr=False)
     has_cost: bool = False
+    table: pl.DataFrame | None = dataclasses.field(default=None, repr=False)
+    written: int | None = None  # customers the executors wrote (write_to=)
 
     @property
     def customers(self) -> pl.DataFrame:
         """One row per customer, sorted by the ``by`` columns and ``customer_id``."""
-        return self.scored.sort([*self.by, "customer_id"])
+        return self._scored().sort([*self.by, "customer_id"])
 
     @property
     def groups(self) -> pl.DataFrame:
         """One row per ``by`` group (one row without ``by``)."""
-        return self.by_group()
+        return self.by_group() if self.table is None else self.table
+
+    def _scored(self) -> pl.DataFrame:
+        if self.scored is None:
+            raise UsageError(
+                "the customers' scores stayed on the Spark executors (per_customer=False, "
+                "or write_to=): fit with per_customer=True for them"
+            )
+        return self.scored
 
     def by_group(
         self, by: str | Sequence[str] | None = None, *, customers: pl.DataFrame | None = None
@@ -1511,7 +1549,7 @@ class BgNbdFit:
         from retcalc.metrics import clv as model
 
         keys = self.by if by is None else _by(by)
-        frame = self.scored if customers is None else customers
+        frame = self._scored() if customers is None else customers
         years = self.horizon_days / model.DAYS_PER_YEAR if self.has_cost else None
         return model.by_group(frame, keys, years=years)
 
@@ -1557,10 +1595,15 @@ def clv_bgnbd_fit(
     params: ModelParams | None = None,
     penalizer: float = 0.0,
     spend_penalizer: float = 0.0,
+    per_customer: bool = True,
+    write_to: str | Path | None = None,
 ) -> BgNbdFit:
     """:func:`clv_bgnbd` with the models kept: a :class:`BgNbdFit` holding the fitted
     parameters (to save with ``params.to_dict()``, as ``--params-out``), the per-customer
-    and per-group tables. ``params``: score with these parameters instead of fitting
+    and per-group tables (``per_customer=False``: the per-group table only, which on
+    orders left on Spark is fitted and scored on the executors, SPEC §8). ``write_to``:
+    on orders left on Spark, the executors write the per-customer table there as a
+    Parquet directory (``written`` says how many customers) instead of keeping it. ``params``: score with these parameters instead of fitting
     (``ModelParams.from_dict`` reads what ``to_dict`` wrote; ``--params-in``); they need
     the Gamma-Gamma part. ``penalizer`` and ``spend_penalizer``: lifetimes'
     ``penalizer_coef`` of the BG/NBD and the Gamma-Gamma fit (``--penalizer``,
@@ -1600,6 +1643,30 @@ def clv_bgnbd_fit(
     coef = _penalizer(penalizer, params)
     spend_coef = _penalizer(spend_penalizer, params, "--spend-penalizer")
     read = _orders(orders, by=by, need_amount=True)
+    days = model.duration_days(length)
+    people = _customers(customers)
+    has_cost = people is not None and "cost_to_serve" in people.frame.columns
+    remote = read.loaded.remote
+    on_executors = remote is not None and not per_customer and not has_cost
+    if write_to is not None:
+        _written_by_executors(None if has_cost else remote, True)
+    if on_executors or write_to is not None:
+        from retcalc.engines.spark import clv_remote
+
+        scoring: dict[str, Any] = dict(
+            keys=metric.by, as_of=metric.as_of, time_unit=unit, horizon=days / unit.days,
+            margin=margin, discount_per_month=model.monthly_rate(discount_rate),
+        )  # fmt: skip
+        fitted, end, table = clv_remote.bgnbd(
+            remote, params, penalizer=coef, spend_penalizer=spend_coef,
+            groups=write_to is None, **scoring,
+        )  # fmt: skip
+        _say(fitted.warnings)
+        written = None
+        if write_to is not None:
+            written = clv_remote.write_bgnbd(remote, fitted, Path(write_to), **scoring)
+        return BgNbdFit(fitted, end, days, metric.by, None, table=table, written=written)
+    read = _on_driver(read)
     summary = rfm_summary(read.rows(), as_of=metric.as_of, time_unit=unit, keys=metric.by)
     fitted = (
         model.fit_models(summary, penalizer=coef, spend_penalizer=spend_coef)
@@ -1607,7 +1674,6 @@ def clv_bgnbd_fit(
         else params
     )
     _say(fitted.warnings)
-    days = model.duration_days(length)
     scored = model.score(
         summary,
         fitted,
@@ -1615,8 +1681,6 @@ def clv_bgnbd_fit(
         margin=margin,
         discount_per_month=model.monthly_rate(discount_rate),
     )
-    people = _customers(customers)
-    has_cost = people is not None and "cost_to_serve" in people.frame.columns
     if has_cost:
         assert people is not None
         years = days / model.DAYS_PER_YEAR
@@ -1657,7 +1721,7 @@ def clv_bgnbd(
     fit = clv_bgnbd_fit(
         orders, customers=customers, as_of=as_of, by=by, margin=margin,
         discount_rate=discount_rate, horizon=horizon, time_unit=time_unit, params=params,
-        penalizer=penalizer, spend_penalizer=spend_penalizer,
+        penalizer=penalizer, spend_penalizer=spend_penalizer, per_customer=per_customer,
     )  # fmt: skip
     return fit.customers if per_customer else fit.groups
 
@@ -1686,7 +1750,7 @@ def clv_holdout(
     length = holdout if isinstance(holdout, Window) else parse_duration(holdout, "--holdout")
     _, unit = _bgnbd_setup("1y", time_unit)
     coef = _penalizer(penalizer, params)
-    read = _orders(orders, by=(), need_amount=True)
+    read = _on_driver(_orders(orders, by=(), need_amount=True))
     check = holdout_table(
         read.rows(),
         holdout=length,

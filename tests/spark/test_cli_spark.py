@@ -471,3 +471,196 @@ def test_rows_left_out_are_said_once_counted_over_every_row(spark: Any, tmp_path
     assert said == [line for line in ours.stderr.splitlines() if "warning" in line]
     assert sum("2 rows have no customer id" in line for line in said) == 1
     assert sum("1 rows have no order date" in line for line in said) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("--by", "channel", "-f", "json"),
+        ("--start", "2022-09-01", "--end", "2023-12-31", "--by", "channel"),
+        (
+            "--as-of",
+            "2024-03-01",
+        ),
+    ],
+    ids=["whole", "by", "start-end", "as-of"],
+)
+def test_clv_historical_runs_on_the_executors(
+    spark: Any, messy_shop: Path, args: tuple[str, ...]
+) -> None:
+    from retcalc.engines.spark import partials
+
+    shown = args if "-f" in args else (*args, "--format", "csv")
+    partials.collected.update(rows=0, bytes=0)
+    ours, theirs = both("clv", str(messy_shop / "orders_messy.csv"), *shown)
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+    # Only the groups' sums reached the driver: one row per group.
+    groups = len(json.loads(ours.stdout)) if "-f" in args else ours.stdout.count("\n") - 1
+    assert partials.collected["rows"] == groups
+
+
+def sent_for_bgnbd(orders: Path, by: tuple[str, ...], as_of: str | None, unit: str) -> int:
+    """The rows the executors send for a bgnbd group table: the distinct values of the fit
+    and, per group, one row per column and binary exponent of the scores' sums."""
+    import datetime as dt
+
+    import retcalc
+    from retcalc.metrics.clv import fit_counts, fit_models, score, sum_parts, summed_columns
+    from retcalc.metrics.clv.summary import TimeUnit, rfm_summary
+
+    cut = dt.date.fromisoformat(as_of) if as_of else None
+    rows = retcalc.read_orders(orders, by=list(by)).rows()
+    summary = rfm_summary(rows, as_of=cut, time_unit=TimeUnit(unit), keys=by)
+    frame, columns, _ = summed_columns(
+        score(summary, fit_models(summary), horizon=365.0 / TimeUnit(unit).days), years=None
+    )
+    return fit_counts(summary.frame.lazy()).collect().height + sum_parts(frame, by, columns).height
+
+
+def fit_rows(orders: Path) -> int:
+    """The distinct (x, t_x, T) and (x, m) values the fit receives."""
+    import retcalc
+    from retcalc.metrics.clv import fit_counts
+    from retcalc.metrics.clv.summary import rfm_summary
+
+    summary = rfm_summary(retcalc.read_orders(orders).rows())
+    return fit_counts(summary.frame.lazy()).collect().height
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    ("args", "by", "as_of", "unit"),
+    [
+        ((), (), None, "day"),
+        (("--by", "channel"), ("channel",), None, "day"),
+        (("--as-of", "2024-03-01", "--time-unit", "week"), (), "2024-03-01", "week"),
+    ],
+    ids=["whole", "by", "week-as-of"],
+)
+def test_clv_bgnbd_fits_and_scores_on_the_executors(
+    spark: Any,
+    messy_shop: Path,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    by: tuple[str, ...],
+    as_of: str | None,
+    unit: str,
+) -> None:
+    from retcalc.engines.spark import partials
+
+    orders = messy_shop / "orders.csv"
+    partials.collected.update(rows=0, bytes=0)
+    params = (str(tmp_path / "ours.json"), str(tmp_path / "theirs.json"))
+    common = ("clv", str(orders), "--model", "bgnbd", *args, "--format", "csv")
+    ours = run(*common, "--params-out", params[0])
+    theirs = run(*common, "--params-out", params[1], "--engine", "spark")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout  # the same fit and exact sums: every digit
+    assert Path(params[0]).read_text() == Path(params[1]).read_text()
+    assert "clv" in ours.stdout and ",," not in ours.stdout  # the spend model is fitted
+    # The distinct (x, t_x, T) and (x, m) values and the sums' parts reached the driver,
+    # fewer rows than customers.
+    sent = partials.collected["rows"]
+    assert sent == sent_for_bgnbd(orders, by, as_of, unit)
+    customers = sum(int(line.split(",")[len(by)]) for line in ours.stdout.splitlines()[1:])
+    assert sent < customers * 2
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--per-customer", "--by", "channel"),
+        ("--model", "bgnbd", "--per-customer"),
+        ("--model", "bgnbd", "--holdout", "26w"),
+        ("--model", "formula", "--margin", "30%", "-w", "3mo"),
+    ],
+    ids=["historical-per-customer", "bgnbd-per-customer", "bgnbd-holdout", "formula"],
+)
+def test_clv_tables_that_collect_the_rows(
+    spark: Any, messy_shop: Path, args: tuple[str, ...]
+) -> None:
+    """Per-customer tables, the holdout check and the formula collect the rows."""
+    from retcalc.engines.spark import partials
+
+    partials.collected.update(rows=0, bytes=0)
+    ours, theirs = both("clv", str(messy_shop / "orders.csv"), *args, "--format", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    if ours.stdout != theirs.stdout:  # the last digit of a float may differ: 1e-12
+        assert_same_table(csv_table(ours.stdout), csv_table(theirs.stdout), " ".join(args))
+    assert partials.collected["rows"] == 0
+
+
+@needs_spark
+def test_clv_bgnbd_scores_given_parameters_on_the_executors(
+    spark: Any, messy_shop: Path, tmp_path: Path
+) -> None:
+    from retcalc.engines.spark import partials
+
+    orders, params = str(messy_shop / "orders.csv"), str(tmp_path / "params.json")
+    assert run("clv", orders, "--model", "bgnbd", "--params-out", params).exit_code == 0
+    partials.collected.update(rows=0, bytes=0)
+    args = ("--model", "bgnbd", "--params-in", params, "--by", "channel", "--margin", "40%")
+    ours, theirs = both("clv", orders, *args, "--format", "csv")
+    assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+    assert ours.stdout == theirs.stdout
+    # No fit: only the scores' sums, per group, column and binary exponent.
+    assert 0 < partials.collected["rows"] <= 3 * 5 * 64
+
+
+@needs_spark
+@pytest.mark.parametrize(
+    "args",
+    [("--by", "channel"), ("--start", "2023-01-01"), ("--model", "bgnbd", "--by", "channel")],
+    ids=["historical-by", "historical-start", "bgnbd-by"],
+)
+def test_clv_per_customer_written_by_the_executors(
+    spark: Any, messy_shop: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    import polars as pl
+
+    from retcalc.engines.spark import partials
+
+    orders = str(messy_shop / "orders.csv")
+    ours = run("clv", orders, *args, "--per-customer", "--output", str(tmp_path / "ours.parquet"))
+    assert ours.exit_code == 0, ours.stderr
+    expected = pl.read_parquet(tmp_path / "ours.parquet")
+    target = tmp_path / "customers"
+    for attempt in (1, 2):  # a second run replaces the directory the first one wrote
+        partials.collected.update(rows=-1, bytes=-1)
+        theirs = run(
+            "clv", orders, *args, "--per-customer", "--engine", "spark",
+            "--output", str(target), "--format", "parquet",
+        )  # fmt: skip
+        assert theirs.exit_code == 0, theirs.stderr
+        assert theirs.stdout == ""
+        assert f"{expected.height} customers written to {target}" in theirs.stderr
+        written = pl.read_parquet(target / "*.parquet")
+        assert written.equals(expected), attempt
+        # No customer's row reached the driver (bgnbd: the fit's distinct values only).
+        if "bgnbd" in args:
+            assert partials.collected["rows"] == fit_rows(messy_shop / "orders.csv")
+        else:
+            assert partials.collected["rows"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers", "ours.parquet"]
+
+
+@needs_spark
+def test_clv_per_customer_directory_refusals(spark: Any, messy_shop: Path, tmp_path: Path) -> None:
+    orders = str(messy_shop / "orders.csv")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    spark_args = ("--per-customer", "--engine", "spark", "--format", "parquet")
+    refused = run("clv", orders, *spark_args, "--output", str(busy))
+    assert refused.exit_code == 2
+    assert "holds other files (notes.txt)" in refused.stderr
+    assert (busy / "notes.txt").read_text() == "mine"
+    inside = run("clv", orders, *spark_args, "--output", str(messy_shop))
+    assert inside.exit_code == 2 and "refusing to write over input" in inside.stderr
+    fail_if = run(
+        "clv", orders, *spark_args, "--output", str(tmp_path / "x"), "--fail-if", "orders<1"
+    )
+    assert fail_if.exit_code == 2 and "--fail-if is not checked" in fail_if.stderr

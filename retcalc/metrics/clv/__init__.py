@@ -14,6 +14,18 @@ Per customer, over a horizon of ``h`` time units cut into months
 with ``d`` the discount rate per month. This is lifetimes'
 ``GammaGammaFitter.customer_lifetime_value(..., time=months, discount_rate=d)``
 with ``freq="W"``; with ``freq="D"`` lifetimes takes a month as 30 days.
+
+Kernel and merge (SPEC §8). The fits depend on the customers only through the distinct
+``(x, t_x, T)`` and ``(x, m)`` values: :func:`fit_counts` (the kernel) counts the
+customers of each distinct value in a set of whole customers, :func:`fit_from_counts`
+fits on the counts summed over the sets (a weighted likelihood; the same fit as on
+every customer, ``bgnbd.distinct_rows``). The group table's sums are exact:
+:func:`sum_parts` (the kernel) splits each value into an integer mantissa and its
+binary exponent and sums the mantissas per group and exponent, :func:`merge_sums` adds
+the parts of any sets and rounds once, so the sums are the correctly rounded sums
+whatever the order or the split of the customers. :func:`fit_models` and
+:func:`by_group` are the merge of one set holding every customer; the Spark engine runs
+the kernels on its executors (``retcalc.engines.spark.clv_remote``).
 """
 
 from __future__ import annotations
@@ -55,6 +67,9 @@ GROUP_COLUMNS: tuple[str, ...] = (
     "clv",
     "clv_per_customer",
 )
+#: The columns :func:`by_group` sums per group (the table's), and with costs to serve.
+SUMMED_COLUMNS: tuple[str, ...] = ("_repeat", "_spend", "p_alive", "expected_purchases", "clv")
+SUMMED_COST_COLUMNS: tuple[str, ...] = ("_cost", "clv_net")
 GROUP_COST_COLUMNS: tuple[str, ...] = (
     "customers_with_cost",
     "cost_to_serve",
@@ -221,10 +236,63 @@ def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     )
 
 
+#: :func:`fit_counts`' columns: ``_model`` 0 for a BG/NBD row (frequency, recency, T),
+#: 1 for a Gamma-Gamma row of a repeat buyer (frequency, monetary_value); ``customers``.
+FIT_COLUMNS: tuple[str, ...] = ("_model", "frequency", "recency", "T", "monetary_value")
+FIT_SCHEMA: dict[str, pl.DataType] = {
+    "_model": pl.Int64(),
+    **{c: pl.Float64() for c in FIT_COLUMNS[1:]},
+    "customers": pl.Int64(),
+}
+
+
+def fit_counts(summary: pl.LazyFrame) -> pl.LazyFrame:
+    """The kernel of the fits: the customers of each distinct ``(x, t_x, T)`` and, for
+    repeat buyers, ``(x, m)`` in per-customer summary rows (``summary.rfm_summary``), as
+    :data:`FIT_COLUMNS` and ``customers``, in no order."""
+    x = pl.col("frequency").cast(pl.Float64)
+    purchases = summary.select(
+        pl.lit(0, dtype=pl.Int64).alias("_model"),
+        x.alias("frequency"),
+        pl.col("recency").cast(pl.Float64),
+        pl.col("T").cast(pl.Float64),
+        pl.lit(None, dtype=pl.Float64).alias("monetary_value"),
+    )
+    spend = summary.filter(pl.col("frequency") > 0).select(
+        pl.lit(1, dtype=pl.Int64).alias("_model"),
+        x.alias("frequency"),
+        pl.lit(None, dtype=pl.Float64).alias("recency"),
+        pl.lit(None, dtype=pl.Float64).alias("T"),
+        pl.col("monetary_value").cast(pl.Float64),
+    )
+    return (
+        pl.concat([purchases, spend])
+        .group_by(FIT_COLUMNS)
+        .agg(pl.len().cast(pl.Int64).alias("customers"))
+    )
+
+
 def fit_models(
     summary: RfmSummary, *, spend: bool = True, penalizer: float = 0.0, spend_penalizer: float = 0.0
 ) -> ModelParams:
-    """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend.
+    """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend
+    (:func:`fit_from_counts` of one set holding every customer)."""
+    counts = fit_counts(summary.frame.lazy()).collect()
+    return fit_from_counts(
+        counts, summary.time_unit, spend=spend, penalizer=penalizer, spend_penalizer=spend_penalizer
+    )
+
+
+def fit_from_counts(
+    counts: pl.DataFrame,
+    time_unit: TimeUnit,
+    *,
+    spend: bool = True,
+    penalizer: float = 0.0,
+    spend_penalizer: float = 0.0,
+) -> ModelParams:
+    """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers with a positive spend,
+    from :func:`fit_counts` summed per distinct value over any sets of whole customers.
 
     Repeat buyers whose ``monetary_value`` is 0 or negative (their repeat
     purchases were returned) are left out of the spend model, with a warning.
@@ -232,8 +300,15 @@ def fit_models(
     BG/NBD and the Gamma-Gamma fit. A fit whose maximum is at the boundary gives its
     limit model, with a note.
     """
-    x, t_x, T, m = _arrays(summary.frame)
-    bg = bgnbd.fit(x, t_x, T, penalizer=penalizer)
+
+    def arrays(model: int, *columns: str) -> list[np.ndarray]:
+        rows = counts.filter(pl.col("_model") == model)
+        return [rows[c].cast(pl.Float64).to_numpy() for c in columns] + [
+            rows["customers"].cast(pl.Int64).to_numpy()
+        ]
+
+    x, t_x, T, w = arrays(0, "frequency", "recency", "T")
+    bg = bgnbd.fit(x, t_x, T, weights=w, penalizer=penalizer)
     notes: list[str] = []
     if bg.limit is not None:
         notes.append(
@@ -241,16 +316,16 @@ def fit_models(
             f"so the limit model is used: {bgnbd.describe_limit(bg.limit)}"
         )
     if not spend:
-        return ModelParams(bg, None, summary.time_unit, tuple(notes), penalizer)
-    repeat = x > 0
-    usable = repeat & (m > 0)
-    left_out = int(repeat.sum() - usable.sum())
+        return ModelParams(bg, None, time_unit, tuple(notes), penalizer)
+    x, m, w = arrays(1, "frequency", "monetary_value")
+    usable = m > 0
+    left_out = int(w[~usable].sum())
     if left_out:
         notes.append(
             f"{left_out} repeat buyer{'s' if left_out != 1 else ''} with a net spend of 0 or less "
             "(returns) left out of the spend model"
         )
-    gg = gamma_gamma.fit(x[usable], m[usable], penalizer=spend_penalizer)
+    gg = gamma_gamma.fit(x[usable], m[usable], weights=w[usable], penalizer=spend_penalizer)
     if gg.limit is not None:
         notes.append(gamma_gamma.describe_limit(gg))
     if gg.population_mean is None:
@@ -258,7 +333,7 @@ def fit_models(
             f"the spend model has q = {gg.q:.3g} ≤ 1, so the mean spend is not defined: "
             "expected_avg_order_value and clv are left empty"
         )
-    return ModelParams(bg, gg, summary.time_unit, tuple(notes), penalizer, spend_penalizer)
+    return ModelParams(bg, gg, time_unit, tuple(notes), penalizer, spend_penalizer)
 
 
 def duration_days(window: Window) -> float:
@@ -341,35 +416,117 @@ def net_of_cost(scored: pl.DataFrame, costs: pl.LazyFrame, *, years: float) -> p
     )
 
 
+#: :func:`sum_parts`' columns besides the keys: the column summed, a binary exponent,
+#: the sum of the mantissas of its values with that exponent, and their number.
+PART_SCHEMA: dict[str, pl.DataType] = {
+    "_column": pl.String(),
+    "_exp": pl.Int64(),
+    "_mant": pl.Int128(),
+    "_count": pl.Int64(),
+}
+PART_COLUMNS: tuple[str, ...] = tuple(PART_SCHEMA)
+#: The exponents of +inf and -inf (their mantissa 1), which make the sum infinite.
+INFINITE = (1 << 20, (1 << 20) + 1)
+
+
+def sum_parts(frame: pl.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pl.DataFrame:
+    """The kernel of exact sums: per group of ``keys``, float column and binary exponent,
+    the sum of the integer mantissas of the column's non-empty values (each value is
+    ``mantissa · 2^(exponent − 53)`` exactly) and their count, as :data:`PART_COLUMNS`.
+    Parts of any sets of rows add up, per group, column and exponent, to the whole's."""
+    keys = list(keys)
+    parts = []
+    for column in columns:
+        values = frame[column].cast(pl.Float64).to_numpy()
+        known = ~np.isnan(values)
+        infinite = np.isinf(values)
+        with np.errstate(invalid="ignore"):
+            fraction, exponent = np.frexp(np.where(known & ~infinite, values, 0.0))
+        fraction = np.where(infinite, 2.0**-53, fraction)
+        exponent = np.where(infinite, np.where(values > 0, INFINITE[0], INFINITE[1]), exponent)
+        part = pl.DataFrame(
+            [
+                pl.Series("_exp", exponent, dtype=pl.Int64),
+                # exact: a float's fraction times 2^53 is an integer below 2^53
+                pl.Series("_mant", np.ldexp(fraction, 53), dtype=pl.Float64)
+                .cast(pl.Int64)
+                .cast(pl.Int128),
+                pl.Series("_count", known, dtype=pl.Int64),
+            ]
+        )
+        if keys:
+            part = pl.concat([frame.select(keys), part], how="horizontal")
+        parts.append(part.with_columns(pl.lit(column).alias("_column")).filter(pl.Series(known)))
+    if not parts:
+        return pl.DataFrame(schema={**frame.select(keys).schema, **PART_SCHEMA})
+    return (
+        pl.concat(parts)
+        .group_by([*keys, "_column", "_exp"])
+        .agg(pl.col("_mant").sum(), pl.col("_count").sum())
+    )
+
+
+def merge_sums(
+    parts: pl.DataFrame,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    groups: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The merge of exact sums: the groups (sorted by ``keys``; one group without keys;
+    ``groups`` when given) and, per column, each group's correctly rounded sum of its
+    non-empty values and their count, from :func:`sum_parts` of any sets of rows (parts
+    with the same group, column and exponent added first)."""
+    keys = list(keys)
+    if groups is None:
+        groups = parts.select(keys).unique().sort(keys) if keys else pl.DataFrame()
+    size = max(groups.height, 1)
+    if keys:
+        coded = parts.join(groups.with_row_index("_g"), on=keys, how="left", nulls_equal=True).drop(
+            keys
+        )
+    else:
+        coded = parts.with_columns(pl.lit(0, dtype=pl.UInt32).alias("_g"))
+    summed = coded.group_by("_g", "_column", "_exp").agg(
+        pl.col("_mant").sum(), pl.col("_count").sum()
+    )
+    out = {}
+    for column in columns:
+        rows = summed.filter(pl.col("_column") == column)
+        totals = [0] * size
+        counts = np.zeros(size, dtype=np.int64)
+        lowest: list[int | None] = [None] * size
+        mantissas: list[list[tuple[int, int]]] = [[] for _ in range(size)]
+        # One row per group and exponent present (a few dozen per group), not per customer.
+        for g, exp, mant, count in rows.select("_g", "_exp", "_mant", "_count").iter_rows():
+            mantissas[g].append((exp, int(mant)))
+            counts[g] += count
+            lowest[g] = exp if lowest[g] is None else min(lowest[g], exp)
+        values = np.zeros(size)
+        for g in range(size):
+            base = lowest[g]
+            if base is None:
+                continue
+            infinite = [exp for exp, _ in mantissas[g] if exp in INFINITE]
+            if infinite:  # +inf, -inf, or both (nan), as a float sum gives
+                values[g] = sum(np.inf if exp == INFINITE[0] else -np.inf for exp in infinite)
+                continue
+            totals[g] = sum(mant << (exp - base) for exp, mant in mantissas[g])
+            shift = base - 53
+            # int / int is correctly rounded in Python, so is float(int)
+            values[g] = totals[g] / (1 << -shift) if shift < 0 else float(totals[g] << shift)
+        out[column] = (values, counts)
+    return groups, out
+
+
 def group_sums(
     frame: pl.DataFrame, keys: Sequence[str], columns: Sequence[str]
 ) -> tuple[pl.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The groups of ``frame`` (sorted by ``keys``; one group without keys) and, per float
-    column, each group's sum and count of non-empty values.
-
-    Sums run in row order with numpy, so they are the same bits on any number
-    of threads (Polars' parallel float sums are not).
-    """
-    if keys:
-        groups = frame.select(keys).unique().sort(keys).with_row_index("_g")
-        codes = frame.join(
-            groups, on=list(keys), how="left", maintain_order="left", nulls_equal=True
-        )["_g"]
-        code = codes.cast(pl.Int64).to_numpy()
-        groups = groups.drop("_g")
-    else:
-        groups = pl.DataFrame()
-        code = np.zeros(frame.height, dtype=np.int64)
-    size = max(groups.height, 1)
-    out = {}
-    for column in columns:
-        values = frame[column].cast(pl.Float64).to_numpy()
-        known = ~np.isnan(values)
-        out[column] = (
-            np.bincount(code[known], weights=values[known], minlength=size),
-            np.bincount(code[known], minlength=size),
-        )
-    return groups, out
+    column, each group's sum (exact, correctly rounded: :func:`sum_parts`,
+    :func:`merge_sums`) and count of non-empty values."""
+    keys = list(keys)
+    groups = frame.select(keys).unique().sort(keys) if keys else pl.DataFrame()
+    return merge_sums(sum_parts(frame, keys, columns), keys, columns, groups)
 
 
 def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) -> pl.DataFrame:
@@ -381,7 +538,16 @@ def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) 
     a known cost, ``clv_net`` the sum of their net CLVs, and
     ``net_clv_negative`` flags a group whose ``clv_net`` is below 0.
     """
-    keys = list(keys)
+    frame, columns, with_cost = summed_columns(scored, years=years)
+    groups, sums = group_sums(frame, keys, columns)
+    return group_table(groups, sums, keys, with_cost=with_cost)
+
+
+def summed_columns(
+    scored: pl.DataFrame, *, years: float | None
+) -> tuple[pl.DataFrame, list[str], bool]:
+    """:func:`by_group`'s kernel side: the scored customers with the columns whose sums
+    per group make the table, those columns, and whether the cost columns are among them."""
     with_cost = years is not None and "clv_net" in scored.columns
     frame = scored.with_columns(
         (pl.col("frequency") > 0).cast(pl.Float64).alias("_repeat"),
@@ -389,12 +555,24 @@ def by_group(scored: pl.DataFrame, keys: Sequence[str], *, years: float | None) 
         .cast(pl.Float64)
         .alias("_spend"),
     )
-    columns = ["_repeat", "_spend", "p_alive", "expected_purchases", "clv"]
+    columns = list(SUMMED_COLUMNS)
     if with_cost:
         assert years is not None
         frame = frame.with_columns((pl.col("cost_to_serve") * years).alias("_cost"))
-        columns += ["_cost", "clv_net"]
-    groups, sums = group_sums(frame, keys, columns)
+        columns += SUMMED_COST_COLUMNS
+    return frame, columns, with_cost
+
+
+def group_table(
+    groups: pl.DataFrame,
+    sums: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    keys: Sequence[str],
+    *,
+    with_cost: bool,
+) -> pl.DataFrame:
+    """:func:`by_group`'s merge side: the table from the groups and the sums of
+    :func:`summed_columns`' columns (:func:`merge_sums`)."""
+    keys = list(keys)
 
     def total(column: str) -> pl.Series:
         value, count = sums[column]

@@ -9,7 +9,11 @@ customer's repeat purchases ``x``, recency ``t_x`` and age ``T`` (SPEC §2.7,
        + lnΓ(a+b) + lnΓ(b+x) − lnΓ(b) − lnΓ(a+b+x)
        + ln( (alpha+T)^−(r+x) + [x>0] · a/(b+x−1) · (alpha+t_x)^−(r+x) )
 
-and the parameters maximise its sum over customers. The fit works on log
+and the parameters maximise its sum over customers. The likelihood depends on a customer
+only through ``(x, t_x, T)``: the fit first reduces the customers to their distinct
+``(x, t_x, T)`` rows, each weighted by its number of customers (:func:`distinct_rows`),
+so that a fit on distinct rows with their counts (what the Spark executors send) is the
+fit on every customer, to the last bit. The fit works on log
 parameters (so they stay positive) with time rescaled so that the oldest
 customer has ``T = 1`` (as lifetimes does; ``alpha`` is scaled back), and an
 analytic gradient, so a million customers fit in seconds; ``optimum.py`` tries
@@ -235,6 +239,30 @@ def log_likelihood(params: BgNbdParams, x: Array, t_x: Array, T: Array) -> Array
         )
 
 
+def distinct_rows(
+    columns: Sequence[Array], weights: NDArray[np.int64] | None = None
+) -> tuple[list[Array], NDArray[np.float64]]:
+    """The distinct rows of ``columns`` (arrays of one length), sorted, and each one's
+    summed ``weights`` (a count of customers; 1 each without ``weights``) as floats.
+    Rows of weight 0 are dropped."""
+    names = [f"c{i}" for i in range(len(columns))]
+    data: dict[str, object] = {
+        n: np.asarray(c, dtype=np.float64) for n, c in zip(names, columns, strict=True)
+    }
+    count = len(columns[0]) if columns else 0
+    data["_w"] = (
+        np.ones(count, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+    )
+    frame = (
+        pl.DataFrame(data)
+        .group_by(names)
+        .agg(pl.col("_w").sum())
+        .filter(pl.col("_w") > 0)
+        .sort(names)
+    )
+    return [frame[n].to_numpy() for n in names], frame["_w"].cast(pl.Float64).to_numpy()
+
+
 def unique_codes(
     values: NDArray[Scalar],
 ) -> tuple[NDArray[Scalar], NDArray[np.intp], NDArray[np.intp]]:
@@ -250,11 +278,12 @@ def unique_codes(
 class _Stats:
     """The data in the shape the likelihood needs it, built once per fit.
 
-    Terms that depend on ``x`` alone are summed over distinct ``x`` with their
-    counts, those of one-time buyers (x = 0) over distinct ``T``; only repeat
-    buyers need per-customer arithmetic, and what depends on one of their ``x``,
-    ``t_x`` or ``T`` alone is computed per distinct value and gathered (the same
-    numbers, fewer logarithms).
+    Built on distinct ``(x, t_x, T)`` rows with their customers as weights
+    (:func:`distinct_rows`). Terms that depend on ``x`` alone are summed over distinct
+    ``x`` with their counts, those of one-time buyers (x = 0) over distinct ``T``; only
+    repeat buyers' rows need their own arithmetic (weighted by ``rep_w``), and what
+    depends on one of their ``x``, ``t_x`` or ``T`` alone is computed per distinct value
+    and gathered (the same numbers, fewer logarithms).
     """
 
     n: int
@@ -267,24 +296,31 @@ class _Stats:
     rep_ux: NDArray[np.intp]
     ut: Array  # distinct t_x of repeat buyers
     rep_ut: NDArray[np.intp]
+    rep_w: Array  # customers per repeat buyers' row
 
     @classmethod
-    def build(cls, x: Array, t_x: Array, T: Array) -> _Stats:
-        ux, x_code, x_count = unique_codes(x)
+    def build(cls, x: Array, t_x: Array, T: Array, w: Array | None = None) -> _Stats:
+        """From rows ``x, t_x, T`` and their customers ``w`` (1 each without)."""
+        w = np.ones(len(x)) if w is None else w
+        ux, x_code, _ = unique_codes(x)
+        x_count = np.bincount(x_code, weights=w, minlength=len(ux)).astype(np.float64)
         uT, T_code, _ = unique_codes(T)
         repeat = x > 0
-        once_count = np.bincount(T_code[~repeat], minlength=len(uT)).astype(np.float64)
+        once_count = np.bincount(T_code[~repeat], weights=w[~repeat], minlength=len(uT)).astype(
+            np.float64
+        )
         ut, t_code, _ = unique_codes(t_x[repeat])
         return cls(
-            len(x),
+            round(float(w.sum())),
             ux,
-            x_count.astype(np.float64),
+            x_count,
             uT,
             once_count,
             T_code[repeat],
             x_code[repeat],
             ut,
             t_code,
+            w[repeat],
         )
 
 
@@ -324,12 +360,13 @@ def _objective(log_params: Array, data: _Stats, penalizer: float = 0.0) -> tuple
         b_x1_u = b + ux - 1.0
         b_x1 = b_x1_u[data.rep_ux]
         d = np.log(a) - np.log(b_x1_u)[data.rep_ux] + rx * (ln_Tr - ln_t)
-        ll += float(np.sum(np.logaddexp(0.0, d) - rx * ln_Tr))
+        rw = data.rep_w
+        ll += float(rw @ (np.logaddexp(0.0, d) - rx * ln_Tr))
         w = special.expit(d)
-        g_r += float(np.sum(w * (ln_Tr - ln_t) - ln_Tr))
-        g_alpha -= float(np.sum(rx * ((1.0 - w) * inv_T[data.rep_T] + w / alpha_t[data.rep_ut])))
-        g_a += float(w.sum()) / a
-        g_b -= float(np.sum(w / b_x1))
+        g_r += float(rw @ (w * (ln_Tr - ln_t) - ln_Tr))
+        g_alpha -= float(rw @ (rx * ((1.0 - w) * inv_T[data.rep_T] + w / alpha_t[data.rep_ut])))
+        g_a += float(rw @ w) / a
+        g_b -= float(rw @ (w / b_x1))
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
     return _finish(ll, grad, n, penalizer, np.array([r, alpha, a, b]))
 
@@ -355,9 +392,9 @@ def _limit_objective(
     """Mean negative log-likelihood of a limit model (module docstring) and its gradient in
     the log parameters: (r, alpha) or (rate), then (a, b), (odds = π/(1−π)) or nothing.
     Grouped as :func:`_objective`: terms in x alone per distinct x, one-time buyers per
-    distinct T, repeat buyers one by one."""
+    distinct T, repeat buyers' rows weighted by their customers."""
     theta = np.exp(log_params)
-    ux, xc, n = data.ux, data.x_count, data.n
+    ux, xc, n, rw = data.ux, data.x_count, data.n, data.rep_w
     rep_x = ux[data.rep_ux]
     rep_T = data.uT[data.rep_T]
     rep_t = data.ut[data.rep_ut]
@@ -370,12 +407,12 @@ def _limit_objective(
         k = 2
         ln_uT = np.log(alpha + data.uT)
         ln_T = ln_uT[data.rep_T]
-        sum_ln_T = float(data.once_count @ ln_uT) + float(ln_T.sum())
+        sum_ln_T = float(data.once_count @ ln_uT) + float(rw @ ln_T)
         ll = (
             float(xc @ special.gammaln(r + ux))
             + n * (r * np.log(alpha) - special.gammaln(r))
             - r * sum_ln_T
-            - float(rep_x @ ln_T)
+            - float((rw * rep_x) @ ln_T)
         )
         grads += [
             float(xc @ special.digamma(r + ux))
@@ -383,7 +420,7 @@ def _limit_objective(
             - sum_ln_T,
             n * r / alpha
             - r * float(data.once_count @ (1.0 / (alpha + data.uT)))
-            - float(np.sum((r + rep_x) / (alpha + rep_T))),
+            - float(rw @ ((r + rep_x) / (alpha + rep_T))),
         ]
         ln_ratio = ln_T - np.log(alpha + rep_t)
         gap = (r + rep_x) * ln_ratio
@@ -391,7 +428,7 @@ def _limit_objective(
     else:
         rate = theta[0]
         k = 1
-        sum_T = float(data.once_count @ data.uT) + float(rep_T.sum())
+        sum_T = float(data.once_count @ data.uT) + float(rw @ rep_T)
         ll = sum_x * np.log(rate) - rate * sum_T
         grads.append(sum_x / rate - sum_T)
         gap = rate * (rep_T - rep_t)
@@ -420,8 +457,8 @@ def _limit_objective(
         d_odds = [np.full(len(rep_x), 1.0 / o)]
     if dropout != "none" and len(rep_x):
         d = odds + gap
-        ll += float(np.logaddexp(0.0, d).sum())
-        w = special.expit(d)
+        ll += float(rw @ np.logaddexp(0.0, d))
+        w = rw * special.expit(d)
         for j, dg in enumerate(d_gap):
             grads[j] += float(w @ dg)
         for j, do in enumerate(d_odds):
@@ -553,20 +590,23 @@ def fit(
     t_x: Array,
     T: Array,
     *,
+    weights: NDArray[np.int64] | None = None,
     penalizer: float = 0.0,
     starts: Sequence[Sequence[float]] = STARTS,
 ) -> BgNbdParams:
     """Maximum-likelihood (r, alpha, a, b) for repeat purchases ``x``, recency ``t_x``, age ``T``.
+
+    ``weights``: the customers each row stands for (rows of distinct values with their
+    counts); 1 each without. Either way the fit runs on the distinct rows
+    (:func:`distinct_rows`), so both give the same fit.
 
     ``penalizer``: lifetimes' ``penalizer_coef`` (``optimum.py``). ``starts``: the
     starting points (r, alpha, a, b) in scaled time, tried in turn. Without a
     penalizer, a fit that runs off towards the boundary is compared with the limit
     models and the best limit is taken when it fits as well (``limit`` says which).
     """
-    x = np.asarray(x, dtype=np.float64)
-    t_x = np.asarray(t_x, dtype=np.float64)
-    T = np.asarray(T, dtype=np.float64)
-    n = len(x)
+    (x, t_x, T), w = distinct_rows((x, t_x, T), weights)
+    n = round(float(w.sum()))
     if n == 0:
         raise InputError("no customers to fit the BG/NBD model on")
     if not np.any(x > 0):
@@ -581,7 +621,7 @@ def fit(
             "there is no history to fit the BG/NBD model on"
         )
     scale = 1.0 / t_max
-    data = _Stats.build(x, t_x * scale, T * scale)
+    data = _Stats.build(x, t_x * scale, T * scale, w)
     args = (data, penalizer)
     log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
     # The first start alone; the limits as soon as it converges out on the ridge towards
@@ -597,7 +637,7 @@ def fit(
                 limits, checked = _fit_limits(data), True
             if limits is not None and limit_holds(limits[1].fun, found.fun, n):
                 model = _limit_params(*limits, scale, data, n)
-                total = float(log_likelihood(model, x, t_x, T).sum())
+                total = float(w @ log_likelihood(model, x, t_x, T))
                 return dataclasses.replace(model, log_likelihood=total, customers=n)
         if attempt == 0 and not found.ok and len(log_starts) > 1:
             other = minimise(_objective, log_starts[1:], args)
@@ -609,7 +649,7 @@ def fit(
     fitted = BgNbdParams(float(r), float(alpha) / scale, float(a), float(b), customers=n)
     natural = np.array([fitted.r, fitted.alpha, fitted.a, fitted.b])
     errors = _errors(("r", "alpha", "a", "b"), _objective, found, args, natural, n)
-    total = float(log_likelihood(fitted, x, t_x, T).sum())
+    total = float(w @ log_likelihood(fitted, x, t_x, T))
     return BgNbdParams(fitted.r, fitted.alpha, fitted.a, fitted.b, total, n, standard_errors=errors)
 
 

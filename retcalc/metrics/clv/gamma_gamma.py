@@ -33,6 +33,10 @@ The full model is fitted first; the limit is taken (with a note) when no start
 converges or the fit runs off towards large parameters and the limit fits at
 least as well, and when fewer than two customers or no variation leave
 nothing else to fit. With a ``penalizer`` the optimum is always inside.
+
+The likelihood depends on a customer only through ``(x, m)``: the fit runs on the
+distinct ``(x, m)`` rows weighted by their customers (``bgnbd.distinct_rows``), so a fit
+on distinct rows with their counts is the fit on every customer, to the last bit.
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
-from retcalc.metrics.clv.bgnbd import Array, failure, unique_codes
+from retcalc.metrics.clv.bgnbd import Array, distinct_rows, failure, unique_codes
 from retcalc.metrics.clv.optimum import (
     limit_holds,
     minimise,
@@ -108,7 +113,8 @@ def log_likelihood(params: GammaGammaParams, x: Array, m: Array) -> Array:
 
 @dataclass(frozen=True)
 class _Stats:
-    """Repeat buyers' data with the terms in ``x`` alone grouped by distinct ``x``."""
+    """Repeat buyers' rows (weighted by their customers ``w``) with the terms in ``x``
+    alone grouped by distinct ``x``."""
 
     n: int
     ux: Array
@@ -117,19 +123,26 @@ class _Stats:
     xm: Array  # x · m, the same in every evaluation
     sum_x_log_m: float
     sum_log_m: float
+    w: Array
+    wx: Array  # w · x
 
     @classmethod
-    def build(cls, x: Array, m: Array) -> _Stats:
-        ux, _, x_count = unique_codes(x)
+    def build(cls, x: Array, m: Array, w: Array | None = None) -> _Stats:
+        """From rows ``x, m`` and their customers ``w`` (1 each without)."""
+        w = np.ones(len(x)) if w is None else w
+        ux, x_code, _ = unique_codes(x)
         log_m = np.log(m)
+        wx = w * x
         return cls(
-            len(x),
+            round(float(w.sum())),
             ux,
-            x_count.astype(np.float64),
+            np.bincount(x_code, weights=w, minlength=len(ux)).astype(np.float64),
             x,
             x * m,
-            float(x @ log_m),
-            float(log_m.sum()),
+            float(wx @ log_m),
+            float(w @ log_m),
+            w,
+            wx,
         )
 
 
@@ -151,15 +164,15 @@ def _objective(
         + n * (q * np.log(v) - special.gammaln(q))
         + p * data.sum_x_log_m
         - data.sum_log_m
-        - float(px_q @ log_xmv)
+        - float((data.w * px_q) @ log_xmv)
     )
     g_p = (
         float(xc @ (ux * (psi_puq - special.digamma(pu) + np.log(ux))))
         + data.sum_x_log_m
-        - float(data.x @ log_xmv)
+        - float(data.wx @ log_xmv)
     )
-    g_q = float(xc @ psi_puq) + n * (np.log(v) - special.digamma(q)) - float(log_xmv.sum())
-    g_v = n * q / v - float(np.sum(px_q / xmv))
+    g_q = float(xc @ psi_puq) + n * (np.log(v) - special.digamma(q)) - float(data.w @ log_xmv)
+    g_v = n * q / v - float(data.w @ (px_q / xmv))
     grad = np.array([g_p * p, g_q * q, g_v * v])
     value = -ll / n
     out = -grad / n
@@ -172,19 +185,22 @@ def _objective(
     return value, out
 
 
-def limit_fit(x: Array, m: Array) -> GammaGammaParams:
-    """The limit model (module docstring): the mean ``m̄ = Σx·m / Σx`` and ``p``."""
-    n = len(x)
-    total = float(x.sum())
-    mean = float(x @ m) / total
+def limit_fit(x: Array, m: Array, w: Array | None = None) -> GammaGammaParams:
+    """The limit model (module docstring): the mean ``m̄ = Σx·m / Σx`` and ``p``; rows
+    ``x, m`` weighted by their customers ``w`` (1 each without)."""
+    w = np.ones(len(x)) if w is None else w
+    n = round(float(w.sum()))
+    wx = w * x
+    total = float(w @ x)
+    mean = float(wx @ m) / total
     # −Σ x·ln(m/m̄), ≥ 0 by Jensen; log1p keeps it exact for tiny variation
-    spread = -float(x @ np.log1p((m - mean) / mean))
+    spread = -float(wx @ np.log1p((m - mean) / mean))
     with quiet_numerics():
         if spread > 0:
 
             def score(log_p: float) -> float:
                 px = np.exp(log_p) * x
-                return float(x @ (np.log(px) - special.digamma(px))) - spread
+                return float(wx @ (np.log(px) - special.digamma(px))) - spread
 
             guess = math.log(n / (2.0 * spread))  # ln y − ψ(y) ≈ 1/(2y) for large y
             lo, hi = guess - 2.0, guess + 2.0
@@ -201,7 +217,8 @@ def limit_fit(x: Array, m: Array) -> GammaGammaParams:
         with quiet_numerics():
             px = p * x
             ll = float(
-                np.sum(
+                w
+                @ (
                     px * np.log(x * rate)
                     - special.gammaln(px)
                     + (px - 1.0) * np.log(m)
@@ -212,7 +229,7 @@ def limit_fit(x: Array, m: Array) -> GammaGammaParams:
     if math.isfinite(p):
         with quiet_numerics():
             # the profile likelihood's curvature in p; m̄'s variance given p (exact)
-            info = float(x @ (x * special.polygamma(1, p * x))) - total / p
+            info = float(wx @ (x * special.polygamma(1, p * x))) - total / p
         errors = {
             "p": 1.0 / math.sqrt(info) if info > 0 else None,
             "mean": mean / math.sqrt(p * total),
@@ -234,6 +251,7 @@ def fit(
     x: Array,
     m: Array,
     *,
+    weights: NDArray[np.int64] | None = None,
     penalizer: float = 0.0,
     starts: Sequence[Sequence[float]] = STARTS,
 ) -> GammaGammaParams:
@@ -242,11 +260,12 @@ def fit(
     Every ``x`` and ``m`` must be positive (the caller leaves the others out).
     ``penalizer`` is lifetimes' ``penalizer_coef``, ``starts`` the starting points
     (p, q, v with v in units of the mean spend). The limit model is taken as the
-    module docstring says (``limit`` says so).
+    module docstring says (``limit`` says so). ``weights``: the customers each row stands
+    for (distinct rows with their counts); 1 each without. Either way the fit runs on
+    the distinct rows, so both give the same fit.
     """
-    x = np.asarray(x, dtype=np.float64)
-    m = np.asarray(m, dtype=np.float64)
-    n = len(x)
+    (x, m), w = distinct_rows((x, m), weights)
+    n = round(float(w.sum()))
     if n == 0:
         raise InputError(
             "no repeat buyer with a positive spend: the Gamma-Gamma spend model cannot be fitted"
@@ -254,10 +273,10 @@ def fit(
     if np.any(x <= 0) or np.any(m <= 0):
         raise ValueError("Gamma-Gamma needs x > 0 and m > 0")
     if n < 2 or float(np.ptp(m)) == 0.0:
-        return limit_fit(x, m)
-    scale = float(m.mean())
+        return limit_fit(x, m, w)
+    scale = float(w @ m) / n
     m_scaled = m / scale
-    args = (_Stats.build(x, m_scaled), penalizer, scale)
+    args = (_Stats.build(x, m_scaled, w), penalizer, scale)
     log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
     # As BG/NBD: the first start, the limit once a fit converges out on the ridge, then
     # the other starts, then the limit again.
@@ -266,7 +285,7 @@ def fit(
     for attempt in (0, 1):
         early = found.on_ridge and found.converged
         if not penalizer and (not found.ok or found.on_ridge) and (early or attempt):
-            limit = limit or limit_fit(x, m)
+            limit = limit or limit_fit(x, m, w)
             # the limit's mean negative log-likelihood on the scaled data, as the objective's
             limit_fun = (
                 -math.inf
@@ -289,7 +308,7 @@ def fit(
         if se is None
         else dict(zip(("p", "q", "v"), map(float, se), strict=True))
     )
-    total = float(log_likelihood(fitted, x, m).sum())
+    total = float(w @ log_likelihood(fitted, x, m))
     return GammaGammaParams(fitted.p, fitted.q, fitted.v, total, n, standard_errors=errors)
 
 

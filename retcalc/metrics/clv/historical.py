@@ -14,6 +14,13 @@ retention table):
 Per group: ``customers``, ``orders``, ``revenue``, ``aov`` = revenue / orders,
 ``orders_per_customer``, ``revenue_per_customer`` (the historical CLV) and
 ``mean_tenure_days``.
+
+The group table is a kernel and a merge (SPEC §8): :func:`historical_counts` gives, for
+the rows of a set of whole customers, additive sums per group (:data:`SUM_COLUMNS`:
+customers, orders, revenue in integer micros, tenure days); :func:`finish_historical`
+turns the sums of any number of such sets into the table. :func:`summary` is the merge
+of one set holding every customer, so the Spark engine (the kernel on each executor's
+customers, ``retcalc.engines.spark.clv_remote``) and Polars agree by construction.
 """
 
 from __future__ import annotations
@@ -163,21 +170,81 @@ def _customers(
     )
 
 
-def summary(customers: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
-    """One row per group (one row in all without keys) with :data:`SUMMARY_COLUMNS`."""
+#: The kernel's additive sums per group: customers, orders, net revenue in integer
+#: micros and tenure days (summed; their mean is the merge's).
+SUM_SCHEMA: dict[str, pl.DataType] = {
+    "customers": pl.Int64(),
+    "orders": pl.Int64(),
+    "_micros": pl.Int128(),
+    "_tenure_days": pl.Int64(),
+}
+SUM_COLUMNS: tuple[str, ...] = tuple(SUM_SCHEMA)
+
+
+def group_sums(customers: pl.LazyFrame, keys: Sequence[str] = ()) -> pl.LazyFrame:
+    """:data:`SUM_COLUMNS` per group (one row without keys) of per-customer rows
+    (:func:`per_customer`)."""
     keys = list(keys)
     # Exact when per_customer kept them; else from the revenue figures as read.
-    micros = pl.col("micros") if "micros" in customers.columns else to_micros(pl.col("revenue"))
+    schema = customers.collect_schema()
+    micros = pl.col("micros") if "micros" in schema else to_micros(pl.col("revenue"))
     aggs = [
         pl.len().cast(pl.Int64).alias("customers"),
-        pl.col("orders").sum().alias("orders"),
-        micros.sum().alias("_micros"),
-        pl.col("tenure_days").mean().alias("mean_tenure_days"),
+        pl.col("orders").sum().cast(pl.Int64).alias("orders"),
+        micros.sum().cast(pl.Int128).alias("_micros"),
+        pl.col("tenure_days").sum().cast(pl.Int64).alias("_tenure_days"),
     ]
-    frame = customers.group_by(keys).agg(aggs).sort(keys) if keys else customers.select(aggs)
+    return customers.group_by(keys).agg(aggs) if keys else customers.select(aggs)
+
+
+def customer_rows(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+    micros: bool = False,
+) -> pl.LazyFrame:
+    """:func:`per_customer`'s rows of the customers of ``orders`` (every row of each
+    customer in it), in no order, none when none bought in range: what a kernel writes
+    for its customers, or sums (:func:`historical_counts`)."""
+    events = events_of(encode_orders(before(as_rows(orders), as_of)))
+    return _customers(events, list(keys), start, end, micros)
+
+
+def historical_counts(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+) -> pl.LazyFrame:
+    """The kernel: :data:`SUM_COLUMNS` per group of the customers of ``orders`` (every
+    row of each customer in it), in no order; a group without customers has no row."""
+    rows = customer_rows(orders, keys=keys, start=start, end=end, as_of=as_of, micros=True)
+    return group_sums(rows, keys).filter(pl.col("customers") > 0)
+
+
+def finish_historical(summed: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
+    """The merge: the table (:data:`SUMMARY_COLUMNS` per group, sorted by ``keys``) from
+    :data:`SUM_COLUMNS` summed per group over any sets of whole customers. No customer
+    at all is refused as :func:`per_customer` refuses it."""
+    keys = list(keys)
+    if summed.height == 0 or summed["customers"].sum() == 0:
+        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    frame = summed.sort(keys) if keys else summed
     return frame.with_columns(
         money("_micros").alias("revenue"),
         ratio(money("_micros"), "orders").alias("aov"),
         ratio("orders", "customers").alias("orders_per_customer"),
         ratio(money("_micros"), "customers").alias("revenue_per_customer"),
+        ratio("_tenure_days", "customers").alias("mean_tenure_days"),
     ).select(*keys, *SUMMARY_COLUMNS)
+
+
+def summary(customers: pl.DataFrame, keys: Sequence[str] = ()) -> pl.DataFrame:
+    """One row per group (one row in all without keys) with :data:`SUMMARY_COLUMNS`: the
+    merge of one set holding every customer."""
+    return finish_historical(group_sums(customers.lazy(), keys).collect(), keys)

@@ -72,8 +72,13 @@ def rfm_summary(
     as_of: dt.date | None = None,
     time_unit: TimeUnit = TimeUnit.day,
     keys: Sequence[str] = (),
+    last_purchase: dt.date | None = None,
 ) -> RfmSummary:
-    """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring)."""
+    """One row per customer: ``keys..., customer_id`` and :data:`SUMMARY_COLUMNS` (module docstring).
+
+    ``last_purchase``: the whole data's last purchase day, when ``orders`` hold only
+    some of the customers (a kernel's part, SPEC §8): the observation end is the whole
+    data's (default: the last purchase day in ``orders``)."""
     keys = tuple(keys)
     events = events_of(as_rows(orders), as_of)
     # Rows a reader summed already keep their exact micros (money.event_micros).
@@ -99,7 +104,7 @@ def rfm_summary(
     packed = bits <= DAY_BITS  # room below the keys for every day's number
     coded, ids = keyed_customers(lines, bits if packed else 0)
     del lines
-    observation_end = observed_end(last_day, as_of) - dt.timedelta(days=1)
+    observation_end = observed_end(last_purchase or last_day, as_of) - dt.timedelta(days=1)
     unit = float(time_unit.days)
     end = pl.lit(observation_end, dtype=pl.Date)
 
