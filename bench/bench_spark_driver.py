@@ -100,9 +100,14 @@ def run(argv: list[str], out: Path, env: dict[str, str] | None = None) -> dict[s
             stderr=errors,
             env={**(env or os.environ), "RETCALC_PROBE_OUT": str(probe)},
         )
-        while process.poll() is None:
-            jvm = max(jvm, _jvm_peak(process.pid))
-            time.sleep(0.2)
+        try:
+            while process.poll() is None:
+                jvm = max(jvm, _jvm_peak(process.pid))
+                time.sleep(0.2)
+        finally:  # stopped (SIGTERM, Ctrl-C): the run in progress stops too
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         wall = time.perf_counter() - started
         errors.seek(0)
         if process.returncode != 0 or not probe.is_file():
