@@ -4,6 +4,7 @@ many customers; what needs every customer's rows (NPS, aov's bootstrap) collects
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,17 @@ def test_what_needs_every_customer_collects_the_rows(
     assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
     assert partials.collected["rows"] == 0  # not through the executors' partials
+
+
+@needs_spark
+def test_a_file_rewritten_is_read_again(spark: Any, tmp_path: Path) -> None:
+    """The rows left on Spark are cached: a second read of the same path in the session
+    sees the file as it is then."""
+    path = tmp_path / "orders.csv"
+    for amount in ("10", "25"):
+        path.write_text(f"customer_id,order_date,amount\na,2024-01-05,{amount}\n")
+        args = ("kpis", str(path), "-f", "json")
+        ours, theirs = run(*args), run(*args, "--engine", "spark")
+        assert ours.exit_code == theirs.exit_code == 0, theirs.stderr
+        assert theirs.stdout == ours.stdout
+        assert json.loads(theirs.stdout)[0]["revenue"] == float(amount)

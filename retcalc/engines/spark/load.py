@@ -194,6 +194,10 @@ def read_raw(spark: Any, source: Source, encoding: str, name: str) -> tuple[Any,
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    # Rows left on Spark for the executors are cached (``_left_on_spark``): a later read
+    # of the same path in this session must see the file as it is now, not those rows.
+    for path in source.paths:
+        spark.catalog.refreshByPath(path)
     try:
         if source.kind == "parquet":
             reader = spark.read
