@@ -63,6 +63,12 @@ def commands(d: Path) -> dict[str, tuple[str, ...]]:
             *("kpis", str(d / "parts" / "*.csv"), "--customers", str(d / "customers.csv")),
             *("-p", "quarter", "--by", "segment"),
         ),
+        # On the executors (orders only): the kernels run where retcalc is the shipped zip.
+        "kpis-shop-messy-month-by-channel": (
+            *("kpis", str(d / "orders_messy.csv"), "-p", "month", "--by", "channel"),
+        ),
+        "clv-shop-parquet-by-channel": ("clv", str(d / "orders.parquet"), "--by", "channel"),
+        "rfm-shop-messy-by-channel": ("rfm", str(d / "orders_messy.csv"), "--by", "channel"),
     }
 
 
