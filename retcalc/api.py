@@ -1214,17 +1214,27 @@ def rfm(
     as_of: str | dt.date | None = None,
     by: str | Sequence[str] = (),
     per_customer: bool = False,
+    write_to: str | Path | None = None,
 ) -> pl.DataFrame:
     """RFM (SPEC §2.9): per customer, recency_days (to ``as_of``, default the day after
     the last purchase), frequency (purchase days), monetary (net revenue), their
     quintile scores 1-5 and the segment; or, without ``per_customer``, per segment:
-    customers, share, revenue and the mean recency, frequency and monetary."""
+    customers, share, revenue and the mean recency, frequency and monetary.
+    ``write_to``: with ``per_customer`` on orders left on Spark, the executors write the
+    rows as a Parquet directory there; the table returned then holds ``path`` and
+    ``customers`` (written)."""
     from retcalc.metrics.rfm import CUSTOMER_COLUMNS, SUMMARY_COLUMNS, rfm_scores, rfm_segments
 
     shown = CUSTOMER_COLUMNS if per_customer else SUMMARY_COLUMNS
     params = metric_params(start=start, end=end, as_of=as_of, by=by, shows=shown, command="rfm")
     read = _orders(orders, by=by, need_amount=True)
     remote = read.loaded.remote
+    if write_to is not None:
+        _written_by_executors(remote, per_customer)
+        from retcalc.engines.spark import rfm_remote
+
+        written = rfm_remote.write_scores(remote, params, Path(write_to))
+        return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
     if remote is not None and not per_customer:
         return remote.rfm(params)
     scores = rfm_scores(_on_driver(read).rows(), params=params, micros=not per_customer)
@@ -1437,7 +1447,9 @@ def clv_historical(
     read = _orders(orders, by=by, need_amount=True)
     remote = read.loaded.remote
     if write_to is not None:
-        clv_remote = _written_by_executors(remote, per_customer)
+        _written_by_executors(remote, per_customer)
+        from retcalc.engines.spark import clv_remote
+
         written = clv_remote.write_historical(remote, params, Path(write_to))
         return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
     if remote is not None and not per_customer:
@@ -1488,17 +1500,14 @@ def clv_formula(
     return formula.formula_table(prep, margin=margin, discount_rate=discount_rate, costs=costs)
 
 
-def _written_by_executors(remote: Any, per_customer: bool) -> Any:
-    """The module that has the executors write per-customer rows, when ``remote`` rows
-    are there to write (``write_to=``)."""
+def _written_by_executors(remote: Any, per_customer: bool) -> None:
+    """Refuse ``write_to=`` unless ``remote`` rows are there for the executors to write
+    per-customer rows from."""
     if remote is None or not per_customer:
         raise UsageError(
             "write_to is for per_customer on orders left on Spark (--engine spark, orders "
             "only): the executors write the rows; otherwise write the table returned"
         )
-    from retcalc.engines.spark import clv_remote
-
-    return clv_remote
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +14,7 @@ import typer
 from retcalc import __version__
 from retcalc.cli.options import Common, data_command
 from retcalc.cli.runner import emit, progress, run, warn
-from retcalc.engines import Engine, Level
+from retcalc.engines import Level
 from retcalc.errors import InputError, RetcalcError, UsageError
 from retcalc.lazy import LazyModule
 from retcalc.metrics.choices import TimeUnit
@@ -317,55 +316,12 @@ def _emit(common: Common, table: pl.DataFrame, inputs: c.Inputs, **kwargs: Any) 
     )
 
 
-def _executors_write(common: Common, per_customer: bool) -> Path | None:
-    """The Parquet directory the Spark executors write ``--per-customer`` rows to
-    (``--output`` in Parquet with ``--engine spark``), or None (the table is collected)."""
-    from retcalc.io.dimensions import parse_by
-    from retcalc.render import OutputFormat, resolve_format
-
-    output = common.output
-    if common.engine is not Engine.spark or not per_customer or output is None:
-        return None
-    # As c.load: a customers file or a first: dimension keeps the rows on the driver.
-    if str(output) == "-" or common.customers or any(d.first for d in parse_by(common.by or ())):
-        return None
-    if resolve_format(common.fmt, output, stdout_is_tty=False) is not OutputFormat.parquet:
-        return None
-    if common.fail_if:
-        raise UsageError(
-            "--fail-if is not checked on rows the Spark executors write (--per-customer "
-            "--output in Parquet): drop it, or write CSV or JSON"
-        )
-    return output
-
-
-def _load_for_executors(common: Common, write_to: Path, **options: Any) -> c.Inputs:
-    """The orders left on Spark for the executors to write ``write_to`` (a directory,
-    which must be none of the inputs nor hold or lie in one)."""
-    inputs = c.load(dataclasses.replace(common, output=None), remote=True, **options)
-    target = write_to.resolve()
-    for path in inputs.paths:
-        source = Path(path).resolve()
-        if target == source or target in source.parents or source in target.parents:
-            raise UsageError(f"refusing to write over input {path}; choose another --output")
-    return inputs
-
-
-def _written(written: int, path: Path) -> None:
-    print(
-        f"retcalc: {written} customers written to {path} (a Parquet directory, by the Spark "
-        "executors)",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def _historical(common: Common, metric_params: Params, per_customer: bool) -> None:
     # The group table runs on Spark's executors (SPEC §8), and --per-customer with a
     # Parquet --output is written by them; else --per-customer collects.
-    write_to = _executors_write(common, per_customer)
+    write_to = c.executors_write(common, per_customer)
     if write_to is not None:
-        inputs = _load_for_executors(common, write_to, need_amount=True, level=Level.orders)
+        inputs = c.load_for_executors(common, write_to, need_amount=True, level=Level.orders)
         with progress("Writing historical value per customer on the executors"):
             done = api.clv_historical(
                 inputs.orders_api(hand_over=True),
@@ -373,7 +329,7 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
                 write_to=write_to,
                 **c.range_options(common),
             )
-        _written(done["customers"].item(), write_to)
+        c.say_written(done["customers"].item(), write_to)
         return
     inputs = c.load(
         common,
@@ -450,9 +406,9 @@ def _bgnbd(
     # The fit and the group table run on Spark's executors (SPEC §8), and --per-customer
     # with a Parquet --output is written by them; else --per-customer and --holdout
     # collect the rows.
-    write_to = _executors_write(common, per_customer) if holdout_window is None else None
+    write_to = c.executors_write(common, per_customer) if holdout_window is None else None
     if write_to is not None:
-        inputs = _load_for_executors(common, write_to, need_amount=True, level=Level.days)
+        inputs = c.load_for_executors(common, write_to, need_amount=True, level=Level.days)
     else:
         remote = not per_customer and holdout_window is None
         inputs = c.load(common, need_amount=True, level=Level.days, remote=remote)
@@ -517,7 +473,7 @@ def _bgnbd(
         )
     if write_to is not None:
         assert fit.written is not None
-        _written(fit.written, write_to)
+        c.say_written(fit.written, write_to)
         return
     assert groups is not None
     _warn_negative(groups, keys)

@@ -401,3 +401,43 @@ def plot_targets(common: Common, plot: bool) -> tuple[bool, bool]:
             "no chart with this output"
         )
     return text, page
+
+
+def executors_write(common: Common, per_customer: bool) -> Path | None:
+    """The Parquet directory the Spark executors write ``--per-customer`` rows to
+    (``--output`` in Parquet with ``--engine spark``), or None (the table is collected)."""
+    output = common.output
+    if common.engine is not Engine.spark or not per_customer or output is None:
+        return None
+    # As load: a customers file or a first: dimension keeps the rows on the driver.
+    if str(output) == "-" or common.customers or any(d.first for d in parse_by(common.by or ())):
+        return None
+    if resolve_format(common.fmt, output, stdout_is_tty=False) is not OutputFormat.parquet:
+        return None
+    if common.fail_if:
+        raise UsageError(
+            "--fail-if is not checked on rows the Spark executors write (--per-customer "
+            "--output in Parquet): drop it, or write CSV or JSON"
+        )
+    return output
+
+
+def load_for_executors(common: Common, write_to: Path, **options: Any) -> Inputs:
+    """The orders left on Spark for the executors to write ``write_to`` (a directory,
+    which must be none of the inputs nor hold or lie in one)."""
+    inputs = load(dataclasses.replace(common, output=None), remote=True, **options)
+    target = write_to.resolve()
+    for path in inputs.paths:
+        source = Path(path).resolve()
+        if target == source or target in source.parents or source in target.parents:
+            raise UsageError(f"refusing to write over input {path}; choose another --output")
+    return inputs
+
+
+def say_written(written: int, path: Path) -> None:
+    print(
+        f"retcalc: {written} customers written to {path} (a Parquet directory, by the Spark "
+        "executors)",
+        file=sys.stderr,
+        flush=True,
+    )

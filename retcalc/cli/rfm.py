@@ -54,7 +54,20 @@ def rfm(
             raise UsageError("rfm scores purchases; drop --basis subscription")
         # A large input is read in batches, summed per customer and day; the segment
         # summary shows no customer id, so its customers may be hashed ids.
-        # On Spark, the rows stay on the executors (the summary is computed there).
+        # On Spark, the rows stay on the executors (the summary is computed there), and
+        # --per-customer with a Parquet --output is written by them; else it collects.
+        write_to = c.executors_write(common, per_customer)
+        if write_to is not None:
+            inputs = c.load_for_executors(common, write_to, need_amount=True, level=Level.days)
+            with progress("Writing RFM scores on the executors"):
+                done = api.rfm(
+                    inputs.orders_api(hand_over=True),
+                    per_customer=True,
+                    write_to=write_to,
+                    **c.range_options(common),
+                )
+            c.say_written(done["customers"].item(), write_to)
+            return
         inputs = c.load(
             common,
             need_amount=True,

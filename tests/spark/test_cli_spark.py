@@ -613,10 +613,16 @@ def test_clv_bgnbd_scores_given_parameters_on_the_executors(
 @needs_spark
 @pytest.mark.parametrize(
     "args",
-    [("--by", "channel"), ("--start", "2023-01-01"), ("--model", "bgnbd", "--by", "channel")],
-    ids=["historical-by", "historical-start", "bgnbd-by"],
+    [
+        ("clv", "--by", "channel"),
+        ("clv", "--start", "2023-01-01"),
+        ("clv", "--model", "bgnbd", "--by", "channel"),
+        ("rfm", "--by", "channel"),
+        ("rfm", "--as-of", "2024-01-01"),
+    ],
+    ids=["historical-by", "historical-start", "bgnbd-by", "rfm-by", "rfm-as-of"],
 )
-def test_clv_per_customer_written_by_the_executors(
+def test_per_customer_written_by_the_executors(
     spark: Any, messy_shop: Path, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     import polars as pl
@@ -624,14 +630,15 @@ def test_clv_per_customer_written_by_the_executors(
     from retcalc.engines.spark import partials
 
     orders = str(messy_shop / "orders.csv")
-    ours = run("clv", orders, *args, "--per-customer", "--output", str(tmp_path / "ours.parquet"))
+    command, *rest = args
+    ours = run(command, orders, *rest, "--per-customer", "--output", str(tmp_path / "ours.parquet"))
     assert ours.exit_code == 0, ours.stderr
     expected = pl.read_parquet(tmp_path / "ours.parquet")
     target = tmp_path / "customers"
     for attempt in (1, 2):  # a second run replaces the directory the first one wrote
         partials.collected.update(rows=-1, bytes=-1)
         theirs = run(
-            "clv", orders, *args, "--per-customer", "--engine", "spark",
+            command, orders, *rest, "--per-customer", "--engine", "spark",
             "--output", str(target), "--format", "parquet",
         )  # fmt: skip
         assert theirs.exit_code == 0, theirs.stderr
@@ -639,9 +646,12 @@ def test_clv_per_customer_written_by_the_executors(
         assert f"{expected.height} customers written to {target}" in theirs.stderr
         written = pl.read_parquet(target / "*.parquet")
         assert written.equals(expected), attempt
-        # No customer's row reached the driver (bgnbd: the fit's distinct values only).
+        # No customer's row reached the driver (bgnbd: the fit's distinct values only;
+        # rfm: the histograms and refined values of its cuts).
         if "bgnbd" in args:
             assert partials.collected["rows"] == fit_rows(messy_shop / "orders.csv")
+        elif command == "rfm":
+            assert partials.collected["rows"] > 0
         else:
             assert partials.collected["rows"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers", "ours.parquet"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -27,15 +28,65 @@ from retcalc.engines.spark import partials
 
 def segments(remote: partials.Remote, params: Any) -> pl.DataFrame:
     """rfm's segment summary of ``params`` computed on the executors."""
+    from retcalc.metrics.rfm import SUM_COLUMNS, finish_segments, nothing_to_score, segment_partials
+
+    keys = tuple(params.by)
+    as_of, cuts, run = _cuts(remote, params)
+    money = ("_micros",)
+    sums = run(
+        functools.partial(segment_partials, keys=keys, cuts=cuts),
+        {
+            **{k: remote.schema[k] for k in keys},
+            "segment": pl.String(),
+            **{c: pl.Int128() if c in money else pl.Int64() for c in SUM_COLUMNS},
+        },
+    )
+    if sums["customers"].sum() == 0:
+        raise nothing_to_score(params, as_of)
+    return finish_segments(sums.lazy(), keys)
+
+
+def write_scores(remote: partials.Remote, params: Any, path: Path) -> int:
+    """``rfm --per-customer``: the cuts found as for the summary, then the executors score
+    their customers and write each one's row (the default engine's table, sorted by group
+    and customer) as a Parquet directory at ``path``; the number of customers written."""
+    from retcalc.engines.spark.written import write_customers
+    from retcalc.metrics.rfm import CUSTOMER_COLUMNS, nothing_to_score
+
+    keys = tuple(params.by)
+    as_of, cuts, _ = _cuts(remote, params)
+    schema: dict[str, pl.DataType] = {k: remote.schema[k] for k in keys}
+    scores = (pl.Int64(), pl.Int64(), pl.Int64())
+    types = (pl.String(), pl.Int64(), pl.Int64(), pl.Float64(), *scores, pl.String(), pl.String())
+    schema.update(dict(zip(CUSTOMER_COLUMNS, types, strict=True)))
+    columns = list(schema)
+    compute = functools.partial(_scored, params=params, as_of=as_of, cuts=cuts, columns=columns)
+    written = write_customers(remote, compute, schema, [*keys, "customer_id"], path)
+    if not written:
+        raise nothing_to_score(params, as_of)
+    return written
+
+
+def _scored(
+    rows: Rows, *, params: Any, as_of: dt.date, cuts: pl.DataFrame, columns: Sequence[str]
+) -> pl.DataFrame:
+    from retcalc.metrics.rfm import customer_values, scored
+
+    values = customer_values(rows, params, as_of)
+    return scored(values, cuts, tuple(params.by)).select(list(columns)).collect()
+
+
+def _cuts(
+    remote: partials.Remote, params: Any
+) -> tuple[dt.date, pl.DataFrame, Callable[..., pl.DataFrame]]:
+    """Passes 1 and 2 on the executors: the as-of day, the cuts of every group and
+    measure, and the runner of a further pass (what each pass collected is counted in
+    ``partials.collected``)."""
     from retcalc.metrics.rfm import (
-        SUM_COLUMNS,
         crossings,
         cuts_of,
-        finish_segments,
-        nothing_to_score,
         reference_day,
         refinement,
-        segment_partials,
         value_histogram,
     )
 
@@ -49,7 +100,9 @@ def segments(remote: partials.Remote, params: Any) -> pl.DataFrame:
         step: Callable[[pl.LazyFrame], pl.LazyFrame], schema: dict[str, pl.DataType]
     ) -> pl.DataFrame:
         kernel = _Kernel(remote, params, as_of, step, schema)
-        return _added(remote, kernel, schema, tally)
+        found = _added(remote, kernel, schema, tally)
+        partials.collected.update(tally)
+        return found
 
     histogram = run(
         functools.partial(value_histogram, keys=keys),
@@ -60,20 +113,7 @@ def segments(remote: partials.Remote, params: Any) -> pl.DataFrame:
         functools.partial(refinement, keys=keys, crossing=crossing),
         {**cell, "value": pl.Int128(), "customers": pl.Int64()},
     )
-    cuts = cuts_of(crossing, refined.lazy(), keys)
-    money = ("_micros",)
-    sums = run(
-        functools.partial(segment_partials, keys=keys, cuts=cuts),
-        {
-            **group,
-            "segment": pl.String(),
-            **{c: pl.Int128() if c in money else pl.Int64() for c in SUM_COLUMNS},
-        },
-    )
-    partials.collected.update(tally)
-    if sums["customers"].sum() == 0:
-        raise nothing_to_score(params, as_of)
-    return finish_segments(sums.lazy(), keys)
+    return as_of, cuts_of(crossing, refined.lazy(), keys), run
 
 
 def _added(
