@@ -1230,11 +1230,9 @@ def rfm(
     read = _orders(orders, by=by, need_amount=True)
     remote = read.loaded.remote
     if write_to is not None:
-        _written_by_executors(remote, per_customer)
         from retcalc.engines.spark import rfm_remote
 
-        written = rfm_remote.write_scores(remote, params, Path(write_to))
-        return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
+        return _write_on_executors(rfm_remote.write_scores, remote, params, per_customer, write_to)
     if remote is not None and not per_customer:
         return remote.rfm(params)
     scores = rfm_scores(_on_driver(read).rows(), params=params, micros=not per_customer)
@@ -1447,11 +1445,11 @@ def clv_historical(
     read = _orders(orders, by=by, need_amount=True)
     remote = read.loaded.remote
     if write_to is not None:
-        _written_by_executors(remote, per_customer)
         from retcalc.engines.spark import clv_remote
 
-        written = clv_remote.write_historical(remote, params, Path(write_to))
-        return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
+        return _write_on_executors(
+            clv_remote.write_historical, remote, params, per_customer, write_to
+        )
     if remote is not None and not per_customer:
         from retcalc.engines.spark import clv_remote
 
@@ -1508,6 +1506,16 @@ def _written_by_executors(remote: Any, per_customer: bool) -> None:
             "write_to is for per_customer on orders left on Spark (--engine spark, orders "
             "only): the executors write the rows; otherwise write the table returned"
         )
+
+
+def _write_on_executors(
+    write: Any, remote: Any, params: Params, per_customer: bool, write_to: str | Path
+) -> pl.DataFrame:
+    """``write`` (an executors' writer of per-customer rows) run to ``write_to``, after
+    :func:`_written_by_executors`' check; the frame ``path``, ``customers`` (written)."""
+    _written_by_executors(remote, per_customer)
+    written = write(remote, params, Path(write_to))
+    return pl.DataFrame({"path": [str(write_to)], "customers": [written]})
 
 
 @dataclass

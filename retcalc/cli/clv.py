@@ -321,15 +321,9 @@ def _historical(common: Common, metric_params: Params, per_customer: bool) -> No
     # Parquet --output is written by them; else --per-customer collects.
     write_to = c.executors_write(common, per_customer)
     if write_to is not None:
-        inputs = c.load_for_executors(common, write_to, need_amount=True, level=Level.orders)
-        with progress("Writing historical value per customer on the executors"):
-            done = api.clv_historical(
-                inputs.orders_api(hand_over=True),
-                per_customer=True,
-                write_to=write_to,
-                **c.range_options(common),
-            )
-        c.say_written(done["customers"].item(), write_to)
+        c.write_on_executors(
+            common, write_to, api.clv_historical, Level.orders, "historical value per customer"
+        )
         return
     inputs = c.load(
         common,

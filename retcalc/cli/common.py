@@ -434,6 +434,23 @@ def load_for_executors(common: Common, write_to: Path, **options: Any) -> Inputs
     return inputs
 
 
+def write_on_executors(
+    common: Common, write_to: Path, compute: Any, level: Level, what: str
+) -> None:
+    """``--per-customer`` rows of the API function ``compute`` written by the Spark
+    executors to ``write_to`` (:func:`executors_write`), never collected; stderr says how
+    many."""
+    inputs = load_for_executors(common, write_to, need_amount=True, level=level)
+    with progress(f"Writing {what} on the executors"):
+        done = compute(
+            inputs.orders_api(hand_over=True),
+            per_customer=True,
+            write_to=write_to,
+            **range_options(common),
+        )
+    say_written(done["customers"].item(), write_to)
+
+
 def say_written(written: int, path: Path) -> None:
     print(
         f"retcalc: {written} customers written to {path} (a Parquet directory, by the Spark "

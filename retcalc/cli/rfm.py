@@ -58,15 +58,7 @@ def rfm(
         # --per-customer with a Parquet --output is written by them; else it collects.
         write_to = c.executors_write(common, per_customer)
         if write_to is not None:
-            inputs = c.load_for_executors(common, write_to, need_amount=True, level=Level.days)
-            with progress("Writing RFM scores on the executors"):
-                done = api.rfm(
-                    inputs.orders_api(hand_over=True),
-                    per_customer=True,
-                    write_to=write_to,
-                    **c.range_options(common),
-                )
-            c.say_written(done["customers"].item(), write_to)
+            c.write_on_executors(common, write_to, api.rfm, Level.days, "RFM scores")
             return
         inputs = c.load(
             common,
