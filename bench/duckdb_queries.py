@@ -33,6 +33,16 @@ Queries (the first argument):
 - ``summary``: per-customer orders, net revenue, first and last purchase day,
   then the totals of ``retcalc clv --model historical``.
 
+The plain queries (issue 32): the same figures as a short query, the first one
+an analyst would try, with none of the edge cases above (no status marks, no
+returns without their order, no classified rows CTE):
+
+- ``rates``: per month of the order, the three return rates of ``retcalc
+  returns``: sale lines (not negative, not cancelled) and negative lines joined
+  on ``order_id``;
+- ``customers``: per customer, orders, net revenue, first and last purchase day
+  (the columns of ``retcalc clv --model historical --per-customer``), sorted.
+
 Usage: ``python bench/duckdb_queries.py QUERY SOURCE [--period month] [--window 12mo] [--out FILE]
 [--memory-limit 12GB]``
 (SOURCE: a directory of Parquet files, a Parquet file or a CSV file; --out
@@ -50,7 +60,7 @@ from pathlib import Path
 
 import duckdb
 
-QUERIES = ("retention", "churn", "cohorts", "returns", "summary")
+QUERIES = ("retention", "churn", "cohorts", "returns", "summary", "rates", "customers")
 
 REVERSED = "('returned','refunded','cancelled','canceled','voided','void','failed','declined','uncaptured')"
 CANCELLED = "('cancelled','canceled','voided','void','failed','declined','uncaptured')"
@@ -309,12 +319,49 @@ FROM per_customer
 WHERE orders > 0
 """
 
+RATES = f"""
+WITH lines AS (
+    SELECT order_id, CAST(order_date AS DATE) AS d, quantity AS q, CAST(amount AS DECIMAL(18, 2)) AS a,
+           lower(status) AS status
+    FROM src WHERE order_date IS NOT NULL
+),
+sold AS (
+    SELECT order_id, min(d) AS d, sum(q) AS units, sum(a) AS gross FROM lines
+    WHERE q >= 0 AND a >= 0 AND status NOT IN {CANCELLED} GROUP BY order_id
+),
+back AS (SELECT order_id, -sum(q) AS units, -sum(a) AS refunded FROM lines WHERE q < 0 OR a < 0 GROUP BY order_id)
+SELECT CAST(date_trunc('{{unit}}', sold.d) AS DATE) AS period_start,
+       sum(back.units) / sum(sold.units) AS unit_return_rate,
+       CAST(sum(back.refunded) / sum(sold.gross) AS DOUBLE) AS value_return_rate,
+       count(back.order_id) / count(*) AS order_return_rate
+FROM sold LEFT JOIN back USING (order_id)
+GROUP BY ALL ORDER BY period_start
+"""
+
+CUSTOMERS = f"""
+WITH lines AS (
+    SELECT customer_id, order_id, CAST(order_date AS DATE) AS d, CAST(amount AS DECIMAL(18, 2)) AS a,
+           quantity < 0 OR amount < 0 AS neg, lower(status) IN {REVERSED} AS reversed
+    FROM src WHERE customer_id IS NOT NULL AND order_date IS NOT NULL
+)
+SELECT customer_id,
+       count(DISTINCT order_id) FILTER (WHERE NOT neg AND NOT reversed) AS orders,
+       CAST(sum(CASE WHEN neg THEN -abs(a) WHEN reversed THEN 0 ELSE a END) AS DOUBLE) AS revenue,
+       min(d) FILTER (WHERE NOT neg AND NOT reversed) AS first_order,
+       max(d) FILTER (WHERE NOT neg AND NOT reversed) AS last_order
+FROM lines GROUP BY customer_id
+HAVING count(*) FILTER (WHERE NOT neg AND NOT reversed) > 0
+ORDER BY customer_id
+"""
+
 SQL = {
     "retention": RETENTION,
     "churn": CHURN,
     "cohorts": COHORTS,
     "returns": RETURNS,
     "summary": SUMMARY,
+    "rates": RATES,
+    "customers": CUSTOMERS,
 }
 
 PERIODS = {
