@@ -1,6 +1,6 @@
 """Time the BG/NBD + Gamma-Gamma fit and scoring of ``retcalc clv --model bgnbd``.
 
-Two workloads:
+Three workloads:
 
 1. *model*: a per-customer summary of N customers (default 1,000,000) drawn
    with numpy from a BG/NBD process and a Gamma-Gamma spend with known
@@ -10,24 +10,37 @@ Two workloads:
 2. *pipeline*: orders of M customers from ``retcalc.sample.generate`` (lines,
    returns, cancellations); times the Polars summary, the fits and the scoring.
 
+3. *end to end* (``--end-to-end DIR``, a directory of order lines as bench/generate.py
+   writes them, e.g. /tmp/bench2M/parquet): ``retcalc clv DIR --model bgnbd
+   --per-customer --output OUT.csv`` against the same job written with lifetimes 0.11
+   as an analyst would (:func:`lifetimes_job`), each in a fresh process under
+   /usr/bin/time (wall time and peak RSS), alternating, and the ratio retcalc/lifetimes.
+
 Usage: ``.venv/bin/python bench/bench_clv.py [--customers N] [--orders-customers M] [--seed S]``
-(``--orders-customers 0`` skips the pipeline).
+(``--orders-customers 0`` skips the pipeline);
+``.venv/bin/python bench/bench_clv.py --end-to-end DIR [--rounds R]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-import polars as pl
+if "--lifetimes-job" not in sys.argv:  # the lifetimes job imports pandas and lifetimes only
+    import numpy as np
+    import polars as pl
 
-from retcalc.metrics.clv import DAYS_PER_YEAR, bgnbd, fit_models, gamma_gamma, score
-from retcalc.metrics.clv.summary import RfmSummary, TimeUnit, rfm_summary
-from retcalc.sample import generate
+    from retcalc.metrics.clv import DAYS_PER_YEAR, bgnbd, fit_models, gamma_gamma, score
+    from retcalc.metrics.clv.summary import RfmSummary, TimeUnit, rfm_summary
+    from retcalc.sample import generate
 
 T = TypeVar("T")
 TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # per week (CDNOW)
@@ -123,12 +136,115 @@ def pipeline_workload(n: int, seed: int) -> None:
     )
 
 
+def lifetimes_job(source: str, out: str) -> None:
+    """``retcalc clv SOURCE --model bgnbd --per-customer --output OUT`` written with lifetimes
+    0.11 as an analyst would: the columns needed, paid lines only (cancelled and returned
+    lines and negative amounts dropped: lifetimes sums a day's amounts and cannot net a
+    return against its sale's day), lifetimes' summary in days, BG/NBD on everyone,
+    Gamma-Gamma on repeat buyers with a positive spend, retcalc's defaults for the
+    scores (a year ahead, 12 months discounted at 10 % a year), one CSV."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    lines = pd.read_parquet(source, columns=["customer_id", "order_date", "amount", "status"])
+    lines = lines[~lines["status"].isin(["cancelled", "returned"]) & (lines["amount"] > 0)]
+    summary = summary_data_from_transaction_data(
+        lines, "customer_id", "order_date", monetary_value_col="amount", freq="D"
+    )
+    x, t_x, age, m = (summary[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    bgf = BetaGeoFitter().fit(x, t_x, age)
+    spend = summary[(x > 0) & (m > 0)]
+    ggf = GammaGammaFitter().fit(spend["frequency"], spend["monetary_value"])
+    summary["p_alive"] = bgf.conditional_probability_alive(x, t_x, age)
+    summary["expected_purchases"] = bgf.conditional_expected_number_of_purchases_up_to_time(
+        365, x, t_x, age
+    )
+    summary["expected_avg_order_value"] = ggf.conditional_expected_average_profit(x, m)
+    summary["clv"] = ggf.customer_lifetime_value(
+        bgf, x, t_x, age, m, time=12, discount_rate=1.1 ** (1 / 12) - 1, freq="D"
+    )
+    summary.to_csv(out)
+
+
+def timed_process(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds and peak RSS (MiB) of ``command`` in a fresh process under /usr/bin/time,
+    and the number of CSV rows it wrote (its last argument)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if done.returncode:
+            sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
+        wall, peak = report.read().split()[-2:]
+    with open(command[-1], "rb") as written:
+        rows = sum(1 for _ in written) - 1
+    return float(wall), int(peak) / 1024, rows
+
+
+def end_to_end_workload(source: str, rounds: int) -> None:
+    """:func:`timed_process` of retcalc and of :func:`lifetimes_job`, alternating, ``rounds`` each."""
+    here = Path(__file__).resolve()
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as scratch:
+        jobs = {
+            "retcalc": [
+                python,
+                "-m",
+                "retcalc",
+                "clv",
+                source,
+                "--model",
+                "bgnbd",
+                "--per-customer",
+                "--output",
+                f"{scratch}/retcalc.csv",
+            ],
+            "lifetimes": [python, str(here), "--lifetimes-job", source, f"{scratch}/lifetimes.csv"],
+        }
+        print(
+            f"end to end: clv --model bgnbd --per-customer on {source}, {rounds} rounds alternating"
+        )
+        times: dict[str, list[float]] = {name: [] for name in jobs}
+        for round_ in range(1, rounds + 1):
+            for name, command in jobs.items():
+                wall, peak, rows = timed_process(command)
+                times[name].append(wall)
+                load = os.getloadavg()[0]
+                print(
+                    f"  round {round_} {name:<10} {wall:7.2f} s {peak:8,.0f} MiB "
+                    f"{rows:>9,} customers  (load {load:.2f})",
+                    flush=True,
+                )
+    ratios = [r / t for r, t in zip(times["retcalc"], times["lifetimes"], strict=True)]
+    print(
+        f"  retcalc   {min(times['retcalc']):.2f}-{max(times['retcalc']):.2f} s; "
+        f"lifetimes {min(times['lifetimes']):.2f}-{max(times['lifetimes']):.2f} s"
+    )
+    print(
+        f"  ratio retcalc/lifetimes per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
+        f"of the best times: {min(times['retcalc']) / min(times['lifetimes']):.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders-customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--end-to-end", metavar="DIR", nargs="?", const="/tmp/bench2M/parquet")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--lifetimes-job", nargs=2, metavar=("SOURCE", "OUT"))
     args = parser.parse_args()
+    if args.lifetimes_job:
+        lifetimes_job(*args.lifetimes_job)
+        return
+    if args.end_to_end:
+        end_to_end_workload(args.end_to_end, args.rounds)
+        return
     model_workload(args.customers, args.seed)
     if args.orders_customers:
         pipeline_workload(args.orders_customers, args.seed)
