@@ -63,6 +63,7 @@ from retcalc.lazy import LazyModule
 from retcalc.metrics.clv.optimum import (
     LOG_BOUND,
     Optimum,
+    dot,
     limit_holds,
     minimise,
     penalty,
@@ -335,22 +336,22 @@ def _objective(log_params: Array, data: _Stats, penalizer: float = 0.0) -> tuple
     r, alpha, a, b = np.exp(log_params)
     ux, xc, n = data.ux, data.x_count, data.n
     # Terms in x alone.
-    ll = float(
-        xc @ (special.gammaln(r + ux) + special.gammaln(b + ux) - special.gammaln(a + b + ux))
+    ll = dot(
+        xc, special.gammaln(r + ux) + special.gammaln(b + ux) - special.gammaln(a + b + ux)
     ) + n * (-special.gammaln(r) + r * np.log(alpha) + special.gammaln(a + b) - special.gammaln(b))
     psi_abx = special.digamma(a + b + ux)
-    g_r = float(xc @ special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
+    g_r = dot(xc, special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r))
     g_alpha = n * r / alpha
-    g_a = n * special.digamma(a + b) - float(xc @ psi_abx)
-    g_b = n * (special.digamma(a + b) - special.digamma(b)) + float(
-        xc @ (special.digamma(b + ux) - psi_abx)
+    g_a = n * special.digamma(a + b) - dot(xc, psi_abx)
+    g_b = n * (special.digamma(a + b) - special.digamma(b)) + dot(
+        xc, special.digamma(b + ux) - psi_abx
     )
     # One-time buyers: −r·ln(alpha+T).
     ln_T = np.log(alpha + data.uT)
     inv_T = 1.0 / (alpha + data.uT)
-    ll -= r * float(data.once_count @ ln_T)
-    g_r -= float(data.once_count @ ln_T)
-    g_alpha -= r * float(data.once_count @ inv_T)
+    ll -= r * dot(data.once_count, ln_T)
+    g_r -= dot(data.once_count, ln_T)
+    g_alpha -= r * dot(data.once_count, inv_T)
     # Repeat buyers.
     if len(data.rep_ux):
         rx = (r + ux)[data.rep_ux]
@@ -361,12 +362,12 @@ def _objective(log_params: Array, data: _Stats, penalizer: float = 0.0) -> tuple
         b_x1 = b_x1_u[data.rep_ux]
         d = np.log(a) - np.log(b_x1_u)[data.rep_ux] + rx * (ln_Tr - ln_t)
         rw = data.rep_w
-        ll += float(rw @ (np.logaddexp(0.0, d) - rx * ln_Tr))
+        ll += dot(rw, np.logaddexp(0.0, d) - rx * ln_Tr)
         w = special.expit(d)
-        g_r += float(rw @ (w * (ln_Tr - ln_t) - ln_Tr))
-        g_alpha -= float(rw @ (rx * ((1.0 - w) * inv_T[data.rep_T] + w / alpha_t[data.rep_ut])))
-        g_a += float(rw @ w) / a
-        g_b -= float(rw @ (w / b_x1))
+        g_r += dot(rw, w * (ln_Tr - ln_t) - ln_Tr)
+        g_alpha -= dot(rw, rx * ((1.0 - w) * inv_T[data.rep_T] + w / alpha_t[data.rep_ut]))
+        g_a += dot(rw, w) / a
+        g_b -= dot(rw, w / b_x1)
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
     return _finish(ll, grad, n, penalizer, np.array([r, alpha, a, b]))
 
@@ -398,7 +399,7 @@ def _limit_objective(
     rep_x = ux[data.rep_ux]
     rep_T = data.uT[data.rep_T]
     rep_t = data.ut[data.rep_ut]
-    sum_x = float(xc @ ux)
+    sum_x = dot(xc, ux)
     purchase, dropout = parts
     grads: list[float] = []
     d_gap: list[Array] = []
@@ -407,20 +408,18 @@ def _limit_objective(
         k = 2
         ln_uT = np.log(alpha + data.uT)
         ln_T = ln_uT[data.rep_T]
-        sum_ln_T = float(data.once_count @ ln_uT) + float(rw @ ln_T)
+        sum_ln_T = dot(data.once_count, ln_uT) + dot(rw, ln_T)
         ll = (
-            float(xc @ special.gammaln(r + ux))
+            dot(xc, special.gammaln(r + ux))
             + n * (r * np.log(alpha) - special.gammaln(r))
             - r * sum_ln_T
-            - float((rw * rep_x) @ ln_T)
+            - dot(rw * rep_x, ln_T)
         )
         grads += [
-            float(xc @ special.digamma(r + ux))
-            + n * (np.log(alpha) - special.digamma(r))
-            - sum_ln_T,
+            dot(xc, special.digamma(r + ux)) + n * (np.log(alpha) - special.digamma(r)) - sum_ln_T,
             n * r / alpha
-            - r * float(data.once_count @ (1.0 / (alpha + data.uT)))
-            - float(rw @ ((r + rep_x) / (alpha + rep_T))),
+            - r * dot(data.once_count, 1.0 / (alpha + data.uT))
+            - dot(rw, (r + rep_x) / (alpha + rep_T)),
         ]
         ln_ratio = ln_T - np.log(alpha + rep_t)
         gap = (r + rep_x) * ln_ratio
@@ -428,7 +427,7 @@ def _limit_objective(
     else:
         rate = theta[0]
         k = 1
-        sum_T = float(data.once_count @ data.uT) + float(rw @ rep_T)
+        sum_T = dot(data.once_count, data.uT) + dot(rw, rep_T)
         ll = sum_x * np.log(rate) - rate * sum_T
         grads.append(sum_x / rate - sum_T)
         gap = rate * (rep_T - rep_t)
@@ -438,12 +437,12 @@ def _limit_objective(
     if dropout == "beta":
         a, b = theta[k], theta[k + 1]
         psi_abx = special.digamma(a + b + ux)
-        ll += float(xc @ (special.gammaln(b + ux) - special.gammaln(a + b + ux))) + n * (
+        ll += dot(xc, special.gammaln(b + ux) - special.gammaln(a + b + ux)) + n * (
             special.gammaln(a + b) - special.gammaln(b)
         )
         grads += [
-            float(n * special.digamma(a + b) - xc @ psi_abx),
-            float(xc @ (special.digamma(b + ux) - psi_abx))
+            float(n * special.digamma(a + b) - dot(xc, psi_abx)),
+            dot(xc, special.digamma(b + ux) - psi_abx)
             + n * (special.digamma(a + b) - special.digamma(b)),
         ]
         b_x1 = b + rep_x - 1.0
@@ -457,12 +456,12 @@ def _limit_objective(
         d_odds = [np.full(len(rep_x), 1.0 / o)]
     if dropout != "none" and len(rep_x):
         d = odds + gap
-        ll += float(rw @ np.logaddexp(0.0, d))
+        ll += dot(rw, np.logaddexp(0.0, d))
         w = rw * special.expit(d)
         for j, dg in enumerate(d_gap):
-            grads[j] += float(w @ dg)
+            grads[j] += dot(w, dg)
         for j, do in enumerate(d_odds):
-            grads[k + j] += float(w @ do)
+            grads[k + j] += dot(w, do)
     return _finish(ll, np.array(grads) * theta, n, 0.0, np.zeros(len(theta)))
 
 
@@ -637,7 +636,7 @@ def fit(
                 limits, checked = _fit_limits(data), True
             if limits is not None and limit_holds(limits[1].fun, found.fun, n):
                 model = _limit_params(*limits, scale, data, n)
-                total = float(w @ log_likelihood(model, x, t_x, T))
+                total = dot(w, log_likelihood(model, x, t_x, T))
                 return dataclasses.replace(model, log_likelihood=total, customers=n)
         if attempt == 0 and not found.ok and len(log_starts) > 1:
             other = minimise(_objective, log_starts[1:], args)
@@ -649,7 +648,7 @@ def fit(
     fitted = BgNbdParams(float(r), float(alpha) / scale, float(a), float(b), customers=n)
     natural = np.array([fitted.r, fitted.alpha, fitted.a, fitted.b])
     errors = _errors(("r", "alpha", "a", "b"), _objective, found, args, natural, n)
-    total = float(w @ log_likelihood(fitted, x, t_x, T))
+    total = dot(w, log_likelihood(fitted, x, t_x, T))
     return BgNbdParams(fitted.r, fitted.alpha, fitted.a, fitted.b, total, n, standard_errors=errors)
 
 

@@ -52,6 +52,7 @@ from retcalc.errors import InputError
 from retcalc.lazy import LazyModule
 from retcalc.metrics.clv.bgnbd import Array, distinct_rows, failure, unique_codes
 from retcalc.metrics.clv.optimum import (
+    dot,
     limit_holds,
     minimise,
     penalty,
@@ -139,8 +140,8 @@ class _Stats:
             np.bincount(x_code, weights=w, minlength=len(ux)).astype(np.float64),
             x,
             x * m,
-            float(wx @ log_m),
-            float(w @ log_m),
+            dot(wx, log_m),
+            dot(w, log_m),
             w,
             wx,
         )
@@ -160,19 +161,19 @@ def _objective(
     log_xmv = np.log(xmv)
     px_q = p * data.x + q
     ll = (
-        float(xc @ (special.gammaln(pu + q) - special.gammaln(pu) + pu * np.log(ux)))
+        dot(xc, special.gammaln(pu + q) - special.gammaln(pu) + pu * np.log(ux))
         + n * (q * np.log(v) - special.gammaln(q))
         + p * data.sum_x_log_m
         - data.sum_log_m
-        - float((data.w * px_q) @ log_xmv)
+        - dot(data.w * px_q, log_xmv)
     )
     g_p = (
-        float(xc @ (ux * (psi_puq - special.digamma(pu) + np.log(ux))))
+        dot(xc, ux * (psi_puq - special.digamma(pu) + np.log(ux)))
         + data.sum_x_log_m
-        - float(data.wx @ log_xmv)
+        - dot(data.wx, log_xmv)
     )
-    g_q = float(xc @ psi_puq) + n * (np.log(v) - special.digamma(q)) - float(data.w @ log_xmv)
-    g_v = n * q / v - float(data.w @ (px_q / xmv))
+    g_q = dot(xc, psi_puq) + n * (np.log(v) - special.digamma(q)) - dot(data.w, log_xmv)
+    g_v = n * q / v - dot(data.w, px_q / xmv)
     grad = np.array([g_p * p, g_q * q, g_v * v])
     value = -ll / n
     out = -grad / n
@@ -191,16 +192,16 @@ def limit_fit(x: Array, m: Array, w: Array | None = None) -> GammaGammaParams:
     w = np.ones(len(x)) if w is None else w
     n = round(float(w.sum()))
     wx = w * x
-    total = float(w @ x)
-    mean = float(wx @ m) / total
+    total = dot(w, x)
+    mean = dot(wx, m) / total
     # −Σ x·ln(m/m̄), ≥ 0 by Jensen; log1p keeps it exact for tiny variation
-    spread = -float(wx @ np.log1p((m - mean) / mean))
+    spread = -dot(wx, np.log1p((m - mean) / mean))
     with quiet_numerics():
         if spread > 0:
 
             def score(log_p: float) -> float:
                 px = np.exp(log_p) * x
-                return float(wx @ (np.log(px) - special.digamma(px))) - spread
+                return dot(wx, np.log(px) - special.digamma(px)) - spread
 
             guess = math.log(n / (2.0 * spread))  # ln y − ψ(y) ≈ 1/(2y) for large y
             lo, hi = guess - 2.0, guess + 2.0
@@ -216,20 +217,15 @@ def limit_fit(x: Array, m: Array, w: Array | None = None) -> GammaGammaParams:
         rate = p / mean
         with quiet_numerics():
             px = p * x
-            ll = float(
-                w
-                @ (
-                    px * np.log(x * rate)
-                    - special.gammaln(px)
-                    + (px - 1.0) * np.log(m)
-                    - x * rate * m
-                )
+            ll = dot(
+                w,
+                px * np.log(x * rate) - special.gammaln(px) + (px - 1.0) * np.log(m) - x * rate * m,
             )
     errors: dict[str, float | None] = {"p": None, "mean": None}
     if math.isfinite(p):
         with quiet_numerics():
             # the profile likelihood's curvature in p; m̄'s variance given p (exact)
-            info = float(wx @ (x * special.polygamma(1, p * x))) - total / p
+            info = dot(wx, x * special.polygamma(1, p * x)) - total / p
         errors = {
             "p": 1.0 / math.sqrt(info) if info > 0 else None,
             "mean": mean / math.sqrt(p * total),
@@ -274,7 +270,7 @@ def fit(
         raise ValueError("Gamma-Gamma needs x > 0 and m > 0")
     if n < 2 or float(np.ptp(m)) == 0.0:
         return limit_fit(x, m, w)
-    scale = float(w @ m) / n
+    scale = dot(w, m) / n
     m_scaled = m / scale
     args = (_Stats.build(x, m_scaled, w), penalizer, scale)
     log_starts = [np.log(np.asarray(start, dtype=np.float64)) for start in starts]
@@ -308,7 +304,7 @@ def fit(
         if se is None
         else dict(zip(("p", "q", "v"), map(float, se), strict=True))
     )
-    total = float(w @ log_likelihood(fitted, x, m))
+    total = dot(w, log_likelihood(fitted, x, m))
     return GammaGammaParams(fitted.p, fitted.q, fitted.v, total, n, standard_errors=errors)
 
 

@@ -18,14 +18,22 @@ in the log parameters ``φ = ln θ``, inverted and divided by the customer count
 carried to the natural parameters by ``se(θ_i) = θ_i · sqrt(Cov(φ)_ii)``. At
 the optimum (gradient zero) this equals the inverse of the Hessian taken in
 the natural parameters.
+
+The likelihoods' weighted sums (:func:`dot`) are taken by BLAS on one thread, a long
+one in two halves added: one order of summation whatever the number of cores, the
+order OpenBLAS takes on two threads, without waking a second thread for each sum
+(costly on a busy machine: bench/results-clvfit.md).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +58,49 @@ RIDGE = 10.0
 LIMIT_TOLERANCE = 1.92
 #: Step (in log parameters) of the central differences for the Hessian.
 HESSIAN_STEP = 1e-5
+
+
+#: OpenBLAS sums a dot product longer than this on several threads, a part each.
+THREADED_DOT = 10_000
+
+
+@functools.cache
+def _blas_threads() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """Getter and setter of the thread count of numpy's OpenBLAS (its wheels' copy), or
+    None when numpy has no OpenBLAS this can find."""
+    root = Path(np.__file__).parent
+    libraries = [*root.parent.glob("numpy.libs/*openblas*"), *root.glob(".dylibs/*openblas*")]
+    for library in libraries:
+        try:
+            handle = ctypes.CDLL(str(library))
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")):
+            getter = getattr(handle, f"{prefix}_get_num_threads{suffix}", None)
+            setter = getattr(handle, f"{prefix}_set_num_threads{suffix}", None)
+            if getter is not None and setter is not None:
+                getter.restype = ctypes.c_int
+                setter.argtypes = [ctypes.c_int]
+                setter.restype = None
+                return getter, setter
+    return None
+
+
+def dot(a: Array, b: Array) -> float:
+    """``a · b`` as OpenBLAS sums it on two threads (module docstring): BLAS on one
+    thread over each half of a long vector, the halves added; ``a @ b`` when numpy's
+    BLAS is not OpenBLAS."""
+    threads = _blas_threads() if len(a) > THREADED_DOT else None
+    if threads is None:
+        return float(a @ b)
+    get, set_ = threads
+    half = (len(a) + 1) // 2
+    before = get()
+    set_(1)
+    try:
+        return float(a[:half] @ b[:half]) + float(a[half:] @ b[half:])
+    finally:
+        set_(before)
 
 
 @contextmanager
