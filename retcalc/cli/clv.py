@@ -460,7 +460,9 @@ def _bgnbd(
             per_customer=per_customer,
             write_to=write_to,
         )
-        groups = None if write_to is not None else fit.groups
+        # Per customer, the group table only says whether the net CLV is negative.
+        table_needed = write_to is None and (not per_customer or fit.has_cost)
+        groups = fit.groups if table_needed else None
     if params_out is not None:
         _write_params(
             params_out, fit.params, inputs.paths, {"observation_end": str(fit.observation_end)}
@@ -469,9 +471,10 @@ def _bgnbd(
         assert fit.written is not None
         c.say_written(fit.written, write_to)
         return
-    assert groups is not None
-    _warn_negative(groups, keys)
+    if groups is not None:
+        _warn_negative(groups, keys)
     table = fit.customers if per_customer else groups
+    assert table is not None
     title = (
         f"CLV over {horizon} ({fit.horizon_days:g} days), {_params_title(fit.params)}, "
         f"observed to {fit.observation_end}"

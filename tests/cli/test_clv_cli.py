@@ -305,3 +305,11 @@ def test_penalizer_with_params_in_is_refused(tmp_path: Path) -> None:
         invoke([ORDERS, "--model", "bgnbd", "--params-in", str(params), "--penalizer", "0.1"])
     )
     assert "--penalizer is for fitting" in stderr
+
+
+def test_bgnbd_per_customer_with_costs_still_warns_on_negative_segments() -> None:
+    options = ["--by", "segment", "--per-customer", "--format", "csv"]
+    result = invoke([ORDERS, "--model", "bgnbd", "--customers", CUSTOMERS, *options])
+    table = rows(result)
+    assert {"customer_id", "clv", "clv_net"} <= set(table[0])
+    assert "negative for segment=small_business" in result.stderr
