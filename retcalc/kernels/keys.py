@@ -133,14 +133,22 @@ def keyed_customers(frame: pl.DataFrame, free_bits: int = 0) -> tuple[pl.DataFra
     return coded, ids
 
 
-def keyed_lines(lines: Rows) -> tuple[Rows, pl.DataFrame | None]:
+def keyed_lines(lines: Rows, *, day_bits: bool = False) -> tuple[Rows, pl.DataFrame | None]:
     """``lines`` (in memory) with their customer ids replaced by keys, and the pairs
     :func:`with_ids` puts the ids back with (:func:`keyed_customers`); ``lines`` as they
     are and ``None`` when they are keyed already. A caller that rebinds ``lines`` to the
-    result lets the text ids go."""
+    result lets the text ids go. ``day_bits``: the keys' low bits left free for the
+    lines' days (``kernels.words.sorted_days`` then sorts one word per row)."""
     if lines.keyed:
         return lines, None
-    coded, ids = keyed_customers(lines.frame.collect())  # in memory: collecting copies nothing
+    frame = lines.frame.collect()  # in memory: collecting copies nothing
+    free = 0
+    if day_bits and "day" in frame.columns:
+        from retcalc.kernels.words import free_bits
+
+        free = free_bits(frame["day"])
+    coded, ids = keyed_customers(frame, free)
+    del frame
     return lines.but(coded.lazy(), keyed=True), ids
 
 

@@ -48,8 +48,8 @@ from retcalc.errors import InputError
 from retcalc.kernels.keys import keyed_lines, with_ids
 from retcalc.metrics.activity import CUSTOMER, over
 from retcalc.metrics.common import Params, ratio
-from retcalc.metrics.events import daily_revenue, events_of, purchase_days
-from retcalc.metrics.money import money, to_micros
+from retcalc.metrics.events import events_of, purchase_days
+from retcalc.metrics.money import event_micros, money, to_micros
 
 #: Segment of each (R, FM) cell: ``SEGMENT_GRID[r][fm - 1]``.
 SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
@@ -140,16 +140,19 @@ def rfm_scores(
     as_of = reference_day(orders, params)
     # Grouped, ranked and joined on integer keys, the ids put back before the sort: the
     # same table, held in far less memory than on the text ids.
-    orders, ids = keyed_lines(orders)
+    # The keys leave their low bits to the days: each customer's purchase days are then
+    # one sort of one word per row (kernels.words.sorted_days).
+    orders, ids = keyed_lines(orders, day_bits=True)
     scores = _scores(orders, params, as_of)
     del orders  # the plan holds the lines
+    exact = ["_micros"] if micros else []
+    columns = [*params.by, *CUSTOMER_COLUMNS, *exact]
     if ids is not None:
-        keyed = scores.collect()
+        keyed = scores.select(columns).collect()
         del scores  # the lines go before the ids are put back
         scores = with_ids(keyed, ids).lazy()
         del keyed, ids
-    exact = ["_micros"] if micros else []
-    result = scores.sort(group).select(*params.by, *CUSTOMER_COLUMNS, *exact).collect()
+    result = scores.sort(group).select(columns).collect()
     if result.height == 0:
         raise nothing_to_score(params, as_of)
     return result
@@ -178,11 +181,12 @@ def customer_values(orders: Rows, params: Params, as_of: dt.date) -> pl.LazyFram
     group = [*keys, CUSTOMER]
     events = events_of(orders, as_of)
     days = purchase_days(events, keys, keyed=orders.keyed)
-    revenue = daily_revenue(events, keys).filter(pl.col("day") < as_of)
+    # Summed per row: the same integer micros as summing daily_revenue's days.
+    revenue = events.filter(pl.col("revenue_day") < as_of)
     if params.start is not None:
         lower = pl.lit(params.start, dtype=pl.Date)
         days = days.filter(pl.col("day") >= lower)
-        revenue = revenue.filter(pl.col("day") >= lower)
+        revenue = revenue.filter(pl.col("revenue_day") >= lower)
     return (
         days.group_by(group)
         .agg(
@@ -190,7 +194,7 @@ def customer_values(orders: Rows, params: Params, as_of: dt.date) -> pl.LazyFram
             pl.len().cast(pl.Int64).alias("frequency"),
         )
         .join(
-            revenue.group_by(group).agg(pl.col("micros").sum().alias("_micros")),
+            revenue.group_by(group).agg(event_micros(events).sum().alias("_micros")),
             on=group,
             how="left",
             nulls_equal=True,
