@@ -718,13 +718,16 @@ def _shared_keys(per_order: pl.DataFrame, pieces: pl.LazyFrame, file: pl.DataFra
     the other pieces and the returns file's rows with those orders' keys."""
     if (per_order["_check_min"] != per_order["_check_max"]).any():
         return True
-    other = [pieces.filter(pl.col(KIND) != SALE).select(ORDER, CHECK)]
+    # The pieces of other kinds (return lines, cancelled lines) and the file's rows.
+    other = [pieces.filter(pl.col(KIND).is_in([CANCELLED, LINE])).select(ORDER, CHECK)]
     if file is not None and CHECK in file.columns:
         other.append(file.lazy().select(ORDER, CHECK))
-    pairs = pl.concat(other).drop_nulls(CHECK).unique()
-    sold = per_order.lazy().select(ORDER, pl.col("_check_min").alias(CHECK))
-    pairs = pl.concat([pairs, sold.join(pairs, on=ORDER, how="semi")]).unique().collect()
-    return pairs.height != pairs[ORDER].n_unique()
+    pairs = pl.concat(other).drop_nulls(CHECK).unique().collect()
+    if pairs.height != pairs[ORDER].n_unique():
+        return True
+    sold = per_order.lazy().select(ORDER, "_check_min")
+    clash = pairs.lazy().join(sold, on=ORDER).filter(pl.col(CHECK) != pl.col("_check_min"))
+    return clash.select(pl.len()).collect().item() > 0
 
 
 def _exact(given: _Pieces) -> _Pieces:
