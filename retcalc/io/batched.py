@@ -732,8 +732,7 @@ class _PiecesReader(_Reader):
     """A read for the returns metrics (:class:`retcalc.engines.Level` ``pieces``): each
     batch's lines summed into :func:`retcalc.metrics.returns.line_pieces`, their orders
     keyed by the two hashes of the id (a line without one by its row number), which
-    :meth:`finish` turns into the keys and checks of
-    :func:`retcalc.metrics.returns.order_hashes` (the metric checks them).
+    :meth:`finish` turns into the keys of :func:`retcalc.metrics.returns._order_keys`.
 
     Every line is read on its own (no line needs its order's), and every row with a
     customer and a date is kept: whether the lines carry returns information is
@@ -771,11 +770,9 @@ class _PiecesReader(_Reader):
 
         frame = pl.concat(self.parts, rechunk=False)
         self.parts = []
-        first, second = ORDER_KEYS
-        tagged = pl.col(first) | pl.lit(TOP_BIT, dtype=pl.UInt64)
-        order = pl.coalesce(tagged, pl.col(SOLO).cast(pl.UInt64))
-        keys = [order.alias(returns.ORDER), pl.col(second).alias(returns.CHECK)]
-        return frame.with_columns(keys).drop(first, second, SOLO)
+        frame = _with_order_keys(frame, returns.ORDER, tag=True)
+        order = pl.coalesce(returns.ORDER, pl.col(SOLO).cast(pl.UInt64))
+        return frame.with_columns(order.alias(returns.ORDER)).drop(SOLO)
 
 
 def _run_starts(columns: Sequence[str]) -> pl.Expr:
