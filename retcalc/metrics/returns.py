@@ -60,7 +60,7 @@ import polars as pl
 
 from retcalc.engines import Level, Rows, as_rows
 from retcalc.errors import InputError, UsageError
-from retcalc.kernels.keys import TOP_BIT, id_hashes
+from retcalc.kernels.keys import TOP_BIT, tagged_keys
 from retcalc.kernels.parts import grouped_in_parts, parts_for
 from retcalc.meanings import NO_SALE, REFUNDED
 from retcalc.metrics.activity import CUSTOMER, IDX, Grid
@@ -103,8 +103,6 @@ RATE_COLUMNS: tuple[str, ...] = ("unit_return_rate", "value_return_rate", "order
 TOP_KEYS: tuple[str, ...] = ("product_id", "customer_id")
 
 ORDER = "_order"  # internal order key: order_id, else one key per row
-#: The check of an ``ORDER`` key: the order id's second hash (null for a line without one).
-CHECK = "_check"
 _SOURCES = ("file", "line", "row")  # precedence of the return sources, first wins
 
 NO_RETURNS_INFO = (
@@ -312,8 +310,7 @@ def _pieces(
     # The customer rides along where a return may take its order's.
     customer = [CUSTOMER] if by_customer and CUSTOMER not in keys else []
     lines = rows.lazy().with_columns(line_columns(schema))
-    order = [ORDER, CHECK] if CHECK in rows.columns else [ORDER]
-    pieces = line_pieces(lines, order, [*keys, *customer], runs=False).collect()
+    pieces = line_pieces(lines, [ORDER], [*keys, *customer], runs=False).collect()
     # By line number: ties between a customer's orders.
     order_ids = rows["order_id"] if by_customer and "order_id" in schema else None
     return _Pieces(pieces, file, order_ids)
@@ -412,19 +409,8 @@ def _classified(
     """Sales and returns of the pieces of WHOLE orders (every line of each order, and
     its rows of the returns file): nothing here looks across orders, but a returns-file
     row matched by customer to the customer's latest order."""
-    try:
-        return _classes(given, keys, as_of=as_of, by_return_date=by_return_date)
-    except _SharedKey:
-        return _classes(_exact(given), keys, as_of=as_of, by_return_date=by_return_date)
-
-
-def _classes(
-    given: _Pieces, keys: list[str], *, as_of: dt.date | None, by_return_date: bool
-) -> _Classes:
-    """:func:`_classified`; :class:`_SharedKey` when two order ids share a key."""
     file, order_ids = given.file, given.order_ids
     pieces = given.frame.lazy()
-    check = CHECK in given.frame.columns
     if as_of is not None:
         pieces = pieces.filter(pl.col("day") < as_of)
         if file is not None:
@@ -452,9 +438,6 @@ def _classes(
         # The customer of the order's first line.
         first_line = pl.col("_first_line").arg_min()
         borrowed.append(pl.col(CUSTOMER).get(first_line).cast(pl.String).alias("_customer_o"))
-    # The first line of each order, for a returns file matched by customer.
-    first_line = [pl.col("_first_line").min()] if by_customer else []
-    checks = [pl.col(CHECK).min().alias("_check_min"), pl.col(CHECK).max().alias("_check_max")]
     per_order = grouped_in_parts(
         sale_rows,
         [ORDER],
@@ -464,16 +447,11 @@ def _classes(
             pl.col("_units").sum().alias("_sold_units"),
             pl.col("_micros").sum().alias("_sold_micros"),
             pl.col("_whole").all(),
-            *first_line,
+            pl.col("_first_line").min(),
             *borrowed,
-            *(checks if check else []),
         ],
         order_parts,
     )
-    if check:
-        if _shared_keys(per_order, pieces, file):
-            raise _SharedKey
-        per_order = per_order.drop("_check_min", "_check_max")
     order_info = per_order.lazy()
     if keys:
         # Each sale line counts under its own keys, on its order's first day.
@@ -678,78 +656,29 @@ def _file_returns(
     )
 
 
-def order_hashes(ids: pl.Expr) -> list[pl.Expr]:
-    """The ``ORDER`` and ``CHECK`` of each order id (:func:`keys.id_hashes`): its first
-    hash with the top bit set (no such key equals a row number, below ``2**63``) and its
-    second hash; null without an id. :func:`_classified` checks that the keys tell the
-    orders apart, with the group-by into orders it does anyway (:func:`_shared_keys`)."""
-    first, second = id_hashes(ids.cast(pl.String))
-    return [(first | pl.lit(TOP_BIT, dtype=pl.UInt64)).alias(ORDER), second.alias(CHECK)]
-
-
 def _order_keys(
     frame: pl.DataFrame, file: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """``frame`` and the returns ``file`` with the ``_order`` key of each row: its order
-    id's (:func:`order_hashes`, with its ``CHECK``; the same in both), else the row's number.
+    """``frame`` and the returns ``file`` with the ``_order`` key of each row: an integer
+    per ``order_id`` (:func:`keys.tagged_keys`, the same in both), else the row's number.
 
     Grouping and joining 10M rows on these cost a fraction of the same on the ids' text.
     The file's rows without an order id get a null key; a file without an ``order_id``
     column, or orders without one, no key column (the file's rows then match by customer).
     """
-    row = frame["_line"].cast(pl.UInt64)
+    row = frame["_line"].cast(pl.UInt64).alias(ORDER)
     if "order_id" not in frame.columns:
-        return frame.hstack([row.alias(ORDER)]), file
-    own = frame.select(order_hashes(pl.col("order_id")))
-    own = own.with_columns(pl.col(ORDER).fill_null(row))  # a row without an id: its number
-    frame = frame.hstack(own.get_columns())  # eager: with_columns would copy every column
-    if file is not None and "order_id" in file.columns:
-        file = file.hstack(file.select(order_hashes(pl.col("order_id"))).get_columns())
+        return frame.hstack([row]), file
+    by_id = file is not None and "order_id" in file.columns
+    ids = [frame["order_id"].cast(pl.String)]
+    if file is not None and by_id:
+        ids.append(file["order_id"].cast(pl.String))
+    keys = tagged_keys(pl.concat(ids)).alias(ORDER)
+    own = keys.head(frame.height).fill_null(row)  # a row without an id: its number
+    frame = frame.hstack([own])  # eager: with_columns would copy every column
+    if file is not None and by_id:
+        file = file.hstack([keys.tail(file.height)])
     return frame, file
-
-
-class _SharedKey(Exception):
-    """Two order ids share an ``ORDER`` key (:func:`_shared_keys`)."""
-
-
-def _shared_keys(per_order: pl.DataFrame, pieces: pl.LazyFrame, file: pl.DataFrame | None) -> bool:
-    """Whether two order ids share an ``ORDER`` key: a key with two ``CHECK`` values,
-    among the sale orders (``per_order``: their least and greatest check), and among
-    the other pieces and the returns file's rows with those orders' keys."""
-    if (per_order["_check_min"] != per_order["_check_max"]).any():
-        return True
-    # The pieces of other kinds (return lines, cancelled lines) and the file's rows.
-    other = [pieces.filter(pl.col(KIND).is_in([CANCELLED, LINE])).select(ORDER, CHECK)]
-    if file is not None and CHECK in file.columns:
-        other.append(file.lazy().select(ORDER, CHECK))
-    pairs = pl.concat(other).drop_nulls(CHECK).unique().collect()
-    if pairs.height != pairs[ORDER].n_unique():
-        return True
-    sold = per_order.lazy().select(ORDER, "_check_min")
-    clash = pairs.lazy().join(sold, on=ORDER).filter(pl.col(CHECK) != pl.col("_check_min"))
-    return clash.select(pl.len()).collect().item() > 0
-
-
-def _exact(given: _Pieces) -> _Pieces:
-    """``given`` with ``ORDER`` keys that tell the orders apart when two ids share one
-    (:func:`_shared_keys`, rare): a number per order id's pair of hashes, tagged."""
-    frames = [given.frame.select(ORDER, CHECK)]
-    file = given.file
-    if file is not None and CHECK in file.columns:
-        frames.append(file.select(ORDER, CHECK))
-    pairs = pl.concat(frames).drop_nulls(CHECK).unique().with_row_index("_number")
-
-    def renumbered(frame: pl.DataFrame) -> pl.DataFrame:
-        number = pl.col("_number").cast(pl.UInt64) | pl.lit(TOP_BIT, dtype=pl.UInt64)
-        return (
-            frame.join(pairs, on=[ORDER, CHECK], how="left", maintain_order="left")
-            .with_columns(pl.coalesce(number, pl.col(ORDER)).alias(ORDER))
-            .drop("_number", CHECK)
-        )
-
-    if file is not None and CHECK in file.columns:
-        file = renumbered(file)
-    return _Pieces(renumbered(given.frame), file, given.order_ids)
 
 
 def _in_grid(frame: pl.DataFrame | pl.LazyFrame, grid: Grid) -> pl.LazyFrame:

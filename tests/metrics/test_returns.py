@@ -9,8 +9,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from retcalc.errors import InputError, UsageError
-from retcalc.kernels.keys import TOP_BIT
-from retcalc.metrics import returns
 from retcalc.metrics.common import Params
 from retcalc.metrics.returns import RETURNS_COLUMNS, returns_table, top_returns
 from retcalc.periods import Period
@@ -229,64 +227,6 @@ def test_separate_returns_file_joined_by_order_id() -> None:
     # The orders' own return lines describe the same returns: the file wins, nothing is doubled.
     both = returns_table(LATER, params=MONTH, returns=RETURNS_FILE)
     check(both.table, want)
-
-
-def test_order_ids_sharing_a_key_are_told_apart_by_their_second_hash(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Every order id given the same key (its first hash): the second hash tells the ids
-    # apart, the orders are numbered instead, and the figures are those of the tests above.
-    real = returns.order_hashes
-
-    def shared(ids: pl.Expr) -> list[pl.Expr]:
-        key, check_hash = real(ids)
-        same = pl.lit(TOP_BIT | 7, dtype=pl.UInt64)
-        return [pl.when(key.is_not_null()).then(same).alias(returns.ORDER), check_hash]
-
-    numbered: list[int] = []
-    exact = returns._exact
-
-    def counted(given: returns._Pieces) -> returns._Pieces:
-        numbered.append(1)
-        return exact(given)
-
-    monkeypatch.setattr(returns, "order_hashes", shared)
-    monkeypatch.setattr(returns, "_exact", counted)
-    later = returns_table(LATER, params=MONTH)
-    check(
-        later.table,
-        expected(
-            [
-                ("2024-01-01", 2, 1, 3, 1, 35.0, 10.0, True),
-                ("2024-02-01", 1, 1, 3, 3, 30.0, 30.0, False),
-            ]
-        ),
-    )
-    # A returns file's rows (O3, and O9, not a sale) on the same key as the orders, and
-    # the return line of an order (O3) whose every sale row is cancelled.
-    both = returns_table(LATER, params=MONTH, returns=RETURNS_FILE)
-    check(
-        both.table,
-        expected(
-            [
-                ("2024-01-01", 2, 1, 3, 1, 35.0, 10.0, True),
-                ("2024-02-01", 1, 1, 3, 3, 30.0, 25.0, False),
-            ]
-        ),
-    )
-    assert "1 return line (1 units, 5.00 refunded)" in both.warnings[0]
-    frame = orders(
-        [
-            ("O1", "A", "2024-01-05", 2, 20.0, "completed"),
-            ("O3", "B", "2024-01-07", 4, 40.0, "cancelled"),
-            ("O3", "B", "2024-01-08", -4, -40.0, None),  # left out with its order
-        ],
-        STATUS,
-    )
-    cancelled = returns_table(frame, params=MONTH)
-    check(cancelled.table, expected([("2024-01-01", 1, 0, 2, 0, 20.0, 0.0, False)]))
-    assert cancelled.warnings[0].startswith("1 return line of cancelled orders left out")
-    assert len(numbered) == 3
 
 
 def test_returns_file_without_order_ids_matches_the_latest_order_of_the_customer() -> None:
