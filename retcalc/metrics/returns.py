@@ -480,13 +480,13 @@ def _classified(
             "_whole",  # whether every line's units are whole (a sum may be whole without)
         )
 
-    # Orders whose every sale row is cancelled: their returns are left out too. (An
-    # order id's key has its top bit set; a line without one is an order of its own.)
+    # Orders with cancelled rows: those without a sale row (whose returns match no sale
+    # order) have their returns left out too. (An order id's key has its top bit set; a
+    # line without one is an order of its own.)
     cancelled_orders = (
         pieces.filter((pl.col(KIND) == CANCELLED) & (pl.col(ORDER) >= TOP_BIT))
-        .select(ORDER)
+        .select(ORDER, pl.lit(True).alias("_cancelled"))
         .unique()
-        .join(order_info, on=ORDER, how="anti")
     )
 
     parts: list[pl.LazyFrame] = []
@@ -516,22 +516,16 @@ def _classified(
         every.with_columns(rank.alias("_rank"))
         .filter(pl.col(ORDER).is_null() | (pl.col("_rank") == pl.col("_rank").min().over(ORDER)))
         .drop("_rank")
-        .collect()  # once: the count of dropped lines and the rest both read it
-        .lazy()
     )
-    dropped = (
-        every.join(cancelled_orders, on=ORDER, how="semi")
-        .select(pl.col("_lines").sum())
-        .collect()
-        .item()
-    )
-    every = every.join(cancelled_orders, on=ORDER, how="anti")
 
     # A return without a dimension value of its own (a returns-file row) takes its order's.
+    matched = pl.col("_order_day").is_not_null()
     attributed = (
         every.join(order_info, on=ORDER, how="left", suffix="_order")
+        .join(cancelled_orders, on=ORDER, how="left")
         .with_columns(
-            pl.col("_order_day").is_not_null().alias("matched"),
+            matched.alias("matched"),
+            (~matched & pl.col("_cancelled").fill_null(False)).alias("_left_out"),
             *[
                 pl.coalesce(pl.col(k), pl.col(f"{k}_o" if k != CUSTOMER else "_customer_o")).alias(
                     k
@@ -541,6 +535,10 @@ def _classified(
         )
         .collect()
     )
+    left_out = attributed.filter(pl.col("_left_out"))
+    dropped = int(left_out["_lines"].sum())
+    if left_out.height:
+        attributed = attributed.filter(~pl.col("_left_out"))
     day = pl.col("_own_day") if by_return_date else pl.coalesce("_order_day", "_own_day")
     rets = attributed.select(
         *keys, ORDER, "matched", day.alias("day"), "units", "micros", "_lines", "_whole"
