@@ -26,7 +26,7 @@ customers, ``retcalc.engines.spark.clv_remote``) and Polars agree by constructio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -102,31 +102,61 @@ def per_customer(
 ) -> pl.DataFrame:
     """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring);
     ``micros``: with ``micros`` too, the revenue in exact integer micros (for :func:`summary`)."""
-    keys = list(keys)
-    orders = encode_orders(before(as_rows(orders), as_of))
-    keyed = orders.keyed
-    # In memory, what the figures read of the lines: each part below reads them again.
-    lines = _lines(events_of(orders), keys)
-    del orders  # the rows go now if the caller handed them over
-    # Every figure is a customer's: a large input is done in parts of its customers.
-    parts = parts_for(lines.height)
-    if keyed:
-        frame = in_parts(
-            lines.lazy(), CUSTOMER, lambda part: _customers(part, keys, start, end, micros), parts
-        )
-    else:
-        frame = _hashed(lines, keys, start, end, micros, parts)
-    del lines
-    if frame.height == 0:
-        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    frame = _per_customer(orders, list(keys), start, end, as_of, micros=micros, ids=True)
     return frame.sort([*keys, CUSTOMER])
 
 
-def _lines(events: pl.LazyFrame, keys: list[str]) -> pl.DataFrame:
-    """The columns of classified ``events`` that :func:`_customers` reads, collected."""
-    order = ["order_id"] if "order_id" in events.collect_schema() else []
-    columns = [*keys, CUSTOMER, *order, "day", "is_purchase", "revenue_day"]
-    return events.select(*columns, event_micros(events).alias("micros")).collect()
+def table(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+) -> pl.DataFrame:
+    """:func:`summary` of :func:`per_customer`'s rows, without their ids (none is shown)."""
+    keys = list(keys)
+    return summary(_per_customer(orders, keys, start, end, as_of, micros=True, ids=False), keys)
+
+
+def _per_customer(
+    orders: Rows | pl.LazyFrame,
+    keys: list[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    as_of: dt.date | None,
+    *,
+    micros: bool,
+    ids: bool,
+) -> pl.DataFrame:
+    """:func:`per_customer`'s rows in no order; without ``ids``, ``customer_id`` may hold
+    keys instead of the ids."""
+    orders = encode_orders(before(as_rows(orders), as_of))
+    keyed = orders.keyed
+    events = events_of(orders)
+    del orders  # the rows go once read if the caller handed them over
+
+    def compute(part: pl.LazyFrame) -> pl.LazyFrame:
+        return _customers(part, keys, start, end, micros)
+
+    if keyed:
+        frame = _in_parts(events, compute)
+    else:
+        frame = _hashed(events, keys, start, end, micros, ids=ids)
+    if frame.height == 0:
+        raise InputError("no purchases in range: every row is a return, a cancellation or outside")
+    return frame
+
+
+def _in_parts(
+    events: pl.LazyFrame, compute: Callable[[pl.LazyFrame], pl.LazyFrame]
+) -> pl.DataFrame:
+    """``compute`` of ``events`` (in memory or cheap to read again), in parts of the
+    customers when they are many (every figure is a customer's)."""
+    parts = parts_for(events.select(pl.len()).collect().item())
+    if parts > 1:
+        events = events.collect().lazy()  # each part reads them
+    return in_parts(events, CUSTOMER, compute, parts)
 
 
 #: Columns of :func:`_hashed`: the two hashes of a line's customer id, the line's number.
@@ -134,32 +164,47 @@ KEY, CHECK, LINE = "_key", "_check", "_line"
 
 
 def _hashed(
-    lines: pl.DataFrame,
+    events: pl.LazyFrame,
     keys: list[str],
     start: dt.date | None,
     end: dt.date | None,
     micros: bool,
-    parts: int,
+    *,
+    ids: bool,
 ) -> pl.DataFrame:
-    """:func:`_customers` of ``lines`` (:func:`_lines`, text ids) grouped on a hash of each
-    customer id rather than its text (several times cheaper), each id taken back from
-    one of its customer's lines. When a second hash differs within a customer (two ids
-    share the first hash), grouped on the text instead."""
+    """:func:`_customers` of classified ``events`` (text ids) grouped on a hash of each
+    customer id rather than its text (several times cheaper); with ``ids``, each id
+    taken back from one of its customer's lines. When a second hash differs within a
+    customer (two ids share the first hash), grouped on the text instead."""
     first, second = id_hashes(pl.col(CUSTOMER))
-    hashed = lines.with_row_index(LINE).with_columns(first.alias(KEY), second.alias(CHECK))
+    order = ["order_id"] if "order_id" in events.collect_schema() else []
+    # In memory, what the figures read of the lines (each part reads them again).
+    lines = (
+        events.select(
+            *keys,
+            *([CUSTOMER] if ids else []),
+            *order,
+            "day",
+            "is_purchase",
+            "revenue_day",
+            event_micros(events).alias("micros"),
+            first.alias(KEY),
+            second.alias(CHECK),
+        )
+        .with_row_index(LINE)
+        .collect()
+    )
     frame = in_parts(
-        hashed.lazy(),
+        lines.lazy(),
         KEY,
         lambda part: _customers(part, keys, start, end, micros, customer=KEY, carry=True),
-        parts,
+        parts_for(lines.height),
     )
-    del hashed
     if (frame["_low"] != frame["_high"]).any():
-        return in_parts(
-            lines.lazy(), CUSTOMER, lambda part: _customers(part, keys, start, end, micros), parts
-        )
-    ids = lines[CUSTOMER].gather(frame[LINE])
-    return frame.select(*keys, ids, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
+        del lines, frame
+        return _in_parts(events, lambda part: _customers(part, keys, start, end, micros))
+    customers = lines[CUSTOMER].gather(frame[LINE]) if ids else frame[KEY].alias(CUSTOMER)
+    return frame.select(*keys, customers, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
 
 
 def _customers(
