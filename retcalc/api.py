@@ -1455,17 +1455,12 @@ def clv_historical(
 
         return clv_remote.historical(remote, params)
     read = _on_driver(read)
-    # Handed straight over (no name kept here), so that per_customer lets the rows go
-    # once it has read them.
-    customers = historical.per_customer(
-        read.rows() if per_customer else coded(read.rows())[0],
-        keys=params.by,
-        start=params.start,
-        end=params.end,
-        as_of=params.as_of,
-        micros=not per_customer,
+    # Handed straight over (no name kept here), so that the metric lets the rows go once
+    # it has read them.
+    compute = historical.per_customer if per_customer else historical.table
+    return compute(
+        read.rows(), keys=params.by, start=params.start, end=params.end, as_of=params.as_of
     )
-    return customers if per_customer else historical.summary(customers, params.by)
 
 
 def clv_formula(

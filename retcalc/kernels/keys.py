@@ -6,9 +6,9 @@ metrics on large inputs; on integers the same work is several times cheaper.
 every frame it is given, so joins between the orders and the customers still
 match exactly the ids that matched before. Order ids get keys the same way
 (:func:`tagged_keys`, for ``metrics.returns`` and ``clv.historical``). A
-computation that shows ids (the BG/NBD summary, ``rfm``, historical value per
-customer) works on the keys and puts the ids back at the end
-(:func:`keyed_customers`, :func:`keyed_lines`, :func:`with_ids`).
+computation that shows ids (the BG/NBD summary, ``rfm``) works on the keys and puts
+the ids back at the end (:func:`keyed_customers`, :func:`keyed_lines`, :func:`with_ids`);
+historical value groups on :func:`id_hashes` and checks them as it groups.
 
 The key is a 64-bit hash of the id, its low bits zero where the caller wants
 them free (``kernels.words.sorted_days`` then packs a day's number there); a second,

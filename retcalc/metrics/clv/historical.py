@@ -26,13 +26,13 @@ customers, ``retcalc.engines.spark.clv_remote``) and Polars agree by constructio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
 from retcalc.engines import Rows, as_rows
 from retcalc.errors import InputError
-from retcalc.kernels.keys import encode_orders, keyed_lines, with_ids
+from retcalc.kernels.keys import encode_orders, id_hashes
 from retcalc.kernels.parts import in_parts, parts_for
 from retcalc.metrics.common import ratio
 from retcalc.metrics.events import CUSTOMER, before, events_of
@@ -102,33 +102,109 @@ def per_customer(
 ) -> pl.DataFrame:
     """One row per ``keys..., customer_id`` with :data:`CUSTOMER_COLUMNS` (module docstring);
     ``micros``: with ``micros`` too, the revenue in exact integer micros (for :func:`summary`)."""
+    frame = _per_customer(orders, list(keys), start, end, as_of, micros=micros, ids=True)
+    return frame.sort([*keys, CUSTOMER])
+
+
+def table(
+    orders: Rows | pl.LazyFrame,
+    *,
+    keys: Sequence[str] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    as_of: dt.date | None = None,
+) -> pl.DataFrame:
+    """:func:`summary` of :func:`per_customer`'s rows, without their ids (none is shown)."""
     keys = list(keys)
-    group = [*keys, CUSTOMER]
+    return summary(_per_customer(orders, keys, start, end, as_of, micros=True, ids=False), keys)
+
+
+def _per_customer(
+    orders: Rows | pl.LazyFrame,
+    keys: list[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    as_of: dt.date | None,
+    *,
+    micros: bool,
+    ids: bool,
+) -> pl.DataFrame:
+    """:func:`per_customer`'s rows in no order; without ``ids``, ``customer_id`` may hold
+    keys instead of the ids."""
     orders = encode_orders(before(as_rows(orders), as_of))
+    keyed = orders.keyed
     events = events_of(orders)
-    # Every figure is a customer's: a large input is done in parts of its customers,
-    # each reading the classified lines, kept in memory for them.
-    parts = parts_for(orders.frame.select(pl.len()).collect().item())
-    ids = None
-    if parts > 1:
-        # Grouped on integer keys, the ids put back at the end (the rows are sorted then):
-        # the text ids of every line are not held through the parts, nor the orders (if
-        # the caller handed them over).
-        lines = orders.but(events.collect().lazy())
-        del orders, events  # read: the rows go now if the caller handed them over
-        keyed, ids = keyed_lines(lines)
-        del lines
-        events = keyed.frame
-        del keyed
-    frame = in_parts(
-        events, CUSTOMER, lambda part: _customers(part, keys, start, end, micros), parts
-    )
-    del events  # the lines, before the ids are put back
+    del orders  # the rows go once read if the caller handed them over
+
+    def compute(part: pl.LazyFrame) -> pl.LazyFrame:
+        return _customers(part, keys, start, end, micros)
+
+    if keyed:
+        frame = _in_parts(events, compute)
+    else:
+        frame = _hashed(events, keys, start, end, micros, ids=ids)
     if frame.height == 0:
         raise InputError("no purchases in range: every row is a return, a cancellation or outside")
-    if ids is not None:
-        frame = with_ids(frame, ids)
-    return frame.sort(group)
+    return frame
+
+
+def _in_parts(
+    events: pl.LazyFrame, compute: Callable[[pl.LazyFrame], pl.LazyFrame]
+) -> pl.DataFrame:
+    """``compute`` of ``events`` (in memory or cheap to read again), in parts of the
+    customers when they are many (every figure is a customer's)."""
+    parts = parts_for(events.select(pl.len()).collect().item())
+    if parts > 1:
+        events = events.collect().lazy()  # each part reads them
+    return in_parts(events, CUSTOMER, compute, parts)
+
+
+#: Columns of :func:`_hashed`: the two hashes of a line's customer id, the line's number.
+KEY, CHECK, LINE = "_key", "_check", "_line"
+
+
+def _hashed(
+    events: pl.LazyFrame,
+    keys: list[str],
+    start: dt.date | None,
+    end: dt.date | None,
+    micros: bool,
+    *,
+    ids: bool,
+) -> pl.DataFrame:
+    """:func:`_customers` of classified ``events`` (text ids) grouped on a hash of each
+    customer id rather than its text (several times cheaper); with ``ids``, each id
+    taken back from one of its customer's lines. When a second hash differs within a
+    customer (two ids share the first hash), grouped on the text instead."""
+    first, second = id_hashes(pl.col(CUSTOMER))
+    order = ["order_id"] if "order_id" in events.collect_schema() else []
+    # In memory, what the figures read of the lines (each part reads them again).
+    lines = (
+        events.select(
+            *keys,
+            *([CUSTOMER] if ids else []),
+            *order,
+            "day",
+            "is_purchase",
+            "revenue_day",
+            event_micros(events).alias("micros"),
+            first.alias(KEY),
+            second.alias(CHECK),
+        )
+        .with_row_index(LINE)
+        .collect()
+    )
+    frame = in_parts(
+        lines.lazy(),
+        KEY,
+        lambda part: _customers(part, keys, start, end, micros, customer=KEY, carry=True),
+        parts_for(lines.height),
+    )
+    if (frame["_low"] != frame["_high"]).any():
+        del lines, frame
+        return _in_parts(events, lambda part: _customers(part, keys, start, end, micros))
+    customers = lines[CUSTOMER].gather(frame[LINE]) if ids else frame[KEY].alias(CUSTOMER)
+    return frame.select(*keys, customers, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
 
 
 def _customers(
@@ -137,28 +213,49 @@ def _customers(
     start: dt.date | None,
     end: dt.date | None,
     micros: bool = False,
+    *,
+    customer: str = CUSTOMER,
+    carry: bool = False,
 ) -> pl.LazyFrame:
-    """:func:`per_customer` of classified ``events``, in no order."""
-    group = [*keys, CUSTOMER]
-    customers = (
-        order_days(events, keys)
-        .filter(in_range(pl.col("day"), start, end))
-        .group_by(group)
-        .agg(
-            pl.len().cast(pl.Int64).alias("orders"),
-            pl.col("day").min().alias("first_order"),
-            pl.col("day").max().alias("last_order"),
+    """:func:`per_customer` of classified ``events``, in no order, grouped on column
+    ``customer``. ``carry`` (:func:`_hashed`'s lines): with each customer's smallest and
+    largest second hash (``_low``, ``_high``) and their first line's number."""
+    group = [*keys, customer]
+    amount = event_micros(events)
+    low, high, line = pl.col(CHECK).alias("_low"), pl.col(CHECK).alias("_high"), pl.col(LINE)
+    carried = ["_low", "_high", LINE] if carry else []
+    # Per order: its first purchase day, and its revenue dated in range (summed per row:
+    # the same integer micros as summing daily_revenue's days).
+    order_aggs = [
+        pl.col("day").filter(pl.col("is_purchase")).min().alias("first"),
+        amount.filter(in_range(pl.col("revenue_day"), start, end)).sum().alias("micros"),
+        *([low.min(), high.max(), line.min()] if carry else []),
+    ]
+    # A line without an order id is an order of its own when it is a purchase.
+    single = [
+        pl.when(pl.col("is_purchase")).then(pl.col("day")).alias("first"),
+        pl.when(in_range(pl.col("revenue_day"), start, end)).then(amount).alias("micros"),
+        *([low, high, line] if carry else []),
+    ]
+    if "order_id" in events.collect_schema():
+        present = pl.col("order_id").is_not_null()
+        with_id = events.filter(present).group_by([*group, "order_id"]).agg(order_aggs)
+        per_order = pl.concat(
+            [with_id.drop("order_id"), events.filter(~present).select(*group, *single)]
         )
-    )
-    # Summed per row: the same integer micros as summing daily_revenue's days.
-    revenue = (
-        events.filter(in_range(pl.col("revenue_day"), start, end))
-        .group_by(group)
-        .agg(event_micros(events).sum().alias("micros"))
-    )
+    else:
+        per_order = events.select(*group, *single)
+    days = pl.col("first").filter(in_range(pl.col("first"), start, end))
     return (
-        customers.join(revenue, on=group, how="left", nulls_equal=True)
-        .with_columns(pl.col("micros").fill_null(0))
+        per_order.group_by(group)
+        .agg(
+            days.count().cast(pl.Int64).alias("orders"),
+            days.min().alias("first_order"),
+            days.max().alias("last_order"),
+            pl.col("micros").sum(),
+            *([pl.col("_low").min(), pl.col("_high").max(), pl.col(LINE).min()] if carry else []),
+        )
+        .filter(pl.col("orders") > 0)
         .with_columns(
             money("micros").alias("revenue"),
             (pl.col("last_order") - pl.col("first_order")).dt.total_days().alias("tenure_days"),
@@ -166,7 +263,7 @@ def _customers(
         .with_columns(
             ratio(money("micros"), "orders").alias("aov"),
         )
-        .select(*group, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
+        .select(*group, *CUSTOMER_COLUMNS, *(["micros"] if micros else []), *carried)
     )
 
 

@@ -80,6 +80,40 @@ def test_historical_counts_an_order_on_its_first_day_and_an_id_per_customer() ->
     ]
 
 
+@pytest.mark.usefixtures("in_parts")
+def test_historical_ids_sharing_a_hash_stay_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Customers are grouped on a hash of their id; ids sharing it (every id here, by a
+    stand-in hash) are grouped on their text: the same table, the summary too."""
+    frame = orders(
+        [
+            ("A", "2024-01-01", 10.0, "o1", 1, "x"),
+            ("B", "2024-01-03", 20.0, "o2", 1, "x"),
+            ("B", "2024-01-09", -5.0, "o2", -1, "x"),
+            ("C", "2024-01-05", 7.0, None, 1, "y"),
+        ],
+        LINES,
+    )
+    expected = [
+        ("A", 1, 10.0, 10.0, D("2024-01-01"), D("2024-01-01"), 0),
+        ("B", 1, 15.0, 15.0, D("2024-01-03"), D("2024-01-03"), 0),
+        ("C", 1, 7.0, 7.0, D("2024-01-05"), D("2024-01-05"), 0),
+    ]
+    assert historical.per_customer(frame).rows() == expected
+    real = historical.id_hashes
+
+    def clashing(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        _first, second = real(ids)
+        return pl.when(ids.is_not_null()).then(pl.lit(7, pl.UInt64)), second
+
+    monkeypatch.setattr(historical, "id_hashes", clashing)
+    assert historical.per_customer(frame).rows() == expected
+    table = historical.table(frame, keys=("segment",))
+    assert table.select("segment", "customers", "orders", "revenue").rows() == [
+        ("x", 2, 2, 25.0),
+        ("y", 1, 1, 7.0),
+    ]
+
+
 # Yearly retention, window 12mo (see the test for the numbers):
 # 2023: CS = {A, B, C}, retained {A, B}, churned {C} -> 1/3, complete
 # 2024: CS = {A, B, D}, retained {A}, churned {B, D} -> 2/3, complete
