@@ -456,14 +456,18 @@ def sum_parts(frame: pl.DataFrame, keys: Sequence[str], columns: Sequence[str]) 
         )
         if keys:
             part = pl.concat([frame.select(keys), part], how="horizontal")
-        parts.append(part.with_columns(pl.lit(column).alias("_column")).filter(pl.Series(known)))
+        # Summed per column as it is made: one row per customer is held for one column
+        # at a time, not for every column at once.
+        parts.append(
+            part.filter(pl.Series(known))
+            .group_by([*keys, "_exp"])
+            .agg(pl.col("_mant").sum(), pl.col("_count").sum())
+            .select(*keys, pl.lit(column).alias("_column"), *PART_COLUMNS[1:])
+        )
+        del part
     if not parts:
         return pl.DataFrame(schema={**frame.select(keys).schema, **PART_SCHEMA})
-    return (
-        pl.concat(parts)
-        .group_by([*keys, "_column", "_exp"])
-        .agg(pl.col("_mant").sum(), pl.col("_count").sum())
-    )
+    return pl.concat(parts)
 
 
 def merge_sums(
