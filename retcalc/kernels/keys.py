@@ -27,6 +27,7 @@ import itertools
 import polars as pl
 
 from retcalc.engines import Rows
+from retcalc.kernels.words import free_bits
 
 CUSTOMER = "customer_id"
 SEEDS = (0x5EED_0001, 0x5EED_0002)
@@ -142,11 +143,7 @@ def keyed_lines(lines: Rows, *, day_bits: bool = False) -> tuple[Rows, pl.DataFr
     if lines.keyed:
         return lines, None
     frame = lines.frame.collect()  # in memory: collecting copies nothing
-    free = 0
-    if day_bits and "day" in frame.columns:
-        from retcalc.kernels.words import free_bits
-
-        free = free_bits(frame["day"])
+    free = free_bits(frame["day"]) if day_bits and "day" in frame.columns else 0
     coded, ids = keyed_customers(frame, free)
     del frame
     return lines.but(coded.lazy(), keyed=True), ids
