@@ -287,6 +287,3 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
     Kind.orders: ORDER_COLUMNS,
     Kind.customers: CUSTOMER_COLUMNS,
 }
-
-#: Columns of the orders frame after loading; all but these are dropped.
-ORDER_DIMENSIONS: tuple[str, ...] = ("product_id", "segment", "channel")

@@ -47,9 +47,6 @@ class Inputs:
             *(p.resolve() for p in self.others),
         ]
 
-    def orders_frame(self) -> pl.LazyFrame | None:
-        return self.orders.frame.lazy() if self.orders else None
-
     def take_orders(self) -> pl.LazyFrame:
         """The orders, handed over: ``self`` keeps none of their rows afterwards (what it
         tells of the input, its paths and name, stays), so the rows' memory goes as soon
@@ -58,9 +55,6 @@ class Inputs:
         frame = self.orders.frame
         self.orders = dataclasses.replace(self.orders, frame=frame.clear())
         return frame.lazy()
-
-    def customers_frame(self) -> pl.LazyFrame | None:
-        return self.customers.frame.lazy() if self.customers else None
 
     def orders_api(self, *, hand_over: bool = False) -> api.Orders:
         """The orders as the Python API takes them; ``hand_over``: the metric may let

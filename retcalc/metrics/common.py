@@ -212,8 +212,3 @@ def completeness(basis: Basis, window: Window, data_start: dt.date, data_end: dt
     if basis is Basis.subscription or window.is_all:
         return ends_in_data
     return ends_in_data & (pl.col("window_start") >= pl.lit(data_start))
-
-
-def dimension_keys(by: Sequence[str]) -> tuple[str, ...]:
-    """The ``--by`` columns as a tuple (kept in the order given)."""
-    return tuple(dict.fromkeys(by))

@@ -64,13 +64,6 @@ def survival(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float64]:
     return np.exp(log_survival(alpha, beta, t))
 
 
-def retention_rate(alpha: float, beta: float, t: ArrayLike) -> NDArray[np.float64]:
-    """``r_t = (b + t - 1) / (a + b + t - 1)``: the share of those there at ``t - 1`` still
-    there at ``t`` (``t >= 1``)."""
-    times = np.asarray(t, dtype=np.float64)
-    return (beta + times - 1.0) / (alpha + beta + times - 1.0)
-
-
 @dataclass(frozen=True)
 class Counts:
     """Survivor series stacked for the likelihood: per series, ``lost`` customers lost at

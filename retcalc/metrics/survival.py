@@ -78,8 +78,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "logrank_df",
     "logrank_p",
 )
-#: What a lifetimes frame holds besides the ``--by`` keys and the customer id.
-LIFETIME_COLUMNS: tuple[str, ...] = ("origin", "lapse", "entry", "days", "event", "counted")
 
 #: More groups than this get no log-rank test (its covariance matrix grows as their square).
 MAX_LOGRANK_GROUPS = 200

@@ -149,25 +149,6 @@ def _prepare(df: pl.DataFrame, percent_columns: Collection[str], check_mark: str
     return _Shown(shown, text, incomplete, any(incomplete))
 
 
-def build_table(
-    df: pl.DataFrame,
-    *,
-    percent_columns: Collection[str] = (),
-    title: str | None = None,
-    unicode: bool = True,
-    widths: Mapping[str, int] | None = None,
-) -> Table:
-    """A Rich Table of ``df``: numbers right-aligned, rates as ``60.0%``, nulls as a dim
-    dash, rows with ``complete == False`` dimmed. Values are Text, never Rich markup.
-    ``widths`` picks the shown columns and their widths (a part of a wide table);
-    by default every column, each wide enough for its values and its header."""
-    check_mark = CHECK_MARK if unicode else "yes"
-    shown = _prepare(df, percent_columns, check_mark)
-    if widths is None:
-        widths = {n: f.natural for n, f in shown.fits().items()}
-    return _table(shown, widths, title=title, unicode=unicode, caption=True)
-
-
 def _table(
     shown: _Shown, widths: Mapping[str, int], *, title: str | None, unicode: bool, caption: bool
 ) -> Table:

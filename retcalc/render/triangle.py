@@ -130,15 +130,6 @@ def _cells(df: pl.DataFrame, spec: Triangle) -> _Cells:
     return _Cells(leading, offsets, wide(_TEXT), wide(_SHADE), wide(_INCOMPLETE))
 
 
-def build_triangle(df: pl.DataFrame, spec: Triangle, *, unicode: bool = True) -> Table:
-    """A Rich Table: the ``keys`` columns, the cohort and its size, then one column per
-    offset showing ``spec.value``, each as wide as its values. The title is not part
-    of it (a table's title wraps at the table's width)."""
-    cells = _cells(df, spec)
-    widths = {name: f.natural for name, f in _fits(cells).items()}
-    return _table(df, cells, widths, notes=_notes(df, spec), unicode=unicode)
-
-
 def _fits(cells: _Cells) -> dict[str, Fit]:
     """The leading columns' and every offset's :class:`Fit` (headers as shown)."""
     fits = {

@@ -60,7 +60,6 @@ def test_survival_and_churn_by_hand() -> None:
         [0.4, 0.2, 0.2 * 4 / 7], rel=1e-12
     )
     assert sbg.survival(2.0, 3.0, [0, 1, 2, 3]) == pytest.approx([1, 0.6, 0.4, 2 / 7], rel=1e-12)
-    assert sbg.retention_rate(2.0, 3.0, [1, 2, 3]) == pytest.approx([0.6, 4 / 6, 5 / 7])
 
 
 def test_far_periods_stay_finite_and_consistent() -> None:
