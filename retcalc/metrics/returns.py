@@ -242,20 +242,29 @@ def line_pieces(
     group = [*order, *keys, "day"]
     lines = lines.with_columns(kind.alias(KIND))
 
+    def each(frame: pl.LazyFrame, units: str, micros: str, by: list[str]) -> pl.LazyFrame:
+        return frame.select(
+            *by,
+            pl.col(units).alias("_units"),
+            pl.col(micros).alias("_micros"),
+            (pl.col(units) % 1 == 0).alias("_whole"),
+            pl.col("_line").alias("_first_line"),
+            pl.lit(1, dtype=pl.UInt32).alias("_lines"),
+            "_informs",
+        )
+
     def summed(frame: pl.LazyFrame, units: str, micros: str, by: list[str]) -> pl.LazyFrame:
         if not runs:
-            return frame.select(
-                *by,
-                pl.col(units).alias("_units"),
-                pl.col(micros).alias("_micros"),
-                (pl.col(units) % 1 == 0).alias("_whole"),
-                pl.col("_line").alias("_first_line"),
-                pl.lit(1, dtype=pl.UInt32).alias("_lines"),
-                "_informs",
-            )
-        run = pl.struct(by).rle_id().alias("_run")
-        return (
-            frame.group_by(run)
+            return each(frame, units, micros, by)
+        run = pl.col("_run")
+        frame = frame.with_columns(pl.struct(by).rle_id().alias("_run"))
+        # A run of one line is its own piece: only longer runs are grouped (most runs
+        # are one line, and the group-by costs more than the select).
+        alone = run.ne_missing(run.shift(1)) & run.ne_missing(run.shift(-1))
+        frame = frame.with_columns(alone.alias("_alone"))
+        grouped = (
+            frame.filter(~pl.col("_alone"))
+            .group_by(run)
             .agg(
                 *(pl.col(c).first() for c in by),
                 pl.col(units).sum().alias("_units"),
@@ -267,6 +276,7 @@ def line_pieces(
             )
             .drop("_run")
         )
+        return pl.concat([each(frame.filter("_alone"), units, micros, by), grouped])
 
     marks = lines.filter(
         (pl.col(KIND) == SALE) & ((pl.col("_mark_units") > 0) | (pl.col("_mark_micros") > 0))

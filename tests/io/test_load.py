@@ -277,6 +277,20 @@ def test_header_only_file(tmp_path: Path) -> None:
     assert "header.csv" in message
 
 
+@pytest.mark.parametrize("row", [True, False], ids=["row-after-blanks", "only-blanks"])
+def test_rows_after_more_blank_rows_than_the_first_look(tmp_path: Path, row: bool) -> None:
+    # More blank rows (every cell empty) than require_rows looks at first (FIRST_ROWS):
+    # a row below them still counts, and without one the input is refused.
+    path = tmp_path / "blanks.csv"
+    last = "c1,2024-01-05,10\n" if row else ""
+    path.write_text("customer_id,order_date,amount\n" + ",,\n" * 1500 + last)
+    if row:
+        frame = load_orders(str(path), LoadOptions()).frame
+        assert frame["customer_id"].to_list() == ["c1"]
+    else:
+        assert "no rows" in expect_input_error(str(path))
+
+
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "image.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
