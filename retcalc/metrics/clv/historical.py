@@ -135,14 +135,9 @@ def _per_customer(
     keyed = orders.keyed
     events = events_of(orders)
     del orders  # the rows go once read if the caller handed them over
-
-    def compute(part: pl.LazyFrame) -> pl.LazyFrame:
-        return _customers(part, keys, start, end, micros)
-
-    if keyed:
-        frame = _in_parts(events, compute)
-    else:
-        frame = _hashed(events, keys, start, end, micros, ids=ids)
+    frame = None if keyed else _hashed(events, keys, start, end, micros, ids=ids)
+    if frame is None:  # keyed rows, or two ids share a hash: grouped on the ids
+        frame = _in_parts(events, lambda part: _customers(part, keys, start, end, micros))
     if frame.height == 0:
         raise InputError("no purchases in range: every row is a return, a cancellation or outside")
     return frame
@@ -171,11 +166,11 @@ def _hashed(
     micros: bool,
     *,
     ids: bool,
-) -> pl.DataFrame:
+) -> pl.DataFrame | None:
     """:func:`_customers` of classified ``events`` (text ids) grouped on a hash of each
     customer id rather than its text (several times cheaper); with ``ids``, each id
-    taken back from one of its customer's lines. When a second hash differs within a
-    customer (two ids share the first hash), grouped on the text instead."""
+    taken back from one of its customer's lines. ``None`` when a second hash differs
+    within a customer (two ids share the first hash): the caller groups on the text."""
     first, second = id_hashes(pl.col(CUSTOMER))
     order = ["order_id"] if "order_id" in events.collect_schema() else []
     # In memory, what the figures read of the lines (each part reads them again).
@@ -201,8 +196,7 @@ def _hashed(
         parts_for(lines.height),
     )
     if (frame["_low"] != frame["_high"]).any():
-        del lines, frame
-        return _in_parts(events, lambda part: _customers(part, keys, start, end, micros))
+        return None
     customers = lines[CUSTOMER].gather(frame[LINE]) if ids else frame[KEY].alias(CUSTOMER)
     return frame.select(*keys, customers, *CUSTOMER_COLUMNS, *(["micros"] if micros else []))
 
